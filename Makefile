@@ -1,0 +1,69 @@
+# ckconv - checkpoint translator.  `make` builds bin/ckconv; see README.md for the rest.
+PREFIX  ?= /usr/local
+BUILD   ?= build
+BIN     ?= bin
+CC      ?= cc
+PKGS    := yaml-0.1 libpcre2-8 hdf5 jansson minizip
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lm $(EXTRA_LDFLAGS)
+
+LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+DEBIAN_PKGS := build-essential pkg-config libyaml-dev libpcre2-dev libhdf5-dev hdf5-tools \
+	libjansson-dev libminizip-dev hdf5-filter-plugin python3-numpy python3-h5py python3-jsonschema
+
+.PHONY: all test check demo bench deps install clean units
+
+all: $(BIN)/ckconv
+
+$(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD):
+	mkdir -p $(BUILD)/tests
+
+$(BIN)/ckconv: $(LIB_OBJ) $(BUILD)/main.o
+	mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/t.h | $(BUILD)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+units: $(UNIT_BIN)
+
+test: all units
+	@CKCONV=$(BIN)/ckconv UNITS=$(BUILD)/tests bash tests/run.sh
+
+# The whole suite again under AddressSanitizer + UBSan, in separate build dirs.
+check:
+	$(MAKE) test BUILD=build-asan BIN=build-asan/bin CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined"
+
+demo: deps all
+	@bash tools/demo.sh $(BIN)/ckconv
+
+bench: deps all
+	@bash tools/bench.sh $(BIN)/ckconv
+
+# Install the Debian packages the build and tests need, only when some are missing.
+deps:
+	@missing=""; for p in $(DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ckconv/rules $(DESTDIR)$(PREFIX)/share/ckconv/schemas
+	install -m 755 $(BIN)/ckconv $(DESTDIR)$(PREFIX)/bin/ckconv
+	install -m 644 rules/*.yaml $(DESTDIR)$(PREFIX)/share/ckconv/rules/
+	install -m 644 schemas/* $(DESTDIR)$(PREFIX)/share/ckconv/schemas/
+
+clean:
+	rm -rf build build-asan bin

@@ -1,0 +1,37 @@
+/* t.h - a tiny TAP-style harness: each check prints "ok N - name" or "not ok N - name",
+ * and t_done() prints "N passed, N failed" and returns the exit status. */
+#ifndef CK_T_H
+#define CK_T_H
+#include <stdio.h>
+#include <string.h>
+
+static int t_pass, t_fail;
+
+#define T_OK(cond, ...) do { \
+	if (cond) { t_pass++; printf("ok %d - ", t_pass + t_fail); } \
+	else { t_fail++; printf("not ok %d - ", t_pass + t_fail); } \
+	printf(__VA_ARGS__); printf("\n"); \
+	if (!(cond)) printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+} while (0)
+
+#define T_EQ_INT(a, b, name) do { long long t_a_ = (long long)(a), t_b_ = (long long)(b); \
+	T_OK(t_a_ == t_b_, "%s", name); \
+	if (t_a_ != t_b_) printf("#   got %lld, want %lld\n", t_a_, t_b_); } while (0)
+
+#define T_EQ_STR(a, b, name) do { const char *t_a_ = (a), *t_b_ = (b); \
+	int t_c_ = t_a_ && t_b_ && strcmp(t_a_, t_b_) == 0; \
+	T_OK(t_c_, "%s", name); \
+	if (!t_c_) printf("#   got  '%s'\n#   want '%s'\n", t_a_ ? t_a_ : "(null)", t_b_ ? t_b_ : "(null)"); } while (0)
+
+/* Substring check, for error messages. */
+#define T_HAS(hay, needle, name) do { const char *t_h_ = (hay); \
+	int t_c_ = t_h_ && strstr(t_h_, (needle)) != NULL; \
+	T_OK(t_c_, "%s", name); \
+	if (!t_c_) printf("#   '%s'\n#   does not contain '%s'\n", t_h_ ? t_h_ : "(null)", (needle)); } while (0)
+
+static inline int t_done(void)
+{
+	printf("%d passed, %d failed\n", t_pass, t_fail);
+	return t_fail ? 1 : 0;
+}
+#endif
