@@ -16,7 +16,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBIAN_PKGS := build-essential pkg-config libyaml-dev libpcre2-dev libhdf5-dev hdf5-tools \
-	libjansson-dev libminizip-dev hdf5-filter-plugin python3-numpy python3-h5py python3-jsonschema
+	libjansson-dev libminizip-dev hdf5-filter-plugin python3-numpy python3-h5py python3-yaml python3-jsonschema
 
 .PHONY: all test check demo bench deps install clean units
 

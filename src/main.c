@@ -1,7 +1,44 @@
-/* main.c - placeholder until the CLI lands. */
+/* main.c - ckconv's entry point: dispatch to a command; the one place that prints errors. */
 #include <stdio.h>
-int main(void)
+#include <string.h>
+#include "cli.h"
+#include "version.h"
+
+static const char usage[] =
+	"ckconv " CKCONV_VERSION " - convert checkpoints between HuggingFace and Cerebras (packed HDF5)\n"
+	"\n"
+	"usage: ckconv <command> [options]   (ckconv <command> --help for details)\n"
+	"\n"
+	"  convert   HF directory <-> packed CS checkpoint (.mdl + params .yaml)\n"
+	"  list      models, aliases, formats and notes from the rule files\n"
+	"  inspect   tensors of a safetensors file, HF directory or packed file\n"
+	"  diff      compare two checkpoints tensor by tensor\n"
+	"  validate  check rule files (default: the installed rules)\n";
+
+int main(int argc, char **argv)
 {
-	fprintf(stderr, "ckconv: not built yet\n");
+	static const struct { const char *name; int (*fn)(int, char **, ck_err *); } cmds[] = {
+		{"convert", cli_convert}, {"list", cli_list}, {"inspect", cli_inspect}, {"diff", cli_diff},
+		{"validate", cli_validate}};
+	ck_err e = {0};
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		puts("ckconv " CKCONV_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		int rc = cmds[i].fn(argc - 1, argv + 1, &e);
+		if (rc < 0 || e.code) {
+			fprintf(stderr, "ckconv: error: %s\n", e.msg[0] ? e.msg : "failed");
+			return 1;
+		}
+		return rc;
+	}
+	fprintf(stderr, "ckconv: error: unknown command '%s'\n%s", argv[1], usage);
 	return 2;
 }

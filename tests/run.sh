@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 : "${CKCONV:=bin/ckconv}" "${UNITS:=build/tests}"
 export CKCONV=$(realpath "$CKCONV")
 export PY=/usr/bin/python3
+export CKCONV_RULES="$PWD/rules"
 pass=0; fail=0
 run() { # name, command...
 	local name=$1; shift

@@ -8,10 +8,12 @@
 static int t_pass, t_fail;
 
 #define T_OK(cond, ...) do { \
-	if (cond) { t_pass++; printf("ok %d - ", t_pass + t_fail); } \
+	int t_ok_ = (cond) ? 1 : 0; \
+	if (t_ok_) { t_pass++; printf("ok %d - ", t_pass + t_fail); } \
 	else { t_fail++; printf("not ok %d - ", t_pass + t_fail); } \
 	printf(__VA_ARGS__); printf("\n"); \
-	if (!(cond)) printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+	if (!t_ok_) printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+	fflush(stdout); \
 } while (0)
 
 #define T_EQ_INT(a, b, name) do { long long t_a_ = (long long)(a), t_b_ = (long long)(b); \

@@ -1,0 +1,615 @@
+/* act.c - action table, chain resolution (with inverses) and the byte kernels. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "act.h"
+
+typedef struct act_def {
+	const char *name;
+	act_kind inverse;
+	const char *params[3]; /* "name" required, "name?" optional */
+	const char *doc;
+} act_def;
+
+/* The whole vocabulary; rule files and `ckconv list --actions` read it from here. */
+static const act_def defs[ACT__COUNT] = {
+	[ACT_COPY] = {"copy", ACT_COPY, {NULL}, "the tensor as is"},
+	[ACT_TRANSPOSE] = {"transpose", ACT_TRANSPOSE, {NULL}, "swap the two axes of a 2-D tensor (1-D passes)"},
+	[ACT_ROPE_INTERLEAVE] = {"rope_interleave", ACT_ROPE_DEINTERLEAVE, {"groups", "dim", NULL},
+		"rows per group [i, i+dim/2] -> [2i, 2i+1] (HF rotate-half -> CS interleaved RoPE)"},
+	[ACT_ROPE_DEINTERLEAVE] = {"rope_deinterleave", ACT_ROPE_INTERLEAVE, {"groups", "dim", NULL},
+		"inverse of rope_interleave"},
+	[ACT_SPLIT] = {"split", ACT_CONCAT, {"axis?", "parts?", NULL}, "cut into equal parts along axis (default 0)"},
+	[ACT_CONCAT] = {"concat", ACT_SPLIT, {"axis?", NULL}, "join along axis (default 0)"},
+	[ACT_STACK] = {"stack", ACT_UNSTACK, {"axis", "over", NULL},
+		"stack the tensors bound to placeholder `over` (0..n-1) along a new axis"},
+	[ACT_UNSTACK] = {"unstack", ACT_STACK, {"axis", "over", NULL}, "inverse of stack"},
+	[ACT_DUPLICATE] = {"duplicate", ACT_FIRST, {NULL}, "write the tensor under every target key"},
+	[ACT_FIRST] = {"first", ACT_DUPLICATE, {NULL}, "keep the first of several copies"},
+	[ACT_ROLL] = {"roll", ACT_ROLL, {"shift", "axis?", NULL}, "rotate along axis (numpy.roll); inverse rolls back"},
+};
+
+const char *act_name(act_kind k) { return (unsigned)k < ACT__COUNT ? defs[k].name : "?"; }
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t c = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			if (prev[j] + 1 < c)
+				c = prev[j] + 1;
+			if (cur[j - 1] + 1 < c)
+				c = cur[j - 1] + 1;
+			cur[j] = c;
+		}
+		memcpy(prev, cur, sizeof cur);
+	}
+	return prev[lb];
+}
+
+int act_lookup(const rule_act *a, act_kind *out, ck_err *e)
+{
+	size_t best = 99;
+	const char *near = NULL;
+	for (int i = 0; i < ACT__COUNT; i++) {
+		if (!strcmp(defs[i].name, a->name)) {
+			*out = (act_kind)i;
+			return 0;
+		}
+		size_t d = edit_distance(a->name, defs[i].name);
+		if (d < best) {
+			best = d;
+			near = defs[i].name;
+		}
+	}
+	char list[400] = "";
+	for (int i = 0; i < ACT__COUNT; i++)
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", defs[i].name);
+	if (best <= 3)
+		return ck_errf(e, CK_EINVALID, "%s:%d:%d: unknown action '%s' (did you mean '%s'?)", a->pos.file,
+			a->pos.line, a->pos.col, a->name, near);
+	return ck_errf(e, CK_EINVALID, "%s:%d:%d: unknown action '%s' (known: %s)", a->pos.file, a->pos.line,
+		a->pos.col, a->name, list);
+}
+
+static const rule_param *find_param(const rule_act *a, const char *name)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (!strcmp(a->p[i].name, name))
+			return &a->p[i];
+	return NULL;
+}
+
+static int check_params(const rule_act *a, act_kind kind, ck_err *e)
+{
+	const act_def *d = &defs[kind];
+	for (size_t i = 0; i < a->n; i++) {
+		int known = 0;
+		for (size_t j = 0; j < 3 && d->params[j]; j++)
+			known |= strlen(a->p[i].name) == strcspn(d->params[j], "?") &&
+				!strncmp(d->params[j], a->p[i].name, strlen(a->p[i].name));
+		if (!known)
+			return ck_errf(e, CK_EINVALID, "%s:%d:%d: action '%s' has no parameter '%s'", a->p[i].pos.file,
+				a->p[i].pos.line, a->p[i].pos.col, a->name, a->p[i].name);
+	}
+	for (size_t j = 0; j < 3 && d->params[j]; j++) {
+		size_t len = strcspn(d->params[j], "?");
+		int found = 0;
+		for (size_t i = 0; i < a->n; i++)
+			found |= strlen(a->p[i].name) == len && !strncmp(a->p[i].name, d->params[j], len);
+		if (!found && d->params[j][len] != '?')
+			return ck_errf(e, CK_EINVALID, "%s:%d:%d: action '%s' needs parameter '%.*s'", a->pos.file, a->pos.line,
+				a->pos.col, a->name, (int)len, d->params[j]);
+	}
+	return 0;
+}
+
+int act_check_rules(const rule_set *s, ck_err *e)
+{
+	for (size_t i = 0; i < s->n_keys; i++)
+		for (size_t j = 0; j < s->keys[i].n_act; j++) {
+			act_kind k;
+			int rc = act_lookup(&s->keys[i].act[j], &k, e);
+			if (!rc)
+				rc = check_params(&s->keys[i].act[j], k, e);
+			if (rc)
+				return rc;
+		}
+	return 0;
+}
+
+/* Evaluate the written parameters of one action into inst (names already checked). */
+static int resolve_one(const rule_act *a, act_kind kind, act_param_fn fn, void *ctx, act_inst *inst, ck_err *e)
+{
+	const act_def *d = &defs[kind];
+	memset(inst, 0, sizeof *inst);
+	inst->kind = kind;
+	inst->pos = a->pos;
+	inst->parts = -1;
+	int rc = check_params(a, kind, e);
+	if (rc)
+		return rc;
+	for (size_t j = 0; j < 3 && d->params[j]; j++) {
+		char name[32];
+		size_t len = strcspn(d->params[j], "?");
+		snprintf(name, sizeof name, "%.*s", (int)len, d->params[j]);
+		const rule_param *p = find_param(a, name);
+		if (!p)
+			continue; /* optional: check_params enforced the required ones */
+		if (!strcmp(name, "over")) {
+			snprintf(inst->over, sizeof inst->over, "%s", p->text);
+			continue;
+		}
+		long long v;
+		rc = fn(ctx, p, &v, e);
+		if (rc)
+			return rc;
+		if (!strcmp(name, "groups"))
+			inst->groups = v;
+		else if (!strcmp(name, "dim"))
+			inst->dim = v;
+		else if (!strcmp(name, "axis"))
+			inst->axis = v;
+		else if (!strcmp(name, "parts"))
+			inst->parts = v;
+		else if (!strcmp(name, "shift"))
+			inst->shift = v;
+	}
+	return 0;
+}
+
+int act_chain_resolve(const rule_key *k, int dir, size_t n_targets, act_param_fn fn, void *ctx, act_inst **out,
+	size_t *out_n, ck_err *e)
+{
+	act_inst *v = ck_calloc(e, k->n_act ? k->n_act : 1, sizeof *v);
+	*out = NULL;
+	*out_n = 0;
+	if (!v)
+		return CK_ENOMEM;
+	for (size_t i = 0; i < k->n_act; i++) {
+		act_kind kind;
+		int rc = act_lookup(&k->act[i], &kind, e);
+		if (!rc)
+			rc = resolve_one(&k->act[i], kind, fn, ctx, &v[i], e);
+		if (rc) {
+			free(v);
+			return rc;
+		}
+		if (dir == 1) {
+			v[i].kind = defs[kind].inverse;
+			v[i].shift = -v[i].shift;
+		}
+	}
+	if (dir == 1) /* inverses run in reverse order */
+		for (size_t i = 0; i < k->n_act / 2; i++) {
+			act_inst t = v[i];
+			v[i] = v[k->n_act - 1 - i];
+			v[k->n_act - 1 - i] = t;
+		}
+	for (size_t i = 0; i < k->n_act; i++)
+		if ((v[i].kind == ACT_SPLIT || v[i].kind == ACT_DUPLICATE) && v[i].parts < 0)
+			v[i].parts = (long long)n_targets;
+	*out = v;
+	*out_n = k->n_act;
+	return 0;
+}
+
+/* --- kernels ------------------------------------------------------------------ */
+
+void act_list_dispose(act_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->t[i].owned)
+			free(l->t[i].data);
+	free(l->t);
+	l->t = NULL;
+	l->n = 0;
+}
+
+static int list_alloc(act_list *l, size_t n, ck_err *e)
+{
+	l->n = 0;
+	if (!(l->t = ck_calloc(e, n ? n : 1, sizeof *l->t)))
+		return CK_ENOMEM;
+	l->n = n;
+	return 0;
+}
+
+/* Give t a buffer for its nbytes unless we are only planning. */
+static int t_alloc(act_t *t, int planning, ck_err *e)
+{
+	int rc = ck_tensor_nbytes(t->dtype, &t->shape, &t->nbytes, e);
+	if (rc || planning)
+		return rc;
+	if (!(t->data = ck_malloc(e, t->nbytes)))
+		return CK_ENOMEM;
+	t->owned = 1;
+	return 0;
+}
+
+static int perr(ck_err *e, const act_inst *a, const char *msg)
+{
+	return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s: %s", a->pos.file, a->pos.line, a->pos.col, act_name(a->kind), msg);
+}
+
+/* outer x axis x inner element view of a shape around axis */
+static void split_dims(const ck_shape *s, int axis, uint64_t *outer, uint64_t *inner)
+{
+	*outer = 1;
+	*inner = 1;
+	for (int i = 0; i < axis; i++)
+		*outer *= (uint64_t)s->dim[i];
+	for (int i = axis + 1; i < s->rank; i++)
+		*inner *= (uint64_t)s->dim[i];
+}
+
+static int k_transpose(const act_inst *a, act_t *in, act_t *out, int planning, ck_err *e)
+{
+	*out = *in;
+	if (in->shape.rank < 2) { /* Conv1D biases and 1-D tensors pass unchanged */
+		in->owned = 0;
+		return 0;
+	}
+	if (in->shape.rank != 2)
+		return perr(e, a, "needs a 2-D tensor");
+	out->shape.dim[0] = in->shape.dim[1];
+	out->shape.dim[1] = in->shape.dim[0];
+	out->data = NULL;
+	out->owned = 0;
+	if (t_alloc(out, planning, e) || planning)
+		return e && e->code ? e->code : 0;
+	size_t es = ck_dtype_size(in->dtype);
+	uint64_t r = (uint64_t)in->shape.dim[0], c = (uint64_t)in->shape.dim[1];
+	const unsigned char *s = in->data;
+	unsigned char *d = out->data;
+	/* blocked to stay cache friendly on large matrices */
+	for (uint64_t i0 = 0; i0 < r; i0 += 32)
+		for (uint64_t j0 = 0; j0 < c; j0 += 32)
+			for (uint64_t i = i0; i < r && i < i0 + 32; i++)
+				for (uint64_t j = j0; j < c && j < j0 + 32; j++)
+					memcpy(d + (j * r + i) * es, s + (i * c + j) * es, es);
+	return 0;
+}
+
+static int k_rope(const act_inst *a, act_t *in, act_t *out, int planning, ck_err *e)
+{
+	char msg[200];
+	*out = *in;
+	out->data = NULL;
+	out->owned = 0;
+	if (in->shape.rank < 1)
+		return perr(e, a, "needs a tensor of rank >= 1");
+	long long rows = in->shape.dim[0], g = a->groups, r = a->dim;
+	if (g <= 0 || rows % g) {
+		snprintf(msg, sizeof msg, "%lld rows do not split into %lld groups", rows, g);
+		return perr(e, a, msg);
+	}
+	long long head = rows / g;
+	if (r <= 0 || r % 2 || r > head) {
+		snprintf(msg, sizeof msg, "rotary dim %lld must be even and at most the group size %lld", r, head);
+		return perr(e, a, msg);
+	}
+	if (t_alloc(out, planning, e) || planning)
+		return e && e->code ? e->code : 0;
+	size_t rb = rows ? (size_t)(in->nbytes / (uint64_t)rows) : 0;
+	const unsigned char *s = in->data;
+	unsigned char *d = out->data;
+	int fwd = a->kind == ACT_ROPE_INTERLEAVE;
+	for (long long gi = 0; gi < g; gi++) {
+		size_t base = (size_t)(gi * head);
+		for (long long i = 0; i < r / 2; i++) {
+			size_t il = base + (size_t)(2 * i), ih = base + (size_t)(i + r / 2), lo = base + (size_t)i;
+			/* forward: dst[2i] = src[i], dst[2i+1] = src[i + r/2]; backward swaps the roles */
+			memcpy(d + (fwd ? il : lo) * rb, s + (fwd ? lo : il) * rb, rb);
+			memcpy(d + (fwd ? il + 1 : ih) * rb, s + (fwd ? ih : il + 1) * rb, rb);
+		}
+		memcpy(d + (base + (size_t)r) * rb, s + (base + (size_t)r) * rb, (size_t)(head - r) * rb);
+	}
+	return 0;
+}
+
+static int k_roll(const act_inst *a, act_t *in, act_t *out, int planning, ck_err *e)
+{
+	*out = *in;
+	out->data = NULL;
+	out->owned = 0;
+	if (a->axis < 0 || a->axis >= in->shape.rank)
+		return perr(e, a, "axis out of range");
+	if (t_alloc(out, planning, e) || planning)
+		return e && e->code ? e->code : 0;
+	uint64_t outer, inner, n = (uint64_t)in->shape.dim[a->axis];
+	split_dims(&in->shape, (int)a->axis, &outer, &inner);
+	size_t blk = (size_t)inner * ck_dtype_size(in->dtype);
+	for (uint64_t o = 0; o < outer; o++)
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t j = (uint64_t)((((long long)i + a->shift) % (long long)n + (long long)n) % (long long)n);
+			memcpy((unsigned char *)out->data + (o * n + j) * blk, (unsigned char *)in->data + (o * n + i) * blk, blk);
+		}
+	return 0;
+}
+
+/* split: one tensor -> parts along axis. concat: the inverse. */
+static int k_split(const act_inst *a, act_list *in, act_list *out, int planning, ck_err *e)
+{
+	char msg[200];
+	if (in->n != 1)
+		return perr(e, a, "takes exactly one tensor");
+	act_t *t = &in->t[0];
+	if (a->axis < 0 || a->axis >= t->shape.rank)
+		return perr(e, a, "axis out of range");
+	long long n = t->shape.dim[a->axis], p = a->parts;
+	if (p <= 0 || n % p) {
+		snprintf(msg, sizeof msg, "axis %lld of size %lld does not split into %lld equal parts", a->axis, n, p);
+		return perr(e, a, msg);
+	}
+	if (list_alloc(out, (size_t)p, e))
+		return CK_ENOMEM;
+	uint64_t outer, inner;
+	split_dims(&t->shape, (int)a->axis, &outer, &inner);
+	size_t es = ck_dtype_size(t->dtype), part = (size_t)(n / p) * (size_t)inner * es, whole = (size_t)n * inner * es;
+	for (long long j = 0; j < p; j++) {
+		act_t *o = &out->t[j];
+		o->dtype = t->dtype;
+		o->shape = t->shape;
+		o->shape.dim[a->axis] = n / p;
+		if (t_alloc(o, planning, e))
+			return e->code;
+		if (planning)
+			continue;
+		for (uint64_t k = 0; k < outer; k++)
+			memcpy((unsigned char *)o->data + k * part, (unsigned char *)t->data + k * whole + (size_t)j * part, part);
+	}
+	return 0;
+}
+
+static int k_concat(const act_inst *a, act_list *in, act_list *out, int planning, ck_err *e)
+{
+	char msg[300], sa[80], sb[80];
+	if (in->n < 1)
+		return perr(e, a, "needs at least one tensor");
+	act_t *f = &in->t[0];
+	if (a->axis < 0 || a->axis >= f->shape.rank)
+		return perr(e, a, "axis out of range");
+	ck_shape s = f->shape;
+	s.dim[a->axis] = 0;
+	for (size_t i = 0; i < in->n; i++) {
+		ck_shape x = in->t[i].shape;
+		x.dim[a->axis] = f->shape.dim[a->axis];
+		if (in->t[i].dtype != f->dtype || !ck_shape_eq(&x, &f->shape) || in->t[i].shape.dim[a->axis] != f->shape.dim[a->axis]) {
+			snprintf(msg, sizeof msg, "parts differ: %s %s vs %s %s", ck_dtype_short_name(f->dtype),
+				ck_shape_str(&f->shape, sa, sizeof sa), ck_dtype_short_name(in->t[i].dtype),
+				ck_shape_str(&in->t[i].shape, sb, sizeof sb));
+			return perr(e, a, msg);
+		}
+		s.dim[a->axis] += in->t[i].shape.dim[a->axis];
+	}
+	if (list_alloc(out, 1, e))
+		return CK_ENOMEM;
+	act_t *o = &out->t[0];
+	o->dtype = f->dtype;
+	o->shape = s;
+	if (t_alloc(o, planning, e) || planning)
+		return e && e->code ? e->code : 0;
+	uint64_t outer, inner;
+	split_dims(&f->shape, (int)a->axis, &outer, &inner);
+	size_t part = (size_t)f->shape.dim[a->axis] * inner * ck_dtype_size(f->dtype), whole = part * in->n;
+	for (size_t j = 0; j < in->n; j++)
+		for (uint64_t k = 0; k < outer; k++)
+			memcpy((unsigned char *)o->data + k * whole + j * part, (unsigned char *)in->t[j].data + k * part, part);
+	return 0;
+}
+
+/* stack: n equal tensors -> one with a new axis of size n; unstack: the inverse. */
+static int k_stack(const act_inst *a, act_list *in, act_list *out, int planning, ck_err *e)
+{
+	char msg[300], sa[80], sb[80];
+	if (in->n < 1)
+		return perr(e, a, "needs at least one tensor");
+	act_t *f = &in->t[0];
+	if (a->axis < 0 || a->axis > f->shape.rank || f->shape.rank >= CK_MAX_RANK)
+		return perr(e, a, "axis out of range");
+	for (size_t i = 1; i < in->n; i++)
+		if (in->t[i].dtype != f->dtype || !ck_shape_eq(&in->t[i].shape, &f->shape)) {
+			snprintf(msg, sizeof msg, "tensors differ: %s %s vs %s %s", ck_dtype_short_name(f->dtype),
+				ck_shape_str(&f->shape, sa, sizeof sa), ck_dtype_short_name(in->t[i].dtype),
+				ck_shape_str(&in->t[i].shape, sb, sizeof sb));
+			return perr(e, a, msg);
+		}
+	if (list_alloc(out, 1, e))
+		return CK_ENOMEM;
+	act_t *o = &out->t[0];
+	o->dtype = f->dtype;
+	o->shape.rank = f->shape.rank + 1;
+	for (int i = 0, j = 0; i < o->shape.rank; i++)
+		o->shape.dim[i] = i == a->axis ? (int64_t)in->n : f->shape.dim[j++];
+	if (t_alloc(o, planning, e) || planning)
+		return e && e->code ? e->code : 0;
+	uint64_t outer = 1, inner = 1;
+	for (int i = 0; i < a->axis; i++)
+		outer *= (uint64_t)f->shape.dim[i];
+	for (int i = (int)a->axis; i < f->shape.rank; i++)
+		inner *= (uint64_t)f->shape.dim[i];
+	size_t blk = (size_t)inner * ck_dtype_size(f->dtype);
+	for (uint64_t k = 0; k < outer; k++)
+		for (size_t j = 0; j < in->n; j++)
+			memcpy((unsigned char *)o->data + (k * in->n + j) * blk, (unsigned char *)in->t[j].data + k * blk, blk);
+	return 0;
+}
+
+static int k_unstack(const act_inst *a, act_list *in, act_list *out, int planning, ck_err *e)
+{
+	if (in->n != 1)
+		return perr(e, a, "takes exactly one tensor");
+	act_t *t = &in->t[0];
+	if (a->axis < 0 || a->axis >= t->shape.rank)
+		return perr(e, a, "axis out of range");
+	long long n = t->shape.dim[a->axis];
+	if (n <= 0 || list_alloc(out, (size_t)n, e))
+		return n <= 0 ? perr(e, a, "empty axis") : CK_ENOMEM;
+	uint64_t outer, inner;
+	split_dims(&t->shape, (int)a->axis, &outer, &inner);
+	size_t blk = (size_t)inner * ck_dtype_size(t->dtype);
+	for (long long j = 0; j < n; j++) {
+		act_t *o = &out->t[j];
+		o->dtype = t->dtype;
+		o->shape.rank = t->shape.rank - 1;
+		for (int i = 0, d = 0; i < t->shape.rank; i++)
+			if (i != a->axis)
+				o->shape.dim[d++] = t->shape.dim[i];
+		if (t_alloc(o, planning, e))
+			return e->code;
+		if (planning)
+			continue;
+		for (uint64_t k = 0; k < outer; k++)
+			memcpy((unsigned char *)o->data + k * blk, (unsigned char *)t->data + (k * (uint64_t)n + (uint64_t)j) * blk, blk);
+	}
+	return 0;
+}
+
+static int k_duplicate(const act_inst *a, act_list *in, act_list *out, ck_err *e)
+{
+	if (in->n != 1)
+		return perr(e, a, "takes exactly one tensor");
+	if (a->parts < 1 || list_alloc(out, (size_t)a->parts, e))
+		return a->parts < 1 ? perr(e, a, "needs at least one target") : CK_ENOMEM;
+	for (size_t j = 0; j < out->n; j++) {
+		out->t[j] = in->t[0];
+		out->t[j].owned = j == 0 && in->t[0].owned; /* the copies share one buffer */
+	}
+	in->t[0].owned = 0;
+	return 0;
+}
+
+static int k_first(const act_inst *a, act_list *in, act_list *out, ck_err *e)
+{
+	if (in->n < 1 || in->t[0].missing)
+		return perr(e, a, "the first source key is missing");
+	if (list_alloc(out, 1, e))
+		return CK_ENOMEM;
+	out->t[0] = in->t[0];
+	in->t[0].owned = 0;
+	return 0;
+}
+
+/* Apply a one-tensor kernel to every tensor of the list. */
+static int each(const act_inst *a, act_list *in, act_list *out, int planning, ck_err *e,
+	int (*fn)(const act_inst *, act_t *, act_t *, int, ck_err *))
+{
+	if (list_alloc(out, in->n, e))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < in->n; i++) {
+		int rc = fn(a, &in->t[i], &out->t[i], planning, e);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int k_copy(const act_inst *a, act_t *in, act_t *out, int planning, ck_err *e)
+{
+	(void)a, (void)planning, (void)e;
+	*out = *in;
+	in->owned = 0;
+	return 0;
+}
+
+static int run_one(const act_inst *a, act_list *in, act_list *out, int planning, ck_err *e)
+{
+	for (size_t i = 0; i < in->n; i++)
+		if (in->t[i].missing && a->kind != ACT_FIRST)
+			return perr(e, a, "a source key of this group is missing");
+	switch (a->kind) {
+	case ACT_COPY: return each(a, in, out, planning, e, k_copy);
+	case ACT_TRANSPOSE: return each(a, in, out, planning, e, k_transpose);
+	case ACT_ROPE_INTERLEAVE:
+	case ACT_ROPE_DEINTERLEAVE: return each(a, in, out, planning, e, k_rope);
+	case ACT_ROLL: return each(a, in, out, planning, e, k_roll);
+	case ACT_SPLIT: return k_split(a, in, out, planning, e);
+	case ACT_CONCAT: return k_concat(a, in, out, planning, e);
+	case ACT_STACK: return k_stack(a, in, out, planning, e);
+	case ACT_UNSTACK: return k_unstack(a, in, out, planning, e);
+	case ACT_DUPLICATE: return k_duplicate(a, in, out, e);
+	case ACT_FIRST: return k_first(a, in, out, e);
+	default: return perr(e, a, "not implemented");
+	}
+}
+
+int act_chain_run(const act_inst *a, size_t n, int planning, act_list *in, act_list *out, ck_err *e)
+{
+	act_list cur = *in, next = {0};
+	*in = (act_list){0};
+	for (size_t i = 0; i < n; i++) {
+		int rc = run_one(&a[i], &cur, &next, planning, e);
+		act_list_dispose(&cur);
+		if (rc) {
+			act_list_dispose(&next);
+			return rc;
+		}
+		cur = next;
+		next = (act_list){0};
+	}
+	*out = cur;
+	return 0;
+}
+
+/* --- generators -------------------------------------------------------------- */
+
+static void put_value(ck_dtype dt, void *p, double v)
+{
+	switch (dt) {
+	case CK_DT_F32: { float f = (float)v; memcpy(p, &f, 4); break; }
+	case CK_DT_F64: memcpy(p, &v, 8); break;
+	case CK_DT_BOOL:
+	case CK_DT_U8: *(uint8_t *)p = (uint8_t)v; break;
+	case CK_DT_I8: *(int8_t *)p = (int8_t)v; break;
+	case CK_DT_I16: { int16_t x = (int16_t)v; memcpy(p, &x, 2); break; }
+	case CK_DT_I32: { int32_t x = (int32_t)v; memcpy(p, &x, 4); break; }
+	case CK_DT_I64: { int64_t x = (int64_t)v; memcpy(p, &x, 8); break; }
+	case CK_DT_BF16: { /* round to nearest even from the f32 value */
+		float f = (float)v;
+		uint32_t u;
+		memcpy(&u, &f, 4);
+		uint16_t h = isnan(f) ? (uint16_t)((u >> 16) | 0x40) : (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+		memcpy(p, &h, 2);
+		break;
+	}
+	default: memset(p, 0, ck_dtype_size(dt)); break;
+	}
+}
+
+int act_gen_fill(ck_dtype dt, const ck_shape *s, double value, void *data, ck_err *e)
+{
+	uint64_t n;
+	int rc = ck_shape_numel(s, &n, e);
+	if (rc)
+		return rc;
+	if (dt == CK_DT_F16 || dt == CK_DT_U16 || dt == CK_DT_U32 || dt == CK_DT_U64)
+		return ck_errf(e, CK_EINVALID, "fill: dtype %s is not supported", ck_dtype_short_name(dt));
+	size_t es = ck_dtype_size(dt);
+	for (uint64_t i = 0; i < n; i++)
+		put_value(dt, (unsigned char *)data + i * es, value);
+	return 0;
+}
+
+int act_gen_tril(ck_dtype dt, const ck_shape *s, void *data, ck_err *e)
+{
+	if (s->rank < 2)
+		return ck_errf(e, CK_EINVALID, "tril needs a shape of rank >= 2");
+	uint64_t n, r = (uint64_t)s->dim[s->rank - 2], c = (uint64_t)s->dim[s->rank - 1];
+	int rc = ck_shape_numel(s, &n, e);
+	if (rc)
+		return rc;
+	size_t es = ck_dtype_size(dt);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t col = i % c, row = (i / c) % r;
+		put_value(dt, (unsigned char *)data + i * es, col <= row ? 1.0 : 0.0);
+	}
+	return 0;
+}

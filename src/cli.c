@@ -1,0 +1,134 @@
+/* cli.c - helpers shared by the command files. */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cli.h"
+#include "h5ck.h"
+#include "st.h"
+
+static char *exe_dir(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	char *s = strrchr(buf, '/');
+	if (s)
+		*s = '\0';
+	return strdup(buf);
+}
+
+static int is_dir(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *cli_rules_dir(const char *opt)
+{
+	const char *env = getenv("CKCONV_RULES");
+	char *dir, *cand = NULL;
+	if (opt)
+		return strdup(opt);
+	if (env && *env)
+		return strdup(env);
+	if (!(dir = exe_dir()))
+		return strdup("rules");
+	/* a build tree (bin/ckconv next to rules/) first, then an installed prefix */
+	if (asprintf(&cand, "%s/../rules", dir) >= 0 && is_dir(cand)) {
+		char *real = realpath(cand, NULL);
+		free(dir);
+		if (real) {
+			free(cand);
+			return real;
+		}
+		return cand;
+	}
+	free(cand);
+	cand = NULL;
+	if (asprintf(&cand, "%s/../share/ckconv/rules", dir) < 0)
+		cand = NULL;
+	free(dir);
+	return cand ? cand : strdup("rules");
+}
+
+int cli_open_source(const char *path, ck_tsrc **out, ck_err *e)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return ck_errf(e, CK_ENOTFOUND, "%s: %s", path, strerror(errno));
+	if (S_ISREG(st.st_mode) && h5ck_is_hdf5(path))
+		return h5ck_open(path, out, e);
+	return st_open(path, out, e);
+}
+
+int cli_parse_size(const char *s, uint64_t *out, ck_err *e)
+{
+	static const struct { const char *suf; uint64_t mul; } units[] = {
+		{"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}, {"TiB", 1ULL << 40},
+		{"KB", 1000ULL}, {"MB", 1000000ULL}, {"GB", 1000000000ULL}, {"TB", 1000000000000ULL},
+		{"K", 1000ULL}, {"M", 1000000ULL}, {"G", 1000000000ULL}, {"B", 1}, {"", 1}};
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno || v < 0)
+		return ck_errf(e, CK_EINVALID, "bad size '%s' (expected e.g. 5GB, 500MiB or 1000000)", s);
+	for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+		if (!strcmp(end, units[i].suf)) {
+			double b = v * (double)units[i].mul;
+			if (b > 1.8e19)
+				return ck_errf(e, CK_EINVALID, "size '%s' is too large", s);
+			*out = (uint64_t)b;
+			return 0;
+		}
+	return ck_errf(e, CK_EINVALID, "bad size unit in '%s' (use B, KB, MB, GB, KiB, MiB, GiB)", s);
+}
+
+int cli_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+void cli_remove_tree(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return;
+	if (S_ISDIR(st.st_mode))
+		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	else
+		unlink(path);
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val, ck_err *e)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+	if (strncmp(a, name, n))
+		return 0;
+	if (a[n] == '=') {
+		*val = a + n + 1;
+		return 1;
+	}
+	if (a[n])
+		return 0;
+	if (*i + 1 >= argc) {
+		ck_errf(e, CK_EINVALID, "option %s needs a value", name);
+		return -1;
+	}
+	*val = argv[++*i];
+	return 1;
+}

@@ -1,0 +1,115 @@
+/* cli_inspect.c - `ckconv inspect` and `ckconv diff`: look at checkpoints tensor by tensor. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "h5ck.h"
+#include "strmap.h"
+
+int cli_inspect(int argc, char **argv, ck_err *e)
+{
+	ck_tsrc *s = NULL;
+	uint64_t total = 0;
+	char sh[128];
+	if (argc != 2 || argv[1][0] == '-') {
+		if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+			puts("usage: ckconv inspect PATH\n\nPATH: a .safetensors file, a *.index.json, an HF directory, "
+			     "or a packed .mdl.\nPrints name, dtype, shape and bytes of every tensor.");
+			return 0;
+		}
+		return ck_errf(e, CK_EINVALID, "usage: ckconv inspect PATH");
+	}
+	int rc = cli_open_source(argv[1], &s, e);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < s->n; i++) {
+		printf("%-70s %-5s %-20s %llu\n", s->t[i].name, ck_dtype_short_name(s->t[i].dtype),
+			ck_shape_str(&s->t[i].shape, sh, sizeof sh), (unsigned long long)s->t[i].nbytes);
+		total += s->t[i].nbytes;
+	}
+	printf("%zu tensors, %llu bytes\n", s->n, (unsigned long long)total);
+	if (h5ck_is_hdf5(argv[1]) && h5ck_provenance(s))
+		printf("written by: %s\n", h5ck_provenance(s));
+	ck_tsrc_free(s);
+	return 0;
+}
+
+/* Index of the first differing element, or -1 when equal. */
+static long long first_diff(const unsigned char *a, const unsigned char *b, uint64_t n, size_t es)
+{
+	for (uint64_t i = 0; i < n; i += es)
+		if (memcmp(a + i, b + i, es))
+			return (long long)(i / es);
+	return -1;
+}
+
+int cli_diff(int argc, char **argv, ck_err *e)
+{
+	ck_tsrc *a = NULL, *b = NULL;
+	strmap mb;
+	int rc, differ = 0;
+	char s1[96], s2[96];
+	if (argc != 3) {
+		if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+			puts("usage: ckconv diff A B\n\nCompares two checkpoints (any format ckconv reads): missing keys,\n"
+			     "dtype/shape differences and the first differing element. Ends with 'match' or 'differ';\n"
+			     "exit status 0 on match, 1 when they differ.");
+			return 0;
+		}
+		return ck_errf(e, CK_EINVALID, "usage: ckconv diff A B");
+	}
+	strmap_init(&mb);
+	if ((rc = cli_open_source(argv[1], &a, e)) || (rc = cli_open_source(argv[2], &b, e)))
+		goto done;
+	for (size_t i = 0; i < b->n; i++)
+		strmap_put(&mb, b->t[i].name, i);
+	for (size_t i = 0; i < a->n; i++) {
+		size_t j;
+		const ck_tinfo *x = &a->t[i];
+		if (!strmap_get(&mb, x->name, &j)) {
+			printf("only in %s: %s\n", argv[1], x->name);
+			differ = 1;
+			continue;
+		}
+		const ck_tinfo *y = &b->t[j];
+		if (x->dtype != y->dtype || !ck_shape_eq(&x->shape, &y->shape)) {
+			printf("%s: %s %s vs %s %s\n", x->name, ck_dtype_short_name(x->dtype), ck_shape_str(&x->shape, s1, sizeof s1),
+				ck_dtype_short_name(y->dtype), ck_shape_str(&y->shape, s2, sizeof s2));
+			differ = 1;
+			continue;
+		}
+		unsigned char *ba = ck_malloc(e, x->nbytes), *bb = ck_malloc(e, y->nbytes);
+		if (!ba || !bb || (rc = ck_tsrc_read(a, i, ba, e)) || (rc = ck_tsrc_read(b, j, bb, e))) {
+			free(ba);
+			free(bb);
+			rc = rc ? rc : CK_ENOMEM;
+			goto done;
+		}
+		long long d = first_diff(ba, bb, x->nbytes, ck_dtype_size(x->dtype));
+		if (d >= 0) {
+			printf("%s: values differ, first at element %lld\n", x->name, d);
+			differ = 1;
+		}
+		free(ba);
+		free(bb);
+	}
+	strmap_dispose(&mb);
+	strmap_init(&mb);
+	for (size_t i = 0; i < a->n; i++)
+		strmap_put(&mb, a->t[i].name, i);
+	for (size_t j = 0; j < b->n; j++) {
+		size_t i;
+		if (!strmap_get(&mb, b->t[j].name, &i)) {
+			printf("only in %s: %s\n", argv[2], b->t[j].name);
+			differ = 1;
+		}
+	}
+	printf("%s\n", differ ? "differ" : "match");
+	rc = differ ? 1 : 0;
+done:
+	strmap_dispose(&mb);
+	ck_tsrc_free(a);
+	ck_tsrc_free(b);
+	return rc;
+}

@@ -1,0 +1,63 @@
+/* cli_list.c - `ckconv list`: every model the rule files define. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "rule.h"
+
+static void join(char *buf, size_t n, char **v, size_t cnt)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < cnt; i++)
+		snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i ? ", " : "", v[i]);
+}
+
+int cli_list(int argc, char **argv, ck_err *e)
+{
+	const char *rules = NULL;
+	int notes = 1;
+	for (int i = 1; i < argc; i++) {
+		int r = cli_opt(argc, argv, &i, "--rules", &rules, e);
+		if (r < 0)
+			return CK_EINVALID;
+		if (r)
+			continue;
+		if (!strcmp(argv[i], "--hide-notes"))
+			notes = 0;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			puts("usage: ckconv list [--rules DIR] [--hide-notes]\n\nLists each model with its aliases, "
+			     "HF architectures, formats (both directions) and notes.");
+			return 0;
+		} else
+			return ck_errf(e, CK_EINVALID, "list: unknown argument '%s'", argv[i]);
+	}
+	char *dir = cli_rules_dir(rules), **paths;
+	size_t n;
+	int rc = rule_list_models(dir, &paths, &n, e);
+	if (rc) {
+		free(dir);
+		return rc;
+	}
+	printf("rules: %s\n", dir);
+	for (size_t i = 0; i < n; i++) {
+		rule_file *f = NULL;
+		ck_err tmp = {0};
+		char al[256], ar[256], fm[512];
+		if (rule_file_load(paths[i], &f, &tmp) == 0) {
+			join(al, sizeof al, f->alias, f->n_alias);
+			join(ar, sizeof ar, f->arch, f->n_arch);
+			join(fm, sizeof fm, f->fmt, f->n_fmt);
+			printf("\n%s%s%s%s\n", f->model, al[0] ? " (aliases: " : "", al, al[0] ? ")" : "");
+			printf("  formats:       hf -> {%s}; {%s} -> hf\n", fm, fm);
+			if (ar[0])
+				printf("  architectures: %s\n", ar);
+			if (notes && f->note)
+				printf("  note:          %s\n", f->note);
+		}
+		rule_file_free(f);
+		free(paths[i]);
+	}
+	free(paths);
+	free(dir);
+	return 0;
+}

@@ -1,0 +1,388 @@
+/* config.c - config rules: defaults, renames with value maps, requirements, computed values. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+#include "valio.h"
+
+#define MAX_LET_DEPTH 16
+
+/* --- evaluation environment ----------------------------------------------- */
+
+typedef struct env_ctx {
+	cfg_env *env;
+	ck_err *e;
+	int failed;
+	json_t *tmp; /* keeps let values alive while the caller borrows them */
+} env_ctx;
+
+static json_t *resolve(void *vctx, const char *name)
+{
+	env_ctx *c = vctx;
+	cfg_env *env = c->env;
+	/* hf/cs are known names even while one side is still being built */
+	if (!strcmp(name, "hf"))
+		return env->hf ? env->hf : expr_absent();
+	if (!strcmp(name, "cs"))
+		return env->cs ? env->cs : expr_absent();
+	for (size_t i = 0; env->scope && i < env->scope->n_let; i++) {
+		const rule_let *l = &env->scope->let[i];
+		if (strcmp(l->name, name))
+			continue;
+		json_t *v = NULL;
+		if (env->depth >= MAX_LET_DEPTH) {
+			ck_errf(c->e, CK_EINVALID, "%s:%d:%d: let '%s' refers to itself", l->pos.file, l->pos.line, l->pos.col,
+				name);
+			c->failed = 1;
+			return NULL;
+		}
+		env->depth++;
+		int rc = cfg_eval(env, l->x, &v, c->e);
+		env->depth--;
+		if (rc) {
+			c->failed = 1;
+			return NULL;
+		}
+		if (!v)
+			return expr_absent();
+		json_array_append_new(c->tmp, v);
+		return v;
+	}
+	return NULL;
+}
+
+int cfg_eval(cfg_env *env, const expr *x, json_t **out, ck_err *e)
+{
+	env_ctx c = {env, e, 0, json_array()};
+	int rc;
+	*out = NULL;
+	if (!c.tmp)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	rc = expr_eval(x, resolve, &c, out, e);
+	if (c.failed && !rc)
+		rc = e->code ? e->code : CK_EINVALID;
+	json_decref(c.tmp);
+	return rc;
+}
+
+int cfg_eval_int(cfg_env *env, const expr *x, long long *out, ck_err *e)
+{
+	json_t *v = NULL;
+	int rc = cfg_eval(env, x, &v, e);
+	if (rc)
+		return rc;
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+	} else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) && fabs(json_real_value(v)) < 9e15) {
+		*out = (long long)json_real_value(v);
+	} else {
+		char *s = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+		rc = ck_errf(e, CK_EINVALID, "'%s' must be an integer, found %s", expr_src(x), s ? s : "nothing (not set)");
+		free(s);
+	}
+	json_decref(v);
+	return rc;
+}
+
+/* --- dotted paths --------------------------------------------------------- */
+
+json_t *cfg_path_get(const json_t *obj, const char *path)
+{
+	char buf[256];
+	const char *p = path;
+	json_t *cur = (json_t *)obj;
+	while (cur && json_is_object(cur)) {
+		size_t n = strcspn(p, ".");
+		if (n >= sizeof buf)
+			return NULL;
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		cur = json_object_get(cur, buf);
+		if (!p[n])
+			return cur;
+		p += n + 1;
+	}
+	return NULL;
+}
+
+int cfg_path_set(json_t *obj, const char *path, json_t *v)
+{
+	char buf[256];
+	const char *p = path;
+	json_t *cur = obj;
+	for (;;) {
+		size_t n = strcspn(p, ".");
+		if (n >= sizeof buf || !json_is_object(cur)) {
+			json_decref(v);
+			return -1;
+		}
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		if (!p[n])
+			return json_object_set_new(cur, buf, v);
+		json_t *next = json_object_get(cur, buf);
+		if (!next) {
+			next = json_object();
+			json_object_set_new(cur, buf, next);
+		}
+		cur = next;
+		p += n + 1;
+	}
+}
+
+/* --- conversion ------------------------------------------------------------ */
+
+typedef struct conv {
+	const rule_set *rs;
+	int dir;
+	const char *where;
+	json_t *in, *out;
+	json_t *used; /* object: source keys some rule consumed */
+	cfg_env env;
+	ck_err *e;
+} conv;
+
+static int at(conv *c, const rule_cfg *r, const char *msg)
+{
+	return ck_errf(c->e, CK_EINVALID, "%s: %s (rule %s:%d:%d)", c->where, msg, r->pos.file, r->pos.line, r->pos.col);
+}
+
+static char *dump(const json_t *v)
+{
+	return v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("nothing");
+}
+
+/* Numbers compare by value (0 == 0.0), everything else structurally. */
+static int same(const json_t *a, const json_t *b)
+{
+	if (json_is_number(a) && json_is_number(b))
+		return json_number_value(a) == json_number_value(b);
+	return json_equal((json_t *)a, (json_t *)b);
+}
+
+static int allowed(const json_t *req, const json_t *v)
+{
+	size_t i;
+	json_t *it;
+	if (!json_is_array(req))
+		return same(req, v);
+	json_array_foreach(req, i, it) if (same(it, v)) return 1;
+	return 0;
+}
+
+static int do_require(conv *c, const rule_cfg *r, int src_side)
+{
+	char **keys = (c->dir == 0) == src_side ? r->hf : r->cs;
+	size_t n = (c->dir == 0) == src_side ? r->n_hf : r->n_cs;
+	for (size_t i = 0; i < n; i++) {
+		if (src_side) {
+			json_t *v = cfg_path_get(c->in, keys[i]);
+			if (v && !allowed(r->require, v)) {
+				char *want = dump(r->require), *got = dump(v), msg[600];
+				snprintf(msg, sizeof msg, "%s must be %s%s, found %s", keys[i], json_is_array(r->require) ? "one of " : "",
+					want, got);
+				free(want);
+				free(got);
+				return at(c, r, msg);
+			}
+		} else if (!cfg_path_get(c->out, keys[i])) {
+			json_t *v = json_is_array(r->require) ? json_array_get(r->require, 0) : r->require;
+			if (cfg_path_set(c->out, keys[i], json_deep_copy(v)))
+				return at(c, r, "cannot set a nested key under a non-object");
+		}
+	}
+	return 0;
+}
+
+static int do_check(conv *c, const rule_cfg *r)
+{
+	const expr *x = c->dir == 0 ? r->check_hf : r->check_cs;
+	json_t *v = NULL;
+	int rc;
+	if (!x)
+		return 0;
+	if ((rc = cfg_eval(&c->env, x, &v, c->e)))
+		return rc;
+	int ok = v && !json_is_false(v) && !json_is_null(v) && !(json_is_integer(v) && !json_integer_value(v));
+	json_decref(v);
+	if (!ok) {
+		char msg[600];
+		snprintf(msg, sizeof msg, "config check failed: %s", expr_src(x));
+		return at(c, r, msg);
+	}
+	return 0;
+}
+
+static int do_assign(conv *c, const rule_cfg *r)
+{
+	size_t n = c->dir == 0 ? r->n_to_cs : r->n_to_hf;
+	char **keys = c->dir == 0 ? r->to_cs_key : r->to_hf_key;
+	expr **xs = c->dir == 0 ? r->to_cs : r->to_hf;
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = NULL;
+		int rc = cfg_eval(&c->env, xs[i], &v, c->e);
+		if (rc)
+			return rc;
+		if (v && cfg_path_set(c->out, keys[i], v))
+			return at(c, r, "cannot set a nested key under a non-object");
+	}
+	return 0;
+}
+
+/* Value map: forward HF -> CS uses the map; backward looks the value up among the map's values. */
+static int map_value(conv *c, const rule_cfg *r, const char *key, json_t *v, json_t **out)
+{
+	const char *k;
+	json_t *x;
+	char list[400] = "", msg[700];
+	if (!r->map) {
+		*out = json_incref(v);
+		return 0;
+	}
+	json_object_foreach(r->map, k, x) {
+		json_t *from = c->dir == 0 ? NULL : x;
+		if (c->dir == 0 ? (json_is_string(v) && !strcmp(json_string_value(v), k)) : same(from, v)) {
+			*out = c->dir == 0 ? json_incref(x) : json_string(k);
+			return 0;
+		}
+		char *s = c->dir == 0 ? strdup(k) : dump(x);
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "", s ? s : "?");
+		free(s);
+	}
+	char *got = dump(v);
+	snprintf(msg, sizeof msg, "%s = %s has no %s counterpart (supported: %s)", key, got, c->dir == 0 ? "CS" : "HF", list);
+	free(got);
+	return at(c, r, msg);
+}
+
+static int do_rename(conv *c, const rule_cfg *r)
+{
+	char **src = c->dir == 0 ? r->hf : r->cs, **dst = c->dir == 0 ? r->cs : r->hf;
+	size_t ns = c->dir == 0 ? r->n_hf : r->n_cs, nd = c->dir == 0 ? r->n_cs : r->n_hf;
+	if (ns != nd)
+		return at(c, r, "a rename pairs one key with one key; use to_cs/to_hf for anything else");
+	for (size_t i = 0; i < ns; i++) {
+		json_t *v = cfg_path_get(c->in, src[i]), *m = NULL;
+		if (!v)
+			continue;
+		int rc = map_value(c, r, src[i], v, &m);
+		if (rc)
+			return rc;
+		if (cfg_path_set(c->out, dst[i], m))
+			return at(c, r, "cannot set a nested key under a non-object");
+	}
+	return 0;
+}
+
+static void mark_used(conv *c, const rule_cfg *r)
+{
+	char **src = c->dir == 0 ? r->hf : r->cs;
+	size_t n = c->dir == 0 ? r->n_hf : r->n_cs;
+	for (size_t i = 0; i < n; i++) {
+		char top[256];
+		snprintf(top, sizeof top, "%.*s", (int)strcspn(src[i], "."), src[i]);
+		json_object_set_new(c->used, top, json_true());
+	}
+}
+
+static int apply(conv *c, const rule_cfg *r)
+{
+	int has_src = c->dir == 0 ? r->n_hf > 0 : r->n_cs > 0;
+	int has_dst = c->dir == 0 ? r->n_cs > 0 : r->n_hf > 0;
+	int has_assign = c->dir == 0 ? r->n_to_cs > 0 : r->n_to_hf > 0;
+	int rc;
+	mark_used(c, r);
+	if (r->drop)
+		return 0;
+	if ((rc = do_check(c, r)))
+		return rc;
+	if (r->require)
+		return do_require(c, r, has_src);
+	if (has_assign)
+		return do_assign(c, r);
+	if (has_src && has_dst)
+		return do_rename(c, r);
+	return 0;
+}
+
+static void fill_defaults(json_t *obj, const json_t *defs)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)defs, k, v) {
+		json_t *cur = json_object_get(obj, k);
+		if (!cur) {
+			json_object_set_new(obj, k, json_deep_copy(v));
+		} else if (json_is_object(cur) && json_is_object(v)) { /* one level of merging, like the reference */
+			const char *k2;
+			json_t *v2;
+			json_object_foreach(v, k2, v2) if (!json_object_get(cur, k2)) json_object_set_new(cur, k2, json_deep_copy(v2));
+		}
+	}
+}
+
+static char *unused_keys(conv *c)
+{
+	const char *k;
+	json_t *v;
+	size_t len = 0;
+	char *s = NULL;
+	json_object_foreach(c->in, k, v) {
+		if (json_object_get(c->used, k))
+			continue;
+		size_t add = strlen(k) + 2;
+		char *n = realloc(s, len + add + 1);
+		if (!n)
+			break;
+		s = n;
+		len += (size_t)sprintf(s + len, "%s%s", len ? ", " : "", k);
+	}
+	return s;
+}
+
+int cfg_convert(const rule_set *rs, int dir, const json_t *src, const char *where, json_t **out, char **warn,
+	ck_err *e)
+{
+	const rule_file *f = rs->files[0];
+	conv c = {rs, dir, where, json_deep_copy(src), json_object(), json_object(), {0}, e};
+	json_t *wrap = NULL;
+	int rc = 0;
+	*out = NULL;
+	if (warn)
+		*warn = NULL;
+	if (!c.in || !c.out || !c.used) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (!json_is_object(c.in)) {
+		rc = ck_errf(e, CK_EINVALID, "%s: the model config must be a mapping", where);
+		goto done;
+	}
+	fill_defaults(c.in, dir == 0 ? f->hf_defaults : f->cs_defaults);
+	/* expressions always see hf.<key> and cs.model.<key> */
+	if (dir == 1) {
+		wrap = json_pack("{sO}", "model", c.in);
+		c.env.cs = wrap;
+	} else {
+		c.env.hf = c.in;
+	}
+	c.env.scope = f;
+	for (size_t i = 0; i < f->n_cfg && !rc; i++)
+		rc = apply(&c, &f->cfg[i]);
+	if (rc)
+		goto done;
+	fill_defaults(c.out, dir == 0 ? f->cs_out : f->hf_out);
+	if (dir == 1 && f->n_arch && !json_object_get(c.out, "architectures"))
+		json_object_set_new(c.out, "architectures", json_pack("[s]", f->arch[0]));
+	if (warn)
+		*warn = unused_keys(&c);
+	*out = c.out;
+	c.out = NULL;
+done:
+	json_decref(wrap);
+	json_decref(c.in);
+	json_decref(c.out);
+	json_decref(c.used);
+	return rc;
+}

@@ -1,0 +1,35 @@
+/* config.h - config conversion by rules: HF config.json <-> the CS params `model:` section,
+ * and the evaluation environment (hf, cs, `let` names) shared with action parameters. */
+#ifndef CK_CONFIG_H
+#define CK_CONFIG_H
+
+#include <jansson.h>
+#include "err.h"
+#include "expr.h"
+#include "rule.h"
+
+/* What expressions see: `hf.<key>` (HF config), `cs.model.<key>` (CS params), and the
+ * `let` names of scope. */
+typedef struct cfg_env {
+	json_t *hf, *cs;
+	const rule_file *scope;
+	int depth;
+} cfg_env;
+
+/* *out: new reference, or NULL when the value is absent. */
+int cfg_eval(cfg_env *env, const expr *x, json_t **out, ck_err *e);
+/* Evaluate to an integer (floats with no fraction accepted); absent is an error. */
+int cfg_eval_int(cfg_env *env, const expr *x, long long *out, ck_err *e);
+
+/* Convert a model config. dir 0: src = HF config.json object, *out = CS model section.
+ * dir 1: src = CS model section, *out = HF config. *warn (malloc'd, or NULL) lists source
+ * keys no rule consumed. `where` names the source file for messages. */
+int cfg_convert(const rule_set *rs, int dir, const json_t *src, const char *where, json_t **out, char **warn,
+	ck_err *e);
+
+/* Dotted-path access into nested objects ("moe.num_experts"). get returns borrowed or NULL. */
+json_t *cfg_path_get(const json_t *obj, const char *path);
+/* Sets (new reference taken over: the call steals v). -1 if an intermediate is not an object. */
+int cfg_path_set(json_t *obj, const char *path, json_t *v);
+
+#endif

@@ -1,0 +1,83 @@
+/* exec.c - stream tensors group by group through their action chains into a sink. */
+#include <stdlib.h>
+#include <string.h>
+#include "exec.h"
+
+static int run_move(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *e)
+{
+	act_list in = {0}, out = {0};
+	int rc = 0;
+	if (!(in.t = ck_calloc(e, g->n_in ? g->n_in : 1, sizeof *in.t)))
+		return CK_ENOMEM;
+	in.n = g->n_in;
+	for (size_t i = 0; i < g->n_in && !rc; i++) {
+		act_t *t = &in.t[i];
+		if (!g->in[i].src) {
+			t->missing = 1;
+			continue;
+		}
+		const ck_tinfo *ti = &g->in[i].src->t[g->in[i].idx];
+		t->dtype = ti->dtype;
+		t->shape = ti->shape;
+		t->nbytes = ti->nbytes;
+		if (!(t->data = ck_malloc(e, ti->nbytes)))
+			rc = CK_ENOMEM;
+		else
+			t->owned = 1;
+		if (!rc)
+			rc = ck_tsrc_read(g->in[i].src, g->in[i].idx, t->data, e);
+	}
+	if (rc) {
+		act_list_dispose(&in);
+		return rc;
+	}
+	if ((rc = act_chain_run(g->act, g->n_act, 0, &in, &out, e)))
+		goto done;
+	if (out.n != g->n_out) {
+		rc = ck_errf(e, CK_ERROR, "%s: action chain produced %zu tensors, planned %zu", p->out[g->out[0]].name, out.n,
+			g->n_out);
+		goto done;
+	}
+	for (size_t j = 0; j < out.n && !rc; j++) {
+		const ck_tinfo *ti = &p->out[g->out[j]];
+		if (out.t[j].nbytes != ti->nbytes || out.t[j].dtype != ti->dtype)
+			rc = ck_errf(e, CK_ERROR, "%s: produced %llu bytes, planned %llu", ti->name,
+				(unsigned long long)out.t[j].nbytes, (unsigned long long)ti->nbytes);
+		else
+			rc = ck_tsink_write(sink, g->out[j], out.t[j].data, e);
+	}
+done:
+	act_list_dispose(&out);
+	return rc;
+}
+
+static int run_gen(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *e)
+{
+	const ck_tinfo *ti = &p->out[g->out[0]];
+	void *buf = ck_malloc(e, ti->nbytes);
+	int rc;
+	if (!buf)
+		return CK_ENOMEM;
+	rc = g->kind == PLAN_GEN_FILL ? act_gen_fill(ti->dtype, &ti->shape, g->fill, buf, e)
+				      : act_gen_tril(ti->dtype, &ti->shape, buf, e);
+	if (!rc)
+		rc = ck_tsink_write(sink, g->out[0], buf, e);
+	free(buf);
+	return rc;
+}
+
+int exec_run(const plan *p, ck_tsink *sink, exec_progress_fn fn, void *ctx, ck_err *e)
+{
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < p->n_groups; i++) {
+		const plan_group *g = &p->g[i];
+		int rc = g->kind == PLAN_MOVE ? run_move(p, g, sink, e) : run_gen(p, g, sink, e);
+		if (rc)
+			return rc;
+		for (size_t j = 0; j < g->n_out; j++)
+			bytes += p->out[g->out[j]].nbytes;
+		if (fn)
+			fn(ctx, i + 1, p->n_groups, bytes);
+	}
+	return 0;
+}

@@ -1,0 +1,1747 @@
+/* h5ck.c - packed Cerebras checkpoint (HDF5) sink and source. See h5ck.h and schemas/packed-h5.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <hdf5.h>
+#include <jansson.h>
+#include "h5ck.h"
+
+#define LZ4_ID 32004
+#define LZ4_PLUGIN_DIR "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins"
+#define MAX_DATASETS 1000000
+#define MAX_META ((size_t)16 << 20)   /* one <key>.__metadata__ JSON */
+#define MAX_SPEC ((size_t)1 << 30)    /* __spec__ grows with the key count */
+#define MAX_DEPTH 64
+#define CHUNK_BYTES ((uint64_t)1 << 20)
+
+/* ---- HDF5 plumbing ---- */
+
+/* Library code never prints: silence HDF5's stack dumps and report through ck_err. */
+static void h5_quiet(void)
+{
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static herr_t why_cb(unsigned n, const H5E_error2_t *d, void *data)
+{
+	char *buf = data;
+	(void)n;
+	if (!buf[0] && d->desc && d->desc[0])
+		snprintf(buf, 200, "%s", d->desc);
+	return 0;
+}
+
+/* The innermost message of HDF5's error stack (then cleared), for one-line errors. */
+static const char *h5_why(char *buf)
+{
+	buf[0] = '\0';
+	H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, why_cb, buf);
+	H5Eclear2(H5E_DEFAULT);
+	if (!buf[0])
+		snprintf(buf, 200, "unknown HDF5 error");
+	return buf;
+}
+
+/* 1 when filter 32004 can be used; adds Debian's plugin directory once if HDF5 lacks it.
+ * Prepended: HDF5 1.10 stops searching at the first directory it cannot open. */
+static int lz4_avail(void)
+{
+	static int appended;
+	if (H5Zfilter_avail(LZ4_ID) > 0)
+		return 1;
+	H5Eclear2(H5E_DEFAULT);
+	if (!appended) {
+		appended = 1;
+		if (H5PLprepend(LZ4_PLUGIN_DIR) < 0)
+			H5Eclear2(H5E_DEFAULT);
+	}
+	int ok = H5Zfilter_avail(LZ4_ID) > 0;
+	H5Eclear2(H5E_DEFAULT);
+	return ok;
+}
+
+static void close_id(hid_t *id, herr_t (*fn)(hid_t))
+{
+	if (*id >= 0)
+		fn(*id);
+	*id = -1;
+}
+
+static int is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* Decode one UTF-8 sequence; returns its length, or 0 if malformed. */
+static size_t utf8_next(const unsigned char *s, uint32_t *cp)
+{
+	size_t n;
+	uint32_t c = s[0], min;
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if ((c & 0xe0) == 0xc0)
+		n = 2, c &= 0x1f, min = 0x80;
+	else if ((c & 0xf0) == 0xe0)
+		n = 3, c &= 0x0f, min = 0x800;
+	else if ((c & 0xf8) == 0xf0)
+		n = 4, c &= 0x07, min = 0x10000;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+static int utf8_valid(const char *s)
+{
+	uint32_t cp;
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t k = utf8_next(p, &cp);
+		if (!k)
+			return 0;
+		p += k;
+	}
+	return 1;
+}
+
+/* ---- a growable string ---- */
+
+typedef struct sb {
+	char *p;
+	size_t n, cap;
+	int oom;
+} sb;
+
+static void sb_add(sb *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void sb_puts(sb *b, const char *s) { sb_add(b, s, strlen(s)); }
+
+/* ---- JSON text exactly as Python's json.dumps prints it ---- */
+
+/* A string with ensure_ascii=True: \" \\ \n \r \t \b \f, other controls and non-ASCII as \uxxxx. */
+static void pj_str(sb *b, const char *s)
+{
+	static const char *esc[] = {['"'] = "\\\"", ['\\'] = "\\\\", ['\n'] = "\\n", ['\r'] = "\\r",
+		['\t'] = "\\t", ['\b'] = "\\b", ['\f'] = "\\f"};
+	char u[16];
+	uint32_t cp;
+	sb_add(b, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t k = utf8_next(p, &cp);
+		if (!k)
+			k = 1, cp = 0xfffd; /* callers validate UTF-8 first */
+		p += k;
+		if (cp < sizeof esc / sizeof *esc && esc[cp])
+			sb_puts(b, esc[cp]);
+		else if (cp >= 0x20 && cp < 0x7f)
+			sb_add(b, (const char *)p - k, 1);
+		else if (cp < 0x10000)
+			snprintf(u, sizeof u, "\\u%04x", (unsigned)cp), sb_puts(b, u);
+		else
+			snprintf(u, sizeof u, "\\u%04x\\u%04x", 0xd800 + ((cp - 0x10000) >> 10),
+				0xdc00 + ((cp - 0x10000) & 0x3ff)), sb_puts(b, u);
+	}
+	sb_add(b, "\"", 1);
+}
+
+static void pj_newline(sb *b, int indent, int level)
+{
+	sb_add(b, "\n", 1);
+	for (int i = 0; i < indent * level; i++)
+		sb_add(b, " ", 1);
+}
+
+/* indent < 0: one line with ", " and ": "; else Python's indent=N layout. */
+static void pj_dump(sb *b, const json_t *v, int indent, int level)
+{
+	char num[32];
+	size_t i, n;
+	const char *key;
+	json_t *x;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		if (!json_object_size(v)) {
+			sb_puts(b, "{}");
+			break;
+		}
+		sb_puts(b, "{");
+		i = 0;
+		json_object_foreach((json_t *)v, key, x) {
+			if (i++)
+				sb_puts(b, indent < 0 ? ", " : ",");
+			if (indent >= 0)
+				pj_newline(b, indent, level + 1);
+			pj_str(b, key);
+			sb_puts(b, ": ");
+			pj_dump(b, x, indent, level + 1);
+		}
+		if (indent >= 0)
+			pj_newline(b, indent, level);
+		sb_puts(b, "}");
+		break;
+	case JSON_ARRAY:
+		n = json_array_size(v);
+		if (!n) {
+			sb_puts(b, "[]");
+			break;
+		}
+		sb_puts(b, "[");
+		for (i = 0; i < n; i++) {
+			if (i)
+				sb_puts(b, indent < 0 ? ", " : ",");
+			if (indent >= 0)
+				pj_newline(b, indent, level + 1);
+			pj_dump(b, json_array_get(v, i), indent, level + 1);
+		}
+		if (indent >= 0)
+			pj_newline(b, indent, level);
+		sb_puts(b, "]");
+		break;
+	case JSON_STRING:
+		pj_str(b, json_string_value(v));
+		break;
+	case JSON_INTEGER:
+		snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+		sb_puts(b, num);
+		break;
+	case JSON_REAL:
+		snprintf(num, sizeof num, "%.17g", json_real_value(v));
+		sb_puts(b, num);
+		break;
+	case JSON_TRUE:
+		sb_puts(b, "true");
+		break;
+	case JSON_FALSE:
+		sb_puts(b, "false");
+		break;
+	case JSON_NULL:
+		sb_puts(b, "null");
+		break;
+	}
+}
+
+/* Dump to a fresh string (NULL when out of memory or v is NULL). */
+static char *pj_text(const json_t *v, int indent)
+{
+	sb b = {0};
+	if (!v)
+		return NULL;
+	pj_dump(&b, v, indent, 0);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+/* ---- treespec protocol 1 (torch.utils._pytree.treespec_dumps) ---- */
+
+static json_t *ts_leaf(void)
+{
+	return json_pack("{s:n, s:n, s:[]}", "type", "context", "children_spec");
+}
+
+/* A dict node over keys whose children are `children` (stolen). */
+static json_t *ts_dict(const json_t *keys, json_t *children)
+{
+	char *ctx = pj_text(keys, -1);
+	json_t *node = ctx && children ? json_pack("{s:s, s:s, s:O}", "type", "builtins.dict", "context", ctx,
+		"children_spec", children) : NULL;
+	free(ctx);
+	json_decref(children);
+	return node;
+}
+
+static json_t *ts_leaves(size_t n)
+{
+	json_t *ch = json_array();
+	for (size_t i = 0; ch && i < n; i++)
+		if (json_array_append_new(ch, ts_leaf()))
+			json_decref(ch), ch = NULL;
+	return ch;
+}
+
+/* The treespec string of a node: JSON of [1, node] with json.dumps' default separators. */
+static char *ts_text(json_t *node)
+{
+	json_t *doc = node ? json_pack("[i, o]", 1, node) : NULL;
+	char *s = pj_text(doc, -1);
+	json_decref(doc);
+	return s;
+}
+
+/* ---- dtypes ---- */
+
+static int rtfx_code(ck_dtype d)
+{
+	switch (d) {
+	case CK_DT_BOOL: return 1;
+	case CK_DT_I16: return 3;
+	case CK_DT_I32: return 4;
+	case CK_DT_I64: return 5;
+	case CK_DT_U8: return 6;
+	case CK_DT_U16: return 7;
+	case CK_DT_U32: return 8;
+	case CK_DT_U64: return 9;
+	case CK_DT_F16: return 10;
+	case CK_DT_F32: return 11;
+	case CK_DT_F64: return 12;
+	case CK_DT_BF16: return 15;
+	default: return 0; /* int8: RtFx has none (INVALID); load ignores rtfx_dtypes */
+	}
+}
+
+/* h5py's bool: an enum over int8 with FALSE=0, TRUE=1. */
+static hid_t bool_type(void)
+{
+	signed char f = 0, t = 1;
+	hid_t ty = H5Tenum_create(H5T_STD_I8LE);
+	if (ty >= 0 && (H5Tenum_insert(ty, "FALSE", &f) < 0 || H5Tenum_insert(ty, "TRUE", &t) < 0))
+		close_id(&ty, H5Tclose);
+	return ty;
+}
+
+/* The file (and memory) type for a dtype; bf16 is raw bits in int16. Caller closes. */
+static hid_t dtype_h5(ck_dtype d)
+{
+	hid_t t;
+	switch (d) {
+	case CK_DT_BOOL: return bool_type();
+	case CK_DT_U8: return H5Tcopy(H5T_STD_U8LE);
+	case CK_DT_I8: return H5Tcopy(H5T_STD_I8LE);
+	case CK_DT_I16: return H5Tcopy(H5T_STD_I16LE);
+	case CK_DT_U16: return H5Tcopy(H5T_STD_U16LE);
+	case CK_DT_I32: return H5Tcopy(H5T_STD_I32LE);
+	case CK_DT_U32: return H5Tcopy(H5T_STD_U32LE);
+	case CK_DT_I64: return H5Tcopy(H5T_STD_I64LE);
+	case CK_DT_U64: return H5Tcopy(H5T_STD_U64LE);
+	case CK_DT_BF16: return H5Tcopy(H5T_STD_I16LE);
+	case CK_DT_F32: return H5Tcopy(H5T_IEEE_F32LE);
+	case CK_DT_F64: return H5Tcopy(H5T_IEEE_F64LE);
+	case CK_DT_F16: /* IEEE half as h5py builds it: HDF5 1.10 has no predefined one */
+		t = H5Tcopy(H5T_IEEE_F32LE);
+		if (t >= 0 && (H5Tset_fields(t, 15, 10, 5, 0, 10) < 0 || H5Tset_size(t, 2) < 0 ||
+			H5Tset_ebias(t, 15) < 0))
+			close_id(&t, H5Tclose);
+		return t;
+	default: return -1;
+	}
+}
+
+static hid_t str_type(void)
+{
+	hid_t t = H5Tcopy(H5T_C_S1);
+	if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0 ||
+		H5Tset_strpad(t, H5T_STR_NULLTERM) < 0))
+		close_id(&t, H5Tclose);
+	return t;
+}
+
+/* ---- attribute writers (types as h5py makes them from Python values) ---- */
+
+static int attr_put(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *buf)
+{
+	hid_t sp = rank < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
+	hid_t acpl = H5Pcreate(H5P_ATTRIBUTE_CREATE), a = -1;
+	int ok = sp >= 0 && acpl >= 0 && type >= 0;
+	if (ok && !is_ascii(name))
+		ok = H5Pset_char_encoding(acpl, H5T_CSET_UTF8) >= 0;
+	if (ok)
+		ok = (a = H5Acreate2(loc, name, type, sp, acpl, H5P_DEFAULT)) >= 0;
+	if (ok)
+		ok = H5Awrite(a, type, buf) >= 0;
+	close_id(&a, H5Aclose);
+	close_id(&acpl, H5Pclose);
+	close_id(&sp, H5Sclose);
+	return ok ? 0 : -1;
+}
+
+static int attr_str(hid_t loc, const char *name, const char *s, int as_array)
+{
+	hsize_t one = 1;
+	hid_t t = str_type();
+	int rc = attr_put(loc, name, t, as_array ? 1 : -1, &one, &s);
+	close_id(&t, H5Tclose);
+	return rc;
+}
+
+static int attr_bool(hid_t loc, const char *name, int v)
+{
+	signed char b = v ? 1 : 0;
+	hid_t t = bool_type();
+	int rc = attr_put(loc, name, t, -1, NULL, &b);
+	close_id(&t, H5Tclose);
+	return rc;
+}
+
+/* The h5py attributes cstorch puts on a tensor dataset (notes §4.4), in its order. */
+static int tensor_attrs(hid_t ds, const ck_tinfo *t)
+{
+	int64_t shp[CK_MAX_RANK], rtfx = rtfx_code(t->dtype);
+	double none = 0;
+	hsize_t dims[2] = {1, (hsize_t)t->shape.rank}, one = 1;
+	const char *dt = ck_dtype_torch_name(t->dtype);
+	for (int i = 0; i < t->shape.rank; i++)
+		shp[i] = t->shape.dim[i];
+	if (attr_bool(ds, "__TORCH__", 1) < 0)
+		return -1;
+	/* numpy makes [[]] a float64 (1, 0) array */
+	if (attr_put(ds, "shapes", t->shape.rank ? H5T_STD_I64LE : H5T_IEEE_F64LE, 2, dims,
+		t->shape.rank ? (const void *)shp : (const void *)&none) < 0)
+		return -1;
+	if (attr_str(ds, "dtypes", dt, 1) < 0 || attr_put(ds, "rtfx_dtypes", H5T_STD_I64LE, 1, &one, &rtfx) < 0 ||
+		attr_str(ds, "__TYPE__", "TorchTensorSerializer", 0) < 0 || attr_bool(ds, "__NUMPY__", 1) < 0 ||
+		attr_bool(ds, "compressed", 0) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- the sink ---- */
+
+typedef struct h5sink {
+	ck_tsink base;
+	char *path, *tmp;
+	hid_t fid;
+	size_t n;
+	ck_tinfo *t;     /* names are the full dataset keys */
+	char **names;    /* declared names (children of top) */
+	char *top;       /* NULL: flat dict */
+	unsigned char *written;
+	char *cstorch_version, *prov;
+} h5sink;
+
+static void sink_free(h5sink *k)
+{
+	if (!k)
+		return;
+	close_id(&k->fid, H5Fclose);
+	if (k->tmp)
+		unlink(k->tmp);
+	for (size_t i = 0; k->names && i < k->n; i++)
+		free(k->names[i]);
+	ck_tinfo_array_free(k->t, k->n);
+	free(k->names);
+	free(k->written);
+	free(k->path);
+	free(k->tmp);
+	free(k->top);
+	free(k->cstorch_version);
+	free(k->prov);
+	free(k);
+}
+
+static int sink_write(ck_tsink *base, size_t i, const void *buf, ck_err *e)
+{
+	h5sink *k = (h5sink *)base;
+	char why[256];
+	hid_t ds = -1, ty = -1;
+	int rc = 0;
+	if (i >= k->n)
+		return ck_errf(e, CK_EINVALID, "%s: tensor index %zu out of range (%zu tensors)", k->path, i, k->n);
+	if (k->written[i])
+		return ck_errf(e, CK_EINVALID, "%s: tensor '%s' written twice", k->path, k->t[i].name);
+	if (!buf && k->t[i].nbytes)
+		return ck_errf(e, CK_EINVALID, "%s: tensor '%s': no data buffer", k->path, k->t[i].name);
+	if (k->t[i].nbytes) {
+		if ((ds = H5Dopen2(k->fid, k->t[i].name, H5P_DEFAULT)) < 0 || (ty = dtype_h5(k->t[i].dtype)) < 0 ||
+			H5Dwrite(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, k->t[i].name, h5_why(why));
+	}
+	close_id(&ty, H5Tclose);
+	close_id(&ds, H5Dclose);
+	if (!rc)
+		k->written[i] = 1;
+	return rc;
+}
+
+/* "<key>.__metadata__" JSON for one tensor (notes §4.5). */
+static char *key_metadata(const ck_tinfo *t)
+{
+	char *ts = NULL, *text = NULL, *mname = NULL;
+	json_t *keys = json_pack("[s]", t->name), *shape = json_array(), *doc = NULL;
+	size_t mlen = strlen(t->name) + sizeof ".__metadata__";
+	for (int i = 0; shape && i < t->shape.rank; i++)
+		if (json_array_append_new(shape, json_integer(t->shape.dim[i])))
+			json_decref(shape), shape = NULL;
+	if (!keys || !shape || !(ts = ts_text(ts_dict(keys, ts_leaves(1)))) || !(mname = malloc(mlen)))
+		goto done;
+	snprintf(mname, mlen, "%s.__metadata__", t->name);
+	doc = json_pack("{s:[{s:s}, s], s:O, s:{s:b, s:[O], s:[s], s:[i], s:s, s:b, s:b}}",
+		"__spec__", t->name, "*", ts, "__objects__", keys, mname,
+		"__TORCH__", 1, "shapes", shape, "dtypes", ck_dtype_torch_name(t->dtype),
+		"rtfx_dtypes", rtfx_code(t->dtype), "__TYPE__", "TorchTensorSerializer",
+		"__NUMPY__", 1, "compressed", 0);
+	text = pj_text(doc, 4);
+done:
+	json_decref(doc);
+	json_decref(keys);
+	json_decref(shape);
+	free(ts);
+	free(mname);
+	return text;
+}
+
+/* The root "__spec__": [the state dict with "*" leaves, treespec string] (notes §3.1). */
+static char *spec_text(const h5sink *k)
+{
+	json_t *names = json_array(), *star = json_object(), *tree = NULL, *node = NULL, *tops = NULL, *doc = NULL;
+	char *ts = NULL, *text = NULL;
+	for (size_t i = 0; names && star && i < k->n; i++)
+		if (json_array_append_new(names, json_string(k->names[i])) ||
+			json_object_set_new(star, k->names[i], json_string("*")))
+			goto done;
+	if (!names || !star)
+		goto done;
+	node = ts_dict(names, ts_leaves(k->n));
+	if (k->top) {
+		tops = json_pack("[s]", k->top);
+		node = node && tops ? ts_dict(tops, json_pack("[o]", node)) : (json_decref(node), NULL);
+		tree = json_pack("{s:O}", k->top, star);
+	} else {
+		tree = json_incref(star);
+	}
+	ts = ts_text(node);
+	if (ts && tree && (doc = json_pack("[O, s]", tree, ts)))
+		text = pj_text(doc, 4);
+done:
+	json_decref(names);
+	json_decref(star);
+	json_decref(tree);
+	json_decref(tops);
+	json_decref(doc);
+	free(ts);
+	return text;
+}
+
+static int root_attrs(h5sink *k, ck_err *e)
+{
+	char why[256], *text = NULL, *aname = NULL;
+	double ver = 0.5;
+	int rc = 0;
+	for (size_t i = 0; i < k->n && !rc; i++) {
+		size_t len = strlen(k->t[i].name) + sizeof ".__metadata__";
+		if (!(text = key_metadata(&k->t[i])) || !(aname = malloc(len))) {
+			rc = ck_errf(e, CK_ENOMEM, "%s: out of memory building metadata for '%s'", k->path, k->t[i].name);
+			break;
+		}
+		snprintf(aname, len, "%s.__metadata__", k->t[i].name);
+		if (attr_str(k->fid, aname, text, 0) < 0)
+			rc = ck_errf(e, CK_EIO, "%s: root attribute '%s': write failed: %s", k->path, aname, h5_why(why));
+		free(text), text = NULL;
+		free(aname), aname = NULL;
+	}
+	if (rc)
+		goto done;
+	if (!(text = spec_text(k))) {
+		rc = ck_errf(e, CK_ENOMEM, "%s: out of memory building __spec__", k->path);
+		goto done;
+	}
+	if (attr_str(k->fid, "__spec__", text, 0) < 0 ||
+		attr_put(k->fid, "__version__", H5T_IEEE_F64LE, -1, NULL, &ver) < 0 ||
+		attr_str(k->fid, "__cstorch_version__", k->cstorch_version, 0) < 0 ||
+		(k->prov && attr_str(k->fid, "__ckconv__", k->prov, 0) < 0) ||
+		attr_bool(k->fid, "__SUCCESS__", 1) < 0) /* last: marks the file complete */
+		rc = ck_errf(e, CK_EIO, "%s: writing root attributes failed: %s", k->path, h5_why(why));
+done:
+	free(text);
+	free(aname);
+	return rc;
+}
+
+/* Push the temp file's bytes to disk before the rename makes it visible. */
+static int sync_file(const char *p)
+{
+	int fd = open(p, O_RDONLY), rc;
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int sink_commit(ck_tsink *base, ck_err *e)
+{
+	h5sink *k = (h5sink *)base;
+	char why[256];
+	int rc = 0;
+	for (size_t i = 0; i < k->n; i++)
+		if (!k->written[i]) {
+			rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s' was never written", k->path, k->t[i].name);
+			goto done;
+		}
+	if ((rc = root_attrs(k, e)))
+		goto done;
+	herr_t st = H5Fclose(k->fid);
+	k->fid = -1;
+	if (st < 0) {
+		rc = ck_errf(e, CK_EIO, "%s: closing HDF5 file failed: %s", k->path, h5_why(why));
+		goto done;
+	}
+	if (sync_file(k->tmp) < 0 || rename(k->tmp, k->path) < 0) {
+		rc = ck_errf(e, CK_EIO, "%s: cannot publish %s: %s", k->path, k->tmp, strerror(errno));
+		goto done;
+	}
+	free(k->tmp);
+	k->tmp = NULL; /* renamed: nothing to unlink */
+done:
+	sink_free(k);
+	return rc;
+}
+
+static void sink_abort(ck_tsink *base)
+{
+	sink_free((h5sink *)base);
+}
+
+static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort};
+
+static char *temp_name(const char *path, ck_err *e)
+{
+	unsigned char r[4] = {0};
+	size_t len = strlen(path) + 16;
+	char *s = ck_malloc(e, len);
+	int fd = open("/dev/urandom", O_RDONLY);
+	if (fd < 0 || read(fd, r, sizeof r) != (ssize_t)sizeof r) {
+		uint32_t x = (uint32_t)getpid() ^ (uint32_t)time(NULL) ^ (uint32_t)clock();
+		memcpy(r, &x, sizeof r);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (s)
+		snprintf(s, len, "%s.%02x%02x%02x%02x.tmp", path, r[0], r[1], r[2], r[3]);
+	return s;
+}
+
+/* Keys with '/' become groups, as h5py makes them; created here so they carry no timestamps. */
+static int make_groups(h5sink *k, const char *key, hid_t gcpl, ck_err *e)
+{
+	char why[256], *p = ck_strdup(e, key), *s;
+	int rc = 0;
+	if (!p)
+		return CK_ENOMEM;
+	for (s = strchr(p, '/'); s && !rc; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		htri_t ex = H5Lexists(k->fid, p, H5P_DEFAULT);
+		if (ex == 0) {
+			hid_t g = H5Gcreate2(k->fid, p, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+			if (g < 0)
+				rc = ck_errf(e, CK_EIO, "%s: key '%s': cannot create group '%s': %s", k->path, key, p, h5_why(why));
+			close_id(&g, H5Gclose);
+		} else if (ex < 0) {
+			rc = ck_errf(e, CK_EINVALID, "%s: key '%s': bad group path '%s': %s", k->path, key, p, h5_why(why));
+		}
+		*s = '/';
+	}
+	free(p);
+	return rc;
+}
+
+/* HDF5 paths cannot hold empty or "." components; cstorch keys with them are not writable. */
+static int key_path_ok(const char *key)
+{
+	const char *c = key;
+	if (!strchr(key, '/'))
+		return key[0] != '\0' && strcmp(key, ".") != 0;
+	for (;;) {
+		const char *s = strchr(c, '/');
+		size_t n = s ? (size_t)(s - c) : strlen(c);
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return 0;
+		if (!s)
+			return 1;
+		c = s + 1;
+	}
+}
+
+/* The dataset's creation properties: contiguous + early allocation + no fill, or LZ4 chunks. */
+static hid_t make_dcpl(const ck_tinfo *t, int lz4)
+{
+	hid_t p = H5Pcreate(H5P_DATASET_CREATE);
+	hsize_t c[CK_MAX_RANK];
+	unsigned cd = 0;
+	uint64_t tail = ck_dtype_size(t->dtype);
+	int ok = p >= 0 && H5Pset_obj_track_times(p, 0) >= 0;
+	if (lz4 && t->shape.rank > 0 && t->nbytes > 0) {
+		/* whole trailing dims, as many leading rows as fit in 1 MiB; split further if a row is bigger */
+		int r = t->shape.rank, j;
+		for (j = 0; j < r; j++)
+			c[j] = (hsize_t)t->shape.dim[j];
+		for (j = 0; j < r; j++) {
+			tail = ck_dtype_size(t->dtype);
+			for (int m = j + 1; m < r && tail <= CHUNK_BYTES; m++)
+				tail *= (uint64_t)t->shape.dim[m] ? (uint64_t)t->shape.dim[m] : 1;
+			if (tail <= CHUNK_BYTES) {
+				uint64_t rows = CHUNK_BYTES / tail;
+				c[j] = rows < (uint64_t)t->shape.dim[j] ? (hsize_t)rows : (hsize_t)t->shape.dim[j];
+				break;
+			}
+			c[j] = 1;
+		}
+		ok = ok && H5Pset_chunk(p, r, c) >= 0 && H5Pset_filter(p, LZ4_ID, H5Z_FLAG_OPTIONAL, 1, &cd) >= 0;
+	} else {
+		ok = ok && H5Pset_layout(p, H5D_CONTIGUOUS) >= 0 && H5Pset_alloc_time(p, H5D_ALLOC_TIME_EARLY) >= 0 &&
+			H5Pset_fill_time(p, H5D_FILL_TIME_NEVER) >= 0;
+	}
+	if (!ok)
+		close_id(&p, H5Pclose);
+	return p;
+}
+
+static int create_dataset(h5sink *k, const ck_tinfo *t, int lz4, hid_t gcpl, ck_err *e)
+{
+	char why[256];
+	hsize_t dims[CK_MAX_RANK];
+	hid_t sp = -1, ty = -1, dcpl = -1, lcpl = -1, ds = -1;
+	int rc = 0;
+	if (!key_path_ok(t->name))
+		return ck_errf(e, CK_EINVALID, "%s: key '%s' is not a valid HDF5 path (empty or '.' component)", k->path, t->name);
+	if ((rc = make_groups(k, t->name, gcpl, e)))
+		return rc;
+	if (H5Lexists(k->fid, t->name, H5P_DEFAULT) > 0)
+		return ck_errf(e, CK_EINVALID, "%s: duplicate key '%s'", k->path, t->name);
+	H5Eclear2(H5E_DEFAULT);
+	for (int i = 0; i < t->shape.rank; i++)
+		dims[i] = (hsize_t)t->shape.dim[i];
+	sp = t->shape.rank ? H5Screate_simple(t->shape.rank, dims, NULL) : H5Screate(H5S_SCALAR);
+	ty = dtype_h5(t->dtype);
+	dcpl = make_dcpl(t, lz4);
+	lcpl = H5Pcreate(H5P_LINK_CREATE);
+	if (sp < 0 || ty < 0 || dcpl < 0 || lcpl < 0 ||
+		(!is_ascii(t->name) && H5Pset_char_encoding(lcpl, H5T_CSET_UTF8) < 0) ||
+		(ds = H5Dcreate2(k->fid, t->name, ty, sp, lcpl, dcpl, H5P_DEFAULT)) < 0) {
+		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': cannot create: %s", k->path, t->name, h5_why(why));
+		goto done;
+	}
+	if (tensor_attrs(ds, t) < 0)
+		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': cannot write attributes: %s", k->path, t->name, h5_why(why));
+done:
+	close_id(&ds, H5Dclose);
+	close_id(&lcpl, H5Pclose);
+	close_id(&dcpl, H5Pclose);
+	close_id(&ty, H5Tclose);
+	close_id(&sp, H5Sclose);
+	return rc;
+}
+
+/* Copy and check the declarations; dataset keys become "<top>.<name>". */
+static int sink_declare(h5sink *k, const ck_tinfo *t, ck_err *e)
+{
+	char sh[128];
+	for (size_t i = 0; i < k->n; i++) {
+		uint64_t nb;
+		const char *nm = t[i].name;
+		if (!nm || !utf8_valid(nm))
+			return ck_errf(e, CK_EINVALID, "%s: tensor %zu: name is missing or not UTF-8", k->path, i);
+		if ((unsigned)t[i].dtype >= CK_DT__COUNT)
+			return ck_errf(e, CK_EINVALID, "%s: tensor '%s': unknown dtype %d", k->path, nm, (int)t[i].dtype);
+		if (t[i].shape.rank < 0 || t[i].shape.rank > CK_MAX_RANK)
+			return ck_errf(e, CK_EINVALID, "%s: tensor '%s': rank %d outside 0..%d", k->path, nm,
+				t[i].shape.rank, CK_MAX_RANK);
+		if (ck_tensor_nbytes(t[i].dtype, &t[i].shape, &nb, NULL))
+			return ck_errf(e, CK_EINVALID, "%s: tensor '%s': shape %s has a negative dimension or is too large",
+				k->path, nm, ck_shape_str(&t[i].shape, sh, sizeof sh));
+		if (nb != t[i].nbytes)
+			return ck_errf(e, CK_EINVALID, "%s: tensor '%s': nbytes %llu, expected %llu for %s %s", k->path, nm,
+				(unsigned long long)t[i].nbytes, (unsigned long long)nb, ck_dtype_st_name(t[i].dtype),
+				ck_shape_str(&t[i].shape, sh, sizeof sh));
+		size_t len = strlen(nm) + (k->top ? strlen(k->top) + 2 : 1);
+		if (!(k->names[i] = ck_strdup(e, nm)) || !(k->t[i].name = ck_malloc(e, len)))
+			return CK_ENOMEM;
+		snprintf(k->t[i].name, len, "%s%s%s", k->top ? k->top : "", k->top ? "." : "", nm);
+		k->t[i].dtype = t[i].dtype;
+		k->t[i].shape = t[i].shape;
+		k->t[i].nbytes = nb;
+	}
+	return 0;
+}
+
+int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t n, const h5ck_opts *o,
+	ck_tsink **out, ck_err *e)
+{
+	static const h5ck_opts defaults = {0, NULL, NULL};
+	char why[256];
+	h5sink *k = NULL;
+	hid_t fcpl = -1, fapl = -1, gcpl = -1;
+	int rc = 0;
+	*out = NULL;
+	o = o ? o : &defaults;
+	h5_quiet();
+	if (!path || (n && !t))
+		return ck_errf(e, CK_EINVALID, "h5ck_sink_open: missing path or tensor list");
+	if (n > MAX_DATASETS)
+		return ck_errf(e, CK_ELIMIT, "%s: %zu tensors, limit is %d", path, n, MAX_DATASETS);
+	if ((top && !utf8_valid(top)) || (o->cstorch_version && !utf8_valid(o->cstorch_version)) ||
+		(o->provenance_json && !utf8_valid(o->provenance_json)))
+		return ck_errf(e, CK_EINVALID, "%s: top key, version or provenance is not UTF-8", path);
+	if (o->compress_lz4 && !lz4_avail())
+		return ck_errf(e, CK_ENOTFOUND, "%s: LZ4 filter %d not available (install hdf5-filter-plugin)", path, LZ4_ID);
+	if (!(k = ck_calloc(e, 1, sizeof *k)))
+		return CK_ENOMEM;
+	k->base.ops = &sink_ops;
+	k->fid = -1;
+	k->n = n;
+	if (!(k->path = ck_strdup(e, path)) || !(k->t = ck_calloc(e, n, sizeof *k->t)) ||
+		!(k->names = ck_calloc(e, n, sizeof *k->names)) || !(k->written = ck_calloc(e, n, 1)) ||
+		(top && top[0] && !(k->top = ck_strdup(e, top))) ||
+		!(k->cstorch_version = ck_strdup(e, o->cstorch_version ? o->cstorch_version : "2.10.0")) ||
+		(o->provenance_json && !(k->prov = ck_strdup(e, o->provenance_json)))) {
+		rc = CK_ENOMEM;
+		goto done;
+	}
+	if ((rc = sink_declare(k, t, e)) || !(k->tmp = temp_name(path, e))) {
+		rc = rc ? rc : CK_ENOMEM;
+		goto done;
+	}
+	/* no object timestamps anywhere, so equal inputs give byte-identical files */
+	if ((fcpl = H5Pcreate(H5P_FILE_CREATE)) < 0 || H5Pset_obj_track_times(fcpl, 0) < 0 ||
+		(gcpl = H5Pcreate(H5P_GROUP_CREATE)) < 0 || H5Pset_obj_track_times(gcpl, 0) < 0 ||
+		(fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
+		(k->fid = H5Fcreate(k->tmp, H5F_ACC_EXCL, fcpl, fapl)) < 0) {
+		rc = ck_errf(e, CK_EIO, "%s: cannot create %s: %s", path, k->tmp, h5_why(why));
+		free(k->tmp);
+		k->tmp = NULL; /* not ours to unlink */
+		goto done;
+	}
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = create_dataset(k, &k->t[i], o->compress_lz4, gcpl, e);
+done:
+	close_id(&fcpl, H5Pclose);
+	close_id(&gcpl, H5Pclose);
+	close_id(&fapl, H5Pclose);
+	if (rc)
+		sink_free(k);
+	else
+		*out = &k->base;
+	return rc;
+}
+
+/* ---- reading: attributes ---- */
+
+/* Read a string attribute (vlen or fixed, one element). *out NULL and 0 when absent. */
+static int attr_get_str(hid_t loc, const char *name, size_t max, char **out, const char *file, ck_err *e)
+{
+	char why[256];
+	hid_t a = -1, ft = -1, mt = -1, sp = -1;
+	char *v = NULL;
+	int rc = 0;
+	*out = NULL;
+	htri_t ex = H5Aexists(loc, name);
+	if (ex <= 0) {
+		H5Eclear2(H5E_DEFAULT);
+		return 0;
+	}
+	if ((a = H5Aopen(loc, name, H5P_DEFAULT)) < 0 || (ft = H5Aget_type(a)) < 0 || (sp = H5Aget_space(a)) < 0) {
+		rc = ck_errf(e, CK_EIO, "%s: attribute '%s': cannot open: %s", file, name, h5_why(why));
+		goto done;
+	}
+	if (H5Tget_class(ft) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1) {
+		rc = ck_errf(e, CK_EINVALID, "%s: attribute '%s': expected one string", file, name);
+		goto done;
+	}
+	if (H5Tis_variable_str(ft) > 0) {
+		if ((mt = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mt, H5T_VARIABLE) < 0 ||
+			H5Tset_cset(mt, H5Tget_cset(ft)) < 0 || H5Aread(a, mt, &v) < 0) {
+			rc = ck_errf(e, CK_EIO, "%s: attribute '%s': read failed: %s", file, name, h5_why(why));
+			goto done;
+		}
+		size_t len = v ? strnlen(v, max + 1) : 0;
+		if (len > max)
+			rc = ck_errf(e, CK_ELIMIT, "%s: attribute '%s' longer than %zu bytes", file, name, max);
+		else if (!(*out = ck_malloc(e, len + 1)))
+			rc = CK_ENOMEM;
+		else
+			memcpy(*out, v ? v : "", len), (*out)[len] = '\0';
+		if (v)
+			H5free_memory(v);
+	} else {
+		size_t len = H5Tget_size(ft);
+		if (len > max) {
+			rc = ck_errf(e, CK_ELIMIT, "%s: attribute '%s' longer than %zu bytes", file, name, max);
+		} else if (!(*out = ck_calloc(e, len + 1, 1))) {
+			rc = CK_ENOMEM;
+		} else if (H5Aread(a, ft, *out) < 0) {
+			rc = ck_errf(e, CK_EIO, "%s: attribute '%s': read failed: %s", file, name, h5_why(why));
+		}
+	}
+done:
+	if (rc) {
+		free(*out);
+		*out = NULL;
+	}
+	close_id(&mt, H5Tclose);
+	close_id(&ft, H5Tclose);
+	close_id(&sp, H5Sclose);
+	close_id(&a, H5Aclose);
+	return rc;
+}
+
+/* A one-element numeric, bool or string attribute, as Python's bool() and float() see it.
+ * *found is 0 when absent. */
+static int attr_get_num(hid_t loc, const char *name, int *found, double *num, int *truthy, const char *file, ck_err *e)
+{
+	char why[256];
+	unsigned char raw[16] = {0};
+	hid_t a = -1, ft = -1, sp = -1;
+	int rc = 0;
+	*found = 0;
+	*num = 0;
+	*truthy = 0;
+	if (H5Aexists(loc, name) <= 0) {
+		H5Eclear2(H5E_DEFAULT);
+		return 0;
+	}
+	if ((a = H5Aopen(loc, name, H5P_DEFAULT)) < 0 || (ft = H5Aget_type(a)) < 0 || (sp = H5Aget_space(a)) < 0) {
+		rc = ck_errf(e, CK_EIO, "%s: attribute '%s': cannot open: %s", file, name, h5_why(why));
+		goto done;
+	}
+	H5T_class_t c = H5Tget_class(ft);
+	size_t sz = H5Tget_size(ft);
+	if (H5Sget_simple_extent_npoints(sp) != 1 ||
+		!(c == H5T_FLOAT || c == H5T_INTEGER || c == H5T_ENUM || c == H5T_BITFIELD) || sz > 8) {
+		rc = ck_errf(e, CK_EINVALID, "%s: attribute '%s': expected one number or bool", file, name);
+		goto done;
+	}
+	*found = 1;
+	if (c == H5T_FLOAT || c == H5T_INTEGER) {
+		if (H5Aread(a, H5T_NATIVE_DOUBLE, num) < 0)
+			rc = ck_errf(e, CK_EIO, "%s: attribute '%s': read failed: %s", file, name, h5_why(why));
+		*truthy = *num != 0;
+	} else {
+		/* enums (h5py bool) do not convert to numbers: read the raw value, any set bit is true */
+		if (H5Aread(a, ft, raw) < 0)
+			rc = ck_errf(e, CK_EIO, "%s: attribute '%s': read failed: %s", file, name, h5_why(why));
+		for (size_t i = 0; i < sz; i++)
+			*truthy |= raw[i] != 0;
+		*num = *truthy;
+	}
+done:
+	close_id(&ft, H5Tclose);
+	close_id(&sp, H5Sclose);
+	close_id(&a, H5Aclose);
+	return rc;
+}
+
+/* Python's json writes NaN/Infinity bare; Jansson refuses them. Blank them out (same length),
+ * outside strings only: only scalar leaves carry them and those are not read. */
+static void json_blank_nonfinite(char *s)
+{
+	int in = 0;
+	for (; *s; s++) {
+		if (in) {
+			if (*s == '\\' && s[1])
+				s++;
+			else if (*s == '"')
+				in = 0;
+		} else if (*s == '"') {
+			in = 1;
+		} else if (!strncmp(s, "NaN", 3) || !strncmp(s, "Infinity", 8) || !strncmp(s, "-Infinity", 9)) {
+			size_t n = *s == 'N' ? 3 : *s == 'I' ? 8 : 9;
+			s[0] = '0';
+			memset(s + 1, ' ', n - 1);
+			s += n - 1;
+		}
+	}
+}
+
+static json_t *parse_json(char *text, const char *file, const char *what, ck_err *e)
+{
+	json_error_t je;
+	json_blank_nonfinite(text);
+	json_t *j = json_loads(text, 0, &je);
+	if (!j)
+		ck_errf(e, CK_EINVALID, "%s: %s: bad JSON at line %d column %d: %s", file, what, je.line, je.column, je.text);
+	return j;
+}
+
+/* ---- reading: the source ---- */
+
+typedef struct h5src {
+	ck_tsrc base;
+	hid_t fid;
+	char **ds;     /* dataset path per tensor (aliases point at their target's) */
+	char *prov;
+	size_t cap;
+} h5src;
+
+static void src_free(ck_tsrc *base)
+{
+	h5src *s = (h5src *)base;
+	if (!s)
+		return;
+	close_id(&s->fid, H5Fclose);
+	for (size_t i = 0; s->ds && i < s->base.n; i++)
+		free(s->ds[i]);
+	free(s->ds);
+	ck_tinfo_array_free(s->base.t, s->base.n);
+	free(s->base.path);
+	free(s->prov);
+	free(s);
+}
+
+/* Memory type for a read: the file type itself (no value conversion), only made little-endian. */
+static hid_t mem_type(hid_t ft)
+{
+	hid_t mt = H5Tcopy(ft);
+	H5T_class_t c = H5Tget_class(ft);
+	if (mt >= 0 && (c == H5T_INTEGER || c == H5T_FLOAT) && H5Tget_order(ft) == H5T_ORDER_BE &&
+		H5Tset_order(mt, H5T_ORDER_LE) < 0)
+		close_id(&mt, H5Tclose);
+	return mt;
+}
+
+static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
+{
+	h5src *s = (h5src *)base;
+	const ck_tinfo *t;
+	char why[256];
+	hid_t ds = -1, ft = -1, mt = -1, sp = -1;
+	int rc = 0;
+	if (i >= s->base.n)
+		return ck_errf(e, CK_EINVALID, "%s: tensor index %zu out of range (%zu tensors)", s->base.path, i, s->base.n);
+	t = &s->base.t[i];
+	if (!t->nbytes)
+		return 0;
+	if ((ds = H5Dopen2(s->fid, s->ds[i], H5P_DEFAULT)) < 0 || (ft = H5Dget_type(ds)) < 0 ||
+		(mt = mem_type(ft)) < 0 || (sp = H5Dget_space(ds)) < 0) {
+		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", s->base.path, s->ds[i], h5_why(why));
+		goto done;
+	}
+	hssize_t np = H5Sget_simple_extent_npoints(sp);
+	if (np < 0 || (uint64_t)np * H5Tget_size(mt) != t->nbytes) {
+		rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s': holds %lld elements, expected %llu bytes",
+			s->base.path, s->ds[i], (long long)np, (unsigned long long)t->nbytes);
+		goto done;
+	}
+	if (H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': read failed: %s", s->base.path, s->ds[i], h5_why(why));
+done:
+	close_id(&sp, H5Sclose);
+	close_id(&mt, H5Tclose);
+	close_id(&ft, H5Tclose);
+	close_id(&ds, H5Dclose);
+	return rc;
+}
+
+static const ck_tsrc_ops src_ops = {src_read, src_free};
+
+/* Append tensor `name` read from dataset `ds`; shape/dtype filled in later. */
+static ck_tinfo *src_add(h5src *s, const char *name, const char *ds, ck_err *e)
+{
+	if (s->base.n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		ck_tinfo *t = realloc(s->base.t, cap * sizeof *t);
+		if (t)
+			s->base.t = t;
+		char **d = t ? realloc(s->ds, cap * sizeof *d) : NULL;
+		if (d)
+			s->ds = d;
+		if (!t || !d) {
+			ck_errf(e, CK_ENOMEM, "out of memory");
+			return NULL;
+		}
+		s->cap = cap;
+	}
+	ck_tinfo *t = &s->base.t[s->base.n];
+	memset(t, 0, sizeof *t);
+	s->ds[s->base.n] = NULL;
+	s->base.n++;
+	if (!(t->name = ck_strdup(e, name)) || !(s->ds[s->base.n - 1] = ck_strdup(e, ds)))
+		return NULL;
+	return t;
+}
+
+static void type_desc(hid_t ft, char *buf, size_t n)
+{
+	static const char *cls[] = {"integer", "float", "time", "string", "bitfield", "opaque", "compound",
+		"reference", "enum", "vlen", "array"};
+	H5T_class_t c = H5Tget_class(ft);
+	snprintf(buf, n, "%zu-byte %s", H5Tget_size(ft),
+		c >= 0 && (size_t)c < sizeof cls / sizeof *cls ? cls[c] : "unknown");
+}
+
+/* The dtype of an HDF5 type as h5py maps it (legacy and numpy leaves); -1 if none. */
+static int dtype_of_h5(hid_t ft, int bf16)
+{
+	H5T_class_t c = H5Tget_class(ft);
+	size_t sz = H5Tget_size(ft);
+	if (bf16)
+		return sz == 2 && (c == H5T_INTEGER || c == H5T_FLOAT) ? CK_DT_BF16 : -1;
+	if (c == H5T_ENUM)
+		return sz == 1 ? CK_DT_BOOL : -1;
+	if (c == H5T_FLOAT)
+		return sz == 2 ? CK_DT_F16 : sz == 4 ? CK_DT_F32 : sz == 8 ? CK_DT_F64 : -1;
+	if (c != H5T_INTEGER)
+		return -1;
+	int sgn = H5Tget_sign(ft) == H5T_SGN_2;
+	switch (sz) {
+	case 1: return sgn ? CK_DT_I8 : CK_DT_U8;
+	case 2: return sgn ? CK_DT_I16 : CK_DT_U16;
+	case 4: return sgn ? CK_DT_I32 : CK_DT_U32;
+	case 8: return sgn ? CK_DT_I64 : CK_DT_U64;
+	default: return -1;
+	}
+}
+
+/* Whether a stored type holds dtype d's bits: same element size and a compatible class. */
+static int type_fits(hid_t ft, ck_dtype d)
+{
+	H5T_class_t c = H5Tget_class(ft);
+	size_t sz = H5Tget_size(ft);
+	size_t spos, epos, esize, mpos, msize;
+	if (sz != ck_dtype_size(d))
+		return 0;
+	switch (d) {
+	case CK_DT_BOOL:
+		return c == H5T_ENUM || c == H5T_INTEGER || c == H5T_BITFIELD;
+	case CK_DT_F32: case CK_DT_F64:
+		return c == H5T_FLOAT;
+	case CK_DT_F16: case CK_DT_BF16:
+		if (c != H5T_FLOAT)
+			return d == CK_DT_BF16 && c == H5T_INTEGER; /* cstorch: bf16 bits in int16 */
+		if (H5Tget_fields(ft, &spos, &epos, &esize, &mpos, &msize) < 0)
+			return 0;
+		return d == CK_DT_F16 ? esize == 5 && msize == 10 : esize == 8 && msize == 7;
+	default:
+		return c == H5T_INTEGER;
+	}
+}
+
+/* Open t's dataset and fill or check its dtype and shape against it. have_dtype: from JSON. */
+static int check_dataset(h5src *s, ck_tinfo *t, const char *dsname, int have_dtype, int bf16, ck_err *e)
+{
+	char why[256], a[128], b[128], td[64];
+	hsize_t dims[H5S_MAX_RANK];
+	hid_t ds = -1, ft = -1, sp = -1, dcpl = -1;
+	ck_shape sh = {0};
+	int rc = 0;
+	const char *f = s->base.path;
+	if (H5Lexists(s->fid, dsname, H5P_DEFAULT) <= 0 || (ds = H5Dopen2(s->fid, dsname, H5P_DEFAULT)) < 0) {
+		H5Eclear2(H5E_DEFAULT);
+		return ck_errf(e, CK_ENOTFOUND, "%s: tensor '%s': dataset '%s' not found", f, t->name, dsname);
+	}
+	if ((ft = H5Dget_type(ds)) < 0 || (sp = H5Dget_space(ds)) < 0 || (dcpl = H5Dget_create_plist(ds)) < 0) {
+		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': %s", f, dsname, h5_why(why));
+		goto done;
+	}
+	H5S_class_t sc = H5Sget_simple_extent_type(sp);
+	int rank = H5Sget_simple_extent_ndims(sp);
+	if (sc == H5S_NULL || rank < 0 || rank > CK_MAX_RANK) {
+		rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s': %s dataspace, expected an array of rank <= %d", f, dsname,
+			sc == H5S_NULL ? "NULL" : "unsupported", CK_MAX_RANK);
+		goto done;
+	}
+	H5Sget_simple_extent_dims(sp, dims, NULL);
+	sh.rank = rank;
+	for (int i = 0; i < rank; i++)
+		sh.dim[i] = (int64_t)dims[i];
+	if (!have_dtype) {
+		int d = dtype_of_h5(ft, bf16);
+		if (d < 0) {
+			type_desc(ft, td, sizeof td);
+			rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s': unsupported HDF5 type (%s)", f, dsname, td);
+			goto done;
+		}
+		t->dtype = (ck_dtype)d;
+		t->shape = sh;
+	} else if (!ck_shape_eq(&sh, &t->shape)) {
+		rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s': dataset shape %s, metadata says %s", f, t->name,
+			ck_shape_str(&sh, a, sizeof a), ck_shape_str(&t->shape, b, sizeof b));
+		goto done;
+	}
+	if (!type_fits(ft, t->dtype)) {
+		type_desc(ft, td, sizeof td);
+		rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s': dataset stores %s elements, expected %s", f, t->name, td,
+			ck_dtype_torch_name(t->dtype));
+		goto done;
+	}
+	if (ck_tensor_nbytes(t->dtype, &t->shape, &t->nbytes, NULL)) {
+		rc = ck_errf(e, CK_ELIMIT, "%s: tensor '%s': shape %s is too large", f, t->name,
+			ck_shape_str(&t->shape, a, sizeof a));
+		goto done;
+	}
+	int nf = H5Pget_nfilters(dcpl);
+	for (int i = 0; i < nf && !rc; i++) {
+		unsigned flags, cd[8];
+		size_t ncd = 8;
+		char fname[64] = "";
+		H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof fname, fname, NULL);
+		fname[strcspn(fname, ";")] = '\0'; /* "HDF5 lz4 filter; see http://..." */
+		if (id == LZ4_ID ? !lz4_avail() : H5Zfilter_avail(id) <= 0)
+			rc = ck_errf(e, CK_ENOTFOUND, "%s: dataset '%s': HDF5 filter %d%s%s%s is not available%s", f, dsname,
+				(int)id, fname[0] ? " (" : "", fname, fname[0] ? ")" : "",
+				id == LZ4_ID ? " (install hdf5-filter-plugin)" : "");
+	}
+done:
+	H5Eclear2(H5E_DEFAULT);
+	close_id(&dcpl, H5Pclose);
+	close_id(&ft, H5Tclose);
+	close_id(&sp, H5Sclose);
+	close_id(&ds, H5Dclose);
+	return rc;
+}
+
+/* ---- format 0.5 ---- */
+
+typedef struct walk {
+	h5src *s;
+	char **keys;
+	size_t n, cap;
+	sb path;
+	ck_err *e;
+} walk;
+
+static int walk_emit(walk *w)
+{
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		char **k = realloc(w->keys, cap * sizeof *k);
+		if (!k)
+			return ck_errf(w->e, CK_ENOMEM, "out of memory");
+		w->keys = k;
+		w->cap = cap;
+	}
+	if (w->n >= MAX_DATASETS)
+		return ck_errf(w->e, CK_ELIMIT, "%s: more than %d leaves in __spec__", w->s->base.path, MAX_DATASETS);
+	if (!(w->keys[w->n] = ck_strdup(w->e, w->path.p ? w->path.p : "")))
+		return CK_ENOMEM;
+	w->n++;
+	return 0;
+}
+
+/* Dict keys as Python's str() prints them. */
+static int key_str(const json_t *k, char *buf, size_t n, const char **out)
+{
+	if (json_is_string(k))
+		*out = json_string_value(k);
+	else if (json_is_integer(k))
+		snprintf(buf, n, "%lld", (long long)json_integer_value(k)), *out = buf;
+	else if (json_is_boolean(k) || json_is_null(k))
+		*out = json_is_null(k) ? "None" : json_is_true(k) ? "True" : "False";
+	else
+		return -1;
+	return 0;
+}
+
+/* The child keys of a treespec node: a JSON array (dict-like) or NULL (positional). */
+static int node_keys(walk *w, const char *type, const json_t *ctx, size_t nch, json_t **out)
+{
+	const char *f = w->s->base.path;
+	json_t *k = NULL;
+	*out = NULL;
+	if (!strcmp(type, "builtins.list") || !strcmp(type, "builtins.tuple") || !strcmp(type, "collections.namedtuple"))
+		return 0;
+	if (strcmp(type, "builtins.dict") && strcmp(type, "collections.OrderedDict") &&
+		strcmp(type, "collections.defaultdict"))
+		return ck_errf(w->e, CK_EINVALID, "%s: __spec__: unsupported treespec node type '%s'", f, type);
+	if (!json_is_string(ctx) || !(k = json_loads(json_string_value(ctx), 0, NULL)))
+		return ck_errf(w->e, CK_EINVALID, "%s: __spec__: '%s' node context is not a JSON string", f, type);
+	if (json_is_object(k)) { /* defaultdict: {"default_factory_...": ..., "dict_context": [keys]} */
+		json_t *dc = json_incref(json_object_get(k, "dict_context"));
+		json_decref(k);
+		k = dc;
+	}
+	if (!json_is_array(k) || json_array_size(k) != nch) {
+		json_decref(k);
+		return ck_errf(w->e, CK_EINVALID, "%s: __spec__: '%s' node has %zu children but its context lists a different number of keys",
+			f, type, nch);
+	}
+	*out = k;
+	return 0;
+}
+
+/* Flatten a treespec node into w->keys: paths joined with '.', as cstorch's recurse_spec does. */
+static int walk_node(walk *w, const json_t *node, int depth, int ncomp)
+{
+	const char *f = w->s->base.path;
+	json_t *keys = NULL;
+	int rc = 0;
+	if (depth > MAX_DEPTH)
+		return ck_errf(w->e, CK_ELIMIT, "%s: __spec__: treespec deeper than %d", f, MAX_DEPTH);
+	json_t *type = json_object_get(node, "type"), *ch = json_object_get(node, "children_spec");
+	if (!json_is_object(node) || !json_is_array(ch) || !(json_is_null(type) || json_is_string(type)))
+		return ck_errf(w->e, CK_EINVALID, "%s: __spec__: malformed treespec node", f);
+	if (json_is_null(type))
+		return walk_emit(w);
+	if ((rc = node_keys(w, json_string_value(type), json_object_get(node, "context"), json_array_size(ch), &keys)))
+		return rc;
+	for (size_t i = 0; i < json_array_size(ch) && !rc; i++) {
+		char num[32];
+		const char *ks;
+		size_t len = w->path.n;
+		if (!keys)
+			snprintf(num, sizeof num, "%zu", i), ks = num;
+		else if (key_str(json_array_get(keys, i), num, sizeof num, &ks) < 0) {
+			rc = ck_errf(w->e, CK_EINVALID, "%s: __spec__: dict key %zu is not a string, int, bool or None", f, i);
+			break;
+		}
+		if (ncomp)
+			sb_add(&w->path, ".", 1);
+		sb_puts(&w->path, ks);
+		if (w->path.oom)
+			rc = ck_errf(w->e, CK_ENOMEM, "out of memory");
+		else
+			rc = walk_node(w, json_array_get(ch, i), depth + 1, ncomp + 1);
+		w->path.n = len;
+		if (w->path.p)
+			w->path.p[len] = '\0';
+	}
+	json_decref(keys);
+	return rc;
+}
+
+/* Leaf keys of the root __spec__, in pytree order. */
+static int spec_keys(h5src *s, walk *w, ck_err *e)
+{
+	char *text = NULL;
+	json_t *spec = NULL, *ts = NULL;
+	const char *f = s->base.path;
+	int rc = attr_get_str(s->fid, "__spec__", MAX_SPEC, &text, f, e);
+	if (rc)
+		return rc;
+	if (!text)
+		return ck_errf(e, CK_EINVALID, "%s: root attribute __spec__ missing", f);
+	if (!(spec = parse_json(text, f, "__spec__", e))) {
+		rc = CK_EINVALID;
+		goto done;
+	}
+	json_t *s1 = json_array_get(spec, 1);
+	if (!json_is_array(spec) || json_array_size(spec) != 2 || !json_is_string(s1)) {
+		rc = ck_errf(e, CK_EINVALID, "%s: __spec__ is not [tree, treespec string]", f);
+		goto done;
+	}
+	if (!(ts = json_loads(json_string_value(s1), 0, NULL)) || !json_is_array(ts) || json_array_size(ts) != 2 ||
+		json_integer_value(json_array_get(ts, 0)) != 1 || !json_is_integer(json_array_get(ts, 0))) {
+		rc = ck_errf(e, CK_EINVALID, "%s: __spec__[1] is not a protocol-1 treespec [1, node]", f);
+		goto done;
+	}
+	rc = walk_node(w, json_array_get(ts, 1), 0, 0);
+done:
+	json_decref(ts);
+	json_decref(spec);
+	free(text);
+	return rc;
+}
+
+
+/* A __LINKED__ leaf: a placeholder tensor at `at` until its target is known. */
+typedef struct links {
+	size_t *at;
+	char **target;
+	size_t n;
+} links;
+
+static int cmp_tinfo(const void *a, const void *b)
+{
+	return strcmp((*(ck_tinfo *const *)a)->name, (*(ck_tinfo *const *)b)->name);
+}
+
+static int add_link(h5src *s, links *l, const char *sub, const char *target, ck_err *e)
+{
+	size_t *at = realloc(l->at, (l->n + 1) * sizeof *at);
+	if (at)
+		l->at = at;
+	char **tg = at ? realloc(l->target, (l->n + 1) * sizeof *tg) : NULL;
+	if (tg)
+		l->target = tg;
+	if (!at || !tg)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	if (!(l->target[l->n] = ck_strdup(e, target)))
+		return CK_ENOMEM;
+	l->at[l->n++] = s->base.n;
+	return src_add(s, sub, "", e) ? 0 : CK_ENOMEM;
+}
+
+static int add_torch(h5src *s, const char *sub, const json_t *om, ck_err *e)
+{
+	const char *f = s->base.path;
+	json_t *shp = json_array_get(json_object_get(om, "shapes"), 0);
+	const char *dt = json_string_value(json_array_get(json_object_get(om, "dtypes"), 0));
+	ck_dtype d;
+	ck_tinfo *t;
+	if (!dt || !json_is_array(shp))
+		return ck_errf(e, CK_EINVALID, "%s: tensor '%s': metadata lacks dtypes[0] or shapes[0]", f, sub);
+	if (ck_dtype_from_torch(dt, &d) < 0)
+		return ck_errf(e, CK_EINVALID, "%s: tensor '%s': unsupported dtype '%s'", f, sub, dt);
+	if (json_array_size(shp) > CK_MAX_RANK)
+		return ck_errf(e, CK_ELIMIT, "%s: tensor '%s': rank %zu, limit is %d", f, sub, json_array_size(shp), CK_MAX_RANK);
+	if (!(t = src_add(s, sub, sub, e)))
+		return CK_ENOMEM;
+	t->dtype = d;
+	t->shape.rank = (int)json_array_size(shp);
+	for (int i = 0; i < t->shape.rank; i++) {
+		json_t *v = json_array_get(shp, (size_t)i);
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return ck_errf(e, CK_EINVALID, "%s: tensor '%s': shapes[0][%d] is not a size", f, sub, i);
+		t->shape.dim[i] = json_integer_value(v);
+	}
+	return check_dataset(s, t, sub, 1, 0, e);
+}
+
+/* One object of a per-key metadata: a tensor, a numpy array, an alias, or something skipped. */
+static int add_object(h5src *s, links *l, const char *sub, const json_t *om, ck_err *e)
+{
+	const char *f = s->base.path, *type = json_string_value(json_object_get(om, "__TYPE__"));
+	ck_tinfo *t;
+	if (!type)
+		return ck_errf(e, CK_EINVALID, "%s: key '%s': metadata has no __TYPE__", f, sub);
+	if (json_is_true(json_object_get(om, "__LINKED__"))) {
+		const char *target = json_string_value(json_object_get(om, "key"));
+		if (!target)
+			return ck_errf(e, CK_EINVALID, "%s: key '%s': LinkedObject without a target 'key'", f, sub);
+		return add_link(s, l, sub, target, e);
+	}
+	if (!strcmp(type, "TorchTensorSerializer"))
+		return add_torch(s, sub, om, e);
+	if (!strcmp(type, "NumpyArraySerializer")) {
+		if (!(t = src_add(s, sub, sub, e)))
+			return CK_ENOMEM;
+		return check_dataset(s, t, sub, 0, json_is_true(json_object_get(om, "is_bfloat16")), e);
+	}
+	return 0; /* scalars, strings, None, pickled or deferred objects: not tensors */
+}
+
+/* Per-key "<key>.__metadata__": each listed object becomes a tensor, an alias or nothing. */
+static int load_key(h5src *s, links *l, const char *key, ck_err *e)
+{
+	const char *f = s->base.path;
+	size_t len = strlen(key) + sizeof ".__metadata__";
+	char *aname = ck_malloc(e, len), *text = NULL, *sub = NULL;
+	json_t *m = NULL, *objs;
+	int rc = 0;
+	if (!aname)
+		return CK_ENOMEM;
+	snprintf(aname, len, "%s.__metadata__", key);
+	if ((rc = attr_get_str(s->fid, aname, MAX_META, &text, f, e)))
+		goto done;
+	if (!text) {
+		rc = ck_errf(e, CK_EINVALID, "%s: key '%s': root attribute '%s' missing", f, key, aname);
+		goto done;
+	}
+	if (!(m = parse_json(text, f, aname, e))) {
+		rc = CK_EINVALID;
+		goto done;
+	}
+	if (!json_is_array(objs = json_object_get(m, "__objects__"))) {
+		rc = ck_errf(e, CK_EINVALID, "%s: %s: no __objects__ list", f, aname);
+		goto done;
+	}
+	for (size_t i = 0; i < json_array_size(objs) && !rc; i++) {
+		const char *o = json_string_value(json_array_get(objs, i));
+		if (!o) {
+			rc = ck_errf(e, CK_EINVALID, "%s: %s: __objects__[%zu] is not a string", f, aname, i);
+			break;
+		}
+		size_t sl = strlen(o) + sizeof ".__metadata__";
+		if (!(sub = ck_malloc(e, sl))) {
+			rc = CK_ENOMEM;
+			break;
+		}
+		snprintf(sub, sl, "%s.__metadata__", o);
+		json_t *om = json_object_get(m, sub);
+		rc = json_is_object(om) ? add_object(s, l, o, om, e)
+			: ck_errf(e, CK_EINVALID, "%s: %s: no '%s' object", f, aname, sub);
+		free(sub), sub = NULL;
+	}
+done:
+	json_decref(m);
+	free(text);
+	free(aname);
+	return rc;
+}
+
+/* Point each alias at its target's dataset; aliases of non-tensors are dropped. Names must be unique. */
+static int resolve_links(h5src *s, links *l, ck_err *e)
+{
+	size_t n = s->base.n, m = 0, k = 0;
+	ck_tinfo **idx = NULL;
+	unsigned char *drop = NULL;
+	int rc = 0;
+	if (!(idx = ck_calloc(e, n ? n : 1, sizeof *idx)) || !(drop = ck_calloc(e, n ? n : 1, 1))) {
+		rc = CK_ENOMEM;
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++)
+		idx[i] = &s->base.t[i];
+	qsort(idx, n, sizeof *idx, cmp_tinfo);
+	for (size_t i = 1; i < n; i++)
+		if (!strcmp(idx[i - 1]->name, idx[i]->name)) {
+			rc = ck_errf(e, CK_EINVALID, "%s: key '%s' appears twice", s->base.path, idx[i]->name);
+			goto done;
+		}
+	for (size_t j = 0; j < l->n; j++) {
+		ck_tinfo key = {.name = l->target[j]}, *kp = &key, **hit;
+		size_t at = l->at[j], ti;
+		hit = bsearch(&kp, idx, n, sizeof *idx, cmp_tinfo);
+		ti = hit ? (size_t)(*hit - s->base.t) : 0;
+		if (!hit || !s->ds[ti][0]) { /* target is not a tensor (or itself an alias) */
+			drop[at] = 1;
+			continue;
+		}
+		char *ds = ck_strdup(e, s->ds[ti]);
+		if (!ds) {
+			rc = CK_ENOMEM;
+			goto done;
+		}
+		free(s->ds[at]);
+		s->ds[at] = ds;
+		s->base.t[at].dtype = s->base.t[ti].dtype;
+		s->base.t[at].shape = s->base.t[ti].shape;
+		s->base.t[at].nbytes = s->base.t[ti].nbytes;
+	}
+	for (k = 0; k < n; k++) {
+		if (drop[k]) {
+			free(s->base.t[k].name);
+			free(s->ds[k]);
+			continue;
+		}
+		s->base.t[m] = s->base.t[k];
+		s->ds[m++] = s->ds[k];
+	}
+	s->base.n = m;
+done:
+	free(idx);
+	free(drop);
+	return rc;
+}
+
+static int open_v05(h5src *s, ck_err *e)
+{
+	walk w = {.s = s, .e = e};
+	links l = {0};
+	int rc = spec_keys(s, &w, e);
+	for (size_t i = 0; i < w.n && !rc; i++)
+		rc = load_key(s, &l, w.keys[i], e);
+	if (!rc)
+		rc = resolve_links(s, &l, e);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.target[i]);
+	free(l.target);
+	free(l.at);
+	for (size_t i = 0; i < w.n; i++)
+		free(w.keys[i]);
+	free(w.keys);
+	free(w.path.p);
+	return rc;
+}
+
+/* ---- legacy <= 0.4 ---- */
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* urllib.parse.unquote: %XX to bytes; malformed escapes stay as they are. */
+static void unquote(char *s)
+{
+	char *o = s;
+	for (const char *p = s; *p; p++) {
+		int hi, lo;
+		if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+			*o++ = (char)(hi * 16 + lo);
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+}
+
+typedef struct names {
+	char **v;
+	size_t n;
+	int oom;
+} names;
+
+static herr_t list_cb(hid_t g, const char *name, const H5L_info_t *li, void *data)
+{
+	names *nl = data;
+	H5O_info_t oi;
+	if (li->type != H5L_TYPE_HARD || H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
+		oi.type != H5O_TYPE_DATASET) {
+		H5Eclear2(H5E_DEFAULT);
+		return 0;
+	}
+	char **v = realloc(nl->v, (nl->n + 1) * sizeof *v);
+	if (!v || !(v[nl->n] = strdup(name))) {
+		if (v)
+			nl->v = v;
+		nl->oom = 1;
+		return -1;
+	}
+	nl->v = v;
+	nl->n++;
+	return 0;
+}
+
+/* Legacy datasets carry __H5_TYPE__; only the array kinds are tensors. */
+static int open_legacy_one(h5src *s, const char *dsname, ck_err *e)
+{
+	const char *f = s->base.path;
+	char *kind = NULL, *name = NULL;
+	double num;
+	int found, bf16 = 0, rc;
+	hid_t ds = H5Dopen2(s->fid, dsname, H5P_DEFAULT);
+	if (ds < 0) {
+		char why[256];
+		return ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", f, dsname, h5_why(why));
+	}
+	rc = attr_get_str(ds, "__H5_TYPE__", 256, &kind, f, e);
+	if (!rc && kind && (!strcmp(kind, "TorchTensorH5Type") || !strcmp(kind, "NumpyArrayH5Type"))) {
+		rc = attr_get_num(ds, "is_bfloat16", &found, &num, &bf16, f, e);
+		if (!rc && !(name = ck_strdup(e, dsname)))
+			rc = CK_ENOMEM;
+		if (!rc) {
+			unquote(name);
+			ck_tinfo *t = src_add(s, name, dsname, e);
+			rc = t ? check_dataset(s, t, dsname, 0, bf16, e) : CK_ENOMEM;
+		}
+	}
+	H5Dclose(ds);
+	free(kind);
+	free(name);
+	return rc;
+}
+
+static int open_legacy(h5src *s, ck_err *e)
+{
+	char why[256];
+	H5G_info_t gi;
+	names nl = {0};
+	int rc = 0;
+	if (H5Gget_info(s->fid, &gi) < 0)
+		return ck_errf(e, CK_EIO, "%s: cannot list the root group: %s", s->base.path, h5_why(why));
+	if (gi.nlinks > MAX_DATASETS)
+		return ck_errf(e, CK_ELIMIT, "%s: %llu root links, limit is %d", s->base.path,
+			(unsigned long long)gi.nlinks, MAX_DATASETS);
+	if (H5Literate(s->fid, H5_INDEX_NAME, H5_ITER_INC, NULL, list_cb, &nl) < 0)
+		rc = nl.oom ? ck_errf(e, CK_ENOMEM, "out of memory")
+			: ck_errf(e, CK_EIO, "%s: cannot list the root group: %s", s->base.path, h5_why(why));
+	for (size_t i = 0; i < nl.n && !rc; i++)
+		rc = open_legacy_one(s, nl.v[i], e);
+	for (size_t i = 0; i < nl.n; i++)
+		free(nl.v[i]);
+	free(nl.v);
+	H5Eclear2(H5E_DEFAULT);
+	return rc;
+}
+
+/* ---- open ---- */
+
+int h5ck_is_hdf5(const char *path)
+{
+	static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+	unsigned char b[8];
+	FILE *fp = path ? fopen(path, "rb") : NULL;
+	int ok = 0;
+	if (!fp)
+		return 0;
+	/* the signature sits at 0, or after a user block of 512, 1024, 2048, ... bytes */
+	for (long off = 0; !ok && off >= 0 && off <= (1L << 40); off = off ? off * 2 : 512) {
+		if (fseek(fp, off, SEEK_SET) != 0 || fread(b, 1, 8, fp) != 8)
+			break;
+		ok = !memcmp(b, sig, 8);
+	}
+	fclose(fp);
+	return ok;
+}
+
+const char *h5ck_provenance(const ck_tsrc *s)
+{
+	return s && s->ops == &src_ops ? ((const h5src *)s)->prov : NULL;
+}
+
+int h5ck_open(const char *path, ck_tsrc **out, ck_err *e)
+{
+	char why[256];
+	h5src *s = NULL;
+	hid_t fapl = -1;
+	double ver;
+	int rc = 0, found, ok;
+	FILE *fp;
+	*out = NULL;
+	h5_quiet();
+	if (!path)
+		return ck_errf(e, CK_EINVALID, "h5ck_open: no path");
+	if (!(fp = fopen(path, "rb")))
+		return ck_errf(e, errno == ENOENT ? CK_ENOTFOUND : CK_EIO, "%s: cannot open: %s", path, strerror(errno));
+	fclose(fp);
+	if (!h5ck_is_hdf5(path))
+		return ck_errf(e, CK_EINVALID, "%s: not an HDF5 file (no HDF5 signature)", path);
+	lz4_avail();
+	if (!(s = ck_calloc(e, 1, sizeof *s)))
+		return CK_ENOMEM;
+	s->base.ops = &src_ops;
+	s->fid = -1;
+	if (!(s->base.path = ck_strdup(e, path))) {
+		rc = CK_ENOMEM;
+		goto done;
+	}
+	if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
+		(s->fid = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0) {
+		rc = ck_errf(e, CK_EIO, "%s: cannot open as HDF5: %s", path, h5_why(why));
+		goto done;
+	}
+	if ((rc = attr_get_num(s->fid, "__version__", &found, &ver, &ok, path, e)))
+		goto done;
+	if (!found) {
+		rc = ck_errf(e, CK_EINVALID, "%s: not a cstorch checkpoint (no __version__ root attribute)", path);
+		goto done;
+	}
+	if ((rc = attr_get_str(s->fid, "__ckconv__", MAX_META, &s->prov, path, e)))
+		goto done;
+	if (ver >= 0.5) {
+		if ((rc = attr_get_num(s->fid, "__SUCCESS__", &found, &ver, &ok, path, e)))
+			goto done;
+		if (!found || !ok) {
+			rc = ck_errf(e, CK_EINVALID, "%s: checkpoint is incomplete (__SUCCESS__ missing or false)", path);
+			goto done;
+		}
+		rc = open_v05(s, e);
+	} else {
+		rc = open_legacy(s, e);
+	}
+done:
+	close_id(&fapl, H5Pclose);
+	H5Eclear2(H5E_DEFAULT);
+	if (rc)
+		src_free(&s->base);
+	else
+		*out = &s->base;
+	return rc;
+}

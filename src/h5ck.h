@@ -1,0 +1,32 @@
+/* h5ck.h - the packed Cerebras checkpoint (HDF5, cstorch storage format 0.5): a tensor sink
+ * that writes it and a tensor source that reads it (0.5, and legacy <= 0.4 files).
+ * Layout: schemas/packed-h5.md; facts behind it: notes/cstorch-h5.md. */
+#ifndef CK_H5CK_H
+#define CK_H5CK_H
+
+#include <stddef.h>
+#include "err.h"
+#include "tensor.h"
+
+typedef struct h5ck_opts {
+	int compress_lz4;              /* 0: contiguous, uncompressed, early allocation, no fill (default). 1: chunked (<=1 MiB chunks along dim 0), LZ4 filter 32004 OPTIONAL cd_values {0} */
+	const char *cstorch_version;   /* "2.10.0" if NULL */
+	const char *provenance_json;   /* written as one extra root attribute "__ckconv__" (vlen UTF-8), or NULL */
+} h5ck_opts;
+
+/* Open a sink that writes the state dict {top: {t[i].name: tensor_i}} to `path`: it writes to
+ * "<path>.<8 hex>.tmp" in the same directory and renames onto `path` at commit (the caller has
+ * already decided whether overwriting is allowed; use rename()). Dataset for tensor i is named
+ * "<top>.<name>" at the root (e.g. "model.transformer_decoder.layers.0.norm1.weight").
+ * top NULL or "" writes the flat dict {t[i].name: tensor_i}. o may be NULL (defaults). */
+int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t n, const h5ck_opts *o, ck_tsink **out, ck_err *e);
+/* Open a packed file for reading. tinfo names are the full flattened keys ("model.a.weight").
+ * Accepts format 0.5 (requires __SUCCESS__ true) and legacy <= 0.4 (percent-quoted names,
+ * __H5_TYPE__, is_bfloat16). Non-tensor leaves (scalars, strings, None) are not listed as tensors. */
+int h5ck_open(const char *path, ck_tsrc **out, ck_err *e);
+/* 1 if the file starts with the HDF5 signature, 0 otherwise (no error for non-HDF5). */
+int h5ck_is_hdf5(const char *path);
+/* The "__ckconv__" provenance JSON of an open packed source, or NULL. Borrowed. */
+const char *h5ck_provenance(const ck_tsrc *s);
+
+#endif

@@ -1,0 +1,410 @@
+/* match.c - templates like "layers.<L>.mlp.<P>" -> PCRE2 with named groups; one combined
+ * alternation per direction with (*MARK) naming the rule, so first match wins in one pass. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "match.h"
+
+/* One placeholder occurrence in a template: <NAME>, <A*NAME>, <NAME+B>, <A*NAME+B>. */
+typedef struct tpl_ph {
+	char name[32];
+	long long a, b;
+} tpl_ph;
+
+typedef struct slot_re {
+	size_t rule, slot;
+	pcre2_code *re;
+	size_t n_ph;
+	tpl_ph ph[MATCH_MAX_BIND];
+} slot_re;
+
+struct match_prog {
+	const rule_set *set;
+	int dir;
+	pcre2_code *all;
+	pcre2_match_data *md;
+	size_t n;
+	slot_re *slots;
+	slot_re *for_each; /* per rule: compiled for_each template or re == NULL */
+};
+
+typedef struct sbuf {
+	char *s;
+	size_t len, cap;
+} sbuf;
+
+static int sb_add(sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->cap ? b->cap * 2 : 256) + n;
+		char *p = realloc(b->s, cap);
+		if (!p)
+			return -1;
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+	return 0;
+}
+
+static int sb_str(sbuf *b, const char *s) { return sb_add(b, s, strlen(s)); }
+
+static int sb_lit(sbuf *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strchr("\\^$.|?*+()[]{}", s[i]) && sb_add(b, "\\", 1))
+			return -1;
+		if (sb_add(b, s + i, 1))
+			return -1;
+	}
+	return 0;
+}
+
+/* Parse "{...}" content: [A*]NAME[+B]. Returns 0 or -1 on syntax error. */
+static int parse_ph(const char *s, size_t n, tpl_ph *out)
+{
+	char buf[96];
+	char *p, *star, *plus;
+	if (n == 0 || n >= sizeof buf)
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	out->a = 1;
+	out->b = 0;
+	p = buf;
+	if ((star = strchr(p, '*'))) {
+		*star = '\0';
+		char *end;
+		out->a = strtoll(p, &end, 10);
+		if (*end || out->a <= 0)
+			return -1;
+		p = star + 1;
+	}
+	if ((plus = strchr(p, '+'))) {
+		*plus = '\0';
+		char *end;
+		out->b = strtoll(plus + 1, &end, 10);
+		if (*end || out->b < 0)
+			return -1;
+	}
+	if (!*p || strlen(p) >= sizeof out->name)
+		return -1;
+	for (char *c = p; *c; c++)
+		if (!(*c == '_' || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (c > p && *c >= '0' && *c <= '9')))
+			return -1;
+	snprintf(out->name, sizeof out->name, "%s", p);
+	return 0;
+}
+
+static int tpl_err(ck_err *e, const rule_key *k, const char *tpl, const char *what)
+{
+	return ck_errf(e, CK_EINVALID, "%s:%d:%d: template '%s': %s", k->pos.file, k->pos.line, k->pos.col, tpl, what);
+}
+
+/* Template -> regex source (no anchors) with named groups; fills ph[]. */
+static int tpl_regex(const rule_key *k, const char *tpl, sbuf *re, slot_re *sr, ck_err *e)
+{
+	const char *p = tpl;
+	sr->n_ph = 0;
+	while (*p) {
+		const char *open = strchr(p, '<');
+		if (!open) {
+			if (sb_lit(re, p, strlen(p)))
+				return ck_errf(e, CK_ENOMEM, "out of memory");
+			break;
+		}
+		const char *close = strchr(open, '>');
+		tpl_ph ph;
+		if (!close || parse_ph(open + 1, (size_t)(close - open - 1), &ph))
+			return tpl_err(e, k, tpl, "bad placeholder: write <NAME>, <2*NAME> or <2*NAME+1>");
+		if (sb_lit(re, p, (size_t)(open - p)))
+			return ck_errf(e, CK_ENOMEM, "out of memory");
+		int seen = 0;
+		for (size_t i = 0; i < sr->n_ph; i++)
+			seen |= !strcmp(sr->ph[i].name, ph.name);
+		const char *rx = rule_ph_regex(k->scope, ph.name);
+		if (!rx) {
+			char msg[200];
+			snprintf(msg, sizeof msg, "placeholder <%s> is not declared under 'placeholders' in %s", ph.name,
+				k->scope->path);
+			return tpl_err(e, k, tpl, msg);
+		}
+		if (ph.a != 1 || ph.b != 0)
+			rx = "\\d+"; /* index arithmetic works on decimal numbers */
+		if (seen) {
+			if (sb_str(re, "\\k<") || sb_str(re, ph.name) || sb_str(re, ">"))
+				return ck_errf(e, CK_ENOMEM, "out of memory");
+		} else {
+			if (sr->n_ph == MATCH_MAX_BIND)
+				return tpl_err(e, k, tpl, "too many placeholders (at most 8)");
+			sr->ph[sr->n_ph++] = ph;
+			if (sb_str(re, "(?<") || sb_str(re, ph.name) || sb_str(re, ">(?:") || sb_str(re, rx) || sb_str(re, "))"))
+				return ck_errf(e, CK_ENOMEM, "out of memory");
+		}
+		p = close + 1;
+	}
+	return 0;
+}
+
+static int compile(const char *src, uint32_t opts, pcre2_code **out, const rule_key *k, const char *tpl, ck_err *e)
+{
+	int ec;
+	PCRE2_SIZE off;
+	*out = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, opts | PCRE2_DUPNAMES, &ec, &off, NULL);
+	if (!*out) {
+		PCRE2_UCHAR msg[256];
+		pcre2_get_error_message(ec, msg, sizeof msg);
+		char buf[400];
+		snprintf(buf, sizeof buf, "regex does not compile: %s (at offset %zu of %s)", msg, (size_t)off, src);
+		return k ? tpl_err(e, k, tpl, buf) : ck_errf(e, CK_EINVALID, "%s", buf);
+	}
+	pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if JIT is unavailable */
+	return 0;
+}
+
+/* Placeholders' own regexes may not capture: bindings are our named groups only. */
+static int check_ph(const rule_file *f, ck_err *e)
+{
+	for (size_t i = 0; i < f->n_ph; i++) {
+		pcre2_code *re = NULL;
+		uint32_t caps = 0;
+		int ec;
+		PCRE2_SIZE off;
+		re = pcre2_compile((PCRE2_SPTR)f->ph[i].regex, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
+		if (!re) {
+			PCRE2_UCHAR msg[256];
+			pcre2_get_error_message(ec, msg, sizeof msg);
+			return ck_errf(e, CK_EINVALID, "%s:%d:%d: placeholder '%s': bad regex '%s': %s at offset %zu",
+				f->path, f->ph[i].pos.line, f->ph[i].pos.col, f->ph[i].name, f->ph[i].regex, msg, (size_t)off);
+		}
+		pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &caps);
+		pcre2_code_free(re);
+		if (caps)
+			return ck_errf(e, CK_EINVALID,
+				"%s:%d:%d: placeholder '%s': regex '%s' has a capturing group; use (?:...) instead",
+				f->path, f->ph[i].pos.line, f->ph[i].pos.col, f->ph[i].name, f->ph[i].regex);
+	}
+	return 0;
+}
+
+static int slot_compile(const rule_key *k, const char *tpl, slot_re *sr, sbuf *all, size_t mark, ck_err *e)
+{
+	sbuf re = {0};
+	int rc = tpl_regex(k, tpl, &re, sr, e);
+	char *anch = NULL;
+	if (!rc && asprintf(&anch, "%s\\z", re.s ? re.s : "") < 0)
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+	if (!rc)
+		rc = compile(anch, PCRE2_ANCHORED, &sr->re, k, tpl, e);
+	if (!rc && all) {
+		char m[48];
+		snprintf(m, sizeof m, "(*MARK:%zu)", mark);
+		if ((all->len && sb_str(all, "|")) || sb_str(all, "(?:") || sb_str(all, re.s ? re.s : "") ||
+			sb_str(all, ")") || sb_str(all, m))
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	free(anch);
+	free(re.s);
+	return rc;
+}
+
+int match_compile(const rule_set *s, int dir, match_prog **out, ck_err *e)
+{
+	match_prog *p = ck_calloc(e, 1, sizeof *p);
+	sbuf all = {0};
+	char *src = NULL;
+	size_t total = 0;
+	int rc = 0;
+	*out = NULL;
+	if (!p)
+		return CK_ENOMEM;
+	p->set = s;
+	p->dir = dir;
+	for (size_t i = 0; i < s->n_files; i++)
+		if ((rc = check_ph(s->files[i], e)))
+			goto fail;
+	for (size_t r = 0; r < s->n_keys; r++)
+		total += dir == MATCH_HF_TO_CS ? s->keys[r].n_hf : s->keys[r].n_cs;
+	if (!(p->slots = ck_calloc(e, total, sizeof *p->slots)) ||
+		!(p->for_each = ck_calloc(e, s->n_keys, sizeof *p->for_each))) {
+		rc = CK_ENOMEM;
+		goto fail;
+	}
+	for (size_t r = 0; r < s->n_keys; r++) {
+		const rule_key *k = &s->keys[r];
+		size_t n = dir == MATCH_HF_TO_CS ? k->n_hf : k->n_cs;
+		char **t = dir == MATCH_HF_TO_CS ? k->hf : k->cs;
+		for (size_t j = 0; j < n; j++) {
+			slot_re *sr = &p->slots[p->n];
+			sr->rule = r;
+			sr->slot = j;
+			if ((rc = slot_compile(k, t[j], sr, &all, p->n, e)))
+				goto fail;
+			p->n++;
+		}
+		/* for_each lives on the source side of the direction that creates the key */
+		int creates_here = k->for_each && (dir == MATCH_HF_TO_CS ? k->n_cs : k->n_hf);
+		if (creates_here && (rc = slot_compile(k, k->for_each, &p->for_each[r], NULL, 0, e)))
+			goto fail;
+	}
+	if (asprintf(&src, "(?:%s)\\z", all.s ? all.s : "(*FAIL)") < 0) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		src = NULL;
+		goto fail;
+	}
+	if ((rc = compile(src, PCRE2_ANCHORED, &p->all, NULL, NULL, e)))
+		goto fail;
+	if (!(p->md = pcre2_match_data_create(64, NULL))) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto fail;
+	}
+	free(src);
+	free(all.s);
+	*out = p;
+	return 0;
+fail:
+	free(src);
+	free(all.s);
+	match_free(p);
+	return rc;
+}
+
+void match_free(match_prog *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		pcre2_code_free(p->slots[i].re);
+	for (size_t i = 0; p->for_each && i < p->set->n_keys; i++)
+		pcre2_code_free(p->for_each[i].re);
+	free(p->slots);
+	free(p->for_each);
+	pcre2_code_free(p->all);
+	pcre2_match_data_free(p->md);
+	free(p);
+}
+
+/* Read the named groups of a successful match into bindings, applying index formulas. */
+static int bind(const slot_re *sr, const char *key, pcre2_match_data *md, match_bind *b, ck_err *e)
+{
+	memset(b, 0, sizeof *b);
+	for (size_t i = 0; i < sr->n_ph; i++) {
+		PCRE2_SIZE len = sizeof b->val[0];
+		const tpl_ph *ph = &sr->ph[i];
+		if (pcre2_substring_copy_byname(md, (PCRE2_SPTR)ph->name, (PCRE2_UCHAR *)b->val[i], &len) < 0)
+			return ck_errf(e, CK_ELIMIT, "key '%s': placeholder <%s> matched more than %zu characters", key,
+				ph->name, sizeof b->val[0] - 1);
+		snprintf(b->name[i], sizeof b->name[i], "%s", ph->name);
+		char *end;
+		long long v = strtoll(b->val[i], &end, 10);
+		b->num[i] = (*end || !b->val[i][0]) ? -1 : v;
+		if (ph->a != 1 || ph->b != 0) {
+			if (b->num[i] < ph->b || (b->num[i] - ph->b) % ph->a)
+				return 0; /* e.g. an odd index against {2*J}: not this rule */
+			b->num[i] = (b->num[i] - ph->b) / ph->a;
+			snprintf(b->val[i], sizeof b->val[i], "%lld", b->num[i]);
+		}
+		b->n++;
+	}
+	return 1;
+}
+
+static int run(const pcre2_code *re, const char *key, pcre2_match_data *md)
+{
+	return pcre2_match(re, (PCRE2_SPTR)key, strlen(key), 0, PCRE2_ANCHORED, md, NULL);
+}
+
+int match_key(const match_prog *p, const char *key, match_hit *out, ck_err *e)
+{
+	int rc = run(p->all, key, p->md);
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	if (rc < 0)
+		return ck_errf(e, CK_ERROR, "key '%s': regex matching failed (%d)", key, rc);
+	size_t idx = (size_t)strtoul((const char *)pcre2_get_mark(p->md), NULL, 10);
+	/* the combined program picked the first rule; rerun it alone to read its groups */
+	for (; idx < p->n; idx++) {
+		const slot_re *sr = &p->slots[idx];
+		if (run(sr->re, key, p->md) < 0)
+			continue;
+		int ok = bind(sr, key, p->md, &out->b, e);
+		if (ok < 0)
+			return ok;
+		if (ok) {
+			out->rule = sr->rule;
+			out->slot = sr->slot;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int match_for_each(const match_prog *p, size_t r, const char *key, match_bind *out, ck_err *e)
+{
+	const slot_re *sr = &p->for_each[r];
+	if (!sr->re || run(sr->re, key, p->md) < 0)
+		return 0;
+	return bind(sr, key, p->md, out, e);
+}
+
+const char *match_bind_get(const match_bind *b, const char *name)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (!strcmp(b->name[i], name))
+			return b->val[i];
+	return NULL;
+}
+
+int match_fill(const rule_key *k, const char *tpl, const match_bind *b, char **out, ck_err *e)
+{
+	sbuf s = {0};
+	const char *p = tpl;
+	*out = NULL;
+	while (*p) {
+		const char *open = strchr(p, '<'), *close;
+		tpl_ph ph;
+		if (!open) {
+			if (sb_str(&s, p))
+				goto oom;
+			break;
+		}
+		if (sb_add(&s, p, (size_t)(open - p)))
+			goto oom;
+		if (!(close = strchr(open, '>')) || parse_ph(open + 1, (size_t)(close - open - 1), &ph)) {
+			free(s.s);
+			return tpl_err(e, k, tpl, "bad placeholder: write <NAME>, <2*NAME> or <2*NAME+1>");
+		}
+		const char *v = match_bind_get(b, ph.name);
+		if (!v) {
+			free(s.s);
+			char msg[160];
+			snprintf(msg, sizeof msg, "placeholder <%s> is not bound by the source template", ph.name);
+			return tpl_err(e, k, tpl, msg);
+		}
+		if (ph.a != 1 || ph.b != 0) {
+			char num[40], *end;
+			long long x = strtoll(v, &end, 10);
+			if (*end) {
+				free(s.s);
+				return tpl_err(e, k, tpl, "index arithmetic needs a decimal number");
+			}
+			snprintf(num, sizeof num, "%lld", x * ph.a + ph.b);
+			if (sb_str(&s, num))
+				goto oom;
+		} else if (sb_str(&s, v)) {
+			goto oom;
+		}
+		p = close + 1;
+	}
+	if (!s.s && !(s.s = strdup("")))
+		goto oom;
+	*out = s.s;
+	return 0;
+oom:
+	free(s.s);
+	return ck_errf(e, CK_ENOMEM, "out of memory");
+}

@@ -1,0 +1,40 @@
+/* match.h - compile the key rules of one direction into one PCRE2 (JIT) program;
+ * map a source key to its rule, template slot and placeholder bindings; fill target templates. */
+#ifndef CK_MATCH_H
+#define CK_MATCH_H
+
+#include "err.h"
+#include "rule.h"
+
+enum { MATCH_HF_TO_CS = 0, MATCH_CS_TO_HF = 1 };
+#define MATCH_MAX_BIND 8
+
+typedef struct match_bind {
+	size_t n;
+	char name[MATCH_MAX_BIND][32];
+	char val[MATCH_MAX_BIND][64];
+	long long num[MATCH_MAX_BIND]; /* value as an integer, or -1 when not a number */
+} match_bind;
+
+typedef struct match_hit {
+	size_t rule;  /* index into rule_set.keys */
+	size_t slot;  /* which source template of the rule */
+	match_bind b;
+} match_hit;
+
+typedef struct match_prog match_prog;
+
+/* Compile all rules of a direction. Reports the first bad template or regex with its position. */
+int match_compile(const rule_set *s, int dir, match_prog **out, ck_err *e);
+void match_free(match_prog *p);
+/* 1 and *out filled when a rule matches (first match wins), 0 when none, <0 on error. */
+int match_key(const match_prog *p, const char *key, match_hit *out, ck_err *e);
+/* 1 when key matches rule r's for_each template (bindings in *out), 0 when not. */
+int match_for_each(const match_prog *p, size_t r, const char *key, match_bind *out, ck_err *e);
+/* Fill template tpl (from rule scope) with bindings. CK_EINVALID when a placeholder is unbound
+ * or an index formula does not invert (e.g. <2*J> given an odd number). */
+int match_fill(const rule_key *k, const char *tpl, const match_bind *b, char **out, ck_err *e);
+/* Value bound to name, or NULL. */
+const char *match_bind_get(const match_bind *b, const char *name);
+
+#endif

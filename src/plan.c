@@ -1,0 +1,585 @@
+/* plan.c - match every source key, group keys of one rule application, run the action
+ * chains on shapes only, and name the targets. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+#include "plan.h"
+#include "strmap.h"
+
+#define MAX_PROBLEMS 10000
+
+static int note(char ***list, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int note(char ***list, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	if (*n >= MAX_PROBLEMS)
+		return 0;
+	va_start(ap, fmt);
+	int rc = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	char **l = rc < 0 ? NULL : realloc(*list, (*n + 1) * sizeof *l);
+	if (!l) {
+		free(rc < 0 ? NULL : s);
+		return -1;
+	}
+	*list = l;
+	l[(*n)++] = s;
+	return 0;
+}
+
+#define PROBLEM(p, ...) note(&(p)->problems, &(p)->n_problems, __VA_ARGS__)
+#define WARN(p, ...) note(&(p)->warnings, &(p)->n_warnings, __VA_ARGS__)
+
+int plan_init(plan *p, ck_err *e)
+{
+	memset(p, 0, sizeof *p);
+	if (!(p->targets = ck_calloc(e, 1, sizeof(strmap))))
+		return CK_ENOMEM;
+	strmap_init(p->targets);
+	return 0;
+}
+
+void plan_dispose(plan *p)
+{
+	ck_tinfo_array_free(p->out, p->n_out);
+	for (size_t i = 0; i < p->n_groups; i++) {
+		free(p->g[i].in);
+		free(p->g[i].out);
+		free(p->g[i].act);
+	}
+	free(p->g);
+	for (size_t i = 0; i < p->n_problems; i++)
+		free(p->problems[i]);
+	free(p->problems);
+	for (size_t i = 0; i < p->n_warnings; i++)
+		free(p->warnings[i]);
+	free(p->warnings);
+	if (p->targets)
+		strmap_dispose(p->targets);
+	free(p->targets);
+	memset(p, 0, sizeof *p);
+}
+
+/* --- one component ------------------------------------------------------------ */
+
+/* Source keys that matched one rule with the same bindings (except the stacked one). */
+typedef struct pending {
+	size_t rule;
+	match_bind b;  /* bindings without the `over` placeholder */
+	size_t n;      /* members */
+	size_t *key;   /* source tensor index */
+	size_t *slot;
+	long long *over;
+} pending;
+
+typedef struct builder {
+	plan *p;
+	const rule_set *rs;
+	int dir;
+	ck_tsrc *src;
+	const char *src_prefix, *dst_prefix;
+	json_t *hf, *cs;
+	const plan_opts *o;
+	ck_err *e;
+	strmap groups;
+	size_t n_pend;
+	pending *pend;
+} builder;
+
+static const char *over_of(const rule_key *k)
+{
+	for (size_t i = 0; i < k->n_act; i++)
+		if (!strcmp(k->act[i].name, "stack") || !strcmp(k->act[i].name, "unstack"))
+			for (size_t j = 0; j < k->act[i].n; j++)
+				if (!strcmp(k->act[i].p[j].name, "over"))
+					return k->act[i].p[j].text;
+	return NULL;
+}
+
+static int add_member(builder *B, const match_hit *h, size_t key)
+{
+	const rule_key *k = &B->rs->keys[h->rule];
+	const char *over = over_of(k);
+	match_bind b = {0};
+	long long ov = -1;
+	char gk[1024];
+	size_t at = (size_t)snprintf(gk, sizeof gk, "%zu", h->rule);
+	for (size_t i = 0; i < h->b.n; i++) {
+		if (over && !strcmp(h->b.name[i], over)) {
+			ov = h->b.num[i];
+			continue;
+		}
+		b.num[b.n] = h->b.num[i];
+		memcpy(b.name[b.n], h->b.name[i], sizeof b.name[0]);
+		memcpy(b.val[b.n++], h->b.val[i], sizeof b.val[0]);
+		if (at < sizeof gk)
+			at += (size_t)snprintf(gk + at, sizeof gk - at, "|%s=%s", h->b.name[i], h->b.val[i]);
+	}
+	size_t gi;
+	if (!strmap_get(&B->groups, gk, &gi)) {
+		pending *np = realloc(B->pend, (B->n_pend + 1) * sizeof *np);
+		if (!np || strmap_put(&B->groups, gk, B->n_pend))
+			return ck_errf(B->e, CK_ENOMEM, "out of memory");
+		B->pend = np;
+		gi = B->n_pend++;
+		memset(&B->pend[gi], 0, sizeof B->pend[gi]);
+		B->pend[gi].rule = h->rule;
+		B->pend[gi].b = b;
+	}
+	pending *g = &B->pend[gi];
+	size_t *nk = realloc(g->key, (g->n + 1) * sizeof *nk), *ns = nk ? realloc(g->slot, (g->n + 1) * sizeof *ns) : NULL;
+	long long *no = ns ? realloc(g->over, (g->n + 1) * sizeof *no) : NULL;
+	if (nk)
+		g->key = nk;
+	if (ns)
+		g->slot = ns;
+	if (!no)
+		return ck_errf(B->e, CK_ENOMEM, "out of memory");
+	g->over = no;
+	g->key[g->n] = key;
+	g->slot[g->n] = h->slot;
+	g->over[g->n++] = ov;
+	return 0;
+}
+
+typedef struct param_ctx {
+	cfg_env env;
+} param_ctx;
+
+static int eval_param(void *vctx, const rule_param *p, long long *out, ck_err *e)
+{
+	param_ctx *c = vctx;
+	return cfg_eval_int(&c->env, p->x, out, e);
+}
+
+static int add_target(builder *B, const char *name, const act_t *t, size_t *out_idx)
+{
+	plan *p = B->p;
+	size_t prev;
+	char *full = NULL;
+	if (asprintf(&full, "%s%s", B->dst_prefix, name) < 0)
+		return ck_errf(B->e, CK_ENOMEM, "out of memory");
+	if (strmap_get(p->targets, full, &prev)) {
+		PROBLEM(p, "target key '%s' is produced twice", full);
+		free(full);
+		*out_idx = prev;
+		return 0;
+	}
+	if (p->n_out == p->cap_out) {
+		size_t cap = p->cap_out ? p->cap_out * 2 : 64;
+		ck_tinfo *n = realloc(p->out, cap * sizeof *n);
+		if (!n) {
+			free(full);
+			return ck_errf(B->e, CK_ENOMEM, "out of memory");
+		}
+		p->out = n;
+		p->cap_out = cap;
+	}
+	ck_tinfo *ti = &p->out[p->n_out];
+	ti->name = full;
+	ti->dtype = t->dtype;
+	ti->shape = t->shape;
+	ti->nbytes = t->nbytes;
+	if (strmap_put(p->targets, full, p->n_out))
+		return ck_errf(B->e, CK_ENOMEM, "out of memory");
+	*out_idx = p->n_out++;
+	return 0;
+}
+
+static plan_group *new_group(builder *B)
+{
+	plan *p = B->p;
+	if (p->n_groups == p->cap_groups) {
+		size_t cap = p->cap_groups ? p->cap_groups * 2 : 64;
+		plan_group *n = realloc(p->g, cap * sizeof *n);
+		if (!n)
+			return NULL;
+		p->g = n;
+		p->cap_groups = cap;
+	}
+	plan_group *g = &p->g[p->n_groups++];
+	memset(g, 0, sizeof *g);
+	return g;
+}
+
+static const char *src_name(const builder *B, size_t i)
+{
+	return B->src->t[i].name + strlen(B->src_prefix);
+}
+
+static void chain_label(const plan_group *g, char *buf, size_t n)
+{
+	size_t at = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < g->n_act && at < n; i++)
+		at += (size_t)snprintf(buf + at, n - at, "%s%s", i ? "+" : "", act_name(g->act[i].kind));
+	if (!g->n_act)
+		snprintf(buf, n, "copy");
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = ((const long long *)a)[0], y = ((const long long *)b)[0];
+	return (x > y) - (x < y);
+}
+
+/* Order members: by over value for stacks (must be 0..n-1), else by slot (gaps become missing). */
+static int order_inputs(builder *B, const pending *pg, const rule_key *k, plan_group *g, const char *over)
+{
+	size_t n_src = B->dir == 0 ? k->n_hf : k->n_cs;
+	int stacked = over && pg->n && pg->over[0] >= 0;
+	if (stacked) {
+		long long (*pairs)[2] = calloc(pg->n, sizeof *pairs);
+		if (!pairs || !(g->in = calloc(pg->n, sizeof *g->in))) {
+			free(pairs);
+			return ck_errf(B->e, CK_ENOMEM, "out of memory");
+		}
+		for (size_t i = 0; i < pg->n; i++) {
+			pairs[i][0] = pg->over[i];
+			pairs[i][1] = (long long)pg->key[i];
+		}
+		qsort(pairs, pg->n, sizeof *pairs, cmp_ll);
+		for (size_t i = 0; i < pg->n; i++) {
+			if (pairs[i][0] != (long long)i) {
+				PROBLEM(B->p, "%s: <%s> values must run 0..%zu without gaps or repeats; found %lld at position %zu (rule %s:%d:%d)",
+					src_name(B, pg->key[0]), over, pg->n - 1, pairs[i][0], i, k->pos.file, k->pos.line, k->pos.col);
+				free(pairs);
+				return 1;
+			}
+			g->in[i].src = B->src;
+			g->in[i].idx = (size_t)pairs[i][1];
+		}
+		g->n_in = pg->n;
+		free(pairs);
+		return 0;
+	}
+	if (!(g->in = calloc(n_src ? n_src : 1, sizeof *g->in)))
+		return ck_errf(B->e, CK_ENOMEM, "out of memory");
+	g->n_in = n_src;
+	for (size_t i = 0; i < pg->n; i++) {
+		if (g->in[pg->slot[i]].src) {
+			PROBLEM(B->p, "keys '%s' and '%s' both fill the same slot of rule %s:%d:%d",
+				src_name(B, g->in[pg->slot[i]].idx), src_name(B, pg->key[i]), k->pos.file, k->pos.line, k->pos.col);
+			return 1;
+		}
+		g->in[pg->slot[i]].src = B->src;
+		g->in[pg->slot[i]].idx = pg->key[i];
+	}
+	return 0;
+}
+
+static void report_missing(builder *B, const pending *pg, const rule_key *k, const plan_group *g)
+{
+	char **tpl = B->dir == 0 ? k->hf : k->cs;
+	for (size_t s = 0; s < g->n_in; s++) {
+		char *name = NULL;
+		if (g->in[s].src || match_fill(k, tpl[s], &pg->b, &name, B->e))
+			continue;
+		PROBLEM(B->p, "'%s%s' is missing: rule %s:%d:%d needs it together with '%s'", B->src_prefix, name, k->pos.file,
+			k->pos.line, k->pos.col, B->src->t[pg->key[0]].name);
+		free(name);
+	}
+}
+
+static int finish_group(builder *B, const pending *pg)
+{
+	const rule_key *k = &B->rs->keys[pg->rule];
+	char **tpl = B->dir == 0 ? k->cs : k->hf;
+	size_t n_tgt = B->dir == 0 ? k->n_cs : k->n_hf;
+	const char *over = over_of(k);
+	plan_group *g = new_group(B);
+	param_ctx pc = {{B->hf, B->cs, k->scope, 0}};
+	act_list in = {0}, out = {0};
+	int rc;
+
+	if (!g)
+		return ck_errf(B->e, CK_ENOMEM, "out of memory");
+	g->rule = k;
+	if ((rc = order_inputs(B, pg, k, g, over)))
+		return rc < 0 ? rc : 0;
+	ck_err pe = {0};
+	if ((rc = act_chain_resolve(k, B->dir, n_tgt, eval_param, &pc, &g->act, &g->n_act, &pe))) {
+		PROBLEM(B->p, "%s: %s", B->src->t[pg->key[0]].name, pe.msg);
+		return rc == CK_ENOMEM ? rc : 0;
+	}
+	if (!(in.t = calloc(g->n_in ? g->n_in : 1, sizeof *in.t)))
+		return ck_errf(B->e, CK_ENOMEM, "out of memory");
+	in.n = g->n_in;
+	int missing = 0;
+	for (size_t i = 0; i < g->n_in; i++) {
+		if (!g->in[i].src) {
+			in.t[i].missing = 1;
+			missing = 1;
+			continue;
+		}
+		const ck_tinfo *ti = &B->src->t[g->in[i].idx];
+		in.t[i].dtype = ti->dtype;
+		in.t[i].shape = ti->shape;
+		in.t[i].nbytes = ti->nbytes;
+	}
+	/* only `first` tolerates absent copies (CS ln_f may be missing); report the rest by name */
+	if (missing && !(g->n_act && g->act[0].kind == ACT_FIRST && !in.t[0].missing)) {
+		report_missing(B, pg, k, g);
+		act_list_dispose(&in);
+		return 0;
+	}
+	if ((rc = act_chain_run(g->act, g->n_act, 1, &in, &out, &pe))) {
+		PROBLEM(B->p, "%s: %s", B->src->t[pg->key[0]].name, pe.msg);
+		act_list_dispose(&out);
+		return rc == CK_ENOMEM ? rc : 0;
+	}
+	int unstacked = over && g->n_act && g->act[g->n_act - 1].kind == ACT_UNSTACK;
+	if (!unstacked && out.n != n_tgt) {
+		PROBLEM(B->p, "%s: rule %s:%d:%d turns %zu key(s) into %zu tensor(s) but names %zu target(s); add an action (split, duplicate, ...)",
+			B->src->t[pg->key[0]].name, k->pos.file, k->pos.line, k->pos.col, g->n_in, out.n, n_tgt);
+		act_list_dispose(&out);
+		return 0;
+	}
+	if (!(g->out = calloc(out.n ? out.n : 1, sizeof *g->out))) {
+		act_list_dispose(&out);
+		return ck_errf(B->e, CK_ENOMEM, "out of memory");
+	}
+	g->n_out = out.n;
+	for (size_t j = 0; j < out.n; j++) {
+		match_bind b = pg->b;
+		char *name = NULL;
+		if (unstacked && b.n < MATCH_MAX_BIND) {
+			snprintf(b.name[b.n], sizeof b.name[0], "%s", over);
+			snprintf(b.val[b.n], sizeof b.val[0], "%zu", j);
+			b.num[b.n++] = (long long)j;
+		}
+		if ((rc = match_fill(k, tpl[unstacked ? 0 : j], &b, &name, &pe))) {
+			PROBLEM(B->p, "%s", pe.msg);
+			break;
+		}
+		rc = add_target(B, name, &out.t[j], &g->out[j]);
+		if (!rc && B->o && B->o->debug) {
+			char lab[128];
+			chain_label(g, lab, sizeof lab);
+			for (size_t i = 0; i < g->n_in; i++)
+				if (g->in[i].src)
+					fprintf(B->o->debug, "%s -> %s%s (rule %s:%d, %s)\n", B->src->t[g->in[i].idx].name, B->dst_prefix,
+						name, k->pos.file, k->pos.line, lab);
+		}
+		free(name);
+		if (rc)
+			break;
+	}
+	act_list_dispose(&out);
+	return rc;
+}
+
+static int eval_shape(builder *B, const rule_key *k, ck_shape *out)
+{
+	cfg_env env = {B->hf, B->cs, k->scope, 0};
+	json_t *v = NULL, *it;
+	ck_err pe = {0};
+	size_t i;
+	if (cfg_eval(&env, k->gen_shape, &v, &pe)) {
+		PROBLEM(B->p, "%s", pe.msg);
+		return 1;
+	}
+	if (!json_is_array(v) || json_array_size(v) > CK_MAX_RANK) {
+		PROBLEM(B->p, "%s:%d:%d: create shape '%s' must give a list of at most %d integers", k->pos.file, k->pos.line,
+			k->pos.col, expr_src(k->gen_shape), CK_MAX_RANK);
+		json_decref(v);
+		return 1;
+	}
+	out->rank = (int)json_array_size(v);
+	json_array_foreach(v, i, it) {
+		if (!json_is_integer(it) || json_integer_value(it) < 0) {
+			PROBLEM(B->p, "%s:%d:%d: create shape '%s': item %zu is not a non-negative integer", k->pos.file,
+				k->pos.line, k->pos.col, expr_src(k->gen_shape), i);
+			json_decref(v);
+			return 1;
+		}
+		out->dim[i] = json_integer_value(it);
+	}
+	json_decref(v);
+	return 0;
+}
+
+static int add_generated(builder *B, const rule_key *k, const char *tname)
+{
+	act_t t = {0};
+	plan_group *g;
+	ck_err pe = {0};
+	if (ck_dtype_from_short(k->gen_dtype, &t.dtype)) {
+		PROBLEM(B->p, "%s:%d:%d: create: unknown dtype '%s'", k->pos.file, k->pos.line, k->pos.col, k->gen_dtype);
+		return 0;
+	}
+	if (eval_shape(B, k, &t.shape))
+		return 0;
+	if (ck_tensor_nbytes(t.dtype, &t.shape, &t.nbytes, &pe)) {
+		PROBLEM(B->p, "%s: %s", tname, pe.msg);
+		return 0;
+	}
+	if (!(g = new_group(B)) || !(g->out = calloc(1, sizeof *g->out)))
+		return ck_errf(B->e, CK_ENOMEM, "out of memory");
+	g->rule = k;
+	g->n_out = 1;
+	g->kind = strcmp(k->gen->name, "tril") ? PLAN_GEN_FILL : PLAN_GEN_TRIL;
+	if (g->kind == PLAN_GEN_FILL) {
+		cfg_env env = {B->hf, B->cs, k->scope, 0};
+		json_t *v = NULL;
+		if (cfg_eval(&env, k->gen->p[0].x, &v, &pe) || !json_is_number(v)) {
+			PROBLEM(B->p, "%s", pe.code ? pe.msg : "create: fill value must be a number");
+			json_decref(v);
+			return 0;
+		}
+		g->fill = json_number_value(v);
+		json_decref(v);
+	}
+	if (B->o && B->o->debug)
+		fprintf(B->o->debug, "(created) -> %s%s (rule %s:%d, %s)\n", B->dst_prefix, tname, k->pos.file, k->pos.line,
+			k->gen->name);
+	return add_target(B, tname, &t, &g->out[0]);
+}
+
+/* Keys that exist on the target side only, made once per match of the rule's for_each. */
+static int add_created(builder *B, match_prog *mp)
+{
+	strmap seen;
+	int rc = 0;
+	strmap_init(&seen);
+	for (size_t r = 0; r < B->rs->n_keys && !rc; r++) {
+		const rule_key *k = &B->rs->keys[r];
+		const char *tpl = B->dir == 0 ? (k->n_cs ? k->cs[0] : NULL) : (k->n_hf ? k->hf[0] : NULL);
+		if (!k->for_each || !tpl || (B->dir == 0 ? k->n_hf : k->n_cs))
+			continue;
+		for (size_t i = 0; i < B->src->n && !rc; i++) {
+			match_bind b;
+			const char *name = B->src->t[i].name;
+			char *tname = NULL;
+			size_t dummy;
+			ck_err pe = {0};
+			if (strncmp(name, B->src_prefix, strlen(B->src_prefix)))
+				continue;
+			int m = match_for_each(mp, r, name + strlen(B->src_prefix), &b, &pe);
+			if (m <= 0)
+				continue;
+			if ((rc = match_fill(k, tpl, &b, &tname, B->e)))
+				break;
+			if (strmap_get(&seen, tname, &dummy)) {
+				free(tname);
+				continue;
+			}
+			strmap_put(&seen, tname, 0);
+			rc = add_generated(B, k, tname);
+			free(tname);
+		}
+	}
+	strmap_dispose(&seen);
+	return rc;
+}
+
+int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src_prefix, const char *dst_prefix,
+	json_t *hf, json_t *cs, const plan_opts *o, ck_err *e)
+{
+	builder B = {p, rs, dir, src, src_prefix, dst_prefix, hf, cs, o, e, {0}, 0, NULL};
+	match_prog *mp = NULL;
+	size_t before = p->n_problems;
+	int rc;
+	strmap_init(&B.groups);
+	if ((rc = act_check_rules(rs, e)) || (rc = match_compile(rs, dir, &mp, e)))
+		goto done;
+	for (size_t i = 0; i < src->n; i++) {
+		match_hit h;
+		const char *name = src->t[i].name;
+		if (strncmp(name, src_prefix, strlen(src_prefix)))
+			continue; /* not part of this model (e.g. optimizer state in a CS checkpoint) */
+		rc = match_key(mp, name + strlen(src_prefix), &h, e);
+		if (rc < 0)
+			goto done;
+		if (rc == 0) {
+			if (o && o->drop_unmatched)
+				WARN(p, "%s: no rule matches; dropped (--drop-unmatched-keys)", name);
+			else
+				PROBLEM(p, "%s: no rule matches this key", name);
+			continue;
+		}
+		const rule_key *k = &rs->keys[h.rule];
+		if (!(dir == 0 ? k->n_cs : k->n_hf)) {
+			p->n_dropped++;
+			if (o && o->debug)
+				fprintf(o->debug, "%s -> (dropped) (rule %s:%d)\n", name, k->pos.file, k->pos.line);
+			continue;
+		}
+		if ((rc = add_member(&B, &h, i)))
+			goto done;
+	}
+	rc = 0;
+	for (size_t gi = 0; gi < B.n_pend && !rc; gi++)
+		rc = finish_group(&B, &B.pend[gi]);
+	if (!rc)
+		rc = add_created(&B, mp);
+	if (!rc && p->n_problems > before)
+		rc = CK_EINVALID;
+done:
+	for (size_t i = 0; i < B.n_pend; i++) {
+		free(B.pend[i].key);
+		free(B.pend[i].slot);
+		free(B.pend[i].over);
+	}
+	free(B.pend);
+	strmap_dispose(&B.groups);
+	match_free(mp);
+	if (rc == CK_EINVALID && !e->code)
+		plan_check(p, e);
+	return rc;
+}
+
+int plan_check(const plan *p, ck_err *e)
+{
+	if (!p->n_problems)
+		return 0;
+	if (p->n_problems == 1)
+		return ck_errf(e, CK_EINVALID, "%s; nothing was written", p->problems[0]);
+	return ck_errf(e, CK_EINVALID, "%zu problems (listed above); nothing was written", p->n_problems);
+}
+
+void plan_print(const plan *p, FILE *f)
+{
+	char sh[96], lab[128];
+	for (size_t i = 0; i < p->n_groups; i++) {
+		const plan_group *g = &p->g[i];
+		if (g->kind == PLAN_MOVE)
+			chain_label(g, lab, sizeof lab);
+		else
+			snprintf(lab, sizeof lab, "%s", g->kind == PLAN_GEN_FILL ? "create fill" : "create tril");
+		fprintf(f, "%s:%d  %s\n", g->rule->pos.file, g->rule->pos.line, lab);
+		for (size_t j = 0; j < g->n_in; j++)
+			if (g->in[j].src) {
+				const ck_tinfo *t = &g->in[j].src->t[g->in[j].idx];
+				fprintf(f, "  < %s %s %s\n", t->name, ck_dtype_short_name(t->dtype), ck_shape_str(&t->shape, sh, sizeof sh));
+			}
+		for (size_t j = 0; j < g->n_out; j++) {
+			const ck_tinfo *t = &p->out[g->out[j]];
+			fprintf(f, "  > %s %s %s\n", t->name, ck_dtype_short_name(t->dtype), ck_shape_str(&t->shape, sh, sizeof sh));
+		}
+	}
+	uint64_t total = 0;
+	for (size_t i = 0; i < p->n_out; i++)
+		total += p->out[i].nbytes;
+	fprintf(f, "%zu target tensors, %llu bytes; %zu source keys dropped by rule\n", p->n_out,
+		(unsigned long long)total, p->n_dropped);
+}
+
+uint64_t plan_peak_bytes(const plan *p)
+{
+	uint64_t peak = 0;
+	for (size_t i = 0; i < p->n_groups; i++) {
+		uint64_t s = 0;
+		for (size_t j = 0; j < p->g[i].n_in; j++)
+			if (p->g[i].in[j].src)
+				s += p->g[i].in[j].src->t[p->g[i].in[j].idx].nbytes;
+		for (size_t j = 0; j < p->g[i].n_out; j++)
+			s += p->out[p->g[i].out[j]].nbytes;
+		if (s > peak)
+			peak = s;
+	}
+	return peak;
+}

@@ -1,0 +1,66 @@
+/* plan.h - from headers to a complete plan: every source key -> rule -> action -> target keys
+ * with dtype and shape. Nothing is read or written here; all problems are collected. */
+#ifndef CK_PLAN_H
+#define CK_PLAN_H
+
+#include <stdio.h>
+#include <jansson.h>
+#include "act.h"
+#include "match.h"
+#include "rule.h"
+#include "tensor.h"
+
+typedef struct plan_in {
+	ck_tsrc *src; /* NULL: optional slot not present */
+	size_t idx;
+} plan_in;
+
+typedef enum { PLAN_MOVE, PLAN_GEN_FILL, PLAN_GEN_TRIL } plan_kind;
+
+typedef struct plan_group {
+	plan_kind kind;
+	const rule_key *rule;
+	size_t n_in;
+	plan_in *in;
+	size_t n_out;
+	size_t *out;      /* indices into plan.out */
+	size_t n_act;
+	act_inst *act;
+	double fill;      /* PLAN_GEN_FILL */
+} plan_group;
+
+typedef struct plan_opts {
+	int drop_unmatched; /* unmatched source keys are dropped with a warning instead of an error */
+	FILE *debug;        /* when set: one line per key "source -> target (rule file:line, action)" */
+} plan_opts;
+
+typedef struct plan {
+	size_t n_out, cap_out;
+	ck_tinfo *out;
+	size_t n_groups, cap_groups;
+	plan_group *g;
+	size_t n_problems;
+	char **problems;    /* every problem found, one line each */
+	size_t n_warnings;
+	char **warnings;
+	size_t n_dropped;   /* source keys consumed by drop rules */
+	void *targets;      /* private: name -> out index */
+} plan;
+
+int plan_init(plan *p, ck_err *e);
+void plan_dispose(plan *p);
+/* Add one component: every tensor of src whose name starts with src_prefix (stripped before
+ * matching; others are ignored) is planned with rules rs in direction dir, writing target names
+ * prefixed with dst_prefix. hf/cs are the configs actions read (cs = whole params).
+ * Problems are collected in p; returns CK_EINVALID if any, after listing them all. */
+int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src_prefix, const char *dst_prefix,
+	json_t *hf, json_t *cs, const plan_opts *o, ck_err *e);
+/* Sets e from the collected problems ("N problems; nothing was written") and returns
+ * CK_EINVALID, or 0 when there are none. */
+int plan_check(const plan *p, ck_err *e);
+/* The --dry-run listing. */
+void plan_print(const plan *p, FILE *f);
+/* Largest sum of input bytes of one group (what execution holds in memory at once). */
+uint64_t plan_peak_bytes(const plan *p);
+
+#endif

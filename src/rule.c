@@ -1,0 +1,845 @@
+/* rule.c - rule files (YAML) -> rule AST with positions; includes flattened with prefixes. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rule.h"
+#include "valio.h"
+
+#define MAX_INCLUDE_DEPTH 16
+
+typedef struct loader {
+	rule_set *set;
+	ck_err *e;
+} loader;
+
+/* --- small YAML helpers ------------------------------------------------- */
+
+static int perr(ck_err *e, const rule_file *f, const yd_node *n, const char *fmt, const char *a,
+	const char *b)
+{
+	char msg[1200];
+	snprintf(msg, sizeof msg, fmt, a ? a : "", b ? b : "");
+	return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s", f->path, n ? n->line : 1, n ? n->col : 1, msg);
+}
+
+static rule_pos pos_of(const rule_file *f, const yd_node *n)
+{
+	rule_pos p = {f->path, n ? n->line : 1, n ? n->col : 1};
+	return p;
+}
+
+static int want_kind(ck_err *e, const rule_file *f, const yd_node *n, yd_kind k, const char *what)
+{
+	if (n->kind == k)
+		return 0;
+	char buf[300];
+	snprintf(buf, sizeof buf, "%s must be a %s, found a %s", what, yd_kind_name(k), yd_kind_name(n->kind));
+	return perr(e, f, n, "%s%s", buf, "");
+}
+
+/* A scalar or a sequence of scalars -> array of strings. A null scalar gives zero items. */
+static int str_list(ck_err *e, const rule_file *f, const yd_node *n, const char *what, char ***out, size_t *out_n)
+{
+	size_t cnt = n->kind == YD_SEQ ? n->n : 1;
+	char **v = NULL;
+	*out = NULL;
+	*out_n = 0;
+	if (n->kind == YD_MAP)
+		return perr(e, f, n, "%s must be a string or a list of strings, found a mapping", what, NULL);
+	if (n->kind == YD_SCALAR && !n->quoted && (!strcmp(n->value, "null") || !strcmp(n->value, "~") || !n->value[0]))
+		return 0;
+	if (!(v = ck_calloc(e, cnt, sizeof *v)))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < cnt; i++) {
+		const yd_node *it = n->kind == YD_SEQ ? n->items[i] : n;
+		if (it->kind != YD_SCALAR) {
+			for (size_t j = 0; j < i; j++)
+				free(v[j]);
+			free(v);
+			return perr(e, f, it, "%s: list items must be strings, found a %s", what, yd_kind_name(it->kind));
+		}
+		v[i] = ck_strdup(e, it->value);
+	}
+	*out = v;
+	*out_n = cnt;
+	return 0;
+}
+
+static void str_list_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int check_keys(ck_err *e, const rule_file *f, const yd_node *map, const char *what, const char *const *allowed)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		const yd_node *k = map->items[2 * i];
+		int ok = 0;
+		for (const char *const *a = allowed; *a && !ok; a++)
+			ok = strcmp(k->value, *a) == 0;
+		if (!ok) {
+			char list[512] = "";
+			for (const char *const *a = allowed; *a; a++)
+				snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", a == allowed ? "" : ", ", *a);
+			char buf[700];
+			snprintf(buf, sizeof buf, "unknown key '%s' in %s (expected one of: %s)", k->value, what, list);
+			return perr(e, f, k, "%s%s", buf, "");
+		}
+	}
+	return 0;
+}
+
+static int parse_expr(ck_err *e, const rule_file *f, const yd_node *n, expr **out)
+{
+	char where[1100];
+	*out = NULL;
+	if (n->kind != YD_SCALAR)
+		return perr(e, f, n, "expected an expression (a scalar), found a %s", yd_kind_name(n->kind), NULL);
+	snprintf(where, sizeof where, "%s:%d:%d", f->path, n->line, n->col);
+	if (n->quoted) {
+		/* A quoted YAML scalar is a string literal unless it is clearly an expression;
+		 * authors quote expressions that contain YAML indicators (?:, {}), so parse it. */
+	}
+	return expr_parse(n->value, where, out, e);
+}
+
+/* --- actions ---------------------------------------------------------- */
+
+static int parse_act(ck_err *e, const rule_file *f, const yd_node *n, rule_act *a)
+{
+	memset(a, 0, sizeof *a);
+	a->pos = pos_of(f, n);
+	if (n->kind == YD_SCALAR) {
+		a->name = ck_strdup(e, n->value);
+		return a->name ? 0 : CK_ENOMEM;
+	}
+	if (n->kind != YD_MAP || n->n != 1)
+		return perr(e, f, n, "an action is a name or a one-entry mapping {name: {param: value}}", NULL, NULL);
+	const yd_node *k = n->items[0], *v = n->items[1];
+	a->name = ck_strdup(e, k->value);
+	a->pos = pos_of(f, k);
+	if (v->kind == YD_SCALAR && !v->quoted && (!strcmp(v->value, "null") || !v->value[0]))
+		return 0;
+	if (want_kind(e, f, v, YD_MAP, "action parameters"))
+		return CK_EINVALID;
+	if (!(a->p = ck_calloc(e, v->n, sizeof *a->p)))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < v->n; i++) {
+		const yd_node *pk = v->items[2 * i], *pv = v->items[2 * i + 1];
+		rule_param *p = &a->p[a->n++];
+		p->name = ck_strdup(e, pk->value);
+		p->pos = pos_of(f, pv);
+		if (pv->kind != YD_SCALAR)
+			return perr(e, f, pv, "action parameter '%s' must be a scalar", pk->value, NULL);
+		p->text = ck_strdup(e, pv->value);
+		if (parse_expr(e, f, pv, &p->x))
+			return CK_EINVALID;
+	}
+	return 0;
+}
+
+static void act_dispose(rule_act *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->p[i].name);
+		free(a->p[i].text);
+		expr_free(a->p[i].x);
+	}
+	free(a->p);
+	free(a->name);
+}
+
+static int parse_chain(ck_err *e, const rule_file *f, const yd_node *n, rule_act **out, size_t *out_n)
+{
+	size_t cnt = n->kind == YD_SEQ ? n->n : 1;
+	rule_act *v = ck_calloc(e, cnt, sizeof *v);
+	if (!v)
+		return CK_ENOMEM;
+	*out = v;
+	*out_n = 0;
+	for (size_t i = 0; i < cnt; i++) {
+		int rc = parse_act(e, f, n->kind == YD_SEQ ? n->items[i] : n, &v[i]);
+		(*out_n)++;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* --- key rules -------------------------------------------------------- */
+
+static char *prefixed(ck_err *e, const char *prefix, const char *t)
+{
+	size_t a = strlen(prefix), b = strlen(t);
+	char *s = ck_malloc(e, a + b + 1);
+	if (s) {
+		memcpy(s, prefix, a);
+		memcpy(s + a, t, b + 1);
+	}
+	return s;
+}
+
+static int prefix_all(ck_err *e, char **v, size_t n, const char *prefix)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *s = prefixed(e, prefix, v[i]);
+		if (!s)
+			return CK_ENOMEM;
+		free(v[i]);
+		v[i] = s;
+	}
+	return 0;
+}
+
+static int push_key(loader *L, rule_key *k)
+{
+	rule_set *s = L->set;
+	rule_key *nk = realloc(s->keys, (s->n_keys + 1) * sizeof *nk);
+	if (!nk)
+		return ck_errf(L->e, CK_ENOMEM, "out of memory");
+	s->keys = nk;
+	s->keys[s->n_keys++] = *k;
+	return 0;
+}
+
+static void key_dispose(rule_key *k)
+{
+	str_list_free(k->hf, k->n_hf);
+	str_list_free(k->cs, k->n_cs);
+	for (size_t i = 0; i < k->n_act; i++)
+		act_dispose(&k->act[i]);
+	free(k->act);
+	free(k->for_each);
+	if (k->gen) {
+		act_dispose(k->gen);
+		free(k->gen);
+	}
+	free(k->gen_dtype);
+	expr_free(k->gen_shape);
+}
+
+static int parse_create(loader *L, const rule_file *f, const yd_node *n, rule_key *k)
+{
+	static const char *const allowed[] = {"for_each", "fill", "tril", "dtype", "shape", NULL};
+	ck_err *e = L->e;
+	const yd_node *v;
+	if (want_kind(e, f, n, YD_MAP, "create") || check_keys(e, f, n, "create", allowed))
+		return CK_EINVALID;
+	if (!(v = yd_map_get(n, "for_each")) || v->kind != YD_SCALAR)
+		return perr(e, f, n, "create needs 'for_each: <template on the other side>'", NULL, NULL);
+	k->for_each = ck_strdup(e, v->value);
+	if (!(v = yd_map_get(n, "dtype")) || v->kind != YD_SCALAR)
+		return perr(e, f, n, "create needs 'dtype'", NULL, NULL);
+	k->gen_dtype = ck_strdup(e, v->value);
+	if (!(v = yd_map_get(n, "shape")))
+		return perr(e, f, n, "create needs 'shape' (an expression giving a list of ints)", NULL, NULL);
+	if (parse_expr(e, f, v, &k->gen_shape))
+		return CK_EINVALID;
+	const yd_node *fill = yd_map_get(n, "fill"), *tril = yd_map_get(n, "tril");
+	if (!!fill == !!tril)
+		return perr(e, f, n, "create needs exactly one of 'fill: <value>' or 'tril: 1'", NULL, NULL);
+	if (!(k->gen = ck_calloc(e, 1, sizeof *k->gen)) || !(k->gen->p = ck_calloc(e, 1, sizeof *k->gen->p)))
+		return CK_ENOMEM;
+	k->gen->name = ck_strdup(e, fill ? "fill" : "tril");
+	k->gen->pos = pos_of(f, fill ? fill : tril);
+	k->gen->n = 1;
+	k->gen->p[0].name = ck_strdup(e, "value");
+	k->gen->p[0].text = ck_strdup(e, (fill ? fill : tril)->value);
+	k->gen->p[0].pos = k->gen->pos;
+	return parse_expr(e, f, fill ? fill : tril, &k->gen->p[0].x);
+}
+
+static int load_include(loader *L, const rule_file *from, const yd_node *n, const char *hf_pre, const char *cs_pre,
+	int depth, int want_keys);
+
+static int parse_key(loader *L, const rule_file *f, const yd_node *n, const char *hf_pre, const char *cs_pre, int depth)
+{
+	static const char *const allowed[] = {"hf", "cs", "action", "create", NULL};
+	ck_err *e = L->e;
+	rule_key k;
+	int rc;
+	const yd_node *v;
+
+	if (want_kind(e, f, n, YD_MAP, "a key rule"))
+		return CK_EINVALID;
+	if (yd_map_get(n, "include"))
+		return load_include(L, f, n, hf_pre, cs_pre, depth, 1);
+	if (check_keys(e, f, n, "a key rule", allowed))
+		return CK_EINVALID;
+	memset(&k, 0, sizeof k);
+	k.scope = f;
+	k.pos = pos_of(f, n);
+	if ((v = yd_map_get(n, "hf")) && (rc = str_list(e, f, v, "hf", &k.hf, &k.n_hf)))
+		goto fail;
+	if ((v = yd_map_get(n, "cs")) && (rc = str_list(e, f, v, "cs", &k.cs, &k.n_cs)))
+		goto fail;
+	if (!k.n_hf && !k.n_cs) {
+		rc = perr(e, f, n, "a key rule needs 'hf' and/or 'cs' templates", NULL, NULL);
+		goto fail;
+	}
+	if ((v = yd_map_get(n, "action")) && (rc = parse_chain(e, f, v, &k.act, &k.n_act)))
+		goto fail;
+	if ((v = yd_map_get(n, "create"))) {
+		if (k.n_hf && k.n_cs) {
+			rc = perr(e, f, v, "'create' is for keys that exist on one side only", NULL, NULL);
+			goto fail;
+		}
+		if ((rc = parse_create(L, f, v, &k)))
+			goto fail;
+	}
+	if ((rc = prefix_all(e, k.hf, k.n_hf, hf_pre)) || (rc = prefix_all(e, k.cs, k.n_cs, cs_pre)))
+		goto fail;
+	if (k.for_each) {
+		char *s = prefixed(e, k.n_hf ? cs_pre : hf_pre, k.for_each);
+		if (!s) {
+			rc = CK_ENOMEM;
+			goto fail;
+		}
+		free(k.for_each);
+		k.for_each = s;
+	}
+	if ((rc = push_key(L, &k)))
+		goto fail;
+	return 0;
+fail:
+	key_dispose(&k);
+	return rc ? rc : CK_EINVALID;
+}
+
+/* --- config rules ----------------------------------------------------- */
+
+static int parse_assign(ck_err *e, const rule_file *f, const yd_node *n, char ***keys, expr ***xs, size_t *cnt)
+{
+	if (want_kind(e, f, n, YD_MAP, "to_cs/to_hf"))
+		return CK_EINVALID;
+	if (!(*keys = ck_calloc(e, n->n, sizeof **keys)) || !(*xs = ck_calloc(e, n->n, sizeof **xs)))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < n->n; i++) {
+		(*keys)[i] = ck_strdup(e, n->items[2 * i]->value);
+		(*cnt)++;
+		if (parse_expr(e, f, n->items[2 * i + 1], &(*xs)[i]))
+			return CK_EINVALID;
+	}
+	return 0;
+}
+
+static int yd_to_json(ck_err *e, const rule_file *f, const yd_node *n, json_t **out)
+{
+	return valio_from_yd(f->path, n, out, e);
+}
+
+static void cfg_dispose(rule_cfg *c)
+{
+	str_list_free(c->hf, c->n_hf);
+	str_list_free(c->cs, c->n_cs);
+	json_decref(c->map);
+	json_decref(c->require);
+	for (size_t i = 0; i < c->n_to_cs; i++) {
+		free(c->to_cs_key[i]);
+		expr_free(c->to_cs[i]);
+	}
+	for (size_t i = 0; i < c->n_to_hf; i++) {
+		free(c->to_hf_key[i]);
+		expr_free(c->to_hf[i]);
+	}
+	free(c->to_cs_key);
+	free(c->to_cs);
+	free(c->to_hf_key);
+	free(c->to_hf);
+	expr_free(c->check_hf);
+	expr_free(c->check_cs);
+}
+
+static int push_cfg(ck_err *e, rule_file *root, rule_cfg *c)
+{
+	rule_cfg *n = realloc(root->cfg, (root->n_cfg + 1) * sizeof *n);
+	if (!n)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	root->cfg = n;
+	root->cfg[root->n_cfg++] = *c;
+	return 0;
+}
+
+static int parse_cfg_rule(loader *L, rule_file *root, const rule_file *f, const yd_node *n, int depth)
+{
+	static const char *const allowed[] = {"hf", "cs", "map", "require", "to_cs", "to_hf", "check_hf", "check_cs",
+		"drop", NULL};
+	ck_err *e = L->e;
+	rule_cfg c;
+	const yd_node *v;
+	int rc = 0;
+
+	if (want_kind(e, f, n, YD_MAP, "a config rule"))
+		return CK_EINVALID;
+	if (yd_map_get(n, "include"))
+		return load_include(L, f, n, "", "", depth, 0);
+	if (check_keys(e, f, n, "a config rule", allowed))
+		return CK_EINVALID;
+	memset(&c, 0, sizeof c);
+	c.pos = pos_of(f, n);
+	if ((v = yd_map_get(n, "hf")) && (rc = str_list(e, f, v, "hf", &c.hf, &c.n_hf)))
+		goto fail;
+	if ((v = yd_map_get(n, "cs")) && (rc = str_list(e, f, v, "cs", &c.cs, &c.n_cs)))
+		goto fail;
+	if (!c.n_hf && !c.n_cs) {
+		rc = perr(e, f, n, "a config rule needs 'hf' and/or 'cs' keys", NULL, NULL);
+		goto fail;
+	}
+	if ((v = yd_map_get(n, "map"))) {
+		if ((rc = want_kind(e, f, v, YD_MAP, "map")) || (rc = yd_to_json(e, f, v, &c.map)))
+			goto fail;
+	}
+	if ((v = yd_map_get(n, "require"))) {
+		if (c.n_hf && c.n_cs) {
+			rc = perr(e, f, v, "'require' is for a key on one side only (the other side has no counterpart)", NULL, NULL);
+			goto fail;
+		}
+		if ((rc = yd_to_json(e, f, v, &c.require)))
+			goto fail;
+	}
+	if ((v = yd_map_get(n, "to_cs")) && (rc = parse_assign(e, f, v, &c.to_cs_key, &c.to_cs, &c.n_to_cs)))
+		goto fail;
+	if ((v = yd_map_get(n, "to_hf")) && (rc = parse_assign(e, f, v, &c.to_hf_key, &c.to_hf, &c.n_to_hf)))
+		goto fail;
+	if ((v = yd_map_get(n, "check_hf")) && (rc = parse_expr(e, f, v, &c.check_hf)))
+		goto fail;
+	if ((v = yd_map_get(n, "check_cs")) && (rc = parse_expr(e, f, v, &c.check_cs)))
+		goto fail;
+	if ((v = yd_map_get(n, "drop")))
+		c.drop = v->kind == YD_SCALAR && !strcmp(v->value, "true");
+	if ((rc = push_cfg(e, root, &c)))
+		goto fail;
+	return 0;
+fail:
+	cfg_dispose(&c);
+	return rc ? rc : CK_EINVALID;
+}
+
+/* Merge src defaults into *dst without overriding keys already there (the includer wins). */
+static int merge_defaults(ck_err *e, const rule_file *f, const yd_node *n, json_t **dst)
+{
+	json_t *v = NULL;
+	const char *k;
+	json_t *x;
+	if (want_kind(e, f, n, YD_MAP, "defaults") || yd_to_json(e, f, n, &v))
+		return CK_EINVALID;
+	if (!*dst)
+		*dst = json_object();
+	json_object_foreach(v, k, x) {
+		if (!json_object_get(*dst, k))
+			json_object_set(*dst, k, x);
+	}
+	json_decref(v);
+	return 0;
+}
+
+static int load_config(loader *L, rule_file *root, const rule_file *f, const yd_node *cfg, int depth)
+{
+	static const char *const allowed[] = {"hf_defaults", "cs_defaults", "hf_out", "cs_out", "rules", NULL};
+	ck_err *e = L->e;
+	const yd_node *v;
+	int rc;
+	if (want_kind(e, f, cfg, YD_MAP, "config") || check_keys(e, f, cfg, "config", allowed))
+		return CK_EINVALID;
+	if ((v = yd_map_get(cfg, "hf_defaults")) && (rc = merge_defaults(e, f, v, &root->hf_defaults)))
+		return rc;
+	if ((v = yd_map_get(cfg, "cs_defaults")) && (rc = merge_defaults(e, f, v, &root->cs_defaults)))
+		return rc;
+	if ((v = yd_map_get(cfg, "hf_out")) && (rc = merge_defaults(e, f, v, &root->hf_out)))
+		return rc;
+	if ((v = yd_map_get(cfg, "cs_out")) && (rc = merge_defaults(e, f, v, &root->cs_out)))
+		return rc;
+	if ((v = yd_map_get(cfg, "rules"))) {
+		if (want_kind(e, f, v, YD_SEQ, "config rules"))
+			return CK_EINVALID;
+		for (size_t i = 0; i < v->n; i++)
+			if ((rc = parse_cfg_rule(L, root, f, v->items[i], depth)))
+				return rc;
+	}
+	return 0;
+}
+
+/* --- files -------------------------------------------------------------- */
+
+static int parse_header(ck_err *e, rule_file *f)
+{
+	static const char *const allowed[] = {"model", "aliases", "architectures", "hf_model_type", "cs_name",
+		"formats", "note", "placeholders", "let", "keys", "config", NULL};
+	const yd_node *r = f->doc->root, *v;
+	int rc;
+	if (!r)
+		return ck_errf(e, CK_EINVALID, "%s:1:1: empty rule file", f->path);
+	if (want_kind(e, f, r, YD_MAP, "a rule file") || check_keys(e, f, r, "a rule file", allowed))
+		return CK_EINVALID;
+	if ((v = yd_map_get(r, "model")) && !(f->model = ck_strdup(e, v->value)))
+		return CK_ENOMEM;
+	if ((v = yd_map_get(r, "aliases")) && (rc = str_list(e, f, v, "aliases", &f->alias, &f->n_alias)))
+		return rc;
+	if ((v = yd_map_get(r, "architectures")) && (rc = str_list(e, f, v, "architectures", &f->arch, &f->n_arch)))
+		return rc;
+	if ((v = yd_map_get(r, "formats")) && (rc = str_list(e, f, v, "formats", &f->fmt, &f->n_fmt)))
+		return rc;
+	for (size_t i = 0; i < f->n_fmt; i++) {
+		unsigned a, b;
+		char tail;
+		if (sscanf(f->fmt[i], "cs-%u.%u%c", &a, &b, &tail) != 2)
+			return perr(e, f, v->kind == YD_SEQ ? v->items[i] : v,
+				"format '%s' is not of the form cs-MAJOR.MINOR", f->fmt[i], NULL);
+	}
+	if ((v = yd_map_get(r, "hf_model_type")) && !(f->hf_model_type = ck_strdup(e, v->value)))
+		return CK_ENOMEM;
+	if ((v = yd_map_get(r, "cs_name")) && !(f->cs_name = ck_strdup(e, v->value)))
+		return CK_ENOMEM;
+	if ((v = yd_map_get(r, "note")) && !(f->note = ck_strdup(e, v->value)))
+		return CK_ENOMEM;
+	if ((v = yd_map_get(r, "placeholders"))) {
+		if (want_kind(e, f, v, YD_MAP, "placeholders"))
+			return CK_EINVALID;
+		if (!(f->ph = ck_calloc(e, v->n, sizeof *f->ph)))
+			return CK_ENOMEM;
+		for (size_t i = 0; i < v->n; i++) {
+			const yd_node *k = v->items[2 * i], *x = v->items[2 * i + 1];
+			if (x->kind != YD_SCALAR)
+				return perr(e, f, x, "placeholder '%s' must be a regex string", k->value, NULL);
+			f->ph[i].name = ck_strdup(e, k->value);
+			f->ph[i].regex = ck_strdup(e, x->value);
+			f->ph[i].pos = pos_of(f, x);
+			f->n_ph++;
+		}
+	}
+	if ((v = yd_map_get(r, "let"))) {
+		if (want_kind(e, f, v, YD_MAP, "let"))
+			return CK_EINVALID;
+		if (!(f->let = ck_calloc(e, v->n, sizeof *f->let)))
+			return CK_ENOMEM;
+		for (size_t i = 0; i < v->n; i++) {
+			const yd_node *k = v->items[2 * i];
+			f->let[i].name = ck_strdup(e, k->value);
+			f->let[i].pos = pos_of(f, v->items[2 * i + 1]);
+			f->n_let++;
+			if ((rc = parse_expr(e, f, v->items[2 * i + 1], &f->let[i].x)))
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int rule_file_load(const char *path, rule_file **out, ck_err *e)
+{
+	rule_file *f = ck_calloc(e, 1, sizeof *f);
+	int rc;
+	*out = NULL;
+	if (!f)
+		return CK_ENOMEM;
+	if (!(f->path = ck_strdup(e, path))) {
+		free(f);
+		return CK_ENOMEM;
+	}
+	if ((rc = yd_load_file(path, &f->doc, e)) || (rc = parse_header(e, f))) {
+		rule_file_free(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+void rule_file_free(rule_file *f)
+{
+	if (!f)
+		return;
+	str_list_free(f->alias, f->n_alias);
+	str_list_free(f->arch, f->n_arch);
+	str_list_free(f->fmt, f->n_fmt);
+	free(f->model);
+	free(f->hf_model_type);
+	free(f->cs_name);
+	free(f->note);
+	for (size_t i = 0; i < f->n_ph; i++) {
+		free(f->ph[i].name);
+		free(f->ph[i].regex);
+	}
+	free(f->ph);
+	for (size_t i = 0; i < f->n_let; i++) {
+		free(f->let[i].name);
+		expr_free(f->let[i].x);
+	}
+	free(f->let);
+	json_decref(f->hf_defaults);
+	json_decref(f->cs_defaults);
+	json_decref(f->hf_out);
+	json_decref(f->cs_out);
+	for (size_t i = 0; i < f->n_cfg; i++)
+		cfg_dispose(&f->cfg[i]);
+	free(f->cfg);
+	yd_doc_free(f->doc);
+	free(f->path);
+	free(f);
+}
+
+static char *dir_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	if (!s)
+		return strdup(".");
+	return strndup(path, (size_t)(s - path));
+}
+
+/* Load a file into the set (keeping it alive for its positions) and walk its keys/config. */
+static int load_into(loader *L, const char *path, const char *hf_pre, const char *cs_pre, int depth, int want_keys,
+	const yd_node *from_node, const rule_file *from)
+{
+	ck_err *e = L->e;
+	rule_set *s = L->set;
+	rule_file *f = NULL, **nf;
+	const yd_node *v;
+	int rc;
+
+	if (depth > MAX_INCLUDE_DEPTH)
+		return perr(e, from, from_node, "includes nested deeper than %s levels (a cycle?)", "16", NULL);
+	if ((rc = rule_file_load(path, &f, e)))
+		return rc;
+	if (!(nf = realloc(s->files, (s->n_files + 1) * sizeof *nf))) {
+		rule_file_free(f);
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	s->files = nf;
+	s->files[s->n_files++] = f;
+	if (want_keys && (v = yd_map_get(f->doc->root, "keys"))) {
+		if (want_kind(e, f, v, YD_SEQ, "keys"))
+			return CK_EINVALID;
+		for (size_t i = 0; i < v->n; i++)
+			if ((rc = parse_key(L, f, v->items[i], hf_pre, cs_pre, depth)))
+				return rc;
+	}
+	if (!want_keys && (v = yd_map_get(f->doc->root, "config")))
+		return load_config(L, s->files[0], f, v, depth);
+	return 0;
+}
+
+static int load_include(loader *L, const rule_file *from, const yd_node *n, const char *hf_pre, const char *cs_pre,
+	int depth, int want_keys)
+{
+	static const char *const allowed[] = {"include", "hf_prefix", "cs_prefix", NULL};
+	ck_err *e = L->e;
+	const yd_node *inc = yd_map_get(n, "include"), *h = yd_map_get(n, "hf_prefix"), *c = yd_map_get(n, "cs_prefix");
+	char *dir = NULL, *path = NULL, *hp = NULL, *cp = NULL;
+	int rc;
+	FILE *fp;
+
+	if (check_keys(e, from, n, "an include", allowed))
+		return CK_EINVALID;
+	if (inc->kind != YD_SCALAR || strchr(inc->value, '/') || !inc->value[0])
+		return perr(e, from, inc, "include names a rule set in the same directory (no '/')", NULL, NULL);
+	if (!want_keys && (h || c))
+		return perr(e, from, n, "config includes take no prefixes", NULL, NULL);
+	dir = dir_of(from->path);
+	hp = prefixed(e, hf_pre, h ? h->value : "");
+	cp = prefixed(e, cs_pre, c ? c->value : "");
+	if (!dir || !hp || !cp || asprintf(&path, "%s/%s.yaml", dir, inc->value) < 0) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		path = NULL;
+		goto done;
+	}
+	if (!(fp = fopen(path, "r"))) {
+		rc = perr(e, from, inc, "included rule set '%s' not found (%s)", inc->value, path);
+		goto done;
+	}
+	fclose(fp);
+	rc = load_into(L, path, hp, cp, depth + 1, want_keys, inc, from);
+done:
+	free(dir);
+	free(path);
+	free(hp);
+	free(cp);
+	return rc;
+}
+
+int rule_set_load(const char *path, rule_set **out, ck_err *e)
+{
+	loader L;
+	rule_set *s = ck_calloc(e, 1, sizeof *s);
+	const yd_node *v;
+	int rc;
+	*out = NULL;
+	if (!s)
+		return CK_ENOMEM;
+	L.set = s;
+	L.e = e;
+	if ((rc = load_into(&L, path, "", "", 0, 1, NULL, NULL)))
+		goto fail;
+	if ((v = yd_map_get(s->files[0]->doc->root, "config")) &&
+		(rc = load_config(&L, s->files[0], s->files[0], v, 0)))
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	rule_set_free(s);
+	return rc;
+}
+
+void rule_set_free(rule_set *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_keys; i++)
+		key_dispose(&s->keys[i]);
+	free(s->keys);
+	for (size_t i = 0; i < s->n_files; i++)
+		rule_file_free(s->files[i]);
+	free(s->files);
+	free(s->dir);
+	free(s);
+}
+
+/* --- lookup --------------------------------------------------------------- */
+
+const char *rule_ph_regex(const rule_file *scope, const char *name)
+{
+	for (size_t i = 0; i < scope->n_ph; i++)
+		if (!strcmp(scope->ph[i].name, name))
+			return scope->ph[i].regex;
+	return NULL;
+}
+
+int rule_has_format(const rule_file *f, const char *fmt)
+{
+	for (size_t i = 0; i < f->n_fmt; i++)
+		if (!strcmp(f->fmt[i], fmt))
+			return 1;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int rule_list_models(const char *dir, char ***out, size_t *out_n, ck_err *e)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0;
+	*out = NULL;
+	*out_n = 0;
+	if (!d)
+		return ck_errf(e, CK_ENOTFOUND, "%s: cannot open rules directory", dir);
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char *p = NULL;
+		ck_err tmp = {0};
+		rule_file *f = NULL;
+		if (len < 6 || strcmp(de->d_name + len - 5, ".yaml"))
+			continue;
+		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+			continue;
+		/* Shared pieces and broken files are not models; `validate` reports the latter. */
+		if (rule_file_load(p, &f, &tmp) == 0 && f->model) {
+			char **nv = realloc(v, (n + 1) * sizeof *nv);
+			if (nv) {
+				v = nv;
+				v[n++] = p;
+				p = NULL;
+			}
+		}
+		rule_file_free(f);
+		free(p);
+	}
+	closedir(d);
+	qsort(v, n, sizeof *v, cmp_str);
+	*out = v;
+	*out_n = n;
+	return 0;
+}
+
+static int for_each_model(const char *dir, int (*pred)(const rule_file *, const void *), const void *arg,
+	char **out_path, ck_err *e)
+{
+	char **v;
+	size_t n;
+	int rc = rule_list_models(dir, &v, &n, e), found = 0;
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		rule_file *f = NULL;
+		ck_err tmp = {0};
+		if (!found && rule_file_load(v[i], &f, &tmp) == 0 && pred(f, arg)) {
+			*out_path = v[i];
+			v[i] = NULL;
+			found = 1;
+		}
+		rule_file_free(f);
+		free(v[i]);
+	}
+	free(v);
+	return found ? 0 : CK_ENOTFOUND;
+}
+
+static int name_pred(const rule_file *f, const void *arg)
+{
+	const char *name = arg;
+	if (!strcmp(f->model, name))
+		return 1;
+	for (size_t i = 0; i < f->n_alias; i++)
+		if (!strcmp(f->alias[i], name))
+			return 1;
+	return 0;
+}
+
+int rule_find_model(const char *dir, const char *name, char **out_path, ck_err *e)
+{
+	char **v;
+	size_t n;
+	char list[1024] = "";
+	int rc = for_each_model(dir, name_pred, name, out_path, e);
+	if (rc != CK_ENOTFOUND)
+		return rc;
+	if (rule_list_models(dir, &v, &n, e) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			rule_file *f = NULL;
+			ck_err tmp = {0};
+			if (rule_file_load(v[i], &f, &tmp) == 0)
+				snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", f->model);
+			rule_file_free(f);
+			free(v[i]);
+		}
+		free(v);
+	}
+	return ck_errf(e, CK_ENOTFOUND, "unknown model '%s' (known: %s; see 'ckconv list')", name, list);
+}
+
+typedef struct detect_arg {
+	const json_t *hf, *cs;
+} detect_arg;
+
+static int detect_pred(const rule_file *f, const void *arg)
+{
+	const detect_arg *d = arg;
+	if (d->hf) {
+		json_t *arch = json_object_get(d->hf, "architectures"), *it;
+		size_t i;
+		json_array_foreach(arch, i, it) {
+			for (size_t j = 0; j < f->n_arch; j++)
+				if (json_is_string(it) && !strcmp(json_string_value(it), f->arch[j]))
+					return 1;
+		}
+		const char *mt = json_string_value(json_object_get(d->hf, "model_type"));
+		return mt && f->hf_model_type && !strcmp(mt, f->hf_model_type);
+	}
+	if (d->cs) {
+		json_t *m = json_object_get(d->cs, "model");
+		const char *name = json_string_value(json_object_get(m ? m : d->cs, "name"));
+		return name && ((f->cs_name && !strcmp(name, f->cs_name)) || !strcmp(name, f->model));
+	}
+	return 0;
+}
+
+int rule_detect_model(const char *dir, const json_t *hf_cfg, const json_t *cs_params, char **out_path, ck_err *e)
+{
+	detect_arg d = {hf_cfg, cs_params};
+	int rc = for_each_model(dir, detect_pred, &d, out_path, e);
+	if (rc == CK_ENOTFOUND)
+		return ck_errf(e, rc, "cannot tell the model from the %s; pass --model (see 'ckconv list')",
+			hf_cfg ? "config.json (architectures / model_type)" : "params (model.name)");
+	return rc;
+}

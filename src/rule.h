@@ -1,0 +1,120 @@
+/* rule.h - load rule files (YAML) into a rule set: model metadata, key rules with their
+ * templates and action chains, and config rules. Every node keeps file:line:col.
+ * Data flow: rule_* (this) -> match_* -> plan_* -> exec_*. */
+#ifndef CK_RULE_H
+#define CK_RULE_H
+
+#include <jansson.h>
+#include "err.h"
+#include "expr.h"
+#include "ydoc.h"
+
+typedef struct rule_pos {
+	const char *file; /* borrowed from the owning rule_file */
+	int line, col;
+} rule_pos;
+
+/* One parameter of an action as written: either an expression or a bare word. */
+typedef struct rule_param {
+	char *name;
+	char *text;  /* the scalar as written */
+	expr *x;     /* parsed expression, NULL for non-scalar values */
+	rule_pos pos;
+} rule_param;
+
+typedef struct rule_act {
+	char *name;
+	rule_pos pos;
+	size_t n;
+	rule_param *p;
+} rule_act;
+
+struct rule_file;
+
+/* A key rule after includes are flattened: templates already carry the include prefixes. */
+typedef struct rule_key {
+	const struct rule_file *scope; /* placeholders and `let` values come from here */
+	rule_pos pos;
+	size_t n_hf, n_cs;
+	char **hf, **cs;   /* templates; n == 0 means the key exists on the other side only */
+	size_t n_act;
+	rule_act *act;     /* chain as written, applied HF -> CS; CS -> HF runs the inverses reversed */
+	/* create: synthesise the one-sided key when converting towards its side, once per match
+	 * of for_each (a template on the other side). */
+	char *for_each;
+	rule_act *gen;     /* generator: fill / tril ... */
+	char *gen_dtype;
+	expr *gen_shape;   /* expression giving a list of ints */
+} rule_key;
+
+typedef struct rule_ph {
+	char *name;
+	char *regex;
+	rule_pos pos;
+} rule_ph;
+
+typedef struct rule_let {
+	char *name;
+	expr *x;
+	rule_pos pos;
+} rule_let;
+
+/* One config rule (see docs/rules.md). */
+typedef struct rule_cfg {
+	rule_pos pos;
+	size_t n_hf, n_cs;
+	char **hf, **cs;      /* keys (dotted paths allowed) on each side */
+	json_t *map;          /* value map HF -> CS, or NULL */
+	json_t *require;      /* required value or array of allowed values, or NULL */
+	size_t n_to_cs, n_to_hf;
+	char **to_cs_key, **to_hf_key;
+	expr **to_cs, **to_hf;
+	expr *check_hf, *check_cs; /* must be true when converting from that side */
+	int drop;             /* key(s) are known and intentionally not carried over */
+} rule_cfg;
+
+typedef struct rule_file {
+	char *path;
+	yd_doc *doc;
+	char *model;          /* NULL for a shared piece */
+	size_t n_alias, n_arch, n_fmt;
+	char **alias, **arch, **fmt; /* formats on the CS side, e.g. cs-2.1 .. cs-2.9 */
+	char *hf_model_type, *cs_name, *note;
+	size_t n_ph, n_let;
+	rule_ph *ph;
+	rule_let *let;
+	json_t *hf_defaults, *cs_defaults, *hf_out, *cs_out; /* objects (maybe empty) */
+	size_t n_cfg;
+	rule_cfg *cfg;
+} rule_file;
+
+typedef struct rule_set {
+	char *dir;
+	size_t n_files;
+	rule_file **files;    /* files[0] is the model's own file */
+	size_t n_keys;
+	rule_key *keys;
+} rule_set;
+
+/* Load the model file `path` and everything it includes (looked up in the same directory).
+ * Reports the first problem as "file:line:col: message". */
+int rule_set_load(const char *path, rule_set **out, ck_err *e);
+void rule_set_free(rule_set *s);
+
+/* Load one file on its own (no include resolution) - used by list and detection. */
+int rule_file_load(const char *path, rule_file **out, ck_err *e);
+void rule_file_free(rule_file *f);
+
+/* Find the rule file for a model name or alias in dir; CK_ENOTFOUND lists the known models. */
+int rule_find_model(const char *dir, const char *name, char **out_path, ck_err *e);
+/* Find the model whose architectures / hf_model_type (hf config) or cs_name (CS params) match. */
+int rule_detect_model(const char *dir, const json_t *hf_cfg, const json_t *cs_params, char **out_path, ck_err *e);
+/* Every model file in dir, sorted by model name (paths malloc'd; free each and the array). */
+int rule_list_models(const char *dir, char ***out, size_t *out_n, ck_err *e);
+
+/* Regex text of a placeholder visible from scope, or NULL. */
+const char *rule_ph_regex(const rule_file *scope, const char *name);
+/* 1 if fmt (e.g. "cs-2.9") is among the file's CS formats. */
+int rule_has_format(const rule_file *f, const char *fmt);
+
+#endif

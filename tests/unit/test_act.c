@@ -1,0 +1,193 @@
+/* Unit tests for act.c: each kernel on small known tensors, and every action's inverse. */
+#include <stdlib.h>
+#include <string.h>
+#include "act.h"
+#include "t.h"
+
+static act_t mk_f32(int rank, const int64_t *dims, int fill_iota)
+{
+	act_t t = {0};
+	t.dtype = CK_DT_F32;
+	t.shape.rank = rank;
+	for (int i = 0; i < rank; i++)
+		t.shape.dim[i] = dims[i];
+	ck_tensor_nbytes(t.dtype, &t.shape, &t.nbytes, NULL);
+	t.data = malloc(t.nbytes ? t.nbytes : 1);
+	t.owned = 1;
+	for (uint64_t i = 0; i < t.nbytes / 4; i++)
+		((float *)t.data)[i] = fill_iota ? (float)i : 0.0f;
+	return t;
+}
+
+static act_list one(act_t t)
+{
+	act_list l = {1, malloc(sizeof(act_t))};
+	l.t[0] = t;
+	return l;
+}
+
+static float at(const act_list *l, size_t t, size_t i) { return ((float *)l->t[t].data)[i]; }
+
+static act_inst inst(act_kind k)
+{
+	act_inst a;
+	memset(&a, 0, sizeof a);
+	a.kind = k;
+	a.pos.file = "test";
+	return a;
+}
+
+/* run forward then the inverse and check we get the input back */
+static int roundtrip(act_inst fwd, act_inst back, act_list in_copy_src)
+{
+	act_list in = {in_copy_src.n, calloc(in_copy_src.n, sizeof(act_t))}, mid = {0}, out = {0};
+	ck_err e = {0};
+	for (size_t i = 0; i < in.n; i++) {
+		in.t[i] = in_copy_src.t[i];
+		in.t[i].data = malloc(in.t[i].nbytes);
+		memcpy(in.t[i].data, in_copy_src.t[i].data, in.t[i].nbytes);
+		in.t[i].owned = 1;
+	}
+	int ok = act_chain_run(&fwd, 1, 0, &in, &mid, &e) == 0 && act_chain_run(&back, 1, 0, &mid, &out, &e) == 0 &&
+		out.n == in_copy_src.n;
+	for (size_t i = 0; ok && i < out.n; i++)
+		ok = out.t[i].nbytes == in_copy_src.t[i].nbytes && ck_shape_eq(&out.t[i].shape, &in_copy_src.t[i].shape) &&
+			!memcmp(out.t[i].data, in_copy_src.t[i].data, out.t[i].nbytes);
+	if (e.code)
+		printf("# %s\n", e.msg);
+	act_list_dispose(&out);
+	return ok;
+}
+
+int main(void)
+{
+	ck_err e = {0};
+	act_list in, out;
+
+	/* transpose [2,3] -> [3,2] */
+	int64_t d23[] = {2, 3};
+	act_inst tr = inst(ACT_TRANSPOSE);
+	in = one(mk_f32(2, d23, 1));
+	T_EQ_INT(act_chain_run(&tr, 1, 0, &in, &out, &e), 0, "transpose runs");
+	T_OK(out.t[0].shape.dim[0] == 3 && out.t[0].shape.dim[1] == 2, "transpose shape [3, 2]");
+	T_OK(at(&out, 0, 0) == 0 && at(&out, 0, 1) == 3 && at(&out, 0, 2) == 1 && at(&out, 0, 5) == 5, "transpose values");
+	act_list_dispose(&out);
+
+	/* transpose leaves 1-D alone (Conv1D bias) */
+	int64_t d4[] = {4};
+	in = one(mk_f32(1, d4, 1));
+	T_EQ_INT(act_chain_run(&tr, 1, 0, &in, &out, &e), 0, "transpose 1-D passes");
+	T_OK(out.t[0].shape.rank == 1 && at(&out, 0, 3) == 3, "1-D unchanged");
+	act_list_dispose(&out);
+
+	/* rope: one group of 4 rows, rotary dim 4: rows [0,1,2,3] -> [0,2,1,3] */
+	int64_t d42[] = {4, 2};
+	act_inst rope = inst(ACT_ROPE_INTERLEAVE);
+	rope.groups = 1;
+	rope.dim = 4;
+	in = one(mk_f32(2, d42, 1));
+	T_EQ_INT(act_chain_run(&rope, 1, 0, &in, &out, &e), 0, "rope_interleave runs");
+	T_OK(at(&out, 0, 0) == 0 && at(&out, 0, 2) == 4 && at(&out, 0, 4) == 2 && at(&out, 0, 6) == 6,
+		"rope rows 0,2,1,3");
+	act_list_dispose(&out);
+
+	/* rope: rows beyond the rotary dim stay in place (partial rotary) */
+	int64_t d61[] = {6, 1};
+	rope.dim = 4;
+	in = one(mk_f32(2, d61, 1));
+	T_EQ_INT(act_chain_run(&rope, 1, 0, &in, &out, &e), 0, "partial rotary runs");
+	T_OK(at(&out, 0, 1) == 2 && at(&out, 0, 2) == 1 && at(&out, 0, 4) == 4 && at(&out, 0, 5) == 5, "rows >= dim unchanged");
+	act_list_dispose(&out);
+
+	/* rope: groups must divide rows */
+	rope.groups = 4;
+	in = one(mk_f32(2, d61, 1));
+	ck_err_clear(&e);
+	T_OK(act_chain_run(&rope, 1, 1, &in, &out, &e) != 0, "rope refuses 6 rows in 4 groups");
+	T_HAS(e.msg, "6 rows do not split into 4 groups", "rope message");
+	ck_err_clear(&e);
+
+	/* split [6,2] in 3 along axis 0; concat back */
+	int64_t d62[] = {6, 2};
+	act_inst sp = inst(ACT_SPLIT), cc = inst(ACT_CONCAT);
+	sp.parts = 3;
+	in = one(mk_f32(2, d62, 1));
+	T_EQ_INT(act_chain_run(&sp, 1, 0, &in, &out, &e), 0, "split runs");
+	T_OK(out.n == 3 && out.t[1].shape.dim[0] == 2 && at(&out, 1, 0) == 4 && at(&out, 2, 3) == 11, "split parts");
+	act_list_dispose(&out);
+
+	/* split along axis 1 */
+	sp.axis = 1;
+	sp.parts = 2;
+	in = one(mk_f32(2, d62, 1));
+	T_EQ_INT(act_chain_run(&sp, 1, 0, &in, &out, &e), 0, "split axis 1 runs");
+	T_OK(out.n == 2 && out.t[0].shape.dim[1] == 1 && at(&out, 0, 1) == 2 && at(&out, 1, 1) == 3, "split axis 1 values");
+	act_list_dispose(&out);
+
+	/* stack 3 x [2,2] along axis 1 -> [2,3,2] (mixtral expert_weights layout) */
+	int64_t d22[] = {2, 2};
+	act_inst st = inst(ACT_STACK), un = inst(ACT_UNSTACK);
+	st.axis = un.axis = 1;
+	in.n = 3;
+	in.t = calloc(3, sizeof(act_t));
+	for (int i = 0; i < 3; i++) {
+		in.t[i] = mk_f32(2, d22, 0);
+		for (int j = 0; j < 4; j++)
+			((float *)in.t[i].data)[j] = (float)(10 * i + j);
+	}
+	act_list keep = {3, calloc(3, sizeof(act_t))};
+	for (int i = 0; i < 3; i++) {
+		keep.t[i] = in.t[i];
+		keep.t[i].data = malloc(16);
+		memcpy(keep.t[i].data, in.t[i].data, 16);
+	}
+	T_EQ_INT(act_chain_run(&st, 1, 0, &in, &out, &e), 0, "stack runs");
+	T_OK(out.t[0].shape.rank == 3 && out.t[0].shape.dim[0] == 2 && out.t[0].shape.dim[1] == 3 && out.t[0].shape.dim[2] == 2,
+		"stack shape [2, 3, 2]");
+	/* out[r, e, c] = expert e row r col c */
+	T_OK(at(&out, 0, 0) == 0 && at(&out, 0, 2) == 10 && at(&out, 0, 4) == 20 && at(&out, 0, 6) == 2, "stack layout");
+	act_list_dispose(&out);
+	T_OK(roundtrip(st, un, keep), "unstack inverts stack");
+
+	/* inverses on random data */
+	int64_t d84[] = {8, 4};
+	act_list r = one(mk_f32(2, d84, 1));
+	act_inst a = inst(ACT_ROPE_INTERLEAVE), b = inst(ACT_ROPE_DEINTERLEAVE);
+	a.groups = b.groups = 2;
+	a.dim = b.dim = 4;
+	T_OK(roundtrip(a, b, r), "rope_deinterleave inverts rope_interleave");
+	T_OK(roundtrip(tr, tr, r), "transpose is its own inverse");
+	act_inst ro = inst(ACT_ROLL), rb = inst(ACT_ROLL);
+	ro.shift = -1;
+	rb.shift = 1;
+	T_OK(roundtrip(ro, rb, r), "roll back inverts roll");
+	act_inst s2 = inst(ACT_SPLIT);
+	s2.parts = 4;
+	T_OK(roundtrip(s2, cc, r), "concat inverts split");
+	act_inst du = inst(ACT_DUPLICATE), fi = inst(ACT_FIRST);
+	du.parts = 2;
+	T_OK(roundtrip(du, fi, r), "first inverts duplicate");
+	act_list_dispose(&r);
+	act_list_dispose(&keep);
+
+	/* roll by -1 moves row 0 last (CLIP CLS position) */
+	int64_t d31[] = {3, 1};
+	in = one(mk_f32(2, d31, 1));
+	T_EQ_INT(act_chain_run(&ro, 1, 0, &in, &out, &e), 0, "roll runs");
+	T_OK(at(&out, 0, 0) == 1 && at(&out, 0, 2) == 0, "roll -1: first row goes last");
+	act_list_dispose(&out);
+
+	/* generators */
+	ck_shape s = {4, {1, 1, 3, 3}};
+	unsigned char m[9];
+	T_EQ_INT(act_gen_tril(CK_DT_U8, &s, m, &e), 0, "tril runs");
+	T_OK(m[0] == 1 && m[1] == 0 && m[3] == 1 && m[4] == 1 && m[5] == 0 && m[8] == 1, "tril lower triangle");
+	ck_shape sc = {0, {0}};
+	float f = 0;
+	T_EQ_INT(act_gen_fill(CK_DT_F32, &sc, -10000.0, &f, &e), 0, "fill scalar");
+	T_OK(f == -10000.0f, "fill value");
+	uint16_t h;
+	T_EQ_INT(act_gen_fill(CK_DT_BF16, &sc, 1.0, &h, &e), 0, "fill bf16");
+	T_EQ_INT(h, 0x3F80, "bf16 1.0 bits");
+	return t_done();
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""Independent checks for the test suite (numpy, h5py, PyYAML; no ckconv code).
+
+  ckcheck.py mdl-vs-st OUT.mdl REF.safetensors   packed file holds exactly REF's tensors
+  ckcheck.py st-vs-st A B [--common]              safetensors (file/dir/index) equal; --common: shared keys only
+  ckcheck.py yaml-eq A B                          both YAML files parse to the same mapping
+  ckcheck.py json-superset OUT REF                OUT has every key of REF with the same value
+Prints one line and exits 0 on success, 1 with the first difference otherwise.
+"""
+import json, os, struct, sys
+
+ST_DT = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8", "I32": "<i4",
+         "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "u1", "U16": "<u2", "U32": "<u4", "U64": "<u8"}
+TORCH = {"torch.float64": "F64", "torch.float32": "F32", "torch.float16": "F16", "torch.bfloat16": "BF16",
+         "torch.int64": "I64", "torch.int32": "I32", "torch.int16": "I16", "torch.int8": "I8",
+         "torch.uint8": "U8", "torch.bool": "BOOL"}
+
+
+def st_file(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        hdr = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, v in hdr.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        out[k] = (v["dtype"], list(v["shape"]), data[a:b])
+    return out
+
+
+def st_load(path):
+    if os.path.isdir(path):
+        idx = os.path.join(path, "model.safetensors.index.json")
+        path = idx if os.path.exists(idx) else os.path.join(path, "model.safetensors")
+    if path.endswith(".index.json"):
+        wm = json.load(open(path))["weight_map"]
+        out = {}
+        for shard in sorted(set(wm.values())):
+            out.update(st_file(os.path.join(os.path.dirname(path), shard)))
+        return out
+    return st_file(path)
+
+
+def mdl_load(path):
+    import h5py
+    out = {}
+    with h5py.File(path, "r") as f:
+        assert bool(f.attrs["__SUCCESS__"]), "__SUCCESS__ not true"
+        assert float(f.attrs["__version__"]) == 0.5, "version"
+        for k in f.keys():
+            d = f[k]
+            meta = json.loads(f.attrs[k + ".__metadata__"])[k + ".__metadata__"]
+            dt = TORCH[meta["dtypes"][0]]
+            out[k] = (dt, list(meta["shapes"][0]) if d.shape != () else [], d[()].tobytes())
+            assert list(d.shape) == out[k][1], f"{k}: dataset shape {d.shape} vs metadata {out[k][1]}"
+    return out
+
+
+def compare(a, b, common=False):
+    if not common:
+        if set(a) != set(b):
+            return f"key sets differ: only in first {sorted(set(a) - set(b))[:5]}, only in second {sorted(set(b) - set(a))[:5]}"
+    keys = sorted(set(a) & set(b))
+    if not keys:
+        return "no common keys"
+    for k in keys:
+        if a[k][0] != b[k][0] or a[k][1] != b[k][1]:
+            return f"{k}: {a[k][0]} {a[k][1]} vs {b[k][0]} {b[k][1]}"
+        if a[k][2] != b[k][2]:
+            return f"{k}: bytes differ"
+    return None
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "mdl-vs-st":
+        err = compare(mdl_load(argv[2]), st_load(argv[3]))
+    elif cmd == "st-vs-st":
+        err = compare(st_load(argv[2]), st_load(argv[3]), "--common" in argv)
+    elif cmd == "yaml-eq":
+        import yaml
+        a, b = yaml.safe_load(open(argv[2])), yaml.safe_load(open(argv[3]))
+        err = None if a == b else f"YAML differs:\n{json.dumps(a, sort_keys=True)}\n{json.dumps(b, sort_keys=True)}"
+    elif cmd == "json-superset":
+        a, b = json.load(open(argv[2])), json.load(open(argv[3]))
+        bad = [k for k in b if k not in a or a[k] != b[k]]
+        err = None if not bad else "; ".join(f"{k}: {a.get(k, '<missing>')!r} != {b[k]!r}" for k in bad)
+    else:
+        err = f"unknown command {cmd}"
+    if err:
+        print(err)
+        return 1
+    print("same")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
