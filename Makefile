@@ -6,9 +6,10 @@ CC      ?= cc
 PKGS    := yaml-0.1 libpcre2-8 hdf5 jansson minizip
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS  += $(PKG_LIBS) -lm $(EXTRA_LDFLAGS)
+OPTFLAGS ?= -O2 -g
+# the user's CFLAGS/LDFLAGS are added, never replace what the build needs
+CK_CFLAGS = $(OPTFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS) $(CFLAGS)
+CK_LDLIBS = $(PKG_LIBS) -lm $(EXTRA_LDFLAGS) $(LDFLAGS) $(LDLIBS)
 
 LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
@@ -23,17 +24,17 @@ DEBIAN_PKGS := build-essential pkg-config libyaml-dev libpcre2-dev libhdf5-dev h
 all: $(BIN)/ckconv
 
 $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CK_CFLAGS) -c -o $@ $<
 
 $(BUILD):
 	mkdir -p $(BUILD)/tests
 
 $(BIN)/ckconv: $(LIB_OBJ) $(BUILD)/main.o
 	mkdir -p $(BIN)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CK_CFLAGS) -o $@ $^ $(CK_LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/t.h | $(BUILD)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJ) $(LDLIBS)
+	$(CC) $(CK_CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJ) $(CK_LDLIBS)
 
 units: $(UNIT_BIN)
 
@@ -42,7 +43,7 @@ test: all units
 
 # The whole suite again under AddressSanitizer + UBSan, in separate build dirs.
 check:
-	$(MAKE) test BUILD=build-asan BIN=build-asan/bin CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	$(MAKE) test BUILD=build-asan BIN=build-asan/bin OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined"
 

@@ -96,7 +96,7 @@ static int parse_ph(const char *s, size_t n, tpl_ph *out)
 	for (char *c = p; *c; c++)
 		if (!(*c == '_' || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (c > p && *c >= '0' && *c <= '9')))
 			return -1;
-	snprintf(out->name, sizeof out->name, "%s", p);
+	memcpy(out->name, p, strlen(p) + 1); /* length checked above */
 	return 0;
 }
 
