@@ -433,6 +433,20 @@ static void test_refusals(void)
 	ck_err_clear(&e);
 }
 
+/* An empty state dict {"model": {}} is a valid checkpoint with no tensors. */
+static void test_empty(void)
+{
+	ck_err e = {0};
+	ck_tsrc *src = NULL;
+	const char *p = tpath("empty.mdl");
+	T_EQ_INT(write_all(p, "model", NULL, NULL, 0, NULL, &e), 0, "empty: write no tensors");
+	T_EQ_INT(h5ck_open(p, &src, &e), 0, "empty: read back");
+	T_EQ_INT(src ? src->n : 99, 0, "empty: no tensors");
+	ck_tsrc_free(src);
+	h5py_check(p, "empty");
+	clean_dir();
+}
+
 /* A 0.5 file with an alias (LinkedObject), a scalar (NaN), a string and None leaf, hand-edited. */
 static void test_aliases(void)
 {
@@ -546,6 +560,7 @@ int main(void)
 	test_dtypes(0);
 	test_dtypes(1);
 	test_refusals();
+	test_empty();
 	test_aliases();
 	test_legacy_quoting();
 	clean_dir();
