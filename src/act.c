@@ -613,3 +613,41 @@ int act_gen_tril(ck_dtype dt, const ck_shape *s, void *data, ck_err *e)
 	}
 	return 0;
 }
+
+int act_gen_arange(ck_dtype dt, const ck_shape *s, void *data, ck_err *e)
+{
+	uint64_t n;
+	int rc = ck_shape_numel(s, &n, e);
+	if (rc)
+		return rc;
+	uint64_t last = s->rank ? (uint64_t)s->dim[s->rank - 1] : 1;
+	size_t es = ck_dtype_size(dt);
+	for (uint64_t i = 0; i < n; i++)
+		put_value(dt, (unsigned char *)data + i * es, (double)(i % (last ? last : 1)));
+	return 0;
+}
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+int act_gen_uniform(ck_dtype dt, const ck_shape *s, double bound, unsigned long long seed, void *data, ck_err *e)
+{
+	uint64_t n, state = seed;
+	int rc = ck_shape_numel(s, &n, e);
+	if (rc)
+		return rc;
+	if (!ck_dtype_is_float(dt) || dt == CK_DT_F16)
+		return ck_errf(e, CK_EINVALID, "uniform: dtype %s is not supported (use f32, f64 or bf16)",
+			ck_dtype_short_name(dt));
+	size_t es = ck_dtype_size(dt);
+	for (uint64_t i = 0; i < n; i++) {
+		double u = (double)(splitmix64(&state) >> 11) * (1.0 / 9007199254740992.0); /* [0, 1) */
+		put_value(dt, (unsigned char *)data + i * es, (2.0 * u - 1.0) * bound);
+	}
+	return 0;
+}

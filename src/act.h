@@ -59,5 +59,10 @@ void act_list_dispose(act_list *l);
  * ones over the last two dims. data must hold nbytes. */
 int act_gen_fill(ck_dtype dt, const ck_shape *s, double value, void *data, ck_err *e);
 int act_gen_tril(ck_dtype dt, const ck_shape *s, void *data, ck_err *e);
+/* 0, 1, 2, ... along the last dim (BERT position_ids). */
+int act_gen_arange(ck_dtype dt, const ck_shape *s, void *data, ck_err *e);
+/* Uniform in [-bound, bound) from a fixed-seed generator (splitmix64): reproducible run to run,
+ * the same distribution as PyTorch's init but not its exact numbers. */
+int act_gen_uniform(ck_dtype dt, const ck_shape *s, double bound, unsigned long long seed, void *data, ck_err *e);
 
 #endif

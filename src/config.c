@@ -26,6 +26,8 @@ static json_t *resolve(void *vctx, const char *name)
 		return env->hf ? env->hf : expr_absent();
 	if (!strcmp(name, "cs"))
 		return env->cs ? env->cs : expr_absent();
+	if (env->vars && json_object_get(env->vars, name))
+		return json_object_get(env->vars, name);
 	for (size_t i = 0; env->scope && i < env->scope->n_let; i++) {
 		const rule_let *l = &env->scope->let[i];
 		if (strcmp(l->name, name))
@@ -344,6 +346,12 @@ static char *unused_keys(conv *c)
 int cfg_convert(const rule_set *rs, int dir, const json_t *src, const char *where, json_t **out, char **warn,
 	ck_err *e)
 {
+	return cfg_convert_vars(rs, dir, src, where, NULL, out, warn, e);
+}
+
+int cfg_convert_vars(const rule_set *rs, int dir, const json_t *src, const char *where, json_t *vars, json_t **out,
+	char **warn, ck_err *e)
+{
 	const rule_file *f = rs->files[0];
 	conv c = {rs, dir, where, json_deep_copy(src), json_object(), json_object(), {0}, e};
 	json_t *wrap = NULL;
@@ -368,6 +376,7 @@ int cfg_convert(const rule_set *rs, int dir, const json_t *src, const char *wher
 		c.env.hf = c.in;
 	}
 	c.env.scope = f;
+	c.env.vars = vars;
 	for (size_t i = 0; i < f->n_cfg && !rc; i++)
 		rc = apply(&c, &f->cfg[i]);
 	if (rc)

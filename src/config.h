@@ -13,6 +13,7 @@
 typedef struct cfg_env {
 	json_t *hf, *cs;
 	const rule_file *scope;
+	json_t *vars; /* more names (placeholder bindings, `out`), or NULL */
 	int depth;
 } cfg_env;
 
@@ -26,6 +27,9 @@ int cfg_eval_int(cfg_env *env, const expr *x, long long *out, ck_err *e);
  * keys no rule consumed. `where` names the source file for messages. */
 int cfg_convert(const rule_set *rs, int dir, const json_t *src, const char *where, json_t **out, char **warn,
 	ck_err *e);
+/* Same, with extra names for expressions (e.g. `out`, the output paths of components). */
+int cfg_convert_vars(const rule_set *rs, int dir, const json_t *src, const char *where, json_t *vars, json_t **out,
+	char **warn, ck_err *e);
 
 /* Dotted-path access into nested objects ("moe.num_experts"). get returns borrowed or NULL. */
 json_t *cfg_path_get(const json_t *obj, const char *path);

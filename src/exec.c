@@ -58,8 +58,14 @@ static int run_gen(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *e
 	int rc;
 	if (!buf)
 		return CK_ENOMEM;
-	rc = g->kind == PLAN_GEN_FILL ? act_gen_fill(ti->dtype, &ti->shape, g->fill, buf, e)
-				      : act_gen_tril(ti->dtype, &ti->shape, buf, e);
+	switch (g->kind) {
+	case PLAN_GEN_FILL: rc = act_gen_fill(ti->dtype, &ti->shape, g->fill, buf, e); break;
+	case PLAN_GEN_TRIL: rc = act_gen_tril(ti->dtype, &ti->shape, buf, e); break;
+	case PLAN_GEN_ARANGE: rc = act_gen_arange(ti->dtype, &ti->shape, buf, e); break;
+	default: /* each tensor its own stream: the seed mixed with its index in the plan */
+		rc = act_gen_uniform(ti->dtype, &ti->shape, g->fill, g->seed * 1000003ULL + g->out[0], buf, e);
+		break;
+	}
 	if (!rc)
 		rc = ck_tsink_write(sink, g->out[0], buf, e);
 	free(buf);

@@ -291,7 +291,7 @@ static int finish_group(builder *B, const pending *pg)
 	size_t n_tgt = B->dir == 0 ? k->n_cs : k->n_hf;
 	const char *over = over_of(k);
 	plan_group *g = new_group(B);
-	param_ctx pc = {{B->hf, B->cs, k->scope, 0}};
+	param_ctx pc = {{.hf = B->hf, .cs = B->cs, .scope = k->scope}};
 	act_list in = {0}, out = {0};
 	int rc;
 
@@ -372,9 +372,9 @@ static int finish_group(builder *B, const pending *pg)
 	return rc;
 }
 
-static int eval_shape(builder *B, const rule_key *k, ck_shape *out)
+static int eval_shape(builder *B, const rule_key *k, json_t *vars, ck_shape *out)
 {
-	cfg_env env = {B->hf, B->cs, k->scope, 0};
+	cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
 	json_t *v = NULL, *it;
 	ck_err pe = {0};
 	size_t i;
@@ -402,77 +402,131 @@ static int eval_shape(builder *B, const rule_key *k, ck_shape *out)
 	return 0;
 }
 
-static int add_generated(builder *B, const rule_key *k, const char *tname)
+static int add_generated(builder *B, const rule_key *k, const char *tname, json_t *vars)
 {
+	static const char *const kinds[] = {"fill", "tril", "arange", "uniform"};
+	cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
 	act_t t = {0};
 	plan_group *g;
 	ck_err pe = {0};
+	json_t *v = NULL;
 	if (ck_dtype_from_short(k->gen_dtype, &t.dtype)) {
 		PROBLEM(B->p, "%s:%d:%d: create: unknown dtype '%s'", k->pos.file, k->pos.line, k->pos.col, k->gen_dtype);
 		return 0;
 	}
-	if (eval_shape(B, k, &t.shape))
+	if (eval_shape(B, k, vars, &t.shape))
 		return 0;
 	if (ck_tensor_nbytes(t.dtype, &t.shape, &t.nbytes, &pe)) {
 		PROBLEM(B->p, "%s: %s", tname, pe.msg);
 		return 0;
 	}
-	if (!(g = new_group(B)) || !(g->out = calloc(1, sizeof *g->out)))
+	if (cfg_eval(&env, k->gen_value, &v, &pe) || !json_is_number(v)) {
+		PROBLEM(B->p, "%s", pe.code ? pe.msg : "create: the generator's value must be a number");
+		json_decref(v);
+		return 0;
+	}
+	if (!(g = new_group(B)) || !(g->out = calloc(1, sizeof *g->out))) {
+		json_decref(v);
 		return ck_errf(B->e, CK_ENOMEM, "out of memory");
+	}
 	g->rule = k;
 	g->n_out = 1;
-	g->kind = strcmp(k->gen->name, "tril") ? PLAN_GEN_FILL : PLAN_GEN_TRIL;
-	if (g->kind == PLAN_GEN_FILL) {
-		cfg_env env = {B->hf, B->cs, k->scope, 0};
-		json_t *v = NULL;
-		if (cfg_eval(&env, k->gen->p[0].x, &v, &pe) || !json_is_number(v)) {
-			PROBLEM(B->p, "%s", pe.code ? pe.msg : "create: fill value must be a number");
-			json_decref(v);
-			return 0;
-		}
-		g->fill = json_number_value(v);
-		json_decref(v);
-	}
+	g->fill = json_number_value(v);
+	g->seed = (unsigned long long)k->gen_seed;
+	json_decref(v);
+	for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+		if (!strcmp(k->gen_kind, kinds[i]))
+			g->kind = (plan_kind)(PLAN_GEN_FILL + i);
 	if (B->o && B->o->debug)
 		fprintf(B->o->debug, "(created) -> %s%s (rule %s:%d, %s)\n", B->dst_prefix, tname, k->pos.file, k->pos.line,
-			k->gen->name);
+			k->gen_kind);
 	return add_target(B, tname, &t, &g->out[0]);
 }
 
-/* Keys that exist on the target side only, made once per match of the rule's for_each. */
+/* Bindings as expression names: numbers as integers, other text as strings. */
+static json_t *bind_vars(const match_bind *b)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; o && i < b->n; i++)
+		json_object_set_new(o, b->name[i], b->num[i] >= 0 ? json_integer(b->num[i]) : json_string(b->val[i]));
+	return o;
+}
+
+/* Create tname unless some rule already produced it (or it was created before). */
+static int create_one(builder *B, const rule_key *k, const char *tpl, const match_bind *b)
+{
+	char *tname = NULL, *full = NULL;
+	size_t dummy;
+	int rc = match_fill(k, tpl, b, &tname, B->e);
+	if (rc)
+		return rc;
+	if (asprintf(&full, "%s%s", B->dst_prefix, tname) < 0) {
+		free(tname);
+		return ck_errf(B->e, CK_ENOMEM, "out of memory");
+	}
+	if (!strmap_get(B->p->targets, full, &dummy)) {
+		json_t *vars = bind_vars(b);
+		rc = add_generated(B, k, tname, vars);
+		json_decref(vars);
+	}
+	free(full);
+	free(tname);
+	return rc;
+}
+
+/* for: {NAME: <list>} binds NAME to each value of the list. */
+static int create_for_list(builder *B, const rule_key *k, const char *tpl)
+{
+	cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope};
+	json_t *list = NULL, *it;
+	ck_err pe = {0};
+	size_t i;
+	int rc = 0;
+	if (cfg_eval(&env, k->for_list, &list, &pe) || !json_is_array(list)) {
+		PROBLEM(B->p, "%s", pe.code ? pe.msg : "create: 'for' must give a list");
+		json_decref(list);
+		return 0;
+	}
+	json_array_foreach(list, i, it) {
+		match_bind b = {0};
+		b.n = 1;
+		snprintf(b.name[0], sizeof b.name[0], "%s", k->for_name);
+		b.num[0] = json_is_integer(it) ? json_integer_value(it) : -1;
+		if (json_is_integer(it))
+			snprintf(b.val[0], sizeof b.val[0], "%lld", (long long)json_integer_value(it));
+		else
+			snprintf(b.val[0], sizeof b.val[0], "%s", json_is_string(it) ? json_string_value(it) : "?");
+		if ((rc = create_one(B, k, tpl, &b)))
+			break;
+	}
+	json_decref(list);
+	return rc;
+}
+
+/* Keys that exist on the target side only: made once per match of the rule's for_each (or per
+ * value of its `for` list), when no rule produced them from the source. */
 static int add_created(builder *B, match_prog *mp)
 {
-	strmap seen;
 	int rc = 0;
-	strmap_init(&seen);
 	for (size_t r = 0; r < B->rs->n_keys && !rc; r++) {
 		const rule_key *k = &B->rs->keys[r];
 		const char *tpl = B->dir == 0 ? (k->n_cs ? k->cs[0] : NULL) : (k->n_hf ? k->hf[0] : NULL);
-		if (!k->for_each || !tpl || (B->dir == 0 ? k->n_hf : k->n_cs))
+		if (!k->gen_kind || !tpl || (B->dir == 0 ? k->n_hf : k->n_cs))
 			continue;
+		if (k->for_list) {
+			rc = create_for_list(B, k, tpl);
+			continue;
+		}
 		for (size_t i = 0; i < B->src->n && !rc; i++) {
 			match_bind b;
 			const char *name = B->src->t[i].name;
-			char *tname = NULL;
-			size_t dummy;
 			ck_err pe = {0};
 			if (strncmp(name, B->src_prefix, strlen(B->src_prefix)))
 				continue;
-			int m = match_for_each(mp, r, name + strlen(B->src_prefix), &b, &pe);
-			if (m <= 0)
-				continue;
-			if ((rc = match_fill(k, tpl, &b, &tname, B->e)))
-				break;
-			if (strmap_get(&seen, tname, &dummy)) {
-				free(tname);
-				continue;
-			}
-			strmap_put(&seen, tname, 0);
-			rc = add_generated(B, k, tname);
-			free(tname);
+			if (match_for_each(mp, r, name + strlen(B->src_prefix), &b, &pe) > 0)
+				rc = create_one(B, k, tpl, &b);
 		}
 	}
-	strmap_dispose(&seen);
 	return rc;
 }
 
@@ -549,7 +603,7 @@ void plan_print(const plan *p, FILE *f)
 		if (g->kind == PLAN_MOVE)
 			chain_label(g, lab, sizeof lab);
 		else
-			snprintf(lab, sizeof lab, "%s", g->kind == PLAN_GEN_FILL ? "create fill" : "create tril");
+			snprintf(lab, sizeof lab, "create %s", g->rule->gen_kind);
 		fprintf(f, "%s:%d  %s\n", g->rule->pos.file, g->rule->pos.line, lab);
 		for (size_t j = 0; j < g->n_in; j++)
 			if (g->in[j].src) {

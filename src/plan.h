@@ -15,7 +15,7 @@ typedef struct plan_in {
 	size_t idx;
 } plan_in;
 
-typedef enum { PLAN_MOVE, PLAN_GEN_FILL, PLAN_GEN_TRIL } plan_kind;
+typedef enum { PLAN_MOVE, PLAN_GEN_FILL, PLAN_GEN_TRIL, PLAN_GEN_ARANGE, PLAN_GEN_UNIFORM } plan_kind;
 
 typedef struct plan_group {
 	plan_kind kind;
@@ -26,7 +26,8 @@ typedef struct plan_group {
 	size_t *out;      /* indices into plan.out */
 	size_t n_act;
 	act_inst *act;
-	double fill;      /* PLAN_GEN_FILL */
+	double fill;      /* fill value; uniform bound */
+	unsigned long long seed; /* uniform */
 } plan_group;
 
 typedef struct plan_opts {

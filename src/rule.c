@@ -213,24 +213,42 @@ static void key_dispose(rule_key *k)
 		act_dispose(&k->act[i]);
 	free(k->act);
 	free(k->for_each);
-	if (k->gen) {
-		act_dispose(k->gen);
-		free(k->gen);
-	}
+	free(k->for_name);
+	expr_free(k->for_list);
+	free(k->gen_kind);
+	expr_free(k->gen_value);
 	free(k->gen_dtype);
 	expr_free(k->gen_shape);
 }
 
+/* create: {for_each: T | for: {NAME: EXPR}, fill: V | tril: 1 | arange: 1 | uniform: BOUND, seed: N,
+ *          dtype: D, shape: EXPR} */
 static int parse_create(loader *L, const rule_file *f, const yd_node *n, rule_key *k)
 {
-	static const char *const allowed[] = {"for_each", "fill", "tril", "dtype", "shape", NULL};
+	static const char *const allowed[] = {"for_each", "for", "fill", "tril", "arange", "uniform", "seed", "dtype",
+		"shape", NULL};
+	static const char *const kinds[] = {"fill", "tril", "arange", "uniform"};
 	ck_err *e = L->e;
-	const yd_node *v;
+	const yd_node *v, *fe, *fo, *kind = NULL;
+	const char *kname = NULL;
 	if (want_kind(e, f, n, YD_MAP, "create") || check_keys(e, f, n, "create", allowed))
 		return CK_EINVALID;
-	if (!(v = yd_map_get(n, "for_each")) || v->kind != YD_SCALAR)
-		return perr(e, f, n, "create needs 'for_each: <template on the other side>'", NULL, NULL);
-	k->for_each = ck_strdup(e, v->value);
+	fe = yd_map_get(n, "for_each");
+	fo = yd_map_get(n, "for");
+	if (!!fe == !!fo)
+		return perr(e, f, n, "create needs exactly one of 'for_each: <template on the other side>' or 'for: {NAME: <list>}'",
+			NULL, NULL);
+	if (fe) {
+		if (fe->kind != YD_SCALAR)
+			return perr(e, f, fe, "for_each must be a key template", NULL, NULL);
+		k->for_each = ck_strdup(e, fe->value);
+	} else {
+		if (fo->kind != YD_MAP || fo->n != 1)
+			return perr(e, f, fo, "for must be a one-entry mapping {NAME: <expression giving a list>}", NULL, NULL);
+		k->for_name = ck_strdup(e, fo->items[0]->value);
+		if (parse_expr(e, f, fo->items[1], &k->for_list))
+			return CK_EINVALID;
+	}
 	if (!(v = yd_map_get(n, "dtype")) || v->kind != YD_SCALAR)
 		return perr(e, f, n, "create needs 'dtype'", NULL, NULL);
 	k->gen_dtype = ck_strdup(e, v->value);
@@ -238,18 +256,20 @@ static int parse_create(loader *L, const rule_file *f, const yd_node *n, rule_ke
 		return perr(e, f, n, "create needs 'shape' (an expression giving a list of ints)", NULL, NULL);
 	if (parse_expr(e, f, v, &k->gen_shape))
 		return CK_EINVALID;
-	const yd_node *fill = yd_map_get(n, "fill"), *tril = yd_map_get(n, "tril");
-	if (!!fill == !!tril)
-		return perr(e, f, n, "create needs exactly one of 'fill: <value>' or 'tril: 1'", NULL, NULL);
-	if (!(k->gen = ck_calloc(e, 1, sizeof *k->gen)) || !(k->gen->p = ck_calloc(e, 1, sizeof *k->gen->p)))
-		return CK_ENOMEM;
-	k->gen->name = ck_strdup(e, fill ? "fill" : "tril");
-	k->gen->pos = pos_of(f, fill ? fill : tril);
-	k->gen->n = 1;
-	k->gen->p[0].name = ck_strdup(e, "value");
-	k->gen->p[0].text = ck_strdup(e, (fill ? fill : tril)->value);
-	k->gen->p[0].pos = k->gen->pos;
-	return parse_expr(e, f, fill ? fill : tril, &k->gen->p[0].x);
+	for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+		if ((v = yd_map_get(n, kinds[i]))) {
+			if (kind)
+				return perr(e, f, v, "create takes one of fill, tril, arange, uniform", NULL, NULL);
+			kind = v;
+			kname = kinds[i];
+		}
+	if (!kind)
+		return perr(e, f, n, "create needs one of 'fill: <value>', 'tril: 1', 'arange: 1' or 'uniform: <bound>'", NULL,
+			NULL);
+	k->gen_kind = ck_strdup(e, kname);
+	if ((v = yd_map_get(n, "seed")))
+		k->gen_seed = strtoll(v->value, NULL, 10);
+	return parse_expr(e, f, kind, &k->gen_value);
 }
 
 static int load_include(loader *L, const rule_file *from, const yd_node *n, const char *hf_pre, const char *cs_pre,
@@ -462,12 +482,82 @@ static int load_config(loader *L, rule_file *root, const rule_file *f, const yd_
 	return 0;
 }
 
+/* --- components ---------------------------------------------------------- */
+
+static int plain_name(const char *s)
+{
+	return s[0] && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+/* components: [{dir, rules, config, hf_prefix, cs_prefix, files, make_files}] */
+static int parse_components(ck_err *e, rule_file *f, const yd_node *n)
+{
+	static const char *const allowed[] = {"dir", "rules", "config", "hf_prefix", "cs_prefix", "files", "make_files",
+		NULL};
+	if (want_kind(e, f, n, YD_SEQ, "components"))
+		return CK_EINVALID;
+	if (!(f->comp = ck_calloc(e, n->n, sizeof *f->comp)))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < n->n; i++) {
+		const yd_node *c = n->items[i], *v;
+		rule_comp *rc = &f->comp[f->n_comp++];
+		int r;
+		rc->pos = pos_of(f, c);
+		if (want_kind(e, f, c, YD_MAP, "a component") || check_keys(e, f, c, "a component", allowed))
+			return CK_EINVALID;
+		static const char *const need[] = {"dir", "rules", "config"};
+		char **dst[] = {&rc->dir, &rc->rules, &rc->config};
+		for (int j = 0; j < 3; j++) {
+			if (!(v = yd_map_get(c, need[j])) || v->kind != YD_SCALAR || !plain_name(v->value))
+				return perr(e, f, v ? v : c, "a component needs '%s' (a plain name)", need[j], NULL);
+			*dst[j] = ck_strdup(e, v->value);
+		}
+		rc->hf_prefix = ck_strdup(e, (v = yd_map_get(c, "hf_prefix")) ? v->value : "");
+		rc->cs_prefix = ck_strdup(e, (v = yd_map_get(c, "cs_prefix")) ? v->value : "");
+		if ((v = yd_map_get(c, "files")) && (r = str_list(e, f, v, "files", &rc->files, &rc->n_files)))
+			return r;
+		if ((v = yd_map_get(c, "make_files"))) {
+			if (want_kind(e, f, v, YD_MAP, "make_files"))
+				return CK_EINVALID;
+			if (!(rc->make_name = ck_calloc(e, v->n, sizeof *rc->make_name)) ||
+				!(rc->make = ck_calloc(e, v->n, sizeof *rc->make)))
+				return CK_ENOMEM;
+			for (size_t j = 0; j < v->n; j++) {
+				if (!plain_name(v->items[2 * j]->value))
+					return perr(e, f, v->items[2 * j], "make_files: '%s' is not a plain file name",
+						v->items[2 * j]->value, NULL);
+				rc->make_name[j] = ck_strdup(e, v->items[2 * j]->value);
+				rc->n_make++;
+				if (parse_expr(e, f, v->items[2 * j + 1], &rc->make[j]))
+					return CK_EINVALID;
+			}
+		}
+	}
+	return 0;
+}
+
+static void comp_dispose(rule_comp *c)
+{
+	free(c->dir);
+	free(c->rules);
+	free(c->config);
+	free(c->hf_prefix);
+	free(c->cs_prefix);
+	str_list_free(c->files, c->n_files);
+	for (size_t i = 0; i < c->n_make; i++) {
+		free(c->make_name[i]);
+		expr_free(c->make[i]);
+	}
+	free(c->make_name);
+	free(c->make);
+}
+
 /* --- files -------------------------------------------------------------- */
 
 static int parse_header(ck_err *e, rule_file *f)
 {
 	static const char *const allowed[] = {"model", "aliases", "architectures", "hf_model_type", "cs_name",
-		"formats", "note", "placeholders", "let", "keys", "config", NULL};
+		"formats", "note", "placeholders", "let", "keys", "config", "components", "files", NULL};
 	const yd_node *r = f->doc->root, *v;
 	int rc;
 	if (!r)
@@ -510,6 +600,10 @@ static int parse_header(ck_err *e, rule_file *f)
 			f->n_ph++;
 		}
 	}
+	if ((v = yd_map_get(r, "files")) && (rc = str_list(e, f, v, "files", &f->files, &f->n_files)))
+		return rc;
+	if ((v = yd_map_get(r, "components")) && (rc = parse_components(e, f, v)))
+		return rc;
 	if ((v = yd_map_get(r, "let"))) {
 		if (want_kind(e, f, v, YD_MAP, "let"))
 			return CK_EINVALID;
@@ -574,6 +668,10 @@ void rule_file_free(rule_file *f)
 	for (size_t i = 0; i < f->n_cfg; i++)
 		cfg_dispose(&f->cfg[i]);
 	free(f->cfg);
+	str_list_free(f->files, f->n_files);
+	for (size_t i = 0; i < f->n_comp; i++)
+		comp_dispose(&f->comp[i]);
+	free(f->comp);
 	yd_doc_free(f->doc);
 	free(f->path);
 	free(f);
@@ -659,6 +757,20 @@ done:
 
 int rule_set_load(const char *path, rule_set **out, ck_err *e)
 {
+	return rule_set_load_prefixed(path, "", "", out, e);
+}
+
+char *rule_sibling(const char *from, const char *name)
+{
+	char *dir = dir_of(from), *p = NULL;
+	if (!dir || asprintf(&p, "%s/%s.yaml", dir, name) < 0)
+		p = NULL;
+	free(dir);
+	return p;
+}
+
+int rule_set_load_prefixed(const char *path, const char *hf_prefix, const char *cs_prefix, rule_set **out, ck_err *e)
+{
 	loader L;
 	rule_set *s = ck_calloc(e, 1, sizeof *s);
 	const yd_node *v;
@@ -668,7 +780,7 @@ int rule_set_load(const char *path, rule_set **out, ck_err *e)
 		return CK_ENOMEM;
 	L.set = s;
 	L.e = e;
-	if ((rc = load_into(&L, path, "", "", 0, 1, NULL, NULL)))
+	if ((rc = load_into(&L, path, hf_prefix, cs_prefix, 0, 1, NULL, NULL)))
 		goto fail;
 	if ((v = yd_map_get(s->files[0]->doc->root, "config")) &&
 		(rc = load_config(&L, s->files[0], s->files[0], v, 0)))

@@ -39,10 +39,15 @@ typedef struct rule_key {
 	char **hf, **cs;   /* templates; n == 0 means the key exists on the other side only */
 	size_t n_act;
 	rule_act *act;     /* chain as written, applied HF -> CS; CS -> HF runs the inverses reversed */
-	/* create: synthesise the one-sided key when converting towards its side, once per match
-	 * of for_each (a template on the other side). */
+	/* create: synthesise the one-sided key when converting towards its side (unless a rule
+	 * already produced it), once per match of for_each (a template on the other side) or once
+	 * per value of for_list bound to for_name. */
 	char *for_each;
-	rule_act *gen;     /* generator: fill / tril ... */
+	char *for_name;
+	expr *for_list;
+	char *gen_kind;    /* fill | tril | arange | uniform */
+	expr *gen_value;   /* fill value, uniform bound */
+	long long gen_seed;
 	char *gen_dtype;
 	expr *gen_shape;   /* expression giving a list of ints */
 } rule_key;
@@ -73,6 +78,20 @@ typedef struct rule_cfg {
 	int drop;             /* key(s) are known and intentionally not carried over */
 } rule_cfg;
 
+/* One component of a multi-component model (LLaVA: image_model + text_model). */
+typedef struct rule_comp {
+	rule_pos pos;
+	char *dir;        /* HF sub-directory */
+	char *rules;      /* rule set converting it (file name without .yaml) */
+	char *config;     /* key under the CS params `model:` holding its config */
+	char *hf_prefix, *cs_prefix; /* added to every key template of that rule set */
+	size_t n_files;
+	char **files;     /* non-tensor files carried along (glob patterns) */
+	size_t n_make;
+	char **make_name; /* files written on the way to HF, from an expression giving JSON */
+	expr **make;
+} rule_comp;
+
 typedef struct rule_file {
 	char *path;
 	yd_doc *doc;
@@ -86,6 +105,10 @@ typedef struct rule_file {
 	json_t *hf_defaults, *cs_defaults, *hf_out, *cs_out; /* objects (maybe empty) */
 	size_t n_cfg;
 	rule_cfg *cfg;
+	size_t n_files;
+	char **files;         /* non-tensor files carried along (single-component models) */
+	size_t n_comp;
+	rule_comp *comp;
 } rule_file;
 
 typedef struct rule_set {
@@ -100,6 +123,11 @@ typedef struct rule_set {
  * Reports the first problem as "file:line:col: message". */
 int rule_set_load(const char *path, rule_set **out, ck_err *e);
 void rule_set_free(rule_set *s);
+
+/* Like rule_set_load, with prefixes added to every key template (a component's rules). */
+int rule_set_load_prefixed(const char *path, const char *hf_prefix, const char *cs_prefix, rule_set **out, ck_err *e);
+/* Path of rule set `name` next to the file `from` (malloc'd). */
+char *rule_sibling(const char *from, const char *name);
 
 /* Load one file on its own (no include resolution) - used by list and detection. */
 int rule_file_load(const char *path, rule_file **out, ck_err *e);
