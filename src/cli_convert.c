@@ -103,31 +103,57 @@ static int ends_with(const char *s, const char *suf)
 	return a >= b && !strcmp(s + a - b, suf);
 }
 
+/* One HF checkpoint of the model: the whole model, or one component (LLaVA's image_model). */
+typedef struct comp {
+	const rule_comp *rc; /* NULL for a single-component model */
+	rule_set *rs;        /* its key and config rules (owned when rc is set) */
+	char *dir;           /* HF directory (HF -> CS input; CS -> HF: the final output directory) */
+	json_t *hf, *cs;     /* its configs: HF config.json, CS model section */
+	json_t *env_cs;      /* {"model": cs}: what `cs.model.x` reads */
+	ck_tsrc *src;        /* HF -> CS: its weights */
+	plan p;              /* CS -> HF: its own plan (one output directory each) */
+	int have_plan;
+} comp;
+
 /* Everything one conversion holds; released in one place whatever happens. */
 typedef struct job {
 	conv_args a;
 	int dir; /* 0: HF -> CS, 1: CS -> HF */
-	char *rules_dir, *rules_path, *tgt_fmt, *src_fmt;
-	rule_set *rs;
-	json_t *hf, *cs_model, *params, *env_cs, *out_cfg;
-	ck_tsrc *src;
-	plan p;
+	char *rules_dir, *rules_path, *tgt_fmt, *src_fmt, *out;
+	rule_set *rs;        /* the model file (and, single-component, its rules) */
+	size_t n;
+	comp *c;
+	json_t *params;      /* CS params: {"model": {...}} */
+	json_t *vars;        /* {"out": {dir: path}} for expressions */
+	ck_tsrc *mdl;        /* CS -> HF: the packed source */
+	plan p;              /* HF -> CS: one plan for the one packed output */
 	int have_plan;
 } job;
 
 static void job_dispose(job *j)
 {
+	for (size_t i = 0; i < j->n; i++) {
+		comp *c = &j->c[i];
+		if (c->rc)
+			rule_set_free(c->rs);
+		free(c->dir);
+		json_decref(c->hf);
+		json_decref(c->cs);
+		json_decref(c->env_cs);
+		ck_tsrc_free(c->src);
+		if (c->have_plan)
+			plan_dispose(&c->p);
+	}
+	free(j->c);
 	free(j->rules_dir);
 	free(j->rules_path);
 	free(j->tgt_fmt);
 	free(j->src_fmt);
+	free(j->out);
 	rule_set_free(j->rs);
-	json_decref(j->hf);
-	json_decref(j->cs_model);
 	json_decref(j->params);
-	json_decref(j->env_cs);
-	json_decref(j->out_cfg);
-	ck_tsrc_free(j->src);
+	json_decref(j->vars);
+	ck_tsrc_free(j->mdl);
 	if (j->have_plan)
 		plan_dispose(&j->p);
 }
@@ -150,15 +176,50 @@ static int pick_direction(job *j, ck_err *e)
 	return 0;
 }
 
-static int load_rules(job *j, ck_err *e)
+/* A directory without config.json may hold a multi-component model: the first model whose
+ * component directories all exist there. */
+static int detect_components(const char *rules_dir, const char *src, char **out_path, ck_err *e)
+{
+	char **v;
+	size_t n;
+	int rc = rule_list_models(rules_dir, &v, &n, e), found = 0;
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		rule_file *f = NULL;
+		ck_err tmp = {0};
+		if (!found && rule_file_load(v[i], &f, &tmp) == 0 && f->n_comp) {
+			int all = 1;
+			for (size_t k = 0; k < f->n_comp && all; k++) {
+				char *p = NULL;
+				all = asprintf(&p, "%s/%s", src, f->comp[k].dir) >= 0 && is_dir(p);
+				free(p);
+			}
+			if (all) {
+				*out_path = v[i];
+				v[i] = NULL;
+				found = 1;
+			}
+		}
+		rule_file_free(f);
+		free(v[i]);
+	}
+	free(v);
+	return found ? 0 : ck_errf(e, CK_ENOTFOUND, "%s: no config.json, and no model's component directories are all "
+				   "there; pass --model (see 'ckconv list')", src);
+}
+
+static int load_rules(job *j, json_t *hf_single, ck_err *e)
 {
 	int rc;
 	const rule_file *f;
 	j->rules_dir = cli_rules_dir(j->a.rules);
 	if (j->a.model)
 		rc = rule_find_model(j->rules_dir, j->a.model, &j->rules_path, e);
+	else if (j->dir == 0 && !hf_single)
+		rc = detect_components(j->rules_dir, j->a.src, &j->rules_path, e);
 	else
-		rc = rule_detect_model(j->rules_dir, j->dir == 0 ? j->hf : NULL, j->dir == 1 ? j->params : NULL,
+		rc = rule_detect_model(j->rules_dir, j->dir == 0 ? hf_single : NULL, j->dir == 1 ? j->params : NULL,
 			&j->rules_path, e);
 	if (rc || (rc = rule_set_load(j->rules_path, &j->rs, e)))
 		return rc;
@@ -180,31 +241,76 @@ static int load_rules(job *j, ck_err *e)
 	return 0;
 }
 
-/* HF side: config.json next to the weights unless --config says otherwise. */
-static int load_hf_side(job *j, ck_err *e)
+/* The components to convert: the model's list, or the model itself. */
+static int setup_comps(job *j, ck_err *e)
 {
-	char *cfg = NULL, *tmp = NULL;
+	const rule_file *f = j->rs->files[0];
+	j->n = f->n_comp ? f->n_comp : 1;
+	if (!(j->c = ck_calloc(e, j->n, sizeof *j->c)))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < j->n; i++) {
+		comp *c = &j->c[i];
+		if (!f->n_comp) {
+			c->rs = j->rs;
+			continue;
+		}
+		c->rc = &f->comp[i];
+		char *path = rule_sibling(f->path, c->rc->rules);
+		int rc = path ? rule_set_load_prefixed(path, c->rc->hf_prefix, c->rc->cs_prefix, &c->rs, e) : CK_ENOMEM;
+		free(path);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int load_json_cfg(const char *dir, json_t **out, ck_err *e)
+{
+	char *p = NULL;
 	int rc;
-	if (j->a.config)
-		cfg = strdup(j->a.config);
-	else if (is_dir(j->a.src))
-		rc = asprintf(&cfg, "%s/config.json", j->a.src) < 0 ? -1 : 0;
-	else if ((tmp = strdup(j->a.src)))
-		rc = asprintf(&cfg, "%s/config.json", dirname(tmp)) < 0 ? -1 : 0;
-	(void)rc;
-	free(tmp);
-	if (!cfg)
+	if (asprintf(&p, "%s/config.json", dir) < 0)
 		return ck_errf(e, CK_ENOMEM, "out of memory");
-	rc = valio_json_load(cfg, &j->hf, e);
-	if (!rc && !json_is_object(j->hf))
-		rc = ck_errf(e, CK_EINVALID, "%s: expected a JSON object", cfg);
-	free(cfg);
+	rc = valio_json_load(p, out, e);
+	if (!rc && !json_is_object(*out))
+		rc = ck_errf(e, CK_EINVALID, "%s: expected a JSON object", p);
+	free(p);
 	return rc;
 }
 
-static int load_cs_side(job *j, ck_err *e)
+/* HF -> CS inputs: the config.json next to the weights (or --config) of the single model. */
+static int single_hf_config(job *j, json_t **out, ck_err *e)
+{
+	char *tmp = NULL, *cfgdir = NULL;
+	int rc;
+	*out = NULL;
+	if (j->a.config) {
+		rc = valio_json_load(j->a.config, out, e);
+		return !rc && !json_is_object(*out) ? ck_errf(e, CK_EINVALID, "%s: expected a JSON object", j->a.config) : rc;
+	}
+	if (is_dir(j->a.src)) {
+		char *p = NULL;
+		if (asprintf(&p, "%s/config.json", j->a.src) < 0)
+			return ck_errf(e, CK_ENOMEM, "out of memory");
+		int there = cli_exists(p);
+		free(p);
+		if (!there)
+			return 0; /* maybe a multi-component directory */
+		return load_json_cfg(j->a.src, out, e);
+	}
+	if (!(tmp = strdup(j->a.src)) || !(cfgdir = strdup(dirname(tmp)))) {
+		free(tmp);
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	rc = load_json_cfg(cfgdir, out, e);
+	free(tmp);
+	free(cfgdir);
+	return rc;
+}
+
+static int load_cs_params(job *j, ck_err *e)
 {
 	char *cfg = NULL;
+	json_t *raw = NULL;
 	int rc;
 	if (j->a.config) {
 		cfg = strdup(j->a.config);
@@ -222,10 +328,9 @@ static int load_cs_side(job *j, ck_err *e)
 	}
 	if (!cfg)
 		return ck_errf(e, CK_ENOMEM, "out of memory");
-	if ((rc = valio_yaml_load(cfg, &j->params, e)))
+	if ((rc = valio_yaml_load(cfg, &raw, e)))
 		goto done;
-	json_t *m = json_object_get(j->params, "model");
-	json_t *tr = json_object_get(j->params, "trainer");
+	json_t *m = json_object_get(raw, "model"), *tr = json_object_get(raw, "trainer");
 	if (!m && tr) { /* trainer-style params: trainer.init.model */
 		if (json_is_array(tr)) {
 			rc = ck_errf(e, CK_EINVALID, "%s: params with several trainers are not supported", cfg);
@@ -237,12 +342,9 @@ static int load_cs_side(job *j, ck_err *e)
 		rc = ck_errf(e, CK_EINVALID, "%s: no 'model:' mapping (nor trainer.init.model)", cfg);
 		goto done;
 	}
-	j->cs_model = json_incref(m);
-	j->env_cs = json_pack("{sO}", "model", m);
-	/* detection reads params.model.name */
-	json_decref(j->params);
-	j->params = json_incref(j->env_cs);
+	j->params = json_pack("{sO}", "model", m);
 done:
+	json_decref(raw);
 	free(cfg);
 	return rc;
 }
@@ -254,6 +356,88 @@ static void print_problems(const plan *p)
 	/* a single problem is the final error line itself; several are listed, then counted */
 	for (size_t i = 0; p->n_problems > 1 && i < p->n_problems; i++)
 		fprintf(stderr, "ckconv: error: %s\n", p->problems[i]);
+}
+
+static void note_unused(const job *j, const char *what, char *warn)
+{
+	if (warn && *warn && !j->a.quiet)
+		fprintf(stderr, "ckconv: note: %s config keys with no %s counterpart, not carried over: %s\n", what,
+			j->dir == 0 ? "CS" : "HF", warn);
+	free(warn);
+}
+
+/* Configs first: the key actions read the converted values (num_heads, rotary_dim, ...). */
+static int convert_configs_to_cs(job *j, json_t *hf_single, ck_err *e)
+{
+	const rule_file *f = j->rs->files[0];
+	json_t *model = NULL, *hf_all = json_object();
+	char *warn = NULL, *where = NULL;
+	int rc = 0;
+	for (size_t i = 0; i < j->n && !rc; i++) {
+		comp *c = &j->c[i];
+		if (c->rc) {
+			if (asprintf(&c->dir, "%s/%s", j->a.src, c->rc->dir) < 0 || (rc = load_json_cfg(c->dir, &c->hf, e)))
+				break;
+		} else {
+			c->dir = strdup(j->a.src);
+			c->hf = json_incref(hf_single);
+		}
+		if (asprintf(&where, "%s/config.json", c->dir) < 0)
+			where = NULL;
+		rc = cfg_convert(c->rs, 0, c->hf, where ? where : c->dir, &c->cs, &warn, e);
+		note_unused(j, c->rc ? c->rc->dir : f->model, warn);
+		free(where);
+		where = NULL;
+		if (!rc && c->rc)
+			json_object_set(hf_all, c->rc->dir, c->hf);
+		if (!rc)
+			c->env_cs = json_pack("{sO}", "model", c->cs);
+	}
+	if (rc)
+		goto done;
+	if (!f->n_comp) {
+		model = json_incref(j->c[0].cs);
+	} else { /* the model's own config rules see hf.<component dir>.<key> */
+		if ((rc = cfg_convert(j->rs, 0, hf_all, j->a.src, &model, NULL, e)))
+			goto done;
+		for (size_t i = 0; i < j->n; i++)
+			json_object_set(model, j->c[i].rc->config, j->c[i].cs);
+	}
+	j->params = json_pack("{sO}", "model", model);
+done:
+	json_decref(model);
+	json_decref(hf_all);
+	return rc;
+}
+
+static int convert_configs_to_hf(job *j, ck_err *e)
+{
+	const rule_file *f = j->rs->files[0];
+	json_t *model = json_object_get(j->params, "model"), *top = NULL;
+	char *warn = NULL;
+	int rc = 0;
+	for (size_t i = 0; i < j->n && !rc; i++) {
+		comp *c = &j->c[i];
+		c->cs = json_incref(c->rc ? json_object_get(model, c->rc->config) : model);
+		if (!json_is_object(c->cs))
+			return ck_errf(e, CK_EINVALID, "params: model.%s: expected the %s component's config mapping",
+				c->rc->config, c->rc->dir);
+		c->env_cs = json_pack("{sO}", "model", c->cs);
+		rc = cfg_convert_vars(c->rs, 1, c->cs, "params", j->vars, &c->hf, &warn, e);
+		note_unused(j, c->rc ? c->rc->dir : f->model, warn);
+	}
+	if (rc || !f->n_comp)
+		return rc;
+	/* model-level rules write hf.<component dir>.<key> */
+	if ((rc = cfg_convert_vars(j->rs, 1, model, "params", j->vars, &top, NULL, e)))
+		return rc;
+	for (size_t i = 0; i < j->n; i++) {
+		json_t *part = json_object_get(top, j->c[i].rc->dir);
+		if (json_is_object(part))
+			json_object_update(j->c[i].hf, part);
+	}
+	json_decref(top);
+	return 0;
 }
 
 static char *provenance(const job *j)
@@ -288,50 +472,95 @@ static char *default_out(const job *j)
 	return out;
 }
 
-/* OUT.mdl (or .h5) and its params OUT.yaml; refused early when they exist. */
-static int cs_paths(const job *j, const char *out, char **mdl, char **yaml, ck_err *e)
+/* OUT.mdl (or .h5), its params OUT.yaml and carried files OUT.hf-files/ (base = OUT minus .mdl). */
+static int cs_paths(const char *out, char **mdl, char **yaml, char **files, ck_err *e)
 {
 	size_t n = strlen(out);
 	if (ends_with(out, ".mdl") || ends_with(out, ".h5"))
 		n -= ends_with(out, ".mdl") ? 4 : 3;
-	if (asprintf(mdl, "%s%s", out, n == strlen(out) ? ".mdl" : "") < 0)
-		return ck_errf(e, CK_ENOMEM, "out of memory");
-	if (asprintf(yaml, "%.*s.yaml", (int)n, out) < 0) {
+	*mdl = *yaml = *files = NULL;
+	if (asprintf(mdl, "%s%s", out, n == strlen(out) ? ".mdl" : "") < 0 || asprintf(yaml, "%.*s.yaml", (int)n, out) < 0 ||
+		asprintf(files, "%.*s.hf-files", (int)n, out) < 0) {
 		free(*mdl);
-		*mdl = NULL;
+		free(*yaml);
+		*mdl = *yaml = *files = NULL;
 		return ck_errf(e, CK_ENOMEM, "out of memory");
 	}
-	if (!j->a.force && (cli_exists(*mdl) || cli_exists(*yaml)))
-		return ck_errf(e, CK_EEXIST, "%s: output exists; pass --force to replace it",
-			cli_exists(*mdl) ? *mdl : *yaml);
 	return 0;
 }
 
-static int check_out(const job *j, const char *out, ck_err *e)
+static int check_out(const job *j, ck_err *e)
 {
-	char *mdl = NULL, *yaml = NULL;
+	char *mdl, *yaml, *files;
 	int rc;
+	if (j->a.force)
+		return 0;
 	if (j->dir == 1)
-		return !j->a.force && cli_exists(out)
-			? ck_errf(e, CK_EEXIST, "%s: output exists; pass --force to replace it", out) : 0;
-	rc = cs_paths(j, out, &mdl, &yaml, e);
+		return cli_exists(j->out) ? ck_errf(e, CK_EEXIST, "%s: output exists; pass --force to replace it", j->out) : 0;
+	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
+		return rc;
+	const char *hit = cli_exists(mdl) ? mdl : cli_exists(yaml) ? yaml : cli_exists(files) ? files : NULL;
+	if (hit)
+		rc = ck_errf(e, CK_EEXIST, "%s: output exists; pass --force to replace it", hit);
 	free(mdl);
 	free(yaml);
+	free(files);
 	return rc;
 }
 
-static int write_cs(job *j, const char *out, ck_err *e)
+static char **file_patterns(const job *j, const comp *c, size_t *n)
 {
-	char *mdl = NULL, *yaml = NULL, *prov = NULL, *text = NULL;
+	const rule_file *f = j->rs->files[0];
+	*n = c->rc ? c->rc->n_files : f->n_files;
+	return c->rc ? c->rc->files : f->files;
+}
+
+/* Tokenizer and processor files travel next to the packed file: OUT.hf-files/<component>/. */
+static int carry_to_cs(const job *j, const char *tmpdir, int *any, ck_err *e)
+{
+	int rc = 0;
+	*any = 0;
+	for (size_t i = 0; i < j->n && !rc; i++) {
+		const comp *c = &j->c[i];
+		size_t np, copied = 0;
+		char **pat = file_patterns(j, c, &np), *dst = NULL;
+		if (!np)
+			continue;
+		if (asprintf(&dst, "%s%s%s", tmpdir, c->rc ? "/" : "", c->rc ? c->rc->dir : "") < 0)
+			return ck_errf(e, CK_ENOMEM, "out of memory");
+		char *tmp = strdup(c->dir);
+		/* a file source (x.safetensors, *.index.json): its directory holds the tokenizer */
+		rc = tmp ? cli_copy_matching(is_dir(c->dir) ? c->dir : dirname(tmp), pat, np, dst, &copied, e)
+			 : ck_errf(e, CK_ENOMEM, "out of memory");
+		free(tmp);
+		*any |= copied > 0;
+		free(dst);
+	}
+	return rc;
+}
+
+static int write_cs(job *j, ck_err *e)
+{
+	char *mdl = NULL, *yaml = NULL, *files = NULL, *ftmp = NULL, *prov = NULL, *text = NULL;
 	ck_tsink *sink = NULL;
 	h5ck_opts ho = {0};
-	int rc, committed = 0;
-	if ((rc = cs_paths(j, out, &mdl, &yaml, e)))
+	int rc, any = 0;
+	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
 		goto done;
-	if (!(text = valio_yaml_dumps(j->params)) || !(prov = provenance(j))) {
+	if (!(text = valio_yaml_dumps(j->params)) || !(prov = provenance(j)) ||
+		asprintf(&ftmp, "%s.ckconv-tmp-XXXXXX", files) < 0) {
+		ftmp = NULL;
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
+	if (!mkdtemp(ftmp)) {
+		rc = ck_errf(e, CK_EIO, "%s: cannot create a temporary directory: %s", ftmp, strerror(errno));
+		free(ftmp);
+		ftmp = NULL;
+		goto done;
+	}
+	if ((rc = carry_to_cs(j, ftmp, &any, e)))
+		goto done;
 	ho.compress_lz4 = j->a.lz4;
 	ho.provenance_json = prov;
 	if ((rc = h5ck_sink_open(mdl, "model", j->p.out, j->p.n_out, &ho, &sink, e)))
@@ -342,125 +571,273 @@ static int write_cs(job *j, const char *out, ck_err *e)
 	}
 	if ((rc = ck_tsink_commit(sink, e)))
 		goto done;
-	committed = 1;
-	if ((rc = valio_write_file(yaml, text, e)))
-		unlink(mdl); /* a packed file without its params is not a complete output */
-	else if (!j->a.quiet)
-		fprintf(stderr, "ckconv: wrote %s (%zu tensors) and %s\n", mdl, j->p.n_out, yaml);
+	/* the packed file is in place; its params and files follow, or it goes again */
+	if (!rc && any) {
+		cli_remove_tree(files); /* --force: an older copy */
+		if (rename(ftmp, files))
+			rc = ck_errf(e, CK_EIO, "%s: cannot rename into place: %s", files, strerror(errno));
+	}
+	if (!rc)
+		rc = valio_write_file(yaml, text, e);
+	if (rc) {
+		unlink(mdl);
+		if (any)
+			cli_remove_tree(files);
+	} else if (!j->a.quiet) {
+		fprintf(stderr, "ckconv: wrote %s (%zu tensors) and %s%s%s\n", mdl, j->p.n_out, yaml, any ? " and " : "",
+			any ? files : "");
+	}
 done:
-	(void)committed;
+	if (ftmp)
+		cli_remove_tree(ftmp);
+	free(ftmp);
 	free(mdl);
 	free(yaml);
+	free(files);
 	free(prov);
 	free(text);
 	return rc;
 }
 
-static int write_hf(job *j, const char *out, ck_err *e)
+/* One component's directory inside the temporary output: weights, config.json, files. */
+static int write_hf_comp(job *j, comp *c, const char *dir, const char *carried, ck_err *e)
 {
-	char *tmp = NULL, *cfgp = NULL, *text = NULL, *old = NULL;
 	ck_tsink *sink = NULL;
-	int rc = 0, exists = cli_exists(out);
-	if (exists && !j->a.force)
-		return ck_errf(e, CK_EEXIST, "%s: output exists; pass --force to replace it", out);
-	if (asprintf(&tmp, "%s.ckconv-tmp-XXXXXX", out) < 0 || !mkdtemp(tmp)) {
-		rc = ck_errf(e, CK_EIO, "%s: cannot create a temporary directory next to it: %s", out, strerror(errno));
+	char *cfgp = NULL, *text = NULL;
+	int rc;
+	if ((rc = st_sink_open(dir, c->p.out, c->p.n_out, j->a.shard_size, &sink, e)))
+		return rc;
+	if ((rc = exec_run(&c->p, sink, NULL, NULL, e))) {
+		ck_tsink_abort(sink);
+		return rc;
+	}
+	if ((rc = ck_tsink_commit(sink, e)))
+		return rc;
+	if (!(text = valio_json_dumps(c->hf)) || asprintf(&cfgp, "%s/config.json", dir) < 0) {
+		free(text);
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	rc = valio_write_file(cfgp, text, e);
+	free(text);
+	free(cfgp);
+	for (size_t i = 0; !rc && c->rc && i < c->rc->n_make; i++) {
+		cfg_env env = {.hf = c->hf, .cs = c->env_cs, .scope = c->rs->files[0], .vars = j->vars};
+		json_t *v = NULL;
+		char *p = NULL;
+		if ((rc = cfg_eval(&env, c->rc->make[i], &v, e)))
+			break;
+		if (v && (text = valio_json_dumps(v)) && asprintf(&p, "%s/%s", dir, c->rc->make_name[i]) >= 0)
+			rc = valio_write_file(p, text, e);
+		free(p);
+		free(text);
+		text = NULL;
+		json_decref(v);
+	}
+	if (!rc && carried && is_dir(carried)) {
+		size_t copied;
+		char *all[] = {"*"};
+		rc = cli_copy_matching(carried, all, 1, dir, &copied, e);
+	}
+	return rc;
+}
+
+static int write_hf(job *j, ck_err *e)
+{
+	char *tmp = NULL, *old = NULL, *files = NULL, *mdl = NULL, *yaml = NULL;
+	int rc = 0, exists = cli_exists(j->out);
+	if (asprintf(&tmp, "%s.ckconv-tmp-XXXXXX", j->out) < 0 || !mkdtemp(tmp)) {
+		rc = ck_errf(e, CK_EIO, "%s: cannot create a temporary directory next to it: %s", j->out, strerror(errno));
 		free(tmp);
 		return rc;
 	}
-	if ((rc = st_sink_open(tmp, j->p.out, j->p.n_out, j->a.shard_size, &sink, e)))
+	if ((rc = cs_paths(j->a.src, &mdl, &yaml, &files, e)))
 		goto fail;
-	if ((rc = exec_run(&j->p, sink, NULL, NULL, e))) {
-		ck_tsink_abort(sink);
-		goto fail;
+	for (size_t i = 0; i < j->n && !rc; i++) {
+		comp *c = &j->c[i];
+		char *d = NULL, *carried = NULL;
+		if (asprintf(&d, "%s%s%s", tmp, c->rc ? "/" : "", c->rc ? c->rc->dir : "") < 0 ||
+			asprintf(&carried, "%s%s%s", files, c->rc ? "/" : "", c->rc ? c->rc->dir : "") < 0) {
+			free(d);
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+			break;
+		}
+		if (c->rc && mkdir(d, 0777))
+			rc = ck_errf(e, CK_EIO, "%s: %s", d, strerror(errno));
+		if (!rc)
+			rc = write_hf_comp(j, c, d, carried, e);
+		free(d);
+		free(carried);
 	}
-	if ((rc = ck_tsink_commit(sink, e)))
-		goto fail;
-	if (!(text = valio_json_dumps(j->out_cfg)) || asprintf(&cfgp, "%s/config.json", tmp) < 0) {
-		rc = ck_errf(e, CK_ENOMEM, "out of memory");
-		goto fail;
-	}
-	if ((rc = valio_write_file(cfgp, text, e)))
+	if (rc)
 		goto fail;
 	if (exists) { /* --force: move the old output aside, put the new one in place, then delete */
-		if (asprintf(&old, "%s.ckconv-old-%d", out, (int)getpid()) < 0 || rename(out, old)) {
-			rc = ck_errf(e, CK_EIO, "%s: cannot move the existing output aside: %s", out, strerror(errno));
+		if (asprintf(&old, "%s.ckconv-old-%d", j->out, (int)getpid()) < 0 || rename(j->out, old)) {
+			rc = ck_errf(e, CK_EIO, "%s: cannot move the existing output aside: %s", j->out, strerror(errno));
 			goto fail;
 		}
 	}
-	if (rename(tmp, out)) {
-		rc = ck_errf(e, CK_EIO, "%s: cannot rename the finished output into place: %s", out, strerror(errno));
+	if (rename(tmp, j->out)) {
+		rc = ck_errf(e, CK_EIO, "%s: cannot rename the finished output into place: %s", j->out, strerror(errno));
 		if (old)
-			rename(old, out);
+			rename(old, j->out);
 		goto fail;
 	}
 	if (old)
 		cli_remove_tree(old);
 	if (!j->a.quiet)
-		fprintf(stderr, "ckconv: wrote %s (%zu tensors, config.json)\n", out, j->p.n_out);
+		fprintf(stderr, "ckconv: wrote %s (%zu component%s)\n", j->out, j->n, j->n == 1 ? "" : "s");
 	goto done;
 fail:
 	cli_remove_tree(tmp);
 done:
 	free(tmp);
-	free(cfgp);
-	free(text);
 	free(old);
+	free(files);
+	free(mdl);
+	free(yaml);
 	return rc;
+}
+
+/* HF -> CS: every component into the one plan (one packed file). */
+static int plan_to_cs(job *j, plan_opts *po, ck_err *e)
+{
+	int rc = plan_init(&j->p, e), bad = 0;
+	if (rc)
+		return rc;
+	j->have_plan = 1;
+	for (size_t i = 0; i < j->n; i++) {
+		comp *c = &j->c[i];
+		if ((rc = cli_open_source(c->dir, &c->src, e)))
+			return rc;
+		rc = plan_add(&j->p, c->rs, 0, c->src, "", "", c->hf, c->env_cs, po, e);
+		if (rc && e->code)
+			return rc;
+		bad |= rc != 0;
+	}
+	print_problems(&j->p);
+	return bad ? plan_check(&j->p, e) : 0;
+}
+
+/* CS -> HF: each component takes the keys its rules claim; a key nobody claims is an error. */
+static int plan_to_hf(job *j, plan_opts *po, ck_err *e)
+{
+	unsigned char *claimed = NULL;
+	size_t problems = 0, unclaimed = 0;
+	int rc;
+	if ((rc = cli_open_source(j->a.src, &j->mdl, e)))
+		return rc;
+	if (!(claimed = ck_calloc(e, j->mdl->n, 1)))
+		return CK_ENOMEM;
+	po->claimed = j->n > 1 ? claimed : NULL;
+	for (size_t i = 0; i < j->n; i++) {
+		comp *c = &j->c[i];
+		if ((rc = plan_init(&c->p, e)))
+			goto done;
+		c->have_plan = 1;
+		rc = plan_add(&c->p, c->rs, 1, j->mdl, "model.", "", c->hf, c->env_cs, po, e);
+		if (rc && e->code)
+			goto done;
+		print_problems(&c->p);
+		problems += c->p.n_problems;
+	}
+	for (size_t k = 0; j->n > 1 && k < j->mdl->n; k++) {
+		const char *name = j->mdl->t[k].name;
+		if (claimed[k] || strncmp(name, "model.", 6))
+			continue;
+		unclaimed++;
+		if (!po->drop_unmatched)
+			fprintf(stderr, "ckconv: error: %s: no rule of any component matches this key\n", name);
+		else
+			fprintf(stderr, "ckconv: warning: %s: no rule matches; dropped (--drop-unmatched-keys)\n", name);
+	}
+	if (po->drop_unmatched)
+		unclaimed = 0;
+	rc = 0;
+	if (problems + unclaimed == 1 && problems)
+		rc = ck_errf(e, CK_EINVALID, "%s; nothing was written", j->c[0].p.n_problems ? j->c[0].p.problems[0] :
+			j->c[j->n - 1].p.problems[0]);
+	else if (problems + unclaimed)
+		rc = ck_errf(e, CK_EINVALID, "%zu problems (listed above); nothing was written", problems + unclaimed);
+done:
+	free(claimed);
+	return rc;
+}
+
+/* {"out": {component dir: final output path}} so rules can point one component at another. */
+static int set_vars(job *j, ck_err *e)
+{
+	json_t *paths = json_object();
+	char *abs = NULL;
+	if (!paths)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	for (size_t i = 0; i < j->n; i++) {
+		const char *d = j->c[i].rc ? j->c[i].rc->dir : "";
+		if (asprintf(&abs, "%s%s%s", j->out, *d ? "/" : "", d) >= 0)
+			json_object_set_new(paths, *d ? d : "model", json_string(abs));
+		free(abs);
+		abs = NULL;
+	}
+	j->vars = json_pack("{so}", "out", paths);
+	return 0;
 }
 
 int cli_convert(int argc, char **argv, ck_err *e)
 {
 	job j;
-	char *warn = NULL, *out = NULL;
+	json_t *hf_single = NULL;
 	plan_opts po = {0};
 	int rc;
 	memset(&j, 0, sizeof j);
 	if ((rc = parse_args(argc, argv, &j.a, e)) || (rc = pick_direction(&j, e)))
 		goto done;
-	if ((rc = j.dir == 0 ? load_hf_side(&j, e) : load_cs_side(&j, e)) || (rc = load_rules(&j, e)))
+	if ((rc = j.dir == 0 ? single_hf_config(&j, &hf_single, e) : load_cs_params(&j, e)))
 		goto done;
-	/* configs first: the key actions read the converted config (e.g. num_heads) */
-	if ((rc = cfg_convert(j.rs, j.dir, j.dir == 0 ? j.hf : j.cs_model, j.a.config ? j.a.config : j.a.src,
-		     &j.out_cfg, &warn, e)))
+	if ((rc = load_rules(&j, hf_single, e)) || (rc = setup_comps(&j, e)))
 		goto done;
-	if (warn && !j.a.quiet)
-		fprintf(stderr, "ckconv: note: config keys with no %s counterpart, not carried over: %s\n",
-			j.dir == 0 ? "CS" : "HF", warn);
-	if (j.dir == 0) {
-		j.params = json_pack("{sO}", "model", j.out_cfg);
-		j.env_cs = json_incref(j.params);
-	} else {
-		j.hf = json_incref(j.out_cfg);
+	if (j.dir == 0 && !hf_single && !j.rs->files[0]->n_comp) {
+		rc = ck_errf(e, CK_ENOTFOUND, "%s/config.json: not found (pass --config)", j.a.src);
+		goto done;
 	}
-	if (!(out = j.a.out ? strdup(j.a.out) : default_out(&j))) {
+	if (!(j.out = j.a.out ? strdup(j.a.out) : default_out(&j)) || set_vars(&j, e)) {
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((!j.a.dry_run && (rc = check_out(&j, out, e))) || (rc = cli_open_source(j.a.src, &j.src, e)) ||
-		(rc = plan_init(&j.p, e)))
+	if ((rc = j.dir == 0 ? convert_configs_to_cs(&j, hf_single, e) : convert_configs_to_hf(&j, e)))
 		goto done;
-	j.have_plan = 1;
+	if (!j.a.dry_run && (rc = check_out(&j, e)))
+		goto done;
 	po.drop_unmatched = j.a.drop_unmatched;
 	po.debug = j.a.debug ? stdout : NULL;
-	rc = plan_add(&j.p, j.rs, j.dir, j.src, j.dir == 0 ? "" : "model.", "", j.hf, j.env_cs, &po, e);
-	print_problems(&j.p);
-	if (rc)
+	if ((rc = j.dir == 0 ? plan_to_cs(&j, &po, e) : plan_to_hf(&j, &po, e)))
 		goto done;
 	if (j.a.dry_run) {
-		char *text = j.dir == 0 ? valio_yaml_dumps(j.params) : valio_json_dumps(j.out_cfg);
-		plan_print(&j.p, stdout);
-		printf("--- %s\n%s", j.dir == 0 ? "params (yaml)" : "config.json", text ? text : "");
+		for (size_t i = 0; i < (j.dir == 0 ? 1 : j.n); i++)
+			plan_print(j.dir == 0 ? &j.p : &j.c[i].p, stdout);
+		char *text = j.dir == 0 ? valio_yaml_dumps(j.params) : NULL;
+		if (text)
+			printf("--- params (yaml)\n%s", text);
+		for (size_t i = 0; j.dir == 1 && i < j.n; i++) {
+			text = valio_json_dumps(j.c[i].hf);
+			printf("--- %s%sconfig.json\n%s", j.c[i].rc ? j.c[i].rc->dir : "", j.c[i].rc ? "/" : "", text ? text : "");
+			free(text);
+			text = NULL;
+		}
 		free(text);
 		goto done;
 	}
-	if (!j.a.quiet)
+	if (!j.a.quiet) {
+		size_t nsrc = 0, nout = 0;
+		for (size_t i = 0; i < j.n; i++) {
+			nsrc += j.dir == 0 ? j.c[i].src->n : 0;
+			nout += j.dir == 1 ? j.c[i].p.n_out : 0;
+		}
 		fprintf(stderr, "ckconv: %s %s -> %s: %zu source tensors -> %zu target tensors (rules %s)\n",
-			j.rs->files[0]->model, j.src_fmt, j.tgt_fmt, j.src->n, j.p.n_out, j.rules_path);
-	rc = j.dir == 0 ? write_cs(&j, out, e) : write_hf(&j, out, e);
+			j.rs->files[0]->model, j.src_fmt, j.tgt_fmt, j.dir == 0 ? nsrc : j.mdl->n, j.dir == 0 ? j.p.n_out : nout,
+			j.rules_path);
+	}
+	rc = j.dir == 0 ? write_cs(&j, e) : write_hf(&j, e);
 done:
-	free(warn);
-	free(out);
+	json_decref(hf_single);
 	job_dispose(&j);
 	return rc;
 }

@@ -548,6 +548,10 @@ int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src
 		rc = match_key(mp, name + strlen(src_prefix), &h, e);
 		if (rc < 0)
 			goto done;
+		if (rc == 0 && o && o->claimed)
+			continue;
+		if (o && o->claimed)
+			o->claimed[i] = 1;
 		if (rc == 0) {
 			if (o && o->drop_unmatched)
 				WARN(p, "%s: no rule matches; dropped (--drop-unmatched-keys)", name);
@@ -581,8 +585,6 @@ done:
 	free(B.pend);
 	strmap_dispose(&B.groups);
 	match_free(mp);
-	if (rc == CK_EINVALID && !e->code)
-		plan_check(p, e);
 	return rc;
 }
 

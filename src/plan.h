@@ -33,6 +33,8 @@ typedef struct plan_group {
 typedef struct plan_opts {
 	int drop_unmatched; /* unmatched source keys are dropped with a warning instead of an error */
 	FILE *debug;        /* when set: one line per key "source -> target (rule file:line, action)" */
+	unsigned char *claimed; /* when set (one byte per source tensor): matched keys are marked here and
+				 * unmatched ones are left to the caller (several components share one source) */
 } plan_opts;
 
 typedef struct plan {
@@ -53,7 +55,8 @@ void plan_dispose(plan *p);
 /* Add one component: every tensor of src whose name starts with src_prefix (stripped before
  * matching; others are ignored) is planned with rules rs in direction dir, writing target names
  * prefixed with dst_prefix. hf/cs are the configs actions read (cs = whole params).
- * Problems are collected in p; returns CK_EINVALID if any, after listing them all. */
+ * Problems with keys are collected in p (CK_EINVALID with e left unset: call plan_check);
+ * a broken rule set or other hard failure sets e. */
 int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src_prefix, const char *dst_prefix,
 	json_t *hf, json_t *cs, const plan_opts *o, ck_err *e);
 /* Sets e from the collected problems ("N problems; nothing was written") and returns

@@ -1,6 +1,7 @@
 /* valio.c - JSON/YAML config values <-> json_t, typed and laid out as Python's json and PyYAML. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -452,31 +453,41 @@ int valio_json_load(const char *path, json_t **out, ck_err *e)
 
 /* ---- Python float repr ---- */
 
+/* |d| as m * 10^scale with m of prec digits; 1 when that reads back as |d|. Also tries the
+ * neighbour on the other side of |d| when the nearest fails (possible at binade edges). */
+static int try_digits(double a, int prec, uint64_t *m, int *scale)
+{
+	char t[48], *p = t, *end;
+	double g;
+	snprintf(t, sizeof t, "%.*e", prec - 1, a);
+	*m = 0;
+	for (; *p && *p != 'e'; p++)
+		if (is_dig(*p))
+			*m = *m * 10 + (uint64_t)(*p - '0');
+	*scale = (int)strtol(p + 1, &end, 10) - (prec - 1);
+	if ((g = strtod(t, NULL)) == a)
+		return 1;
+	*m = g > a ? *m - 1 : *m + 1;
+	snprintf(t, sizeof t, "%" PRIu64 "e%d", *m, *scale);
+	return strtod(t, NULL) == a;
+}
+
 const char *valio_fmt_double(double d, char buf[40])
 {
-	char tmp[40], dig[20], *p = tmp;
-	int prec, exp, nd = 0;
+	char dig[24], *o = buf;
+	uint64_t m = 0;
+	int prec, scale = 0, exp, nd;
 	if (isnan(d))
 		return strcpy(buf, "nan");
 	if (isinf(d))
 		return strcpy(buf, d < 0 ? "-inf" : "inf");
-	/* Shortest digit count that reads back to the same double, as repr() does. */
-	for (prec = 1; prec < 17; prec++) {
-		snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
-		if (strtod(tmp, NULL) == d)
-			break;
-	}
-	snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
-	if (*p == '-')
-		p++;
-	for (; *p && *p != 'e'; p++)
-		if (is_dig(*p))
-			dig[nd++] = *p;
-	exp = atoi(p + 1);
+	/* Shortest digit string that reads back to the same double, as repr() does. */
+	for (prec = 1; prec <= 17 && !try_digits(fabs(d), prec, &m, &scale); prec++)
+		;
+	nd = snprintf(dig, sizeof dig, "%" PRIu64, m);
+	exp = scale + nd - 1; /* of the leading digit */
 	while (nd > 1 && dig[nd - 1] == '0')
-		nd--;
-	dig[nd] = '\0';
-	char *o = buf;
+		dig[--nd] = '\0';
 	if (signbit(d))
 		*o++ = '-';
 	if (exp < -4 || exp >= 16) {
