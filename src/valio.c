@@ -314,7 +314,9 @@ static int scalar_json(const char *path, const yd_node *n, json_t **out, ck_err 
 	json_int_t iv = 0;
 	double dv = 0;
 	int rc;
-	if (t && (!strcmp(t, "!") || !strcmp(t, T_STR)))
+	if (t && !strcmp(t, "!")) /* PyYAML resolves "!" like an untagged plain scalar, even quoted */
+		r = resolve(s, len);
+	else if (t && !strcmp(t, T_STR))
 		r = R_STR;
 	else if (t && !strcmp(t, T_INT))
 		r = R_INT;

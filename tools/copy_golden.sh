@@ -3,7 +3,7 @@
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 ref=${1:-$here/../shared/reference}
-for c in llama gpt2 mixtral; do
+for c in llama gpt2 mixtral llava dragon; do
 	rm -rf "$here/tests/golden/$c"
 	mkdir -p "$here/tests/golden/$c"
 	cp -r "$ref/$c/hf" "$ref/$c/cs" "$ref/$c/hf_back" "$ref/$c/case.json" "$here/tests/golden/$c/"
