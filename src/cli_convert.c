@@ -620,23 +620,25 @@ static int write_hf_comp(job *j, comp *c, const char *dir, const char *carried, 
 	rc = valio_write_file(cfgp, text, e);
 	free(text);
 	free(cfgp);
+	text = NULL;
+	if (!rc && carried && is_dir(carried)) { /* the originals first: they win over generated files */
+		size_t copied;
+		char *all[] = {"*"};
+		rc = cli_copy_matching(carried, all, 1, dir, &copied, e);
+	}
 	for (size_t i = 0; !rc && c->rc && i < c->rc->n_make; i++) {
 		cfg_env env = {.hf = c->hf, .cs = c->env_cs, .scope = c->rs->files[0], .vars = j->vars};
 		json_t *v = NULL;
 		char *p = NULL;
 		if ((rc = cfg_eval(&env, c->rc->make[i], &v, e)))
 			break;
-		if (v && (text = valio_json_dumps(v)) && asprintf(&p, "%s/%s", dir, c->rc->make_name[i]) >= 0)
+		if (v && (text = valio_json_dumps(v)) && asprintf(&p, "%s/%s", dir, c->rc->make_name[i]) >= 0 &&
+			!cli_exists(p))
 			rc = valio_write_file(p, text, e);
 		free(p);
 		free(text);
 		text = NULL;
 		json_decref(v);
-	}
-	if (!rc && carried && is_dir(carried)) {
-		size_t copied;
-		char *all[] = {"*"};
-		rc = cli_copy_matching(carried, all, 1, dir, &copied, e);
 	}
 	return rc;
 }

@@ -48,9 +48,15 @@ int cli_list(int argc, char **argv, ck_err *e)
 			join(ar, sizeof ar, f->arch, f->n_arch);
 			join(fm, sizeof fm, f->fmt, f->n_fmt);
 			printf("\n%s%s%s%s\n", f->model, al[0] ? " (aliases: " : "", al, al[0] ? ")" : "");
-			printf("  formats:       hf -> {%s}; {%s} -> hf\n", fm, fm);
+			printf("  formats:       hf <-> %s (each usable in both directions)\n", fm);
 			if (ar[0])
 				printf("  architectures: %s\n", ar);
+			for (size_t c = 0; c < f->n_comp; c++)
+				printf("  component %zu:   DIR/%s/ (config.json + weights) <-> CS keys by rules '%s', config under model.%s\n",
+					c + 1, f->comp[c].dir, f->comp[c].rules, f->comp[c].config);
+			if (f->n_comp)
+				printf("  layout:        convert DIR (holding %s%s) -> one OUT.mdl + OUT.yaml; back: OUT/<component>/\n",
+					f->comp[0].dir, f->n_comp > 1 ? "/, ..." : "/");
 			if (notes && f->note)
 				printf("  note:          %s\n", f->note);
 		}

@@ -444,8 +444,11 @@ int valio_json_load(const char *path, json_t **out, ck_err *e)
 	if (*out)
 		return 0;
 	switch (json_error_code(&je)) {
-	case json_error_cannot_open_file:
-		return ck_errf(e, access(path, F_OK) ? CK_ENOTFOUND : CK_EIO, "%s: %s", path, je.text);
+	case json_error_cannot_open_file: { /* je.text repeats the path: keep only the reason */
+		const char *why = strrchr(je.text, ':');
+		return ck_errf(e, access(path, F_OK) ? CK_ENOTFOUND : CK_EIO, "%s: cannot open: %s", path,
+			why ? why + 2 : je.text);
+	}
 	case json_error_out_of_memory:
 		return ck_errf(e, CK_ENOMEM, "%s: out of memory", path);
 	default:
