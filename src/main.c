@@ -13,13 +13,14 @@ static const char usage[] =
 	"  list      models, aliases, formats and notes from the rule files\n"
 	"  inspect   tensors of a safetensors file, HF directory or packed file\n"
 	"  diff      compare two checkpoints tensor by tensor\n"
-	"  validate  check rule files (default: the installed rules)\n";
+	"  validate  check rule files (default: the installed rules)\n"
+	"  explain   which rule a key meets, its target, action and the way back\n";
 
 int main(int argc, char **argv)
 {
 	static const struct { const char *name; int (*fn)(int, char **, ck_err *); } cmds[] = {
 		{"convert", cli_convert}, {"list", cli_list}, {"inspect", cli_inspect}, {"diff", cli_diff},
-		{"validate", cli_validate}};
+		{"validate", cli_validate}, {"explain", cli_explain}};
 	ck_err e = {0};
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		fputs(usage, argc < 2 ? stderr : stdout);

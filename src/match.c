@@ -408,3 +408,34 @@ oom:
 	free(s.s);
 	return ck_errf(e, CK_ENOMEM, "out of memory");
 }
+
+/* Longest prefix of key that the slot's regex can still extend to a match (partial matching). */
+static size_t prefix_len(const slot_re *sr, const char *key, pcre2_match_data *md)
+{
+	size_t len = strlen(key);
+	for (size_t k = len + 1; k-- > 0;) {
+		int rc = pcre2_match(sr->re, (PCRE2_SPTR)key, k, 0, PCRE2_ANCHORED | PCRE2_PARTIAL_HARD | PCRE2_NO_JIT, md, NULL);
+		if (rc >= 0 || rc == PCRE2_ERROR_PARTIAL)
+			return k;
+	}
+	return 0;
+}
+
+int match_closest(const match_prog *p, const char *key, match_near *out, size_t n, size_t *used)
+{
+	*used = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		match_near m = {p->slots[i].rule, p->slots[i].slot, prefix_len(&p->slots[i], key, p->md)};
+		size_t at = *used;
+		while (at > 0 && out[at - 1].matched < m.matched)
+			at--;
+		if (at >= n)
+			continue;
+		size_t last = *used < n ? *used : n - 1;
+		memmove(out + at + 1, out + at, (last - at) * sizeof *out);
+		out[at] = m;
+		if (*used < n)
+			(*used)++;
+	}
+	return 0;
+}

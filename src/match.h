@@ -34,6 +34,14 @@ int match_for_each(const match_prog *p, size_t r, const char *key, match_bind *o
 /* Fill template tpl (from rule scope) with bindings. CK_EINVALID when a placeholder is unbound
  * or an index formula does not invert (e.g. <2*J> given an odd number). */
 int match_fill(const rule_key *k, const char *tpl, const match_bind *b, char **out, ck_err *e);
+/* For a key no rule matches: the n rules (index, slot) whose source templates match the longest
+ * prefix of key, longest first; *used is how many were found. */
+typedef struct match_near {
+	size_t rule, slot;
+	size_t matched; /* bytes of key a template could still match */
+} match_near;
+int match_closest(const match_prog *p, const char *key, match_near *out, size_t n, size_t *used);
+
 /* Value bound to name, or NULL. */
 const char *match_bind_get(const match_bind *b, const char *name);
 

@@ -130,7 +130,7 @@ static int is_float(const char *s, size_t n)
 	return 0;
 }
 
-/* [0-9]{lo,hi} at *i followed by end or the char c ('\0': anything). */
+/* Consumes [0-9]{lo,hi} at *i (the whole digit run must fit). */
 static int digits(const char *s, size_t *i, size_t n, size_t lo, size_t hi)
 {
 	size_t d = run(s, *i, n, DIG);

@@ -1,0 +1,248 @@
+/* cli_explain.c - `ckconv explain`: which rule a key meets, what it binds, where it goes,
+ * with which action, and where the target maps back to; or, with no match, the nearest rules. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "act.h"
+#include "cli.h"
+#include "config.h"
+#include "match.h"
+#include "rule.h"
+#include "valio.h"
+
+static const char usage[] =
+	"usage: ckconv explain --model M [--from hf|cs] [--config FILE] [--rules DIR] KEY...\n"
+	"\n"
+	"For each KEY (spelled as in the --from checkpoint, default hf; CS keys without the packed\n"
+	"file's leading 'model.'): the rule that matches (file:line:col), its template and bindings,\n"
+	"the target key(s), the action with its parameters (resolved when --config gives the HF\n"
+	"config.json or CS params), and the key each target maps back to. With no match: the rules\n"
+	"that came closest and where each stopped matching. Exit status 1 if any key has no rule.\n";
+
+typedef struct ex {
+	const rule_set *rs;
+	const char *comp; /* component dir, or NULL */
+	match_prog *fwd, *back;
+	cfg_env env;      /* hf/cs from --config, for parameters */
+	int dir;
+} ex;
+
+static void print_params(const ex *x, const rule_key *k)
+{
+	for (size_t i = 0; i < k->n_act; i++) {
+		const rule_act *a = &k->act[i];
+		printf("%s%s", i ? ", then " : "", a->name);
+		if (a->n)
+			printf("(");
+		for (size_t j = 0; j < a->n; j++) {
+			cfg_env env = x->env;
+			json_t *v = NULL;
+			ck_err e = {0};
+			env.scope = k->scope;
+			printf("%s%s: %s", j ? ", " : "", a->p[j].name, a->p[j].text);
+			if (strcmp(a->p[j].name, "over") && !expr_is_literal(a->p[j].x)) {
+				if ((x->env.hf || x->env.cs) && cfg_eval(&env, a->p[j].x, &v, &e) == 0 && v) {
+					char *s = json_dumps(v, JSON_ENCODE_ANY);
+					printf(" = %s", s ? s : "?");
+					free(s);
+				} else {
+					printf(" = ? (%s)", e.code ? e.msg : "pass --config to resolve");
+				}
+			}
+			json_decref(v);
+		}
+		if (a->n)
+			printf(")");
+	}
+	if (!k->n_act)
+		printf("copy");
+	if (x->dir == 1 && k->n_act)
+		printf("  [CS -> HF runs the inverses, last first]");
+	printf("\n");
+}
+
+static void print_back(const ex *x, const char *target, const char *orig)
+{
+	match_hit h;
+	ck_err e = {0};
+	char *name = NULL;
+	if (match_key(x->back, target, &h, &e) <= 0) {
+		printf("  back     %s -> no rule matches it in the other direction!\n", target);
+		return;
+	}
+	const rule_key *k = &x->rs->keys[h.rule];
+	char **tpl = x->dir == 0 ? k->hf : k->cs;
+	size_t n = x->dir == 0 ? k->n_hf : k->n_cs;
+	if (!n) {
+		printf("  back     %s -> dropped (%s:%d:%d)\n", target, k->pos.file, k->pos.line, k->pos.col);
+		return;
+	}
+	const char *t = tpl[n == 1 ? 0 : (h.slot < n ? h.slot : 0)];
+	if (match_fill(k, t, &h.b, &name, &e)) {
+		printf("  back     %s -> %s (%s:%d:%d; one of several keys stacked along an axis)\n", target, t, k->pos.file,
+			k->pos.line, k->pos.col);
+		return;
+	}
+	printf("  back     %s -> %s (%s:%d:%d)%s\n", target, name, k->pos.file, k->pos.line, k->pos.col,
+		strcmp(name, orig) ? "" : "  round trip ok");
+	free(name);
+}
+
+static void print_near(const ex *x, const char *key)
+{
+	match_near near[3];
+	size_t n;
+	match_closest(x->fwd, key, near, 3, &n);
+	printf("%s: no rule matches this %s key%s%s%s. Closest rules:\n", key, x->dir == 0 ? "HF" : "CS",
+		x->comp ? " (component " : "", x->comp ? x->comp : "", x->comp ? ")" : "");
+	for (size_t i = 0; i < n; i++) {
+		const rule_key *k = &x->rs->keys[near[i].rule];
+		char **tpl = x->dir == 0 ? k->hf : k->cs;
+		printf("  %s:%d:%d  %s\n      matches '%.*s' then stops at column %zu ('%s')\n", k->pos.file, k->pos.line,
+			k->pos.col, tpl[near[i].slot], (int)near[i].matched, key, near[i].matched + 1, key + near[i].matched);
+	}
+}
+
+/* 1 if explained, 0 if no rule matched. */
+static int explain_key(const ex *x, const char *key)
+{
+	match_hit h;
+	ck_err e = {0};
+	int r = match_key(x->fwd, key, &h, &e);
+	if (r <= 0)
+		return 0;
+	const rule_key *k = &x->rs->keys[h.rule];
+	char **src = x->dir == 0 ? k->hf : k->cs, **dst = x->dir == 0 ? k->cs : k->hf;
+	size_t nd = x->dir == 0 ? k->n_cs : k->n_hf;
+	printf("%s (%s -> %s%s%s)\n", key, x->dir == 0 ? "hf" : "cs", x->dir == 0 ? "cs" : "hf", x->comp ? ", component " : "",
+		x->comp ? x->comp : "");
+	printf("  rule     %s:%d:%d\n  template %s\n", k->pos.file, k->pos.line, k->pos.col, src[h.slot]);
+	if (h.b.n) {
+		printf("  binds   ");
+		for (size_t i = 0; i < h.b.n; i++)
+			printf(" <%s> = %s", h.b.name[i], h.b.val[i]);
+		printf("\n");
+	}
+	if (!nd) {
+		printf("  target   none: the key exists on this side only and is dropped%s\n",
+			k->gen_kind ? " (the way back rebuilds it)" : "");
+		return 1;
+	}
+	for (size_t i = 0; i < nd; i++) {
+		char *t = NULL;
+		if (match_fill(k, dst[i], &h.b, &t, &e)) {
+			printf("  target   %s (one per value of the stacked placeholder)\n", dst[i]);
+			continue;
+		}
+		printf("  target   %s\n", t);
+		free(t);
+	}
+	printf("  action   ");
+	print_params(x, k);
+	for (size_t i = 0; i < nd; i++) {
+		char *t = NULL;
+		if (!match_fill(k, dst[i], &h.b, &t, &e))
+			print_back(x, t, key);
+		free(t);
+	}
+	return 1;
+}
+
+static int load_config(const char *path, json_t **hf, json_t **cs, ck_err *e)
+{
+	size_t n = strlen(path);
+	if (n > 5 && !strcmp(path + n - 5, ".json"))
+		return valio_json_load(path, hf, e);
+	json_t *p = NULL;
+	int rc = valio_yaml_load(path, &p, e);
+	if (!rc)
+		*cs = p;
+	return rc;
+}
+
+int cli_explain(int argc, char **argv, ck_err *e)
+{
+	const char *model = NULL, *from = "hf", *config = NULL, *rules = NULL, *v;
+	char *dir = NULL, *path = NULL;
+	rule_set *top = NULL;
+	json_t *hf = NULL, *cs = NULL;
+	int rc = 0, missing = 0, nkeys = 0;
+	for (int i = 1; i < argc; i++) {
+		int r;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		}
+#define OPT(name, var) if ((r = cli_opt(argc, argv, &i, name, &v, e)) < 0) return CK_EINVALID; if (r) { var = v; continue; }
+		OPT("--model", model) OPT("--from", from) OPT("--config", config) OPT("--rules", rules)
+#undef OPT
+		if (argv[i][0] == '-')
+			return ck_errf(e, CK_EINVALID, "explain: unknown option '%s' (see ckconv explain --help)", argv[i]);
+		nkeys++;
+	}
+	if (!model || !nkeys)
+		return ck_errf(e, CK_EINVALID, "explain needs --model M and at least one KEY (see ckconv explain --help)");
+	if (strcmp(from, "hf") && strcmp(from, "cs"))
+		return ck_errf(e, CK_EINVALID, "--from takes hf or cs, not '%s'", from);
+	dir = cli_rules_dir(rules);
+	if ((rc = rule_find_model(dir, model, &path, e)) || (rc = rule_set_load(path, &top, e)))
+		goto done;
+	if (config && (rc = load_config(config, &hf, &cs, e)))
+		goto done;
+	const rule_file *f = top->files[0];
+	size_t ncomp = f->n_comp ? f->n_comp : 1;
+	ex *xs = calloc(ncomp, sizeof *xs);
+	if (!xs) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t c = 0; c < ncomp && !rc; c++) {
+		rule_set *rs = top;
+		if (f->n_comp) {
+			char *p = rule_sibling(f->path, f->comp[c].rules);
+			rc = rule_set_load_prefixed(p, f->comp[c].hf_prefix, f->comp[c].cs_prefix, &rs, e);
+			free(p);
+			if (rc)
+				break;
+			xs[c].comp = f->comp[c].dir;
+		}
+		xs[c].rs = rs;
+		xs[c].dir = !strcmp(from, "cs");
+		xs[c].env.hf = f->n_comp && hf ? json_object_get(hf, f->comp[c].dir) : hf;
+		xs[c].env.cs = cs;
+		if ((rc = act_check_rules(rs, e)) || (rc = match_compile(rs, xs[c].dir, &xs[c].fwd, e)) ||
+			(rc = match_compile(rs, !xs[c].dir, &xs[c].back, e)))
+			break;
+	}
+	for (int i = 1; i < argc && !rc; i++) {
+		if (argv[i][0] == '-') {
+			if (strchr(argv[i], '=') == NULL && strcmp(argv[i], "--help"))
+				i++;
+			continue;
+		}
+		int found = 0;
+		for (size_t c = 0; c < ncomp && !found; c++)
+			found = explain_key(&xs[c], argv[i]);
+		if (!found) {
+			for (size_t c = 0; c < ncomp; c++)
+				print_near(&xs[c], argv[i]);
+			missing++;
+		}
+	}
+	for (size_t c = 0; c < ncomp; c++) {
+		match_free(xs[c].fwd);
+		match_free(xs[c].back);
+		if (f->n_comp)
+			rule_set_free((rule_set *)xs[c].rs);
+	}
+	free(xs);
+	if (!rc && missing)
+		rc = ck_errf(e, CK_ENOTFOUND, "%d key(s) matched no rule", missing);
+done:
+	json_decref(hf);
+	json_decref(cs);
+	rule_set_free(top);
+	free(dir);
+	free(path);
+	return rc;
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# explain: every key of the llama golden input names its rule and a target the reference has,
+# and maps back to itself; a misspelt key names the nearest rules.
+. "$(dirname "$0")/lib.inc"
+G="$ROOT/tests/golden/llama"
+keys=$($PY - "$G/hf" <<'PY'
+import json, sys
+print(" ".join(json.load(open(sys.argv[1] + "/model.safetensors.index.json"))["weight_map"]))
+PY
+)
+ref=$($PY - "$G/cs/model.safetensors" <<'PY'
+import json, struct, sys
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]
+print("\n".join(k[len("model."):] for k in json.loads(f.read(n)) if k != "__metadata__"))
+PY
+)
+out=$("$CKCONV" explain --model llama --config "$G/cs/params.yaml" $keys)
+check "explain succeeds on every key of the llama input" test $? -eq 0
+bad=0
+for k in $keys; do
+	block=$(awk -v k="$k" '$0 == k " (hf -> cs)" {p=1; print; next} /^[^ ]/ {p=0} p' <<<"$out")
+	rule=$(grep -c '^  rule     .*rules/llama-[a-z]*\.yaml:[0-9]*:[0-9]*$' <<<"$block")
+	tgt=$(sed -n 's/^  target   //p' <<<"$block")
+	[ "$rule" -eq 1 ] && [ -n "$tgt" ] || { echo "# $k: no rule/target"; bad=1; continue; }
+	for t in $tgt; do grep -qx "$t" <<<"$ref" || { echo "# $k: target $t not in the reference"; bad=1; }; done
+	grep -q "round trip ok" <<<"$block" || { echo "# $k: does not map back to itself"; bad=1; }
+done
+check "each key names one rule, targets the reference has, and maps back to itself" test $bad -eq 0
+check "q_proj shows the RoPE action with resolved parameters" grep -q "action   rope_interleave(groups: heads = 4, dim: rotary_dim = 16)" <<<"$out"
+check "k_proj uses the KV head count" grep -q "rope_interleave(groups: kv_heads = 2, dim: rotary_dim = 16)" <<<"$out"
+
+out=$("$CKCONV" explain --model llama model.layers.0.mlp.up_projj.weight 2>&1); rc=$?
+check "a misspelt key fails" test $rc -eq 1
+check "... and names the nearest rule first" sh -c "grep -A1 'Closest rules' <<'X' | grep -q 'llama-mlp.yaml:[0-9]*:[0-9]*  model.layers.<L>.mlp.up_proj.<P>'
+$out
+X"
+check "... and where it stopped matching" grep -q "matches 'model.layers.0.mlp.up_proj' then stops at column 27 ('j.weight')" <<<"$out"
+out=$("$CKCONV" explain --model gpt2 --from cs transformer_decoder.layers.0.self_attn.proj_k_dense_layer.bias)
+check "explain --from cs shows a merge target and the inverse chain" grep -q "target   transformer.h.0.attn.c_attn.bias" <<<"$out"
