@@ -1,61 +1,463 @@
-/* cli_validate.c - `ckconv validate`: load every rule file, compile its matchers in both
- * directions and check its actions; findings as "file:line:col: error: message". */
+/* cli_validate.c - `ckconv validate`: what only the interpreter can check in rule files.
+ * Findings print as "file:line:col: error|warning: message", each once. */
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "act.h"
 #include "cli.h"
+#include "h5ck.h"
 #include "match.h"
 #include "rule.h"
+#include "strmap.h"
+#include "valio.h"
 
-/* Prints a finding as "file:line:col: error: message"; messages from the loaders already
- * start with their own location (which may be an included file). */
-static void finding(const char *msg, const char *file)
+static const char usage[] =
+	"usage: ckconv validate [--strict] [--keys FILE [--from hf|cs]] [--rules DIR] [FILE|DIR ...]\n"
+	"\n"
+	"Checks rule files (default: every file of the installed rules): YAML and structure,\n"
+	"includes and components (exist, no cycles), placeholder regexes (compile, no capture\n"
+	"groups), templates in both directions, action names and parameters, placeholders bound on\n"
+	"one side only, rules shadowed by earlier ones, names and config keys expressions refer to.\n"
+	"--keys FILE (a list of keys, one per line, or a checkpoint: safetensors, HF dir, .mdl)\n"
+	"adds coverage: keys no rule matches, rules that matched nothing, keys that do not convert\n"
+	"back to themselves. Exit status 0 unless an error is found (with --strict: or a warning).\n";
+
+typedef struct lint {
+	strmap seen;     /* findings already printed */
+	int errors, warnings;
+	const char *keys_path, *from;
+	char **keys;
+	size_t n_keys;
+	int keys_cs;     /* keys are CS keys */
+} lint;
+
+static void say(lint *L, const char *file, int line, int col, int warn, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static void say(lint *L, const char *file, int line, int col, int warn, const char *fmt, ...)
+{
+	char msg[2048], full[2600];
+	size_t dummy;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof full, "%s:%d:%d: %s: %s", file, line, col, warn ? "warning" : "error", msg);
+	if (strmap_get(&L->seen, full, &dummy))
+		return;
+	strmap_put(&L->seen, full, 1);
+	puts(full);
+	if (warn)
+		L->warnings++;
+	else
+		L->errors++;
+}
+
+/* An error message from a loader already starts with its location (maybe an included file). */
+static void say_err(lint *L, const char *msg, const char *file)
 {
 	const char *c = strchr(msg, ':');
 	int line, col, n = 0;
 	if (c && sscanf(c + 1, "%d:%d: %n", &line, &col, &n) == 2 && n > 0) {
-		printf("%.*s:%d:%d: error: %s\n", (int)(c - msg), msg, line, col, c + 1 + n);
+		char f[1024];
+		snprintf(f, sizeof f, "%.*s", (int)(c - msg), msg);
+		say(L, f, line, col, 0, "%s", c + 1 + n);
 		return;
 	}
-	printf("%s:1:1: error: %s\n", file, msg);
+	say(L, file, 1, 1, 0, "%s", msg);
 }
 
-static int check_file(const char *path)
+/* --- placeholders bound on one side only ------------------------------------- */
+
+static int tpl_has(const char *tpl, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = strchr(tpl, '<'); p; p = strchr(p + 1, '<')) {
+		const char *q = p + 1, *star = strchr(q, '*'), *end = strchr(q, '>');
+		if (!end)
+			return 0;
+		if (star && star < end)
+			q = star + 1;
+		size_t len = strcspn(q, "+>");
+		if (len == n && !strncmp(q, name, n))
+			return 1;
+	}
+	return 0;
+}
+
+static const char *over_name(const rule_key *k)
+{
+	for (size_t i = 0; i < k->n_act; i++)
+		for (size_t j = 0; j < k->act[i].n; j++)
+			if (!strcmp(k->act[i].p[j].name, "over"))
+				return k->act[i].p[j].text;
+	return NULL;
+}
+
+static void check_sides(lint *L, const rule_key *k)
+{
+	for (int d = 0; d < 2; d++) {
+		char **src = d ? k->cs : k->hf, **dst = d ? k->hf : k->cs;
+		size_t ns = d ? k->n_cs : k->n_hf, nd = d ? k->n_hf : k->n_cs;
+		if (!ns || !nd)
+			continue;
+		for (size_t i = 0; i < k->scope->n_ph; i++) {
+			const char *ph = k->scope->ph[i].name, *over = over_name(k);
+			int in_src = 0, in_dst = 0;
+			for (size_t j = 0; j < ns; j++)
+				in_src |= tpl_has(src[j], ph);
+			for (size_t j = 0; j < nd; j++)
+				in_dst |= tpl_has(dst[j], ph);
+			if (in_dst && !in_src && !(over && !strcmp(over, ph)))
+				say(L, k->pos.file, k->pos.line, k->pos.col, 1,
+					"placeholder <%s> appears only on the %s side, so %s -> %s cannot fill it: the rule works one way only",
+					ph, d ? "hf" : "cs", d ? "CS" : "HF", d ? "HF" : "CS");
+		}
+	}
+}
+
+/* --- shadowing ----------------------------------------------------------------- */
+
+/* Up to 2 sample values a placeholder regex accepts. */
+static size_t samples(const char *rx, char out[2][32])
+{
+	static const char *const cand[] = {"0", "7", "12", "weight", "bias", "x", "a.b", "inv_freq", ""};
+	char *buf = NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof cand / sizeof *cand && n < 2; i++) {
+		rule_file f = {0};
+		rule_ph ph = {"s", (char *)rx, {"", 0, 0}};
+		rule_key k = {0};
+		rule_set s = {0};
+		match_prog *p = NULL;
+		match_hit h;
+		ck_err e = {0};
+		char tpl[] = "<s>";
+		char *t = tpl;
+		f.n_ph = 1;
+		f.ph = &ph;
+		k.scope = &f;
+		k.n_hf = 1;
+		k.hf = &t;
+		s.n_keys = 1;
+		s.keys = &k;
+		if (match_compile(&s, 0, &p, &e) == 0 && match_key(p, cand[i], &h, &e) > 0)
+			snprintf(out[n++], 32, "%s", cand[i]);
+		match_free(p);
+	}
+	free(buf);
+	return n;
+}
+
+/* 1 if every sample key of rule r's source templates is caught by an earlier rule. */
+static int shadowed(const rule_set *s, match_prog *p, size_t r, int dir, size_t *by)
+{
+	const rule_key *k = &s->keys[r];
+	char **src = dir ? k->cs : k->hf;
+	size_t ns = dir ? k->n_cs : k->n_hf, tried = 0;
+	if (!ns)
+		return 0;
+	for (size_t j = 0; j < ns; j++) {
+		match_bind b = {0};
+		char vals[MATCH_MAX_BIND][2][32];
+		size_t nv[MATCH_MAX_BIND];
+		for (size_t i = 0; i < k->scope->n_ph && b.n < MATCH_MAX_BIND; i++) {
+			if (!tpl_has(src[j], k->scope->ph[i].name))
+				continue;
+			nv[b.n] = samples(k->scope->ph[i].regex, vals[b.n]);
+			if (!nv[b.n])
+				return 0;
+			snprintf(b.name[b.n], sizeof b.name[0], "%s", k->scope->ph[i].name);
+			b.n++;
+		}
+		for (size_t combo = 0; combo < 2; combo++) { /* all-first and all-second samples */
+			char *key = NULL;
+			match_hit h;
+			ck_err e = {0};
+			for (size_t i = 0; i < b.n; i++) {
+				const char *v = vals[i][combo < nv[i] ? combo : 0];
+				snprintf(b.val[i], sizeof b.val[0], "%s", v);
+				char *end;
+				long long x = strtoll(v, &end, 10);
+				b.num[i] = *v && !*end ? x : -1;
+			}
+			if (match_fill(k, src[j], &b, &key, &e))
+				return 0;
+			int m = match_key(p, key, &h, &e);
+			free(key);
+			if (m <= 0 || h.rule >= r)
+				return 0;
+			*by = h.rule;
+			tried++;
+		}
+	}
+	return tried > 0;
+}
+
+static void check_shadow(lint *L, const rule_set *s, match_prog *p[2])
+{
+	for (size_t r = 0; r < s->n_keys; r++) {
+		const rule_key *k = &s->keys[r];
+		size_t by = 0, by2 = 0;
+		int live = 0, sides = 0;
+		if (k->gen_kind)
+			continue; /* a create rule's job is the other direction */
+		for (int d = 0; d < 2; d++) {
+			if (!(d ? k->n_cs : k->n_hf))
+				continue;
+			sides++;
+			live |= !shadowed(s, p[d], r, d, d ? &by2 : &by);
+		}
+		const rule_key *a = &s->keys[k->n_hf ? by : by2];
+		/* the same rule met again through a second include (e.g. the optional `model.`
+		 * prefix) is shadowed on purpose */
+		if (sides && !live && !(!strcmp(a->pos.file, k->pos.file) && a->pos.line == k->pos.line && a->pos.col == k->pos.col)) {
+			say(L, k->pos.file, k->pos.line, k->pos.col, 1,
+				"rule never applies: the earlier rule at %s:%d:%d matches every key it matches", a->pos.file,
+				a->pos.line, a->pos.col);
+		}
+	}
+}
+
+/* --- names and config keys in expressions ---------------------------------------- */
+
+typedef struct refs {
+	lint *L;
+	const rule_set *s;
+	const rule_file *scope;
+	rule_pos pos;
+	const char *extra; /* a name bound by `for:` */
+	json_t *hf_keys, *cs_keys; /* known config keys, or NULL when the set has no config */
+} refs;
+
+static void add_keys(json_t *set, char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char top[256];
+		snprintf(top, sizeof top, "%.*s", (int)strcspn(v[i], "."), v[i]);
+		json_object_set_new(set, top, json_true());
+	}
+}
+
+static void add_obj_keys(json_t *set, const json_t *obj)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)obj, k, v) json_object_set_new(set, k, json_true());
+}
+
+static void one_ref(void *ctx, const char *path)
+{
+	refs *R = ctx;
+	char root[64], key[256];
+	size_t n = strcspn(path, ".");
+	snprintf(root, sizeof root, "%.*s", (int)n, path);
+	const char *rest = path[n] ? path + n + 1 : "";
+	if (!strcmp(root, "hf") || !strcmp(root, "cs")) {
+		json_t *known = root[0] == 'h' ? R->hf_keys : R->cs_keys;
+		if (root[0] == 'c') {
+			if (*rest && strncmp(rest, "model", 5)) {
+				say(R->L, R->pos.file, R->pos.line, R->pos.col, 1, "'%s': CS values are read as cs.model.<key>", path);
+				return;
+			}
+			rest = rest[5] == '.' ? rest + 6 : "";
+		}
+		snprintf(key, sizeof key, "%.*s", (int)strcspn(rest, "."), rest);
+		if (known && *key && !json_object_get(known, key))
+			say(R->L, R->pos.file, R->pos.line, R->pos.col, 1,
+				"'%s': no config rule or default mentions %s key '%s'", path, root[0] == 'h' ? "HF" : "CS", key);
+		return;
+	}
+	if (!strcmp(root, "out") || (R->extra && !strcmp(root, R->extra)))
+		return;
+	for (size_t i = 0; i < R->scope->n_let; i++)
+		if (!strcmp(R->scope->let[i].name, root))
+			return;
+	for (size_t i = 0; i < R->scope->n_ph; i++) /* bound while creating keys */
+		if (!strcmp(R->scope->ph[i].name, root))
+			return;
+	say(R->L, R->pos.file, R->pos.line, R->pos.col, 0, "unknown name '%s' (not hf, cs, a let or a placeholder of %s)",
+		root, R->scope->path);
+}
+
+static void refs_of(refs *R, const rule_file *scope, rule_pos pos, const expr *x)
+{
+	if (!x)
+		return;
+	R->scope = scope;
+	R->pos = pos;
+	expr_refs(x, one_ref, R);
+}
+
+static void check_refs(lint *L, const rule_set *s)
+{
+	const rule_file *root = s->files[0];
+	refs R = {L, s, root, {0}, NULL, NULL, NULL};
+	if (root->n_cfg) {
+		R.hf_keys = json_object();
+		R.cs_keys = json_object();
+		for (size_t i = 0; i < root->n_cfg; i++) {
+			const rule_cfg *c = &root->cfg[i];
+			add_keys(R.hf_keys, c->hf, c->n_hf);
+			add_keys(R.cs_keys, c->cs, c->n_cs);
+			add_keys(R.hf_keys, c->to_hf_key, c->n_to_hf);
+			add_keys(R.cs_keys, c->to_cs_key, c->n_to_cs);
+		}
+		add_obj_keys(R.hf_keys, root->hf_defaults);
+		add_obj_keys(R.hf_keys, root->hf_out);
+		add_obj_keys(R.cs_keys, root->cs_defaults);
+		add_obj_keys(R.cs_keys, root->cs_out);
+		for (size_t i = 0; i < root->n_comp; i++) { /* model-level rules see whole components */
+			json_object_set_new(R.hf_keys, root->comp[i].dir, json_true());
+			json_object_set_new(R.cs_keys, root->comp[i].config, json_true());
+		}
+	}
+	for (size_t f = 0; f < s->n_files; f++)
+		for (size_t i = 0; i < s->files[f]->n_let; i++)
+			refs_of(&R, s->files[f], s->files[f]->let[i].pos, s->files[f]->let[i].x);
+	for (size_t r = 0; r < s->n_keys; r++) {
+		const rule_key *k = &s->keys[r];
+		R.extra = k->for_name;
+		for (size_t i = 0; i < k->n_act; i++)
+			for (size_t j = 0; j < k->act[i].n; j++)
+				if (strcmp(k->act[i].p[j].name, "over"))
+					refs_of(&R, k->scope, k->act[i].p[j].pos, k->act[i].p[j].x);
+		refs_of(&R, k->scope, k->pos, k->gen_shape);
+		refs_of(&R, k->scope, k->pos, k->gen_value);
+		refs_of(&R, k->scope, k->pos, k->for_list);
+		R.extra = NULL;
+	}
+	for (size_t i = 0; i < root->n_cfg; i++) {
+		const rule_cfg *c = &root->cfg[i];
+		for (size_t j = 0; j < c->n_to_cs; j++)
+			refs_of(&R, root, c->pos, c->to_cs[j]);
+		for (size_t j = 0; j < c->n_to_hf; j++)
+			refs_of(&R, root, c->pos, c->to_hf[j]);
+		refs_of(&R, root, c->pos, c->check_hf);
+		refs_of(&R, root, c->pos, c->check_cs);
+	}
+	json_decref(R.hf_keys);
+	json_decref(R.cs_keys);
+}
+
+/* --- coverage against real keys ------------------------------------------------------ */
+
+static void check_keys(lint *L, const rule_set *s, match_prog *p[2])
+{
+	int d = L->keys_cs;
+	unsigned char *used = calloc(s->n_keys ? s->n_keys : 1, 1);
+	if (!used)
+		return;
+	for (size_t i = 0; i < L->n_keys; i++) {
+		match_hit h, hb;
+		ck_err e = {0};
+		const char *key = L->keys[i];
+		if (match_key(p[d], key, &h, &e) <= 0) {
+			say(L, L->keys_path, (int)i + 1, 1, 0, "key '%s': no rule matches it", key);
+			continue;
+		}
+		used[h.rule] = 1;
+		const rule_key *k = &s->keys[h.rule];
+		char **dst = d ? k->hf : k->cs, **src = d ? k->cs : k->hf;
+		size_t nd = d ? k->n_hf : k->n_cs;
+		for (size_t t = 0; t < nd; t++) {
+			char *tk = NULL, *back = NULL;
+			if (match_fill(k, dst[t], &h.b, &tk, &e))
+				continue; /* stacked: the placeholder comes from the data */
+			if (match_key(p[!d], tk, &hb, &e) <= 0) {
+				say(L, L->keys_path, (int)i + 1, 1, 1, "key '%s' -> '%s' which no rule converts back", key, tk);
+			} else {
+				const rule_key *kb = &s->keys[hb.rule];
+				char **bt = d ? kb->cs : kb->hf;
+				size_t nb = d ? kb->n_cs : kb->n_hf;
+				if (nb && !match_fill(kb, bt[nb == 1 ? 0 : hb.slot < nb ? hb.slot : 0], &hb.b, &back, &e) &&
+					strcmp(back, key) && nb == 1 && nd == 1)
+					say(L, L->keys_path, (int)i + 1, 1, 1, "key '%s' -> '%s' -> '%s': does not convert back to itself", key,
+						tk, back);
+			}
+			free(tk);
+			free(back);
+		}
+		(void)src;
+	}
+	/* a rule included twice (with another prefix) counts as used when either copy matched */
+	strmap hit;
+	strmap_init(&hit);
+	char pos[1200];
+	for (size_t r = 0; r < s->n_keys; r++)
+		if (used[r]) {
+			snprintf(pos, sizeof pos, "%s:%d:%d", s->keys[r].pos.file, s->keys[r].pos.line, s->keys[r].pos.col);
+			strmap_put(&hit, pos, 1);
+		}
+	for (size_t r = 0; r < s->n_keys; r++) {
+		size_t dummy;
+		snprintf(pos, sizeof pos, "%s:%d:%d", s->keys[r].pos.file, s->keys[r].pos.line, s->keys[r].pos.col);
+		if (!strmap_get(&hit, pos, &dummy) && (d ? s->keys[r].n_cs : s->keys[r].n_hf))
+			say(L, s->keys[r].pos.file, s->keys[r].pos.line, s->keys[r].pos.col, 1, "rule matched none of the %zu keys of %s",
+				L->n_keys, L->keys_path);
+	}
+	strmap_dispose(&hit);
+	free(used);
+}
+
+/* --- one file ------------------------------------------------------------------------- */
+
+static void check_set(lint *L, const rule_set *s)
+{
+	match_prog *p[2] = {NULL, NULL};
+	ck_err e = {0};
+	if (act_check_rules(s, &e))
+		say_err(L, e.msg, s->files[0]->path);
+	for (int d = 0; d < 2; d++) {
+		ck_err me = {0};
+		if (match_compile(s, d, &p[d], &me)) {
+			say_err(L, me.msg, s->files[0]->path);
+			break; /* the other direction would mostly repeat it */
+		}
+	}
+	for (size_t r = 0; r < s->n_keys; r++)
+		check_sides(L, &s->keys[r]);
+	if (p[0] && p[1]) {
+		check_shadow(L, s, p);
+		if (L->keys)
+			check_keys(L, s, p);
+	}
+	check_refs(L, s);
+	match_free(p[0]);
+	match_free(p[1]);
+}
+
+static void check_file(lint *L, const char *path)
 {
 	ck_err e = {0};
-	rule_file *f = NULL;
 	rule_set *s = NULL;
-	int bad = 0;
-	if (rule_file_load(path, &f, &e)) {
-		finding(e.msg, path);
-		return 1;
-	}
-	/* a model file is checked with everything it includes; a shared piece on its own */
 	if (rule_set_load(path, &s, &e)) {
-		finding(e.msg, path);
-		rule_file_free(f);
-		return 1;
+		say_err(L, e.msg, path);
+		return;
 	}
-	for (int dir = 0; dir < 2 && !bad; dir++) {
-		match_prog *m = NULL;
-		ck_err me = {0};
-		if (match_compile(s, dir, &m, &me)) {
-			finding(me.msg, path);
-			bad = 1;
-		}
-		match_free(m);
+	const rule_file *f = s->files[0];
+	if (!f->n_comp)
+		check_set(L, s);
+	for (size_t i = 0; i < f->n_comp; i++) { /* each component's rules, as the model uses them */
+		char *p = rule_sibling(f->path, f->comp[i].rules);
+		rule_set *cs = NULL;
+		ck_err ce = {0};
+		FILE *fp = p ? fopen(p, "r") : NULL;
+		if (!fp)
+			say(L, f->path, f->comp[i].pos.line, f->comp[i].pos.col, 0, "component rule set '%s' not found (%s)",
+				f->comp[i].rules, p ? p : "?");
+		else if (fclose(fp), rule_set_load_prefixed(p, f->comp[i].hf_prefix, f->comp[i].cs_prefix, &cs, &ce))
+			say_err(L, ce.msg, p);
+		else
+			check_set(L, cs);
+		rule_set_free(cs);
+		free(p);
 	}
-	ck_err ae = {0};
-	if (act_check_rules(s, &ae)) {
-		finding(ae.msg, path);
-		bad = 1;
-	}
+	if (f->n_comp)
+		check_refs(L, s);
 	rule_set_free(s);
-	rule_file_free(f);
-	return bad;
 }
 
 static int is_dir(const char *p)
@@ -66,16 +468,15 @@ static int is_dir(const char *p)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int check_dir(const char *dir, size_t *count)
+static size_t check_dir(lint *L, const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	char **v = NULL;
 	size_t n = 0;
-	int bad = 0;
 	if (!d) {
-		printf("%s:1:1: error: cannot open directory\n", dir);
-		return 1;
+		say(L, dir, 1, 1, 0, "cannot open directory");
+		return 0;
 	}
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
@@ -92,46 +493,108 @@ static int check_dir(const char *dir, size_t *count)
 	closedir(d);
 	qsort(v, n, sizeof *v, cmp_str);
 	for (size_t i = 0; i < n; i++) {
-		bad |= check_file(v[i]);
+		check_file(L, v[i]);
 		free(v[i]);
 	}
 	free(v);
-	*count += n;
-	return bad;
+	return n;
+}
+
+/* --keys: a checkpoint (its tensor names) or a text file with one key per line. */
+static int load_keys(lint *L, ck_err *e)
+{
+	ck_tsrc *s = NULL;
+	FILE *f;
+	char line[4096];
+	int packed = 0;
+	if (is_dir(L->keys_path) || cli_open_source(L->keys_path, &s, e) == 0) {
+		if (!s && cli_open_source(L->keys_path, &s, e))
+			return e->code;
+		ck_err_clear(e);
+		packed = !is_dir(L->keys_path) && h5ck_is_hdf5(L->keys_path);
+		int cs = L->from ? !strcmp(L->from, "cs") : packed;
+		for (size_t i = 0; i < s->n; i++) {
+			const char *k = s->t[i].name;
+			if (cs && !strncmp(k, "model.", 6)) /* the packed file's top-level `model` dict */
+				k += 6;
+			char **nv = realloc(L->keys, (L->n_keys + 1) * sizeof *nv);
+			if (!nv)
+				break;
+			L->keys = nv;
+			L->keys[L->n_keys++] = strdup(k);
+		}
+		ck_tsrc_free(s);
+		L->keys_cs = L->from ? !strcmp(L->from, "cs") : packed;
+		return 0;
+	}
+	ck_err_clear(e);
+	if (!(f = fopen(L->keys_path, "r")))
+		return ck_errf(e, CK_ENOTFOUND, "%s: cannot open the key list", L->keys_path);
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		char **nv = realloc(L->keys, (L->n_keys + 1) * sizeof *nv);
+		if (!nv)
+			break;
+		L->keys = nv;
+		L->keys[L->n_keys++] = strdup(line);
+	}
+	fclose(f);
+	L->keys_cs = L->from && !strcmp(L->from, "cs");
+	return 0;
 }
 
 int cli_validate(int argc, char **argv, ck_err *e)
 {
-	const char *rules = NULL;
+	const char *rules = NULL, *v;
 	size_t count = 0;
-	int bad = 0, given = 0;
+	int given = 0, strict = 0, rc = 0;
+	lint L;
+	memset(&L, 0, sizeof L);
+	strmap_init(&L.seen);
 	for (int i = 1; i < argc; i++) {
-		int r = cli_opt(argc, argv, &i, "--rules", &rules, e);
-		if (r < 0)
-			return CK_EINVALID;
-		if (r)
-			continue;
+		int r;
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			puts("usage: ckconv validate [FILE|DIR ...]\n\nChecks rule files (default: the installed rules): YAML and "
-			     "schema, includes,\nplaceholder regexes, templates in both directions, action names.\n"
-			     "Findings print as file:line:col: error: message; exit status 0 only when all is well.");
-			return 0;
+			fputs(usage, stdout);
+			goto done;
+		}
+		if (!strcmp(argv[i], "--strict")) {
+			strict = 1;
+			continue;
+		}
+#define OPT(name, var) if ((r = cli_opt(argc, argv, &i, name, &v, e)) < 0) { rc = CK_EINVALID; goto done; } if (r) { var = v; continue; }
+		OPT("--rules", rules) OPT("--keys", L.keys_path) OPT("--from", L.from)
+#undef OPT
+	}
+	if (L.keys_path && (rc = load_keys(&L, e)))
+		goto done;
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-') {
+			if (!strcmp(argv[i], "--rules") || !strcmp(argv[i], "--keys") || !strcmp(argv[i], "--from"))
+				i++;
+			continue;
 		}
 		given = 1;
 		if (is_dir(argv[i])) {
-			bad |= check_dir(argv[i], &count);
+			count += check_dir(&L, argv[i]);
 		} else {
-			bad |= check_file(argv[i]);
+			check_file(&L, argv[i]);
 			count++;
 		}
 	}
 	if (!given) {
 		char *dir = cli_rules_dir(rules);
-		bad |= check_dir(dir, &count);
+		count += check_dir(&L, dir);
 		free(dir);
 	}
-	if (bad)
-		return ck_errf(e, CK_EINVALID, "validate: problems found in %zu rule file(s) checked", count);
-	printf("%zu rule file(s) OK\n", count);
-	return 0;
+	if (L.errors || (strict && L.warnings))
+		rc = ck_errf(e, CK_EINVALID, "validate: %d error(s), %d warning(s) in %zu rule file(s)", L.errors, L.warnings,
+			count);
+	else
+		printf("%zu rule file(s) OK%s\n", count, L.warnings ? " (with warnings)" : "");
+done:
+	for (size_t i = 0; i < L.n_keys; i++)
+		free(L.keys[i]);
+	free(L.keys);
+	strmap_dispose(&L.seen);
+	return rc;
 }

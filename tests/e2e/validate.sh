@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# validate: each file in tests/validate/ is broken in one way and names, on its first line
+# ("# expect: LINE:COL: error|warning: text"), the one finding it must produce; the shipped
+# rules must validate clean; --keys reports coverage.
+. "$(dirname "$0")/lib.inc"
+cd "$ROOT"
+for f in tests/validate/*.yaml; do
+	want=$(sed -n '1s/^# expect: //p' "$f")
+	out=$("$CKCONV" validate "$f" 2>&1); rc=$?
+	n=$(grep -v '^ckconv: ' <<<"$out" | grep -c ': \(error\|warning\): ')
+	if grep -qF -- "$f:$want" <<<"$out" && [ "$n" -eq 1 ] && { [ "$rc" -ne 0 ] || grep -q ': warning: ' <<<"$want"; }; then
+		ok "validate $(basename "$f" .yaml): $f:$want"
+	else
+		notok "validate $(basename "$f" .yaml): expected exactly '$f:$want'"; printf '%s\n' "$out" | sed 's/^/#   /'
+	fi
+done
+check "the shipped rules validate with no finding" sh -c "out=\$('$CKCONV' validate rules) && [ \"\$out\" = '$(ls rules/*.yaml | wc -l) rule file(s) OK' ]"
+check "--strict fails on a warning" sh -c "! '$CKCONV' validate --strict tests/validate/shadowed.yaml >/dev/null 2>&1"
+out=$("$CKCONV" validate rules/llama.yaml --keys tests/golden/llama/hf 2>&1)
+check "--keys: every llama key is covered (exit 0)" test $? -eq 0
+check "--keys: rules no key matched are named" grep -q "rules/llama-body.yaml:[0-9]*:5: warning: rule matched none of the 21 keys" <<<"$out"
+printf 'model.embed_tokens.weight\nmodel.layers.0.mlp.up_projj.weight\n' >"$T/keys.txt"
+out=$("$CKCONV" validate rules/llama.yaml --keys "$T/keys.txt" 2>&1); rc=$?
+check "--keys: an unmatched key in a list fails, named with its line" sh -c "[ $rc -ne 0 ] && grep -q '$T/keys.txt:2:1: error: key .model.layers.0.mlp.up_projj.weight.: no rule matches it' <<'X'
+$out
+X"
+check "--keys on a packed file reads CS keys" "$CKCONV" validate rules/llama.yaml --keys "$ROOT/tests/golden/h5ck/llama_cstorch_lz4.mdl"
