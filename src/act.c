@@ -651,3 +651,36 @@ int act_gen_uniform(ck_dtype dt, const ck_shape *s, double bound, unsigned long 
 	}
 	return 0;
 }
+
+static float bf16_to_f32(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+int act_scale(ck_dtype dt, void *data, uint64_t nbytes, int div, double by, ck_err *e)
+{
+	uint64_t n = nbytes / ck_dtype_size(dt);
+	if (dt == CK_DT_F64) {
+		double s = div ? 1.0 / by : by, *x = data;
+		for (uint64_t i = 0; i < n; i++)
+			x[i] *= s;
+		return 0;
+	}
+	float s = div ? 1.0f / (float)by : (float)by;
+	if (dt == CK_DT_F32) {
+		float *x = data;
+		for (uint64_t i = 0; i < n; i++)
+			x[i] *= s;
+		return 0;
+	}
+	if (dt == CK_DT_BF16) {
+		uint16_t *x = data;
+		for (uint64_t i = 0; i < n; i++)
+			put_value(CK_DT_BF16, &x[i], (double)(bf16_to_f32(x[i]) * s));
+		return 0;
+	}
+	return ck_errf(e, CK_EINVALID, "scaling a %s tensor is not supported", ck_dtype_short_name(dt));
+}

@@ -55,6 +55,12 @@ int act_check_rules(const rule_set *s, ck_err *e);
 int act_chain_run(const act_inst *a, size_t n, int planning, act_list *in, act_list *out, ck_err *e);
 void act_list_dispose(act_list *l);
 
+/* Multiply (or divide) every element by a scalar the way PyTorch's `tensor * scalar` does:
+ * computed in float32 (float64 for f64 tensors) and rounded to the tensor's dtype
+ * (round-to-nearest-even); division multiplies by the reciprocal, as PyTorch's CPU kernel
+ * does for a scalar divisor. Floating dtypes only. */
+int act_scale(ck_dtype dt, void *data, uint64_t nbytes, int div, double by, ck_err *e);
+
 /* Generators for synthesised tensors. value is the fill value; tril writes lower-triangular
  * ones over the last two dims. data must hold nbytes. */
 int act_gen_fill(ck_dtype dt, const ck_shape *s, double value, void *data, ck_err *e);

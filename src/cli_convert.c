@@ -22,17 +22,20 @@ static const char usage[] =
 	"usage: ckconv convert SRC [-o OUT] [--model M] [--src-fmt hf|cs-X.Y] [--tgt-fmt hf|cs-X.Y]\n"
 	"                      [--config FILE] [--rules DIR] [--dry-run] [--debug] [--force]\n"
 	"                      [--drop-unmatched-keys] [--shard-size 5GB] [--compress none|lz4] [--quiet]\n"
+	"                      [--no-mup-to-sp]\n"
 	"\n"
 	"HF -> CS: SRC is an HF directory (config.json + safetensors), a .safetensors file or a\n"
 	"  *.index.json; writes OUT.mdl (packed HDF5) and OUT.yaml (CS params).\n"
 	"CS -> HF: SRC is a packed .mdl; --config names its params YAML (default: SRC with .yaml);\n"
 	"  writes the directory OUT with config.json and safetensors (sharded above --shard-size).\n"
 	"--model is optional when config.json (architectures/model_type) or the params (model.name)\n"
-	"identify the model. Nothing is written when any key fails to plan; --dry-run prints the plan.\n";
+	"identify the model. Nothing is written when any key fails to plan; --dry-run prints the plan.\n"
+	"A muP checkpoint (CS -> HF) has its multipliers folded into the weights as its rules say,\n"
+	"so standard HF code computes the same function; --no-mup-to-sp keeps weights and config.\n";
 
 typedef struct conv_args {
 	const char *src, *out, *model, *src_fmt, *tgt_fmt, *config, *rules;
-	int dry_run, debug, force, drop_unmatched, quiet, lz4;
+	int dry_run, debug, force, drop_unmatched, quiet, lz4, no_mup;
 	uint64_t shard_size;
 } conv_args;
 
@@ -77,6 +80,8 @@ static int parse_args(int argc, char **argv, conv_args *a, ck_err *e)
 			a->force = 1;
 		else if (!strcmp(s, "--drop-unmatched-keys"))
 			a->drop_unmatched = 1;
+		else if (!strcmp(s, "--no-mup-to-sp"))
+			a->no_mup = 1;
 		else if (!strcmp(s, "--quiet") || !strcmp(s, "-q") || !strcmp(s, "--no-progress"))
 			a->quiet = 1;
 		else if (s[0] == '-')
@@ -113,6 +118,8 @@ typedef struct comp {
 	ck_tsrc *src;        /* HF -> CS: its weights */
 	plan p;              /* CS -> HF: its own plan (one output directory each) */
 	int have_plan;
+	const rule_mup *mup; /* CS -> HF: fold these muP multipliers */
+	const rule_mup *keep_mup; /* --no-mup-to-sp: carry these muP keys into config.json */
 } comp;
 
 /* Everything one conversion holds; released in one place whatever happens. */
@@ -410,6 +417,69 @@ done:
 	return rc;
 }
 
+static int truthy(const json_t *v)
+{
+	return v && !json_is_false(v) && !json_is_null(v) && !(json_is_number(v) && json_number_value(v) == 0);
+}
+
+/* 1 if the component's CS config is muP by its rules' `mup.detect`, 0 if not, <0 on error. */
+static int mup_detected(const job *j, const comp *c, ck_err *e)
+{
+	const rule_mup *m = c->rs->files[0]->mup;
+	cfg_env env = {.cs = c->env_cs, .scope = c->rs->files[0], .vars = j->vars};
+	json_t *v = NULL;
+	int rc;
+	if (!m)
+		return 0;
+	if (m->invalid) {
+		if ((rc = cfg_eval(&env, m->invalid, &v, e)))
+			return rc;
+		int bad = truthy(v);
+		json_decref(v);
+		v = NULL;
+		if (bad)
+			return ck_errf(e, CK_EINVALID, "params: %s (%s:%d:%d)", m->invalid_msg, m->pos.file, m->pos.line, m->pos.col);
+	}
+	if ((rc = cfg_eval(&env, m->detect, &v, e)))
+		return rc;
+	rc = truthy(v);
+	json_decref(v);
+	return rc;
+}
+
+/* muP on the way to HF: fold the multipliers (weights scaled in the plan, config edited here)
+ * unless --no-mup-to-sp; a model whose rules cannot fold refuses. */
+static int mup_prepare(job *j, comp *c, ck_err *e)
+{
+	const rule_mup *m = c->rs->files[0]->mup;
+	int rc = mup_detected(j, c, e);
+	if (rc <= 0)
+		return rc;
+	json_t *edited = json_deep_copy(c->cs);
+	if (!edited)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	for (size_t i = 0; i < m->n_drop; i++) /* converted here, or carried verbatim below */
+		json_object_del(edited, m->drop[i]);
+	json_decref(c->cs); /* env_cs keeps the original: the scalings read the multipliers */
+	c->cs = edited;
+	if (j->a.no_mup) {
+		if (!j->a.quiet)
+			fprintf(stderr, "ckconv: note: muP checkpoint converted as is (--no-mup-to-sp)\n");
+		c->keep_mup = m;
+		return 0;
+	}
+	if (!m->n_tensors)
+		return ck_errf(e, CK_EINVALID, "This model currently does not support muP checkpoint conversion to HF "
+			"(%s declares no muP folding; --no-mup-to-sp converts it unchanged)", m->pos.file);
+	if (m->set)
+		json_object_update(c->cs, m->set);
+	c->mup = m;
+	if (!j->a.quiet)
+		fprintf(stderr, "ckconv: note: muP checkpoint: multipliers folded into the weights (%s:%d)\n", m->pos.file,
+			m->pos.line);
+	return 0;
+}
+
 static int convert_configs_to_hf(job *j, ck_err *e)
 {
 	const rule_file *f = j->rs->files[0];
@@ -423,7 +493,15 @@ static int convert_configs_to_hf(job *j, ck_err *e)
 			return ck_errf(e, CK_EINVALID, "params: model.%s: expected the %s component's config mapping",
 				c->rc->config, c->rc->dir);
 		c->env_cs = json_pack("{sO}", "model", c->cs);
+		if ((rc = mup_prepare(j, c, e)))
+			return rc;
 		rc = cfg_convert_vars(c->rs, 1, c->cs, "params", j->vars, &c->hf, &warn, e);
+		for (size_t k = 0; !rc && c->keep_mup && k < c->keep_mup->n_drop; k++) {
+			json_t *v = cfg_path_get(c->env_cs, "model"); /* the original, for muP-aware HF code */
+			v = json_object_get(v, c->keep_mup->drop[k]);
+			if (v)
+				json_object_set(c->hf, c->keep_mup->drop[k], v);
+		}
 		note_unused(j, c->rc ? c->rc->dir : f->model, warn);
 	}
 	if (rc || !f->n_comp)
@@ -736,6 +814,7 @@ static int plan_to_hf(job *j, plan_opts *po, ck_err *e)
 		if ((rc = plan_init(&c->p, e)))
 			goto done;
 		c->have_plan = 1;
+		po->mup = c->mup;
 		rc = plan_add(&c->p, c->rs, 1, j->mdl, "model.", "", c->hf, c->env_cs, po, e);
 		if (rc && e->code)
 			goto done;
@@ -779,7 +858,9 @@ static int set_vars(job *j, ck_err *e)
 		free(abs);
 		abs = NULL;
 	}
-	j->vars = json_pack("{so}", "out", paths);
+	unsigned maj = 0, min = 0;
+	sscanf(j->src_fmt && j->dir == 1 ? j->src_fmt : j->tgt_fmt ? j->tgt_fmt : "", "cs-%u.%u", &maj, &min);
+	j->vars = json_pack("{so si si}", "out", paths, "cs_major", (int)maj, "cs_minor", (int)min);
 	return 0;
 }
 
@@ -810,6 +891,7 @@ int cli_convert(int argc, char **argv, ck_err *e)
 		goto done;
 	po.drop_unmatched = j.a.drop_unmatched;
 	po.debug = j.a.debug ? stdout : NULL;
+	po.vars = j.vars;
 	if ((rc = j.dir == 0 ? plan_to_cs(&j, &po, e) : plan_to_hf(&j, &po, e)))
 		goto done;
 	if (j.a.dry_run) {

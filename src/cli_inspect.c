@@ -5,21 +5,85 @@
 #include <string.h>
 #include "cli.h"
 #include "h5ck.h"
+#include "config.h"
+#include "rule.h"
 #include "strmap.h"
+#include "valio.h"
+
+/* For a packed file with params next to it (or --config): the model and whether its rules
+ * call the checkpoint muP. */
+static void print_model(const char *path, const char *config, const char *rules)
+{
+	char *yaml = NULL, *dir = cli_rules_dir(rules), *rpath = NULL;
+	json_t *params = NULL, *wrap = NULL;
+	rule_file *f = NULL;
+	ck_err e = {0};
+	size_t n = strlen(path);
+	if (config)
+		yaml = strdup(config);
+	else if (asprintf(&yaml, "%.*s.yaml", (int)(n > 4 && !strcmp(path + n - 4, ".mdl") ? n - 4 : n), path) < 0)
+		yaml = NULL;
+	if (!yaml || !cli_exists(yaml) || valio_yaml_load(yaml, &params, &e) || !json_is_object(json_object_get(params, "model")))
+		goto done;
+	wrap = json_pack("{sO}", "model", json_object_get(params, "model"));
+	if (rule_detect_model(dir, NULL, wrap, &rpath, &e) || rule_file_load(rpath, &f, &e)) {
+		printf("params: %s (model not recognised: %s)\n", yaml, e.msg);
+		goto done;
+	}
+	printf("params: %s (model %s)\n", yaml, f->model);
+	if (f->mup) {
+		json_t *v = NULL, *vars = json_pack("{si si}", "cs_major", 2, "cs_minor", 9);
+		cfg_env env = {.cs = wrap, .scope = f, .vars = vars};
+		if (cfg_eval(&env, f->mup->detect, &v, &e) == 0)
+			printf("muP: %s\n", v && json_is_true(v) ? (f->mup->n_tensors ? "yes (convert folds the multipliers into the "
+				"weights; --no-mup-to-sp keeps them)" : "yes (this model's rules cannot fold it: convert with "
+				"--no-mup-to-sp)") : "no");
+		json_decref(v);
+		json_decref(vars);
+	}
+done:
+	rule_file_free(f);
+	json_decref(params);
+	json_decref(wrap);
+	free(yaml);
+	free(dir);
+	free(rpath);
+}
 
 int cli_inspect(int argc, char **argv, ck_err *e)
 {
 	ck_tsrc *s = NULL;
 	uint64_t total = 0;
 	char sh[128];
-	if (argc != 2 || argv[1][0] == '-') {
-		if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-			puts("usage: ckconv inspect PATH\n\nPATH: a .safetensors file, a *.index.json, an HF directory, "
-			     "or a packed .mdl.\nPrints name, dtype, shape and bytes of every tensor.");
+	const char *path = NULL, *config = NULL, *rules = NULL, *v;
+	for (int i = 1; i < argc; i++) {
+		int r;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			puts("usage: ckconv inspect [--config PARAMS.yaml] [--rules DIR] PATH\n\nPATH: a .safetensors file, a "
+			     "*.index.json, an HF directory, or a packed .mdl.\nPrints name, dtype, shape and bytes of every "
+			     "tensor; for a packed file also who wrote it and,\nwhen its params are next to it (or --config), "
+			     "the model and whether it is muP.");
 			return 0;
 		}
-		return ck_errf(e, CK_EINVALID, "usage: ckconv inspect PATH");
+		if ((r = cli_opt(argc, argv, &i, "--config", &v, e)) < 0)
+			return CK_EINVALID;
+		if (r) {
+			config = v;
+			continue;
+		}
+		if ((r = cli_opt(argc, argv, &i, "--rules", &v, e)) < 0)
+			return CK_EINVALID;
+		if (r) {
+			rules = v;
+			continue;
+		}
+		if (argv[i][0] == '-' || path)
+			return ck_errf(e, CK_EINVALID, "usage: ckconv inspect [--config PARAMS.yaml] PATH");
+		path = argv[i];
 	}
+	if (!path)
+		return ck_errf(e, CK_EINVALID, "usage: ckconv inspect [--config PARAMS.yaml] PATH");
+	argv[1] = (char *)path;
 	int rc = cli_open_source(argv[1], &s, e);
 	if (rc)
 		return rc;
@@ -31,6 +95,8 @@ int cli_inspect(int argc, char **argv, ck_err *e)
 	printf("%zu tensors, %llu bytes\n", s->n, (unsigned long long)total);
 	if (h5ck_is_hdf5(argv[1]) && h5ck_provenance(s))
 		printf("written by: %s\n", h5ck_provenance(s));
+	if (h5ck_is_hdf5(argv[1]))
+		print_model(argv[1], config, rules);
 	ck_tsrc_free(s);
 	return 0;
 }

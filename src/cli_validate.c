@@ -270,7 +270,8 @@ static void one_ref(void *ctx, const char *path)
 				"'%s': no config rule or default mentions %s key '%s'", path, root[0] == 'h' ? "HF" : "CS", key);
 		return;
 	}
-	if (!strcmp(root, "out") || (R->extra && !strcmp(root, R->extra)))
+	if (!strcmp(root, "out") || !strcmp(root, "cs_major") || !strcmp(root, "cs_minor") ||
+		(R->extra && !strcmp(root, R->extra)))
 		return;
 	for (size_t i = 0; i < R->scope->n_let; i++)
 		if (!strcmp(R->scope->let[i].name, root))
@@ -309,6 +310,10 @@ static void check_refs(lint *L, const rule_set *s)
 		add_obj_keys(R.hf_keys, root->hf_out);
 		add_obj_keys(R.cs_keys, root->cs_defaults);
 		add_obj_keys(R.cs_keys, root->cs_out);
+		if (root->mup) { /* the muP keys a model folds are known CS keys */
+			add_keys(R.cs_keys, root->mup->drop, root->mup->n_drop);
+			add_obj_keys(R.cs_keys, root->mup->set);
+		}
 		for (size_t i = 0; i < root->n_comp; i++) { /* model-level rules see whole components */
 			json_object_set_new(R.hf_keys, root->comp[i].dir, json_true());
 			json_object_set_new(R.cs_keys, root->comp[i].config, json_true());
@@ -337,6 +342,16 @@ static void check_refs(lint *L, const rule_set *s)
 			refs_of(&R, root, c->pos, c->to_hf[j]);
 		refs_of(&R, root, c->pos, c->check_hf);
 		refs_of(&R, root, c->pos, c->check_cs);
+	}
+	if (root->mup) {
+		const rule_mup *m = root->mup;
+		refs_of(&R, root, m->pos, m->detect);
+		refs_of(&R, root, m->pos, m->invalid);
+		for (size_t i = 0; i < m->n_tensors; i++)
+			for (size_t j = 0; j < m->n_ops[i]; j++) {
+				refs_of(&R, root, m->ops[i][j].pos, m->ops[i][j].by);
+				refs_of(&R, root, m->ops[i][j].pos, m->ops[i][j].when);
+			}
 	}
 	json_decref(R.hf_keys);
 	json_decref(R.cs_keys);

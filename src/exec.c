@@ -26,6 +26,8 @@ static int run_move(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *
 			t->owned = 1;
 		if (!rc)
 			rc = ck_tsrc_read(g->in[i].src, g->in[i].idx, t->data, e);
+		for (size_t k = 0; !rc && k < g->in[i].n_ops; k++) /* muP folding, before the actions */
+			rc = act_scale(t->dtype, t->data, t->nbytes, g->in[i].ops[k].div, g->in[i].ops[k].by, e);
 	}
 	if (rc) {
 		act_list_dispose(&in);

@@ -87,6 +87,8 @@ typedef struct builder {
 	strmap groups;
 	size_t n_pend;
 	pending *pend;
+	size_t *n_ops;   /* per source tensor: scalings to apply first (muP) */
+	plan_op (*ops)[PLAN_MAX_OPS];
 } builder;
 
 static const char *over_of(const rule_key *k)
@@ -226,6 +228,70 @@ static int cmp_ll(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static void copy_ops(const builder *B, plan_in *in)
+{
+	if (!B->n_ops)
+		return;
+	in->n_ops = B->n_ops[in->idx];
+	memcpy(in->ops, B->ops[in->idx], sizeof in->ops);
+}
+
+static int truthy(const json_t *v)
+{
+	return v && !json_is_false(v) && !json_is_null(v) && !(json_is_number(v) && json_number_value(v) == 0);
+}
+
+/* The muP scalings of every source key its templates match, evaluated once. */
+static int mup_ops(builder *B, const rule_mup *m)
+{
+	rule_set fake = {0};
+	match_prog *mp = NULL;
+	int rc;
+	fake.n_keys = m->n_tensors;
+	fake.keys = m->tensors;
+	if (!(B->n_ops = ck_calloc(B->e, B->src->n, sizeof *B->n_ops)) ||
+		!(B->ops = ck_calloc(B->e, B->src->n, sizeof *B->ops)))
+		return CK_ENOMEM;
+	if ((rc = match_compile(&fake, MATCH_CS_TO_HF, &mp, B->e)))
+		return rc;
+	for (size_t i = 0; i < B->src->n && !rc; i++) {
+		match_hit h;
+		const char *name = B->src->t[i].name;
+		if (strncmp(name, B->src_prefix, strlen(B->src_prefix)) ||
+			match_key(mp, name + strlen(B->src_prefix), &h, B->e) <= 0)
+			continue;
+		for (size_t j = 0; j < m->n_ops[h.rule] && !rc; j++) {
+			const rule_op *op = &m->ops[h.rule][j];
+			cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = m->tensors[h.rule].scope, .vars = B->o->vars};
+			json_t *w = NULL, *v = NULL;
+			ck_err pe = {0};
+			if (op->when && cfg_eval(&env, op->when, &w, &pe)) {
+				PROBLEM(B->p, "%s: %s", name, pe.msg);
+				break;
+			}
+			int on = !op->when || truthy(w);
+			json_decref(w);
+			if (!on)
+				continue;
+			if (cfg_eval(&env, op->by, &v, &pe) || !json_is_number(v)) {
+				PROBLEM(B->p, "%s: muP scale %s: %s", name, expr_src(op->by), pe.code ? pe.msg : "not a number");
+				json_decref(v);
+				break;
+			}
+			if (B->n_ops[i] == PLAN_MAX_OPS) {
+				PROBLEM(B->p, "%s: more than %d muP operations", name, PLAN_MAX_OPS);
+				json_decref(v);
+				break;
+			}
+			B->ops[i][B->n_ops[i]].div = op->div;
+			B->ops[i][B->n_ops[i]++].by = json_number_value(v);
+			json_decref(v);
+		}
+	}
+	match_free(mp);
+	return rc;
+}
+
 /* Order members: by over value for stacks (must be 0..n-1), else by slot (gaps become missing). */
 static int order_inputs(builder *B, const pending *pg, const rule_key *k, plan_group *g, const char *over)
 {
@@ -251,6 +317,7 @@ static int order_inputs(builder *B, const pending *pg, const rule_key *k, plan_g
 			}
 			g->in[i].src = B->src;
 			g->in[i].idx = (size_t)pairs[i][1];
+			copy_ops(B, &g->in[i]);
 		}
 		g->n_in = pg->n;
 		free(pairs);
@@ -267,6 +334,7 @@ static int order_inputs(builder *B, const pending *pg, const rule_key *k, plan_g
 		}
 		g->in[pg->slot[i]].src = B->src;
 		g->in[pg->slot[i]].idx = pg->key[i];
+		copy_ops(B, &g->in[pg->slot[i]]);
 	}
 	return 0;
 }
@@ -533,12 +601,14 @@ static int add_created(builder *B, match_prog *mp)
 int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src_prefix, const char *dst_prefix,
 	json_t *hf, json_t *cs, const plan_opts *o, ck_err *e)
 {
-	builder B = {p, rs, dir, src, src_prefix, dst_prefix, hf, cs, o, e, {0}, 0, NULL};
+	builder B = {p, rs, dir, src, src_prefix, dst_prefix, hf, cs, o, e, {0}, 0, NULL, NULL, NULL};
 	match_prog *mp = NULL;
 	size_t before = p->n_problems;
 	int rc;
 	strmap_init(&B.groups);
 	if ((rc = act_check_rules(rs, e)) || (rc = match_compile(rs, dir, &mp, e)))
+		goto done;
+	if (o && o->mup && dir == MATCH_CS_TO_HF && (rc = mup_ops(&B, o->mup)))
 		goto done;
 	for (size_t i = 0; i < src->n; i++) {
 		match_hit h;
@@ -583,6 +653,8 @@ done:
 		free(B.pend[i].over);
 	}
 	free(B.pend);
+	free(B.n_ops);
+	free(B.ops);
 	strmap_dispose(&B.groups);
 	match_free(mp);
 	return rc;
@@ -610,7 +682,10 @@ void plan_print(const plan *p, FILE *f)
 		for (size_t j = 0; j < g->n_in; j++)
 			if (g->in[j].src) {
 				const ck_tinfo *t = &g->in[j].src->t[g->in[j].idx];
-				fprintf(f, "  < %s %s %s\n", t->name, ck_dtype_short_name(t->dtype), ck_shape_str(&t->shape, sh, sizeof sh));
+				fprintf(f, "  < %s %s %s", t->name, ck_dtype_short_name(t->dtype), ck_shape_str(&t->shape, sh, sizeof sh));
+				for (size_t o = 0; o < g->in[j].n_ops; o++)
+					fprintf(f, " %s %.17g", g->in[j].ops[o].div ? "/" : "*", g->in[j].ops[o].by);
+				fprintf(f, "\n");
 			}
 		for (size_t j = 0; j < g->n_out; j++) {
 			const ck_tinfo *t = &p->out[g->out[j]];

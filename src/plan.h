@@ -10,9 +10,19 @@
 #include "rule.h"
 #include "tensor.h"
 
+#define PLAN_MAX_OPS 4
+
+/* A scalar operation on a source tensor before its actions (muP folding). */
+typedef struct plan_op {
+	int div;
+	double by;
+} plan_op;
+
 typedef struct plan_in {
 	ck_tsrc *src; /* NULL: optional slot not present */
 	size_t idx;
+	size_t n_ops;
+	plan_op ops[PLAN_MAX_OPS];
 } plan_in;
 
 typedef enum { PLAN_MOVE, PLAN_GEN_FILL, PLAN_GEN_TRIL, PLAN_GEN_ARANGE, PLAN_GEN_UNIFORM } plan_kind;
@@ -35,6 +45,8 @@ typedef struct plan_opts {
 	FILE *debug;        /* when set: one line per key "source -> target (rule file:line, action)" */
 	unsigned char *claimed; /* when set (one byte per source tensor): matched keys are marked here and
 				 * unmatched ones are left to the caller (several components share one source) */
+	const rule_mup *mup;    /* when set: scale the source tensors its templates match (CS -> HF) */
+	json_t *vars;           /* extra names for expressions (cs_major, cs_minor, out) */
 } plan_opts;
 
 typedef struct plan {

@@ -552,12 +552,121 @@ static void comp_dispose(rule_comp *c)
 	free(c->make);
 }
 
+/* --- muP ------------------------------------------------------------------- */
+
+static int parse_ops(ck_err *e, const rule_file *f, const yd_node *n, rule_op **out, size_t *cnt)
+{
+	static const char *const allowed[] = {"mul", "div", "when", NULL};
+	if (want_kind(e, f, n, YD_SEQ, "ops"))
+		return CK_EINVALID;
+	if (!(*out = ck_calloc(e, n->n, sizeof **out)))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < n->n; i++) {
+		const yd_node *o = n->items[i], *m, *d, *w;
+		rule_op *op = &(*out)[(*cnt)++];
+		op->pos = pos_of(f, o);
+		if (want_kind(e, f, o, YD_MAP, "an op") || check_keys(e, f, o, "an op", allowed))
+			return CK_EINVALID;
+		m = yd_map_get(o, "mul");
+		d = yd_map_get(o, "div");
+		if (!!m == !!d)
+			return perr(e, f, o, "an op is {mul: <expr>} or {div: <expr>}, optionally with 'when'", NULL, NULL);
+		op->div = d != NULL;
+		if (parse_expr(e, f, m ? m : d, &op->by))
+			return CK_EINVALID;
+		if ((w = yd_map_get(o, "when")) && parse_expr(e, f, w, &op->when))
+			return CK_EINVALID;
+	}
+	return 0;
+}
+
+/* mup: {detect, invalid: {when, message}, tensors: [{cs, ops}], drop: [...], set: {...}} */
+static int parse_mup(ck_err *e, rule_file *f, const yd_node *n)
+{
+	static const char *const allowed[] = {"detect", "invalid", "tensors", "drop", "set", NULL};
+	const yd_node *v;
+	rule_mup *m;
+	int rc;
+	if (want_kind(e, f, n, YD_MAP, "mup") || check_keys(e, f, n, "mup", allowed))
+		return CK_EINVALID;
+	if (!(m = f->mup = ck_calloc(e, 1, sizeof *m)))
+		return CK_ENOMEM;
+	m->pos = pos_of(f, n);
+	if (!(v = yd_map_get(n, "detect")))
+		return perr(e, f, n, "mup needs 'detect: <expression true for a muP checkpoint>'", NULL, NULL);
+	if ((rc = parse_expr(e, f, v, &m->detect)))
+		return rc;
+	if ((v = yd_map_get(n, "invalid"))) {
+		const yd_node *w = yd_map_get(v, "when"), *msg = yd_map_get(v, "message");
+		if (v->kind != YD_MAP || !w || !msg || msg->kind != YD_SCALAR)
+			return perr(e, f, v, "invalid is {when: <expression>, message: <text>}", NULL, NULL);
+		if ((rc = parse_expr(e, f, w, &m->invalid)))
+			return rc;
+		m->invalid_msg = ck_strdup(e, msg->value);
+	}
+	if ((v = yd_map_get(n, "drop")) && (rc = str_list(e, f, v, "drop", &m->drop, &m->n_drop)))
+		return rc;
+	if ((v = yd_map_get(n, "set"))) {
+		if (want_kind(e, f, v, YD_MAP, "set") || yd_to_json(e, f, v, &m->set))
+			return CK_EINVALID;
+	}
+	if (!(v = yd_map_get(n, "tensors")))
+		return 0; /* detection only: the model refuses muP checkpoints */
+	if (want_kind(e, f, v, YD_SEQ, "tensors"))
+		return CK_EINVALID;
+	if (!(m->tensors = ck_calloc(e, v->n, sizeof *m->tensors)) || !(m->n_ops = ck_calloc(e, v->n, sizeof *m->n_ops)) ||
+		!(m->ops = ck_calloc(e, v->n, sizeof *m->ops)))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < v->n; i++) {
+		static const char *const tallowed[] = {"cs", "ops", NULL};
+		const yd_node *t = v->items[i], *c, *o;
+		rule_key *k = &m->tensors[m->n_tensors++];
+		if (want_kind(e, f, t, YD_MAP, "a muP tensor rule") || check_keys(e, f, t, "a muP tensor rule", tallowed))
+			return CK_EINVALID;
+		k->scope = f;
+		k->pos = pos_of(f, t);
+		if (!(c = yd_map_get(t, "cs")) || c->kind != YD_SCALAR)
+			return perr(e, f, t, "a muP tensor rule needs 'cs: <template>'", NULL, NULL);
+		if (!(k->cs = ck_calloc(e, 1, sizeof *k->cs)) || !(k->cs[0] = ck_strdup(e, c->value)))
+			return CK_ENOMEM;
+		k->n_cs = 1;
+		if (!(o = yd_map_get(t, "ops")))
+			return perr(e, f, t, "a muP tensor rule needs 'ops'", NULL, NULL);
+		if ((rc = parse_ops(e, f, o, &m->ops[i], &m->n_ops[i])))
+			return rc;
+	}
+	return 0;
+}
+
+static void mup_free(rule_mup *m)
+{
+	if (!m)
+		return;
+	expr_free(m->detect);
+	expr_free(m->invalid);
+	free(m->invalid_msg);
+	for (size_t i = 0; i < m->n_tensors; i++) {
+		key_dispose(&m->tensors[i]);
+		for (size_t j = 0; j < m->n_ops[i]; j++) {
+			expr_free(m->ops[i][j].by);
+			expr_free(m->ops[i][j].when);
+		}
+		free(m->ops[i]);
+	}
+	free(m->tensors);
+	free(m->n_ops);
+	free(m->ops);
+	str_list_free(m->drop, m->n_drop);
+	json_decref(m->set);
+	free(m);
+}
+
 /* --- files -------------------------------------------------------------- */
 
 static int parse_header(ck_err *e, rule_file *f)
 {
 	static const char *const allowed[] = {"model", "aliases", "architectures", "hf_model_type", "cs_name",
-		"formats", "note", "placeholders", "let", "keys", "config", "components", "files", NULL};
+		"formats", "note", "placeholders", "let", "keys", "config", "components", "files", "mup", NULL};
 	const yd_node *r = f->doc->root, *v;
 	int rc;
 	if (!r)
@@ -603,6 +712,8 @@ static int parse_header(ck_err *e, rule_file *f)
 	if ((v = yd_map_get(r, "files")) && (rc = str_list(e, f, v, "files", &f->files, &f->n_files)))
 		return rc;
 	if ((v = yd_map_get(r, "components")) && (rc = parse_components(e, f, v)))
+		return rc;
+	if ((v = yd_map_get(r, "mup")) && (rc = parse_mup(e, f, v)))
 		return rc;
 	if ((v = yd_map_get(r, "let"))) {
 		if (want_kind(e, f, v, YD_MAP, "let"))
@@ -672,6 +783,7 @@ void rule_file_free(rule_file *f)
 	for (size_t i = 0; i < f->n_comp; i++)
 		comp_dispose(&f->comp[i]);
 	free(f->comp);
+	mup_free(f->mup);
 	yd_doc_free(f->doc);
 	free(f->path);
 	free(f);

@@ -92,6 +92,28 @@ typedef struct rule_comp {
 	expr **make;
 } rule_comp;
 
+/* One value operation of a muP fold, applied in order and rounded to the tensor's dtype. */
+typedef struct rule_op {
+	int div;          /* 0: multiply, 1: divide */
+	expr *by, *when;  /* the scalar; applied only when `when` is true (or absent) */
+	rule_pos pos;
+} rule_op;
+
+/* muP -> standard parametrisation on the way to HF: detection, per-tensor scalings, config edits. */
+typedef struct rule_mup {
+	rule_pos pos;
+	expr *detect;            /* true for a muP checkpoint (reads cs.model.*, cs_minor) */
+	expr *invalid;           /* true for an inconsistent one: an error with invalid_msg */
+	char *invalid_msg;
+	size_t n_tensors;
+	rule_key *tensors;       /* cs templates only (n_cs == 1) */
+	size_t *n_ops;
+	rule_op **ops;
+	size_t n_drop;
+	char **drop;             /* CS config keys removed */
+	json_t *set;             /* CS config values forced */
+} rule_mup;
+
 typedef struct rule_file {
 	char *path;
 	yd_doc *doc;
@@ -109,6 +131,7 @@ typedef struct rule_file {
 	char **files;         /* non-tensor files carried along (single-component models) */
 	size_t n_comp;
 	rule_comp *comp;
+	rule_mup *mup;        /* NULL when the file says nothing about muP */
 } rule_file;
 
 typedef struct rule_set {
