@@ -3,7 +3,7 @@ PREFIX  ?= /usr/local
 BUILD   ?= build
 BIN     ?= bin
 CC      ?= cc
-PKGS    := yaml-0.1 libpcre2-8 hdf5 jansson minizip
+PKGS    := yaml-0.1 libpcre2-8 hdf5 jansson minizip libxxhash
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPTFLAGS ?= -O2 -g
@@ -17,7 +17,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBIAN_PKGS := build-essential pkg-config libyaml-dev libpcre2-dev libhdf5-dev hdf5-tools \
-	libjansson-dev libminizip-dev hdf5-filter-plugin python3-numpy python3-h5py python3-yaml python3-jsonschema
+	libjansson-dev libminizip-dev libxxhash-dev hdf5-filter-plugin python3-numpy python3-h5py python3-yaml python3-jsonschema
 
 .PHONY: all test check demo bench deps install clean units
 
@@ -47,11 +47,12 @@ check:
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined"
 
-demo: deps all
-	@bash tools/demo.sh $(BIN)/ckconv
+# deps first in a make of its own: the flags above come from pkg-config, which needs the packages
+demo:
+	@$(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory all && bash tools/demo.sh $(BIN)/ckconv
 
-bench: deps all
-	@bash tools/bench.sh $(BIN)/ckconv
+bench:
+	@$(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory all && bash tools/bench.sh $(BIN)/ckconv
 
 # Install the Debian packages the build and tests need, only when some are missing.
 deps:

@@ -18,6 +18,7 @@ int cli_inspect(int argc, char **argv, ck_err *e);
 int cli_diff(int argc, char **argv, ck_err *e);
 int cli_validate(int argc, char **argv, ck_err *e);
 int cli_explain(int argc, char **argv, ck_err *e);
+int cli_verify(int argc, char **argv, ck_err *e);
 
 /* The rules directory to use (malloc'd). */
 char *cli_rules_dir(const char *opt);

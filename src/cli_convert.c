@@ -10,11 +10,13 @@
 #include "cli.h"
 #include "config.h"
 #include "exec.h"
+#include "guard.h"
 #include "h5ck.h"
 #include "plan.h"
 #include "rule.h"
 #include "sha256.h"
 #include "st.h"
+#include "strmap.h"
 #include "valio.h"
 #include "version.h"
 
@@ -34,7 +36,7 @@ static const char usage[] =
 	"so standard HF code computes the same function; --no-mup-to-sp keeps weights and config.\n";
 
 typedef struct conv_args {
-	const char *src, *out, *model, *src_fmt, *tgt_fmt, *config, *rules;
+	const char *src, *out, *model, *src_fmt, *tgt_fmt, *config, *rules, *compare;
 	int dry_run, debug, force, drop_unmatched, quiet, lz4, no_mup;
 	uint64_t shard_size;
 } conv_args;
@@ -55,7 +57,7 @@ static int parse_args(int argc, char **argv, conv_args *a, ck_err *e)
 	if ((r = cli_opt(argc, argv, &i, name, &v, e)) < 0) return CK_EINVALID; \
 	if (r) { a->field = v; continue; }
 		OPT("-o", out) OPT("--output", out) OPT("--model", model) OPT("--src-fmt", src_fmt)
-		OPT("--tgt-fmt", tgt_fmt) OPT("--config", config) OPT("--rules", rules)
+		OPT("--tgt-fmt", tgt_fmt) OPT("--config", config) OPT("--rules", rules) OPT("--compare-with", compare)
 #undef OPT
 		if ((r = cli_opt(argc, argv, &i, "--shard-size", &v, e)) < 0)
 			return CK_EINVALID;
@@ -619,15 +621,14 @@ static int carry_to_cs(const job *j, const char *tmpdir, int *any, ck_err *e)
 
 static int write_cs(job *j, ck_err *e)
 {
-	char *mdl = NULL, *yaml = NULL, *files = NULL, *ftmp = NULL, *prov = NULL, *text = NULL;
+	char *mdl = NULL, *yaml = NULL, *files = NULL, *ftmp = NULL, *ytmp = NULL, *prov = NULL, *text = NULL;
 	ck_tsink *sink = NULL;
 	h5ck_opts ho = {0};
 	int rc, any = 0;
 	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
 		goto done;
 	if (!(text = valio_yaml_dumps(j->params)) || !(prov = provenance(j)) ||
-		asprintf(&ftmp, "%s.ckconv-tmp-XXXXXX", files) < 0) {
-		ftmp = NULL;
+		asprintf(&ftmp, "%s.ckconv-tmp-XXXXXX", files) < 0 || asprintf(&ytmp, "%s.ckconv-tmp-params", yaml) < 0) {
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -637,7 +638,8 @@ static int write_cs(job *j, ck_err *e)
 		ftmp = NULL;
 		goto done;
 	}
-	if ((rc = carry_to_cs(j, ftmp, &any, e)))
+	/* everything but the packed file is ready first, so that its commit is the last real step */
+	if ((rc = carry_to_cs(j, ftmp, &any, e)) || (rc = valio_write_file(ytmp, text, e)))
 		goto done;
 	ho.compress_lz4 = j->a.lz4;
 	ho.provenance_json = prov;
@@ -649,15 +651,14 @@ static int write_cs(job *j, ck_err *e)
 	}
 	if ((rc = ck_tsink_commit(sink, e)))
 		goto done;
-	/* the packed file is in place; its params and files follow, or it goes again */
-	if (!rc && any) {
+	if (any) {
 		cli_remove_tree(files); /* --force: an older copy */
 		if (rename(ftmp, files))
 			rc = ck_errf(e, CK_EIO, "%s: cannot rename into place: %s", files, strerror(errno));
 	}
-	if (!rc)
-		rc = valio_write_file(yaml, text, e);
-	if (rc) {
+	if (!rc && rename(ytmp, yaml))
+		rc = ck_errf(e, CK_EIO, "%s: cannot rename into place: %s", yaml, strerror(errno));
+	if (rc) { /* a packed file without its params is not a complete output */
 		unlink(mdl);
 		if (any)
 			cli_remove_tree(files);
@@ -668,13 +669,111 @@ static int write_cs(job *j, ck_err *e)
 done:
 	if (ftmp)
 		cli_remove_tree(ftmp);
+	if (ytmp)
+		unlink(ytmp);
 	free(ftmp);
+	free(ytmp);
 	free(mdl);
 	free(yaml);
 	free(files);
 	free(prov);
 	free(text);
 	return rc;
+}
+
+/* A sink that writes nothing: it compares each tensor with the one of the same name in a
+ * reference checkpoint (`ckconv verify --against`). */
+typedef struct cmp_sink {
+	ck_tsink base;
+	const ck_tinfo *t;
+	ck_tsrc *ref;
+	strmap names;
+	size_t same, differ;
+	const char *label;
+} cmp_sink;
+
+static int cmp_write(ck_tsink *b, size_t i, const void *buf, ck_err *e)
+{
+	cmp_sink *k = (cmp_sink *)b;
+	const ck_tinfo *t = &k->t[i];
+	size_t r;
+	char s1[96], s2[96];
+	if (!strmap_get(&k->names, t->name, &r)) { /* e.g. a buffer the rules rebuild on the way back */
+		printf("%s%s: created on the way back; %s has no such tensor\n", k->label, t->name, k->ref->path);
+		return 0;
+	}
+	const ck_tinfo *x = &k->ref->t[r];
+	if (x->dtype != t->dtype || !ck_shape_eq(&x->shape, &t->shape)) {
+		printf("%s%s: converted back as %s %s, the reference has %s %s\n", k->label, t->name, ck_dtype_short_name(t->dtype),
+			ck_shape_str(&t->shape, s1, sizeof s1), ck_dtype_short_name(x->dtype), ck_shape_str(&x->shape, s2, sizeof s2));
+		k->differ++;
+		return 0;
+	}
+	void *mine = ck_malloc(e, x->nbytes);
+	int rc = mine ? ck_tsrc_read(k->ref, r, mine, e) : CK_ENOMEM;
+	if (!rc) {
+		int same = !memcmp(mine, buf, x->nbytes);
+		k->same += same;
+		k->differ += !same;
+		if (!same)
+			printf("%s%s: bytes differ from the reference\n", k->label, t->name);
+	}
+	free(mine);
+	return rc;
+}
+
+static int cmp_commit(ck_tsink *b, ck_err *e)
+{
+	(void)b, (void)e;
+	return 0;
+}
+
+static void cmp_abort(ck_tsink *b)
+{
+	(void)b;
+}
+
+static const ck_tsink_ops cmp_ops = {cmp_write, cmp_commit, cmp_abort};
+
+static int compare_hf(job *j, ck_err *e)
+{
+	size_t same = 0, differ = 0;
+	int rc = 0;
+	for (size_t i = 0; i < j->n && !rc; i++) {
+		comp *c = &j->c[i];
+		cmp_sink k = {{&cmp_ops}, c->p.out, NULL, {0}, 0, 0, ""};
+		char *dir = NULL, label[256] = "";
+		if (asprintf(&dir, "%s%s%s", j->a.compare, c->rc ? "/" : "", c->rc ? c->rc->dir : "") < 0)
+			return ck_errf(e, CK_ENOMEM, "out of memory");
+		if (c->rc)
+			snprintf(label, sizeof label, "%s: ", c->rc->dir);
+		k.label = label;
+		strmap_init(&k.names);
+		if (!(rc = cli_open_source(dir, &k.ref, e))) {
+			for (size_t r = 0; r < k.ref->n; r++)
+				strmap_put(&k.names, k.ref->t[r].name, r);
+			rc = exec_run(&c->p, &k.base, NULL, NULL, e);
+			for (size_t r = 0; !rc && r < k.ref->n; r++) { /* HF-only buffers the CS side does not carry */
+				int made = 0;
+				for (size_t o = 0; o < c->p.n_out && !made; o++)
+					made = !strcmp(c->p.out[o].name, k.ref->t[r].name);
+				if (!made)
+					printf("%s%s: only in the reference (not carried by the packed checkpoint)\n", label, k.ref->t[r].name);
+			}
+		}
+		same += k.same;
+		differ += k.differ;
+		ck_tsrc_free(k.ref);
+		strmap_dispose(&k.names);
+		free(dir);
+	}
+	if (rc)
+		return rc;
+	if (differ || !same)
+		return ck_errf(e, CK_ECORRUPT, "%zu of %zu tensors do not convert back to the reference", differ ? differ : same + differ,
+			same + differ);
+	printf("lossless: all %zu tensors convert back to %s bit for bit\n", same, j->a.compare);
+	return 0;
 }
 
 /* One component's directory inside the temporary output: weights, config.json, files. */
@@ -864,8 +963,33 @@ static int set_vars(job *j, ck_err *e)
 	return 0;
 }
 
+/* One writer per output; what an interrupted run left next to it goes first. */
+static int lock_outputs(const job *j, guard **lock, ck_err *e)
+{
+	char *mdl = NULL, *yaml = NULL, *files = NULL;
+	int rc;
+	if (j->dir == 1) {
+		if ((rc = guard_lock(j->out, lock, e)))
+			return rc;
+		guard_sweep(j->out, j->a.quiet ? NULL : stderr);
+		return 0;
+	}
+	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
+		return rc;
+	if (!(rc = guard_lock(mdl, lock, e))) {
+		guard_sweep(mdl, j->a.quiet ? NULL : stderr);
+		guard_sweep(yaml, j->a.quiet ? NULL : stderr);
+		guard_sweep(files, j->a.quiet ? NULL : stderr);
+	}
+	free(mdl);
+	free(yaml);
+	free(files);
+	return rc;
+}
+
 int cli_convert(int argc, char **argv, ck_err *e)
 {
+	guard *lock = NULL;
 	job j;
 	json_t *hf_single = NULL;
 	plan_opts po = {0};
@@ -887,7 +1011,7 @@ int cli_convert(int argc, char **argv, ck_err *e)
 	}
 	if ((rc = j.dir == 0 ? convert_configs_to_cs(&j, hf_single, e) : convert_configs_to_hf(&j, e)))
 		goto done;
-	if (!j.a.dry_run && (rc = check_out(&j, e)))
+	if (!j.a.dry_run && !j.a.compare && (rc = check_out(&j, e)))
 		goto done;
 	po.drop_unmatched = j.a.drop_unmatched;
 	po.debug = j.a.debug ? stdout : NULL;
@@ -919,8 +1043,15 @@ int cli_convert(int argc, char **argv, ck_err *e)
 			j.rs->files[0]->model, j.src_fmt, j.tgt_fmt, j.dir == 0 ? nsrc : j.mdl->n, j.dir == 0 ? j.p.n_out : nout,
 			j.rules_path);
 	}
+	if (j.a.compare) {
+		rc = j.dir == 1 ? compare_hf(&j, e) : ck_errf(e, CK_EINVALID, "--compare-with needs a packed source");
+		goto done;
+	}
+	if ((rc = lock_outputs(&j, &lock, e)) || (rc = check_out(&j, e)))
+		goto done;
 	rc = j.dir == 0 ? write_cs(&j, e) : write_hf(&j, e);
 done:
+	guard_release(lock);
 	json_decref(hf_single);
 	job_dispose(&j);
 	return rc;

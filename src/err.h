@@ -11,7 +11,9 @@ enum {
 	CK_EIO = -4,       /* read/write/rename failed */
 	CK_ENOMEM = -5,
 	CK_EEXIST = -6,    /* output exists and --force not given */
-	CK_ELIMIT = -7     /* a resource limit was hit */
+	CK_ELIMIT = -7,    /* a resource limit was hit */
+	CK_EINTR = -8,     /* stopped by SIGINT/SIGTERM */
+	CK_ECORRUPT = -9   /* stored checksums do not match the data */
 };
 
 typedef struct ck_err {

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "exec.h"
+#include "guard.h"
 
 static int run_move(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *e)
 {
@@ -79,6 +80,8 @@ int exec_run(const plan *p, ck_tsink *sink, exec_progress_fn fn, void *ctx, ck_e
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < p->n_groups; i++) {
 		const plan_group *g = &p->g[i];
+		if (guard_stopped()) /* SIGINT/SIGTERM: stop between tensors; the caller cleans up */
+			return ck_errf(e, CK_EINTR, "interrupted by signal %d; nothing was written", guard_stopped());
 		int rc = g->kind == PLAN_MOVE ? run_move(p, g, sink, e) : run_gen(p, g, sink, e);
 		if (rc)
 			return rc;

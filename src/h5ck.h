@@ -24,6 +24,11 @@ int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t 
  * Accepts format 0.5 (requires __SUCCESS__ true) and legacy <= 0.4 (percent-quoted names,
  * __H5_TYPE__, is_bfloat16). Non-tensor leaves (scalars, strings, None) are not listed as tensors. */
 int h5ck_open(const char *path, ck_tsrc **out, ck_err *e);
+/* Every tensor ckconv writes carries this attribute: the xxHash64 (seed 0) of its bytes. Reads
+ * check it when present; a mismatch is CK_ECORRUPT. */
+#define H5CK_CHECKSUM_ATTR "ckconv_xxh64"
+/* How many tensors of an open packed source carry that checksum. */
+size_t h5ck_checksummed(const ck_tsrc *s);
 /* 1 if the file starts with the HDF5 signature, 0 otherwise (no error for non-HDF5). */
 int h5ck_is_hdf5(const char *path);
 /* The "__ckconv__" provenance JSON of an open packed source, or NULL. Borrowed. */

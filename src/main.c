@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
+#include "guard.h"
 #include "version.h"
 
 static const char usage[] =
@@ -14,13 +15,14 @@ static const char usage[] =
 	"  inspect   tensors of a safetensors file, HF directory or packed file\n"
 	"  diff      compare two checkpoints tensor by tensor\n"
 	"  validate  check rule files (default: the installed rules)\n"
-	"  explain   which rule a key meets, its target, action and the way back\n";
+	"  explain   which rule a key meets, its target, action and the way back\n"
+	"  verify    recheck a packed file's checksums, or prove it lossless against HF\n";
 
 int main(int argc, char **argv)
 {
 	static const struct { const char *name; int (*fn)(int, char **, ck_err *); } cmds[] = {
 		{"convert", cli_convert}, {"list", cli_list}, {"inspect", cli_inspect}, {"diff", cli_diff},
-		{"validate", cli_validate}, {"explain", cli_explain}};
+		{"validate", cli_validate}, {"explain", cli_explain}, {"verify", cli_verify}};
 	ck_err e = {0};
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		fputs(usage, argc < 2 ? stderr : stdout);
@@ -30,13 +32,14 @@ int main(int argc, char **argv)
 		puts("ckconv " CKCONV_VERSION);
 		return 0;
 	}
+	guard_signals_install();
 	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
 		if (strcmp(argv[1], cmds[i].name))
 			continue;
 		int rc = cmds[i].fn(argc - 1, argv + 1, &e);
 		if (rc < 0 || e.code) {
 			fprintf(stderr, "ckconv: error: %s\n", e.msg[0] ? e.msg : "failed");
-			return 1;
+			return e.code == CK_EINTR ? 128 + guard_stopped() : 1; /* 130 for SIGINT, 143 for SIGTERM */
 		}
 		return rc;
 	}

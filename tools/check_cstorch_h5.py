@@ -103,7 +103,12 @@ def check(path):
             text = json.dumps({"__spec__": [{key: "*"}, spec1], "__objects__": [key], mname: want}, indent=4)
             need(a[mname] == text, f"{mname} differs from what cstorch writes")
             need(ds.dtype == npdt, f"{key}: dataset dtype {ds.dtype}, expected {np.dtype(npdt)} for {dt}")
-            need(sorted(ds.attrs) == sorted(ATTRS), f"{key}: dataset attributes {sorted(ds.attrs)}")
+            # cstorch's attributes, plus ckconv's integrity record (ignored by cstorch.load)
+            extra = sorted(set(ds.attrs) - set(ATTRS))
+            need(all(n in ds.attrs for n in ATTRS) and extra in ([], ["ckconv_xxh64"]), f"{key}: dataset attributes {sorted(ds.attrs)}")
+            if extra:
+                x = ds.attrs.get_id("ckconv_xxh64")
+                need(x.get_type().get_size() == 8 and x.shape == (), f"{key}: ckconv_xxh64 is not a scalar 64-bit integer")
             if any(n not in ds.attrs for n in ATTRS):
                 continue
             da = ds.attrs
