@@ -13,6 +13,7 @@
 #include "guard.h"
 #include "h5ck.h"
 #include "plan.h"
+#include "progress.h"
 #include "rule.h"
 #include "sha256.h"
 #include "st.h"
@@ -24,7 +25,7 @@ static const char usage[] =
 	"usage: ckconv convert SRC [-o OUT] [--model M] [--src-fmt hf|cs-X.Y] [--tgt-fmt hf|cs-X.Y]\n"
 	"                      [--config FILE] [--rules DIR] [--dry-run] [--debug] [--force]\n"
 	"                      [--drop-unmatched-keys] [--shard-size 5GB] [--compress none|lz4] [--quiet]\n"
-	"                      [--no-mup-to-sp]\n"
+	"                      [--no-mup-to-sp] [--no-progress]\n"
 	"\n"
 	"HF -> CS: SRC is an HF directory (config.json + safetensors), a .safetensors file or a\n"
 	"  *.index.json; writes OUT.mdl (packed HDF5) and OUT.yaml (CS params).\n"
@@ -37,7 +38,7 @@ static const char usage[] =
 
 typedef struct conv_args {
 	const char *src, *out, *model, *src_fmt, *tgt_fmt, *config, *rules, *compare;
-	int dry_run, debug, force, drop_unmatched, quiet, lz4, no_mup;
+	int dry_run, debug, force, drop_unmatched, quiet, lz4, no_mup, no_progress;
 	uint64_t shard_size;
 } conv_args;
 
@@ -84,8 +85,10 @@ static int parse_args(int argc, char **argv, conv_args *a, ck_err *e)
 			a->drop_unmatched = 1;
 		else if (!strcmp(s, "--no-mup-to-sp"))
 			a->no_mup = 1;
-		else if (!strcmp(s, "--quiet") || !strcmp(s, "-q") || !strcmp(s, "--no-progress"))
+		else if (!strcmp(s, "--quiet") || !strcmp(s, "-q"))
 			a->quiet = 1;
+		else if (!strcmp(s, "--no-progress"))
+			a->no_progress = 1;
 		else if (s[0] == '-')
 			return ck_errf(e, CK_EINVALID, "convert: unknown option '%s' (see ckconv convert --help)", s);
 		else if (!a->src)
@@ -619,6 +622,22 @@ static int carry_to_cs(const job *j, const char *tmpdir, int *any, ck_err *e)
 	return rc;
 }
 
+/* Execute a plan into a sink with the progress display the options ask for. */
+static int run_plan(const job *j, const plan *p, ck_tsink *sink, const char *label, ck_err *e)
+{
+	progress pg;
+	uint64_t total = 0;
+	for (size_t i = 0; i < p->n_out; i++)
+		total += p->out[i].nbytes;
+	progress_begin(&pg, label, total, j->a.quiet || j->a.no_progress);
+	int rc = exec_run(p, sink, progress_step, &pg, e);
+	if (!rc)
+		progress_end(&pg, p->n_out, total);
+	else if (pg.tty && !pg.off)
+		fputc('\n', stderr);
+	return rc;
+}
+
 static int write_cs(job *j, ck_err *e)
 {
 	char *mdl = NULL, *yaml = NULL, *files = NULL, *ftmp = NULL, *ytmp = NULL, *prov = NULL, *text = NULL;
@@ -645,7 +664,7 @@ static int write_cs(job *j, ck_err *e)
 	ho.provenance_json = prov;
 	if ((rc = h5ck_sink_open(mdl, "model", j->p.out, j->p.n_out, &ho, &sink, e)))
 		goto done;
-	if ((rc = exec_run(&j->p, sink, NULL, NULL, e))) {
+	if ((rc = run_plan(j, &j->p, sink, "packed", e))) {
 		ck_tsink_abort(sink);
 		goto done;
 	}
@@ -784,7 +803,7 @@ static int write_hf_comp(job *j, comp *c, const char *dir, const char *carried, 
 	int rc;
 	if ((rc = st_sink_open(dir, c->p.out, c->p.n_out, j->a.shard_size, &sink, e)))
 		return rc;
-	if ((rc = exec_run(&c->p, sink, NULL, NULL, e))) {
+	if ((rc = run_plan(j, &c->p, sink, c->rc ? c->rc->dir : "hf", e))) {
 		ck_tsink_abort(sink);
 		return rc;
 	}

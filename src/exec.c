@@ -78,6 +78,7 @@ static int run_gen(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *e
 int exec_run(const plan *p, ck_tsink *sink, exec_progress_fn fn, void *ctx, ck_err *e)
 {
 	uint64_t bytes = 0;
+	size_t done = 0;
 	for (size_t i = 0; i < p->n_groups; i++) {
 		const plan_group *g = &p->g[i];
 		if (guard_stopped()) /* SIGINT/SIGTERM: stop between tensors; the caller cleans up */
@@ -87,8 +88,9 @@ int exec_run(const plan *p, ck_tsink *sink, exec_progress_fn fn, void *ctx, ck_e
 			return rc;
 		for (size_t j = 0; j < g->n_out; j++)
 			bytes += p->out[g->out[j]].nbytes;
+		done += g->n_out;
 		if (fn)
-			fn(ctx, i + 1, p->n_groups, bytes);
+			fn(ctx, done, p->n_out, bytes);
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 
 #include "plan.h"
 
+/* Called after each group: target tensors written so far, of total, and their bytes. */
 typedef void (*exec_progress_fn)(void *ctx, size_t done, size_t total, uint64_t bytes);
 
 /* Writes every planned target into sink (which stays open: the caller commits or aborts). */

@@ -56,3 +56,30 @@ check "mistral: config back has sliding_window and model_type" $CHECK json-super
 check "every command has --help" sh -c "for c in convert list inspect diff validate; do '$CKCONV' \$c --help >/dev/null || exit 1; done"
 check "validate passes on the shipped rules" "$CKCONV" validate "$ROOT/rules"
 check "make install puts binary and rules under PREFIX" sh -c "make -s -C '$ROOT' install PREFIX='$T/prefix' BIN='$(dirname "$CKCONV")' >/dev/null && CKCONV_RULES= '$T/prefix/bin/ckconv' list | grep -q 'rules: $T/prefix/bin/../share/ckconv/rules'"
+
+# progress: a bar redrawn in place on a terminal, a plain line per part otherwise
+out=$($PY - "$CKCONV" "$ROOT/tests/golden/llama/hf" "$T/tty.mdl" <<'PY'
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], ["ckconv", "convert", sys.argv[2], "-o", sys.argv[3]])
+out = b""
+while True:
+    try: d = os.read(fd, 4096)
+    except OSError: break
+    if not d: break
+    out += d
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace").replace("\r", "<CR>"))
+PY
+)
+check "on a terminal the bar is redrawn in place" grep -q "<CR>.\[Kpacked \[=* *\] 22/22 tensors" <<<"$out"
+check "... and ends with a summary line" grep -q "ckconv: packed: 22 tensors, 385.5 KiB in" <<<"$out"
+out=$("$CKCONV" convert "$ROOT/tests/golden/llama/hf" -o "$T/pipe.mdl" 2>&1)
+check "not on a terminal: one plain line, no redraws" sh -c "grep -q '^ckconv: packed: 22 tensors' <<'X' && ! grep -q \$'\\r' <<'X'
+$out
+X
+$out
+X"
+check "--no-progress drops the progress line but keeps the rest" sh -c "'$CKCONV' convert '$ROOT/tests/golden/llama/hf' -o '$T/np.mdl' --no-progress 2>&1 | grep -v -q 'packed:' && ! '$CKCONV' convert '$ROOT/tests/golden/llama/hf' -o '$T/np2.mdl' --no-progress 2>&1 | grep -q 'packed:'"
+check "--quiet prints nothing on success" sh -c "[ -z \"\$('$CKCONV' convert '$ROOT/tests/golden/llama/hf' -o '$T/q.mdl' --quiet 2>&1)\" ]"
