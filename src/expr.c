@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "expr.h"
+#include "valio.h"
 
 #define MAX_SRC (64 * 1024)
 #define MAX_DEPTH 64
@@ -1005,56 +1006,9 @@ int expr_is_literal(const expr *x)
 
 const char *expr_float_str(double d, char *buf, size_t n)
 {
-	char tmp[48], dig[24], o[64];
-	int nd = 0, ex, k = 0, i;
-	if (!n)
-		return buf;
-	if (isnan(d) || isinf(d) || d == 0) {
-		snprintf(buf, n, "%s", isnan(d) ? "nan" : isinf(d) ? (d < 0 ? "-inf" : "inf") : signbit(d) ? "-0.0" : "0.0");
-		return buf;
-	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
-		if (strtod(tmp, NULL) == d)
-			break;
-	}
-	const char *s = tmp + (tmp[0] == '-');
-	for (; *s && *s != 'e'; s++)
-		if (isdigit((unsigned char)*s) && nd < 20)
-			dig[nd++] = *s;
-	ex = atoi(s + 1);
-	while (nd > 1 && dig[nd - 1] == '0')
-		nd--;
-	if (d < 0)
-		o[k++] = '-';
-	if (ex < -4 || ex >= 16) {
-		o[k++] = dig[0];
-		if (nd > 1) {
-			o[k++] = '.';
-			memcpy(o + k, dig + 1, nd - 1);
-			k += nd - 1;
-		}
-		snprintf(o + k, sizeof o - k, "e%c%02d", ex < 0 ? '-' : '+', ex < 0 ? -ex : ex);
-	} else if (ex >= 0) {
-		for (i = 0; i <= ex; i++)
-			o[k++] = i < nd ? dig[i] : '0';
-		o[k++] = '.';
-		if (nd > ex + 1)
-			for (i = ex + 1; i < nd; i++)
-				o[k++] = dig[i];
-		else
-			o[k++] = '0';
-		o[k] = '\0';
-	} else {
-		o[k++] = '0';
-		o[k++] = '.';
-		for (i = 0; i < -ex - 1; i++)
-			o[k++] = '0';
-		for (i = 0; i < nd; i++)
-			o[k++] = dig[i];
-		o[k] = '\0';
-	}
-	snprintf(buf, n, "%s", o);
+	char tmp[40];
+	if (n)
+		snprintf(buf, n, "%s", valio_fmt_double(d, tmp)); /* Python's repr(float), one implementation */
 	return buf;
 }
 

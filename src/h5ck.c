@@ -10,6 +10,8 @@
 #include <hdf5.h>
 #include <jansson.h>
 #include "h5ck.h"
+#include "text.h"
+#include "valio.h"
 #include <xxhash.h>
 
 #define LZ4_ID 32004
@@ -131,153 +133,10 @@ static int utf8_valid(const char *s)
 	return 1;
 }
 
-/* ---- a growable string ---- */
-
-typedef struct sb {
-	char *p;
-	size_t n, cap;
-	int oom;
-} sb;
-
-static void sb_add(sb *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void sb_puts(sb *b, const char *s) { sb_add(b, s, strlen(s)); }
-
-/* ---- JSON text exactly as Python's json.dumps prints it ---- */
-
-/* A string with ensure_ascii=True: \" \\ \n \r \t \b \f, other controls and non-ASCII as \uxxxx. */
-static void pj_str(sb *b, const char *s)
-{
-	static const char *esc[] = {['"'] = "\\\"", ['\\'] = "\\\\", ['\n'] = "\\n", ['\r'] = "\\r",
-		['\t'] = "\\t", ['\b'] = "\\b", ['\f'] = "\\f"};
-	char u[16];
-	uint32_t cp;
-	sb_add(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t k = utf8_next(p, &cp);
-		if (!k)
-			k = 1, cp = 0xfffd; /* callers validate UTF-8 first */
-		p += k;
-		if (cp < sizeof esc / sizeof *esc && esc[cp])
-			sb_puts(b, esc[cp]);
-		else if (cp >= 0x20 && cp < 0x7f)
-			sb_add(b, (const char *)p - k, 1);
-		else if (cp < 0x10000)
-			snprintf(u, sizeof u, "\\u%04x", (unsigned)cp), sb_puts(b, u);
-		else
-			snprintf(u, sizeof u, "\\u%04x\\u%04x", 0xd800 + ((cp - 0x10000) >> 10),
-				0xdc00 + ((cp - 0x10000) & 0x3ff)), sb_puts(b, u);
-	}
-	sb_add(b, "\"", 1);
-}
-
-static void pj_newline(sb *b, int indent, int level)
-{
-	sb_add(b, "\n", 1);
-	for (int i = 0; i < indent * level; i++)
-		sb_add(b, " ", 1);
-}
-
-/* indent < 0: one line with ", " and ": "; else Python's indent=N layout. */
-static void pj_dump(sb *b, const json_t *v, int indent, int level)
-{
-	char num[32];
-	size_t i, n;
-	const char *key;
-	json_t *x;
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		if (!json_object_size(v)) {
-			sb_puts(b, "{}");
-			break;
-		}
-		sb_puts(b, "{");
-		i = 0;
-		json_object_foreach((json_t *)v, key, x) {
-			if (i++)
-				sb_puts(b, indent < 0 ? ", " : ",");
-			if (indent >= 0)
-				pj_newline(b, indent, level + 1);
-			pj_str(b, key);
-			sb_puts(b, ": ");
-			pj_dump(b, x, indent, level + 1);
-		}
-		if (indent >= 0)
-			pj_newline(b, indent, level);
-		sb_puts(b, "}");
-		break;
-	case JSON_ARRAY:
-		n = json_array_size(v);
-		if (!n) {
-			sb_puts(b, "[]");
-			break;
-		}
-		sb_puts(b, "[");
-		for (i = 0; i < n; i++) {
-			if (i)
-				sb_puts(b, indent < 0 ? ", " : ",");
-			if (indent >= 0)
-				pj_newline(b, indent, level + 1);
-			pj_dump(b, json_array_get(v, i), indent, level + 1);
-		}
-		if (indent >= 0)
-			pj_newline(b, indent, level);
-		sb_puts(b, "]");
-		break;
-	case JSON_STRING:
-		pj_str(b, json_string_value(v));
-		break;
-	case JSON_INTEGER:
-		snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-		sb_puts(b, num);
-		break;
-	case JSON_REAL:
-		snprintf(num, sizeof num, "%.17g", json_real_value(v));
-		sb_puts(b, num);
-		break;
-	case JSON_TRUE:
-		sb_puts(b, "true");
-		break;
-	case JSON_FALSE:
-		sb_puts(b, "false");
-		break;
-	case JSON_NULL:
-		sb_puts(b, "null");
-		break;
-	}
-}
-
-/* Dump to a fresh string (NULL when out of memory or v is NULL). */
+/* JSON text exactly as Python's json.dumps prints it (indent < 0: one line). */
 static char *pj_text(const json_t *v, int indent)
 {
-	sb b = {0};
-	if (!v)
-		return NULL;
-	pj_dump(&b, v, indent, 0);
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
+	return valio_json_text(v, indent, 0);
 }
 
 /* ---- treespec protocol 1 (torch.utils._pytree.treespec_dumps) ---- */
@@ -1248,7 +1107,7 @@ typedef struct walk {
 	h5src *s;
 	char **keys;
 	size_t n, cap;
-	sb path;
+	text path;
 	ck_err *e;
 } walk;
 
@@ -1337,8 +1196,8 @@ static int walk_node(walk *w, const json_t *node, int depth, int ncomp)
 			break;
 		}
 		if (ncomp)
-			sb_add(&w->path, ".", 1);
-		sb_puts(&w->path, ks);
+			text_add(&w->path, ".", 1);
+		text_puts(&w->path, ks);
 		if (w->path.oom)
 			rc = ck_errf(w->e, CK_ENOMEM, "out of memory");
 		else

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "match.h"
+#include "text.h"
 
 /* One placeholder occurrence in a template: <NAME>, <A*NAME>, <NAME+B>, <A*NAME+B>. */
 typedef struct tpl_ph {
@@ -30,30 +31,16 @@ struct match_prog {
 	slot_re *for_each; /* per rule: compiled for_each template or re == NULL */
 };
 
-typedef struct sbuf {
-	char *s;
-	size_t len, cap;
-} sbuf;
-
-static int sb_add(sbuf *b, const char *s, size_t n)
+/* text appends that report running out of memory, for chains of `||` */
+static int sb_add(text *b, const char *s, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->cap ? b->cap * 2 : 256) + n;
-		char *p = realloc(b->s, cap);
-		if (!p)
-			return -1;
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-	return 0;
+	text_add(b, s, n);
+	return b->oom ? -1 : 0;
 }
 
-static int sb_str(sbuf *b, const char *s) { return sb_add(b, s, strlen(s)); }
+static int sb_str(text *b, const char *s) { return sb_add(b, s, strlen(s)); }
 
-static int sb_lit(sbuf *b, const char *s, size_t n)
+static int sb_lit(text *b, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (strchr("\\^$.|?*+()[]{}", s[i]) && sb_add(b, "\\", 1))
@@ -106,7 +93,7 @@ static int tpl_err(ck_err *e, const rule_key *k, const char *tpl, const char *wh
 }
 
 /* Template -> regex source (no anchors) with named groups; fills ph[]. */
-static int tpl_regex(const rule_key *k, const char *tpl, sbuf *re, slot_re *sr, ck_err *e)
+static int tpl_regex(const rule_key *k, const char *tpl, text *re, slot_re *sr, ck_err *e)
 {
 	const char *p = tpl;
 	sr->n_ph = 0;
@@ -191,31 +178,31 @@ static int check_ph(const rule_file *f, ck_err *e)
 	return 0;
 }
 
-static int slot_compile(const rule_key *k, const char *tpl, slot_re *sr, sbuf *all, size_t mark, ck_err *e)
+static int slot_compile(const rule_key *k, const char *tpl, slot_re *sr, text *all, size_t mark, ck_err *e)
 {
-	sbuf re = {0};
+	text re = {0};
 	int rc = tpl_regex(k, tpl, &re, sr, e);
 	char *anch = NULL;
-	if (!rc && asprintf(&anch, "%s\\z", re.s ? re.s : "") < 0)
+	if (!rc && asprintf(&anch, "%s\\z", re.p ? re.p : "") < 0)
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 	if (!rc)
 		rc = compile(anch, PCRE2_ANCHORED, &sr->re, k, tpl, e);
 	if (!rc && all) {
 		char m[48];
 		snprintf(m, sizeof m, "(*MARK:%zu)", mark);
-		if ((all->len && sb_str(all, "|")) || sb_str(all, "(?:") || sb_str(all, re.s ? re.s : "") ||
+		if ((all->n && sb_str(all, "|")) || sb_str(all, "(?:") || sb_str(all, re.p ? re.p : "") ||
 			sb_str(all, ")") || sb_str(all, m))
 			rc = ck_errf(e, CK_ENOMEM, "out of memory");
 	}
 	free(anch);
-	free(re.s);
+	free(re.p);
 	return rc;
 }
 
 int match_compile(const rule_set *s, int dir, match_prog **out, ck_err *e)
 {
 	match_prog *p = ck_calloc(e, 1, sizeof *p);
-	sbuf all = {0};
+	text all = {0};
 	char *src = NULL;
 	size_t total = 0;
 	int rc = 0;
@@ -251,7 +238,7 @@ int match_compile(const rule_set *s, int dir, match_prog **out, ck_err *e)
 		if (creates_here && (rc = slot_compile(k, k->for_each, &p->for_each[r], NULL, 0, e)))
 			goto fail;
 	}
-	if (asprintf(&src, "(?:%s)\\z", all.s ? all.s : "(*FAIL)") < 0) {
+	if (asprintf(&src, "(?:%s)\\z", all.p ? all.p : "(*FAIL)") < 0) {
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		src = NULL;
 		goto fail;
@@ -263,12 +250,12 @@ int match_compile(const rule_set *s, int dir, match_prog **out, ck_err *e)
 		goto fail;
 	}
 	free(src);
-	free(all.s);
+	free(all.p);
 	*out = p;
 	return 0;
 fail:
 	free(src);
-	free(all.s);
+	free(all.p);
 	match_free(p);
 	return rc;
 }
@@ -361,7 +348,7 @@ const char *match_bind_get(const match_bind *b, const char *name)
 
 int match_fill(const rule_key *k, const char *tpl, const match_bind *b, char **out, ck_err *e)
 {
-	sbuf s = {0};
+	text s = {0};
 	const char *p = tpl;
 	*out = NULL;
 	while (*p) {
@@ -375,12 +362,12 @@ int match_fill(const rule_key *k, const char *tpl, const match_bind *b, char **o
 		if (sb_add(&s, p, (size_t)(open - p)))
 			goto oom;
 		if (!(close = strchr(open, '>')) || parse_ph(open + 1, (size_t)(close - open - 1), &ph)) {
-			free(s.s);
+			free(s.p);
 			return tpl_err(e, k, tpl, "bad placeholder: write <NAME>, <2*NAME> or <2*NAME+1>");
 		}
 		const char *v = match_bind_get(b, ph.name);
 		if (!v) {
-			free(s.s);
+			free(s.p);
 			char msg[160];
 			snprintf(msg, sizeof msg, "placeholder <%s> is not bound by the source template", ph.name);
 			return tpl_err(e, k, tpl, msg);
@@ -389,7 +376,7 @@ int match_fill(const rule_key *k, const char *tpl, const match_bind *b, char **o
 			char num[40], *end;
 			long long x = strtoll(v, &end, 10);
 			if (*end) {
-				free(s.s);
+				free(s.p);
 				return tpl_err(e, k, tpl, "index arithmetic needs a decimal number");
 			}
 			snprintf(num, sizeof num, "%lld", x * ph.a + ph.b);
@@ -400,12 +387,12 @@ int match_fill(const rule_key *k, const char *tpl, const match_bind *b, char **o
 		}
 		p = close + 1;
 	}
-	if (!s.s && !(s.s = strdup("")))
+	if (!s.p && !(s.p = strdup("")))
 		goto oom;
-	*out = s.s;
+	*out = s.p;
 	return 0;
 oom:
-	free(s.s);
+	free(s.p);
 	return ck_errf(e, CK_ENOMEM, "out of memory");
 }
 

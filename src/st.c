@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "st.h"
+#include "text.h"
 
 #define ST_IO_CHUNK ((size_t)1 << 30) /* Linux moves at most ~2 GiB per call anyway */
 #define ST_MAX_INDEX ((uint64_t)1 << 30)
@@ -83,48 +84,6 @@ static char *path_dir(const char *path, ck_err *e)
 	return d;
 }
 
-/* Growable byte buffer; `oom` sticks so callers check once at the end. */
-typedef struct sbuf {
-	char *p;
-	size_t n, cap;
-	int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_fmt(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_fmt(sbuf *b, const char *fmt, ...)
-{
-	char tmp[128];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 /* Decodes one UTF-8 sequence: its length, or 0 if invalid (overlong, surrogate, > U+10FFFF). */
 static size_t utf8_next(const unsigned char *s, uint32_t *cp)
 {
@@ -167,10 +126,10 @@ static int utf8_valid(const char *s)
 
 /* JSON string as serde_json writes it (safetensors header): UTF-8 kept, controls escaped.
  * With ascii set, as Python json.dumps writes it (ensure_ascii): non-ASCII as \uXXXX. */
-static void sb_json_str(sbuf *b, const char *s, int ascii)
+static void sb_json_str(text *b, const char *s, int ascii)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	sb_put(b, "\"", 1);
+	text_add(b, "\"", 1);
 	while (*p) {
 		uint32_t c = *p;
 		size_t n = 1;
@@ -180,27 +139,27 @@ static void sb_json_str(sbuf *b, const char *s, int ascii)
 				n = 1, c = 0xfffd;
 		}
 		switch (c) {
-		case '"': sb_str(b, "\\\""); break;
-		case '\\': sb_str(b, "\\\\"); break;
-		case '\b': sb_str(b, "\\b"); break;
-		case '\f': sb_str(b, "\\f"); break;
-		case '\n': sb_str(b, "\\n"); break;
-		case '\r': sb_str(b, "\\r"); break;
-		case '\t': sb_str(b, "\\t"); break;
+		case '"': text_puts(b, "\\\""); break;
+		case '\\': text_puts(b, "\\\\"); break;
+		case '\b': text_puts(b, "\\b"); break;
+		case '\f': text_puts(b, "\\f"); break;
+		case '\n': text_puts(b, "\\n"); break;
+		case '\r': text_puts(b, "\\r"); break;
+		case '\t': text_puts(b, "\\t"); break;
 		default:
 			if (c < 0x20 || (ascii && c == 0x7f))
-				sb_fmt(b, "\\u%04x", (unsigned)c);
+				text_printf(b, "\\u%04x", (unsigned)c);
 			else if (ascii && c > 0xffff)
-				sb_fmt(b, "\\u%04x\\u%04x", (unsigned)(0xd800 + ((c - 0x10000) >> 10)),
+				text_printf(b, "\\u%04x\\u%04x", (unsigned)(0xd800 + ((c - 0x10000) >> 10)),
 				       (unsigned)(0xdc00 + ((c - 0x10000) & 0x3ff)));
 			else if (ascii && c >= 0x80)
-				sb_fmt(b, "\\u%04x", (unsigned)c);
+				text_printf(b, "\\u%04x", (unsigned)c);
 			else
-				sb_put(b, (const char *)p, n);
+				text_add(b, (const char *)p, n);
 		}
 		p += n;
 	}
-	sb_put(b, "\"", 1);
+	text_add(b, "\"", 1);
 }
 
 /* ---- reader ---- */
@@ -892,23 +851,23 @@ static size_t assign_shards(const ck_tinfo *t, size_t n, uint64_t limit, size_t 
 
 /* Header of one shard (members sorted by name, as the files safetensors writes are), padded with
  * spaces to a multiple of 8; sets each member's absolute data offset. */
-static int shard_header(st_sink *k, ck_tinfo **m, size_t cnt, sbuf *b, ck_err *e)
+static int shard_header(st_sink *k, ck_tinfo **m, size_t cnt, text *b, ck_err *e)
 {
 	uint64_t at = 0;
 	qsort(m, cnt, sizeof *m, tinfo_ptr_cmp);
-	sb_str(b, "{\"__metadata__\":{\"format\":\"pt\"}");
+	text_puts(b, "{\"__metadata__\":{\"format\":\"pt\"}");
 	for (size_t j = 0; j < cnt; j++) {
-		sb_put(b, ",", 1);
+		text_add(b, ",", 1);
 		sb_json_str(b, m[j]->name, 0);
-		sb_fmt(b, ":{\"dtype\":\"%s\",\"shape\":[", ck_dtype_st_name(m[j]->dtype));
+		text_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", ck_dtype_st_name(m[j]->dtype));
 		for (int d = 0; d < m[j]->shape.rank; d++)
-			sb_fmt(b, "%s%lld", d ? "," : "", (long long)m[j]->shape.dim[d]);
-		sb_fmt(b, "],\"data_offsets\":[%llu,%llu]}", (ull)at, (ull)(at + m[j]->nbytes));
+			text_printf(b, "%s%lld", d ? "," : "", (long long)m[j]->shape.dim[d]);
+		text_printf(b, "],\"data_offsets\":[%llu,%llu]}", (ull)at, (ull)(at + m[j]->nbytes));
 		at += m[j]->nbytes;
 	}
-	sb_put(b, "}", 1);
+	text_add(b, "}", 1);
 	while (!b->oom && b->n % 8)
-		sb_put(b, " ", 1);
+		text_add(b, " ", 1);
 	if (b->oom)
 		return ck_errf(e, CK_ENOMEM, "%s: out of memory building a header", k->dir);
 	at = 8 + b->n;
@@ -934,7 +893,7 @@ static int open_shards(st_sink *k, ck_err *e)
 {
 	ck_tinfo **m = ck_calloc(e, k->n, sizeof *m);
 	size_t *at = ck_calloc(e, k->nsh + 1, sizeof *at);
-	sbuf b = {0};
+	text b = {0};
 	int rc = 0;
 	if (!m || !at) {
 		rc = CK_ENOMEM;
@@ -979,7 +938,7 @@ static int write_index(st_sink *k, ck_err *e)
 {
 	ck_tinfo **p = ck_calloc(e, k->n, sizeof *p);
 	uint64_t total = 0;
-	sbuf b = {0};
+	text b = {0};
 	int rc = 0, r, fd = -1;
 	if (!p)
 		return CK_ENOMEM;
@@ -988,15 +947,15 @@ static int write_index(st_sink *k, ck_err *e)
 		total += k->t[i].nbytes;
 	}
 	qsort(p, k->n, sizeof *p, tinfo_ptr_cmp);
-	sb_fmt(&b, "{\n  \"metadata\": {\n    \"total_size\": %llu\n  },\n  \"weight_map\": {", (ull)total);
+	text_printf(&b, "{\n  \"metadata\": {\n    \"total_size\": %llu\n  },\n  \"weight_map\": {", (ull)total);
 	for (size_t i = 0; i < k->n; i++) {
 		const char *f = strrchr(k->s[k->sh[p[i] - k->t]].path, '/') + 1;
-		sb_str(&b, i ? ",\n    " : "\n    ");
+		text_puts(&b, i ? ",\n    " : "\n    ");
 		sb_json_str(&b, p[i]->name, 1);
-		sb_str(&b, ": ");
+		text_puts(&b, ": ");
 		sb_json_str(&b, f, 1);
 	}
-	sb_str(&b, k->n ? "\n  }\n}\n" : "}\n}\n");
+	text_puts(&b, k->n ? "\n  }\n}\n" : "}\n}\n");
 	if (b.oom)
 		rc = ck_errf(e, CK_ENOMEM, "%s: out of memory building the index", k->ipath);
 	else if (!(rc = create_file(k->ipath, &fd, &k->imade, e))) {

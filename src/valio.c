@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "valio.h"
+#include "text.h"
 
 #define T_STR "tag:yaml.org,2002:str"
 #define T_INT "tag:yaml.org,2002:int"
@@ -514,55 +515,6 @@ const char *valio_fmt_double(double d, char buf[40])
 	return buf;
 }
 
-/* ---- text builder ---- */
-
-typedef struct sb {
-	char *p;
-	size_t n, cap;
-	int oom;
-} sb;
-
-static void sb_putn(sb *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t nc = b->cap ? b->cap : 256;
-		while (nc < b->n + n + 1)
-			nc *= 2;
-		char *np = realloc(b->p, nc);
-		if (!np) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void sb_puts(sb *b, const char *s)
-{
-	sb_putn(b, s, strlen(s));
-}
-
-static void sb_spaces(sb *b, size_t n)
-{
-	while (n--)
-		sb_putn(b, " ", 1);
-}
-
-static char *sb_take(sb *b)
-{
-	if (b->oom || !b->p) {
-		free(b->p);
-		return NULL;
-	}
-	return b->p;
-}
-
 /* Next code point of UTF-8 s[*i..n); invalid bytes come out as U+FFFD. */
 static uint32_t utf8_next(const unsigned char *s, size_t n, size_t *i)
 {
@@ -616,107 +568,144 @@ static const char **sorted_keys(const json_t *o, size_t *n)
 
 /* ---- JSON writer: json.dumps(indent=2, sort_keys=True, ensure_ascii=True) ---- */
 
-static void js_str(sb *b, const char *s, size_t n)
+static void js_str(text *b, const char *s, size_t n)
 {
 	char u[16];
-	sb_putn(b, "\"", 1);
+	text_add(b, "\"", 1);
 	for (size_t i = 0; i < n;) {
 		uint32_t c = utf8_next((const unsigned char *)s, n, &i);
 		const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r" :
 			c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
 		if (esc) {
-			sb_puts(b, esc);
+			text_puts(b, esc);
 		} else if (c >= 0x20 && c <= 0x7E) {
 			u[0] = (char)c;
-			sb_putn(b, u, 1);
+			text_add(b, u, 1);
 		} else if (c < 0x10000) {
-			sb_putn(b, u, (size_t)snprintf(u, sizeof u, "\\u%04x", c));
+			text_add(b, u, (size_t)snprintf(u, sizeof u, "\\u%04x", c));
 		} else { /* UTF-16 surrogate pair */
 			c -= 0x10000;
-			sb_putn(b, u, (size_t)snprintf(u, sizeof u, "\\u%04x\\u%04x", 0xD800 + (c >> 10), 0xDC00 + (c & 0x3FF)));
+			text_add(b, u, (size_t)snprintf(u, sizeof u, "\\u%04x\\u%04x", 0xD800 + (c >> 10), 0xDC00 + (c & 0x3FF)));
 		}
 	}
-	sb_putn(b, "\"", 1);
+	text_add(b, "\"", 1);
 }
 
-static void js_val(sb *b, const json_t *v, size_t level)
+/* Python json.dumps layout: indent < 0 is one line with ", " and ": "; otherwise a newline
+ * and indent spaces per level, "," at line ends. */
+static void js_sep(text *b, int indent, size_t level, int first)
+{
+	if (indent < 0) {
+		if (!first)
+			text_puts(b, ", ");
+		return;
+	}
+	text_puts(b, first ? "\n" : ",\n");
+	text_spaces(b, (size_t)indent * level);
+}
+
+static void js_val(text *b, const json_t *v, size_t level, int indent, int sort)
 {
 	char num[40];
 	size_t n = 0;
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: {
-		const char **k = sorted_keys(v, &n);
-		if (!n || !k) {
-			b->oom |= n > 0;
-			sb_puts(b, "{}");
+		const char **k = NULL, *key;
+		json_t *x;
+		if (!json_object_size(v)) {
+			text_puts(b, "{}");
 			break;
 		}
-		sb_puts(b, "{");
-		for (size_t i = 0; i < n; i++) {
-			sb_puts(b, i ? ",\n" : "\n");
-			sb_spaces(b, 2 * (level + 1));
-			js_str(b, k[i], strlen(k[i]));
-			sb_puts(b, ": ");
-			js_val(b, json_object_get(v, k[i]), level + 1);
+		if (sort && !(k = sorted_keys(v, &n))) {
+			b->oom = 1;
+			break;
 		}
-		sb_puts(b, "\n");
-		sb_spaces(b, 2 * level);
-		sb_puts(b, "}");
+		text_puts(b, "{");
+		if (sort) {
+			for (size_t i = 0; i < n; i++) {
+				js_sep(b, indent, level + 1, i == 0);
+				js_str(b, k[i], strlen(k[i]));
+				text_puts(b, ": ");
+				js_val(b, json_object_get(v, k[i]), level + 1, indent, sort);
+			}
+		} else {
+			json_object_foreach((json_t *)v, key, x) {
+				js_sep(b, indent, level + 1, n++ == 0);
+				js_str(b, key, strlen(key));
+				text_puts(b, ": ");
+				js_val(b, x, level + 1, indent, sort);
+			}
+		}
+		if (indent >= 0) {
+			text_puts(b, "\n");
+			text_spaces(b, (size_t)indent * level);
+		}
+		text_puts(b, "}");
 		free(k);
 		break;
 	}
 	case JSON_ARRAY:
 		if (!(n = json_array_size(v))) {
-			sb_puts(b, "[]");
+			text_puts(b, "[]");
 			break;
 		}
-		sb_puts(b, "[");
+		text_puts(b, "[");
 		for (size_t i = 0; i < n; i++) {
-			sb_puts(b, i ? ",\n" : "\n");
-			sb_spaces(b, 2 * (level + 1));
-			js_val(b, json_array_get(v, i), level + 1);
+			js_sep(b, indent, level + 1, i == 0);
+			js_val(b, json_array_get(v, i), level + 1, indent, sort);
 		}
-		sb_puts(b, "\n");
-		sb_spaces(b, 2 * level);
-		sb_puts(b, "]");
+		if (indent >= 0) {
+			text_puts(b, "\n");
+			text_spaces(b, (size_t)indent * level);
+		}
+		text_puts(b, "]");
 		break;
 	case JSON_STRING:
 		js_str(b, json_string_value(v), json_string_length(v));
 		break;
 	case JSON_INTEGER:
 		snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		sb_puts(b, num);
+		text_puts(b, num);
 		break;
 	case JSON_REAL: {
 		double d = json_real_value(v);
-		sb_puts(b, isnan(d) ? "NaN" : isinf(d) ? (d < 0 ? "-Infinity" : "Infinity") : valio_fmt_double(d, num));
+		text_puts(b, isnan(d) ? "NaN" : isinf(d) ? (d < 0 ? "-Infinity" : "Infinity") : valio_fmt_double(d, num));
 		break;
 	}
 	case JSON_TRUE:
-		sb_puts(b, "true");
+		text_puts(b, "true");
 		break;
 	case JSON_FALSE:
-		sb_puts(b, "false");
+		text_puts(b, "false");
 		break;
 	default:
-		sb_puts(b, "null");
+		text_puts(b, "null");
 	}
+}
+
+char *valio_json_text(const json_t *v, int indent, int sort_keys)
+{
+	text b = {0};
+	if (!v)
+		return NULL;
+	js_val(&b, v, 0, indent, sort_keys);
+	return text_take(&b);
 }
 
 char *valio_json_dumps(const json_t *v)
 {
-	sb b = {0};
+	text b = {0};
 	if (!v)
 		return NULL;
-	js_val(&b, v, 0);
-	sb_puts(&b, "\n");
-	return sb_take(&b);
+	js_val(&b, v, 0, 2, 1);
+	text_puts(&b, "\n");
+	return text_take(&b);
 }
 
 /* ---- YAML writer: PyYAML's block emitter (width 80, indent 2, allow_unicode=False) ---- */
 
 typedef struct em {
-	sb b;
+	text b;
 	size_t col;     /* in code points, as PyYAML counts */
 	long indent;    /* -1: not set yet (PyYAML's None) */
 	int ws, ind;    /* last write was whitespace; still at an indentation point */
@@ -739,7 +728,7 @@ static int is_ws0(uint32_t c)
 
 static void em_put(em *m, const char *s, size_t n)
 {
-	sb_putn(&m->b, s, n);
+	text_add(&m->b, s, n);
 	m->col += n;
 }
 
@@ -756,7 +745,7 @@ static void em_cps(em *m, const uint32_t *t, size_t n)
 			for (size_t j = 1; j < k; j++)
 				u[j] = (char)(0x80 | ((c >> (6 * (k - 1 - j))) & 0x3F));
 		}
-		sb_putn(&m->b, u, k);
+		text_add(&m->b, u, k);
 	}
 	m->col += n;
 }
@@ -786,7 +775,7 @@ static void em_indent(em *m)
 		em_break(m, '\n');
 	if (m->col < ind) {
 		m->ws = 1;
-		sb_spaces(&m->b, ind - m->col);
+		text_spaces(&m->b, ind - m->col);
 		m->col = ind;
 	}
 }
@@ -1111,7 +1100,7 @@ char *valio_yaml_dumps(const json_t *v)
 		em_indicator(&m, "...", 1, 0, 0);
 		em_indent(&m);
 	}
-	return sb_take(&m.b);
+	return text_take(&m.b);
 }
 
 /* ---- atomic file write ---- */

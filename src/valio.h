@@ -20,6 +20,9 @@ int valio_yaml_load(const char *path, json_t **out, ck_err *e);
 int valio_from_yd(const char *path, const yd_node *n, json_t **out, ck_err *e);
 /* Python json.dumps(v, indent=2, sort_keys=True) + "\n". malloc'd; NULL when out of memory. */
 char *valio_json_dumps(const json_t *v);
+/* Python json.dumps(v, indent=indent or None (indent < 0), sort_keys=...), ensure_ascii, no
+ * trailing newline. malloc'd; NULL when out of memory. */
+char *valio_json_text(const json_t *v, int indent, int sort_keys);
 /* PyYAML yaml.safe_dump(v, default_flow_style=False, sort_keys=True). malloc'd; NULL when out of memory. */
 char *valio_yaml_dumps(const json_t *v);
 /* Python repr(float): "1e-05", "0.02", "10000.0", "1e+16", "-0.0", "inf", "nan". Returns buf. */

@@ -1,0 +1,22 @@
+/* text.h - a growable string for building headers, JSON and YAML. Out of memory sticks
+ * (`oom`), so builders append freely and check once at the end. */
+#ifndef CK_TEXT_H
+#define CK_TEXT_H
+
+#include <stddef.h>
+
+typedef struct text {
+	char *p;   /* NUL-terminated once anything was added */
+	size_t n, cap;
+	int oom;
+} text;
+
+void text_add(text *b, const char *s, size_t n);
+void text_puts(text *b, const char *s);
+void text_printf(text *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void text_spaces(text *b, size_t n);
+/* The string (caller frees), or NULL after an allocation failure (the buffer is freed). */
+char *text_take(text *b);
+void text_dispose(text *b);
+
+#endif
