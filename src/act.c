@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "act.h"
+#include "cast.h"
 
 typedef struct act_def {
 	const char *name;
@@ -572,11 +573,13 @@ static void put_value(ck_dtype dt, void *p, double v)
 	case CK_DT_I16: { int16_t x = (int16_t)v; memcpy(p, &x, 2); break; }
 	case CK_DT_I32: { int32_t x = (int32_t)v; memcpy(p, &x, 4); break; }
 	case CK_DT_I64: { int64_t x = (int64_t)v; memcpy(p, &x, 8); break; }
-	case CK_DT_BF16: { /* round to nearest even from the f32 value */
-		float f = (float)v;
-		uint32_t u;
-		memcpy(&u, &f, 4);
-		uint16_t h = isnan(f) ? (uint16_t)((u >> 16) | 0x40) : (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+	case CK_DT_BF16: {
+		uint16_t h = cast_f32_to_bf16((float)v);
+		memcpy(p, &h, 2);
+		break;
+	}
+	case CK_DT_F16: {
+		uint16_t h = cast_f32_to_f16((float)v);
 		memcpy(p, &h, 2);
 		break;
 	}
@@ -590,7 +593,7 @@ int act_gen_fill(ck_dtype dt, const ck_shape *s, double value, void *data, ck_er
 	int rc = ck_shape_numel(s, &n, e);
 	if (rc)
 		return rc;
-	if (dt == CK_DT_F16 || dt == CK_DT_U16 || dt == CK_DT_U32 || dt == CK_DT_U64)
+	if (dt == CK_DT_U16 || dt == CK_DT_U32 || dt == CK_DT_U64)
 		return ck_errf(e, CK_EINVALID, "fill: dtype %s is not supported", ck_dtype_short_name(dt));
 	size_t es = ck_dtype_size(dt);
 	for (uint64_t i = 0; i < n; i++)
@@ -641,8 +644,8 @@ int act_gen_uniform(ck_dtype dt, const ck_shape *s, double bound, unsigned long 
 	int rc = ck_shape_numel(s, &n, e);
 	if (rc)
 		return rc;
-	if (!ck_dtype_is_float(dt) || dt == CK_DT_F16)
-		return ck_errf(e, CK_EINVALID, "uniform: dtype %s is not supported (use f32, f64 or bf16)",
+	if (!ck_dtype_is_float(dt))
+		return ck_errf(e, CK_EINVALID, "uniform: dtype %s is not supported (use a floating dtype)",
 			ck_dtype_short_name(dt));
 	size_t es = ck_dtype_size(dt);
 	for (uint64_t i = 0; i < n; i++) {
@@ -650,14 +653,6 @@ int act_gen_uniform(ck_dtype dt, const ck_shape *s, double bound, unsigned long 
 		put_value(dt, (unsigned char *)data + i * es, (2.0 * u - 1.0) * bound);
 	}
 	return 0;
-}
-
-static float bf16_to_f32(uint16_t h)
-{
-	uint32_t u = (uint32_t)h << 16;
-	float f;
-	memcpy(&f, &u, 4);
-	return f;
 }
 
 int act_scale(ck_dtype dt, void *data, uint64_t nbytes, int div, double by, ck_err *e)
@@ -676,10 +671,14 @@ int act_scale(ck_dtype dt, void *data, uint64_t nbytes, int div, double by, ck_e
 			x[i] *= s;
 		return 0;
 	}
-	if (dt == CK_DT_BF16) {
+	if (dt == CK_DT_BF16 || dt == CK_DT_F16) {
 		uint16_t *x = data;
-		for (uint64_t i = 0; i < n; i++)
-			put_value(CK_DT_BF16, &x[i], (double)(bf16_to_f32(x[i]) * s));
+		if (dt == CK_DT_BF16)
+			for (uint64_t i = 0; i < n; i++)
+				x[i] = cast_f32_to_bf16(cast_bf16_to_f32(x[i]) * s);
+		else
+			for (uint64_t i = 0; i < n; i++)
+				x[i] = cast_f32_to_f16(cast_f16_to_f32(x[i]) * s);
 		return 0;
 	}
 	return ck_errf(e, CK_EINVALID, "scaling a %s tensor is not supported", ck_dtype_short_name(dt));

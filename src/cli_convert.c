@@ -25,7 +25,7 @@ static const char usage[] =
 	"usage: ckconv convert SRC [-o OUT] [--model M] [--src-fmt hf|cs-X.Y] [--tgt-fmt hf|cs-X.Y]\n"
 	"                      [--config FILE] [--rules DIR] [--dry-run] [--debug] [--force]\n"
 	"                      [--drop-unmatched-keys] [--shard-size 5GB] [--compress none|lz4] [--quiet]\n"
-	"                      [--no-mup-to-sp] [--no-progress]\n"
+	"                      [--no-mup-to-sp] [--no-progress] [--dtype bf16|f16|f32|f64]\n"
 	"\n"
 	"HF -> CS: SRC is an HF directory (config.json + safetensors), a .safetensors file or a\n"
 	"  *.index.json; writes OUT.mdl (packed HDF5) and OUT.yaml (CS params).\n"
@@ -34,11 +34,14 @@ static const char usage[] =
 	"--model is optional when config.json (architectures/model_type) or the params (model.name)\n"
 	"identify the model. Nothing is written when any key fails to plan; --dry-run prints the plan.\n"
 	"A muP checkpoint (CS -> HF) has its multipliers folded into the weights as its rules say,\n"
-	"so standard HF code computes the same function; --no-mup-to-sp keeps weights and config.\n";
+	"so standard HF code computes the same function; --no-mup-to-sp keeps weights and config.\n"
+	"--dtype casts every floating tensor while streaming (round to nearest even, as PyTorch);\n"
+	"integer and bool tensors are never cast.\n";
 
 typedef struct conv_args {
 	const char *src, *out, *model, *src_fmt, *tgt_fmt, *config, *rules, *compare;
-	int dry_run, debug, force, drop_unmatched, quiet, lz4, no_mup, no_progress;
+	int dry_run, debug, force, drop_unmatched, quiet, lz4, no_mup, no_progress, cast;
+	ck_dtype dtype;
 	uint64_t shard_size;
 } conv_args;
 
@@ -65,6 +68,14 @@ static int parse_args(int argc, char **argv, conv_args *a, ck_err *e)
 		if (r) {
 			if (cli_parse_size(v, &a->shard_size, e))
 				return CK_EINVALID;
+			continue;
+		}
+		if ((r = cli_opt(argc, argv, &i, "--dtype", &v, e)) < 0)
+			return CK_EINVALID;
+		if (r) {
+			if (ck_dtype_from_short(v, &a->dtype) || !ck_dtype_is_float(a->dtype))
+				return ck_errf(e, CK_EINVALID, "--dtype takes bf16, f16, f32 or f64, not '%s'", v);
+			a->cast = 1;
 			continue;
 		}
 		if ((r = cli_opt(argc, argv, &i, "--compress", &v, e)) < 0)
@@ -1037,6 +1048,16 @@ int cli_convert(int argc, char **argv, ck_err *e)
 	po.vars = j.vars;
 	if ((rc = j.dir == 0 ? plan_to_cs(&j, &po, e) : plan_to_hf(&j, &po, e)))
 		goto done;
+	if (j.a.cast) {
+		static const char *const torch[] = {[CK_DT_F16] = "float16", [CK_DT_BF16] = "bfloat16",
+			[CK_DT_F32] = "float32", [CK_DT_F64] = "float64"};
+		if (j.dir == 0)
+			plan_set_dtype(&j.p, j.a.dtype);
+		for (size_t i = 0; j.dir == 1 && i < j.n; i++) {
+			plan_set_dtype(&j.c[i].p, j.a.dtype);
+			json_object_set_new(j.c[i].hf, "torch_dtype", json_string(torch[j.a.dtype]));
+		}
+	}
 	if (j.a.dry_run) {
 		for (size_t i = 0; i < (j.dir == 0 ? 1 : j.n); i++)
 			plan_print(j.dir == 0 ? &j.p : &j.c[i].p, stdout);

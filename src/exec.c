@@ -1,8 +1,32 @@
 /* exec.c - stream tensors group by group through their action chains into a sink. */
 #include <stdlib.h>
 #include <string.h>
+#include "cast.h"
 #include "exec.h"
 #include "guard.h"
+
+/* --dtype: convert one result in a buffer of its own (the old one may be shared by copies). */
+static int cast_to(act_t *t, ck_dtype to, ck_err *e)
+{
+	uint64_t n = t->nbytes / ck_dtype_size(t->dtype), nb;
+	if (__builtin_mul_overflow(n, (uint64_t)ck_dtype_size(to), &nb))
+		return ck_errf(e, CK_ELIMIT, "tensor too large to cast");
+	void *buf = ck_malloc(e, nb);
+	if (!buf)
+		return CK_ENOMEM;
+	int rc = cast_run(t->dtype, t->data, to, buf, n, e);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	if (t->owned)
+		free(t->data);
+	t->data = buf;
+	t->owned = 1;
+	t->dtype = to;
+	t->nbytes = nb;
+	return 0;
+}
 
 static int run_move(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *e)
 {
@@ -43,6 +67,15 @@ static int run_move(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *
 	}
 	for (size_t j = 0; j < out.n && !rc; j++) {
 		const ck_tinfo *ti = &p->out[g->out[j]];
+		if (out.t[j].dtype != ti->dtype && ck_dtype_is_float(out.t[j].dtype) && ck_dtype_is_float(ti->dtype)) {
+			for (size_t k = j + 1; out.t[j].owned && k < out.n; k++)
+				if (out.t[k].data == out.t[j].data) { /* a duplicate still needs the buffer */
+					out.t[k].owned = 1;
+					out.t[j].owned = 0;
+				}
+			if ((rc = cast_to(&out.t[j], ti->dtype, e)))
+				break;
+		}
 		if (out.t[j].nbytes != ti->nbytes || out.t[j].dtype != ti->dtype)
 			rc = ck_errf(e, CK_ERROR, "%s: produced %llu bytes, planned %llu", ti->name,
 				(unsigned long long)out.t[j].nbytes, (unsigned long long)ti->nbytes);

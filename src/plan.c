@@ -714,3 +714,17 @@ uint64_t plan_peak_bytes(const plan *p)
 	}
 	return peak;
 }
+
+size_t plan_set_dtype(plan *p, ck_dtype dt)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_out; i++) {
+		ck_tinfo *t = &p->out[i];
+		if (!ck_dtype_is_float(t->dtype) || t->dtype == dt)
+			continue;
+		t->nbytes = t->nbytes / ck_dtype_size(t->dtype) * ck_dtype_size(dt);
+		t->dtype = dt;
+		n++;
+	}
+	return n;
+}

@@ -74,6 +74,9 @@ int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src
 /* Sets e from the collected problems ("N problems; nothing was written") and returns
  * CK_EINVALID, or 0 when there are none. */
 int plan_check(const plan *p, ck_err *e);
+/* --dtype: every floating target becomes dt (integer and bool tensors are never cast);
+ * execution converts with PyTorch's rounding. Returns how many targets change. */
+size_t plan_set_dtype(plan *p, ck_dtype dt);
 /* The --dry-run listing. */
 void plan_print(const plan *p, FILE *f);
 /* Largest sum of input bytes of one group (what execution holds in memory at once). */

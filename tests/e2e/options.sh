@@ -83,3 +83,19 @@ $out
 X"
 check "--no-progress drops the progress line but keeps the rest" sh -c "'$CKCONV' convert '$ROOT/tests/golden/llama/hf' -o '$T/np.mdl' --no-progress 2>&1 | grep -v -q 'packed:' && ! '$CKCONV' convert '$ROOT/tests/golden/llama/hf' -o '$T/np2.mdl' --no-progress 2>&1 | grep -q 'packed:'"
 check "--quiet prints nothing on success" sh -c "[ -z \"\$('$CKCONV' convert '$ROOT/tests/golden/llama/hf' -o '$T/q.mdl' --quiet 2>&1)\" ]"
+
+# --dtype: floating tensors cast while streaming, round to nearest even; checked with numpy
+check "--dtype bf16 converts" "$CKCONV" convert "$ROOT/tests/golden/gpt2/hf" -o "$T/bf.mdl" --dtype bf16 -q
+check "every tensor is the reference's f32 rounded to bf16 (RNE, computed by numpy)" $PY - "$T/bf.mdl" "$ROOT/tests/golden/gpt2/cs/model.safetensors" <<'PY'
+import h5py, json, struct, sys, numpy as np
+d = open(sys.argv[2], "rb").read(); n = struct.unpack("<Q", d[:8])[0]; h = json.loads(d[8:8 + n]); b = d[8 + n:]
+with h5py.File(sys.argv[1], "r") as f:
+    for k, v in h.items():
+        ref = np.frombuffer(b[v["data_offsets"][0]:v["data_offsets"][1]], "<f4")
+        u = ref.view("<u4").astype(np.uint64)
+        want = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2")
+        meta = json.loads(f.attrs[k + ".__metadata__"])[k + ".__metadata__"]
+        assert meta["dtypes"] == ["torch.bfloat16"], (k, meta["dtypes"])
+        assert np.array_equal(f[k][()].reshape(-1).view("<u2"), want), k
+PY
+check "--dtype f16 back to HF sets torch_dtype and keeps u8 buffers uncast" sh -c "'$CKCONV' convert '$T/bf.mdl' -o '$T/bf16hf' --dtype f16 -q && grep -q '\"torch_dtype\": \"float16\"' '$T/bf16hf/config.json' && '$CKCONV' inspect '$T/bf16hf' | grep -q 'attn.bias  *u8'"
