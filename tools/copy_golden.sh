@@ -3,10 +3,12 @@
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 ref=${1:-$here/../shared/reference}
-for c in llama gpt2 mixtral llava dragon; do
+for c in llama gpt2 mixtral llava dragon llama-mup; do
 	rm -rf "$here/tests/golden/$c"
 	mkdir -p "$here/tests/golden/$c"
-	cp -r "$ref/$c/hf" "$ref/$c/cs" "$ref/$c/hf_back" "$ref/$c/case.json" "$here/tests/golden/$c/"
+	for part in hf hf_bin cs hf_back case.json; do
+		[ -e "$ref/$c/$part" ] && cp -r "$ref/$c/$part" "$here/tests/golden/$c/"
+	done
 	chmod -R u+w "$here/tests/golden/$c"
 done
 echo "copied into $here/tests/golden"

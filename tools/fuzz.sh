@@ -57,7 +57,7 @@ for n in "${NAMES[@]}"; do
 	dict=(); [ -f "tests/fuzz/$n.dict" ] && dict=(-dict="tests/fuzz/$n.dict")
 	echo "== $n: ${SECS}s"
 	before=$(ls "$OUT/crashes/$n" | wc -l)
-	TMPDIR="$ROOT/$OUT/tmp/$n" "$bin" "$OUT/corpus/$n" "${dict[@]}" -max_total_time="$SECS" -rss_limit_mb=2048 \
+	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} TMPDIR="$ROOT/$OUT/tmp/$n" "$bin" "$OUT/corpus/$n" "${dict[@]}" -max_total_time="$SECS" -rss_limit_mb=2048 \
 		-timeout=30 -print_final_stats=1 -artifact_prefix="$OUT/crashes/$n/" ${FUZZ_FLAGS:-} >"$OUT/logs/$n.log" 2>&1
 	rc=$?
 	rm -rf "$OUT/tmp/$n"

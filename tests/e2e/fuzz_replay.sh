@@ -38,7 +38,7 @@ for h in tests/fuzz/fuzz_*.c; do
 		continue
 	fi
 	# the harnesses' scratch directories go under $T (removed on exit even after a crash)
-	TMPDIR="$T" "$bin" "$name" "tests/fuzz/corpus/$name" "tests/fuzz/regressions/$name" 2>"$T/run_$name.log"
+	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} TMPDIR="$T" "$bin" "$name" "tests/fuzz/corpus/$name" "tests/fuzz/regressions/$name" 2>"$T/run_$name.log"
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
 		notok "fuzz replay $name: the driver died with status $rc"
