@@ -66,6 +66,17 @@ static int str_list(ck_err *e, const rule_file *f, const yd_node *n, const char 
 	return 0;
 }
 
+/* An optional string field: *out stays NULL when absent; anything but a scalar is an error. */
+static int opt_str(ck_err *e, const rule_file *f, const yd_node *map, const char *key, const char *dflt, char **out)
+{
+	const yd_node *v = yd_map_get(map, key);
+	if (v && v->kind != YD_SCALAR)
+		return perr(e, f, v, "'%s' must be a string, found a %s", key, yd_kind_name(v->kind));
+	if (!v && !dflt)
+		return 0;
+	return (*out = ck_strdup(e, v ? v->value : dflt)) ? 0 : CK_ENOMEM;
+}
+
 static void str_list_free(char **v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)
@@ -268,7 +279,11 @@ static int parse_create(loader *L, const rule_file *f, const yd_node *n, rule_ke
 			NULL);
 	k->gen_kind = ck_strdup(e, kname);
 	if ((v = yd_map_get(n, "seed")))
+	{
+		if (v->kind != YD_SCALAR)
+			return perr(e, f, v, "'seed' must be an integer, found a %s", yd_kind_name(v->kind), NULL);
 		k->gen_seed = strtoll(v->value, NULL, 10);
+	}
 	return parse_expr(e, f, kind, &k->gen_value);
 }
 
@@ -512,8 +527,8 @@ static int parse_components(ck_err *e, rule_file *f, const yd_node *n)
 				return perr(e, f, v ? v : c, "a component needs '%s' (a plain name)", need[j], NULL);
 			*dst[j] = ck_strdup(e, v->value);
 		}
-		rc->hf_prefix = ck_strdup(e, (v = yd_map_get(c, "hf_prefix")) ? v->value : "");
-		rc->cs_prefix = ck_strdup(e, (v = yd_map_get(c, "cs_prefix")) ? v->value : "");
+		if ((r = opt_str(e, f, c, "hf_prefix", "", &rc->hf_prefix)) || (r = opt_str(e, f, c, "cs_prefix", "", &rc->cs_prefix)))
+			return r;
 		if ((v = yd_map_get(c, "files")) && (r = str_list(e, f, v, "files", &rc->files, &rc->n_files)))
 			return r;
 		if ((v = yd_map_get(c, "make_files"))) {
@@ -673,8 +688,8 @@ static int parse_header(ck_err *e, rule_file *f)
 		return ck_errf(e, CK_EINVALID, "%s:1:1: empty rule file", f->path);
 	if (want_kind(e, f, r, YD_MAP, "a rule file") || check_keys(e, f, r, "a rule file", allowed))
 		return CK_EINVALID;
-	if ((v = yd_map_get(r, "model")) && !(f->model = ck_strdup(e, v->value)))
-		return CK_ENOMEM;
+	if ((rc = opt_str(e, f, r, "model", NULL, &f->model)))
+		return rc;
 	if ((v = yd_map_get(r, "aliases")) && (rc = str_list(e, f, v, "aliases", &f->alias, &f->n_alias)))
 		return rc;
 	if ((v = yd_map_get(r, "architectures")) && (rc = str_list(e, f, v, "architectures", &f->arch, &f->n_arch)))
@@ -688,12 +703,9 @@ static int parse_header(ck_err *e, rule_file *f)
 			return perr(e, f, v->kind == YD_SEQ ? v->items[i] : v,
 				"format '%s' is not of the form cs-MAJOR.MINOR", f->fmt[i], NULL);
 	}
-	if ((v = yd_map_get(r, "hf_model_type")) && !(f->hf_model_type = ck_strdup(e, v->value)))
-		return CK_ENOMEM;
-	if ((v = yd_map_get(r, "cs_name")) && !(f->cs_name = ck_strdup(e, v->value)))
-		return CK_ENOMEM;
-	if ((v = yd_map_get(r, "note")) && !(f->note = ck_strdup(e, v->value)))
-		return CK_ENOMEM;
+	if ((rc = opt_str(e, f, r, "hf_model_type", NULL, &f->hf_model_type)) ||
+		(rc = opt_str(e, f, r, "cs_name", NULL, &f->cs_name)) || (rc = opt_str(e, f, r, "note", NULL, &f->note)))
+		return rc;
 	if ((v = yd_map_get(r, "placeholders"))) {
 		if (want_kind(e, f, v, YD_MAP, "placeholders"))
 			return CK_EINVALID;
@@ -841,6 +853,8 @@ static int load_include(loader *L, const rule_file *from, const yd_node *n, cons
 
 	if (check_keys(e, from, n, "an include", allowed))
 		return CK_EINVALID;
+	if ((h && h->kind != YD_SCALAR) || (c && c->kind != YD_SCALAR))
+		return perr(e, from, h && h->kind != YD_SCALAR ? h : c, "include prefixes must be strings", NULL, NULL);
 	if (inc->kind != YD_SCALAR || strchr(inc->value, '/') || !inc->value[0])
 		return perr(e, from, inc, "include names a rule set in the same directory (no '/')", NULL, NULL);
 	if (!want_keys && (h || c))

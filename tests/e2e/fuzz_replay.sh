@@ -37,12 +37,16 @@ for h in tests/fuzz/fuzz_*.c; do
 		notok "fuzz harness $name builds with $CC"; sed 's/^/#   /' "$T/build_$name.log" | head -20
 		continue
 	fi
+	# the corpus in one run, each regression in a run of its own (so every known crash is reported);
 	# the harnesses' scratch directories go under $T (removed on exit even after a crash)
-	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} TMPDIR="$T" "$bin" "$name" "tests/fuzz/corpus/$name" "tests/fuzz/regressions/$name" 2>"$T/run_$name.log"
-	rc=$?
-	if [ "$rc" -ne 0 ]; then
-		notok "fuzz replay $name: the driver died with status $rc"
-		grep -m1 '^# .*running' <(tac "$T/run_$name.log") | sed 's/^# /#   crashed on: /'
-		grep -v '^# .*running' "$T/run_$name.log" | head -30 | sed 's/^/#   /'
-	fi
+	for input in "tests/fuzz/corpus/$name" tests/fuzz/regressions/"$name"/*; do
+		[ -e "$input" ] || continue
+		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} TMPDIR="$T" "$bin" "$name" "$input" 2>"$T/run_$name.log"
+		rc=$?
+		if [ "$rc" -ne 0 ]; then
+			notok "fuzz replay $name: the driver died with status $rc"
+			grep -m1 '^# .*running' <(tac "$T/run_$name.log") | sed 's/^# /#   crashed on: /'
+			grep -v '^# .*running' "$T/run_$name.log" | head -30 | sed 's/^/#   /'
+		fi
+	done
 done
