@@ -17,9 +17,9 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBIAN_PKGS := build-essential pkg-config libyaml-dev libpcre2-dev libhdf5-dev hdf5-tools \
-	libjansson-dev libminizip-dev libxxhash-dev hdf5-filter-plugin python3-numpy python3-h5py python3-yaml python3-jsonschema
+	libjansson-dev libminizip-dev libxxhash-dev hdf5-filter-plugin python3-numpy python3-h5py python3-yaml python3-jsonschema clang libclang-rt-14-dev
 
-.PHONY: all test check demo bench deps install clean units
+.PHONY: all test check demo bench fuzz deps install clean units
 
 all: $(BIN)/ckconv
 
@@ -54,6 +54,11 @@ demo:
 bench:
 	@$(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory all && bash tools/bench.sh $(BIN)/ckconv
 
+# libFuzzer on every parser of untrusted bytes, FUZZ_SECONDS each (clang + libclang-rt-14-dev)
+FUZZ_SECONDS ?= 60
+fuzz:
+	@bash tools/fuzz.sh $(FUZZ_SECONDS)
+
 # Install the Debian packages the build and tests need, only when some are missing.
 deps:
 	@missing=""; for p in $(DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -68,4 +73,4 @@ install: all
 	install -m 644 schemas/* $(DESTDIR)$(PREFIX)/share/ckconv/schemas/
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin
