@@ -17,9 +17,9 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBIAN_PKGS := build-essential pkg-config libyaml-dev libpcre2-dev libhdf5-dev hdf5-tools \
-	libjansson-dev libminizip-dev libxxhash-dev hdf5-filter-plugin python3-numpy python3-h5py python3-yaml python3-jsonschema clang libclang-rt-14-dev
+	libjansson-dev libminizip-dev libxxhash-dev hdf5-filter-plugin python3-numpy python3-h5py python3-yaml python3-jsonschema clang libclang-rt-14-dev valgrind
 
-.PHONY: all test check demo bench fuzz deps install clean units
+.PHONY: all test check valgrind demo bench fuzz deps install clean units
 
 all: $(BIN)/ckconv
 
@@ -53,6 +53,12 @@ demo:
 
 bench:
 	@$(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory all && bash tools/bench.sh $(BIN)/ckconv
+
+# The e2e suite with every ckconv run under valgrind memcheck (slow: a few minutes). The fault
+# tests are left to `make check`: their LD_PRELOAD shim and signal timing do not survive valgrind.
+valgrind: all units
+	@CKCONV=tools/valgrind-ckconv.sh CKCONV_REAL=$(abspath $(BIN)/ckconv) UNITS=/nonexistent E2E_EXCLUDE=faults \
+		E2E_EXCLUDE_WHY="LD_PRELOAD fault shim and signal timing; run by make check" bash tests/run.sh
 
 # libFuzzer on every parser of untrusted bytes, FUZZ_SECONDS each (clang + libclang-rt-14-dev)
 FUZZ_SECONDS ?= 60
