@@ -55,7 +55,7 @@ check "mistral: config back has sliding_window and model_type" $CHECK json-super
 
 check "every command has --help" sh -c "for c in convert list inspect diff validate; do '$CKCONV' \$c --help >/dev/null || exit 1; done"
 check "validate passes on the shipped rules" "$CKCONV" validate "$ROOT/rules"
-check "make install puts binary and rules under PREFIX" sh -c "make -s -C '$ROOT' install PREFIX='$T/prefix' BIN='$(dirname "$CKCONV")' >/dev/null && CKCONV_RULES= '$T/prefix/bin/ckconv' list | grep -q 'rules: $T/prefix/bin/../share/ckconv/rules'"
+check "make install puts binary and rules under PREFIX" sh -c "make -s -C '$ROOT' install PREFIX='$T/prefix' BIN='$(dirname "${CKCONV_REAL:-$CKCONV}")' >/dev/null && CKCONV_RULES= '$T/prefix/bin/ckconv' list | grep -q 'rules: $T/prefix/bin/../share/ckconv/rules'"
 
 # progress: a bar redrawn in place on a terminal, a plain line per part otherwise
 out=$($PY - "$CKCONV" "$ROOT/tests/golden/llama/hf" "$T/tty.mdl" <<'PY'
