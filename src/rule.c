@@ -132,7 +132,7 @@ static int parse_act(ck_err *e, const rule_file *f, const yd_node *n, rule_act *
 	const yd_node *k = n->items[0], *v = n->items[1];
 	a->name = ck_strdup(e, k->value);
 	a->pos = pos_of(f, k);
-	if (v->kind == YD_SCALAR && !v->quoted && (!strcmp(v->value, "null") || !v->value[0]))
+	if (v->kind == YD_SCALAR && !v->quoted && (!strcmp(v->value, "null") || !strcmp(v->value, "~") || !v->value[0]))
 		return 0;
 	if (want_kind(e, f, v, YD_MAP, "action parameters"))
 		return CK_EINVALID;
@@ -443,8 +443,18 @@ static int parse_cfg_rule(loader *L, rule_file *root, const rule_file *f, const 
 		goto fail;
 	if ((v = yd_map_get(n, "check_cs")) && (rc = parse_expr(e, f, v, &c.check_cs)))
 		goto fail;
-	if ((v = yd_map_get(n, "drop")))
-		c.drop = v->kind == YD_SCALAR && !strcmp(v->value, "true");
+	if ((v = yd_map_get(n, "drop"))) { /* YAML 1.1 booleans: true, yes, on ... */
+		json_t *b = NULL;
+		if ((rc = yd_to_json(e, f, v, &b)))
+			goto fail;
+		if (!json_is_boolean(b)) {
+			json_decref(b);
+			rc = perr(e, f, v, "'drop' must be true or false", NULL, NULL);
+			goto fail;
+		}
+		c.drop = json_is_true(b);
+		json_decref(b);
+	}
 	if ((rc = push_cfg(e, root, &c)))
 		goto fail;
 	return 0;
