@@ -93,45 +93,6 @@ static int is_ascii(const char *s)
 	return 1;
 }
 
-/* Decode one UTF-8 sequence; returns its length, or 0 if malformed. */
-static size_t utf8_next(const unsigned char *s, uint32_t *cp)
-{
-	size_t n;
-	uint32_t c = s[0], min;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if ((c & 0xe0) == 0xc0)
-		n = 2, c &= 0x1f, min = 0x80;
-	else if ((c & 0xf0) == 0xe0)
-		n = 3, c &= 0x0f, min = 0x800;
-	else if ((c & 0xf8) == 0xf0)
-		n = 4, c &= 0x07, min = 0x10000;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-static int utf8_valid(const char *s)
-{
-	uint32_t cp;
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t k = utf8_next(p, &cp);
-		if (!k)
-			return 0;
-		p += k;
-	}
-	return 1;
-}
 
 /* JSON text exactly as Python's json.dumps prints it (indent < 0: one line). */
 static char *pj_text(const json_t *v, int indent)
@@ -639,7 +600,7 @@ static int sink_declare(h5sink *k, const ck_tinfo *t, ck_err *e)
 	for (size_t i = 0; i < k->n; i++) {
 		uint64_t nb;
 		const char *nm = t[i].name;
-		if (!nm || !utf8_valid(nm))
+		if (!nm || !text_utf8_valid(nm))
 			return ck_errf(e, CK_EINVALID, "%s: tensor %zu: name is missing or not UTF-8", k->path, i);
 		if ((unsigned)t[i].dtype >= CK_DT__COUNT)
 			return ck_errf(e, CK_EINVALID, "%s: tensor '%s': unknown dtype %d", k->path, nm, (int)t[i].dtype);
@@ -679,8 +640,8 @@ int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t 
 		return ck_errf(e, CK_EINVALID, "h5ck_sink_open: missing path or tensor list");
 	if (n > MAX_DATASETS)
 		return ck_errf(e, CK_ELIMIT, "%s: %zu tensors, limit is %d", path, n, MAX_DATASETS);
-	if ((top && !utf8_valid(top)) || (o->cstorch_version && !utf8_valid(o->cstorch_version)) ||
-		(o->provenance_json && !utf8_valid(o->provenance_json)))
+	if ((top && !text_utf8_valid(top)) || (o->cstorch_version && !text_utf8_valid(o->cstorch_version)) ||
+		(o->provenance_json && !text_utf8_valid(o->provenance_json)))
 		return ck_errf(e, CK_EINVALID, "%s: top key, version or provenance is not UTF-8", path);
 	if (o->compress_lz4 && !lz4_avail())
 		return ck_errf(e, CK_ENOTFOUND, "%s: LZ4 filter %d not available (install hdf5-filter-plugin)", path, LZ4_ID);

@@ -84,45 +84,6 @@ static char *path_dir(const char *path, ck_err *e)
 	return d;
 }
 
-/* Decodes one UTF-8 sequence: its length, or 0 if invalid (overlong, surrogate, > U+10FFFF). */
-static size_t utf8_next(const unsigned char *s, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t len;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if ((c & 0xe0) == 0xc0) {
-		c &= 0x1f, len = 2, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		c &= 0x0f, len = 3, min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		c &= 0x07, len = 4, min = 0x10000;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-static int utf8_valid(const char *s)
-{
-	uint32_t cp;
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t n = utf8_next(p, &cp);
-		if (!n)
-			return 0;
-		p += n;
-	}
-	return 1;
-}
 
 /* JSON string as serde_json writes it (safetensors header): UTF-8 kept, controls escaped.
  * With ascii set, as Python json.dumps writes it (ensure_ascii): non-ASCII as \uXXXX. */
@@ -134,7 +95,7 @@ static void sb_json_str(text *b, const char *s, int ascii)
 		uint32_t c = *p;
 		size_t n = 1;
 		if (ascii && c >= 0x80) {
-			n = utf8_next(p, &c);
+			n = text_utf8_next(p, &c);
 			if (!n) /* names were validated; never reached */
 				n = 1, c = 0xfffd;
 		}
@@ -792,7 +753,7 @@ static int check_decl(const char *dir, const ck_tinfo *t, size_t n, ck_err *e)
 		uint64_t nb;
 		ck_err tmp = {0};
 		char sh[256];
-		if (!t[i].name || strlen(t[i].name) > ST_MAX_KEY || !utf8_valid(t[i].name))
+		if (!t[i].name || strlen(t[i].name) > ST_MAX_KEY || !text_utf8_valid(t[i].name))
 			return ck_errf(e, CK_EINVALID, "%s: tensor %zu: name is missing, longer than %d bytes or "
 				       "not UTF-8", dir, i, ST_MAX_KEY);
 		if ((unsigned)t[i].dtype >= CK_DT__COUNT)

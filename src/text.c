@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include "text.h"
 
 void text_add(text *b, const char *s, size_t n)
@@ -81,4 +82,44 @@ void text_dispose(text *b)
 	free(b->p);
 	b->p = NULL;
 	b->n = b->cap = 0;
+}
+
+/* Decodes one UTF-8 sequence: its length, or 0 if invalid (overlong, surrogate, > U+10FFFF). */
+size_t text_utf8_next(const unsigned char *s, uint32_t *cp)
+{
+	uint32_t c = s[0], min;
+	size_t len;
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	} else if ((c & 0xe0) == 0xc0) {
+		c &= 0x1f, len = 2, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		c &= 0x0f, len = 3, min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		c &= 0x07, len = 4, min = 0x10000;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+int text_utf8_valid(const char *s)
+{
+	uint32_t cp;
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = text_utf8_next(p, &cp);
+		if (!n)
+			return 0;
+		p += n;
+	}
+	return 1;
 }

@@ -4,6 +4,7 @@
 #define CK_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct text {
 	char *p;   /* NUL-terminated once anything was added */
@@ -18,5 +19,11 @@ void text_spaces(text *b, size_t n);
 /* The string (caller frees), or NULL after an allocation failure (the buffer is freed). */
 char *text_take(text *b);
 void text_dispose(text *b);
+
+/* Length of the UTF-8 sequence at s and its code point, or 0 if invalid (overlong, surrogate,
+ * beyond U+10FFFF, truncated). */
+size_t text_utf8_next(const unsigned char *s, uint32_t *cp);
+/* 1 if the NUL-terminated s is valid UTF-8. */
+int text_utf8_valid(const char *s);
 
 #endif
