@@ -1,15 +1,158 @@
 #!/usr/bin/env bash
-# `make bench`: time HF -> CS -> HF on a synthetic checkpoint against `cp` of the same bytes.
-# (Replaced by the full benchmark of issue 5; this keeps `make bench` honest meanwhile.)
-set -eu
+# `make bench` (bash tools/bench.sh bin/ckconv, from the repo root): HF -> CS and CS -> HF of a
+# synthetic ~1 GB bf16 LLaMA against `cp -r` of the same bytes, side by side.
+#
+#   SIZE=1G|2G   model size (default 1G: 8 layers; 2G: 16 layers, ~1.7 GB)
+#   RUNS=N       measured runs per command (default 3; the median is reported)
+#   KEEP=1       keep the outputs in bench/out/ (removed at the end otherwise)
+#
+# The model is made once by tools/make_bench_model.py and cached in bench/cache/ (gitignored).
+# Each command is `... && sync`, so written data reaches the disk inside the timing. Caches
+# cannot be dropped without root, so every command runs once as a warm-up and all are measured
+# warm; outputs are removed before each run, outside the timing. Peak RSS of each ckconv run
+# comes from /usr/bin/time (Debian package `time`). hyperfine is used when installed, else a
+# bash loop that interleaves the commands run by run. Prints a table and the headline ratios,
+# and writes them to bench/results.json.
+set -euo pipefail
 ck=$(realpath "${1:-bin/ckconv}")
 cd "$(dirname "$0")/.."
-dir=bench/cache/tiny
-mkdir -p bench
-[ -f "$dir/config.json" ] || /usr/bin/python3 tools/make_example.py "$dir" >/dev/null
-t() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1; sync; echo "$(date +%s.%N) - $s" | bc; }
-rm -rf bench/out && mkdir -p bench/out
-cp_t=$(t cp -r "$dir" bench/out/copy)
-h2c=$(t "$ck" convert "$dir" -o bench/out/x.mdl -q)
-c2h=$(t "$ck" convert bench/out/x.mdl -o bench/out/x-hf -q)
-printf '%-12s %8s s\n' cp "$cp_t" "hf->cs" "$h2c" "cs->hf" "$c2h"
+SIZE=${SIZE:-1G}
+RUNS=${RUNS:-3}
+case $SIZE in
+1G | 1g) layers=8 ;;
+2G | 2g) layers=16 ;;
+*) echo "bench: SIZE must be 1G or 2G, not '$SIZE'" >&2; exit 2 ;;
+esac
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "bench: RUNS must be a positive number" >&2; exit 2; }
+[ -x "$ck" ] || { echo "bench: $ck is not an executable (run make first)" >&2; exit 2; }
+PY=/usr/bin/python3
+TIME=/usr/bin/time
+[ -x $TIME ] || { echo "bench: $TIME is missing: apt-get install time (peak RSS is measured with it)" >&2; exit 2; }
+
+src=bench/cache/llama-${SIZE^^}
+out=bench/out
+if [ ! -f "$src/model.safetensors.index.json" ]; then # the index is written last: its presence means complete
+	rm -rf "$src"
+	echo "bench: making the $SIZE model in $src (once)"
+	$PY tools/make_bench_model.py "$src" "$layers"
+fi
+rm -rf "$out"
+mkdir -p "$out"
+
+# Room for the copy, the packed file and the HF output, with a margin.
+need=$(du -sk "$src" | cut -f1)
+free=$(df -Pk bench | awk 'NR == 2 {print $4}')
+if [ "$free" -lt $((need * 3 + 262144)) ]; then
+	echo "bench: needs about $((need * 3 / 1024 + 256)) MiB free under bench/, has $((free / 1024)) MiB" >&2
+	exit 2
+fi
+
+# name | prepare (untimed) | command (timed). ckconv runs under /usr/bin/time, which appends
+# the peak RSS in KiB of each run to $out/rss-NAME.
+q() { printf '%q' "$1"; }
+names=(cp hf_to_cs cs_to_hf)
+prep=("rm -rf $out/copy" "rm -f $out/x.mdl $out/x.yaml" "rm -rf $out/x-hf")
+cmds=("cp -r $src $out/copy && sync"
+	"$TIME -f %M -a -o $out/rss-hf_to_cs $(q "$ck") convert $src -o $out/x.mdl -q && sync"
+	"$TIME -f %M -a -o $out/rss-cs_to_hf $(q "$ck") convert $out/x.mdl -o $out/x-hf -q && sync")
+
+: >"$out/times.tsv"
+if command -v hyperfine >/dev/null; then
+	timer=hyperfine
+	for i in 0 1 2; do
+		hyperfine --style basic --warmup 1 --runs "$RUNS" --prepare "${prep[$i]}" \
+			--export-json "$out/hf-${names[$i]}.json" -n "${names[$i]}" "${cmds[$i]}" >"$out/hyperfine-${names[$i]}.log"
+		$PY -c 'import json, sys
+for t in json.load(open(sys.argv[1]))["results"][0]["times"]:
+    print(sys.argv[2], t, sep="\t")' "$out/hf-${names[$i]}.json" "${names[$i]}" >>"$out/times.tsv"
+	done
+else
+	timer=bash
+	for run in $(seq 0 "$RUNS"); do # run 0 is the warm-up
+		for i in 0 1 2; do
+			eval "${prep[$i]}"
+			t0=$EPOCHREALTIME
+			eval "${cmds[$i]}" || { echo "bench: failed: ${cmds[$i]}" >&2; exit 1; }
+			t1=$EPOCHREALTIME
+			[ "$run" -eq 0 ] || echo -e "${names[$i]}\t$t0\t$t1" >>"$out/times.tsv"
+		done
+	done
+fi
+
+# The round trip must give the input back; checked once, untimed.
+if "$ck" diff "$src" "$out/x-hf" >"$out/diff.txt" 2>&1; then check=match; else check=differ; fi
+[ -n "${KEEP:-}" ] || rm -rf "$out/copy" "$out/x.mdl" "$out/x.yaml" "$out/x-hf" # gigabytes; KEEP=1 keeps them
+
+$PY - "$src" "$out" "$SIZE" "$RUNS" "$timer" "$check" <<'EOF'
+import glob, json, os, statistics, struct, sys, time
+src, out, size, runs, timer, check = sys.argv[1:7]
+
+# tensor sizes from the safetensors headers
+tensors = {}
+for path in sorted(glob.glob(os.path.join(src, "*.safetensors"))):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        hdr = json.loads(f.read(n))
+    for k, v in hdr.items():
+        if k != "__metadata__":
+            tensors[k] = v["data_offsets"][1] - v["data_offsets"][0]
+largest = max(tensors.values())
+total = sum(tensors.values())
+disk = sum(os.path.getsize(p) for p in glob.glob(os.path.join(src, "*")))
+
+times = {}
+for line in open(os.path.join(out, "times.tsv")):
+    f = line.split("\t")
+    t = float(f[1]) if len(f) == 2 else float(f[2]) - float(f[1])
+    times.setdefault(f[0], []).append(t)
+def rss(name):
+    p = os.path.join(out, "rss-" + name)
+    if not os.path.exists(p):
+        return None
+    return max(int(x) for x in open(p).read().split()) * 1024
+
+MiB = 1 << 20
+res = {}
+for name in ("cp", "hf_to_cs", "cs_to_hf"):
+    ts = times[name]
+    res[name] = {"median_s": statistics.median(ts), "min_s": min(ts), "max_s": max(ts),
+                 "runs_s": [round(t, 4) for t in ts], "peak_rss_bytes": rss(name)}
+cp = res["cp"]["median_s"]
+peak = max(res[n]["peak_rss_bytes"] for n in ("hf_to_cs", "cs_to_hf"))
+rss_limit = 2 * largest + 64 * MiB
+ratios = {"hf_to_cs_over_cp": res["hf_to_cs"]["median_s"] / cp,
+          "cs_to_hf_over_cp": res["cs_to_hf"]["median_s"] / cp,
+          "peak_rss_over_largest_tensor": peak / largest}
+met = {"hf_to_cs_time": ratios["hf_to_cs_over_cp"] <= 1.25,
+       "cs_to_hf_time": ratios["cs_to_hf_over_cp"] <= 1.25,
+       "peak_rss": peak <= rss_limit}
+
+label = {"cp": "cp -r + sync", "hf_to_cs": "ckconv HF -> CS + sync", "cs_to_hf": "ckconv CS -> HF + sync"}
+print(f"\nckconv bench: synthetic llama {size}: {len(tensors)} bf16 tensors, {total / MiB:.0f} MiB in 2 shards, "
+      f"largest tensor {largest / MiB:.1f} MiB")
+print(f"{runs} runs per command after one warm-up, all warm (page cache not dropped); timer: {timer}\n")
+print(f"{'command':<24} {'median s':>9} {'min s':>8} {'max s':>8} {'MiB/s':>7} {'x cp':>6} {'peak RSS MiB':>13}")
+for name in ("cp", "hf_to_cs", "cs_to_hf"):
+    r = res[name]
+    rs = f"{r['peak_rss_bytes'] / MiB:.1f}" if r["peak_rss_bytes"] else "-"
+    print(f"{label[name]:<24} {r['median_s']:>9.3f} {r['min_s']:>8.3f} {r['max_s']:>8.3f} "
+          f"{total / MiB / r['median_s']:>7.0f} {r['median_s'] / cp:>6.2f} {rs:>13}")
+ok = lambda b: "ok" if b else "MISSED"
+print(f"\ntime(HF->CS)/time(cp)    = {ratios['hf_to_cs_over_cp']:.2f}   (target <= 1.25: {ok(met['hf_to_cs_time'])})")
+print(f"time(CS->HF)/time(cp)    = {ratios['cs_to_hf_over_cp']:.2f}   (target <= 1.25: {ok(met['cs_to_hf_time'])})")
+print(f"peak RSS / largest tensor = {ratios['peak_rss_over_largest_tensor']:.2f}   (peak {peak / MiB:.1f} MiB; "
+      f"target <= 2 x largest + 64 MiB = {rss_limit / MiB:.1f} MiB: {ok(met['peak_rss'])})")
+print(f"round trip HF -> CS -> HF: {check}")
+
+doc = {"size": size, "tensors": len(tensors), "tensor_bytes": total, "input_bytes_on_disk": disk,
+       "largest_tensor_bytes": largest, "runs": int(runs), "warmup_runs": 1, "timer": timer,
+       "cache": "warm", "results": res, "ratios": {k: round(v, 4) for k, v in ratios.items()},
+       "targets": {"time_over_cp_max": 1.25, "peak_rss_max_bytes": rss_limit}, "met": met,
+       "round_trip": check, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+       "cpus": os.cpu_count()}
+with open(os.path.join(os.path.dirname(out), "results.json"), "w") as f:
+    json.dump(doc, f, indent=2)
+    f.write("\n")
+print("wrote bench/results.json")
+EOF
+[ "$check" = match ]
