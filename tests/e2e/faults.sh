@@ -33,15 +33,15 @@ expect "a failing rename leaves nothing" 1 "cannot rename" \
 # a shard that shrinks while we read it
 mkdir -p "$T/shrink"; cp "$G/hf/"* "$T/shrink/"
 rm -rf "$T/o"; mkdir -p "$T/o"
-CKFAULT_SLOW_MS=30 LD_PRELOAD="$SHIM" "$CKCONV" convert "$T/shrink" -o "$T/o/x.mdl" -q 2>"$T/err" & pid=$!
-sleep 0.3; truncate -s 1000 "$T/shrink/model-00002-of-00002.safetensors"; wait $pid; rc=$?
+CKFAULT_SLOW_MS=50 LD_PRELOAD="$SHIM" "$CKCONV" convert "$T/shrink" -o "$T/o/x.mdl" -q 2>"$T/err" & pid=$!
+sleep 0.6; truncate -s 1000 "$T/shrink/model-00002-of-00002.safetensors"; wait $pid; rc=$?
 check "a shard that shrinks mid-run fails" sh -c "[ $rc -eq 1 ] && grep -q 'model-00002-of-00002.safetensors' '$T/err'"
 check "... and leaves nothing" clean
 
 for sig in INT TERM; do
 	rm -rf "$T/o"; mkdir -p "$T/o"
-	CKFAULT_SLOW_MS=20 LD_PRELOAD="$SHIM" "$CKCONV" convert "$G/hf" -o "$T/o/x.mdl" -q 2>"$T/err" & pid=$!
-	sleep 0.4; kill -$sig $pid; wait $pid; rc=$?
+	CKFAULT_SLOW_MS=40 LD_PRELOAD="$SHIM" "$CKCONV" convert "$G/hf" -o "$T/o/x.mdl" -q 2>"$T/err" & pid=$!
+	sleep 0.8; kill -$sig $pid; wait $pid; rc=$?
 	want=$([ $sig = INT ] && echo 130 || echo 143)
 	check "SIG$sig: exit $want" test $rc -eq $want
 	check "SIG$sig: says so, leaves nothing" sh -c "grep -q 'interrupted by signal' '$T/err' && [ -z \"\$(ls '$T/o')\" ]"
@@ -49,8 +49,8 @@ done
 
 # kill -9: nothing at the output path claims to be complete; the next run sweeps the remains
 rm -rf "$T/o"; mkdir -p "$T/o"
-CKFAULT_SLOW_MS=20 LD_PRELOAD="$SHIM" "$CKCONV" convert "$G/hf" -o "$T/o/x.mdl" -q 2>/dev/null & pid=$!
-sleep 0.5; kill -9 $pid; wait $pid 2>/dev/null
+CKFAULT_SLOW_MS=40 LD_PRELOAD="$SHIM" "$CKCONV" convert "$G/hf" -o "$T/o/x.mdl" -q 2>/dev/null & pid=$!
+sleep 1.6; kill -9 $pid; wait $pid 2>/dev/null
 check "after kill -9 no output claims to be complete" test ! -e "$T/o/x.mdl" -a ! -e "$T/o/x.yaml"
 check "... its temporaries are there" sh -c "ls '$T/o' | grep -q 'x.mdl\\.[0-9a-f]\\{8\\}\\.tmp'"
 out=$("$CKCONV" convert "$G/hf" -o "$T/o/x.mdl" 2>&1)
@@ -60,8 +60,8 @@ check "... bit for bit the same as an uninterrupted run" cmp "$T/o/x.mdl" "$T/re
 
 # two conversions racing for one output: one wins, the other fails clearly
 rm -rf "$T/o"; mkdir -p "$T/o"
-CKFAULT_SLOW_MS=20 LD_PRELOAD="$SHIM" "$CKCONV" convert "$G/hf" -o "$T/o/x.mdl" -q 2>"$T/e1" & p1=$!
-sleep 0.2
+CKFAULT_SLOW_MS=40 LD_PRELOAD="$SHIM" "$CKCONV" convert "$G/hf" -o "$T/o/x.mdl" -q 2>"$T/e1" & p1=$!
+sleep 0.4
 "$CKCONV" convert "$G/hf" -o "$T/o/x.mdl" -q 2>"$T/e2"; r2=$?
 wait $p1; r1=$?
 check "racing: the first wins" test $r1 -eq 0
