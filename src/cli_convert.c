@@ -18,6 +18,7 @@
 #include "sha256.h"
 #include "st.h"
 #include "strmap.h"
+#include "text.h"
 #include "valio.h"
 #include "version.h"
 
@@ -147,10 +148,12 @@ typedef struct job {
 	size_t n;
 	comp *c;
 	json_t *params;      /* CS params: {"model": {...}} */
+	char *cfg_path;      /* the config read: HF config.json or CS params (for messages) */
 	json_t *vars;        /* {"out": {dir: path}} for expressions */
 	ck_tsrc *mdl;        /* CS -> HF: the packed source */
 	plan p;              /* HF -> CS: one plan for the one packed output */
 	int have_plan;
+	text notes;          /* "ckconv: note: ..." lines, shown once the conversion is planned */
 } job;
 
 static void job_dispose(job *j)
@@ -173,12 +176,14 @@ static void job_dispose(job *j)
 	free(j->tgt_fmt);
 	free(j->src_fmt);
 	free(j->out);
+	free(j->cfg_path);
 	rule_set_free(j->rs);
 	json_decref(j->params);
 	json_decref(j->vars);
 	ck_tsrc_free(j->mdl);
 	if (j->have_plan)
 		plan_dispose(&j->p);
+	text_dispose(&j->notes);
 }
 
 static int pick_direction(job *j, ck_err *e)
@@ -188,14 +193,17 @@ static int pick_direction(job *j, ck_err *e)
 		j->dir = strcmp(sf, "hf") != 0;
 	else if (tf)
 		j->dir = strcmp(tf, "hf") == 0;
-	else
-		j->dir = !is_dir(j->a.src) && h5ck_is_hdf5(j->a.src);
+	else /* a damaged .mdl is still a packed source: its reader says what is wrong with it */
+		j->dir = !is_dir(j->a.src) &&
+			(h5ck_is_hdf5(j->a.src) || ends_with(j->a.src, ".mdl") || ends_with(j->a.src, ".h5"));
 	if (sf && strcmp(sf, "hf") && strncmp(sf, "cs-", 3))
 		return ck_errf(e, CK_EINVALID, "--src-fmt '%s': expected hf or cs-X.Y", sf);
 	if (tf && strcmp(tf, "hf") && strncmp(tf, "cs-", 3))
 		return ck_errf(e, CK_EINVALID, "--tgt-fmt '%s': expected hf or cs-X.Y", tf);
 	if (sf && tf && (strcmp(sf, "hf") == 0) == (strcmp(tf, "hf") == 0))
 		return ck_errf(e, CK_EINVALID, "converting %s to %s: one side must be hf and the other cs-X.Y", sf, tf);
+	if (!cli_exists(j->a.src)) /* before anything looks for files next to it */
+		return ck_errf(e, CK_ENOTFOUND, "%s: source not found", j->a.src);
 	return 0;
 }
 
@@ -243,7 +251,7 @@ static int load_rules(job *j, json_t *hf_single, ck_err *e)
 		rc = detect_components(j->rules_dir, j->a.src, &j->rules_path, e);
 	else
 		rc = rule_detect_model(j->rules_dir, j->dir == 0 ? hf_single : NULL, j->dir == 1 ? j->params : NULL,
-			&j->rules_path, e);
+			j->cfg_path, &j->rules_path, e);
 	if (rc || (rc = rule_set_load(j->rules_path, &j->rs, e)))
 		return rc;
 	f = j->rs->files[0];
@@ -303,31 +311,24 @@ static int load_json_cfg(const char *dir, json_t **out, ck_err *e)
 /* HF -> CS inputs: the config.json next to the weights (or --config) of the single model. */
 static int single_hf_config(job *j, json_t **out, ck_err *e)
 {
-	char *tmp = NULL, *cfgdir = NULL;
+	char *tmp = NULL;
 	int rc;
 	*out = NULL;
 	if (j->a.config) {
-		rc = valio_json_load(j->a.config, out, e);
-		return !rc && !json_is_object(*out) ? ck_errf(e, CK_EINVALID, "%s: expected a JSON object", j->a.config) : rc;
-	}
-	if (is_dir(j->a.src)) {
-		char *p = NULL;
-		if (asprintf(&p, "%s/config.json", j->a.src) < 0)
-			return ck_errf(e, CK_ENOMEM, "out of memory");
-		int there = cli_exists(p);
-		free(p);
-		if (!there)
+		j->cfg_path = strdup(j->a.config);
+	} else if (is_dir(j->a.src)) {
+		if (asprintf(&j->cfg_path, "%s/config.json", j->a.src) < 0)
+			j->cfg_path = NULL;
+		else if (!cli_exists(j->cfg_path))
 			return 0; /* maybe a multi-component directory */
-		return load_json_cfg(j->a.src, out, e);
+	} else if ((tmp = strdup(j->a.src)) && asprintf(&j->cfg_path, "%s/config.json", dirname(tmp)) < 0) {
+		j->cfg_path = NULL;
 	}
-	if (!(tmp = strdup(j->a.src)) || !(cfgdir = strdup(dirname(tmp)))) {
-		free(tmp);
-		return ck_errf(e, CK_ENOMEM, "out of memory");
-	}
-	rc = load_json_cfg(cfgdir, out, e);
 	free(tmp);
-	free(cfgdir);
-	return rc;
+	if (!j->cfg_path)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	rc = valio_json_load(j->cfg_path, out, e);
+	return !rc && !json_is_object(*out) ? ck_errf(e, CK_EINVALID, "%s: expected a JSON object", j->cfg_path) : rc;
 }
 
 static int load_cs_params(job *j, ck_err *e)
@@ -361,14 +362,20 @@ static int load_cs_params(job *j, ck_err *e)
 		}
 		m = cfg_path_get(tr, "init.model");
 	}
-	if (!json_is_object(m)) {
+	if (m && !json_is_object(m)) {
+		static const char *const kind[] = {"a mapping", "a list", "a string", "a number", "a number", "a bool",
+			"a bool", "null"};
+		rc = ck_errf(e, CK_EINVALID, "%s: 'model' must be a mapping, found %s", cfg, kind[json_typeof(m)]);
+		goto done;
+	}
+	if (!m) {
 		rc = ck_errf(e, CK_EINVALID, "%s: no 'model:' mapping (nor trainer.init.model)", cfg);
 		goto done;
 	}
 	j->params = json_pack("{sO}", "model", m);
 done:
 	json_decref(raw);
-	free(cfg);
+	j->cfg_path = cfg;
 	return rc;
 }
 
@@ -381,12 +388,20 @@ static void print_problems(const plan *p)
 		fprintf(stderr, "ckconv: error: %s\n", p->problems[i]);
 }
 
-static void note_unused(const job *j, const char *what, char *warn)
+/* Notes wait until the conversion is planned: a failing run prints its one error line only. */
+static void note_unused(job *j, const char *what, char *warn)
 {
-	if (warn && *warn && !j->a.quiet)
-		fprintf(stderr, "ckconv: note: %s config keys with no %s counterpart, not carried over: %s\n", what,
+	if (warn && *warn)
+		text_printf(&j->notes, "ckconv: note: %s config keys with no %s counterpart, not carried over: %s\n", what,
 			j->dir == 0 ? "CS" : "HF", warn);
 	free(warn);
+}
+
+static void print_notes(job *j)
+{
+	if (j->notes.p && !j->a.quiet)
+		fputs(j->notes.p, stderr);
+	text_dispose(&j->notes);
 }
 
 /* Configs first: the key actions read the converted values (num_heads, rotary_dim, ...). */
@@ -405,7 +420,9 @@ static int convert_configs_to_cs(job *j, json_t *hf_single, ck_err *e)
 			c->dir = strdup(j->a.src);
 			c->hf = json_incref(hf_single);
 		}
-		if (asprintf(&where, "%s/config.json", c->dir) < 0)
+		if (!c->rc && j->cfg_path) /* --config, or the config.json beside a weights file */
+			where = strdup(j->cfg_path);
+		else if (asprintf(&where, "%s/config.json", c->dir) < 0)
 			where = NULL;
 		rc = cfg_convert(c->rs, 0, c->hf, where ? where : c->dir, &c->cs, &warn, e);
 		note_unused(j, c->rc ? c->rc->dir : f->model, warn);
@@ -454,7 +471,8 @@ static int mup_detected(const job *j, const comp *c, ck_err *e)
 		json_decref(v);
 		v = NULL;
 		if (bad)
-			return ck_errf(e, CK_EINVALID, "params: %s (%s:%d:%d)", m->invalid_msg, m->pos.file, m->pos.line, m->pos.col);
+			return ck_errf(e, CK_EINVALID, "%s: %s (%s:%d:%d)", j->cfg_path, m->invalid_msg, m->pos.file, m->pos.line,
+				m->pos.col);
 	}
 	if ((rc = cfg_eval(&env, m->detect, &v, e)))
 		return rc;
@@ -479,8 +497,7 @@ static int mup_prepare(job *j, comp *c, ck_err *e)
 	json_decref(c->cs); /* env_cs keeps the original: the scalings read the multipliers */
 	c->cs = edited;
 	if (j->a.no_mup) {
-		if (!j->a.quiet)
-			fprintf(stderr, "ckconv: note: muP checkpoint converted as is (--no-mup-to-sp)\n");
+		text_puts(&j->notes, "ckconv: note: muP checkpoint converted as is (--no-mup-to-sp)\n");
 		c->keep_mup = m;
 		return 0;
 	}
@@ -490,9 +507,8 @@ static int mup_prepare(job *j, comp *c, ck_err *e)
 	if (m->set)
 		json_object_update(c->cs, m->set);
 	c->mup = m;
-	if (!j->a.quiet)
-		fprintf(stderr, "ckconv: note: muP checkpoint: multipliers folded into the weights (%s:%d)\n", m->pos.file,
-			m->pos.line);
+	text_printf(&j->notes, "ckconv: note: muP checkpoint: multipliers folded into the weights (%s:%d)\n", m->pos.file,
+		m->pos.line);
 	return 0;
 }
 
@@ -506,12 +522,12 @@ static int convert_configs_to_hf(job *j, ck_err *e)
 		comp *c = &j->c[i];
 		c->cs = json_incref(c->rc ? json_object_get(model, c->rc->config) : model);
 		if (!json_is_object(c->cs))
-			return ck_errf(e, CK_EINVALID, "params: model.%s: expected the %s component's config mapping",
-				c->rc->config, c->rc->dir);
+			return ck_errf(e, CK_EINVALID, "%s: model.%s: expected the %s component's config mapping",
+				j->cfg_path, c->rc->config, c->rc->dir);
 		c->env_cs = json_pack("{sO}", "model", c->cs);
 		if ((rc = mup_prepare(j, c, e)))
 			return rc;
-		rc = cfg_convert_vars(c->rs, 1, c->cs, "params", j->vars, &c->hf, &warn, e);
+		rc = cfg_convert_vars(c->rs, 1, c->cs, j->cfg_path, j->vars, &c->hf, &warn, e);
 		for (size_t k = 0; !rc && c->keep_mup && k < c->keep_mup->n_drop; k++) {
 			json_t *v = cfg_path_get(c->env_cs, "model"); /* the original, for muP-aware HF code */
 			v = json_object_get(v, c->keep_mup->drop[k]);
@@ -523,7 +539,7 @@ static int convert_configs_to_hf(job *j, ck_err *e)
 	if (rc || !f->n_comp)
 		return rc;
 	/* model-level rules write hf.<component dir>.<key> */
-	if ((rc = cfg_convert_vars(j->rs, 1, model, "params", j->vars, &top, NULL, e)))
+	if ((rc = cfg_convert_vars(j->rs, 1, model, j->cfg_path, j->vars, &top, NULL, e)))
 		return rc;
 	for (size_t i = 0; i < j->n; i++) {
 		json_t *part = json_object_get(top, j->c[i].rc->dir);
@@ -583,10 +599,55 @@ static int cs_paths(const char *out, char **mdl, char **yaml, char **files, ck_e
 	return 0;
 }
 
+/* 0, or an error when the existing output `out` is an input or a directory holding one. */
+static int out_vs_input(const char *out, const char *in, ck_err *e)
+{
+	char *ro = realpath(out, NULL), *ri = in ? realpath(in, NULL) : NULL;
+	size_t n = ro ? strlen(ro) : 0;
+	int rc = 0;
+	if (ro && ri && !strncmp(ri, ro, n) && (ri[n] == '\0' || ri[n] == '/' || !strcmp(ro, "/")))
+		rc = ck_errf(e, CK_EINVALID, "%s: output would replace %s%s; choose another -o (--force does not apply)",
+			out, ri[n] ? "the directory holding the input " : "the input ", in);
+	free(ro);
+	free(ri);
+	return rc;
+}
+
+/* --force replaces outputs, never the checkpoint or config being read. */
+static int check_not_input(const job *j, const char *out, ck_err *e)
+{
+	char *mdl = NULL, *yaml = NULL, *files = NULL;
+	int rc;
+	if (!cli_exists(out))
+		return 0;
+	if (!j->a.config && j->dir == 1 && (rc = cs_paths(j->a.src, &mdl, &yaml, &files, e)))
+		return rc;
+	rc = out_vs_input(out, j->a.src, e);
+	if (!rc)
+		rc = out_vs_input(out, j->a.config ? j->a.config : yaml, e); /* yaml: the default params */
+	free(mdl);
+	free(yaml);
+	free(files);
+	return rc;
+}
+
 static int check_out(const job *j, ck_err *e)
 {
 	char *mdl, *yaml, *files;
 	int rc;
+	if (j->dir == 1 && (rc = check_not_input(j, j->out, e)))
+		return rc;
+	if (j->dir == 0) {
+		if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
+			return rc;
+		if (!(rc = check_not_input(j, mdl, e)) && !(rc = check_not_input(j, yaml, e)))
+			rc = check_not_input(j, files, e);
+		free(mdl);
+		free(yaml);
+		free(files);
+		if (rc)
+			return rc;
+	}
 	if (j->a.force)
 		return 0;
 	if (j->dir == 1)
@@ -933,7 +994,8 @@ static int plan_to_hf(job *j, plan_opts *po, ck_err *e)
 	unsigned char *claimed = NULL;
 	size_t problems = 0, unclaimed = 0;
 	int rc;
-	if ((rc = cli_open_source(j->a.src, &j->mdl, e)))
+	if ((rc = ends_with(j->a.src, ".mdl") || ends_with(j->a.src, ".h5") ? h5ck_open(j->a.src, &j->mdl, e)
+										 : cli_open_source(j->a.src, &j->mdl, e)))
 		return rc;
 	if (!(claimed = ck_calloc(e, j->mdl->n, 1)))
 		return CK_ENOMEM;
@@ -1058,6 +1120,7 @@ int cli_convert(int argc, char **argv, ck_err *e)
 			json_object_set_new(j.c[i].hf, "torch_dtype", json_string(torch[j.a.dtype]));
 		}
 	}
+	print_notes(&j);
 	if (j.a.dry_run) {
 		for (size_t i = 0; i < (j.dir == 0 ? 1 : j.n); i++)
 			plan_print(j.dir == 0 ? &j.p : &j.c[i].p, stdout);

@@ -26,7 +26,7 @@ static void print_model(const char *path, const char *config, const char *rules)
 	if (!yaml || !cli_exists(yaml) || valio_yaml_load(yaml, &params, &e) || !json_is_object(json_object_get(params, "model")))
 		goto done;
 	wrap = json_pack("{sO}", "model", json_object_get(params, "model"));
-	if (rule_detect_model(dir, NULL, wrap, &rpath, &e) || rule_file_load(rpath, &f, &e)) {
+	if (rule_detect_model(dir, NULL, wrap, yaml, &rpath, &e) || rule_file_load(rpath, &f, &e)) {
 		printf("params: %s (model not recognised: %s)\n", yaml, e.msg);
 		goto done;
 	}

@@ -18,6 +18,7 @@ static int verify_checksums(const char *path, ck_err *e)
 {
 	ck_tsrc *s = NULL;
 	size_t ok = 0, bad = 0, none = 0;
+	char first[256] = "";
 	int rc = cli_open_source(path, &s, e);
 	if (rc)
 		return rc;
@@ -34,6 +35,8 @@ static int verify_checksums(const char *path, ck_err *e)
 		}
 		int r = ck_tsrc_read(s, i, buf, &te);
 		free(buf);
+		if (r && !bad)
+			snprintf(first, sizeof first, "%s", s->t[i].name);
 		if (r == CK_ECORRUPT) {
 			printf("%s: damaged: %s\n", s->t[i].name, te.msg);
 			bad++;
@@ -47,7 +50,8 @@ static int verify_checksums(const char *path, ck_err *e)
 	none = h5ck_checksummed(s) < s->n ? s->n - h5ck_checksummed(s) : 0;
 	ck_tsrc_free(s);
 	if (bad)
-		return ck_errf(e, CK_ECORRUPT, "%s: %zu of %zu tensors damaged", path, bad, ok + bad);
+		return ck_errf(e, CK_ECORRUPT, "%s: %zu of %zu tensors damaged (first: '%s')", path, bad,
+			ok + bad, first);
 	if (none == ok)
 		printf("%s: %zu tensors read back fine; none carries a checksum (not written by ckconv), so none was "
 		       "verified\n", path, ok);

@@ -197,6 +197,38 @@ static int do_require(conv *c, const rule_cfg *r, int src_side)
 	return 0;
 }
 
+static unsigned type_of(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_INTEGER: return RULE_T_INT | RULE_T_FLOAT;
+	case JSON_REAL: return RULE_T_FLOAT;
+	case JSON_TRUE:
+	case JSON_FALSE: return RULE_T_BOOL;
+	case JSON_STRING: return RULE_T_STR;
+	case JSON_NULL: return RULE_T_NULL;
+	case JSON_ARRAY: return RULE_T_LIST;
+	default: return RULE_T_MAP;
+	}
+}
+
+/* `type:` - a value of the wrong type would otherwise flow on (4 * "8" is "8888" in expressions) */
+static int do_types(conv *c, const rule_cfg *r)
+{
+	char **keys = c->dir == 0 ? r->hf : r->cs;
+	size_t n = c->dir == 0 ? r->n_hf : r->n_cs;
+	for (size_t i = 0; r->types && i < n; i++) {
+		json_t *v = cfg_path_get(c->in, keys[i]);
+		if (!v || (type_of(v) & r->types))
+			continue;
+		char want[80], *got = dump(v), msg[600];
+		snprintf(msg, sizeof msg, "%s must be %s, found %.200s", keys[i], rule_types_str(r->types, want, sizeof want),
+			got ? got : "?");
+		free(got);
+		return at(c, r, msg);
+	}
+	return 0;
+}
+
 static int do_check(conv *c, const rule_cfg *r)
 {
 	const expr *x = c->dir == 0 ? r->check_hf : r->check_cs;
@@ -297,7 +329,7 @@ static int apply(conv *c, const rule_cfg *r)
 	mark_used(c, r);
 	if (r->drop)
 		return 0;
-	if ((rc = do_check(c, r)))
+	if ((rc = do_types(c, r)) || (rc = do_check(c, r)))
 		return rc;
 	if (r->require)
 		return do_require(c, r, has_src);

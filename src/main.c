@@ -18,6 +18,24 @@ static const char usage[] =
 	"  explain   which rule a key meets, its target, action and the way back\n"
 	"  verify    recheck a packed file's checksums, or prove it lossless against HF\n";
 
+/* The error line stays one line whatever a file put into a key or value: control characters
+ * are printed escaped (\n, \t, \xNN). */
+static void print_error(const char *msg)
+{
+	fputs("ckconv: error: ", stderr);
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+		if (*p == '\n')
+			fputs("\\n", stderr);
+		else if (*p == '\t')
+			fputs("\\t", stderr);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(stderr, "\\x%02x", *p);
+		else
+			fputc(*p, stderr);
+	}
+	fputc('\n', stderr);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct { const char *name; int (*fn)(int, char **, ck_err *); } cmds[] = {
@@ -38,7 +56,7 @@ int main(int argc, char **argv)
 			continue;
 		int rc = cmds[i].fn(argc - 1, argv + 1, &e);
 		if (rc < 0 || e.code) {
-			fprintf(stderr, "ckconv: error: %s\n", e.msg[0] ? e.msg : "failed");
+			print_error(e.msg[0] ? e.msg : "failed");
 			return e.code == CK_EINTR ? 128 + guard_stopped() : 1; /* 130 for SIGINT, 143 for SIGTERM */
 		}
 		return rc;

@@ -11,6 +11,8 @@
 typedef struct loader {
 	rule_set *set;
 	ck_err *e;
+	const char *chain[MAX_INCLUDE_DEPTH + 2]; /* files being loaded, outermost first: finds cycles */
+	int n_chain;
 } loader;
 
 /* --- small YAML helpers ------------------------------------------------- */
@@ -398,10 +400,45 @@ static int push_cfg(ck_err *e, rule_file *root, rule_cfg *c)
 	return 0;
 }
 
+static const char *const type_names[] = {"int", "float", "bool", "str", "null", "list", "map", NULL};
+
+const char *rule_types_str(unsigned types, char *buf, size_t n)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	for (size_t k = 0; type_names[k] && len < n; k++)
+		if (types & (1u << k))
+			len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? " or " : "", type_names[k]);
+	return buf;
+}
+
+/* `type: int` or `type: [int, null]` -> RULE_T_* bits. */
+static int parse_types(ck_err *e, const rule_file *f, const yd_node *n, unsigned *out)
+{
+	char **v = NULL;
+	size_t cnt = 0, k;
+	int rc = str_list(e, f, n, "type", &v, &cnt);
+	*out = 0;
+	for (size_t i = 0; !rc && i < cnt; i++) {
+		for (k = 0; type_names[k] && strcmp(type_names[k], v[i]); k++)
+			;
+		if (type_names[k])
+			*out |= 1u << k;
+		else
+			rc = perr(e, f, n, "unknown type '%s' (known: int, float, bool, str, null, list, map)%s", v[i], NULL);
+	}
+	if (!rc && !*out)
+		rc = perr(e, f, n, "'type' names no type (known: int, float, bool, str, null, list, map)%s%s", NULL, NULL);
+	for (size_t i = 0; i < cnt; i++)
+		free(v[i]);
+	free(v);
+	return rc;
+}
+
 static int parse_cfg_rule(loader *L, rule_file *root, const rule_file *f, const yd_node *n, int depth)
 {
 	static const char *const allowed[] = {"hf", "cs", "map", "require", "to_cs", "to_hf", "check_hf", "check_cs",
-		"drop", NULL};
+		"drop", "type", NULL};
 	ck_err *e = L->e;
 	rule_cfg c;
 	const yd_node *v;
@@ -442,6 +479,8 @@ static int parse_cfg_rule(loader *L, rule_file *root, const rule_file *f, const 
 	if ((v = yd_map_get(n, "check_hf")) && (rc = parse_expr(e, f, v, &c.check_hf)))
 		goto fail;
 	if ((v = yd_map_get(n, "check_cs")) && (rc = parse_expr(e, f, v, &c.check_cs)))
+		goto fail;
+	if ((v = yd_map_get(n, "type")) && (rc = parse_types(e, f, v, &c.types)))
 		goto fail;
 	if ((v = yd_map_get(n, "drop"))) { /* YAML 1.1 booleans: true, yes, on ... */
 		json_t *b = NULL;
@@ -819,8 +858,41 @@ static char *dir_of(const char *path)
 	return strndup(path, (size_t)(s - path));
 }
 
+static int load_file(loader *L, const char *path, const char *hf_pre, const char *cs_pre, int depth, int want_keys,
+	const yd_node *from_node, const rule_file *from);
+
 /* Load a file into the set (keeping it alive for its positions) and walk its keys/config. */
 static int load_into(loader *L, const char *path, const char *hf_pre, const char *cs_pre, int depth, int want_keys,
+	const yd_node *from_node, const rule_file *from)
+{
+	int pushed = L->n_chain < MAX_INCLUDE_DEPTH + 2, rc;
+	if (pushed)
+		L->chain[L->n_chain++] = path;
+	rc = load_file(L, path, hf_pre, cs_pre, depth, want_keys, from_node, from);
+	if (pushed)
+		L->n_chain--;
+	return rc;
+}
+
+/* An include of a file that is still being loaded: "a.yaml -> b.yaml -> a.yaml" as the message. */
+static int include_cycle(loader *L, const rule_file *from, const yd_node *inc, const char *path)
+{
+	char msg[600] = "";
+	for (int i = 0; i < L->n_chain; i++) {
+		if (strcmp(L->chain[i], path))
+			continue;
+		for (int k = i; k < L->n_chain; k++) {
+			const char *b = strrchr(L->chain[k], '/');
+			snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s -> ", b ? b + 1 : L->chain[k]);
+		}
+		const char *b = strrchr(path, '/');
+		snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s", b ? b + 1 : path);
+		return perr(L->e, from, inc, "include cycle: %s", msg, NULL);
+	}
+	return 0;
+}
+
+static int load_file(loader *L, const char *path, const char *hf_pre, const char *cs_pre, int depth, int want_keys,
 	const yd_node *from_node, const rule_file *from)
 {
 	ck_err *e = L->e;
@@ -882,7 +954,8 @@ static int load_include(loader *L, const rule_file *from, const yd_node *n, cons
 		goto done;
 	}
 	fclose(fp);
-	rc = load_into(L, path, hp, cp, depth + 1, want_keys, inc, from);
+	if (!(rc = include_cycle(L, from, inc, path)))
+		rc = load_into(L, path, hp, cp, depth + 1, want_keys, inc, from);
 done:
 	free(dir);
 	free(path);
@@ -907,7 +980,7 @@ char *rule_sibling(const char *from, const char *name)
 
 int rule_set_load_prefixed(const char *path, const char *hf_prefix, const char *cs_prefix, rule_set **out, ck_err *e)
 {
-	loader L;
+	loader L = {0};
 	rule_set *s = ck_calloc(e, 1, sizeof *s);
 	const yd_node *v;
 	int rc;
@@ -1082,12 +1155,31 @@ static int detect_pred(const rule_file *f, const void *arg)
 	return 0;
 }
 
-int rule_detect_model(const char *dir, const json_t *hf_cfg, const json_t *cs_params, char **out_path, ck_err *e)
+/* JSON text of v, at most 120 bytes, or "(none)". */
+static void dump_short(const json_t *v, char *buf, size_t n)
+{
+	char *s = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	snprintf(buf, n, "%.120s%s", s ? s : "(none)", s && strlen(s) > 120 ? "..." : "");
+	free(s);
+}
+
+int rule_detect_model(const char *dir, const json_t *hf_cfg, const json_t *cs_params, const char *where,
+	char **out_path, ck_err *e)
 {
 	detect_arg d = {hf_cfg, cs_params};
+	char a[160], b[160];
 	int rc = for_each_model(dir, detect_pred, &d, out_path, e);
-	if (rc == CK_ENOTFOUND)
-		return ck_errf(e, rc, "cannot tell the model from the %s; pass --model (see 'ckconv list')",
-			hf_cfg ? "config.json (architectures / model_type)" : "params (model.name)");
-	return rc;
+	if (rc != CK_ENOTFOUND)
+		return rc;
+	if (!where)
+		where = hf_cfg ? "config.json" : "params";
+	if (hf_cfg) {
+		dump_short(json_object_get(hf_cfg, "architectures"), a, sizeof a);
+		dump_short(json_object_get(hf_cfg, "model_type"), b, sizeof b);
+		return ck_errf(e, rc, "%s: architectures %s / model_type %s match no model in %s; pass --model (see "
+			"'ckconv list')", where, a, b, dir);
+	}
+	const json_t *m = json_object_get(cs_params, "model");
+	dump_short(json_object_get(m ? m : cs_params, "name"), a, sizeof a);
+	return ck_errf(e, rc, "%s: model.name %s matches no model in %s; pass --model (see 'ckconv list')", where, a, dir);
 }

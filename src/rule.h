@@ -64,6 +64,12 @@ typedef struct rule_let {
 	rule_pos pos;
 } rule_let;
 
+/* Value types a config rule may demand of the keys it reads (`type:`); int values are floats too. */
+enum { RULE_T_INT = 1, RULE_T_FLOAT = 2, RULE_T_BOOL = 4, RULE_T_STR = 8, RULE_T_NULL = 16, RULE_T_LIST = 32,
+	RULE_T_MAP = 64 };
+/* "int or null" for a set of RULE_T_* bits, into buf (always terminated). */
+const char *rule_types_str(unsigned types, char *buf, size_t n);
+
 /* One config rule (see docs/rules.md). */
 typedef struct rule_cfg {
 	rule_pos pos;
@@ -76,6 +82,7 @@ typedef struct rule_cfg {
 	expr **to_cs, **to_hf;
 	expr *check_hf, *check_cs; /* must be true when converting from that side */
 	int drop;             /* key(s) are known and intentionally not carried over */
+	unsigned types;       /* RULE_T_* bits every key read on the source side must match; 0: any */
 } rule_cfg;
 
 /* One component of a multi-component model (LLaVA: image_model + text_model). */
@@ -158,8 +165,10 @@ void rule_file_free(rule_file *f);
 
 /* Find the rule file for a model name or alias in dir; CK_ENOTFOUND lists the known models. */
 int rule_find_model(const char *dir, const char *name, char **out_path, ck_err *e);
-/* Find the model whose architectures / hf_model_type (hf config) or cs_name (CS params) match. */
-int rule_detect_model(const char *dir, const json_t *hf_cfg, const json_t *cs_params, char **out_path, ck_err *e);
+/* Find the model whose architectures / hf_model_type (hf config) or cs_name (CS params) match;
+ * `where` names the config file in the CK_ENOTFOUND message (NULL: a generic name). */
+int rule_detect_model(const char *dir, const json_t *hf_cfg, const json_t *cs_params, const char *where,
+	char **out_path, ck_err *e);
 /* Every model file in dir, sorted by model name (paths malloc'd; free each and the array). */
 int rule_list_models(const char *dir, char ***out, size_t *out_n, ck_err *e);
 

@@ -306,6 +306,8 @@ static int parse_entries(const char *path, json_t *root, uint64_t data_size, st_
 		if (strlen(key) > ST_MAX_KEY)
 			return ck_errf(e, CK_ELIMIT, "%s: tensor '%.64s...': key is %zu bytes, limit is %d",
 				       path, key, strlen(key), ST_MAX_KEY);
+		if (!*key) /* no state dict has one, and no rule or HDF5 dataset name could take it */
+			return ck_errf(e, CK_EINVALID, "%s: a tensor has an empty key \"\"", path);
 		if ((rc = parse_entry(path, key, v, data_size, &h->t[h->n], &h->begin[h->n], e)))
 			return rc;
 		h->n++;
