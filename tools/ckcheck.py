@@ -31,17 +31,22 @@ def st_file(path):
     return out
 
 
-def st_load(path):
+def load_set(path, single, index, load_file):
+    """A file, an index of shards, or a directory holding either (index preferred)."""
     if os.path.isdir(path):
-        idx = os.path.join(path, "model.safetensors.index.json")
-        path = idx if os.path.exists(idx) else os.path.join(path, "model.safetensors")
+        idx = os.path.join(path, index)
+        path = idx if os.path.exists(idx) else os.path.join(path, single)
     if path.endswith(".index.json"):
         wm = json.load(open(path))["weight_map"]
         out = {}
         for shard in sorted(set(wm.values())):
-            out.update(st_file(os.path.join(os.path.dirname(path), shard)))
+            out.update(load_file(os.path.join(os.path.dirname(path), shard)))
         return out
-    return st_file(path)
+    return load_file(path)
+
+
+def st_load(path):
+    return load_set(path, "model.safetensors", "model.safetensors.index.json", st_file)
 
 
 STORAGE = {"FloatStorage": ("F32", "<f4"), "DoubleStorage": ("F64", "<f8"), "HalfStorage": ("F16", "<f2"),
@@ -86,16 +91,7 @@ def bin_file(path):
 
 
 def bin_load(path):
-    if os.path.isdir(path):
-        idx = os.path.join(path, "pytorch_model.bin.index.json")
-        path = idx if os.path.exists(idx) else os.path.join(path, "pytorch_model.bin")
-    if path.endswith(".index.json"):
-        wm = json.load(open(path))["weight_map"]
-        out = {}
-        for shard in sorted(set(wm.values())):
-            out.update(bin_file(os.path.join(os.path.dirname(path), shard)))
-        return out
-    return bin_file(path)
+    return load_set(path, "pytorch_model.bin", "pytorch_model.bin.index.json", bin_file)
 
 
 def mdl_load(path):
