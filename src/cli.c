@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "h5ck.h"
 #include "st.h"
+#include "tb.h"
 
 static char *exe_dir(void)
 {
@@ -61,13 +62,37 @@ char *cli_rules_dir(const char *opt)
 	return cand ? cand : strdup("rules");
 }
 
+static int has_file(const char *dir, const char *name)
+{
+	char p[4096];
+	return (size_t)snprintf(p, sizeof p, "%s/%s", dir, name) < sizeof p && access(p, F_OK) == 0;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+	return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+/* safetensors first: a repository shipping both formats means the same tensors. */
 int cli_open_source(const char *path, ck_tsrc **out, ck_err *e)
 {
 	struct stat st;
 	if (stat(path, &st) != 0)
 		return ck_errf(e, CK_ENOTFOUND, "%s: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode)) {
+		if (has_file(path, "model.safetensors.index.json") || has_file(path, "model.safetensors"))
+			return st_open(path, out, e);
+		if (has_file(path, TB_INDEX_NAME) || has_file(path, TB_SINGLE_NAME))
+			return tb_open(path, out, e);
+		return ck_errf(e, CK_ENOTFOUND, "%s: directory holds no weights (model.safetensors, "
+			       "model.safetensors.index.json, %s or %s)", path, TB_SINGLE_NAME, TB_INDEX_NAME);
+	}
 	if (S_ISREG(st.st_mode) && h5ck_is_hdf5(path))
 		return h5ck_open(path, out, e);
+	if (ends_with(path, ".bin") || ends_with(path, ".bin.index.json") ||
+	    (S_ISREG(st.st_mode) && tb_is_zip(path)))
+		return tb_open(path, out, e);
 	return st_open(path, out, e);
 }
 

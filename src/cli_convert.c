@@ -28,8 +28,8 @@ static const char usage[] =
 	"                      [--drop-unmatched-keys] [--shard-size 5GB] [--compress none|lz4] [--quiet]\n"
 	"                      [--no-mup-to-sp] [--no-progress] [--dtype bf16|f16|f32|f64]\n"
 	"\n"
-	"HF -> CS: SRC is an HF directory (config.json + safetensors), a .safetensors file or a\n"
-	"  *.index.json; writes OUT.mdl (packed HDF5) and OUT.yaml (CS params).\n"
+	"HF -> CS: SRC is an HF directory (config.json + safetensors or PyTorch .bin), a .safetensors\n"
+	"  or .bin file or a *.index.json; writes OUT.mdl (packed HDF5) and OUT.yaml (CS params).\n"
 	"CS -> HF: SRC is a packed .mdl; --config names its params YAML (default: SRC with .yaml);\n"
 	"  writes the directory OUT with config.json and safetensors (sharded above --shard-size).\n"
 	"--model is optional when config.json (architectures/model_type) or the params (model.name)\n"
@@ -414,7 +414,17 @@ static int convert_configs_to_cs(job *j, json_t *hf_single, ck_err *e)
 	for (size_t i = 0; i < j->n && !rc; i++) {
 		comp *c = &j->c[i];
 		if (c->rc) {
-			if (asprintf(&c->dir, "%s/%s", j->a.src, c->rc->dir) < 0 || (rc = load_json_cfg(c->dir, &c->hf, e)))
+			if (asprintf(&c->dir, "%s/%s", j->a.src, c->rc->dir) < 0) {
+				rc = ck_errf(e, CK_ENOMEM, "out of memory");
+				break;
+			}
+			if (!is_dir(c->dir)) {
+				rc = ck_errf(e, CK_ENOTFOUND, "%s: component directory '%s' of %s is missing (%s "
+					     "expects component %zu of %zu there)", c->dir, c->rc->dir, f->model,
+					     f->model, i + 1, j->n);
+				break;
+			}
+			if ((rc = load_json_cfg(c->dir, &c->hf, e)))
 				break;
 		} else {
 			c->dir = strdup(j->a.src);

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "shard.h"
 #include "st.h"
 #include "text.h"
 
 #define ST_IO_CHUNK ((size_t)1 << 30) /* Linux moves at most ~2 GiB per call anyway */
-#define ST_MAX_INDEX ((uint64_t)1 << 30)
 #define ST_INDEX_NAME "model.safetensors.index.json"
 #define ST_SINGLE_NAME "model.safetensors"
 
@@ -66,24 +66,6 @@ static char *path_join(const char *dir, const char *name, ck_err *e)
 		snprintf(p, n, "%s/%s", dir, name);
 	return p;
 }
-
-/* Directory part of a path ("." when there is none). */
-static char *path_dir(const char *path, ck_err *e)
-{
-	const char *slash = strrchr(path, '/');
-	char *d;
-	if (!slash)
-		return ck_strdup(e, ".");
-	if (slash == path)
-		return ck_strdup(e, "/");
-	d = ck_malloc(e, (size_t)(slash - path) + 1);
-	if (d) {
-		memcpy(d, path, (size_t)(slash - path));
-		d[slash - path] = '\0';
-	}
-	return d;
-}
-
 
 /* JSON string as serde_json writes it (safetensors header): UTF-8 kept, controls escaped.
  * With ascii set, as Python json.dumps writes it (ensure_ascii): non-ASCII as \uXXXX. */
@@ -140,9 +122,7 @@ typedef struct st_hdr {
 
 typedef struct st_src {
 	ck_tsrc base;
-	size_t nf;
-	st_file *f;
-	size_t *fi;   /* per tensor: index into f */
+	st_file f;     /* f.path is base.path */
 	uint64_t *off; /* per tensor: absolute file offset */
 } st_src;
 
@@ -377,18 +357,16 @@ done:
 static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
 {
 	st_src *s = (st_src *)base;
-	const st_file *f;
 	int r;
 	if (i >= s->base.n)
 		return ck_errf(e, CK_EINVALID, "%s: tensor index %zu out of range (%zu tensors)", s->base.path,
 			       i, s->base.n);
-	f = &s->f[s->fi[i]];
-	r = read_at(f->fd, buf, (size_t)s->base.t[i].nbytes, s->off[i]);
+	r = read_at(s->f.fd, buf, (size_t)s->base.t[i].nbytes, s->off[i]);
 	if (r < 0)
 		return ck_errf(e, CK_EIO, "%s: tensor '%s': file ended before byte %llu; it shrank since it was "
-			       "opened", f->path, s->base.t[i].name, (ull)(s->off[i] + s->base.t[i].nbytes));
+			       "opened", s->base.path, s->base.t[i].name, (ull)(s->off[i] + s->base.t[i].nbytes));
 	if (r > 0)
-		return ck_errf(e, CK_EIO, "%s: tensor '%s': read failed: %s", f->path, s->base.t[i].name,
+		return ck_errf(e, CK_EIO, "%s: tensor '%s': read failed: %s", s->base.path, s->base.t[i].name,
 			       strerror(r));
 	return 0;
 }
@@ -396,13 +374,8 @@ static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
 static void src_free(ck_tsrc *base)
 {
 	st_src *s = (st_src *)base;
-	for (size_t i = 0; i < s->nf; i++) {
-		if (s->f[i].fd >= 0)
-			close(s->f[i].fd);
-		free(s->f[i].path);
-	}
-	free(s->f);
-	free(s->fi);
+	if (s->f.fd >= 0)
+		close(s->f.fd);
 	free(s->off);
 	ck_tinfo_array_free(s->base.t, s->base.n);
 	free(s->base.path);
@@ -411,35 +384,19 @@ static void src_free(ck_tsrc *base)
 
 static const ck_tsrc_ops src_ops = {src_read, src_free};
 
-static int src_files(st_src *s, size_t nf, ck_err *e)
-{
-	if (!(s->f = ck_calloc(e, nf, sizeof *s->f)))
-		return CK_ENOMEM;
-	for (size_t i = 0; i < nf; i++)
-		s->f[i].fd = -1;
-	s->nf = nf;
-	return 0;
-}
-
-static int src_tensors(st_src *s, size_t n, ck_err *e)
-{
-	s->fi = ck_calloc(e, n, sizeof *s->fi);
-	s->off = ck_calloc(e, n, sizeof *s->off);
-	return s->fi && s->off ? 0 : CK_ENOMEM;
-}
-
 static int open_single(st_src *s, ck_err *e)
 {
 	st_hdr h = {0};
 	int rc;
-	if ((rc = src_files(s, 1, e)))
-		return rc;
-	if (!(s->f[0].path = ck_strdup(e, s->base.path)))
-		return CK_ENOMEM;
-	if ((rc = parse_file(s->f[0].path, &s->f[0], &h, e)) || (rc = src_tensors(s, h.n, e)))
+	s->f.path = s->base.path;
+	if ((rc = parse_file(s->f.path, &s->f, &h, e)))
 		goto done;
+	if (!(s->off = ck_calloc(e, h.n ? h.n : 1, sizeof *s->off))) {
+		rc = CK_ENOMEM;
+		goto done;
+	}
 	for (size_t i = 0; i < h.n; i++)
-		s->off[i] = s->f[0].base + h.begin[i];
+		s->off[i] = s->f.base + h.begin[i];
 	s->base.t = h.t;
 	s->base.n = h.n;
 	h.t = NULL;
@@ -449,251 +406,61 @@ done:
 	return rc;
 }
 
-/* A key found in a shard, for cross-checking shards against weight_map. */
-typedef struct skey {
-	const char *name;
-	size_t shard, local;
-	int used;
-} skey;
-
-static int skey_cmp(const void *a, const void *b)
-{
-	return strcmp(((const skey *)a)->name, ((const skey *)b)->name);
-}
-
-/* Ties broken by shard so a key in two shards is reported the same way every time. */
-static int skey_order(const void *a, const void *b)
-{
-	const skey *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-	return c ? c : x->shard < y->shard ? -1 : x->shard > y->shard;
-}
-
-static int shard_name_ok(const char *s)
-{
-	return *s && strcmp(s, ".") && strcmp(s, "..") && !strchr(s, '/') && !strstr(s, "..");
-}
-
-/* Shard names in order of first appearance in weight_map; names point into the JSON. */
-static int index_shards(const char *ip, json_t *wm, const char ***out, size_t *nout, ck_err *e)
-{
-	const char **names = NULL, *key;
-	size_t n = 0;
-	json_t *v;
-	int rc = 0;
-	json_object_foreach(wm, key, v) {
-		const char *sn = json_string_value(v);
-		size_t k = n;
-		if (strlen(key) > ST_MAX_KEY) {
-			rc = ck_errf(e, CK_ELIMIT, "%s: tensor '%.64s...': key is %zu bytes, limit is %d", ip, key,
-				     strlen(key), ST_MAX_KEY);
-			break;
-		}
-		if (!sn) {
-			rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s': weight_map value is not a string", ip, key);
-			break;
-		}
-		if (!shard_name_ok(sn)) {
-			rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s': shard name '%s' must be a plain file name "
-				     "(no '/' or '..')", ip, key, sn);
-			break;
-		}
-		if (n && strcmp(names[n - 1], sn) == 0)
-			continue; /* shards are usually contiguous in weight_map */
-		for (k = 0; k < n && strcmp(names[k], sn); k++)
-			;
-		if (k < n)
-			continue;
-		const char **p = realloc(names, (n + 1) * sizeof *names);
-		if (!p) {
-			rc = ck_errf(e, CK_ENOMEM, "out of memory");
-			break;
-		}
-		names = p;
-		names[n++] = sn;
-	}
-	if (rc) {
-		free(names);
-		return rc;
-	}
-	*out = names;
-	*nout = n;
-	return 0;
-}
-
-/* All shard keys sorted, with a key in two shards reported. */
-static int index_keys(const char *ip, st_src *s, st_hdr *hs, skey **out, size_t *nout, ck_err *e)
-{
-	size_t total = 0, k = 0;
-	skey *keys;
-	for (size_t i = 0; i < s->nf; i++)
-		total += hs[i].n;
-	if (total > ST_MAX_TENSORS)
-		return ck_errf(e, CK_ELIMIT, "%s: shards hold %zu tensors, limit is %d", ip, total,
-			       ST_MAX_TENSORS);
-	if (!(keys = ck_calloc(e, total, sizeof *keys)))
-		return CK_ENOMEM;
-	for (size_t i = 0; i < s->nf; i++)
-		for (size_t j = 0; j < hs[i].n; j++)
-			keys[k++] = (skey){hs[i].t[j].name, i, j, 0};
-	qsort(keys, total, sizeof *keys, skey_order);
-	for (k = 1; k < total; k++) {
-		if (strcmp(keys[k - 1].name, keys[k].name) == 0) {
-			int rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s' appears in two shards: '%s' and '%s'", ip,
-					 keys[k].name, strrchr(s->f[keys[k - 1].shard].path, '/') + 1,
-					 strrchr(s->f[keys[k].shard].path, '/') + 1);
-			free(keys);
-			return rc;
-		}
-	}
-	*out = keys;
-	*nout = total;
-	return 0;
-}
-
-static int open_index(st_src *s, ck_err *e)
-{
-	const char *ip = s->base.path, **names = NULL, *key;
-	json_t *root = NULL, *wm, *v;
-	json_error_t je;
-	st_hdr *hs = NULL;
-	skey *keys = NULL;
-	size_t nk = 0, nn = 0, at = 0, sh = 0;
-	char *dir = NULL;
-	struct stat sb;
-	int rc = 0;
-
-	if (stat(ip, &sb) == 0 && (uint64_t)sb.st_size > ST_MAX_INDEX)
-		return ck_errf(e, CK_ELIMIT, "%s: index is %llu bytes, limit is %llu", ip, (ull)sb.st_size,
-			       (ull)ST_MAX_INDEX);
-	root = json_load_file(ip, JSON_REJECT_DUPLICATES, &je);
-	if (!root)
-		return ck_errf(e, CK_EINVALID, "%s: index is not valid JSON: %s (line %d, column %d)", ip,
-			       je.text, je.line, je.column);
-	wm = json_object_get(root, "weight_map");
-	if (!json_is_object(root) || !json_is_object(wm)) {
-		rc = ck_errf(e, CK_EINVALID, "%s: index has no 'weight_map' object", ip);
-		goto done;
-	}
-	if (json_object_get(root, "metadata") && !json_is_object(json_object_get(root, "metadata"))) {
-		rc = ck_errf(e, CK_EINVALID, "%s: index 'metadata' is not an object", ip);
-		goto done;
-	}
-	if (json_object_size(wm) > ST_MAX_TENSORS) {
-		rc = ck_errf(e, CK_ELIMIT, "%s: weight_map lists %zu tensors, limit is %d", ip,
-			     json_object_size(wm), ST_MAX_TENSORS);
-		goto done;
-	}
-	if ((rc = index_shards(ip, wm, &names, &nn, e)))
-		goto done;
-	if (!(dir = path_dir(ip, e)) || src_files(s, nn, e) || src_tensors(s, json_object_size(wm), e) ||
-	    !(hs = ck_calloc(e, nn, sizeof *hs))) {
-		rc = CK_ENOMEM;
-		goto done;
-	}
-	for (size_t i = 0; i < nn; i++) {
-		if (!(s->f[i].path = path_join(dir, names[i], e))) {
-			rc = CK_ENOMEM;
-			goto done;
-		}
-		if (access(s->f[i].path, F_OK)) {
-			rc = ck_errf(e, CK_ENOTFOUND, "%s: shard '%s' not found (%s: %s)", ip, names[i],
-				     s->f[i].path, strerror(errno));
-			goto done;
-		}
-		if ((rc = parse_file(s->f[i].path, &s->f[i], &hs[i], e)))
-			goto done;
-	}
-	if ((rc = index_keys(ip, s, hs, &keys, &nk, e)))
-		goto done;
-	if (!(s->base.t = ck_calloc(e, json_object_size(wm), sizeof *s->base.t))) {
-		rc = CK_ENOMEM;
-		goto done;
-	}
-	json_object_foreach(wm, key, v) {
-		skey probe = {key, 0, 0, 0}, *hit = bsearch(&probe, keys, nk, sizeof *keys, skey_cmp);
-		if (strcmp(names[sh], json_string_value(v)))
-			for (sh = 0; strcmp(names[sh], json_string_value(v)); sh++)
-				;
-		if (!hit || hit->shard != sh) {
-			rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s': weight_map names shard '%s', which does not "
-				     "contain it%s%s%s", ip, key, names[sh], hit ? " (it is in '" : "",
-				     hit ? names[hit->shard] : "", hit ? "')" : "");
-			goto done;
-		}
-		hit->used = 1;
-		s->fi[at] = sh;
-		s->off[at] = s->f[sh].base + hs[sh].begin[hit->local];
-		s->base.t[at] = hs[sh].t[hit->local];
-		hs[sh].t[hit->local].name = NULL; /* moved */
-		s->base.n = ++at;
-	}
-	for (size_t k = 0; k < nk; k++) {
-		if (!keys[k].used) {
-			rc = ck_errf(e, CK_EINVALID, "%s: shard '%s' holds tensor '%s', which weight_map does not "
-				     "list", ip, names[keys[k].shard], keys[k].name);
-			goto done;
-		}
-	}
-done:
-	free(keys);
-	for (size_t i = 0; hs && i < nn; i++)
-		hdr_dispose(&hs[i]);
-	free(hs);
-	free(names);
-	free(dir);
-	json_decref(root);
-	return rc;
-}
-
 static int ends_with(const char *s, const char *suf)
 {
 	size_t a = strlen(s), b = strlen(suf);
 	return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-int st_open(const char *path, ck_tsrc **out, ck_err *e)
+/* One .safetensors file as a source; path is copied. */
+static int open_file(const char *path, ck_tsrc **out, ck_err *e)
 {
-	struct stat sb;
-	st_src *s = NULL;
-	char *p = NULL;
-	int rc, idx = 0;
-
+	st_src *s = ck_calloc(e, 1, sizeof *s);
+	int rc;
 	*out = NULL;
-	if (stat(path, &sb))
-		return ck_errf(e, errno == ENOENT ? CK_ENOTFOUND : CK_EIO, "%s: %s", path, strerror(errno));
-	if (S_ISDIR(sb.st_mode)) {
-		if (!(p = path_join(path, ST_INDEX_NAME, e)))
-			return CK_ENOMEM;
-		idx = access(p, F_OK) == 0;
-		if (!idx) {
-			free(p);
-			if (!(p = path_join(path, ST_SINGLE_NAME, e)))
-				return CK_ENOMEM;
-			if (access(p, F_OK)) {
-				free(p);
-				return ck_errf(e, CK_ENOTFOUND, "%s: directory holds neither %s nor %s", path,
-					       ST_SINGLE_NAME, ST_INDEX_NAME);
-			}
-		}
-	} else {
-		if (!(p = ck_strdup(e, path)))
-			return CK_ENOMEM;
-		idx = ends_with(path, ".json");
-	}
-	if (!(s = ck_calloc(e, 1, sizeof *s))) {
-		free(p);
+	if (!s)
 		return CK_ENOMEM;
-	}
 	s->base.ops = &src_ops;
-	s->base.path = p;
-	rc = idx ? open_index(s, e) : open_single(s, e);
+	s->f.fd = -1;
+	if (!(s->base.path = ck_strdup(e, path)))
+		rc = CK_ENOMEM;
+	else
+		rc = open_single(s, e);
 	if (rc) {
 		src_free(&s->base);
 		return rc;
 	}
 	*out = &s->base;
 	return 0;
+}
+
+int st_open(const char *path, ck_tsrc **out, ck_err *e)
+{
+	struct stat sb;
+	char *p = NULL;
+	int rc, idx = 0;
+
+	*out = NULL;
+	if (stat(path, &sb))
+		return ck_errf(e, errno == ENOENT ? CK_ENOTFOUND : CK_EIO, "%s: %s", path, strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return ends_with(path, ".json") ? shard_open(path, open_file, out, e) : open_file(path, out, e);
+	if (!(p = path_join(path, ST_INDEX_NAME, e)))
+		return CK_ENOMEM;
+	idx = access(p, F_OK) == 0;
+	if (!idx) {
+		free(p);
+		if (!(p = path_join(path, ST_SINGLE_NAME, e)))
+			return CK_ENOMEM;
+		if (access(p, F_OK)) {
+			free(p);
+			return ck_errf(e, CK_ENOTFOUND, "%s: directory holds neither %s nor %s", path,
+				       ST_SINGLE_NAME, ST_INDEX_NAME);
+		}
+	}
+	rc = idx ? shard_open(p, open_file, out, e) : open_file(p, out, e);
+	free(p);
+	return rc;
 }
 
 /* ---- writer ---- */

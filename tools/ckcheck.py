@@ -3,6 +3,7 @@
 
   ckcheck.py mdl-vs-st OUT.mdl REF.safetensors   packed file holds exactly REF's tensors
   ckcheck.py st-vs-st A B [--common]              safetensors (file/dir/index) equal; --common: shared keys only
+  ckcheck.py bin-vs-st BIN ST                      PyTorch .bin (file/dir/index) holds ST's tensors
   ckcheck.py yaml-eq A B                          both YAML files parse to the same mapping
   ckcheck.py json-superset OUT REF                OUT has every key of REF with the same value
 Prints one line and exits 0 on success, 1 with the first difference otherwise.
@@ -30,17 +31,67 @@ def st_file(path):
     return out
 
 
-def st_load(path):
+def load_set(path, single, index, load_file):
+    """A file, an index of shards, or a directory holding either (index preferred)."""
     if os.path.isdir(path):
-        idx = os.path.join(path, "model.safetensors.index.json")
-        path = idx if os.path.exists(idx) else os.path.join(path, "model.safetensors")
+        idx = os.path.join(path, index)
+        path = idx if os.path.exists(idx) else os.path.join(path, single)
     if path.endswith(".index.json"):
         wm = json.load(open(path))["weight_map"]
         out = {}
         for shard in sorted(set(wm.values())):
-            out.update(st_file(os.path.join(os.path.dirname(path), shard)))
+            out.update(load_file(os.path.join(os.path.dirname(path), shard)))
         return out
-    return st_file(path)
+    return load_file(path)
+
+
+def st_load(path):
+    return load_set(path, "model.safetensors", "model.safetensors.index.json", st_file)
+
+
+STORAGE = {"FloatStorage": ("F32", "<f4"), "DoubleStorage": ("F64", "<f8"), "HalfStorage": ("F16", "<f2"),
+           "BFloat16Storage": ("BF16", "<u2"), "LongStorage": ("I64", "<i8"), "IntStorage": ("I32", "<i4"),
+           "ShortStorage": ("I16", "<i2"), "CharStorage": ("I8", "i1"), "ByteStorage": ("U8", "u1"),
+           "BoolStorage": ("BOOL", "u1")}
+
+
+def bin_file(path):
+    """torch.save zip read with Python's pickle, globals mapped to plain functions (no torch)."""
+    import pickle, zipfile
+    import numpy as np
+    z = zipfile.ZipFile(path)
+    pkl = [n for n in z.namelist() if n.endswith("/data.pkl") and n.count("/") == 1][0]
+    prefix = pkl.split("/")[0]
+
+    def rebuild(storage, offset, size, stride, *rest):
+        st, raw = storage
+        itemsize = np.dtype(STORAGE[st][1]).itemsize
+        arr = np.frombuffer(raw, dtype=STORAGE[st][1])
+        view = np.lib.stride_tricks.as_strided(arr[offset:], shape=tuple(size),
+                                               strides=tuple(s * itemsize for s in stride))
+        return (STORAGE[st][0], list(size), np.ascontiguousarray(view).tobytes())
+
+    class U(pickle.Unpickler):
+        def find_class(self, mod, name):
+            if (mod, name) == ("collections", "OrderedDict"):
+                return dict
+            if (mod, name) == ("torch._utils", "_rebuild_tensor_v2"):
+                return rebuild
+            if (mod, name) == ("torch._utils", "_rebuild_parameter"):
+                return lambda t, *rest: t
+            if mod == "torch" and name in STORAGE:
+                return name
+            raise pickle.UnpicklingError(f"global {mod}.{name}")
+
+        def persistent_load(self, pid):
+            return (pid[1], z.read(f"{prefix}/data/{pid[2]}"))
+
+    import io
+    return U(io.BytesIO(z.read(pkl))).load()
+
+
+def bin_load(path):
+    return load_set(path, "pytorch_model.bin", "pytorch_model.bin.index.json", bin_file)
 
 
 def mdl_load(path):
@@ -79,6 +130,8 @@ def main(argv):
         err = compare(mdl_load(argv[2]), st_load(argv[3]))
     elif cmd == "st-vs-st":
         err = compare(st_load(argv[2]), st_load(argv[3]), "--common" in argv)
+    elif cmd == "bin-vs-st":
+        err = compare(bin_load(argv[2]), st_load(argv[3]))
     elif cmd == "yaml-eq":
         import yaml
         a, b = yaml.safe_load(open(argv[2])), yaml.safe_load(open(argv[3]))

@@ -23,17 +23,6 @@ elif kind == "hugeheader":
     open(dst, "wb").write(struct.pack("<Q", 1 << 40) + b"{}")
 PY
 }
-expect_fail() { # name, expected text, output path that must not appear, command...
-	local name=$1 want=$2 out=$3; shift 3
-	local err rc lines
-	err=$("$@" 2>&1 >/dev/null); rc=$?
-	lines=$(printf '%s\n' "$err" | grep -c .)
-	if [ "$rc" -eq 1 ] && [ "$lines" -eq 1 ] && grep -qF -- "$want" <<<"$err" && [ ! -e "$out" ]; then
-		ok "$name"
-	else
-		notok "$name"; echo "#   rc=$rc lines=$lines out-exists=$([ -e "$out" ] && echo yes || echo no)"; printf '%s\n' "$err" | sed 's/^/#   /'
-	fi
-}
 mkdir -p "$T/in"
 cp "$G/gpt2/hf/config.json" "$T/in/"
 for k in truncated past-end overlap hugeheader; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every golden case (tests/golden/<case>/): HF -> CS must equal the reference packed checkpoint
 # and params, CS -> HF from our own output must equal hf_back, and the round trip is lossless.
-# Multi-component cases (case.json "components") compare each component directory.
+# Multi-component cases (case.json "components") compare each component directory. hf_bin/
+# (PyTorch .bin files, sharded for llava) must convert to the same packed file.
 . "$(dirname "$0")/lib.inc"
 field() { $PY -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(" ".join(v) if isinstance(v, list) else v)' "$1" "$2"; }
 for dir in "$ROOT"/tests/golden/*/; do
@@ -25,4 +26,13 @@ for dir in "$ROOT"/tests/golden/*/; do
 	check "$c: model detected without --model (hf)" "$CKCONV" convert "$dir/hf" -o "$out/auto.mdl" -q
 	check "$c: model detected without --model (cs)" "$CKCONV" convert "$out/auto.mdl" -o "$out/auto_hf" -q
 	check "$c: ckconv diff agrees (match)" "$CKCONV" diff "$out/cs.mdl" "$dir/cs/model.safetensors"
+	[ -d "$dir/hf_bin" ] || continue
+	for sub in ${comps:-.}; do
+		s=${sub#.}; s=${s:+$s: }
+		check "$c: ${s}hf_bin holds the tensors of hf (read by Python's pickle)" $CHECK bin-vs-st "$dir/hf_bin/$sub" "$dir/hf/$sub"
+		check "$c: ${s}ckconv reads hf_bin as hf (diff: match)" "$CKCONV" diff "$dir/hf_bin/$sub" "$dir/hf/$sub"
+	done
+	check "$c: hf_bin -> $fmt converts" "$CKCONV" convert "$dir/hf_bin" --model "$model" --tgt-fmt "$fmt" -o "$out/bin.mdl" -q
+	check "$c: packed tensors from hf_bin equal the reference" $CHECK mdl-vs-st "$out/bin.mdl" "$dir/cs/model.safetensors"
+	check "$c: params from hf_bin parse to the reference mapping" $CHECK yaml-eq "$out/bin.yaml" "$dir/cs/params.yaml"
 done

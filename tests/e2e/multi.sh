@@ -65,3 +65,12 @@ check "... naming the key" grep -q "model.audio_model.weight: no rule of any com
 out=$("$CKCONV" list)
 check "list shows llava's components and layout" grep -q "component 2:   DIR/text_model/" <<<"$out"
 check "list shows dragon's components" grep -q "component 1:   DIR/q_encoder/" <<<"$out"
+
+# a missing component directory, and a component without weights: one line naming it
+mkdir -p "$T/nocomp" "$T/noweights/text_model"
+cp -r "$G/llava/hf/image_model" "$T/nocomp/"; cp -r "$G/llava/hf/image_model" "$T/noweights/"
+cp "$G/llava/hf/text_model/config.json" "$T/noweights/text_model/"
+expect_fail "a missing component directory is named" "nocomp/text_model: component directory 'text_model' of llava is missing" "$T/nocomp.mdl" \
+	"$CKCONV" convert "$T/nocomp" --model llava -o "$T/nocomp.mdl"
+expect_fail "a component without weights is named" "noweights/text_model: directory holds no weights" "$T/noweights.mdl" \
+	"$CKCONV" convert "$T/noweights" --model llava -o "$T/noweights.mdl"

@@ -1,0 +1,297 @@
+/* shard.c - HF shard sets over any single-file source; see shard.h. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "shard.h"
+
+#define SHARD_MAX_TENSORS 1000000
+#define SHARD_MAX_KEY 4096
+
+typedef unsigned long long ull;
+
+typedef struct shard_src {
+	ck_tsrc base;
+	size_t nf;
+	ck_tsrc **f;
+	size_t *fi;    /* per tensor: which file */
+	size_t *local; /* per tensor: its index in that file */
+} shard_src;
+
+static int shard_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
+{
+	shard_src *s = (shard_src *)base;
+	if (i >= s->base.n)
+		return ck_errf(e, CK_EINVALID, "%s: tensor index %zu out of range (%zu tensors)", s->base.path,
+			       i, s->base.n);
+	return ck_tsrc_read(s->f[s->fi[i]], s->local[i], buf, e);
+}
+
+static void shard_free(ck_tsrc *base)
+{
+	shard_src *s = (shard_src *)base;
+	for (size_t i = 0; i < s->nf; i++)
+		ck_tsrc_free(s->f[i]);
+	free(s->f);
+	free(s->fi);
+	free(s->local);
+	ck_tinfo_array_free(s->base.t, s->base.n);
+	free(s->base.path);
+	free(s);
+}
+
+static const ck_tsrc_ops shard_ops = {shard_read, shard_free};
+
+/* A key found in a file, for cross-checking the files against weight_map. */
+typedef struct skey {
+	const char *name;
+	size_t file, local;
+	int used;
+} skey;
+
+static int skey_cmp(const void *a, const void *b)
+{
+	return strcmp(((const skey *)a)->name, ((const skey *)b)->name);
+}
+
+/* Ties broken by file so a key in two files is reported the same way every time. */
+static int skey_order(const void *a, const void *b)
+{
+	const skey *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : x->file < y->file ? -1 : x->file > y->file;
+}
+
+static int name_ok(const char *s)
+{
+	return *s && strcmp(s, ".") && strcmp(s, "..") && !strchr(s, '/') && !strstr(s, "..");
+}
+
+/* File names in order of first appearance in weight_map; names point into the JSON. */
+static int index_files(const char *ip, json_t *wm, const char ***out, size_t *nout, ck_err *e)
+{
+	const char **names = NULL, *key;
+	size_t n = 0;
+	json_t *v;
+	int rc = 0;
+	json_object_foreach(wm, key, v) {
+		const char *sn = json_string_value(v);
+		size_t k;
+		if (strlen(key) > SHARD_MAX_KEY)
+			rc = ck_errf(e, CK_ELIMIT, "%s: tensor '%.64s...': key is %zu bytes, limit is %d", ip, key,
+				     strlen(key), SHARD_MAX_KEY);
+		else if (!sn)
+			rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s': weight_map value is not a string", ip, key);
+		else if (!name_ok(sn))
+			rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s': shard name '%s' must be a plain file name "
+				     "(no '/' or '..')", ip, key, sn);
+		if (rc)
+			break;
+		if (n && strcmp(names[n - 1], sn) == 0)
+			continue; /* shards are usually contiguous in weight_map */
+		for (k = 0; k < n && strcmp(names[k], sn); k++)
+			;
+		if (k < n)
+			continue;
+		const char **p = realloc(names, (n + 1) * sizeof *names);
+		if (!p) {
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+			break;
+		}
+		names = p;
+		names[n++] = sn;
+	}
+	if (rc) {
+		free(names);
+		return rc;
+	}
+	*out = names;
+	*nout = n;
+	return 0;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+/* All keys of all files sorted, with a key in two files reported. */
+static int all_keys(const char *ip, shard_src *s, skey **out, size_t *nout, ck_err *e)
+{
+	size_t total = 0, k = 0;
+	skey *keys;
+	for (size_t i = 0; i < s->nf; i++)
+		total += s->f[i]->n;
+	if (total > SHARD_MAX_TENSORS)
+		return ck_errf(e, CK_ELIMIT, "%s: shards hold %zu tensors, limit is %d", ip, total,
+			       SHARD_MAX_TENSORS);
+	if (!(keys = ck_calloc(e, total ? total : 1, sizeof *keys)))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < s->nf; i++)
+		for (size_t j = 0; j < s->f[i]->n; j++)
+			keys[k++] = (skey){s->f[i]->t[j].name, i, j, 0};
+	qsort(keys, total, sizeof *keys, skey_order);
+	for (k = 1; k < total; k++) {
+		if (strcmp(keys[k - 1].name, keys[k].name) == 0) {
+			int rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s' appears in two shards: '%s' and '%s'", ip,
+					 keys[k].name, base_name(s->f[keys[k - 1].file]->path),
+					 base_name(s->f[keys[k].file]->path));
+			free(keys);
+			return rc;
+		}
+	}
+	*out = keys;
+	*nout = total;
+	return 0;
+}
+
+static char *dir_of(const char *path, ck_err *e)
+{
+	const char *slash = strrchr(path, '/');
+	char *d;
+	if (!slash)
+		return ck_strdup(e, ".");
+	if (slash == path)
+		return ck_strdup(e, "/");
+	if ((d = ck_malloc(e, (size_t)(slash - path) + 1))) {
+		memcpy(d, path, (size_t)(slash - path));
+		d[slash - path] = '\0';
+	}
+	return d;
+}
+
+static int open_files(const char *ip, shard_src *s, const char **names, shard_open_fn fn, ck_err *e)
+{
+	char *dir = dir_of(ip, e);
+	int rc = 0;
+	if (!dir)
+		return CK_ENOMEM;
+	for (size_t i = 0; i < s->nf && !rc; i++) {
+		size_t n = strlen(dir) + strlen(names[i]) + 2;
+		char *p = ck_malloc(e, n);
+		if (!p) {
+			rc = CK_ENOMEM;
+			break;
+		}
+		snprintf(p, n, "%s/%s", dir, names[i]);
+		if (access(p, F_OK))
+			rc = ck_errf(e, CK_ENOTFOUND, "%s: shard '%s' not found (%s: %s)", ip, names[i], p,
+				     strerror(errno));
+		else
+			rc = fn(p, &s->f[i], e);
+		free(p);
+	}
+	free(dir);
+	return rc;
+}
+
+/* Takes each weight_map entry from the file it names. */
+static int join(const char *ip, shard_src *s, json_t *wm, const char **names, skey *keys, size_t nk,
+		ck_err *e)
+{
+	const char *key;
+	json_t *v;
+	size_t sh = 0, at = 0;
+	json_object_foreach(wm, key, v) {
+		skey probe = {key, 0, 0, 0}, *hit = bsearch(&probe, keys, nk, sizeof *keys, skey_cmp);
+		ck_tinfo *t;
+		if (strcmp(names[sh], json_string_value(v)))
+			for (sh = 0; strcmp(names[sh], json_string_value(v)); sh++)
+				;
+		if (!hit || hit->file != sh)
+			return ck_errf(e, CK_EINVALID, "%s: tensor '%s': weight_map names shard '%s', which does "
+				       "not contain it%s%s%s", ip, key, names[sh], hit ? " (it is in '" : "",
+				       hit ? names[hit->file] : "", hit ? "')" : "");
+		hit->used = 1;
+		t = &s->f[sh]->t[hit->local];
+		s->fi[at] = sh;
+		s->local[at] = hit->local;
+		s->base.t[at] = *t;
+		if (!(s->base.t[at].name = ck_strdup(e, t->name)))
+			return CK_ENOMEM;
+		s->base.n = ++at;
+	}
+	for (size_t k = 0; k < nk; k++)
+		if (!keys[k].used)
+			return ck_errf(e, CK_EINVALID, "%s: shard '%s' holds tensor '%s', which weight_map does "
+				       "not list", ip, names[keys[k].file], keys[k].name);
+	return 0;
+}
+
+static json_t *load_index(const char *ip, json_t **wm, ck_err *e)
+{
+	json_error_t je;
+	struct stat sb;
+	json_t *root, *m;
+	if (stat(ip, &sb) == 0 && (ull)sb.st_size > SHARD_MAX_INDEX) {
+		ck_errf(e, CK_ELIMIT, "%s: index is %llu bytes, limit is %llu", ip, (ull)sb.st_size,
+			(ull)SHARD_MAX_INDEX);
+		return NULL;
+	}
+	if (!(root = json_load_file(ip, JSON_REJECT_DUPLICATES, &je))) {
+		ck_errf(e, CK_EINVALID, "%s: index is not valid JSON: %s (line %d, column %d)", ip, je.text,
+			je.line, je.column);
+		return NULL;
+	}
+	*wm = json_object_get(root, "weight_map");
+	m = json_object_get(root, "metadata");
+	if (!json_is_object(root) || !json_is_object(*wm))
+		ck_errf(e, CK_EINVALID, "%s: index has no 'weight_map' object", ip);
+	else if (m && !json_is_object(m))
+		ck_errf(e, CK_EINVALID, "%s: index 'metadata' is not an object", ip);
+	else if (json_object_size(*wm) > SHARD_MAX_TENSORS)
+		ck_errf(e, CK_ELIMIT, "%s: weight_map lists %zu tensors, limit is %d", ip,
+			json_object_size(*wm), SHARD_MAX_TENSORS);
+	else
+		return root;
+	json_decref(root);
+	return NULL;
+}
+
+int shard_open(const char *ip, shard_open_fn open_file, ck_tsrc **out, ck_err *e)
+{
+	const char **names = NULL;
+	json_t *root, *wm = NULL;
+	shard_src *s;
+	skey *keys = NULL;
+	size_t nk = 0, nw;
+	int rc = 0;
+
+	*out = NULL;
+	if (!(root = load_index(ip, &wm, e)))
+		return e && e->code ? e->code : CK_EINVALID;
+	nw = json_object_size(wm);
+	if (!(s = ck_calloc(e, 1, sizeof *s))) {
+		json_decref(root);
+		return CK_ENOMEM;
+	}
+	s->base.ops = &shard_ops;
+	if (!(s->base.path = ck_strdup(e, ip)) || (rc = index_files(ip, wm, &names, &s->nf, e)))
+		goto done;
+	s->f = ck_calloc(e, s->nf ? s->nf : 1, sizeof *s->f);
+	s->fi = ck_calloc(e, nw ? nw : 1, sizeof *s->fi);
+	s->local = ck_calloc(e, nw ? nw : 1, sizeof *s->local);
+	s->base.t = ck_calloc(e, nw ? nw : 1, sizeof *s->base.t);
+	if (!s->f || !s->fi || !s->local || !s->base.t) {
+		rc = CK_ENOMEM;
+		goto done;
+	}
+	if (!(rc = open_files(ip, s, names, open_file, e)) && !(rc = all_keys(ip, s, &keys, &nk, e)))
+		rc = join(ip, s, wm, names, keys, nk, e);
+done:
+	if (!s->base.path)
+		rc = CK_ENOMEM;
+	free(keys);
+	free(names);
+	json_decref(root);
+	if (rc) {
+		shard_free(&s->base);
+		return rc;
+	}
+	*out = &s->base;
+	return 0;
+}
