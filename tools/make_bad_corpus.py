@@ -286,7 +286,7 @@ case("idx-tensor-in-two-shards", HF, "tensor 'transformer.wte.weight' appears in
 
 no_st = hf_dir()
 del no_st["hf/model.safetensors"]
-case("st-no-weights", HF, "hf: directory holds neither", no_st)
+case("st-no-weights", HF, "hf: directory holds no weights (model.safetensors,", no_st)
 case("st-weights-not-a-file", HF, "model.safetensors: not a regular file",
      {"hf/config.json": cfg_bytes(), "hf/model.safetensors/README": b"a directory, not weights\n"})
 
