@@ -419,6 +419,33 @@ case("cli-bad-shard-size", CS + " --shard-size 5XB", "5XB", mdl="keep", params="
 case("cli-rules-dir-missing", "convert IN/hf --model gpt2 --rules IN/rules -o OUT/x.mdl", "rules: cannot open rules directory", hf_dir())
 case("cli-hf-to-hf", HF + " --src-fmt hf --tgt-fmt hf", "one side must be hf and the other cs-X.Y", hf_dir())
 
+# --- PyTorch .bin (tools/make_bin_cases.py writes them, with the pickles torch.save emits)
+def bin_cases():
+    import tempfile
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import make_bin_cases
+    with tempfile.TemporaryDirectory() as t:
+        make_bin_cases.bad(t)
+        return {n: open(os.path.join(t, n + ".bin"), "rb").read() for n in os.listdir(t) and
+                [f[:-4] for f in os.listdir(t) if f.endswith(".bin")]}
+
+
+BIN = bin_cases()
+for name, want in [
+        ("global-os-system", "archive/data.pkl: refusing global 'os.system'"),
+        ("global-eval-in-dict", "refusing global 'builtins.eval'"),
+        ("truncated-pickle", "archive/data.pkl: truncated"),
+        ("offset-past-end", "tensor view reaches element 9 of storage '0', which has 6"),
+        ("missing-storage", "tensor 'w': storage 'archive/data/0' is missing from the zip"),
+        ("short-storage", "storage 'archive/data/0' holds 20 bytes, the pickle declares 24 (6 x f32)"),
+        ("compressed", "is compressed (method 8); torch.save stores entries uncompressed"),
+        ("big-endian", "byte order is 'big'; only little-endian checkpoints are read"),
+        ("complex-storage", "unsupported storage type 'torch.ComplexFloatStorage'"),
+        ("no-pickle", "zip holds no '<name>/data.pkl'; not a torch.save checkpoint"),
+        ("not-zip", "not a zip archive; only the zip format torch.save writes since PyTorch 1.6 is read"),
+        ("truncated-zip", "zip archive is truncated or corrupt")]:
+    case("bin-" + name, HF, want, {"hf/config.json": cfg_bytes(), "hf/pytorch_model.bin": BIN[name]})
+
 # ---------------------------------------------------------------- writing
 
 
