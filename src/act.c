@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "act.h"
+#include "buf.h"
 #include "cast.h"
 
 typedef struct act_def {
@@ -208,7 +209,7 @@ void act_list_dispose(act_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->t[i].owned)
-			free(l->t[i].data);
+			buf_put(l->t[i].data);
 	free(l->t);
 	l->t = NULL;
 	l->n = 0;
@@ -229,7 +230,7 @@ static int t_alloc(act_t *t, int planning, ck_err *e)
 	int rc = ck_tensor_nbytes(t->dtype, &t->shape, &t->nbytes, e);
 	if (rc || planning)
 		return rc;
-	if (!(t->data = ck_malloc(e, t->nbytes)))
+	if (!(t->data = buf_get((size_t)t->nbytes, e)))
 		return CK_ENOMEM;
 	t->owned = 1;
 	return 0;

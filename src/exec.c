@@ -1,6 +1,7 @@
 /* exec.c - stream tensors group by group through their action chains into a sink. */
 #include <stdlib.h>
 #include <string.h>
+#include "buf.h"
 #include "cast.h"
 #include "exec.h"
 #include "guard.h"
@@ -11,16 +12,16 @@ static int cast_to(act_t *t, ck_dtype to, ck_err *e)
 	uint64_t n = t->nbytes / ck_dtype_size(t->dtype), nb;
 	if (__builtin_mul_overflow(n, (uint64_t)ck_dtype_size(to), &nb))
 		return ck_errf(e, CK_ELIMIT, "tensor too large to cast");
-	void *buf = ck_malloc(e, nb);
+	void *buf = buf_get((size_t)nb, e);
 	if (!buf)
 		return CK_ENOMEM;
 	int rc = cast_run(t->dtype, t->data, to, buf, n, e);
 	if (rc) {
-		free(buf);
+		buf_put(buf);
 		return rc;
 	}
 	if (t->owned)
-		free(t->data);
+		buf_put(t->data);
 	t->data = buf;
 	t->owned = 1;
 	t->dtype = to;
@@ -45,7 +46,7 @@ static int run_move(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *
 		t->dtype = ti->dtype;
 		t->shape = ti->shape;
 		t->nbytes = ti->nbytes;
-		if (!(t->data = ck_malloc(e, ti->nbytes)))
+		if (!(t->data = buf_get((size_t)ti->nbytes, e)))
 			rc = CK_ENOMEM;
 		else
 			t->owned = 1;
@@ -90,7 +91,7 @@ done:
 static int run_gen(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *e)
 {
 	const ck_tinfo *ti = &p->out[g->out[0]];
-	void *buf = ck_malloc(e, ti->nbytes);
+	void *buf = buf_get((size_t)ti->nbytes, e);
 	int rc;
 	if (!buf)
 		return CK_ENOMEM;
@@ -104,11 +105,11 @@ static int run_gen(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *e
 	}
 	if (!rc)
 		rc = ck_tsink_write(sink, g->out[0], buf, e);
-	free(buf);
+	buf_put(buf);
 	return rc;
 }
 
-int exec_run(const plan *p, ck_tsink *sink, exec_progress_fn fn, void *ctx, ck_err *e)
+static int run_groups(const plan *p, ck_tsink *sink, exec_progress_fn fn, void *ctx, ck_err *e)
 {
 	uint64_t bytes = 0;
 	size_t done = 0;
@@ -126,4 +127,11 @@ int exec_run(const plan *p, ck_tsink *sink, exec_progress_fn fn, void *ctx, ck_e
 			fn(ctx, done, p->n_out, bytes);
 	}
 	return 0;
+}
+
+int exec_run(const plan *p, ck_tsink *sink, exec_progress_fn fn, void *ctx, ck_err *e)
+{
+	int rc = run_groups(p, sink, fn, ctx, e);
+	buf_trim();
+	return rc;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <hdf5.h>
 #include <jansson.h>
+#include "io.h"
 #include "h5ck.h"
 #include "text.h"
 #include "valio.h"
@@ -296,6 +297,15 @@ static void sink_free(h5sink *k)
 	free(k);
 }
 
+/* The dataset's bytes on their way to disk while the next tensor is read (sec2 driver: a plain fd). */
+static void start_writeback(h5sink *k, hid_t ds)
+{
+	void *h = NULL;
+	haddr_t off = H5Dget_offset(ds);
+	if (off != HADDR_UNDEF && H5Fget_vfd_handle(k->fid, H5P_DEFAULT, &h) >= 0 && h)
+		io_start_writeback(*(int *)h, (uint64_t)off, (uint64_t)H5Dget_storage_size(ds));
+}
+
 static int sink_write(ck_tsink *base, size_t i, const void *buf, ck_err *e)
 {
 	h5sink *k = (h5sink *)base;
@@ -316,6 +326,8 @@ static int sink_write(ck_tsink *base, size_t i, const void *buf, ck_err *e)
 			H5Dwrite(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ||
 			attr_put(ds, H5CK_CHECKSUM_ATTR, H5T_STD_U64LE, -1, NULL, &h) < 0)
 			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, k->t[i].name, h5_why(why));
+		else
+			start_writeback(k, ds);
 	}
 	close_id(&ty, H5Tclose);
 	close_id(&ds, H5Dclose);

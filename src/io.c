@@ -1,5 +1,6 @@
 /* io.c - see io.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include "io.h"
 
@@ -39,4 +40,9 @@ int io_write_at(int fd, const void *buf, size_t n, uint64_t off)
 		n -= (size_t)r;
 	}
 	return 0;
+}
+
+void io_start_writeback(int fd, uint64_t off, uint64_t n)
+{
+	(void)sync_file_range(fd, (off_t)off, (off_t)n, SYNC_FILE_RANGE_WRITE);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "io.h"
 #include "shard.h"
 #include "st.h"
 #include "text.h"
@@ -715,6 +716,7 @@ static int sink_write(ck_tsink *base, size_t i, const void *buf, ck_err *e)
 	if ((r = write_at(k->s[k->sh[i]].fd, buf, (size_t)k->t[i].nbytes, k->off[i])))
 		return ck_errf(e, CK_EIO, "%s: tensor '%s': write failed: %s", k->s[k->sh[i]].path,
 			       k->t[i].name, strerror(r));
+	io_start_writeback(k->s[k->sh[i]].fd, k->off[i], k->t[i].nbytes);
 	k->done[i] = 1;
 	return 0;
 }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "act.h"
+#include "buf.h"
 #include "t.h"
 
 static act_t mk_f32(int rank, const int64_t *dims, int fill_iota)
@@ -12,7 +13,7 @@ static act_t mk_f32(int rank, const int64_t *dims, int fill_iota)
 	for (int i = 0; i < rank; i++)
 		t.shape.dim[i] = dims[i];
 	ck_tensor_nbytes(t.dtype, &t.shape, &t.nbytes, NULL);
-	t.data = malloc(t.nbytes ? t.nbytes : 1);
+	t.data = buf_get(t.nbytes ? t.nbytes : 1, NULL);
 	t.owned = 1;
 	for (uint64_t i = 0; i < t.nbytes / 4; i++)
 		((float *)t.data)[i] = fill_iota ? (float)i : 0.0f;
@@ -44,7 +45,7 @@ static int roundtrip(act_inst fwd, act_inst back, act_list in_copy_src)
 	ck_err e = {0};
 	for (size_t i = 0; i < in.n; i++) {
 		in.t[i] = in_copy_src.t[i];
-		in.t[i].data = malloc(in.t[i].nbytes);
+		in.t[i].data = buf_get(in.t[i].nbytes, NULL);
 		memcpy(in.t[i].data, in_copy_src.t[i].data, in.t[i].nbytes);
 		in.t[i].owned = 1;
 	}
@@ -138,7 +139,7 @@ int main(void)
 	act_list keep = {3, calloc(3, sizeof(act_t))};
 	for (int i = 0; i < 3; i++) {
 		keep.t[i] = in.t[i];
-		keep.t[i].data = malloc(16);
+		keep.t[i].data = buf_get(16, NULL);
 		memcpy(keep.t[i].data, in.t[i].data, 16);
 	}
 	T_EQ_INT(act_chain_run(&st, 1, 0, &in, &out, &e), 0, "stack runs");

@@ -1,0 +1,19 @@
+/* buf.h - tensor-sized buffers, recycled: a freshly mapped buffer page-faults on every 4 KiB
+ * it touches, so a conversion reuses the few large buffers it needs instead of returning them
+ * to the system between tensors. At most BUF_CACHE buffers wait in the cache. */
+#ifndef CK_BUF_H
+#define CK_BUF_H
+
+#include <stddef.h>
+#include "err.h"
+
+#define BUF_CACHE 3
+
+/* A buffer of at least n bytes (64-byte aligned): a cached one when one fits, else a new one. */
+void *buf_get(size_t n, ck_err *e);
+/* Back to the cache (NULL-safe); only for buffers from buf_get. */
+void buf_put(void *p);
+/* Frees every cached buffer. */
+void buf_trim(void);
+
+#endif
