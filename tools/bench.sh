@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make bench` (bash tools/bench.sh bin/ckconv, from the repo root): HF -> CS and CS -> HF of a
-# synthetic ~1 GB bf16 LLaMA against `cp -r` of the same bytes, side by side.
+# synthetic ~1 GB bf16 LLaMA and of a LLaVA of similar size (two component directories: a
+# CLIP ViT-L/14-336 encoder and a LLaMA with the projector) against `cp -r` of the same bytes.
 #
 #   SIZE=1G|2G   model size (default 1G: 8 layers; 2G: 16 layers, ~1.7 GB)
+#   MODELS="llama llava"  which models (default both)
 #   RUNS=N       measured runs per command (default 3; the median is reported)
 #   KEEP=1       keep the outputs in bench/out/ (removed at the end otherwise)
 #
@@ -29,12 +31,13 @@ PY=/usr/bin/python3
 TIME=/usr/bin/time
 [ -x $TIME ] || { echo "bench: $TIME is missing: apt-get install time (peak RSS is measured with it)" >&2; exit 2; }
 
-src=bench/cache/llama-${SIZE^^}
-out=bench/out
-if [ ! -f "$src/model.safetensors.index.json" ]; then # the index is written last: its presence means complete
+bench_model() { # MODEL: times, peak RSS and the round-trip check into bench/out/MODEL/
+local model=$1 src=bench/cache/$1-${SIZE^^} out=bench/out/$1 flag= last=model.safetensors.index.json
+if [ "$model" = llava ]; then flag=--llava last=text_model/model.safetensors.index.json; fi
+if [ ! -f "$src/$last" ]; then # the index is written last: its presence means complete
 	rm -rf "$src"
-	echo "bench: making the $SIZE model in $src (once)"
-	$PY tools/make_bench_model.py "$src" "$layers"
+	echo "bench: making the $SIZE $model model in $src (once)"
+	$PY tools/make_bench_model.py $flag "$src" "$layers"
 fi
 rm -rf "$out"
 mkdir -p "$out"
@@ -80,79 +83,93 @@ else
 fi
 
 # The round trip must give the input back; checked once, untimed.
-if "$ck" diff "$src" "$out/x-hf" >"$out/diff.txt" 2>&1; then check=match; else check=differ; fi
+check=match
+for sub in $( [ "$model" = llava ] && echo image_model text_model || echo .); do
+	"$ck" diff "$src/$sub" "$out/x-hf/$sub" >>"$out/diff.txt" 2>&1 || check=differ
+done
+echo "$timer $check" >"$out/status"
 [ -n "${KEEP:-}" ] || rm -rf "$out/copy" "$out/x.mdl" "$out/x.yaml" "$out/x-hf" # gigabytes; KEEP=1 keeps them
+}
 
-$PY - "$src" "$out" "$SIZE" "$RUNS" "$timer" "$check" <<'EOF'
+for m in ${MODELS:-llama llava}; do
+	case $m in llama | llava) ;; *) echo "bench: MODELS may name llama and llava, not '$m'" >&2; exit 2 ;; esac
+	bench_model "$m"
+done
+
+$PY - "$SIZE" "$RUNS" ${MODELS:-llama llava} <<'EOF'
 import glob, json, os, statistics, struct, sys, time
-src, out, size, runs, timer, check = sys.argv[1:7]
-
-# tensor sizes from the safetensors headers
-tensors = {}
-for path in sorted(glob.glob(os.path.join(src, "*.safetensors"))):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        hdr = json.loads(f.read(n))
-    for k, v in hdr.items():
-        if k != "__metadata__":
-            tensors[k] = v["data_offsets"][1] - v["data_offsets"][0]
-largest = max(tensors.values())
-total = sum(tensors.values())
-disk = sum(os.path.getsize(p) for p in glob.glob(os.path.join(src, "*")))
-
-times = {}
-for line in open(os.path.join(out, "times.tsv")):
-    f = line.split("\t")
-    t = float(f[1]) if len(f) == 2 else float(f[2]) - float(f[1])
-    times.setdefault(f[0], []).append(t)
-def rss(name):
-    p = os.path.join(out, "rss-" + name)
-    if not os.path.exists(p):
-        return None
-    return max(int(x) for x in open(p).read().split()) * 1024
-
+size, runs, models = sys.argv[1], sys.argv[2], sys.argv[3:]
 MiB = 1 << 20
-res = {}
-for name in ("cp", "hf_to_cs", "cs_to_hf"):
-    ts = times[name]
-    res[name] = {"median_s": statistics.median(ts), "min_s": min(ts), "max_s": max(ts),
-                 "runs_s": [round(t, 4) for t in ts], "peak_rss_bytes": rss(name)}
-cp = res["cp"]["median_s"]
-peak = max(res[n]["peak_rss_bytes"] for n in ("hf_to_cs", "cs_to_hf"))
-rss_limit = 2 * largest + 64 * MiB
-ratios = {"hf_to_cs_over_cp": res["hf_to_cs"]["median_s"] / cp,
-          "cs_to_hf_over_cp": res["cs_to_hf"]["median_s"] / cp,
-          "peak_rss_over_largest_tensor": peak / largest}
-met = {"hf_to_cs_time": ratios["hf_to_cs_over_cp"] <= 1.25,
-       "cs_to_hf_time": ratios["cs_to_hf_over_cp"] <= 1.25,
-       "peak_rss": peak <= rss_limit}
-
 label = {"cp": "cp -r + sync", "hf_to_cs": "ckconv HF -> CS + sync", "cs_to_hf": "ckconv CS -> HF + sync"}
-print(f"\nckconv bench: synthetic llama {size}: {len(tensors)} bf16 tensors, {total / MiB:.0f} MiB in 2 shards, "
-      f"largest tensor {largest / MiB:.1f} MiB")
-print(f"{runs} runs per command after one warm-up, all warm (page cache not dropped); timer: {timer}\n")
-print(f"{'command':<24} {'median s':>9} {'min s':>8} {'max s':>8} {'MiB/s':>7} {'x cp':>6} {'peak RSS MiB':>13}")
-for name in ("cp", "hf_to_cs", "cs_to_hf"):
-    r = res[name]
-    rs = f"{r['peak_rss_bytes'] / MiB:.1f}" if r["peak_rss_bytes"] else "-"
-    print(f"{label[name]:<24} {r['median_s']:>9.3f} {r['min_s']:>8.3f} {r['max_s']:>8.3f} "
-          f"{total / MiB / r['median_s']:>7.0f} {r['median_s'] / cp:>6.2f} {rs:>13}")
 ok = lambda b: "ok" if b else "MISSED"
-print(f"\ntime(HF->CS)/time(cp)    = {ratios['hf_to_cs_over_cp']:.2f}   (target <= 1.25: {ok(met['hf_to_cs_time'])})")
-print(f"time(CS->HF)/time(cp)    = {ratios['cs_to_hf_over_cp']:.2f}   (target <= 1.25: {ok(met['cs_to_hf_time'])})")
-print(f"peak RSS / largest tensor = {ratios['peak_rss_over_largest_tensor']:.2f}   (peak {peak / MiB:.1f} MiB; "
-      f"target <= 2 x largest + 64 MiB = {rss_limit / MiB:.1f} MiB: {ok(met['peak_rss'])})")
-print(f"round trip HF -> CS -> HF: {check}")
 
-doc = {"size": size, "tensors": len(tensors), "tensor_bytes": total, "input_bytes_on_disk": disk,
-       "largest_tensor_bytes": largest, "runs": int(runs), "warmup_runs": 1, "timer": timer,
-       "cache": "warm", "results": res, "ratios": {k: round(v, 4) for k, v in ratios.items()},
-       "targets": {"time_over_cp_max": 1.25, "peak_rss_max_bytes": rss_limit}, "met": met,
-       "round_trip": check, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-       "cpus": os.cpu_count()}
-with open(os.path.join(os.path.dirname(out), "results.json"), "w") as f:
+
+def one(model):
+    src, out = f"bench/cache/{model}-{size.upper()}", f"bench/out/{model}"
+    timer, check = open(os.path.join(out, "status")).read().split()
+    tensors = {}  # sizes from the safetensors headers of every component
+    files = sorted(glob.glob(os.path.join(src, "**", "*.safetensors"), recursive=True))
+    for path in files:
+        with open(path, "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            hdr = json.loads(f.read(n))
+        for k, v in hdr.items():
+            if k != "__metadata__":
+                tensors[path + ":" + k] = v["data_offsets"][1] - v["data_offsets"][0]
+    largest, total = max(tensors.values()), sum(tensors.values())
+    disk = sum(os.path.getsize(p) for p in glob.glob(os.path.join(src, "**"), recursive=True) if os.path.isfile(p))
+    times = {}
+    for line in open(os.path.join(out, "times.tsv")):
+        f = line.split("\t")
+        t = float(f[1]) if len(f) == 2 else float(f[2]) - float(f[1])
+        times.setdefault(f[0], []).append(t)
+
+    def rss(name):
+        p = os.path.join(out, "rss-" + name)
+        return max(int(x) for x in open(p).read().split()) * 1024 if os.path.exists(p) else None
+    res = {}
+    for name in ("cp", "hf_to_cs", "cs_to_hf"):
+        ts = times[name]
+        res[name] = {"median_s": statistics.median(ts), "min_s": min(ts), "max_s": max(ts),
+                     "runs_s": [round(t, 4) for t in ts], "peak_rss_bytes": rss(name)}
+    cp = res["cp"]["median_s"]
+    peak = max(res[n]["peak_rss_bytes"] for n in ("hf_to_cs", "cs_to_hf"))
+    rss_limit = 2 * largest + 64 * MiB
+    ratios = {"hf_to_cs_over_cp": res["hf_to_cs"]["median_s"] / cp,
+              "cs_to_hf_over_cp": res["cs_to_hf"]["median_s"] / cp,
+              "peak_rss_over_largest_tensor": peak / largest}
+    met = {"hf_to_cs_time": ratios["hf_to_cs_over_cp"] <= 1.25,
+           "cs_to_hf_time": ratios["cs_to_hf_over_cp"] <= 1.25,
+           "peak_rss": peak <= rss_limit, "round_trip": check == "match"}
+    comps = sorted({os.path.relpath(os.path.dirname(p), src) for p in files})
+    where = f"{len(comps)} components ({', '.join(comps)})" if comps != ["."] else "2 shards"
+    print(f"\nckconv bench: synthetic {model} {size}: {len(tensors)} tensors, {total / MiB:.0f} MiB in {where}, "
+          f"largest tensor {largest / MiB:.1f} MiB")
+    print(f"{runs} runs per command after one warm-up, all warm (page cache not dropped); timer: {timer}\n")
+    print(f"{'command':<24} {'median s':>9} {'min s':>8} {'max s':>8} {'MiB/s':>7} {'x cp':>6} {'peak RSS MiB':>13}")
+    for name in ("cp", "hf_to_cs", "cs_to_hf"):
+        r = res[name]
+        rs = f"{r['peak_rss_bytes'] / MiB:.1f}" if r["peak_rss_bytes"] else "-"
+        print(f"{label[name]:<24} {r['median_s']:>9.3f} {r['min_s']:>8.3f} {r['max_s']:>8.3f} "
+              f"{total / MiB / r['median_s']:>7.0f} {r['median_s'] / cp:>6.2f} {rs:>13}")
+    print(f"\ntime(HF->CS)/time(cp)    = {ratios['hf_to_cs_over_cp']:.2f}   (target <= 1.25: {ok(met['hf_to_cs_time'])})")
+    print(f"time(CS->HF)/time(cp)    = {ratios['cs_to_hf_over_cp']:.2f}   (target <= 1.25: {ok(met['cs_to_hf_time'])})")
+    print(f"peak RSS / largest tensor = {ratios['peak_rss_over_largest_tensor']:.2f}   (peak {peak / MiB:.1f} MiB; "
+          f"target <= 2 x largest + 64 MiB = {rss_limit / MiB:.1f} MiB: {ok(met['peak_rss'])})")
+    print(f"round trip HF -> CS -> HF: {check}")
+    return {"tensors": len(tensors), "tensor_bytes": total, "input_bytes_on_disk": disk,
+            "largest_tensor_bytes": largest, "timer": timer, "results": res,
+            "ratios": {k: round(v, 4) for k, v in ratios.items()},
+            "targets": {"time_over_cp_max": 1.25, "peak_rss_max_bytes": rss_limit}, "met": met,
+            "round_trip": check}
+
+
+doc = {"size": size, "runs": int(runs), "warmup_runs": 1, "cache": "warm",
+       "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpus": os.cpu_count(),
+       "models": {m: one(m) for m in models}}
+with open("bench/results.json", "w") as f:
     json.dump(doc, f, indent=2)
     f.write("\n")
-print("wrote bench/results.json")
+print("\nwrote bench/results.json")
+sys.exit(0 if all(m["met"]["round_trip"] for m in doc["models"].values()) else 1)
 EOF
-[ "$check" = match ]
