@@ -48,6 +48,9 @@ expect_fail "CS params without projection biases: refused for qwen2" "use_projec
 sed 's/name: qwen2/name: llama/' "$T/q.yaml" >"$T/asllama.yaml"
 expect_fail "... and the same params named llama: refused by llama's rules" "use_projection_bias_in_attention must be false, found true" \
 	"$T/asllama-hf" "$CKCONV" convert "$T/q.mdl" --config "$T/asllama.yaml" -o "$T/asllama-hf" -q
+check "... and converted with --model qwen2 (CS trains Qwen2 as a llama with biases)" \
+	"$CKCONV" convert "$T/q.mdl" --config "$T/asllama.yaml" --model qwen2 -o "$T/asllama-hf" -q
+check "... to the same HF checkpoint" $CHECK st-vs-st "$T/asllama-hf" "$G/hf_back"
 printf '  mup_base_hidden_size: 32\n' >>"$T/q.yaml"
 expect_fail "a muP qwen2 checkpoint is refused" "muP" "$T/mup-hf" "$CKCONV" convert "$T/q.mdl" -o "$T/mup-hf" -q
 
