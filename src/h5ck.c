@@ -9,8 +9,9 @@
 #include <unistd.h>
 #include <hdf5.h>
 #include <jansson.h>
-#include "io.h"
+#include "buf.h"
 #include "h5ck.h"
+#include "io.h"
 #include "text.h"
 #include "valio.h"
 #include <xxhash.h>
@@ -274,6 +275,7 @@ typedef struct h5sink {
 	char **names;    /* declared names (children of top) */
 	char *top;       /* NULL: flat dict */
 	unsigned char *written;
+	uint64_t *slices; /* write_slice: slices written so far, per tensor (allocated on first use) */
 	char *cstorch_version, *prov;
 } h5sink;
 
@@ -289,6 +291,7 @@ static void sink_free(h5sink *k)
 	ck_tinfo_array_free(k->t, k->n);
 	free(k->names);
 	free(k->written);
+	free(k->slices);
 	free(k->path);
 	free(k->tmp);
 	free(k->top);
@@ -475,7 +478,85 @@ static void sink_abort(ck_tsink *base)
 	sink_free((h5sink *)base);
 }
 
-static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort};
+/* The checksum of a dataset written in slices: its bytes read back in row blocks, in order. */
+static int slice_checksum(h5sink *k, hid_t ds, hid_t ty, const ck_tinfo *t, unsigned long long *out, ck_err *e)
+{
+	hsize_t start[CK_MAX_RANK] = {0}, count[CK_MAX_RANK];
+	uint64_t row = t->nbytes / (uint64_t)t->shape.dim[0], rows;
+	hid_t fs = -1, ms = -1;
+	XXH64_state_t *st = XXH64_createState();
+	void *b = NULL;
+	int rc = 0;
+	rows = row >= ((uint64_t)4 << 20) ? 1 : ((uint64_t)4 << 20) / row; /* ~4 MiB per read */
+	if (!st || !(b = buf_get((size_t)(row * (rows < (uint64_t)t->shape.dim[0] ? rows : (uint64_t)t->shape.dim[0])), e))) {
+		rc = CK_ENOMEM;
+		goto done;
+	}
+	XXH64_reset(st, 0);
+	for (int d = 0; d < t->shape.rank; d++)
+		count[d] = (hsize_t)t->shape.dim[d];
+	for (uint64_t r = 0; r < (uint64_t)t->shape.dim[0] && !rc; r += rows) {
+		start[0] = r;
+		count[0] = r + rows <= (uint64_t)t->shape.dim[0] ? rows : (uint64_t)t->shape.dim[0] - r;
+		if ((fs = H5Dget_space(ds)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+		    (ms = H5Screate_simple(t->shape.rank, count, NULL)) < 0 ||
+		    H5Dread(ds, ty, ms, fs, H5P_DEFAULT, b) < 0)
+			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': reading back for its checksum failed", k->path, t->name);
+		else
+			XXH64_update(st, b, (size_t)(count[0] * row));
+		close_id(&ms, H5Sclose);
+		close_id(&fs, H5Sclose);
+	}
+	*out = XXH64_digest(st);
+done:
+	buf_put(b);
+	XXH64_freeState(st);
+	return rc;
+}
+
+static int sink_write_slice(ck_tsink *base, size_t i, int axis, uint64_t index, const void *buf, ck_err *e)
+{
+	h5sink *k = (h5sink *)base;
+	hsize_t start[CK_MAX_RANK] = {0}, count[CK_MAX_RANK];
+	hid_t ds = -1, ty = -1, fs = -1, ms = -1;
+	const ck_tinfo *t;
+	char why[256];
+	unsigned long long h;
+	int rc = 0;
+	if (i >= k->n || k->written[i])
+		return ck_errf(e, CK_EINVALID, "%s: tensor %zu: slice out of place", k->path, i);
+	t = &k->t[i];
+	if (!k->slices && !(k->slices = ck_calloc(e, k->n, sizeof *k->slices)))
+		return CK_ENOMEM;
+	if (axis < 0 || axis >= t->shape.rank || index != k->slices[i] || index >= (uint64_t)t->shape.dim[axis] ||
+	    !t->nbytes)
+		return ck_errf(e, CK_EINVALID, "%s: tensor '%s': slice %llu along axis %d out of order", k->path,
+			       t->name, (unsigned long long)index, axis);
+	for (int d = 0; d < t->shape.rank; d++)
+		count[d] = d == axis ? 1 : (hsize_t)t->shape.dim[d];
+	start[axis] = index;
+	if ((ds = H5Dopen2(k->fid, t->name, H5P_DEFAULT)) < 0 || (ty = dtype_h5(t->dtype)) < 0 ||
+	    (fs = H5Dget_space(ds)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+	    (ms = H5Screate_simple(t->shape.rank, count, NULL)) < 0 || H5Dwrite(ds, ty, ms, fs, H5P_DEFAULT, buf) < 0)
+		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, t->name, h5_why(why));
+	else if (++k->slices[i] == (uint64_t)t->shape.dim[axis]) { /* complete: record its checksum */
+		if (!(rc = slice_checksum(k, ds, ty, t, &h, e))) {
+			if (attr_put(ds, H5CK_CHECKSUM_ATTR, H5T_STD_U64LE, -1, NULL, &h) < 0)
+				rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, t->name, h5_why(why));
+			else {
+				k->written[i] = 1;
+				start_writeback(k, ds);
+			}
+		}
+	}
+	close_id(&ms, H5Sclose);
+	close_id(&fs, H5Sclose);
+	close_id(&ty, H5Tclose);
+	close_id(&ds, H5Dclose);
+	return rc;
+}
+
+static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort, sink_write_slice};
 
 static char *temp_name(const char *path, ck_err *e)
 {

@@ -750,7 +750,7 @@ static int sink_commit(ck_tsink *base, ck_err *e)
 
 static void sink_abort(ck_tsink *base) { sink_free((st_sink *)base, 1); }
 
-static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort};
+static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort, NULL};
 
 int st_sink_open(const char *dir, const ck_tinfo *t, size_t n, uint64_t shard_size, ck_tsink **out,
 		 ck_err *e)
