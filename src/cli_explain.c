@@ -160,6 +160,16 @@ static int load_config(const char *path, json_t **hf, json_t **cs, ck_err *e)
 	return rc;
 }
 
+/* *cs = {model: <HF config converted by the model's config rules>}. */
+static int hf_to_cs(const rule_set *rs, const json_t *hf, const char *where, json_t **cs, ck_err *e)
+{
+	json_t *model = NULL;
+	int rc = cfg_convert(rs, 0, hf, where, &model, NULL, e);
+	if (!rc && !(*cs = json_pack("{so}", "model", model)))
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+	return rc;
+}
+
 int cli_explain(int argc, char **argv, ck_err *e)
 {
 	const char *model = NULL, *from = "hf", *config = NULL, *rules = NULL, *v;
@@ -190,6 +200,9 @@ int cli_explain(int argc, char **argv, ck_err *e)
 	if (config && (rc = load_config(config, &hf, &cs, e)))
 		goto done;
 	const rule_file *f = top->files[0];
+	/* parameters read cs.model.*: derive the CS params from a config.json, as convert does */
+	if (hf && !f->n_comp && (rc = hf_to_cs(top, hf, config, &cs, e)))
+		goto done;
 	size_t ncomp = f->n_comp ? f->n_comp : 1;
 	ex *xs = calloc(ncomp, sizeof *xs);
 	if (!xs) {

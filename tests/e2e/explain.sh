@@ -37,3 +37,6 @@ X"
 check "... and where it stopped matching" grep -q "matches 'model.layers.0.mlp.up_proj' then stops at column 27 ('j.weight')" <<<"$out"
 out=$("$CKCONV" explain --model gpt2 --from cs transformer_decoder.layers.0.self_attn.proj_k_dense_layer.bias)
 check "explain --from cs shows a merge target and the inverse chain" grep -q "target   transformer.h.0.attn.c_attn.bias" <<<"$out"
+out=$("$CKCONV" explain --model qwen2 --config "$ROOT/tests/golden/qwen2/hf/config.json" model.layers.0.self_attn.k_proj.bias)
+check "explain --config config.json resolves parameters (through the config rules)" grep -q "action   rope_interleave(groups: kv_heads = 2, dim: rotary_dim = 16)" <<<"$out"
+check "qwen2's k bias meets the k_proj rule of llama-body" grep -q "rule     .*rules/llama-body.yaml:[0-9]*:[0-9]*$" <<<"$out"
