@@ -68,6 +68,39 @@ static int run_stack(const plan_group *g, ck_tsink *sink, ck_err *e)
 	return rc;
 }
 
+/* A lone unstack from a source that reads slices, with no cast: each part is read on its own,
+ * so the stacked tensor is never held whole. */
+static int unstack_streams(const plan *p, const plan_group *g)
+{
+	const plan_in *in = &g->in[0];
+	if (g->n_in != 1 || !in->src || !in->src->ops->read_slice || g->n_act != 1 ||
+	    g->act[0].kind != ACT_UNSTACK || !in->src->t[in->idx].nbytes)
+		return 0;
+	for (size_t j = 0; j < g->n_out; j++)
+		if (p->out[g->out[j]].dtype != in->src->t[in->idx].dtype)
+			return 0;
+	return 1;
+}
+
+static int run_unstack(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *e)
+{
+	const plan_in *in = &g->in[0];
+	int rc = 0;
+	for (size_t j = 0; j < g->n_out && !rc; j++) {
+		const ck_tinfo *to = &p->out[g->out[j]];
+		void *buf = buf_get((size_t)to->nbytes, e);
+		if (!buf)
+			return CK_ENOMEM;
+		rc = in->src->ops->read_slice(in->src, in->idx, (int)g->act[0].axis, j, buf, e);
+		for (size_t k = 0; !rc && k < in->n_ops; k++)
+			rc = act_scale(to->dtype, buf, to->nbytes, in->ops[k].div, in->ops[k].by, e);
+		if (!rc)
+			rc = ck_tsink_write(sink, g->out[j], buf, e);
+		buf_put(buf);
+	}
+	return rc;
+}
+
 static int run_move(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *e)
 {
 	act_list in = {0}, out = {0};
@@ -151,7 +184,8 @@ static int run_groups(const plan *p, ck_tsink *sink, exec_progress_fn fn, void *
 		if (guard_stopped()) /* SIGINT/SIGTERM: stop between tensors; the caller cleans up */
 			return ck_errf(e, CK_EINTR, "interrupted by signal %d; nothing was written", guard_stopped());
 		int rc = g->kind != PLAN_MOVE ? run_gen(p, g, sink, e)
-			 : stack_streams(p, g, sink) ? run_stack(g, sink, e) : run_move(p, g, sink, e);
+			 : stack_streams(p, g, sink) ? run_stack(g, sink, e)
+			 : unstack_streams(p, g) ? run_unstack(p, g, sink, e) : run_move(p, g, sink, e);
 		if (rc)
 			return rc;
 		for (size_t j = 0; j < g->n_out; j++)

@@ -344,7 +344,7 @@ static void src_free(ck_tsrc *base)
 	free(s);
 }
 
-static const ck_tsrc_ops src_ops = {src_read, src_free};
+static const ck_tsrc_ops src_ops = {src_read, src_free, NULL};
 
 static int open_single(st_src *s, ck_err *e)
 {

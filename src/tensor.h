@@ -52,6 +52,10 @@ typedef struct ck_tsrc_ops {
 	/* Read all nbytes of tensor i (row-major, little-endian) into buf. */
 	int (*read)(ck_tsrc *s, size_t i, void *buf, ck_err *e);
 	void (*free)(ck_tsrc *s);
+	/* Optional (NULL: not supported): the slice at index along axis of tensor i, row-major,
+	 * into buf; slices may be read in any order. Lets a stacked tensor be taken apart one
+	 * part at a time instead of read whole. */
+	int (*read_slice)(ck_tsrc *s, size_t i, int axis, uint64_t index, void *buf, ck_err *e);
 } ck_tsrc_ops;
 
 struct ck_tsrc {

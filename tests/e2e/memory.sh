@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Memory: a MoE layer's experts are stacked into the packed file one slice at a time, so the
-# peak RSS of HF -> CS stays below the size of one stacked tensor (8 experts x 8 MiB = 64 MiB),
-# where assembling it in memory would need twice that. Peak RSS from /usr/bin/time.
+# Memory: a MoE layer's experts are stacked into the packed file one slice at a time, and taken
+# apart again one slice at a time, so the peak RSS both ways stays below the size of one stacked
+# tensor (8 experts x 8 MiB = 64 MiB), where assembling it in memory would need twice that.
+# Peak RSS from /usr/bin/time. Slices still pass through the checksums.
 . "$(dirname "$0")/lib.inc"
 [ -x /usr/bin/time ] || { notok "/usr/bin/time is installed (Debian package time)"; exit 1; }
 $PY - "$T/moe" <<'PY'
@@ -39,5 +40,15 @@ check "a mixtral layer converts" test -s "$T/moe.mdl"
 rss=$(cat "$T/rss")
 check "peak RSS ${rss} KiB < one stacked expert tensor (65536 KiB)" test "$rss" -lt 65536
 check "the stacked tensors verify (checksums computed from the slices)" "$CKCONV" verify "$T/moe.mdl"
-"$CKCONV" convert "$T/moe.mdl" -o "$T/back" -q
+/usr/bin/time -f %M -o "$T/rss" "$CKCONV" convert "$T/moe.mdl" -o "$T/back" -q
 check "and convert back to the same experts" "$CKCONV" diff "$T/moe" "$T/back"
+rss=$(cat "$T/rss")
+check "peak RSS of CS -> HF ${rss} KiB < one stacked expert tensor (65536 KiB)" test "$rss" -lt 65536
+$PY - "$T/moe.mdl" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r+") as f:
+    d = next(f[k] for k in f.keys() if k.endswith("expert_weights"))  # [I, experts, H]
+    a = d[-1:, -1:, -1:].copy(); a.view(np.uint8)[0] ^= 1; d[-1:, -1:, -1:] = a  # a bit of the last expert
+PY
+expect_fail "a flipped bit in the last slice stops the conversion before any slice is written" "checksum mismatch" "$T/back2" \
+	"$CKCONV" convert "$T/moe.mdl" -o "$T/back2" -q
