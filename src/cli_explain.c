@@ -16,16 +16,14 @@ static const char usage[] =
 	"For each KEY (spelled as in the --from checkpoint, default hf; CS keys without the packed\n"
 	"file's leading 'model.'): the rule that matches (file:line:col), its template and bindings,\n"
 	"the target key(s), the action with its parameters (resolved when --config gives the HF\n"
-	"config.json, converted by the model's config rules first, or CS params), and the key each\n"
-	"target maps back to. With no match: the rules that came closest and where each stopped\n"
-	"matching. Exit status 1 if any key has no rule.\n";
+	"config.json or CS params), and the key each target maps back to. With no match: the rules\n"
+	"that came closest and where each stopped matching. Exit status 1 if any key has no rule.\n";
 
 typedef struct ex {
 	const rule_set *rs;
 	const char *comp; /* component dir, or NULL */
 	match_prog *fwd, *back;
 	cfg_env env;      /* hf/cs from --config, for parameters */
-	json_t *cs_own;   /* CS params converted from an HF --config, owned */
 	int dir;
 } ex;
 
@@ -150,22 +148,6 @@ static int explain_key(const ex *x, const char *key)
 	return 1;
 }
 
-/* Action parameters read CS params (cs.model.*): from an HF config.json, convert it first. A config
- * the rules refuse is reported in one note and leaves those parameters unresolved. */
-static void cs_from_hf(ex *x, const char *path)
-{
-	json_t *model = NULL;
-	ck_err e = {0};
-	if (!x->env.hf || x->env.cs)
-		return;
-	if (cfg_convert(x->rs, 0, x->env.hf, path, &model, NULL, &e)) {
-		fprintf(stderr, "ckconv: note: %s; parameters read from CS params stay unresolved\n", e.msg);
-		return;
-	}
-	x->cs_own = json_pack("{so}", "model", model);
-	x->env.cs = x->cs_own;
-}
-
 static int load_config(const char *path, json_t **hf, json_t **cs, ck_err *e)
 {
 	size_t n = strlen(path);
@@ -175,6 +157,16 @@ static int load_config(const char *path, json_t **hf, json_t **cs, ck_err *e)
 	int rc = valio_yaml_load(path, &p, e);
 	if (!rc)
 		*cs = p;
+	return rc;
+}
+
+/* *cs = {model: <HF config converted by the model's config rules>}. */
+static int hf_to_cs(const rule_set *rs, const json_t *hf, const char *where, json_t **cs, ck_err *e)
+{
+	json_t *model = NULL;
+	int rc = cfg_convert(rs, 0, hf, where, &model, NULL, e);
+	if (!rc && !(*cs = json_pack("{so}", "model", model)))
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 	return rc;
 }
 
@@ -208,6 +200,9 @@ int cli_explain(int argc, char **argv, ck_err *e)
 	if (config && (rc = load_config(config, &hf, &cs, e)))
 		goto done;
 	const rule_file *f = top->files[0];
+	/* parameters read cs.model.*: derive the CS params from a config.json, as convert does */
+	if (hf && !f->n_comp && (rc = hf_to_cs(top, hf, config, &cs, e)))
+		goto done;
 	size_t ncomp = f->n_comp ? f->n_comp : 1;
 	ex *xs = calloc(ncomp, sizeof *xs);
 	if (!xs) {
@@ -231,7 +226,6 @@ int cli_explain(int argc, char **argv, ck_err *e)
 		if ((rc = act_check_rules(rs, e)) || (rc = match_compile(rs, xs[c].dir, &xs[c].fwd, e)) ||
 			(rc = match_compile(rs, !xs[c].dir, &xs[c].back, e)))
 			break;
-		cs_from_hf(&xs[c], config);
 	}
 	for (int i = 1; i < argc && !rc; i++) {
 		if (argv[i][0] == '-') {
@@ -251,7 +245,6 @@ int cli_explain(int argc, char **argv, ck_err *e)
 	for (size_t c = 0; c < ncomp; c++) {
 		match_free(xs[c].fwd);
 		match_free(xs[c].back);
-		json_decref(xs[c].cs_own);
 		if (f->n_comp)
 			rule_set_free((rule_set *)xs[c].rs);
 	}

@@ -3,6 +3,8 @@
 #ifndef CK_ERR_H
 #define CK_ERR_H
 
+#include <stddef.h>
+
 enum {
 	CK_OK = 0,
 	CK_ERROR = -1,     /* anything else */

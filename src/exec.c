@@ -29,6 +29,78 @@ static int cast_to(act_t *t, ck_dtype to, ck_err *e)
 	return 0;
 }
 
+/* One source tensor into a recycled buffer, with its muP scaling applied. */
+static int read_in(const plan_in *in, void **buf, ck_err *e)
+{
+	const ck_tinfo *ti = &in->src->t[in->idx];
+	int rc = 0;
+	if (!(*buf = buf_get((size_t)ti->nbytes, e)))
+		return CK_ENOMEM;
+	rc = ck_tsrc_read(in->src, in->idx, *buf, e);
+	for (size_t k = 0; !rc && k < in->n_ops; k++) /* muP folding, before the actions */
+		rc = act_scale(ti->dtype, *buf, ti->nbytes, in->ops[k].div, in->ops[k].by, e);
+	return rc;
+}
+
+/* A lone stack (MoE experts) into a sink that takes slices, with no cast: every source goes
+ * straight into its slice, so the stacked tensor is never assembled in memory. */
+static int stack_streams(const plan *p, const plan_group *g, const ck_tsink *sink)
+{
+	const ck_tinfo *to = &p->out[g->out[0]];
+	if (!sink->ops->write_slice || g->n_act != 1 || g->act[0].kind != ACT_STACK || g->n_out != 1 ||
+	    !to->nbytes)
+		return 0;
+	for (size_t i = 0; i < g->n_in; i++)
+		if (!g->in[i].src || g->in[i].src->t[g->in[i].idx].dtype != to->dtype)
+			return 0;
+	return 1;
+}
+
+static int run_stack(const plan_group *g, ck_tsink *sink, ck_err *e)
+{
+	int rc = 0;
+	for (size_t i = 0; i < g->n_in && !rc; i++) {
+		void *buf = NULL;
+		if (!(rc = read_in(&g->in[i], &buf, e)))
+			rc = sink->ops->write_slice(sink, g->out[0], (int)g->act[0].axis, i, buf, e);
+		buf_put(buf);
+	}
+	return rc;
+}
+
+/* A lone unstack from a source that reads slices, with no cast: each part is read on its own,
+ * so the stacked tensor is never held whole. */
+static int unstack_streams(const plan *p, const plan_group *g)
+{
+	const plan_in *in = &g->in[0];
+	if (g->n_in != 1 || !in->src || !in->src->ops->read_slice || g->n_act != 1 ||
+	    g->act[0].kind != ACT_UNSTACK || !in->src->t[in->idx].nbytes)
+		return 0;
+	for (size_t j = 0; j < g->n_out; j++)
+		if (p->out[g->out[j]].dtype != in->src->t[in->idx].dtype)
+			return 0;
+	return 1;
+}
+
+static int run_unstack(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *e)
+{
+	const plan_in *in = &g->in[0];
+	int rc = 0;
+	for (size_t j = 0; j < g->n_out && !rc; j++) {
+		const ck_tinfo *to = &p->out[g->out[j]];
+		void *buf = buf_get((size_t)to->nbytes, e);
+		if (!buf)
+			return CK_ENOMEM;
+		rc = in->src->ops->read_slice(in->src, in->idx, (int)g->act[0].axis, j, buf, e);
+		for (size_t k = 0; !rc && k < in->n_ops; k++)
+			rc = act_scale(to->dtype, buf, to->nbytes, in->ops[k].div, in->ops[k].by, e);
+		if (!rc)
+			rc = ck_tsink_write(sink, g->out[j], buf, e);
+		buf_put(buf);
+	}
+	return rc;
+}
+
 static int run_move(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *e)
 {
 	act_list in = {0}, out = {0};
@@ -46,14 +118,8 @@ static int run_move(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *
 		t->dtype = ti->dtype;
 		t->shape = ti->shape;
 		t->nbytes = ti->nbytes;
-		if (!(t->data = buf_get((size_t)ti->nbytes, e)))
-			rc = CK_ENOMEM;
-		else
-			t->owned = 1;
-		if (!rc)
-			rc = ck_tsrc_read(g->in[i].src, g->in[i].idx, t->data, e);
-		for (size_t k = 0; !rc && k < g->in[i].n_ops; k++) /* muP folding, before the actions */
-			rc = act_scale(t->dtype, t->data, t->nbytes, g->in[i].ops[k].div, g->in[i].ops[k].by, e);
+		rc = read_in(&g->in[i], &t->data, e);
+		t->owned = t->data != NULL;
 	}
 	if (rc) {
 		act_list_dispose(&in);
@@ -117,7 +183,9 @@ static int run_groups(const plan *p, ck_tsink *sink, exec_progress_fn fn, void *
 		const plan_group *g = &p->g[i];
 		if (guard_stopped()) /* SIGINT/SIGTERM: stop between tensors; the caller cleans up */
 			return ck_errf(e, CK_EINTR, "interrupted by signal %d; nothing was written", guard_stopped());
-		int rc = g->kind == PLAN_MOVE ? run_move(p, g, sink, e) : run_gen(p, g, sink, e);
+		int rc = g->kind != PLAN_MOVE ? run_gen(p, g, sink, e)
+			 : stack_streams(p, g, sink) ? run_stack(g, sink, e)
+			 : unstack_streams(p, g) ? run_unstack(p, g, sink, e) : run_move(p, g, sink, e);
 		if (rc)
 			return rc;
 		for (size_t j = 0; j < g->n_out; j++)

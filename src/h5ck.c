@@ -9,8 +9,9 @@
 #include <unistd.h>
 #include <hdf5.h>
 #include <jansson.h>
-#include "io.h"
+#include "buf.h"
 #include "h5ck.h"
+#include "io.h"
 #include "text.h"
 #include "valio.h"
 #include <xxhash.h>
@@ -274,6 +275,7 @@ typedef struct h5sink {
 	char **names;    /* declared names (children of top) */
 	char *top;       /* NULL: flat dict */
 	unsigned char *written;
+	uint64_t *slices; /* write_slice: slices written so far, per tensor (allocated on first use) */
 	char *cstorch_version, *prov;
 } h5sink;
 
@@ -289,6 +291,7 @@ static void sink_free(h5sink *k)
 	ck_tinfo_array_free(k->t, k->n);
 	free(k->names);
 	free(k->written);
+	free(k->slices);
 	free(k->path);
 	free(k->tmp);
 	free(k->top);
@@ -475,7 +478,86 @@ static void sink_abort(ck_tsink *base)
 	sink_free((h5sink *)base);
 }
 
-static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort};
+/* xxHash64 of a dataset's bytes, read in row blocks of ~4 MiB, in order: the checksum of a
+ * tensor written or read in slices, without holding it whole. */
+static int ds_checksum(const char *path, hid_t ds, hid_t ty, const ck_tinfo *t, unsigned long long *out, ck_err *e)
+{
+	hsize_t start[CK_MAX_RANK] = {0}, count[CK_MAX_RANK];
+	uint64_t row = t->nbytes / (uint64_t)t->shape.dim[0], rows;
+	hid_t fs = -1, ms = -1;
+	XXH64_state_t *st = XXH64_createState();
+	void *b = NULL;
+	int rc = 0;
+	rows = row >= ((uint64_t)4 << 20) ? 1 : ((uint64_t)4 << 20) / row; /* ~4 MiB per read */
+	if (!st || !(b = buf_get((size_t)(row * (rows < (uint64_t)t->shape.dim[0] ? rows : (uint64_t)t->shape.dim[0])), e))) {
+		rc = CK_ENOMEM;
+		goto done;
+	}
+	XXH64_reset(st, 0);
+	for (int d = 0; d < t->shape.rank; d++)
+		count[d] = (hsize_t)t->shape.dim[d];
+	for (uint64_t r = 0; r < (uint64_t)t->shape.dim[0] && !rc; r += rows) {
+		start[0] = r;
+		count[0] = r + rows <= (uint64_t)t->shape.dim[0] ? rows : (uint64_t)t->shape.dim[0] - r;
+		if ((fs = H5Dget_space(ds)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+		    (ms = H5Screate_simple(t->shape.rank, count, NULL)) < 0 ||
+		    H5Dread(ds, ty, ms, fs, H5P_DEFAULT, b) < 0)
+			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': reading for its checksum failed", path, t->name);
+		else
+			XXH64_update(st, b, (size_t)(count[0] * row));
+		close_id(&ms, H5Sclose);
+		close_id(&fs, H5Sclose);
+	}
+	*out = XXH64_digest(st);
+done:
+	buf_put(b);
+	XXH64_freeState(st);
+	return rc;
+}
+
+static int sink_write_slice(ck_tsink *base, size_t i, int axis, uint64_t index, const void *buf, ck_err *e)
+{
+	h5sink *k = (h5sink *)base;
+	hsize_t start[CK_MAX_RANK] = {0}, count[CK_MAX_RANK];
+	hid_t ds = -1, ty = -1, fs = -1, ms = -1;
+	const ck_tinfo *t;
+	char why[256];
+	unsigned long long h;
+	int rc = 0;
+	if (i >= k->n || k->written[i])
+		return ck_errf(e, CK_EINVALID, "%s: tensor %zu: slice out of place", k->path, i);
+	t = &k->t[i];
+	if (!k->slices && !(k->slices = ck_calloc(e, k->n, sizeof *k->slices)))
+		return CK_ENOMEM;
+	if (axis < 0 || axis >= t->shape.rank || index != k->slices[i] || index >= (uint64_t)t->shape.dim[axis] ||
+	    !t->nbytes)
+		return ck_errf(e, CK_EINVALID, "%s: tensor '%s': slice %llu along axis %d out of order", k->path,
+			       t->name, (unsigned long long)index, axis);
+	for (int d = 0; d < t->shape.rank; d++)
+		count[d] = d == axis ? 1 : (hsize_t)t->shape.dim[d];
+	start[axis] = index;
+	if ((ds = H5Dopen2(k->fid, t->name, H5P_DEFAULT)) < 0 || (ty = dtype_h5(t->dtype)) < 0 ||
+	    (fs = H5Dget_space(ds)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+	    (ms = H5Screate_simple(t->shape.rank, count, NULL)) < 0 || H5Dwrite(ds, ty, ms, fs, H5P_DEFAULT, buf) < 0)
+		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, t->name, h5_why(why));
+	else if (++k->slices[i] == (uint64_t)t->shape.dim[axis]) { /* complete: record its checksum */
+		if (!(rc = ds_checksum(k->path, ds, ty, t, &h, e))) {
+			if (attr_put(ds, H5CK_CHECKSUM_ATTR, H5T_STD_U64LE, -1, NULL, &h) < 0)
+				rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, t->name, h5_why(why));
+			else {
+				k->written[i] = 1;
+				start_writeback(k, ds);
+			}
+		}
+	}
+	close_id(&ms, H5Sclose);
+	close_id(&fs, H5Sclose);
+	close_id(&ty, H5Tclose);
+	close_id(&ds, H5Dclose);
+	return rc;
+}
+
+static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort, sink_write_slice};
 
 static char *temp_name(const char *path, ck_err *e)
 {
@@ -871,6 +953,23 @@ static hid_t mem_type(hid_t ft)
 	return mt;
 }
 
+/* The stored checksum, when there is one, against `got`. */
+static int check_sum(h5src *s, hid_t ds, const ck_tinfo *t, unsigned long long got, ck_err *e)
+{
+	unsigned long long stored = 0;
+	int rc = 0;
+	if (H5Aexists(ds, H5CK_CHECKSUM_ATTR) <= 0)
+		return 0;
+	hid_t a = H5Aopen(ds, H5CK_CHECKSUM_ATTR, H5P_DEFAULT);
+	if (a < 0 || H5Aread(a, H5T_NATIVE_ULLONG, &stored) < 0)
+		rc = ck_errf(e, CK_ECORRUPT, "%s: tensor '%s': its checksum attribute is unreadable", s->base.path, t->name);
+	else if (stored != got)
+		rc = ck_errf(e, CK_ECORRUPT, "%s: tensor '%s': checksum mismatch (stored xxh64 %016llx, data gives %016llx): "
+			"the file is damaged", s->base.path, t->name, stored, got);
+	close_id(&a, H5Aclose);
+	return rc;
+}
+
 static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
 {
 	h5src *s = (h5src *)base;
@@ -898,16 +997,8 @@ static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
 		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': read failed: %s", s->base.path, s->ds[i], h5_why(why));
 		goto done;
 	}
-	if (H5Aexists(ds, H5CK_CHECKSUM_ATTR) > 0) {
-		unsigned long long stored = 0, got = XXH64(buf, (size_t)t->nbytes, 0);
-		hid_t a = H5Aopen(ds, H5CK_CHECKSUM_ATTR, H5P_DEFAULT);
-		if (a < 0 || H5Aread(a, H5T_NATIVE_ULLONG, &stored) < 0)
-			rc = ck_errf(e, CK_ECORRUPT, "%s: tensor '%s': its checksum attribute is unreadable", s->base.path, t->name);
-		else if (stored != got)
-			rc = ck_errf(e, CK_ECORRUPT, "%s: tensor '%s': checksum mismatch (stored xxh64 %016llx, data gives %016llx): "
-				"the file is damaged", s->base.path, t->name, stored, got);
-		close_id(&a, H5Aclose);
-	}
+	if (H5Aexists(ds, H5CK_CHECKSUM_ATTR) > 0)
+		rc = check_sum(s, ds, t, XXH64(buf, (size_t)t->nbytes, 0), e);
 done:
 	close_id(&sp, H5Sclose);
 	close_id(&mt, H5Tclose);
@@ -916,7 +1007,44 @@ done:
 	return rc;
 }
 
-static const ck_tsrc_ops src_ops = {src_read, src_free};
+/* Slice 0 first checks the whole tensor's checksum (read in row blocks), so no slice of a
+ * damaged tensor is ever handed on. */
+static int src_read_slice(ck_tsrc *base, size_t i, int axis, uint64_t index, void *buf, ck_err *e)
+{
+	h5src *s = (h5src *)base;
+	hsize_t start[CK_MAX_RANK] = {0}, count[CK_MAX_RANK];
+	hid_t ds = -1, ft = -1, mt = -1, fs = -1, ms = -1;
+	const ck_tinfo *t;
+	unsigned long long h;
+	char why[256];
+	int rc = 0;
+	if (i >= s->base.n)
+		return ck_errf(e, CK_EINVALID, "%s: tensor index %zu out of range (%zu tensors)", s->base.path, i, s->base.n);
+	t = &s->base.t[i];
+	if (axis < 0 || axis >= t->shape.rank || index >= (uint64_t)t->shape.dim[axis] || !t->nbytes)
+		return ck_errf(e, CK_EINVALID, "%s: tensor '%s': no slice %llu along axis %d", s->base.path, t->name,
+			       (unsigned long long)index, axis);
+	for (int d = 0; d < t->shape.rank; d++)
+		count[d] = d == axis ? 1 : (hsize_t)t->shape.dim[d];
+	start[axis] = index;
+	if ((ds = H5Dopen2(s->fid, s->ds[i], H5P_DEFAULT)) < 0 || (ft = H5Dget_type(ds)) < 0 ||
+	    (mt = mem_type(ft)) < 0)
+		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", s->base.path, s->ds[i], h5_why(why));
+	else if (index == 0 && H5Aexists(ds, H5CK_CHECKSUM_ATTR) > 0 &&
+		 !(rc = ds_checksum(s->base.path, ds, mt, t, &h, e)))
+		rc = check_sum(s, ds, t, h, e);
+	if (!rc && ((fs = H5Dget_space(ds)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+		    (ms = H5Screate_simple(t->shape.rank, count, NULL)) < 0 || H5Dread(ds, mt, ms, fs, H5P_DEFAULT, buf) < 0))
+		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': read failed: %s", s->base.path, s->ds[i], h5_why(why));
+	close_id(&ms, H5Sclose);
+	close_id(&fs, H5Sclose);
+	close_id(&mt, H5Tclose);
+	close_id(&ft, H5Tclose);
+	close_id(&ds, H5Dclose);
+	return rc;
+}
+
+static const ck_tsrc_ops src_ops = {src_read, src_free, src_read_slice};
 
 /* Append tensor `name` read from dataset `ds`; shape/dtype filled in later. */
 static ck_tinfo *src_add(h5src *s, const char *name, const char *ds, ck_err *e)

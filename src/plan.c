@@ -695,20 +695,25 @@ void plan_print(const plan *p, FILE *f)
 	uint64_t total = 0;
 	for (size_t i = 0; i < p->n_out; i++)
 		total += p->out[i].nbytes;
-	fprintf(f, "%zu target tensors, %llu bytes; %zu source keys dropped by rule\n", p->n_out,
-		(unsigned long long)total, p->n_dropped);
+	fprintf(f, "%zu target tensors, %llu bytes; %zu source keys dropped by rule; tensor buffers at most "
+		"%.1f MiB at once\n", p->n_out, (unsigned long long)total, p->n_dropped,
+		(double)plan_peak_bytes(p) / (1 << 20));
 }
 
 uint64_t plan_peak_bytes(const plan *p)
 {
 	uint64_t peak = 0;
 	for (size_t i = 0; i < p->n_groups; i++) {
-		uint64_t s = 0;
-		for (size_t j = 0; j < p->g[i].n_in; j++)
-			if (p->g[i].in[j].src)
-				s += p->g[i].in[j].src->t[p->g[i].in[j].idx].nbytes;
-		for (size_t j = 0; j < p->g[i].n_out; j++)
-			s += p->out[p->g[i].out[j]].nbytes;
+		const plan_group *g = &p->g[i];
+		int slices = g->n_act == 1 && g->act[0].kind == ACT_STACK; /* streamed one source at a time */
+		uint64_t s = 0, nb;
+		for (size_t j = 0; j < g->n_in; j++)
+			if (g->in[j].src) {
+				nb = g->in[j].src->t[g->in[j].idx].nbytes;
+				s = slices ? (nb > s ? nb : s) : s + nb;
+			}
+		for (size_t j = 0; !slices && j < g->n_out; j++)
+			s += p->out[g->out[j]].nbytes;
 		if (s > peak)
 			peak = s;
 	}

@@ -79,7 +79,8 @@ int plan_check(const plan *p, ck_err *e);
 size_t plan_set_dtype(plan *p, ck_dtype dt);
 /* The --dry-run listing. */
 void plan_print(const plan *p, FILE *f);
-/* Largest sum of input bytes of one group (what execution holds in memory at once). */
+/* Bytes of tensor buffers one group holds at once, the largest over the plan (a lone stack
+ * streams its sources into slices, one at a time). */
 uint64_t plan_peak_bytes(const plan *p);
 
 #endif

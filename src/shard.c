@@ -43,7 +43,7 @@ static void shard_free(ck_tsrc *base)
 	free(s);
 }
 
-static const ck_tsrc_ops shard_ops = {shard_read, shard_free};
+static const ck_tsrc_ops shard_ops = {shard_read, shard_free, NULL};
 
 /* A key found in a file, for cross-checking the files against weight_map. */
 typedef struct skey {

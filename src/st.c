@@ -13,51 +13,12 @@
 #include "st.h"
 #include "text.h"
 
-#define ST_IO_CHUNK ((size_t)1 << 30) /* Linux moves at most ~2 GiB per call anyway */
 #define ST_INDEX_NAME "model.safetensors.index.json"
 #define ST_SINGLE_NAME "model.safetensors"
 
 typedef unsigned long long ull;
 
 /* ---- small helpers ---- */
-
-/* Reads n bytes at off: 0, an errno value, or -1 when the file ends first. */
-static int read_at(int fd, void *buf, size_t n, uint64_t off)
-{
-	char *p = buf;
-	while (n) {
-		ssize_t r = pread(fd, p, n > ST_IO_CHUNK ? ST_IO_CHUNK : n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return errno;
-		if (r == 0)
-			return -1;
-		p += r;
-		off += (uint64_t)r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-/* Writes n bytes at off: 0 or an errno value. */
-static int write_at(int fd, const void *buf, size_t n, uint64_t off)
-{
-	const char *p = buf;
-	while (n) {
-		ssize_t r = pwrite(fd, p, n > ST_IO_CHUNK ? ST_IO_CHUNK : n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return errno;
-		if (r == 0)
-			return EIO;
-		p += r;
-		off += (uint64_t)r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
 
 static char *path_join(const char *dir, const char *name, ck_err *e)
 {
@@ -319,7 +280,7 @@ static int parse_file(const char *path, st_file *f, st_hdr *h, ck_err *e)
 	if (size < 8)
 		return ck_errf(e, CK_EINVALID, "%s: file is %llu bytes, too short for the 8-byte header length",
 			       path, (ull)size);
-	if ((r = read_at(f->fd, lb, 8, 0)))
+	if ((r = io_read_at(f->fd, lb, 8, 0)))
 		return ck_errf(e, CK_EIO, "%s: cannot read header length: %s", path,
 			       r < 0 ? "file shrank" : strerror(r));
 	for (int i = 7; i >= 0; i--)
@@ -333,7 +294,7 @@ static int parse_file(const char *path, st_file *f, st_hdr *h, ck_err *e)
 	(void)posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* a hint; failure is harmless */
 	if (!(buf = ck_malloc(e, (size_t)n)))
 		return CK_ENOMEM;
-	if ((r = read_at(f->fd, buf, (size_t)n, 8))) {
+	if ((r = io_read_at(f->fd, buf, (size_t)n, 8))) {
 		rc = ck_errf(e, CK_EIO, "%s: cannot read header: %s", path, r < 0 ? "file shrank" : strerror(r));
 		goto done;
 	}
@@ -362,7 +323,7 @@ static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
 	if (i >= s->base.n)
 		return ck_errf(e, CK_EINVALID, "%s: tensor index %zu out of range (%zu tensors)", s->base.path,
 			       i, s->base.n);
-	r = read_at(s->f.fd, buf, (size_t)s->base.t[i].nbytes, s->off[i]);
+	r = io_read_at(s->f.fd, buf, (size_t)s->base.t[i].nbytes, s->off[i]);
 	if (r < 0)
 		return ck_errf(e, CK_EIO, "%s: tensor '%s': file ended before byte %llu; it shrank since it was "
 			       "opened", s->base.path, s->base.t[i].name, (ull)(s->off[i] + s->base.t[i].nbytes));
@@ -383,7 +344,7 @@ static void src_free(ck_tsrc *base)
 	free(s);
 }
 
-static const ck_tsrc_ops src_ops = {src_read, src_free};
+static const ck_tsrc_ops src_ops = {src_read, src_free, NULL};
 
 static int open_single(st_src *s, ck_err *e)
 {
@@ -654,7 +615,7 @@ static int open_shards(st_sink *k, ck_err *e)
 			break;
 		for (int i = 0; i < 8; i++)
 			lb[i] = (unsigned char)((uint64_t)b.n >> (8 * i));
-		if ((r = write_at(k->s[s].fd, lb, 8, 0)) || (r = write_at(k->s[s].fd, b.p, b.n, 8)))
+		if ((r = io_write_at(k->s[s].fd, lb, 8, 0)) || (r = io_write_at(k->s[s].fd, b.p, b.n, 8)))
 			rc = ck_errf(e, CK_EIO, "%s: cannot write header: %s", k->s[s].path, strerror(r));
 	}
 done:
@@ -690,7 +651,7 @@ static int write_index(st_sink *k, ck_err *e)
 	if (b.oom)
 		rc = ck_errf(e, CK_ENOMEM, "%s: out of memory building the index", k->ipath);
 	else if (!(rc = create_file(k->ipath, &fd, &k->imade, e))) {
-		r = write_at(fd, b.p, b.n, 0);
+		r = io_write_at(fd, b.p, b.n, 0);
 		if (!r && fsync(fd))
 			r = errno;
 		if (r)
@@ -713,7 +674,7 @@ static int sink_write(ck_tsink *base, size_t i, const void *buf, ck_err *e)
 	if (k->done[i])
 		return ck_errf(e, CK_EINVALID, "%s: tensor '%s' written twice", k->s[k->sh[i]].path,
 			       k->t[i].name);
-	if ((r = write_at(k->s[k->sh[i]].fd, buf, (size_t)k->t[i].nbytes, k->off[i])))
+	if ((r = io_write_at(k->s[k->sh[i]].fd, buf, (size_t)k->t[i].nbytes, k->off[i])))
 		return ck_errf(e, CK_EIO, "%s: tensor '%s': write failed: %s", k->s[k->sh[i]].path,
 			       k->t[i].name, strerror(r));
 	io_start_writeback(k->s[k->sh[i]].fd, k->off[i], k->t[i].nbytes);
@@ -750,7 +711,7 @@ static int sink_commit(ck_tsink *base, ck_err *e)
 
 static void sink_abort(ck_tsink *base) { sink_free((st_sink *)base, 1); }
 
-static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort};
+static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort, NULL};
 
 int st_sink_open(const char *dir, const ck_tinfo *t, size_t n, uint64_t shard_size, ck_tsink **out,
 		 ck_err *e)

@@ -262,7 +262,7 @@ static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
 	return 0;
 }
 
-static const ck_tsrc_ops src_ops = {src_read, src_free};
+static const ck_tsrc_ops src_ops = {src_read, src_free, NULL};
 
 /* Finds each view's storage member and checks that it holds exactly the declared bytes. */
 static int locate_storages(tb_src *s, tb_zip *zp, const char *prefix, ck_err *e)

@@ -52,6 +52,10 @@ typedef struct ck_tsrc_ops {
 	/* Read all nbytes of tensor i (row-major, little-endian) into buf. */
 	int (*read)(ck_tsrc *s, size_t i, void *buf, ck_err *e);
 	void (*free)(ck_tsrc *s);
+	/* Optional (NULL: not supported): the slice at index along axis of tensor i, row-major,
+	 * into buf; slices may be read in any order. Lets a stacked tensor be taken apart one
+	 * part at a time instead of read whole. */
+	int (*read_slice)(ck_tsrc *s, size_t i, int axis, uint64_t index, void *buf, ck_err *e);
 } ck_tsrc_ops;
 
 struct ck_tsrc {
@@ -78,6 +82,10 @@ typedef struct ck_tsink_ops {
 	int (*commit)(ck_tsink *k, ck_err *e);
 	/* Removes temporaries and frees; also what free does after a failed commit. */
 	void (*abort)(ck_tsink *k);
+	/* Optional (NULL: not supported): tensor i's slices at index 0, 1, ... along axis, in that
+	 * order, each buf holding one slice row-major; the last one completes the tensor. Lets a
+	 * stacked tensor be written one part at a time instead of assembled in memory. */
+	int (*write_slice)(ck_tsink *k, size_t i, int axis, uint64_t index, const void *buf, ck_err *e);
 } ck_tsink_ops;
 
 struct ck_tsink {

@@ -29,13 +29,6 @@ check "each key names one rule, targets the reference has, and maps back to itse
 check "q_proj shows the RoPE action with resolved parameters" grep -q "action   rope_interleave(groups: heads = 4, dim: rotary_dim = 16)" <<<"$out"
 check "k_proj uses the KV head count" grep -q "rope_interleave(groups: kv_heads = 2, dim: rotary_dim = 16)" <<<"$out"
 
-out=$("$CKCONV" explain --model llama --config "$G/hf/config.json" model.layers.0.self_attn.k_proj.weight 2>&1)
-check "--config with HF config.json: CS-side parameters resolved through the config rules" \
-	grep -q "action   rope_interleave(groups: kv_heads = 2, dim: rotary_dim = 16)$" <<<"$out"
-out=$("$CKCONV" explain --model llama --config "$ROOT/tests/golden/gpt2/hf/config.json" model.layers.0.self_attn.k_proj.weight 2>&1)
-check "... a config.json the rules refuse: one note naming the rule" \
-	grep -q '^ckconv: note: .*model_type must be "llama", found "gpt2" (rule .*llama.yaml:[0-9]*:[0-9]*); parameters read from CS params stay unresolved$' <<<"$out"
-check "... and those parameters left open" grep -qF "kv_heads = ? (pass --config to resolve)" <<<"$out"
 out=$("$CKCONV" explain --model llama model.layers.0.mlp.up_projj.weight 2>&1); rc=$?
 check "a misspelt key fails" test $rc -eq 1
 check "... and names the nearest rule first" sh -c "grep -A1 'Closest rules' <<'X' | grep -q 'llama-mlp.yaml:[0-9]*:[0-9]*  model.layers.<L>.mlp.up_proj.<P>'
@@ -44,3 +37,6 @@ X"
 check "... and where it stopped matching" grep -q "matches 'model.layers.0.mlp.up_proj' then stops at column 27 ('j.weight')" <<<"$out"
 out=$("$CKCONV" explain --model gpt2 --from cs transformer_decoder.layers.0.self_attn.proj_k_dense_layer.bias)
 check "explain --from cs shows a merge target and the inverse chain" grep -q "target   transformer.h.0.attn.c_attn.bias" <<<"$out"
+out=$("$CKCONV" explain --model qwen2 --config "$ROOT/tests/golden/qwen2/hf/config.json" model.layers.0.self_attn.k_proj.bias)
+check "explain --config config.json resolves parameters (through the config rules)" grep -q "action   rope_interleave(groups: kv_heads = 2, dim: rotary_dim = 16)" <<<"$out"
+check "qwen2's k bias meets the k_proj rule of llama-body" grep -q "rule     .*rules/llama-body.yaml:[0-9]*:[0-9]*$" <<<"$out"

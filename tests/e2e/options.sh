@@ -26,6 +26,7 @@ out=$("$CKCONV" convert "$G/gpt2/hf" --dry-run -o "$T/dry.mdl" 2>&1)
 check "--dry-run writes nothing" test ! -e "$T/dry.mdl" -a ! -e "$T/dry.yaml"
 check "--dry-run lists each rule with its sources and targets" grep -q "gpt2-lm.yaml:11  transpose+split" <<<"$out"
 check "--dry-run shows target dtype and shape" grep -q "> transformer_decoder.layers.0.self_attn.proj_k_dense_layer.weight f32 \[64, 64\]" <<<"$out"
+check "--dry-run says how much tensor memory one group needs at most" grep -q "tensor buffers at most 0.1 MiB at once" <<<"$out"
 check "--dry-run prints the params" grep -q "nonlinearity: gelu_new" <<<"$out"
 
 out=$("$CKCONV" convert "$G/llama/hf" --debug -o "$T/dbg.mdl" 2>&1)

@@ -84,6 +84,27 @@ static inline void fuzz_write(const char *path, const void *data, size_t size)
 	close(fd);
 }
 
+#ifdef CK_TENSOR_H
+/* Every tensor of a source that opened must read (abort otherwise); tensors above max bytes are
+ * skipped (a stride-0 .bin view may be large without a large input). */
+static inline void fuzz_read_all(const char *who, ck_tsrc *s, uint64_t max)
+{
+	ck_err e = {0};
+	for (size_t i = 0; i < s->n; i++) {
+		void *buf;
+		if (s->t[i].nbytes > max)
+			continue;
+		if (!(buf = malloc(s->t[i].nbytes ? s->t[i].nbytes : 1)))
+			abort();
+		if (ck_tsrc_read(s, i, buf, &e)) {
+			fprintf(stderr, "%s: opened but tensor %zu does not read: %s\n", who, i, e.msg);
+			abort();
+		}
+		free(buf);
+	}
+}
+#endif
+
 /* A NUL-terminated malloc'd copy of the input (abort on out of memory). */
 static inline char *fuzz_cstr(const uint8_t *data, size_t size)
 {

@@ -100,6 +100,31 @@ int main(void)
 	T_OK(at(&out, 0, 1) == 2 && at(&out, 0, 2) == 1 && at(&out, 0, 4) == 4 && at(&out, 0, 5) == 5, "rows >= dim unchanged");
 	act_list_dispose(&out);
 
+	/* rope on a 1-D tensor (Qwen2's q/k biases): its elements are the rows. Two groups of 4,
+	 * dim 4: [0..7] -> [0,2,1,3, 4,6,5,7]; rope_deinterleave gives the input back */
+	int64_t d8[] = {8};
+	rope.groups = 2;
+	rope.dim = 4;
+	in = one(mk_f32(1, d8, 1));
+	T_EQ_INT(act_chain_run(&rope, 1, 0, &in, &out, &e), 0, "rope_interleave runs on 1-D");
+	{
+		static const float want[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+		int same = out.t[0].shape.rank == 1 && out.t[0].shape.dim[0] == 8;
+		for (int i = 0; same && i < 8; i++)
+			same = at(&out, 0, (size_t)i) == want[i];
+		T_OK(same, "1-D rope elements 0,2,1,3,4,6,5,7 (shape [8] kept)");
+	}
+	act_list_dispose(&out);
+	{
+		act_inst fwd = rope, back = inst(ACT_ROPE_DEINTERLEAVE);
+		back.groups = 2;
+		back.dim = 4;
+		act_list src = one(mk_f32(1, d8, 1));
+		T_OK(roundtrip(fwd, back, src), "1-D rope_deinterleave inverts rope_interleave");
+		act_list_dispose(&src);
+	}
+	rope.groups = 1;
+
 	/* rope: groups must divide rows */
 	rope.groups = 4;
 	in = one(mk_f32(2, d61, 1));
