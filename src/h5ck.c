@@ -478,33 +478,39 @@ static void sink_abort(ck_tsink *base)
 	sink_free((h5sink *)base);
 }
 
+/* Selects indices [first, first+n) along axis (all of every other axis) in a file space of ds,
+ * and makes the matching memory space: the block a slice or a row block reads or writes. */
+static int select_block(hid_t ds, const ck_tinfo *t, int axis, uint64_t first, uint64_t n, hid_t *fs, hid_t *ms)
+{
+	hsize_t start[CK_MAX_RANK] = {0}, count[CK_MAX_RANK];
+	for (int d = 0; d < t->shape.rank; d++)
+		count[d] = d == axis ? n : (hsize_t)t->shape.dim[d];
+	start[axis] = first;
+	return (*fs = H5Dget_space(ds)) < 0 || H5Sselect_hyperslab(*fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+	       (*ms = H5Screate_simple(t->shape.rank, count, NULL)) < 0 ? -1 : 0;
+}
+
 /* xxHash64 of a dataset's bytes, read in row blocks of ~4 MiB, in order: the checksum of a
  * tensor written or read in slices, without holding it whole. */
 static int ds_checksum(const char *path, hid_t ds, hid_t ty, const ck_tinfo *t, unsigned long long *out, ck_err *e)
 {
-	hsize_t start[CK_MAX_RANK] = {0}, count[CK_MAX_RANK];
-	uint64_t row = t->nbytes / (uint64_t)t->shape.dim[0], rows;
+	uint64_t row = t->nbytes / (uint64_t)t->shape.dim[0], rows, dim0 = (uint64_t)t->shape.dim[0];
 	hid_t fs = -1, ms = -1;
 	XXH64_state_t *st = XXH64_createState();
 	void *b = NULL;
 	int rc = 0;
 	rows = row >= ((uint64_t)4 << 20) ? 1 : ((uint64_t)4 << 20) / row; /* ~4 MiB per read */
-	if (!st || !(b = buf_get((size_t)(row * (rows < (uint64_t)t->shape.dim[0] ? rows : (uint64_t)t->shape.dim[0])), e))) {
+	if (!st || !(b = buf_get((size_t)(row * (rows < dim0 ? rows : dim0)), e))) {
 		rc = CK_ENOMEM;
 		goto done;
 	}
 	XXH64_reset(st, 0);
-	for (int d = 0; d < t->shape.rank; d++)
-		count[d] = (hsize_t)t->shape.dim[d];
-	for (uint64_t r = 0; r < (uint64_t)t->shape.dim[0] && !rc; r += rows) {
-		start[0] = r;
-		count[0] = r + rows <= (uint64_t)t->shape.dim[0] ? rows : (uint64_t)t->shape.dim[0] - r;
-		if ((fs = H5Dget_space(ds)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-		    (ms = H5Screate_simple(t->shape.rank, count, NULL)) < 0 ||
-		    H5Dread(ds, ty, ms, fs, H5P_DEFAULT, b) < 0)
+	for (uint64_t r = 0; r < dim0 && !rc; r += rows) {
+		uint64_t n = r + rows <= dim0 ? rows : dim0 - r;
+		if (select_block(ds, t, 0, r, n, &fs, &ms) < 0 || H5Dread(ds, ty, ms, fs, H5P_DEFAULT, b) < 0)
 			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': reading for its checksum failed", path, t->name);
 		else
-			XXH64_update(st, b, (size_t)(count[0] * row));
+			XXH64_update(st, b, (size_t)(n * row));
 		close_id(&ms, H5Sclose);
 		close_id(&fs, H5Sclose);
 	}
@@ -518,7 +524,6 @@ done:
 static int sink_write_slice(ck_tsink *base, size_t i, int axis, uint64_t index, const void *buf, ck_err *e)
 {
 	h5sink *k = (h5sink *)base;
-	hsize_t start[CK_MAX_RANK] = {0}, count[CK_MAX_RANK];
 	hid_t ds = -1, ty = -1, fs = -1, ms = -1;
 	const ck_tinfo *t;
 	char why[256];
@@ -533,12 +538,8 @@ static int sink_write_slice(ck_tsink *base, size_t i, int axis, uint64_t index, 
 	    !t->nbytes)
 		return ck_errf(e, CK_EINVALID, "%s: tensor '%s': slice %llu along axis %d out of order", k->path,
 			       t->name, (unsigned long long)index, axis);
-	for (int d = 0; d < t->shape.rank; d++)
-		count[d] = d == axis ? 1 : (hsize_t)t->shape.dim[d];
-	start[axis] = index;
 	if ((ds = H5Dopen2(k->fid, t->name, H5P_DEFAULT)) < 0 || (ty = dtype_h5(t->dtype)) < 0 ||
-	    (fs = H5Dget_space(ds)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-	    (ms = H5Screate_simple(t->shape.rank, count, NULL)) < 0 || H5Dwrite(ds, ty, ms, fs, H5P_DEFAULT, buf) < 0)
+	    select_block(ds, t, axis, index, 1, &fs, &ms) < 0 || H5Dwrite(ds, ty, ms, fs, H5P_DEFAULT, buf) < 0)
 		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, t->name, h5_why(why));
 	else if (++k->slices[i] == (uint64_t)t->shape.dim[axis]) { /* complete: record its checksum */
 		if (!(rc = ds_checksum(k->path, ds, ty, t, &h, e))) {
@@ -1012,7 +1013,6 @@ done:
 static int src_read_slice(ck_tsrc *base, size_t i, int axis, uint64_t index, void *buf, ck_err *e)
 {
 	h5src *s = (h5src *)base;
-	hsize_t start[CK_MAX_RANK] = {0}, count[CK_MAX_RANK];
 	hid_t ds = -1, ft = -1, mt = -1, fs = -1, ms = -1;
 	const ck_tinfo *t;
 	unsigned long long h;
@@ -1024,17 +1024,13 @@ static int src_read_slice(ck_tsrc *base, size_t i, int axis, uint64_t index, voi
 	if (axis < 0 || axis >= t->shape.rank || index >= (uint64_t)t->shape.dim[axis] || !t->nbytes)
 		return ck_errf(e, CK_EINVALID, "%s: tensor '%s': no slice %llu along axis %d", s->base.path, t->name,
 			       (unsigned long long)index, axis);
-	for (int d = 0; d < t->shape.rank; d++)
-		count[d] = d == axis ? 1 : (hsize_t)t->shape.dim[d];
-	start[axis] = index;
 	if ((ds = H5Dopen2(s->fid, s->ds[i], H5P_DEFAULT)) < 0 || (ft = H5Dget_type(ds)) < 0 ||
 	    (mt = mem_type(ft)) < 0)
 		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", s->base.path, s->ds[i], h5_why(why));
 	else if (index == 0 && H5Aexists(ds, H5CK_CHECKSUM_ATTR) > 0 &&
 		 !(rc = ds_checksum(s->base.path, ds, mt, t, &h, e)))
 		rc = check_sum(s, ds, t, h, e);
-	if (!rc && ((fs = H5Dget_space(ds)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-		    (ms = H5Screate_simple(t->shape.rank, count, NULL)) < 0 || H5Dread(ds, mt, ms, fs, H5P_DEFAULT, buf) < 0))
+	if (!rc && (select_block(ds, t, axis, index, 1, &fs, &ms) < 0 || H5Dread(ds, mt, ms, fs, H5P_DEFAULT, buf) < 0))
 		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': read failed: %s", s->base.path, s->ds[i], h5_why(why));
 	close_id(&ms, H5Sclose);
 	close_id(&fs, H5Sclose);
