@@ -7,8 +7,25 @@
 
 static void *cache[BUF_CACHE]; /* header pointers */
 static size_t ncache;
+static size_t live, cached, limit; /* bytes in use, bytes in the cache, the limit (0: none) */
 
 static size_t cap_of(void *h) { return *(size_t *)h; }
+
+static size_t smallest(void)
+{
+	size_t small = 0;
+	for (size_t i = 1; i < ncache; i++)
+		if (cap_of(cache[i]) < cap_of(cache[small]))
+			small = i;
+	return small;
+}
+
+static void drop(size_t i)
+{
+	cached -= cap_of(cache[i]);
+	free(cache[i]);
+	cache[i] = cache[--ncache];
+}
 
 void *buf_get(size_t n, ck_err *e)
 {
@@ -20,6 +37,8 @@ void *buf_get(size_t n, ck_err *e)
 	if (best < ncache) {
 		h = cache[best];
 		cache[best] = cache[--ncache];
+		cached -= cap_of(h);
+		live += cap_of(h);
 		return (char *)h + BUF_HDR;
 	}
 	buf_trim(); /* none fits: the cached ones are too small to help, and would only add to the peak */
@@ -28,33 +47,41 @@ void *buf_get(size_t n, ck_err *e)
 		return NULL;
 	}
 	*(size_t *)h = n;
+	live += n;
 	return (char *)h + BUF_HDR;
 }
 
 void buf_put(void *p)
 {
 	void *h;
-	size_t small = 0;
 	if (!p)
 		return;
 	h = (char *)p - BUF_HDR;
-	if (ncache < BUF_CACHE) {
-		cache[ncache++] = h;
-		return;
+	live -= cap_of(h);
+	if (ncache == BUF_CACHE) { /* full: keep the larger ones */
+		size_t small = smallest();
+		if (cap_of(h) <= cap_of(cache[small])) {
+			free(h);
+			return;
+		}
+		drop(small);
 	}
-	for (size_t i = 1; i < ncache; i++) /* full: keep the larger ones */
-		if (cap_of(cache[i]) < cap_of(cache[small]))
-			small = i;
-	if (cap_of(cache[small]) < cap_of(h)) {
-		free(cache[small]);
-		cache[small] = h;
-	} else {
-		free(h);
-	}
+	cache[ncache++] = h;
+	cached += cap_of(h);
+	while (ncache && limit && live + cached > limit)
+		drop(smallest());
 }
 
 void buf_trim(void)
 {
 	while (ncache)
 		free(cache[--ncache]);
+	cached = 0;
+}
+
+void buf_limit(size_t bytes)
+{
+	limit = bytes;
+	while (ncache && limit && live + cached > limit)
+		drop(smallest());
 }

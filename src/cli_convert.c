@@ -842,7 +842,7 @@ static int compare_hf(job *j, ck_err *e)
 	int rc = 0;
 	for (size_t i = 0; i < j->n && !rc; i++) {
 		comp *c = &j->c[i];
-		cmp_sink k = {{&cmp_ops}, c->p.out, NULL, {0}, 0, 0, ""};
+		cmp_sink k = {{&cmp_ops, 0}, c->p.out, NULL, {0}, 0, 0, ""};
 		char *dir = NULL, label[256] = "";
 		if (asprintf(&dir, "%s%s%s", j->a.compare, c->rc ? "/" : "", c->rc ? c->rc->dir : "") < 0)
 			return ck_errf(e, CK_ENOMEM, "out of memory");

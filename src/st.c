@@ -383,6 +383,7 @@ static int open_file(const char *path, ck_tsrc **out, ck_err *e)
 	if (!s)
 		return CK_ENOMEM;
 	s->base.ops = &src_ops;
+	s->base.concurrent = 1; /* pread on its own fd */
 	s->f.fd = -1;
 	if (!(s->base.path = ck_strdup(e, path)))
 		rc = CK_ENOMEM;
@@ -726,6 +727,7 @@ int st_sink_open(const char *dir, const ck_tinfo *t, size_t n, uint64_t shard_si
 	if (!(k = ck_calloc(e, 1, sizeof *k)))
 		return CK_ENOMEM;
 	k->base.ops = &sink_ops;
+	k->base.concurrent = 1; /* pwrite on its own fds */
 	if (!(k->dir = ck_strdup(e, dir)) || !(k->t = ck_calloc(e, n, sizeof *k->t)) ||
 	    !(k->sh = ck_calloc(e, n, sizeof *k->sh)) || !(k->off = ck_calloc(e, n, sizeof *k->off)) ||
 	    !(k->done = ck_calloc(e, n, 1)) || !(rank = ck_calloc(e, n, sizeof *rank)) ||

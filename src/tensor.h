@@ -63,6 +63,9 @@ struct ck_tsrc {
 	char *path; /* for messages */
 	size_t n;
 	ck_tinfo *t;
+	/* read may run on a helper thread while the main thread works on other sources and
+	 * sinks: it touches nothing but its own file descriptors (no HDF5, no buf.h) */
+	int concurrent;
 };
 
 static inline int ck_tsrc_read(ck_tsrc *s, size_t i, void *buf, ck_err *e)
@@ -90,6 +93,9 @@ typedef struct ck_tsink_ops {
 
 struct ck_tsink {
 	const ck_tsink_ops *ops;
+	/* write may run on a helper thread while the main thread reads other sources: the same
+	 * promise as ck_tsrc.concurrent. Writes still come one at a time. */
+	int concurrent;
 };
 
 static inline int ck_tsink_write(ck_tsink *k, size_t i, const void *buf, ck_err *e)
