@@ -1,9 +1,11 @@
 /* buf.c - see buf.h. Each buffer carries its capacity in a 64-byte header before the data. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include "buf.h"
 
 #define BUF_HDR 64
+#define BUF_HUGE ((size_t)2 << 20) /* a transparent huge page */
 
 static void *cache[BUF_CACHE]; /* header pointers */
 static size_t ncache;
@@ -42,10 +44,15 @@ void *buf_get(size_t n, ck_err *e)
 		return (char *)h + BUF_HDR;
 	}
 	buf_trim(); /* none fits: the cached ones are too small to help, and would only add to the peak */
-	if (n > SIZE_MAX - BUF_HDR || posix_memalign(&h, 64, n + BUF_HDR)) {
+	if (n > SIZE_MAX - BUF_HUGE || posix_memalign(&h, n >= 2 * BUF_HUGE ? BUF_HUGE : 64, n + BUF_HDR)) {
 		ck_errf(e, CK_ENOMEM, "out of memory (a buffer of %zu bytes)", n);
 		return NULL;
 	}
+	/* Large buffers in huge pages where the kernel has them: the first touch of a fresh
+	 * 125 MiB buffer costs 32 000 faults in 4 KiB pages, 63 in 2 MiB ones (a hint; the
+	 * tail past the last whole huge page stays in small pages). */
+	if (n >= 2 * BUF_HUGE)
+		(void)madvise(h, (n + BUF_HDR) / BUF_HUGE * BUF_HUGE, MADV_HUGEPAGE);
 	*(size_t *)h = n;
 	live += n;
 	return (char *)h + BUF_HDR;

@@ -834,7 +834,7 @@ static void cmp_abort(ck_tsink *b)
 	(void)b;
 }
 
-static const ck_tsink_ops cmp_ops = {cmp_write, cmp_commit, cmp_abort, NULL};
+static const ck_tsink_ops cmp_ops = {cmp_write, cmp_commit, cmp_abort, NULL, NULL};
 
 static int compare_hf(job *j, ck_err *e)
 {

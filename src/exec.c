@@ -3,11 +3,13 @@
  * With a helper thread (bg.h) the safetensors side's I/O overlaps the main thread's work. Into
  * a safetensors sink, one group's results are written while the next group is read and
  * transformed (write-behind); from safetensors sources, the next group's tensors are read while
- * this group's are transformed and written (read-ahead). HDF5 and buf.h stay on the main
- * thread. One job at a time, started only while the tensor bytes held stay within the budget
+ * this group's are transformed and written (read-ahead), and hashed there too when they pass
+ * unchanged into a sink that stores checksums. HDF5 and buf.h stay on the main thread. One
+ * job at a time, started only while the tensor bytes held stay within the budget
  * (twice the largest tensor), so the overlap at most doubles what one group holds. */
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include "bg.h"
 #include "buf.h"
 #include "cast.h"
@@ -15,6 +17,11 @@
 #include "guard.h"
 
 enum { X_SYNC, X_WRITE_BEHIND, X_READ_AHEAD };
+
+typedef struct pre { /* a source read ahead */
+	void *buf;
+	uint64_t sum; /* XXH64 of its bytes, when asked for */
+} pre;
 
 typedef struct xrun {
 	const plan *p;
@@ -26,10 +33,11 @@ typedef struct xrun {
 	const plan_group *wg;
 	act_list wout;
 	uint64_t wheld;
-	/* read-ahead: group rgi's sources being read into rbuf (one per input; NULL: absent) */
+	/* read-ahead: group rgi's sources being read into r (one per input; NULL buf: absent),
+	 * hashed when rsum; then cur/cursum while that group is worked on */
 	size_t rgi;
-	void **rbuf;
-	int rbusy;
+	pre *r, *cur;
+	int rbusy, rsum, cursum;
 } xrun;
 
 /* --dtype: convert one result in a buffer of its own (the old one may be shared by copies). */
@@ -144,23 +152,28 @@ static uint64_t in_bytes(const plan_group *g)
 	return s;
 }
 
-/* Tensor bytes the group holds at once: its sources, plus its results unless the chain only
- * passes buffers on (copy, duplicate, first, with no cast). */
-static uint64_t group_bytes(const plan *p, const plan_group *g)
+/* Whether the chain only passes source buffers on, unchanged (copy, duplicate, first; no cast). */
+static int passes(const plan *p, const plan_group *g)
 {
-	uint64_t s = in_bytes(g), o = 0;
-	int passes = 1;
 	const ck_tinfo *first = NULL;
+	int yes = 1;
 	for (size_t i = 0; i < g->n_in && !first; i++)
 		if (g->in[i].src)
 			first = &g->in[i].src->t[g->in[i].idx];
 	for (size_t k = 0; k < g->n_act; k++)
-		passes &= g->act[k].kind == ACT_COPY || g->act[k].kind == ACT_DUPLICATE || g->act[k].kind == ACT_FIRST;
-	for (size_t j = 0; j < g->n_out; j++) {
+		yes &= g->act[k].kind == ACT_COPY || g->act[k].kind == ACT_DUPLICATE || g->act[k].kind == ACT_FIRST;
+	for (size_t j = 0; j < g->n_out; j++)
+		yes &= first && p->out[g->out[j]].dtype == first->dtype;
+	return yes;
+}
+
+/* Tensor bytes the group holds at once: its sources, plus its results unless passed on. */
+static uint64_t group_bytes(const plan *p, const plan_group *g)
+{
+	uint64_t o = 0;
+	for (size_t j = 0; j < g->n_out; j++)
 		o += p->out[g->out[j]].nbytes;
-		passes &= first && p->out[g->out[j]].dtype == first->dtype;
-	}
-	return passes ? s : s + o;
+	return in_bytes(g) + (passes(p, g) ? 0 : o);
 }
 
 /* Twice the largest tensor read or written. */
@@ -201,8 +214,14 @@ static int emit(xrun *x, const plan_group *g, act_list *out, ck_err *e)
 {
 	int rc = 0;
 	if (x->mode != X_WRITE_BEHIND) {
-		for (size_t j = 0; j < out->n && !rc; j++)
-			rc = ck_tsink_write(x->sink, g->out[j], out->t[j].data, e);
+		for (size_t j = 0; j < out->n && !rc; j++) {
+			size_t k = 0;
+			while (x->cursum && k < g->n_in && x->cur[k].buf != out->t[j].data)
+				k++;
+			rc = x->cursum && k < g->n_in
+				     ? x->sink->ops->write_hashed(x->sink, g->out[j], out->t[j].data, x->cur[k].sum, e)
+				     : ck_tsink_write(x->sink, g->out[j], out->t[j].data, e);
+		}
 		return rc;
 	}
 	if ((rc = wb_finish(x, e))) /* one job at a time */
@@ -225,29 +244,29 @@ static int ra_job(void *arg, ck_err *e)
 	const plan_group *g = &x->p->g[x->rgi];
 	int rc = 0;
 	for (size_t i = 0; i < g->n_in && !rc; i++)
-		if (g->in[i].src)
-			rc = fill_in(&g->in[i], x->rbuf[i], e);
+		if (g->in[i].src && !(rc = fill_in(&g->in[i], x->r[i].buf, e)) && x->rsum)
+			x->r[i].sum = XXH64(x->r[i].buf, (size_t)g->in[i].src->t[g->in[i].idx].nbytes, 0);
 	return rc;
 }
 
-/* Waits for the read-ahead and returns its buffers (NULL when none is in flight); the caller
- * owns them and the array. */
-static void **ra_take(xrun *x, int *rc, ck_err *e)
+/* Waits for the read-ahead and returns its sources (NULL when none is in flight); the caller
+ * owns their buffers and the array. */
+static pre *ra_take(xrun *x, int *rc, ck_err *e)
 {
-	void **b = x->rbuf;
+	pre *r = x->r;
 	if (!x->rbusy)
 		return NULL;
 	*rc = bg_wait(x->bg, e);
-	x->rbuf = NULL;
+	x->r = NULL;
 	x->rbusy = 0;
-	return b;
+	return r;
 }
 
-static void ra_release(void **b, size_t n)
+static void ra_release(pre *r, size_t n)
 {
-	for (size_t i = 0; b && i < n; i++)
-		buf_put(b[i]);
-	free(b);
+	for (size_t i = 0; r && i < n; i++)
+		buf_put(r[i].buf);
+	free(r);
 }
 
 static int stack_streams(const plan *p, const plan_group *g, const ck_tsink *sink);
@@ -264,28 +283,30 @@ static void ra_start(xrun *x, size_t gi, uint64_t held)
 	for (size_t i = 0; i < g->n_in; i++)
 		if (g->in[i].src && !g->in[i].src->concurrent)
 			return;
-	if (!(x->rbuf = calloc(g->n_in ? g->n_in : 1, sizeof *x->rbuf)))
+	if (!(x->r = calloc(g->n_in ? g->n_in : 1, sizeof *x->r)))
 		return; /* no read-ahead; the group is read when its turn comes */
 	for (size_t i = 0; i < g->n_in; i++)
-		if (g->in[i].src && !(x->rbuf[i] = buf_get((size_t)g->in[i].src->t[g->in[i].idx].nbytes, NULL))) {
-			ra_release(x->rbuf, g->n_in);
-			x->rbuf = NULL;
+		if (g->in[i].src && !(x->r[i].buf = buf_get((size_t)g->in[i].src->t[g->in[i].idx].nbytes, NULL))) {
+			ra_release(x->r, g->n_in);
+			x->r = NULL;
 			return;
 		}
 	x->rgi = gi;
 	x->rbusy = 1;
+	x->rsum = x->sink->ops->write_hashed && passes(x->p, g);
 	bg_submit(x->bg, ra_job, x);
 }
 
 /* --- one group --------------------------------------------------------------------------- */
 
-/* The group's sources as an action list: from the read-ahead when it has them, else read here. */
+/* The group's sources as an action list: from the read-ahead when it has them (kept in cur
+ * for their sums), else read here. */
 static int take_inputs(xrun *x, const plan_group *g, act_list *in, ck_err *e)
 {
 	int rc = 0;
-	void **pre = ra_take(x, &rc, e);
+	pre *r = ra_take(x, &rc, e);
 	if (!(in->t = ck_calloc(e, g->n_in ? g->n_in : 1, sizeof *in->t))) {
-		ra_release(pre, g->n_in);
+		ra_release(r, g->n_in);
 		return CK_ENOMEM;
 	}
 	in->n = g->n_in;
@@ -299,13 +320,14 @@ static int take_inputs(xrun *x, const plan_group *g, act_list *in, ck_err *e)
 		t->dtype = ti->dtype;
 		t->shape = ti->shape;
 		t->nbytes = ti->nbytes;
-		if (pre)
-			t->data = pre[i];
+		if (r)
+			t->data = r[i].buf;
 		else if (!rc)
 			rc = read_in(&g->in[i], &t->data, e);
 		t->owned = t->data != NULL;
 	}
-	free(pre);
+	x->cur = r; /* the buffers now belong to in; only their addresses and sums are kept */
+	x->cursum = r && x->rsum;
 	return rc;
 }
 
@@ -358,6 +380,9 @@ static int run_move(xrun *x, size_t gi, ck_err *e)
 		rc = run_chain(x, g, &in, e);
 	}
 	act_list_dispose(&in);
+	free(x->cur);
+	x->cur = NULL;
+	x->cursum = 0;
 	return rc;
 }
 
@@ -449,6 +474,7 @@ int exec_run(const plan *p, ck_tsink *sink, exec_progress_fn fn, void *ctx, ck_e
 		int r2 = 0;
 		ra_release(ra_take(&x, &r2, e), n);
 	}
+	free(x.cur);
 	bg_close(x.bg);
 	buf_limit(0);
 	buf_trim();
