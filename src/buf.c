@@ -92,3 +92,5 @@ void buf_limit(size_t bytes)
 	while (ncache && limit && live + cached > limit)
 		drop(smallest());
 }
+
+size_t buf_cached(void) { return cached; }

@@ -20,5 +20,7 @@ void buf_trim(void);
 /* Bytes that buffers in use plus cached ones may reach before cached ones are freed; 0: no
  * limit (the default). Buffers in use are never limited: this bounds only what caching adds. */
 void buf_limit(size_t bytes);
+/* Bytes waiting in the cache. */
+size_t buf_cached(void);
 
 #endif

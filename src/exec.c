@@ -152,42 +152,6 @@ static uint64_t in_bytes(const plan_group *g)
 	return s;
 }
 
-/* Whether the chain only passes source buffers on, unchanged (copy, duplicate, first; no cast). */
-static int passes(const plan *p, const plan_group *g)
-{
-	const ck_tinfo *first = NULL;
-	int yes = 1;
-	for (size_t i = 0; i < g->n_in && !first; i++)
-		if (g->in[i].src)
-			first = &g->in[i].src->t[g->in[i].idx];
-	for (size_t k = 0; k < g->n_act; k++)
-		yes &= g->act[k].kind == ACT_COPY || g->act[k].kind == ACT_DUPLICATE || g->act[k].kind == ACT_FIRST;
-	for (size_t j = 0; j < g->n_out; j++)
-		yes &= first && p->out[g->out[j]].dtype == first->dtype;
-	return yes;
-}
-
-/* Tensor bytes the group holds at once: its sources, plus its results unless passed on. */
-static uint64_t group_bytes(const plan *p, const plan_group *g)
-{
-	uint64_t o = 0;
-	for (size_t j = 0; j < g->n_out; j++)
-		o += p->out[g->out[j]].nbytes;
-	return in_bytes(g) + (passes(p, g) ? 0 : o);
-}
-
-/* Twice the largest tensor read or written. */
-static uint64_t budget_of(const plan *p)
-{
-	uint64_t m = 0;
-	for (size_t i = 0; i < p->n_out; i++)
-		m = p->out[i].nbytes > m ? p->out[i].nbytes : m;
-	for (size_t i = 0; i < p->n_groups; i++)
-		for (size_t j = 0; j < p->g[i].n_in; j++)
-			if (p->g[i].in[j].src && p->g[i].in[j].src->t[p->g[i].in[j].idx].nbytes > m)
-				m = p->g[i].in[j].src->t[p->g[i].in[j].idx].nbytes;
-	return 2 * m;
-}
 
 /* --- write-behind ------------------------------------------------------------------------ */
 
@@ -293,7 +257,7 @@ static void ra_start(xrun *x, size_t gi, uint64_t held)
 		}
 	x->rgi = gi;
 	x->rbusy = 1;
-	x->rsum = x->sink->ops->write_hashed && passes(x->p, g);
+	x->rsum = x->sink->ops->write_hashed && plan_group_passes(x->p, g);
 	bg_submit(x->bg, ra_job, x);
 }
 
@@ -371,12 +335,12 @@ static int run_move(xrun *x, size_t gi, ck_err *e)
 	const plan_group *g = &x->p->g[gi];
 	act_list in = {0};
 	int rc = 0;
-	if (x->mode == X_WRITE_BEHIND && x->wheld + group_bytes(x->p, g) > x->budget)
+	if (x->mode == X_WRITE_BEHIND && x->wheld + plan_group_bytes(x->p, g) > x->budget)
 		rc = wb_finish(x, e); /* no room for this group beside the results in flight */
 	if (!rc)
 		rc = take_inputs(x, g, &in, e);
 	if (!rc) {
-		ra_start(x, gi + 1, group_bytes(x->p, g));
+		ra_start(x, gi + 1, plan_group_bytes(x->p, g));
 		rc = run_chain(x, g, &in, e);
 	}
 	act_list_dispose(&in);
@@ -443,9 +407,9 @@ static int run_groups(xrun *x, exec_progress_fn fn, void *ctx, ck_err *e)
 
 /* Which overlap the sink and sources allow: write-behind into a concurrent sink, else
  * read-ahead when some group's sources are all concurrent. */
-static int mode_of(const plan *p, const ck_tsink *sink)
+static int mode_of(const plan *p, int sink_concurrent)
 {
-	if (sink->concurrent)
+	if (sink_concurrent)
 		return X_WRITE_BEHIND;
 	for (size_t i = 0; i < p->n_groups; i++) {
 		int all = p->g[i].kind == PLAN_MOVE && p->g[i].n_in > 0;
@@ -459,7 +423,7 @@ static int mode_of(const plan *p, const ck_tsink *sink)
 
 int exec_run(const plan *p, ck_tsink *sink, exec_progress_fn fn, void *ctx, ck_err *e)
 {
-	xrun x = {.p = p, .sink = sink, .mode = mode_of(p, sink), .budget = budget_of(p)};
+	xrun x = {.p = p, .sink = sink, .mode = mode_of(p, sink->concurrent), .budget = 2 * plan_largest_bytes(p)};
 	int rc;
 	if (x.mode != X_SYNC && (x.budget < 2 || bg_open(&x.bg, NULL)))
 		x.mode = X_SYNC; /* no helper thread: everything on this one */
@@ -479,4 +443,11 @@ int exec_run(const plan *p, ck_tsink *sink, exec_progress_fn fn, void *ctx, ck_e
 	buf_limit(0);
 	buf_trim();
 	return rc;
+}
+
+uint64_t exec_peak_bytes(const plan *p, int sink_concurrent, int *overlap)
+{
+	uint64_t peak = plan_peak_bytes(p), two = 2 * plan_largest_bytes(p);
+	*overlap = mode_of(p, sink_concurrent) != X_SYNC;
+	return *overlap && two > peak ? two : peak;
 }
