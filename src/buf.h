@@ -1,6 +1,6 @@
 /* buf.h - tensor-sized buffers, recycled: a freshly mapped buffer page-faults on every 4 KiB
  * it touches, so a conversion reuses the few large buffers it needs instead of returning them
- * to the system between tensors. At most BUF_CACHE buffers wait in the cache, and (with a
+ * to the system between tensors (and large ones ask for huge pages). At most BUF_CACHE buffers wait in the cache, and (with a
  * limit set) never so many bytes that buffers in use plus cached ones pass the limit.
  * Main thread only: the helper thread of bg.h is handed buffers, it never gets or puts them. */
 #ifndef CK_BUF_H

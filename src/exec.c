@@ -5,8 +5,9 @@
  * transformed (write-behind); from safetensors sources, the next group's tensors are read while
  * this group's are transformed and written (read-ahead), and hashed there too when they pass
  * unchanged into a sink that stores checksums. HDF5 and buf.h stay on the main thread. One
- * job at a time, started only while the tensor bytes held stay within the budget
- * (twice the largest tensor), so the overlap at most doubles what one group holds. */
+ * job at a time, started only while the tensor bytes held stay within the budget (twice the
+ * largest tensor): memory held is the larger of one group's and that budget
+ * (exec_peak_bytes). */
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -141,8 +142,7 @@ static int run_unstack(const plan *p, const plan_group *g, ck_tsink *sink, ck_er
 	return rc;
 }
 
-/* --- memory estimates ------------------------------------------------------------------- */
-
+/* Bytes of the group's sources. */
 static uint64_t in_bytes(const plan_group *g)
 {
 	uint64_t s = 0;
@@ -151,7 +151,6 @@ static uint64_t in_bytes(const plan_group *g)
 			s += g->in[i].src->t[g->in[i].idx].nbytes;
 	return s;
 }
-
 
 /* --- write-behind ------------------------------------------------------------------------ */
 
@@ -232,9 +231,6 @@ static void ra_release(pre *r, size_t n)
 		buf_put(r[i].buf);
 	free(r);
 }
-
-static int stack_streams(const plan *p, const plan_group *g, const ck_tsink *sink);
-static int unstack_streams(const plan *p, const plan_group *g);
 
 /* Starts reading group gi's sources on the helper when they are all concurrent and `held`
  * (what the group being worked on holds) leaves room for them. */
