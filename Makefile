@@ -8,7 +8,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPTFLAGS ?= -O2 -g
 # the user's CFLAGS/LDFLAGS are added, never replace what the build needs
-CK_CFLAGS = $(OPTFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS) $(CFLAGS)
+CK_CFLAGS = $(OPTFLAGS) -std=c11 -pthread -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS) $(CFLAGS)
 CK_LDLIBS = $(PKG_LIBS) -lm $(EXTRA_LDFLAGS) $(LDFLAGS) $(LDLIBS)
 
 LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))

@@ -834,7 +834,7 @@ static void cmp_abort(ck_tsink *b)
 	(void)b;
 }
 
-static const ck_tsink_ops cmp_ops = {cmp_write, cmp_commit, cmp_abort, NULL};
+static const ck_tsink_ops cmp_ops = {cmp_write, cmp_commit, cmp_abort, NULL, NULL};
 
 static int compare_hf(job *j, ck_err *e)
 {
@@ -842,7 +842,7 @@ static int compare_hf(job *j, ck_err *e)
 	int rc = 0;
 	for (size_t i = 0; i < j->n && !rc; i++) {
 		comp *c = &j->c[i];
-		cmp_sink k = {{&cmp_ops}, c->p.out, NULL, {0}, 0, 0, ""};
+		cmp_sink k = {{&cmp_ops, 0}, c->p.out, NULL, {0}, 0, 0, ""};
 		char *dir = NULL, label[256] = "";
 		if (asprintf(&dir, "%s%s%s", j->a.compare, c->rc ? "/" : "", c->rc ? c->rc->dir : "") < 0)
 			return ck_errf(e, CK_ENOMEM, "out of memory");
@@ -1132,8 +1132,20 @@ int cli_convert(int argc, char **argv, ck_err *e)
 	}
 	print_notes(&j);
 	if (j.a.dry_run) {
-		for (size_t i = 0; i < (j.dir == 0 ? 1 : j.n); i++)
-			plan_print(j.dir == 0 ? &j.p : &j.c[i].p, stdout);
+		uint64_t peak = 0, one = 0; /* over the components, each converted on its own */
+		int overlap = 0, o;
+		for (size_t i = 0; i < (j.dir == 0 ? 1 : j.n); i++) {
+			const plan *p = j.dir == 0 ? &j.p : &j.c[i].p;
+			uint64_t b = exec_peak_bytes(p, j.dir == 1, &o), g = plan_peak_bytes(p); /* HF out: safetensors */
+			plan_print(p, stdout);
+			peak = b > peak ? b : peak;
+			one = g > one ? g : one;
+			overlap |= o;
+		}
+		printf("peak buffer: %.1f MiB of tensor memory (largest group %.1f MiB; %s)\n", (double)peak / (1 << 20),
+			(double)one / (1 << 20), !overlap ? "no I/O overlap for these formats"
+					       : peak > one ? "two tensors while the I/O thread overlaps"
+							    : "the I/O overlap fits within it");
 		char *text = j.dir == 0 ? valio_yaml_dumps(j.params) : NULL;
 		if (text)
 			printf("--- params (yaml)\n%s", text);

@@ -277,12 +277,15 @@ typedef struct h5sink {
 	unsigned char *written;
 	uint64_t *slices; /* write_slice: slices written so far, per tensor (allocated on first use) */
 	char *cstorch_version, *prov;
+	int fd;           /* the sec2 driver's fd, for the flusher */
+	io_flusher *fl;
 } h5sink;
 
 static void sink_free(h5sink *k)
 {
 	if (!k)
 		return;
+	(void)io_flusher_stop(k->fl, NULL); /* before the file closes */
 	close_id(&k->fid, H5Fclose);
 	if (k->tmp)
 		unlink(k->tmp);
@@ -309,9 +312,9 @@ static void start_writeback(h5sink *k, hid_t ds)
 		io_start_writeback(*(int *)h, (uint64_t)off, (uint64_t)H5Dget_storage_size(ds));
 }
 
-static int sink_write(ck_tsink *base, size_t i, const void *buf, ck_err *e)
+/* Tensor i's bytes into its dataset, with their checksum: `sum` when have_sum, else computed. */
+static int write_tensor(h5sink *k, size_t i, const void *buf, int have_sum, unsigned long long sum, ck_err *e)
 {
-	h5sink *k = (h5sink *)base;
 	char why[256];
 	hid_t ds = -1, ty = -1;
 	int rc = 0;
@@ -324,7 +327,7 @@ static int sink_write(ck_tsink *base, size_t i, const void *buf, ck_err *e)
 	if (k->t[i].nbytes) {
 		/* ckconv's own integrity record: xxHash64 of the tensor's bytes (extra attributes are
 		 * ignored by cstorch); `ckconv verify` and every read check it */
-		unsigned long long h = XXH64(buf, (size_t)k->t[i].nbytes, 0);
+		unsigned long long h = have_sum ? sum : XXH64(buf, (size_t)k->t[i].nbytes, 0);
 		if ((ds = H5Dopen2(k->fid, k->t[i].name, H5P_DEFAULT)) < 0 || (ty = dtype_h5(k->t[i].dtype)) < 0 ||
 			H5Dwrite(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ||
 			attr_put(ds, H5CK_CHECKSUM_ATTR, H5T_STD_U64LE, -1, NULL, &h) < 0)
@@ -337,6 +340,16 @@ static int sink_write(ck_tsink *base, size_t i, const void *buf, ck_err *e)
 	if (!rc)
 		k->written[i] = 1;
 	return rc;
+}
+
+static int sink_write(ck_tsink *base, size_t i, const void *buf, ck_err *e)
+{
+	return write_tensor((h5sink *)base, i, buf, 0, 0, e);
+}
+
+static int sink_write_hashed(ck_tsink *base, size_t i, const void *buf, uint64_t xxh64, ck_err *e)
+{
+	return write_tensor((h5sink *)base, i, buf, 1, xxh64, e);
 }
 
 /* "<key>.__metadata__" JSON for one tensor (notes §4.5). */
@@ -456,6 +469,12 @@ static int sink_commit(ck_tsink *base, ck_err *e)
 		}
 	if ((rc = root_attrs(k, e)))
 		goto done;
+	int fe = io_flusher_stop(k->fl, NULL);
+	k->fl = NULL;
+	if (fe) {
+		rc = ck_errf(e, CK_EIO, "%s: fsync of %s failed: %s", k->path, k->tmp, strerror(fe));
+		goto done;
+	}
 	herr_t st = H5Fclose(k->fid);
 	k->fid = -1;
 	if (st < 0) {
@@ -558,7 +577,7 @@ static int sink_write_slice(ck_tsink *base, size_t i, int axis, uint64_t index, 
 	return rc;
 }
 
-static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort, sink_write_slice};
+static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort, sink_write_slice, sink_write_hashed};
 
 static char *temp_name(const char *path, ck_err *e)
 {
@@ -769,6 +788,11 @@ int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t 
 	}
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = create_dataset(k, &k->t[i], o->compress_lz4, gcpl, e);
+	void *h = NULL;
+	if (!rc && H5Fget_vfd_handle(k->fid, H5P_DEFAULT, &h) >= 0 && h) {
+		k->fd = *(int *)h; /* sec2: a plain fd, open until H5Fclose */
+		k->fl = io_flusher_start(&k->fd, 1);
+	}
 done:
 	close_id(&fcpl, H5Pclose);
 	close_id(&gcpl, H5Pclose);

@@ -1,6 +1,10 @@
 /* io.c - see io.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include "io.h"
 
@@ -45,4 +49,81 @@ int io_write_at(int fd, const void *buf, size_t n, uint64_t off)
 void io_start_writeback(int fd, uint64_t off, uint64_t n)
 {
 	(void)sync_file_range(fd, (off_t)off, (off_t)n, SYNC_FILE_RANGE_WRITE);
+}
+
+struct io_flusher {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const int *fds;
+	size_t n;
+	int stop;
+	int err;   /* written by the thread only; read after the join */
+	size_t at; /* which fd err came from */
+};
+
+static void *flusher_main(void *p)
+{
+	io_flusher *f = p;
+	pthread_mutex_lock(&f->mu);
+	while (!f->stop) {
+		pthread_mutex_unlock(&f->mu);
+		for (size_t i = 0; i < f->n; i++)
+			if (fdatasync(f->fds[i]) && errno != EINTR && errno != EINVAL && !f->err) {
+				f->err = errno; /* EINVAL: a file that cannot be synced; the final fsync says so */
+				f->at = i;
+			}
+		pthread_mutex_lock(&f->mu);
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += IO_FLUSH_GAP_MS * 1000000L;
+		t.tv_sec += t.tv_nsec / 1000000000L;
+		t.tv_nsec %= 1000000000L;
+		while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &t) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return NULL;
+}
+
+io_flusher *io_flusher_start(const int *fds, size_t n)
+{
+	sigset_t all, old;
+	io_flusher *f = calloc(1, sizeof *f);
+	if (!f)
+		return NULL;
+	f->fds = fds;
+	f->n = n;
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	sigfillset(&all); /* signals stay with the main thread */
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int r = pthread_create(&f->th, NULL, flusher_main, f);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		pthread_cond_destroy(&f->cv);
+		pthread_mutex_destroy(&f->mu);
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+int io_flusher_stop(io_flusher *f, size_t *at)
+{
+	int err;
+	if (!f)
+		return 0;
+	pthread_mutex_lock(&f->mu);
+	f->stop = 1;
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	pthread_join(f->th, NULL);
+	err = f->err;
+	if (at)
+		*at = f->at;
+	pthread_cond_destroy(&f->cv);
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+	return err;
 }

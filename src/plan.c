@@ -700,24 +700,54 @@ void plan_print(const plan *p, FILE *f)
 		(double)plan_peak_bytes(p) / (1 << 20));
 }
 
+int plan_group_passes(const plan *p, const plan_group *g)
+{
+	const ck_tinfo *first = NULL;
+	int yes = g->kind == PLAN_MOVE;
+	for (size_t i = 0; i < g->n_in && !first; i++)
+		if (g->in[i].src)
+			first = &g->in[i].src->t[g->in[i].idx];
+	for (size_t k = 0; k < g->n_act; k++)
+		yes &= g->act[k].kind == ACT_COPY || g->act[k].kind == ACT_DUPLICATE || g->act[k].kind == ACT_FIRST;
+	for (size_t j = 0; j < g->n_out; j++)
+		yes &= first && p->out[g->out[j]].dtype == first->dtype;
+	return yes;
+}
+
+uint64_t plan_group_bytes(const plan *p, const plan_group *g)
+{
+	int slices = g->n_act == 1 && g->act[0].kind == ACT_STACK; /* streamed one source at a time */
+	uint64_t s = 0, nb;
+	for (size_t j = 0; j < g->n_in; j++)
+		if (g->in[j].src) {
+			nb = g->in[j].src->t[g->in[j].idx].nbytes;
+			s = slices ? (nb > s ? nb : s) : s + nb;
+		}
+	for (size_t j = 0; !slices && !plan_group_passes(p, g) && j < g->n_out; j++)
+		s += p->out[g->out[j]].nbytes;
+	return s;
+}
+
 uint64_t plan_peak_bytes(const plan *p)
 {
 	uint64_t peak = 0;
 	for (size_t i = 0; i < p->n_groups; i++) {
-		const plan_group *g = &p->g[i];
-		int slices = g->n_act == 1 && g->act[0].kind == ACT_STACK; /* streamed one source at a time */
-		uint64_t s = 0, nb;
-		for (size_t j = 0; j < g->n_in; j++)
-			if (g->in[j].src) {
-				nb = g->in[j].src->t[g->in[j].idx].nbytes;
-				s = slices ? (nb > s ? nb : s) : s + nb;
-			}
-		for (size_t j = 0; !slices && j < g->n_out; j++)
-			s += p->out[g->out[j]].nbytes;
-		if (s > peak)
-			peak = s;
+		uint64_t s = plan_group_bytes(p, &p->g[i]);
+		peak = s > peak ? s : peak;
 	}
 	return peak;
+}
+
+uint64_t plan_largest_bytes(const plan *p)
+{
+	uint64_t m = 0;
+	for (size_t i = 0; i < p->n_out; i++)
+		m = p->out[i].nbytes > m ? p->out[i].nbytes : m;
+	for (size_t i = 0; i < p->n_groups; i++)
+		for (size_t j = 0; j < p->g[i].n_in; j++)
+			if (p->g[i].in[j].src && p->g[i].in[j].src->t[p->g[i].in[j].idx].nbytes > m)
+				m = p->g[i].in[j].src->t[p->g[i].in[j].idx].nbytes;
+	return m;
 }
 
 size_t plan_set_dtype(plan *p, ck_dtype dt)

@@ -79,8 +79,15 @@ int plan_check(const plan *p, ck_err *e);
 size_t plan_set_dtype(plan *p, ck_dtype dt);
 /* The --dry-run listing. */
 void plan_print(const plan *p, FILE *f);
-/* Bytes of tensor buffers one group holds at once, the largest over the plan (a lone stack
- * streams its sources into slices, one at a time). */
+/* Whether the group's chain only passes its source buffers on, unchanged (copy, duplicate,
+ * first; no dtype change): its results then need no memory of their own. */
+int plan_group_passes(const plan *p, const plan_group *g);
+/* Bytes of tensor buffers the group holds at once: its sources, plus its results unless it
+ * passes them on (a lone stack streams its sources into slices, one at a time). */
+uint64_t plan_group_bytes(const plan *p, const plan_group *g);
+/* The largest plan_group_bytes over the plan. */
 uint64_t plan_peak_bytes(const plan *p);
+/* The largest single tensor read or written. */
+uint64_t plan_largest_bytes(const plan *p);
 
 #endif

@@ -282,6 +282,9 @@ int shard_open(const char *ip, shard_open_fn open_file, ck_tsrc **out, ck_err *e
 	}
 	if (!(rc = open_files(ip, s, names, open_file, e)) && !(rc = all_keys(ip, s, &keys, &nk, e)))
 		rc = join(ip, s, wm, names, keys, nk, e);
+	s->base.concurrent = !rc;
+	for (size_t i = 0; !rc && i < s->nf; i++)
+		s->base.concurrent &= s->f[i]->concurrent;
 done:
 	if (!s->base.path)
 		rc = CK_ENOMEM;

@@ -383,6 +383,7 @@ static int open_file(const char *path, ck_tsrc **out, ck_err *e)
 	if (!s)
 		return CK_ENOMEM;
 	s->base.ops = &src_ops;
+	s->base.concurrent = 1; /* pread on its own fd */
 	s->f.fd = -1;
 	if (!(s->base.path = ck_strdup(e, path)))
 		rc = CK_ENOMEM;
@@ -445,10 +446,14 @@ typedef struct st_sink {
 	st_shard *s;
 	char *ipath;
 	int imade;
+	int *fds;       /* the shards' fds, for the flusher */
+	io_flusher *fl;
 } st_sink;
 
 static void sink_free(st_sink *k, int remove_files)
 {
+	(void)io_flusher_stop(k->fl, NULL); /* before the fds close */
+	free(k->fds);
 	for (size_t i = 0; k->s && i < k->nsh; i++) {
 		if (k->s[i].fd >= 0)
 			close(k->s[i].fd);
@@ -686,10 +691,15 @@ static int sink_commit(ck_tsink *base, ck_err *e)
 {
 	st_sink *k = (st_sink *)base;
 	int rc = 0, dfd;
+	size_t at = 0;
 	for (size_t i = 0; i < k->n && !rc; i++)
 		if (!k->done[i])
 			rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s' was declared but never written",
 				     k->s[k->sh[i]].path, k->t[i].name);
+	int fe = io_flusher_stop(k->fl, &at);
+	k->fl = NULL;
+	if (fe && !rc)
+		rc = ck_errf(e, CK_EIO, "%s: fsync failed: %s", k->s[at].path, strerror(fe));
 	for (size_t s = 0; s < k->nsh && !rc; s++) {
 		if (fsync(k->s[s].fd))
 			rc = ck_errf(e, CK_EIO, "%s: fsync failed: %s", k->s[s].path, strerror(errno));
@@ -711,7 +721,7 @@ static int sink_commit(ck_tsink *base, ck_err *e)
 
 static void sink_abort(ck_tsink *base) { sink_free((st_sink *)base, 1); }
 
-static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort, NULL};
+static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort, NULL, NULL};
 
 int st_sink_open(const char *dir, const ck_tinfo *t, size_t n, uint64_t shard_size, ck_tsink **out,
 		 ck_err *e)
@@ -726,6 +736,7 @@ int st_sink_open(const char *dir, const ck_tinfo *t, size_t n, uint64_t shard_si
 	if (!(k = ck_calloc(e, 1, sizeof *k)))
 		return CK_ENOMEM;
 	k->base.ops = &sink_ops;
+	k->base.concurrent = 1; /* pwrite on its own fds */
 	if (!(k->dir = ck_strdup(e, dir)) || !(k->t = ck_calloc(e, n, sizeof *k->t)) ||
 	    !(k->sh = ck_calloc(e, n, sizeof *k->sh)) || !(k->off = ck_calloc(e, n, sizeof *k->off)) ||
 	    !(k->done = ck_calloc(e, n, 1)) || !(rank = ck_calloc(e, n, sizeof *rank)) ||
@@ -750,7 +761,11 @@ int st_sink_open(const char *dir, const ck_tinfo *t, size_t n, uint64_t shard_si
 	}
 	for (size_t s = 0; s < k->nsh; s++)
 		k->s[s].fd = -1;
-	rc = open_shards(k, e);
+	if (!(rc = open_shards(k, e)) && (k->fds = calloc(k->nsh, sizeof *k->fds))) { /* none: no flusher */
+		for (size_t s = 0; s < k->nsh; s++)
+			k->fds[s] = k->s[s].fd;
+		k->fl = io_flusher_start(k->fds, k->nsh); /* NULL: the final fsyncs do it all */
+	}
 done:
 	free(rank);
 	if (rc)

@@ -63,6 +63,9 @@ struct ck_tsrc {
 	char *path; /* for messages */
 	size_t n;
 	ck_tinfo *t;
+	/* read may run on a helper thread while the main thread works on other sources and
+	 * sinks: it touches nothing but its own file descriptors (no HDF5, no buf.h) */
+	int concurrent;
 };
 
 static inline int ck_tsrc_read(ck_tsrc *s, size_t i, void *buf, ck_err *e)
@@ -86,10 +89,17 @@ typedef struct ck_tsink_ops {
 	 * order, each buf holding one slice row-major; the last one completes the tensor. Lets a
 	 * stacked tensor be written one part at a time instead of assembled in memory. */
 	int (*write_slice)(ck_tsink *k, size_t i, int axis, uint64_t index, const void *buf, ck_err *e);
+	/* Optional (NULL: not supported): write, for a sink that hashes what it stores, given
+	 * the XXH64 (seed 0) of tensor i's bytes at buf, computed elsewhere (on the helper thread
+	 * that read them), so they are not hashed a second time here. */
+	int (*write_hashed)(ck_tsink *k, size_t i, const void *buf, uint64_t xxh64, ck_err *e);
 } ck_tsink_ops;
 
 struct ck_tsink {
 	const ck_tsink_ops *ops;
+	/* write may run on a helper thread while the main thread reads other sources: the same
+	 * promise as ck_tsrc.concurrent. Writes still come one at a time. */
+	int concurrent;
 };
 
 static inline int ck_tsink_write(ck_tsink *k, size_t i, const void *buf, ck_err *e)

@@ -158,6 +158,6 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     llava = bool(args) and args[0] == "--llava"
     args = args[1:] if llava else args
-    if not args:
+    if not args or args[0].startswith("-"):  # no OUTDIR, or an option it does not know (--help)
         sys.exit(__doc__)
     (main_llava if llava else main)(args[0], int(args[1]) if len(args) > 1 else 8)

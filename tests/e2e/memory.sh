@@ -52,3 +52,45 @@ with h5py.File(sys.argv[1], "r+") as f:
 PY
 expect_fail "a flipped bit in the last slice stops the conversion before any slice is written" "checksum mismatch" "$T/back2" \
 	"$CKCONV" convert "$T/moe.mdl" -o "$T/back2" -q
+
+# The I/O thread's overlap (read-ahead from safetensors, write-behind into safetensors) holds at
+# most two tensors' worth: a LLaMA whose largest tensors are 16 MiB (embedding and lm_head,
+# next to each other in the plan) and 200 MiB in all converts both ways in under twice the
+# largest tensor plus 64 MiB, the bound `make bench` holds the 1 GB model to; --dry-run says so.
+$PY - "$T/big" <<'PY'
+import json, os, struct, sys
+out = sys.argv[1]; os.makedirs(out)
+H, I, V, L = 1024, 2816, 8192, 8
+cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": H, "intermediate_size": I,
+       "num_hidden_layers": L, "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": V,
+       "max_position_embeddings": 256, "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "hidden_act": "silu",
+       "initializer_range": 0.02, "tie_word_embeddings": False, "bos_token_id": 1, "eos_token_id": 2}
+json.dump(cfg, open(os.path.join(out, "config.json"), "w"))
+t = [("model.embed_tokens.weight", [V, H]), ("lm_head.weight", [V, H]), ("model.norm.weight", [H])]
+for i in range(L):
+    p = f"model.layers.{i}."
+    t += [(p + "self_attn.q_proj.weight", [H, H]), (p + "self_attn.k_proj.weight", [256, H]),
+          (p + "self_attn.v_proj.weight", [256, H]), (p + "self_attn.o_proj.weight", [H, H]),
+          (p + "mlp.gate_proj.weight", [I, H]), (p + "mlp.up_proj.weight", [I, H]), (p + "mlp.down_proj.weight", [H, I]),
+          (p + "input_layernorm.weight", [H]), (p + "post_attention_layernorm.weight", [H])]
+hdr, off = {}, 0
+for k, s in t:
+    n = 2 * s[0] * (s[1] if len(s) > 1 else 1)
+    hdr[k] = {"dtype": "BF16", "shape": s, "data_offsets": [off, off + n]}
+    off += n
+h = json.dumps(hdr).encode(); h += b" " * (-len(h) % 8)
+with open(os.path.join(out, "model.safetensors"), "wb") as f:
+    f.write(struct.pack("<Q", len(h)) + h)
+    f.truncate(8 + len(h) + off)  # zeros: ckconv never looks at the values
+PY
+limit=$((2 * 16384 + 65536)) # KiB
+out=$("$CKCONV" convert "$T/big" -o "$T/big.mdl" --dry-run 2>&1)
+check "--dry-run gives the peak buffer: two 16 MiB tensors while the I/O thread overlaps" \
+	grep -q "^peak buffer: 32.0 MiB of tensor memory (largest group 16.0 MiB; two tensors while the I/O thread overlaps)" <<<"$out"
+/usr/bin/time -f %M -o "$T/rss" "$CKCONV" convert "$T/big" -o "$T/big.mdl" -q
+rss=$(cat "$T/rss")
+check "HF -> CS with read-ahead: peak RSS ${rss} KiB <= 2 x 16 MiB + 64 MiB" test "$rss" -le "$limit"
+/usr/bin/time -f %M -o "$T/rss" "$CKCONV" convert "$T/big.mdl" -o "$T/big-back" -q
+rss=$(cat "$T/rss")
+check "CS -> HF with write-behind: peak RSS ${rss} KiB <= 2 x 16 MiB + 64 MiB" test "$rss" -le "$limit"
+check "... and the round trip gives the model back" "$CKCONV" diff "$T/big" "$T/big-back"
