@@ -695,9 +695,8 @@ void plan_print(const plan *p, FILE *f)
 	uint64_t total = 0;
 	for (size_t i = 0; i < p->n_out; i++)
 		total += p->out[i].nbytes;
-	fprintf(f, "%zu target tensors, %llu bytes; %zu source keys dropped by rule; tensor buffers at most "
-		"%.1f MiB at once\n", p->n_out, (unsigned long long)total, p->n_dropped,
-		(double)plan_peak_bytes(p) / (1 << 20));
+	fprintf(f, "%zu target tensors, %llu bytes; %zu source keys dropped by rule\n", p->n_out,
+		(unsigned long long)total, p->n_dropped);
 }
 
 int plan_group_passes(const plan *p, const plan_group *g)
