@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <hdf5.h>
 #include <jansson.h>
+#include "bounds.h"
 #include "buf.h"
 #include "h5ck.h"
 #include "io.h"
@@ -1228,6 +1229,7 @@ typedef struct walk {
 	h5src *s;
 	char **keys;
 	size_t n, cap;
+	size_t bytes; /* of all keys emitted so far: the walk's memory */
 	text path;
 	ck_err *e;
 } walk;
@@ -1244,6 +1246,10 @@ static int walk_emit(walk *w)
 	}
 	if (w->n >= MAX_DATASETS)
 		return ck_errf(w->e, CK_ELIMIT, "%s: more than %d leaves in __spec__", w->s->base.path, MAX_DATASETS);
+	if (w->path.n + 1 > CK_MAX_KEYS_TOTAL - w->bytes)
+		return ck_errf(w->e, CK_ELIMIT, "%s: __spec__: keys total more than %zu MiB", w->s->base.path,
+			CK_MAX_KEYS_TOTAL >> 20);
+	w->bytes += w->path.n + 1;
 	if (!(w->keys[w->n] = ck_strdup(w->e, w->path.p ? w->path.p : "")))
 		return CK_ENOMEM;
 	w->n++;
@@ -1318,9 +1324,12 @@ static int walk_node(walk *w, const json_t *node, int depth, int ncomp)
 		}
 		if (ncomp)
 			text_add(&w->path, ".", 1);
-		text_puts(&w->path, ks);
+		text_add(&w->path, ks, strnlen(ks, CK_MAX_KEY_BYTES + 1));
 		if (w->path.oom)
 			rc = ck_errf(w->e, CK_ENOMEM, "out of memory");
+		else if (w->path.n > CK_MAX_KEY_BYTES) /* checked as it grows: deep long keys cost nothing */
+			rc = ck_errf(w->e, CK_ELIMIT, "%s: __spec__: key '%.*s...' is longer than %d bytes", f,
+				CK_MAX_QUOTE, w->path.p, CK_MAX_KEY_BYTES);
 		else
 			rc = walk_node(w, json_array_get(ch, i), depth + 1, ncomp + 1);
 		w->path.n = len;
