@@ -53,3 +53,17 @@ bounded "a __spec__ of deep 20 KB keys is refused with a short line" "is longer 
 spec_bomb "$T/spec2.mdl" 1 4000 18000
 bounded "a __spec__ whose keys total more than 64 MiB is refused" "keys total more than 64 MiB" 262144 600 \
 	"$CKCONV" convert "$T/spec2.mdl" --config "$BAD/96-mdl-spec-key-too-long/x.yaml" -o "$T/o3"
+
+# 100k shard names in a weight_map: looked up by hash, not scanned (25 s before; now well under 1 s)
+mkdir -p "$T/shards"
+cp "$ROOT/tests/golden/gpt2/hf/config.json" "$T/shards/"
+$PY - "$T/shards/model.safetensors.index.json" <<'PY'
+import json, sys
+wm = {"k%d.weight" % i: "shard-%06d.safetensors" % i for i in range(100000)}
+json.dump({"metadata": {}, "weight_map": wm}, open(sys.argv[1], "w"))
+PY
+start=$(date +%s%N)
+expect_fail "an index of 100k shard names is read in linear time" "shard 'shard-000000.safetensors' not found" "$T/o4.mdl" \
+	"$CKCONV" convert "$T/shards" --model gpt2 -o "$T/o4.mdl"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "100k shard names take under 5 s (took $ms ms)" test "$ms" -lt 5000
