@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "rule.h"
 #include "valio.h"
 
@@ -232,6 +233,27 @@ static void key_dispose(rule_key *k)
 	expr_free(k->gen_value);
 	free(k->gen_dtype);
 	expr_free(k->gen_shape);
+	expr_free(k->shape[0]);
+	expr_free(k->shape[1]);
+}
+
+/* shape: EXPR (both sides) or {hf: EXPR, cs: EXPR} (either may be left out) */
+static int parse_shape(ck_err *e, const rule_file *f, const yd_node *n, rule_key *k)
+{
+	static const char *const allowed[] = {"hf", "cs", NULL};
+	const yd_node *v;
+	k->shape_pos = pos_of(f, n);
+	if (n->kind == YD_SCALAR)
+		return parse_expr(e, f, n, &k->shape[0]) || parse_expr(e, f, n, &k->shape[1]) ? CK_EINVALID : 0;
+	if (n->kind != YD_MAP || check_keys(e, f, n, "shape", allowed))
+		return n->kind != YD_MAP ? perr(e, f, n, "'shape' must be an expression or {hf: EXPR, cs: EXPR}, found a %s",
+						yd_kind_name(n->kind), NULL)
+					 : CK_EINVALID;
+	if ((v = yd_map_get(n, "hf")) && parse_expr(e, f, v, &k->shape[0]))
+		return CK_EINVALID;
+	if ((v = yd_map_get(n, "cs")) && parse_expr(e, f, v, &k->shape[1]))
+		return CK_EINVALID;
+	return 0;
 }
 
 /* create: {for_each: T | for: {NAME: EXPR}, fill: V | tril: 1 | arange: 1 | uniform: BOUND, seed: N,
@@ -294,7 +316,7 @@ static int load_include(loader *L, const rule_file *from, const yd_node *n, cons
 
 static int parse_key(loader *L, const rule_file *f, const yd_node *n, const char *hf_pre, const char *cs_pre, int depth)
 {
-	static const char *const allowed[] = {"hf", "cs", "action", "create", NULL};
+	static const char *const allowed[] = {"hf", "cs", "action", "create", "shape", NULL};
 	ck_err *e = L->e;
 	rule_key k;
 	int rc;
@@ -327,6 +349,8 @@ static int parse_key(loader *L, const rule_file *f, const yd_node *n, const char
 		if ((rc = parse_create(L, f, v, &k)))
 			goto fail;
 	}
+	if ((v = yd_map_get(n, "shape")) && (rc = parse_shape(e, f, v, &k)))
+		goto fail;
 	if ((rc = prefix_all(e, k.hf, k.n_hf, hf_pre)) || (rc = prefix_all(e, k.cs, k.n_cs, cs_pre)))
 		goto fail;
 	if (k.for_each) {
@@ -753,7 +777,10 @@ static int parse_header(ck_err *e, rule_file *f)
 				"format '%s' is not of the form cs-MAJOR.MINOR", f->fmt[i], NULL);
 	}
 	if ((rc = opt_str(e, f, r, "hf_model_type", NULL, &f->hf_model_type)) ||
-		(rc = opt_str(e, f, r, "cs_name", NULL, &f->cs_name)) || (rc = opt_str(e, f, r, "note", NULL, &f->note)))
+		(rc = opt_str(e, f, r, "note", NULL, &f->note)))
+		return rc;
+	/* several CS models may convert with one family (Cerebras-GPT's gpt3 with gpt2): a list */
+	if ((v = yd_map_get(r, "cs_name")) && (rc = str_list(e, f, v, "cs_name", &f->cs_name, &f->n_cs_name)))
 		return rc;
 	if ((v = yd_map_get(r, "placeholders"))) {
 		if (want_kind(e, f, v, YD_MAP, "placeholders"))
@@ -821,7 +848,7 @@ void rule_file_free(rule_file *f)
 	str_list_free(f->fmt, f->n_fmt);
 	free(f->model);
 	free(f->hf_model_type);
-	free(f->cs_name);
+	str_list_free(f->cs_name, f->n_cs_name);
 	free(f->note);
 	for (size_t i = 0; i < f->n_ph; i++) {
 		free(f->ph[i].name);
@@ -931,7 +958,6 @@ static int load_include(loader *L, const rule_file *from, const yd_node *n, cons
 	const yd_node *inc = yd_map_get(n, "include"), *h = yd_map_get(n, "hf_prefix"), *c = yd_map_get(n, "cs_prefix");
 	char *dir = NULL, *path = NULL, *hp = NULL, *cp = NULL;
 	int rc;
-	FILE *fp;
 
 	if (check_keys(e, from, n, "an include", allowed))
 		return CK_EINVALID;
@@ -949,11 +975,10 @@ static int load_include(loader *L, const rule_file *from, const yd_node *n, cons
 		path = NULL;
 		goto done;
 	}
-	if (!(fp = fopen(path, "r"))) {
+	if (access(path, F_OK)) { /* opened (regular files only) when loaded */
 		rc = perr(e, from, inc, "included rule set '%s' not found (%s)", inc->value, path);
 		goto done;
 	}
-	fclose(fp);
 	if (!(rc = include_cycle(L, from, inc, path)))
 		rc = load_into(L, path, hp, cp, depth + 1, want_keys, inc, from);
 done:
@@ -1150,7 +1175,12 @@ static int detect_pred(const rule_file *f, const void *arg)
 	if (d->cs) {
 		json_t *m = json_object_get(d->cs, "model");
 		const char *name = json_string_value(json_object_get(m ? m : d->cs, "name"));
-		return name && ((f->cs_name && !strcmp(name, f->cs_name)) || !strcmp(name, f->model));
+		if (!name)
+			return 0;
+		for (size_t i = 0; i < f->n_cs_name; i++)
+			if (!strcmp(name, f->cs_name[i]))
+				return 1;
+		return !strcmp(name, f->model);
 	}
 	return 0;
 }

@@ -50,6 +50,11 @@ typedef struct rule_key {
 	long long gen_seed;
 	char *gen_dtype;
 	expr *gen_shape;   /* expression giving a list of ints */
+	/* shape: the expected shape of every tensor of the rule on each side ([0] HF, [1] CS), from
+	 * the config: an expression giving a list of ints (null items: any size), null for no
+	 * check; NULL when the rule states none for that side. */
+	expr *shape[2];
+	rule_pos shape_pos;
 } rule_key;
 
 typedef struct rule_ph {
@@ -125,9 +130,10 @@ typedef struct rule_file {
 	char *path;
 	yd_doc *doc;
 	char *model;          /* NULL for a shared piece */
-	size_t n_alias, n_arch, n_fmt;
+	size_t n_alias, n_arch, n_fmt, n_cs_name;
 	char **alias, **arch, **fmt; /* formats on the CS side, e.g. cs-2.1 .. cs-2.9 */
-	char *hf_model_type, *cs_name, *note;
+	char **cs_name;       /* CS params model.name values this family converts (detection) */
+	char *hf_model_type, *note;
 	size_t n_ph, n_let;
 	rule_ph *ph;
 	rule_let *let;
