@@ -180,8 +180,8 @@ case(324, "lz4-bomb-in-right-size", CS + " -q", "chunk at [0] stores 4138 bytes,
      lz4_chunk(lambda a: lz4_frame(a.nbytes, 0, [lz4_block_of_zeros(1 << 20)])))
 case(325, "lz4-verify-size-header", VERIFY, "1 of 22 tensors damaged (first: 'model.transformer_decoder.layers.0.norm1.weight')",
      lz4_chunk(lambda a: lz4_frame(1 << 30, 0, [a.tobytes()])), stdout="chunk at [0]: its LZ4 header declares a decoded size")
-case(326, "never-written-chunked", CS, "0 of its 1 chunks are stored", never_written(True))
-case(327, "never-written-contiguous", CS, "was never written (fill value only)", never_written(False))
+case(326, "never-written-chunked", CS, "its data was never written (no storage for 32 bytes", never_written(True))
+case(327, "never-written-contiguous", CS, "its data was never written (no storage for 32 bytes", never_written(False))
 
 
 def main():
