@@ -336,6 +336,8 @@ static void check_refs(lint *L, const rule_set *s)
 		refs_of(&R, k->scope, k->pos, k->gen_shape);
 		refs_of(&R, k->scope, k->pos, k->gen_value);
 		refs_of(&R, k->scope, k->pos, k->for_list);
+		refs_of(&R, k->scope, k->shape_pos, k->shape[0]);
+		refs_of(&R, k->scope, k->shape_pos, k->shape[1]);
 		R.extra = NULL;
 	}
 	for (size_t i = 0; i < root->n_cfg; i++) {

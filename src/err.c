@@ -2,13 +2,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bounds.h"
 #include "err.h"
+
+_Static_assert(CK_MAX_ERROR_LINE < sizeof ((ck_err *)0)->msg, "the cap must fit the buffer");
 
 static int vset(ck_err *e, int code, const char *fmt, va_list ap)
 {
 	if (e) {
 		e->code = code;
 		vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+		/* a message quoting hostile text stays one readable line; cut on a character boundary */
+		if (strlen(e->msg) > CK_MAX_ERROR_LINE) {
+			size_t n = CK_MAX_ERROR_LINE - 3;
+			while (n && ((unsigned char)e->msg[n] & 0xC0) == 0x80)
+				n--;
+			memcpy(e->msg + n, "...", 4);
+		}
 	}
 	return code;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <hdf5.h>
 #include <jansson.h>
+#include "bounds.h"
 #include "buf.h"
 #include "h5ck.h"
 #include "io.h"
@@ -947,6 +948,7 @@ static json_t *parse_json(char *text, const char *file, const char *what, ck_err
 typedef struct h5src {
 	ck_tsrc base;
 	hid_t fid;
+	hid_t dapl;    /* every dataset open: external links refused (see ds_open) */
 	char **ds;     /* dataset path per tensor (aliases point at their target's) */
 	char *prov;
 	size_t cap;
@@ -958,6 +960,7 @@ static void src_free(ck_tsrc *base)
 	if (!s)
 		return;
 	close_id(&s->fid, H5Fclose);
+	close_id(&s->dapl, H5Pclose);
 	for (size_t i = 0; s->ds && i < s->base.n; i++)
 		free(s->ds[i]);
 	free(s->ds);
@@ -976,6 +979,125 @@ static hid_t mem_type(hid_t ft)
 		H5Tset_order(mt, H5T_ORDER_LE) < 0)
 		close_id(&mt, H5Tclose);
 	return mt;
+}
+
+/* ---- reading: what a dataset may be (hostile checkpoints; docs/security.md) ----
+ * A tensor's bytes must come from this file: every component of its path is a hard link (a soft
+ * link may lead anywhere, an external link opens another file), and its storage is contiguous or
+ * chunked with no external files. Virtual datasets (data from other files) and compact ones (not
+ * written by cstorch or h5py's defaults; HDF5 1.10's compact read path has had out-of-bounds
+ * bugs) are refused. All is checked before the first byte is read. */
+
+/* HDF5 asks before it follows an external link: never (the path checks refuse them first; this
+ * is the second line, for any call that would traverse one). */
+static herr_t elink_refuse(const char *pfile, const char *pgroup, const char *cfile, const char *cobj,
+	unsigned *flags, hid_t fapl, void *data)
+{
+	(void)pfile, (void)pgroup, (void)cfile, (void)cobj, (void)flags, (void)fapl, (void)data;
+	return -1;
+}
+
+static hid_t safe_dapl(void)
+{
+	hid_t p = H5Pcreate(H5P_DATASET_ACCESS);
+	if (p >= 0 && H5Pset_elink_cb(p, elink_refuse, NULL) < 0)
+		close_id(&p, H5Pclose);
+	return p;
+}
+
+/* One link of a dataset path, `prefix` (a path whose earlier components are already checked). */
+static int link_hard(h5src *s, const char *dsname, const char *prefix, ck_err *e)
+{
+	const char *f = s->base.path;
+	char tgt[256] = "";
+	H5L_info_t li;
+	if (H5Lget_info(s->fid, prefix, &li, s->dapl) < 0) {
+		H5Eclear2(H5E_DEFAULT);
+		return ck_errf(e, CK_ENOTFOUND, "%s: dataset '%s' not found", f, dsname);
+	}
+	if (li.type == H5L_TYPE_HARD)
+		return 0;
+	if (li.type == H5L_TYPE_SOFT)
+		return ck_errf(e, CK_EINVALID, "%s: '%s' is a soft link; only hard links inside the checkpoint are followed",
+			f, prefix);
+	if (li.type == H5L_TYPE_EXTERNAL) {
+		char val[1024];
+		const char *file = NULL, *obj = NULL;
+		unsigned fl;
+		if (li.u.val_size <= sizeof val && H5Lget_val(s->fid, prefix, val, sizeof val, s->dapl) >= 0 &&
+			H5Lunpack_elink_val(val, li.u.val_size, &fl, &file, &obj) >= 0 && file)
+			snprintf(tgt, sizeof tgt, "%s", file);
+		H5Eclear2(H5E_DEFAULT);
+		return ck_errf(e, CK_EINVALID, "%s: '%s' is an external link (to '%s'); only hard links inside the checkpoint are followed",
+			f, prefix, tgt);
+	}
+	return ck_errf(e, CK_EINVALID, "%s: '%s' is a user-defined link (type %d); only hard links inside the checkpoint are followed",
+		f, prefix, (int)li.type);
+}
+
+/* Every component of dsname, in order, is a hard link. */
+static int path_hard(h5src *s, const char *dsname, ck_err *e)
+{
+	char *p = ck_strdup(e, dsname);
+	int rc = 0;
+	if (!p)
+		return CK_ENOMEM;
+	for (char *c = p; !rc;) {
+		char *sl = strchr(c, '/');
+		if (sl)
+			*sl = '\0';
+		if (*c) /* empty components ("a//b", a leading '/') name no link */
+			rc = link_hard(s, dsname, p, e);
+		if (!sl)
+			break;
+		*sl = '/';
+		c = sl + 1;
+	}
+	free(p);
+	return rc;
+}
+
+/* The dataset's storage: contiguous or chunked, inside this file. */
+static int storage_ok(h5src *s, hid_t ds, const char *dsname, ck_err *e)
+{
+	const char *f = s->base.path;
+	char why[256], ext[256] = "";
+	hid_t dcpl = H5Dget_create_plist(ds);
+	int rc = 0;
+	if (dcpl < 0)
+		return ck_errf(e, CK_EIO, "%s: dataset '%s': %s", f, dsname, h5_why(why));
+	H5D_layout_t lay = H5Pget_layout(dcpl);
+	int next = H5Pget_external_count(dcpl);
+	if (lay != H5D_CONTIGUOUS && lay != H5D_CHUNKED) {
+		rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s' has %s layout; only contiguous or chunked datasets are read", f,
+			dsname, lay == H5D_VIRTUAL ? "virtual" : lay == H5D_COMPACT ? "compact" : "an unknown");
+	} else if (next != 0) {
+		off_t off;
+		hsize_t size;
+		if (next < 0 || H5Pget_external(dcpl, 0, sizeof ext, ext, &off, &size) < 0)
+			snprintf(ext, sizeof ext, "?");
+		ext[sizeof ext - 1] = '\0';
+		rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s' has external storage (file '%s'); only data inside the checkpoint is read",
+			f, dsname, ext);
+	}
+	H5Eclear2(H5E_DEFAULT);
+	close_id(&dcpl, H5Pclose);
+	return rc;
+}
+
+/* Open a tensor's dataset into *ds after the path and storage checks (*ds -1 when refused). */
+static int ds_open(h5src *s, const char *dsname, hid_t *ds, ck_err *e)
+{
+	char why[256];
+	int rc;
+	*ds = -1;
+	if ((rc = path_hard(s, dsname, e)))
+		return rc;
+	if ((*ds = H5Dopen2(s->fid, dsname, s->dapl)) < 0)
+		return ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", s->base.path, dsname, h5_why(why));
+	if ((rc = storage_ok(s, *ds, dsname, e)))
+		close_id(ds, H5Dclose);
+	return rc;
 }
 
 /* The stored checksum, when there is one, against `got`. */
@@ -1007,8 +1129,9 @@ static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
 	t = &s->base.t[i];
 	if (!t->nbytes)
 		return 0;
-	if ((ds = H5Dopen2(s->fid, s->ds[i], H5P_DEFAULT)) < 0 || (ft = H5Dget_type(ds)) < 0 ||
-		(mt = mem_type(ft)) < 0 || (sp = H5Dget_space(ds)) < 0) {
+	if ((rc = ds_open(s, s->ds[i], &ds, e)))
+		goto done;
+	if ((ft = H5Dget_type(ds)) < 0 || (mt = mem_type(ft)) < 0 || (sp = H5Dget_space(ds)) < 0) {
 		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", s->base.path, s->ds[i], h5_why(why));
 		goto done;
 	}
@@ -1048,8 +1171,9 @@ static int src_read_slice(ck_tsrc *base, size_t i, int axis, uint64_t index, voi
 	if (axis < 0 || axis >= t->shape.rank || index >= (uint64_t)t->shape.dim[axis] || !t->nbytes)
 		return ck_errf(e, CK_EINVALID, "%s: tensor '%s': no slice %llu along axis %d", s->base.path, t->name,
 			       (unsigned long long)index, axis);
-	if ((ds = H5Dopen2(s->fid, s->ds[i], H5P_DEFAULT)) < 0 || (ft = H5Dget_type(ds)) < 0 ||
-	    (mt = mem_type(ft)) < 0)
+	if ((rc = ds_open(s, s->ds[i], &ds, e)))
+		;
+	else if ((ft = H5Dget_type(ds)) < 0 || (mt = mem_type(ft)) < 0)
 		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", s->base.path, s->ds[i], h5_why(why));
 	else if (index == 0 && H5Aexists(ds, H5CK_CHECKSUM_ATTR) > 0 &&
 		 !(rc = ds_checksum(s->base.path, ds, mt, t, &h, e)))
@@ -1157,10 +1281,8 @@ static int check_dataset(h5src *s, ck_tinfo *t, const char *dsname, int have_dty
 	ck_shape sh = {0};
 	int rc = 0;
 	const char *f = s->base.path;
-	if (H5Lexists(s->fid, dsname, H5P_DEFAULT) <= 0 || (ds = H5Dopen2(s->fid, dsname, H5P_DEFAULT)) < 0) {
-		H5Eclear2(H5E_DEFAULT);
-		return ck_errf(e, CK_ENOTFOUND, "%s: tensor '%s': dataset '%s' not found", f, t->name, dsname);
-	}
+	if ((rc = ds_open(s, dsname, &ds, e)))
+		return rc;
 	if ((ft = H5Dget_type(ds)) < 0 || (sp = H5Dget_space(ds)) < 0 || (dcpl = H5Dget_create_plist(ds)) < 0) {
 		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': %s", f, dsname, h5_why(why));
 		goto done;
@@ -1228,6 +1350,7 @@ typedef struct walk {
 	h5src *s;
 	char **keys;
 	size_t n, cap;
+	size_t bytes; /* of all keys emitted so far: the walk's memory */
 	text path;
 	ck_err *e;
 } walk;
@@ -1244,6 +1367,10 @@ static int walk_emit(walk *w)
 	}
 	if (w->n >= MAX_DATASETS)
 		return ck_errf(w->e, CK_ELIMIT, "%s: more than %d leaves in __spec__", w->s->base.path, MAX_DATASETS);
+	if (w->path.n + 1 > CK_MAX_KEYS_TOTAL - w->bytes)
+		return ck_errf(w->e, CK_ELIMIT, "%s: __spec__: keys total more than %zu MiB", w->s->base.path,
+			CK_MAX_KEYS_TOTAL >> 20);
+	w->bytes += w->path.n + 1;
 	if (!(w->keys[w->n] = ck_strdup(w->e, w->path.p ? w->path.p : "")))
 		return CK_ENOMEM;
 	w->n++;
@@ -1318,9 +1445,12 @@ static int walk_node(walk *w, const json_t *node, int depth, int ncomp)
 		}
 		if (ncomp)
 			text_add(&w->path, ".", 1);
-		text_puts(&w->path, ks);
+		text_add(&w->path, ks, strnlen(ks, CK_MAX_KEY_BYTES + 1));
 		if (w->path.oom)
 			rc = ck_errf(w->e, CK_ENOMEM, "out of memory");
+		else if (w->path.n > CK_MAX_KEY_BYTES) /* checked as it grows: deep long keys cost nothing */
+			rc = ck_errf(w->e, CK_ELIMIT, "%s: __spec__: key '%.*s...' is longer than %d bytes", f,
+				CK_MAX_QUOTE, w->path.p, CK_MAX_KEY_BYTES);
 		else
 			rc = walk_node(w, json_array_get(ch, i), depth + 1, ncomp + 1);
 		w->path.n = len;
@@ -1623,11 +1753,9 @@ static int open_legacy_one(h5src *s, const char *dsname, ck_err *e)
 	char *kind = NULL, *name = NULL;
 	double num;
 	int found, bf16 = 0, rc;
-	hid_t ds = H5Dopen2(s->fid, dsname, H5P_DEFAULT);
-	if (ds < 0) {
-		char why[256];
-		return ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", f, dsname, h5_why(why));
-	}
+	hid_t ds;
+	if ((rc = ds_open(s, dsname, &ds, e)))
+		return rc;
 	rc = attr_get_str(ds, "__H5_TYPE__", 256, &kind, f, e);
 	if (!rc && kind && (!strcmp(kind, "TorchTensorH5Type") || !strcmp(kind, "NumpyArrayH5Type"))) {
 		rc = attr_get_num(ds, "is_bfloat16", &found, &num, &bf16, f, e);
@@ -1715,11 +1843,13 @@ int h5ck_open(const char *path, ck_tsrc **out, ck_err *e)
 		return CK_ENOMEM;
 	s->base.ops = &src_ops;
 	s->fid = -1;
+	s->dapl = -1;
 	if (!(s->base.path = ck_strdup(e, path))) {
 		rc = CK_ENOMEM;
 		goto done;
 	}
-	if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
+	if ((s->dapl = safe_dapl()) < 0 || (fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 ||
+		H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
 		(s->fid = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0) {
 		rc = ck_errf(e, CK_EIO, "%s: cannot open as HDF5: %s", path, h5_why(why));
 		goto done;
@@ -1755,11 +1885,12 @@ done:
 
 size_t h5ck_checksummed(const ck_tsrc *base)
 {
-	const h5src *s = (const h5src *)base;
+	h5src *s = (h5src *)base;
 	size_t n = 0;
 	for (size_t i = 0; i < s->base.n; i++) {
-		hid_t ds = H5Dopen2(s->fid, s->ds[i], H5P_DEFAULT);
-		if (ds >= 0) {
+		ck_err e = {0};
+		hid_t ds;
+		if (!ds_open(s, s->ds[i], &ds, &e)) {
 			n += H5Aexists(ds, H5CK_CHECKSUM_ATTR) > 0 || s->base.t[i].nbytes == 0;
 			H5Dclose(ds);
 		}

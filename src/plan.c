@@ -352,6 +352,105 @@ static void report_missing(builder *B, const pending *pg, const rule_key *k, con
 	}
 }
 
+/* Bindings as expression names: numbers as integers, other text as strings. */
+static json_t *bind_vars(const match_bind *b)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; o && i < b->n; i++)
+		json_object_set_new(o, b->name[i], b->num[i] >= 0 ? json_integer(b->num[i]) : json_string(b->val[i]));
+	return o;
+}
+
+/* The rule's expected shape on one side (0 HF, 1 CS) for the group's bindings, into want;
+ * any[i] marks an axis of any size. Returns 1 when there is a shape to compare, 0 when the rule
+ * states none, -1 after noting a problem. */
+static int expected_shape(builder *B, const rule_key *k, int side, const match_bind *b, ck_shape *want, int *any)
+{
+	const expr *x = k->shape[side];
+	json_t *vars, *v = NULL, *it;
+	ck_err pe = {0};
+	size_t i;
+	int rc;
+	if (!x)
+		return 0;
+	if (!(vars = bind_vars(b)))
+		return ck_errf(B->e, CK_ENOMEM, "out of memory"), -1;
+	cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
+	rc = cfg_eval(&env, x, &v, &pe);
+	json_decref(vars);
+	if (rc) {
+		PROBLEM(B->p, "rule %s:%d:%d: shape: %s", k->shape_pos.file, k->shape_pos.line, k->shape_pos.col, pe.msg);
+		return -1;
+	}
+	if (!v || json_is_null(v))
+		return json_decref(v), 0;
+	rc = json_is_array(v) && json_array_size(v) <= CK_MAX_RANK ? 1 : -1;
+	if (rc > 0) {
+		want->rank = (int)json_array_size(v);
+		json_array_foreach(v, i, it) {
+			any[i] = json_is_null(it);
+			want->dim[i] = json_is_integer(it) ? json_integer_value(it) : 0;
+			if (!any[i] && (!json_is_integer(it) || json_integer_value(it) < 0))
+				rc = -1;
+		}
+	}
+	if (rc < 0)
+		PROBLEM(B->p, "rule %s:%d:%d: shape '%s' must give a list of at most %d sizes (integers >= 0 or null)",
+			k->shape_pos.file, k->shape_pos.line, k->shape_pos.col, expr_src(x), CK_MAX_RANK);
+	json_decref(v);
+	return rc;
+}
+
+static int shape_fits(const ck_shape *s, const ck_shape *want, const int *any)
+{
+	if (s->rank != want->rank)
+		return 0;
+	for (int i = 0; i < s->rank; i++)
+		if (!any[i] && s->dim[i] != want->dim[i])
+			return 0;
+	return 1;
+}
+
+static const char *want_str(const ck_shape *want, const int *any, char *buf, size_t n)
+{
+	size_t at = (size_t)snprintf(buf, n, "[");
+	for (int i = 0; i < want->rank && at < n; i++)
+		at += any[i] ? (size_t)snprintf(buf + at, n - at, "%s*", i ? ", " : "")
+			     : (size_t)snprintf(buf + at, n - at, "%s%lld", i ? ", " : "", (long long)want->dim[i]);
+	if (at < n)
+		snprintf(buf + at, n - at, "]");
+	return buf;
+}
+
+/* Shapes the config implies, checked on the sources before anything is read (a mismatch is
+ * the input's fault) and on the targets the chain makes (a mismatch is the rules' fault).
+ * Returns 1 after noting a problem. */
+static int check_shapes(builder *B, const pending *pg, const rule_key *k, const plan_group *g, const act_list *out,
+	int side)
+{
+	ck_shape want = {0};
+	int any[CK_MAX_RANK] = {0}, r, bad = 0;
+	char a[160], b[160];
+	if ((r = expected_shape(B, k, side, &pg->b, &want, any)) <= 0)
+		return r < 0;
+	if (!out) {
+		for (size_t i = 0; i < g->n_in && !bad; i++) {
+			const ck_tinfo *t = g->in[i].src ? &B->src->t[g->in[i].idx] : NULL;
+			if (t && (bad = !shape_fits(&t->shape, &want, any)))
+				PROBLEM(B->p, "%s: shape %s, expected %s from the config (rule %s:%d:%d, shape: %s)", t->name,
+					ck_shape_str(&t->shape, a, sizeof a), want_str(&want, any, b, sizeof b), k->pos.file,
+					k->pos.line, k->pos.col, expr_src(k->shape[side]));
+		}
+		return bad;
+	}
+	for (size_t j = 0; j < out->n && !bad; j++)
+		if ((bad = !shape_fits(&out->t[j].shape, &want, any)))
+			PROBLEM(B->p, "%s: the rule makes a target of shape %s, its %s shape says %s (rule %s:%d:%d, shape: %s)",
+				B->src->t[pg->key[0]].name, ck_shape_str(&out->t[j].shape, a, sizeof a), side ? "cs" : "hf",
+				want_str(&want, any, b, sizeof b), k->pos.file, k->pos.line, k->pos.col, expr_src(k->shape[side]));
+	return bad;
+}
+
 static int finish_group(builder *B, const pending *pg)
 {
 	const rule_key *k = &B->rs->keys[pg->rule];
@@ -368,6 +467,8 @@ static int finish_group(builder *B, const pending *pg)
 	g->rule = k;
 	if ((rc = order_inputs(B, pg, k, g, over)))
 		return rc < 0 ? rc : 0;
+	if (check_shapes(B, pg, k, g, NULL, B->dir))
+		return B->e->code ? B->e->code : 0;
 	ck_err pe = {0};
 	if ((rc = act_chain_resolve(k, B->dir, n_tgt, eval_param, &pc, &g->act, &g->n_act, &pe))) {
 		PROBLEM(B->p, "%s: %s", B->src->t[pg->key[0]].name, pe.msg);
@@ -398,6 +499,10 @@ static int finish_group(builder *B, const pending *pg)
 		PROBLEM(B->p, "%s: %s", B->src->t[pg->key[0]].name, pe.msg);
 		act_list_dispose(&out);
 		return rc == CK_ENOMEM ? rc : 0;
+	}
+	if (check_shapes(B, pg, k, g, &out, !B->dir)) {
+		act_list_dispose(&out);
+		return B->e->code ? B->e->code : 0;
 	}
 	int unstacked = over && g->n_act && g->act[g->n_act - 1].kind == ACT_UNSTACK;
 	if (!unstacked && out.n != n_tgt) {
@@ -509,15 +614,6 @@ static int add_generated(builder *B, const rule_key *k, const char *tname, json_
 		fprintf(B->o->debug, "(created) -> %s%s (rule %s:%d, %s)\n", B->dst_prefix, tname, k->pos.file, k->pos.line,
 			k->gen_kind);
 	return add_target(B, tname, &t, &g->out[0]);
-}
-
-/* Bindings as expression names: numbers as integers, other text as strings. */
-static json_t *bind_vars(const match_bind *b)
-{
-	json_t *o = json_object();
-	for (size_t i = 0; o && i < b->n; i++)
-		json_object_set_new(o, b->name[i], b->num[i] >= 0 ? json_integer(b->num[i]) : json_string(b->val[i]));
-	return o;
 }
 
 /* Create tname unless some rule already produced it (or it was created before). */

@@ -232,6 +232,27 @@ static void key_dispose(rule_key *k)
 	expr_free(k->gen_value);
 	free(k->gen_dtype);
 	expr_free(k->gen_shape);
+	expr_free(k->shape[0]);
+	expr_free(k->shape[1]);
+}
+
+/* shape: EXPR (both sides) or {hf: EXPR, cs: EXPR} (either may be left out) */
+static int parse_shape(ck_err *e, const rule_file *f, const yd_node *n, rule_key *k)
+{
+	static const char *const allowed[] = {"hf", "cs", NULL};
+	const yd_node *v;
+	k->shape_pos = pos_of(f, n);
+	if (n->kind == YD_SCALAR)
+		return parse_expr(e, f, n, &k->shape[0]) || parse_expr(e, f, n, &k->shape[1]) ? CK_EINVALID : 0;
+	if (n->kind != YD_MAP || check_keys(e, f, n, "shape", allowed))
+		return n->kind != YD_MAP ? perr(e, f, n, "'shape' must be an expression or {hf: EXPR, cs: EXPR}, found a %s",
+						yd_kind_name(n->kind), NULL)
+					 : CK_EINVALID;
+	if ((v = yd_map_get(n, "hf")) && parse_expr(e, f, v, &k->shape[0]))
+		return CK_EINVALID;
+	if ((v = yd_map_get(n, "cs")) && parse_expr(e, f, v, &k->shape[1]))
+		return CK_EINVALID;
+	return 0;
 }
 
 /* create: {for_each: T | for: {NAME: EXPR}, fill: V | tril: 1 | arange: 1 | uniform: BOUND, seed: N,
@@ -294,7 +315,7 @@ static int load_include(loader *L, const rule_file *from, const yd_node *n, cons
 
 static int parse_key(loader *L, const rule_file *f, const yd_node *n, const char *hf_pre, const char *cs_pre, int depth)
 {
-	static const char *const allowed[] = {"hf", "cs", "action", "create", NULL};
+	static const char *const allowed[] = {"hf", "cs", "action", "create", "shape", NULL};
 	ck_err *e = L->e;
 	rule_key k;
 	int rc;
@@ -327,6 +348,8 @@ static int parse_key(loader *L, const rule_file *f, const yd_node *n, const char
 		if ((rc = parse_create(L, f, v, &k)))
 			goto fail;
 	}
+	if ((v = yd_map_get(n, "shape")) && (rc = parse_shape(e, f, v, &k)))
+		goto fail;
 	if ((rc = prefix_all(e, k.hf, k.n_hf, hf_pre)) || (rc = prefix_all(e, k.cs, k.n_cs, cs_pre)))
 		goto fail;
 	if (k.for_each) {

@@ -50,6 +50,11 @@ typedef struct rule_key {
 	long long gen_seed;
 	char *gen_dtype;
 	expr *gen_shape;   /* expression giving a list of ints */
+	/* shape: the expected shape of every tensor of the rule on each side ([0] HF, [1] CS), from
+	 * the config: an expression giving a list of ints (null items: any size), null for no
+	 * check; NULL when the rule states none for that side. */
+	expr *shape[2];
+	rule_pos shape_pos;
 } rule_key;
 
 typedef struct rule_ph {

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "bounds.h"
 #include "shard.h"
+#include "strmap.h"
 
-#define SHARD_MAX_TENSORS 1000000
-#define SHARD_MAX_KEY 4096
 
 typedef unsigned long long ull;
 
@@ -70,40 +70,48 @@ static int name_ok(const char *s)
 	return *s && strcmp(s, ".") && strcmp(s, "..") && !strchr(s, '/') && !strstr(s, "..");
 }
 
-/* File names in order of first appearance in weight_map; names point into the JSON. */
-static int index_files(const char *ip, json_t *wm, const char ***out, size_t *nout, ck_err *e)
+/* File names in order of first appearance in weight_map (names point into the JSON), and per
+ * weight_map entry the index of its file (a hash lookup: 1e5 shard names stay linear). */
+static int index_files(const char *ip, json_t *wm, const char ***out, size_t *nout, size_t *file_of, ck_err *e)
 {
 	const char **names = NULL, *key;
-	size_t n = 0;
+	size_t n = 0, cap = 0, at = 0;
+	strmap seen;
 	json_t *v;
 	int rc = 0;
+	strmap_init(&seen);
 	json_object_foreach(wm, key, v) {
 		const char *sn = json_string_value(v);
 		size_t k;
-		if (strlen(key) > SHARD_MAX_KEY)
+		if (strlen(key) > CK_MAX_KEY_BYTES)
 			rc = ck_errf(e, CK_ELIMIT, "%s: tensor '%.64s...': key is %zu bytes, limit is %d", ip, key,
-				     strlen(key), SHARD_MAX_KEY);
+				     strlen(key), CK_MAX_KEY_BYTES);
 		else if (!sn)
-			rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s': weight_map value is not a string", ip, key);
+			rc = ck_errf(e, CK_EINVALID, "%s: tensor '%.*s': weight_map value is not a string", ip,
+				     CK_MAX_QUOTE, key);
 		else if (!name_ok(sn))
-			rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s': shard name '%s' must be a plain file name "
-				     "(no '/' or '..')", ip, key, sn);
+			rc = ck_errf(e, CK_EINVALID, "%s: tensor '%.*s': shard name '%.*s' must be a plain file name "
+				     "(no '/' or '..')", ip, CK_MAX_QUOTE, key, CK_MAX_QUOTE, sn);
 		if (rc)
 			break;
-		if (n && strcmp(names[n - 1], sn) == 0)
-			continue; /* shards are usually contiguous in weight_map */
-		for (k = 0; k < n && strcmp(names[k], sn); k++)
-			;
-		if (k < n)
-			continue;
-		const char **p = realloc(names, (n + 1) * sizeof *names);
-		if (!p) {
-			rc = ck_errf(e, CK_ENOMEM, "out of memory");
-			break;
+		if (!strmap_get(&seen, sn, &k)) {
+			if (n == cap) {
+				const char **p = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof *names);
+				if (!p) {
+					rc = ck_errf(e, CK_ENOMEM, "out of memory");
+					break;
+				}
+				names = p;
+			}
+			if (strmap_put(&seen, sn, k = n)) {
+				rc = ck_errf(e, CK_ENOMEM, "out of memory");
+				break;
+			}
+			names[n++] = sn;
 		}
-		names = p;
-		names[n++] = sn;
+		file_of[at++] = k;
 	}
+	strmap_dispose(&seen);
 	if (rc) {
 		free(names);
 		return rc;
@@ -126,9 +134,9 @@ static int all_keys(const char *ip, shard_src *s, skey **out, size_t *nout, ck_e
 	skey *keys;
 	for (size_t i = 0; i < s->nf; i++)
 		total += s->f[i]->n;
-	if (total > SHARD_MAX_TENSORS)
+	if (total > CK_MAX_TENSORS)
 		return ck_errf(e, CK_ELIMIT, "%s: shards hold %zu tensors, limit is %d", ip, total,
-			       SHARD_MAX_TENSORS);
+			       CK_MAX_TENSORS);
 	if (!(keys = ck_calloc(e, total ? total : 1, sizeof *keys)))
 		return CK_ENOMEM;
 	for (size_t i = 0; i < s->nf; i++)
@@ -190,18 +198,16 @@ static int open_files(const char *ip, shard_src *s, const char **names, shard_op
 }
 
 /* Takes each weight_map entry from the file it names. */
-static int join(const char *ip, shard_src *s, json_t *wm, const char **names, skey *keys, size_t nk,
-		ck_err *e)
+static int join(const char *ip, shard_src *s, json_t *wm, const char **names, const size_t *file_of,
+		skey *keys, size_t nk, ck_err *e)
 {
 	const char *key;
 	json_t *v;
-	size_t sh = 0, at = 0;
+	size_t at = 0;
 	json_object_foreach(wm, key, v) {
 		skey probe = {key, 0, 0, 0}, *hit = bsearch(&probe, keys, nk, sizeof *keys, skey_cmp);
+		size_t sh = file_of[at];
 		ck_tinfo *t;
-		if (strcmp(names[sh], json_string_value(v)))
-			for (sh = 0; strcmp(names[sh], json_string_value(v)); sh++)
-				;
 		if (!hit || hit->file != sh)
 			return ck_errf(e, CK_EINVALID, "%s: tensor '%s': weight_map names shard '%s', which does "
 				       "not contain it%s%s%s", ip, key, names[sh], hit ? " (it is in '" : "",
@@ -227,9 +233,9 @@ static json_t *load_index(const char *ip, json_t **wm, ck_err *e)
 	json_error_t je;
 	struct stat sb;
 	json_t *root, *m;
-	if (stat(ip, &sb) == 0 && (ull)sb.st_size > SHARD_MAX_INDEX) {
+	if (stat(ip, &sb) == 0 && (ull)sb.st_size > CK_MAX_META_FILE) {
 		ck_errf(e, CK_ELIMIT, "%s: index is %llu bytes, limit is %llu", ip, (ull)sb.st_size,
-			(ull)SHARD_MAX_INDEX);
+			(ull)CK_MAX_META_FILE);
 		return NULL;
 	}
 	if (!(root = json_load_file(ip, JSON_REJECT_DUPLICATES, &je))) {
@@ -243,9 +249,9 @@ static json_t *load_index(const char *ip, json_t **wm, ck_err *e)
 		ck_errf(e, CK_EINVALID, "%s: index has no 'weight_map' object", ip);
 	else if (m && !json_is_object(m))
 		ck_errf(e, CK_EINVALID, "%s: index 'metadata' is not an object", ip);
-	else if (json_object_size(*wm) > SHARD_MAX_TENSORS)
+	else if (json_object_size(*wm) > CK_MAX_TENSORS)
 		ck_errf(e, CK_ELIMIT, "%s: weight_map lists %zu tensors, limit is %d", ip,
-			json_object_size(*wm), SHARD_MAX_TENSORS);
+			json_object_size(*wm), CK_MAX_TENSORS);
 	else
 		return root;
 	json_decref(root);
@@ -270,10 +276,10 @@ int shard_open(const char *ip, shard_open_fn open_file, ck_tsrc **out, ck_err *e
 		return CK_ENOMEM;
 	}
 	s->base.ops = &shard_ops;
-	if (!(s->base.path = ck_strdup(e, ip)) || (rc = index_files(ip, wm, &names, &s->nf, e)))
+	s->fi = ck_calloc(e, nw ? nw : 1, sizeof *s->fi);
+	if (!(s->base.path = ck_strdup(e, ip)) || !s->fi || (rc = index_files(ip, wm, &names, &s->nf, s->fi, e)))
 		goto done;
 	s->f = ck_calloc(e, s->nf ? s->nf : 1, sizeof *s->f);
-	s->fi = ck_calloc(e, nw ? nw : 1, sizeof *s->fi);
 	s->local = ck_calloc(e, nw ? nw : 1, sizeof *s->local);
 	s->base.t = ck_calloc(e, nw ? nw : 1, sizeof *s->base.t);
 	if (!s->f || !s->fi || !s->local || !s->base.t) {
@@ -281,7 +287,7 @@ int shard_open(const char *ip, shard_open_fn open_file, ck_tsrc **out, ck_err *e
 		goto done;
 	}
 	if (!(rc = open_files(ip, s, names, open_file, e)) && !(rc = all_keys(ip, s, &keys, &nk, e)))
-		rc = join(ip, s, wm, names, keys, nk, e);
+		rc = join(ip, s, wm, names, s->fi, keys, nk, e);
 	s->base.concurrent = !rc;
 	for (size_t i = 0; !rc && i < s->nf; i++)
 		s->base.concurrent &= s->f[i]->concurrent;

@@ -6,8 +6,6 @@
 #include "err.h"
 #include "tensor.h"
 
-#define SHARD_MAX_INDEX ((unsigned long long)1 << 30) /* index JSON bytes */
-
 /* Opens one file of the set as a source. */
 typedef int (*shard_open_fn)(const char *path, ck_tsrc **out, ck_err *e);
 

@@ -7,7 +7,7 @@
 #include <yaml.h>
 #include "ydoc.h"
 
-#define YD_MAX_FILE ((size_t)256 << 20)
+#define YD_MAX_FILE CK_MAX_META_FILE
 #define TAG_MERGE "tag:yaml.org,2002:merge"
 
 /* Private node: the public part first, so a yd_node * from here can be cast back. */
@@ -15,6 +15,7 @@ typedef struct ynode {
 	yd_node n;
 	size_t refs;   /* owners: parent slots, the anchor table, the document */
 	size_t size;   /* nodes in the expanded subtree */
+	size_t bytes;  /* scalar and tag bytes in the expanded subtree */
 	int height;    /* nested collections in the subtree (0 for a scalar) */
 } ynode;
 
@@ -35,6 +36,7 @@ typedef struct loader {
 	size_t len;
 	ck_err *e;
 	size_t total; /* expanded node count so far */
+	size_t bytes; /* expanded scalar and tag bytes so far */
 	htab anchors; /* owned name -> ynode (holds a ref) */
 } loader;
 
@@ -135,9 +137,19 @@ static int next(loader *L, yaml_event_t *ev)
 	}
 }
 
+/* Counts n more expanded bytes: what the document costs once every alias is copied out. */
+static int add_bytes(loader *L, yaml_mark_t m, size_t n)
+{
+	if (n > YD_MAX_BYTES - L->bytes)
+		return lerr(L, CK_ELIMIT, m, "more than %zu MiB of text (aliases expanded)", YD_MAX_BYTES >> 20);
+	L->bytes += n;
+	return 0;
+}
+
 static int new_node(loader *L, const yaml_event_t *ev, yd_kind k, const yaml_char_t *tag, ynode **out)
 {
 	ynode *y;
+	int rc;
 	if (++L->total > YD_MAX_NODES)
 		return lerr(L, CK_ELIMIT, ev->start_mark, "more than %d nodes (aliases expanded)", YD_MAX_NODES);
 	if (!(y = ck_calloc(L->e, 1, sizeof *y)))
@@ -151,6 +163,11 @@ static int new_node(loader *L, const yaml_event_t *ev, yd_kind k, const yaml_cha
 		free(y);
 		return CK_ENOMEM;
 	}
+	if ((rc = add_bytes(L, ev->start_mark, tag ? strlen((const char *)tag) : 0))) {
+		node_unref(y);
+		return rc;
+	}
+	y->bytes = tag ? strlen((const char *)tag) : 0;
 	*out = y;
 	return 0;
 }
@@ -166,6 +183,11 @@ static int parse_scalar(loader *L, const yaml_event_t *ev, ynode **out)
 	if ((rc = new_node(L, ev, YD_SCALAR, ev->data.scalar.tag, &y)))
 		return rc;
 	y->n.quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+	if ((rc = add_bytes(L, ev->start_mark, ev->data.scalar.length))) {
+		node_unref(y);
+		return rc;
+	}
+	y->bytes += ev->data.scalar.length;
 	if (!(y->n.value = ck_strdup(L->e, (const char *)ev->data.scalar.value))) {
 		node_unref(y);
 		return CK_ENOMEM;
@@ -178,6 +200,7 @@ static int parse_alias(loader *L, const yaml_event_t *ev, int depth, ynode **out
 {
 	const char *name = (const char *)ev->data.alias.anchor;
 	ynode *t = L->anchors.cap ? hfind(&L->anchors, name)->v : NULL;
+	int rc;
 	if (!t)
 		return lerr(L, CK_EINVALID, ev->start_mark, "undefined alias '*%.200s'", name);
 	if (t->size > YD_MAX_NODES - L->total)
@@ -185,6 +208,8 @@ static int parse_alias(loader *L, const yaml_event_t *ev, int depth, ynode **out
 	if (depth + t->height > YD_MAX_DEPTH)
 		return lerr(L, CK_ELIMIT, ev->start_mark, "alias '*%.200s' nests collections deeper than %d",
 			name, YD_MAX_DEPTH);
+	if ((rc = add_bytes(L, ev->start_mark, t->bytes)))
+		return rc;
 	L->total += t->size;
 	t->refs++;
 	*out = t;
@@ -204,6 +229,7 @@ static int put_item(loader *L, ynode *c, size_t i, size_t *cap, ynode *child)
 	}
 	c->n.items[i] = &child->n;
 	c->size += child->size;
+	c->bytes += child->bytes;
 	if (child->height + 1 > c->height)
 		c->height = child->height + 1;
 	return 0;

@@ -1,16 +1,20 @@
 /* ydoc.h - a YAML document (first document only) read with libyaml into a tree of nodes
  * that remember their 1-based source position, for "file:line:col: ..." messages.
  * Aliases share the anchored subtree (read-only DAG); the expanded tree is capped at
- * YD_MAX_NODES nodes and YD_MAX_DEPTH nested collections (CK_ELIMIT). Mapping keys are
- * always scalars and unique by text; merge keys (<<) are refused. */
+ * YD_MAX_NODES nodes, YD_MAX_BYTES scalar bytes and YD_MAX_DEPTH nested collections
+ * (CK_ELIMIT; the values are in bounds.h). Mapping keys are always scalars and unique by text;
+ * merge keys (<<) are refused. */
 #ifndef CK_YDOC_H
 #define CK_YDOC_H
 
 #include <stddef.h>
 #include "err.h"
 
-#define YD_MAX_NODES 1000000
-#define YD_MAX_DEPTH 64
+#include "bounds.h"
+
+#define YD_MAX_NODES CK_MAX_YAML_NODES
+#define YD_MAX_BYTES CK_MAX_YAML_BYTES
+#define YD_MAX_DEPTH CK_MAX_YAML_DEPTH
 
 typedef enum { YD_SCALAR, YD_SEQ, YD_MAP } yd_kind;
 

@@ -172,6 +172,42 @@ static char *nest(int depth)
 	return s;
 }
 
+/* A long string aliased many times: few nodes, but gigabytes once copied out. */
+static char *aliased(size_t len, size_t times)
+{
+	char *s = malloc(len + times * 6 + 64), *p = s;
+	p += sprintf(p, "a: &a ");
+	memset(p, 'x', len);
+	p += len;
+	p += sprintf(p, "\nb:\n");
+	for (size_t i = 0; i < times; i++)
+		p += sprintf(p, "- *a\n");
+	*p = '\0';
+	return s;
+}
+
+static void test_text_bound(void)
+{
+	ck_err e;
+	int rc;
+	/* the anchor and 14 aliases of 1 MiB, and two keys: just under 16 MiB */
+	char *s = aliased((size_t)1 << 20, YD_MAX_BYTES / ((size_t)1 << 20) - 2);
+	yd_doc *d = load(s, &e, &rc);
+	T_EQ_INT(rc, 0, "aliased text up to YD_MAX_BYTES loads");
+	yd_doc_free(d);
+	free(s);
+	s = aliased((size_t)1 << 20, 1000);
+	T_HAS(fails(s, CK_ELIMIT, &e), "t.yaml:17:3: more than 16 MiB of text (aliases expanded)",
+		"the alias that passes 16 MiB of text is named");
+	free(s);
+	/* keys and tags count too */
+	s = malloc(YD_MAX_BYTES + 64);
+	memset(s, 'k', YD_MAX_BYTES + 1);
+	strcpy(s + YD_MAX_BYTES + 1, ": v\n");
+	T_HAS(fails(s, CK_ELIMIT, &e), "more than 16 MiB of text", "a key longer than the bound");
+	free(s);
+}
+
 static void test_limits(void)
 {
 	ck_err e;
@@ -222,6 +258,7 @@ static void test_limits(void)
 		"e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", &e, &rc);
 	T_EQ_INT(rc, 0, "100k expanded nodes load");
 	yd_doc_free(d);
+	test_text_bound();
 }
 
 static void test_file(void)

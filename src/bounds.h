@@ -1,0 +1,28 @@
+/* bounds.h - every bound on metadata read from untrusted inputs (config.json, params YAML,
+ * shard indexes, safetensors headers, the packed file's __spec__, rule files), in one place so
+ * docs/security.md can state them and a reader can see what an input may cost. A limit hit is
+ * a one-line CK_ELIMIT error naming the file and the limit, never a crash or a gigabyte. */
+#ifndef CK_BOUNDS_H
+#define CK_BOUNDS_H
+
+/* Bytes of one metadata file read whole (config, params, rules, shard index). */
+#define CK_MAX_META_FILE ((size_t)64 << 20)
+/* YAML (params, rules): scalar bytes (values, keys and tags) with every alias expanded; an
+ * alias costs what it stands for, so a 1 MiB string aliased a thousand times is refused before
+ * anything copies it. Converting a document to JSON copies at most this many string bytes. */
+#define CK_MAX_YAML_BYTES ((size_t)16 << 20)
+/* YAML: nodes with every alias expanded, and nested collections. */
+#define CK_MAX_YAML_NODES 1000000
+#define CK_MAX_YAML_DEPTH 64
+/* Tensors named by one checkpoint or shard index. */
+#define CK_MAX_TENSORS 1000000
+/* Bytes of one tensor key (a dotted path such as model.layers.0.mlp.up_proj.weight). */
+#define CK_MAX_KEY_BYTES 4096
+/* Bytes of all tensor keys of one checkpoint together (a 1e5-tensor model uses ~10 MB). */
+#define CK_MAX_KEYS_TOTAL ((size_t)64 << 20)
+/* Characters of input text (a key, a value, a file's bytes) one error line quotes, and the
+ * length of an error line at most: a hostile 1 MiB key makes a short message, not a flood. */
+#define CK_MAX_QUOTE 200
+#define CK_MAX_ERROR_LINE 1024
+
+#endif

@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""make_bad_h5.py - write the hostile-HDF5 cases of the bad-input corpus, tests/bad/3NN-h5-*/.
+
+Each case is the tiny GPT-2 packed file of tools/make_bad_corpus.py (written by ckconv) with one
+dataset rebuilt by h5py into something a hostile checkpoint could hold: storage outside the file
+(external storage, external links, virtual datasets), links other than hard links, layouts and
+filters cstorch never writes, and LZ4 chunks whose framing lies about their size. Every case must
+make `convert` (or `verify`) fail with one line before reading a byte of that tensor and write
+nothing (tests/e2e/bad_corpus.sh checks it; docs/security.md lists the classes).
+
+usage: make_bad_h5.py [--ckconv bin/ckconv] [OUTDIR]   (default tests/bad; rewrites only its own
+3NN-h5-* folders). Needs h5py and, for the blosc/lzf/zfp/bzip2 cases, hdf5plugin (Debian
+python3-hdf5plugin).
+"""
+import argparse
+import os
+import shutil
+import struct
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_bad_corpus as mbc  # noqa: E402  (sets HDF5_PLUGIN_PATH before h5py loads)
+import numpy as np  # noqa: E402
+import h5py  # noqa: E402
+
+try:
+    import hdf5plugin  # noqa: E402
+except ImportError:  # only the plugin-filter cases need it
+    hdf5plugin = None
+
+ROOT = mbc.ROOT
+CS = mbc.CS
+VERIFY = "verify IN/x.mdl"
+VICTIM = "norm1.weight"   # the dataset each case rebuilds: float32 (8,), 32 bytes
+CASES = []
+
+
+def case(num, name, args, expect, mdl, files=None):
+    CASES.append(dict(num=num, name="h5-" + name, args=args, expect=expect, files=files or {}, mdl=mdl,
+                      params="keep", rules=None, out_before={}, stdout=None))
+
+
+def rebuild(f, make):
+    """Replace the victim dataset by make(f, name, data) (which creates the new object under
+    `name` and returns it, or None for a link), keeping the dataset's attributes."""
+    name = mbc.ds_name(f, VICTIM)
+    d = f[name]
+    a, attrs = d[...], dict(d.attrs)
+    del f[name]
+    obj = make(f, name, a)
+    if obj is not None:
+        obj.attrs.update(attrs)
+    return name
+
+
+def external(path):
+    def edit(f):
+        rebuild(f, lambda f, n, a: f.create_dataset(n, shape=a.shape, dtype=a.dtype,
+                                                    external=[(path, 0, a.nbytes)]))
+    return edit
+
+
+def other_h5():
+    """Bytes of a second HDF5 file holding the victim tensor at /data (what links point at)."""
+    with tempfile.TemporaryDirectory() as t:
+        p = os.path.join(t, "other.h5")
+        with h5py.File(p, "w") as f:
+            f.create_dataset("data", data=np.full((8,), 7.0, "<f4"))
+        with open(p, "rb") as fp:
+            return fp.read()
+
+
+def ext_link(f):
+    rebuild(f, lambda f, n, a: f.__setitem__(n, h5py.ExternalLink("other.h5", "/data")))
+
+
+def soft_link(f):
+    rebuild(f, lambda f, n, a: f.__setitem__(n, h5py.SoftLink("/" + mbc.ds_name(f, "norm3.weight"))))
+
+
+def virtual(f):
+    def make(f, n, a):
+        lay = h5py.VirtualLayout(shape=a.shape, dtype=a.dtype)
+        lay[:] = h5py.VirtualSource("other.h5", "data", shape=a.shape)
+        return f.create_virtual_dataset(n, lay)
+    rebuild(f, make)
+
+
+def compact(f):
+    def make(f, n, a):
+        sp = h5py.h5s.create_simple(a.shape)
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.COMPACT)
+        h5py.h5d.create(f.id, n.encode(), h5py.h5t.IEEE_F32LE, sp, dcpl)
+        f[n][...] = a
+        return f[n]
+    rebuild(f, make)
+
+
+
+case(301, "external-storage-parent", CS, "has external storage (file '../secret.txt')", external("../secret.txt"),
+     files={"secret.txt": b"a secret the checkpoint must not read\n"})
+case(302, "external-storage-passwd", CS, "has external storage (file '/etc/passwd')", external("/etc/passwd"))
+case(303, "external-storage-verify", VERIFY, "has external storage (file '/etc/passwd')", external("/etc/passwd"))
+case(304, "external-link", CS, "is an external link (to 'other.h5')", ext_link, files={"other.h5": other_h5()})
+case(305, "external-link-verify", VERIFY, "is an external link (to 'other.h5')", ext_link,
+     files={"other.h5": other_h5()})
+case(306, "virtual", CS, "has virtual layout", virtual, files={"other.h5": other_h5()})
+case(307, "virtual-verify", VERIFY, "has virtual layout", virtual, files={"other.h5": other_h5()})
+case(308, "soft-link", CS, "is a soft link", soft_link)
+case(309, "compact", CS, "has compact layout", compact)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ckconv", default=os.path.join(ROOT, "bin", "ckconv"))
+    ap.add_argument("outdir", nargs="?", default=os.path.join(ROOT, "tests", "bad"))
+    a = ap.parse_args()
+    if len({c["num"] for c in CASES}) != len(CASES):
+        sys.exit("duplicate case numbers")
+    for old in os.listdir(a.outdir):  # this script's folders only
+        num, _, rest = old.partition("-")
+        if num.isdigit() and rest.startswith("h5-"):
+            shutil.rmtree(os.path.join(a.outdir, old))
+    tmp = os.path.join(ROOT, "build", "bad-h5-base")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        base_mdl, base_params = mbc.make_base(os.path.abspath(a.ckconv), tmp)
+        for c in CASES:
+            mbc.write_case(a.outdir, c["num"], c, base_mdl, base_params)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("wrote %d cases into %s" % (len(CASES), a.outdir))
+
+
+if __name__ == "__main__":
+    main()

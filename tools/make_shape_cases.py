@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""make_shape_cases.py - write the shape and amplification cases of the bad-input corpus,
+tests/bad/2NN-name/ (layout: tests/bad/README.md; tests/e2e/bad_corpus.sh runs them).
+
+Each case is a consistent tiny model with one tensor whose shape disagrees with what its config
+implies (the rules' `shape:` checks), or a small file that would expand into far more bytes than
+it holds (a never-written HDF5 dataset, a stride-0 PyTorch view). Inputs come from the golden
+models (tests/golden, read only) and from ckconv itself for packed files.
+
+usage: make_shape_cases.py [--ckconv bin/ckconv] [OUTDIR]   (default tests/bad; rewrites only its
+own 2NN-* folders; deterministic except for HDF5 bytes)
+"""
+import argparse
+import io
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+os.environ.setdefault("HDF5_PLUGIN_PATH", "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins")
+import numpy as np  # noqa: E402
+import h5py  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GOLDEN = os.path.join(ROOT, "tests", "golden")
+FIRST = 201  # case numbers 201.. (make_bad_corpus.py numbers its own from 01)
+DT = {"F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8", "U8": "u1"}
+
+# ---------------------------------------------------------------- safetensors
+
+
+def st_read(path):
+    """{name: (dtype string, numpy array)} of one safetensors file."""
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    hdr = json.loads(data[8:8 + n])
+    out = {}
+    for k, v in hdr.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        out[k] = (v["dtype"], np.frombuffer(data[8 + n + a:8 + n + b], DT[v["dtype"]]).reshape(v["shape"]))
+    return out
+
+
+def st_dir(path):
+    """All tensors of an HF directory (single file or shards)."""
+    out = {}
+    for f in sorted(os.listdir(path)):
+        if f.endswith(".safetensors"):
+            out.update(st_read(os.path.join(path, f)))
+    return out
+
+
+def st_bytes(ts):
+    """A safetensors file of {name: (dtype, array)}, names sorted, data packed."""
+    hdr, off, blobs = {"__metadata__": {"format": "pt"}}, 0, []
+    for k in sorted(ts):
+        dt, a = ts[k]
+        b = np.ascontiguousarray(a).tobytes()
+        hdr[k] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        off += len(b)
+        blobs.append(b)
+    h = json.dumps(hdr, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+def golden_hf(case, edit):
+    """{hf/config.json, hf/model.safetensors} of a golden case's HF side, tensors edited."""
+    src = os.path.join(GOLDEN, case, "hf")
+    ts = st_dir(src)
+    edit(ts)
+    return {"hf/config.json": open(os.path.join(src, "config.json"), "rb").read(), "hf/model.safetensors": st_bytes(ts)}
+
+
+def reshape(name, shape):
+    def f(ts):
+        dt, a = ts[name]
+        ts[name] = (dt, np.arange(int(np.prod(shape)), dtype=a.dtype).reshape(shape) * 0)
+    return f
+
+
+# ---------------------------------------------------------------- packed files
+
+
+def packed(case, ckconv, tmp, edit):
+    """{x.mdl, x.yaml}: ckconv's packed form of a golden case, then damaged by edit(h5py File)."""
+    rel = os.path.relpath(tmp, ROOT)  # relative paths: the provenance ckconv stores is fixed
+    subprocess.run([ckconv, "convert", os.path.join("tests", "golden", case, "hf"), "--model",
+                    json.load(open(os.path.join(GOLDEN, case, "case.json")))["model"], "--rules", "rules",
+                    "-o", os.path.join(rel, "x.mdl"), "-q", "--force"], check=True, cwd=ROOT)
+    with h5py.File(os.path.join(tmp, "x.mdl"), "r+") as f:
+        edit(f)
+    return {"x.mdl": open(os.path.join(tmp, "x.mdl"), "rb").read(),
+            "x.yaml": open(os.path.join(tmp, "x.yaml"), "rb").read()}
+
+
+def ds_name(f, suffix):
+    return next(k for k in f if k.endswith(suffix))
+
+
+def redeclare(suffix, shape, data=True, chunks=None):
+    """Replace a tensor's dataset by one of another shape (metadata JSON updated to match):
+    data=False leaves it never written (all fill value, no storage allocated)."""
+    def f(h):
+        name = ds_name(h, suffix)
+        d = h[name]
+        dt, attrs = d.dtype, dict(d.attrs)
+        del h[name]
+        if data:
+            nd = h.create_dataset(name, data=np.zeros(shape, dt))
+        else:
+            nd = h.create_dataset(name, shape=shape, dtype=dt, chunks=chunks)
+        attrs["shapes"] = np.array([shape], dtype="<i8")
+        nd.attrs.update(attrs)
+        m = json.loads(h.attrs[name + ".__metadata__"])
+        m[name + ".__metadata__"]["shapes"] = [list(shape)]
+        h.attrs[name + ".__metadata__"] = json.dumps(m, indent=4)
+    return f
+
+
+# ---------------------------------------------------------------- PyTorch .bin
+
+
+def bin_bytes(views, storages):
+    """A torch.save zip of an OrderedDict {name: view}; views: (storage key, offset, size, stride),
+    storages: {key: float32 array}. The pickle is written opcode by opcode (protocol 2)."""
+    def s(x):
+        b = x.encode()
+        return b"X" + struct.pack("<I", len(b)) + b
+
+    def i(v):
+        return b"J" + struct.pack("<i", v)
+
+    def tup(xs):
+        return b"(" + b"".join(i(x) for x in xs) + b"t"
+    p = b"\x80\x02" + b"ccollections\nOrderedDict\n)R("
+    for name, (key, off, size, stride) in views.items():
+        p += s(name) + b"ctorch._utils\n_rebuild_tensor_v2\n("
+        p += b"(" + s("storage") + b"ctorch\nFloatStorage\n" + s(key) + s("cpu") + i(len(storages[key])) + b"tQ"
+        p += i(off) + tup(size) + tup(stride) + b"\x89" + b"ccollections\nOrderedDict\n)Rt" + b"R"
+    p += b"u."
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", p)
+        for key, a in storages.items():
+            z.writestr("archive/data/" + key, a.astype("<f4").tobytes())
+        z.writestr("archive/version", "3\n")
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- cases
+
+CASES = []
+
+
+def case(name, args, expect, files):
+    CASES.append(dict(name=name, args=args, expect=expect, files=files))
+
+
+def define(ckconv, tmp):
+    gcfg = json.load(open(os.path.join(GOLDEN, "gpt2", "hf", "config.json")))
+    P, E = gcfg["n_positions"], gcfg["n_embd"]
+    case("shape-gpt2-wpe", "convert IN/hf --model gpt2 -o OUT/x.mdl",
+         "transformer.wpe.weight: shape [3, 5], expected [%d, %d] from the config (rule " % (P, E),
+         golden_hf("gpt2", reshape("transformer.wpe.weight", (3, 5))))
+    lcfg = json.load(open(os.path.join(GOLDEN, "llama", "hf", "config.json")))
+    H = lcfg["hidden_size"]
+    case("shape-llama-q-proj", "convert IN/hf --model llama -o OUT/x.mdl",
+         "model.layers.0.self_attn.q_proj.weight: shape [%d, %d], expected [%d, %d] from the config (rule "
+         % (2 * H, H, H, H),
+         golden_hf("llama", reshape("model.layers.0.self_attn.q_proj.weight", (2 * H, H))))
+    M = json.load(open(os.path.join(GOLDEN, "mixtral", "hf", "config.json")))
+    # the MoE planning bomb: zero bytes, a million experts along the stacked axis
+    moe = packed("mixtral", ckconv, tmp, redeclare("fused_ffns.0.linear_layer.expert_weights", (0, 1 << 20, 0)))
+    case("shape-mixtral-moe-stack", "convert IN/x.mdl --config IN/x.yaml -o OUT/hf",
+         "expert_weights: shape [0, 1048576, 0], expected [%d, %d, %d] from the config (rule "
+         % (M["intermediate_size"], M["num_local_experts"], M["hidden_size"]), moe)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_case(outdir, num, c, expects):
+    d = os.path.join(outdir, "%d-%s" % (num, c["name"]))
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for path, data in c["files"].items():
+        os.makedirs(os.path.dirname(os.path.join(d, path)) or d, exist_ok=True)
+        with open(os.path.join(d, path), "wb") as f:
+            f.write(data)
+    with open(os.path.join(d, "args"), "w") as f:
+        f.write(c["args"] + "\n")
+    with open(os.path.join(d, "expect"), "w") as f:
+        f.write(c["expect"] + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ckconv", default=os.path.join(ROOT, "bin", "ckconv"))
+    ap.add_argument("outdir", nargs="?", default=os.path.join(ROOT, "tests", "bad"))
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(dir=os.path.join(ROOT, "build"), prefix="shape-cases-")
+    try:
+        define(os.path.abspath(a.ckconv), tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    names = [c["name"] for c in CASES]
+    for old in os.listdir(a.outdir):  # a renumbered case leaves its old folder: remove it
+        num, _, rest = old.partition("-")
+        if num.isdigit() and int(num) >= FIRST and rest in names and old != "%d-%s" % (FIRST + names.index(rest), rest):
+            shutil.rmtree(os.path.join(a.outdir, old))
+    for i, c in enumerate(CASES):
+        write_case(a.outdir, FIRST + i, c, None)
+    print("wrote %d cases into %s" % (len(CASES), a.outdir))
+
+
+if __name__ == "__main__":
+    main()
