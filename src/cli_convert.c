@@ -10,7 +10,6 @@
 #include "cli.h"
 #include "config.h"
 #include "exec.h"
-#include "guard.h"
 #include "h5ck.h"
 #include "plan.h"
 #include "progress.h"
@@ -19,6 +18,7 @@
 #include "st.h"
 #include "strmap.h"
 #include "text.h"
+#include "txn.h"
 #include "valio.h"
 #include "version.h"
 
@@ -630,43 +630,32 @@ static int check_not_input(const job *j, const char *out, ck_err *e)
 	int rc;
 	if (!cli_exists(out))
 		return 0;
-	if (!j->a.config && j->dir == 1 && (rc = cs_paths(j->a.src, &mdl, &yaml, &files, e)))
+	if (j->dir == 1 && (rc = cs_paths(j->a.src, &mdl, &yaml, &files, e)))
 		return rc;
 	rc = out_vs_input(out, j->a.src, e);
 	if (!rc)
 		rc = out_vs_input(out, j->a.config ? j->a.config : yaml, e); /* yaml: the default params */
+	if (!rc && j->dir == 1) /* the packed source's carried files are an input too */
+		rc = out_vs_input(out, files, e);
 	free(mdl);
 	free(yaml);
 	free(files);
 	return rc;
 }
 
+/* Before any work: the outputs are not inputs, and are absent or (--force) replaceable. The
+ * transaction checks again when it takes them. */
 static int check_out(const job *j, ck_err *e)
 {
 	char *mdl, *yaml, *files;
 	int rc;
-	if (j->dir == 1 && (rc = check_not_input(j, j->out, e)))
-		return rc;
-	if (j->dir == 0) {
-		if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
-			return rc;
-		if (!(rc = check_not_input(j, mdl, e)) && !(rc = check_not_input(j, yaml, e)))
-			rc = check_not_input(j, files, e);
-		free(mdl);
-		free(yaml);
-		free(files);
-		if (rc)
-			return rc;
-	}
-	if (j->a.force)
-		return 0;
 	if (j->dir == 1)
-		return cli_exists(j->out) ? ck_errf(e, CK_EEXIST, "%s: output exists; pass --force to replace it", j->out) : 0;
+		return (rc = check_not_input(j, j->out, e)) ? rc : txn_check(j->out, TXN_MODEL, j->a.force, e);
 	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
 		return rc;
-	const char *hit = cli_exists(mdl) ? mdl : cli_exists(yaml) ? yaml : cli_exists(files) ? files : NULL;
-	if (hit)
-		rc = ck_errf(e, CK_EEXIST, "%s: output exists; pass --force to replace it", hit);
+	if (!(rc = check_not_input(j, mdl, e)) && !(rc = check_not_input(j, yaml, e)) && !(rc = check_not_input(j, files, e)) &&
+		!(rc = txn_check(mdl, TXN_FILE, j->a.force, e)) && !(rc = txn_check(yaml, TXN_FILE, j->a.force, e)))
+		rc = txn_check(files, TXN_DIR, j->a.force, e);
 	free(mdl);
 	free(yaml);
 	free(files);
@@ -720,60 +709,42 @@ static int run_plan(const job *j, const plan *p, ck_tsink *sink, const char *lab
 	return rc;
 }
 
-static int write_cs(job *j, ck_err *e)
+/* HF -> CS: carried files, params and the packed file, in that order, so the packed file (what
+ * names the checkpoint) is the last to appear. */
+static int write_cs(job *j, txn *tx, ck_err *e)
 {
-	char *mdl = NULL, *yaml = NULL, *files = NULL, *ftmp = NULL, *ytmp = NULL, *prov = NULL, *text = NULL;
+	char *mdl = NULL, *yaml = NULL, *files = NULL, *prov = NULL, *text = NULL;
+	const char *ftmp, *ytmp, *mtmp;
 	ck_tsink *sink = NULL;
 	h5ck_opts ho = {0};
 	int rc, any = 0;
 	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
 		goto done;
-	if (!(text = valio_yaml_dumps(j->params)) || !(prov = provenance(j)) ||
-		asprintf(&ftmp, "%s.ckconv-tmp-XXXXXX", files) < 0 || asprintf(&ytmp, "%s.ckconv-tmp-params", yaml) < 0) {
+	if (!(text = valio_yaml_dumps(j->params)) || !(prov = provenance(j))) {
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
-	if (!mkdtemp(ftmp)) {
-		rc = ck_errf(e, CK_EIO, "%s: cannot create a temporary directory: %s", ftmp, strerror(errno));
-		free(ftmp);
-		ftmp = NULL;
+	/* an OUT.hf-files left empty is no output: the transaction removes an older one (--force) */
+	if ((rc = txn_add(tx, files, TXN_DIR, &ftmp, e)) || (rc = txn_add(tx, yaml, TXN_FILE, &ytmp, e)) ||
+		(rc = txn_add(tx, mdl, TXN_FILE, &mtmp, e)))
 		goto done;
-	}
-	/* everything but the packed file is ready first, so that its commit is the last real step */
-	if ((rc = carry_to_cs(j, ftmp, &any, e)) || (rc = valio_write_file(ytmp, text, e)))
+	if ((rc = carry_to_cs(j, ftmp, &any, e)) || (rc = txn_write_file(ytmp, text, strlen(text), e)))
 		goto done;
 	ho.compress_lz4 = j->a.lz4;
 	ho.provenance_json = prov;
-	if ((rc = h5ck_sink_open(mdl, "model", j->p.out, j->p.n_out, &ho, &sink, e)))
+	ho.in_place = 1;
+	if ((rc = h5ck_sink_open(mtmp, "model", j->p.out, j->p.n_out, &ho, &sink, e)))
 		goto done;
 	if ((rc = run_plan(j, &j->p, sink, "packed", e))) {
 		ck_tsink_abort(sink);
 		goto done;
 	}
-	if ((rc = ck_tsink_commit(sink, e)))
+	if ((rc = ck_tsink_commit(sink, e)) || (rc = txn_commit(tx, e)))
 		goto done;
-	if (any) {
-		cli_remove_tree(files); /* --force: an older copy */
-		if (rename(ftmp, files))
-			rc = ck_errf(e, CK_EIO, "%s: cannot rename into place: %s", files, strerror(errno));
-	}
-	if (!rc && rename(ytmp, yaml))
-		rc = ck_errf(e, CK_EIO, "%s: cannot rename into place: %s", yaml, strerror(errno));
-	if (rc) { /* a packed file without its params is not a complete output */
-		unlink(mdl);
-		if (any)
-			cli_remove_tree(files);
-	} else if (!j->a.quiet) {
+	if (!j->a.quiet)
 		fprintf(stderr, "ckconv: wrote %s (%zu tensors) and %s%s%s\n", mdl, j->p.n_out, yaml, any ? " and " : "",
 			any ? files : "");
-	}
 done:
-	if (ftmp)
-		cli_remove_tree(ftmp);
-	if (ytmp)
-		unlink(ytmp);
-	free(ftmp);
-	free(ytmp);
 	free(mdl);
 	free(yaml);
 	free(files);
@@ -921,17 +892,13 @@ static int write_hf_comp(job *j, comp *c, const char *dir, const char *carried, 
 	return rc;
 }
 
-static int write_hf(job *j, ck_err *e)
+static int write_hf(job *j, txn *tx, ck_err *e)
 {
-	char *tmp = NULL, *old = NULL, *files = NULL, *mdl = NULL, *yaml = NULL;
-	int rc = 0, exists = cli_exists(j->out);
-	if (asprintf(&tmp, "%s.ckconv-tmp-XXXXXX", j->out) < 0 || !mkdtemp(tmp)) {
-		rc = ck_errf(e, CK_EIO, "%s: cannot create a temporary directory next to it: %s", j->out, strerror(errno));
-		free(tmp);
-		return rc;
-	}
-	if ((rc = cs_paths(j->a.src, &mdl, &yaml, &files, e)))
-		goto fail;
+	char *files = NULL, *mdl = NULL, *yaml = NULL;
+	const char *tmp;
+	int rc;
+	if ((rc = txn_add(tx, j->out, TXN_MODEL, &tmp, e)) || (rc = cs_paths(j->a.src, &mdl, &yaml, &files, e)))
+		goto done;
 	for (size_t i = 0; i < j->n && !rc; i++) {
 		comp *c = &j->c[i];
 		char *d = NULL, *carried = NULL;
@@ -948,30 +915,11 @@ static int write_hf(job *j, ck_err *e)
 		free(d);
 		free(carried);
 	}
-	if (rc)
-		goto fail;
-	if (exists) { /* --force: move the old output aside, put the new one in place, then delete */
-		if (asprintf(&old, "%s.ckconv-old-%d", j->out, (int)getpid()) < 0 || rename(j->out, old)) {
-			rc = ck_errf(e, CK_EIO, "%s: cannot move the existing output aside: %s", j->out, strerror(errno));
-			goto fail;
-		}
-	}
-	if (rename(tmp, j->out)) {
-		rc = ck_errf(e, CK_EIO, "%s: cannot rename the finished output into place: %s", j->out, strerror(errno));
-		if (old)
-			rename(old, j->out);
-		goto fail;
-	}
-	if (old)
-		cli_remove_tree(old);
-	if (!j->a.quiet)
+	if (!rc)
+		rc = txn_commit(tx, e);
+	if (!rc && !j->a.quiet)
 		fprintf(stderr, "ckconv: wrote %s (%zu component%s)\n", j->out, j->n, j->n == 1 ? "" : "s");
-	goto done;
-fail:
-	cli_remove_tree(tmp);
 done:
-	free(tmp);
-	free(old);
 	free(files);
 	free(mdl);
 	free(yaml);
@@ -1065,24 +1013,17 @@ static int set_vars(job *j, ck_err *e)
 	return 0;
 }
 
-/* One writer per output; what an interrupted run left next to it goes first. */
-static int lock_outputs(const job *j, guard **lock, ck_err *e)
+/* One writer per output base name (OUT for a directory, OUT less .mdl/.h5 for a packed file). */
+static int begin_outputs(const job *j, txn **tx, ck_err *e)
 {
 	char *mdl = NULL, *yaml = NULL, *files = NULL;
 	int rc;
-	if (j->dir == 1) {
-		if ((rc = guard_lock(j->out, lock, e)))
-			return rc;
-		guard_sweep(j->out, j->a.quiet ? NULL : stderr);
-		return 0;
-	}
+	if (j->dir == 1)
+		return txn_begin(j->out, j->a.force, j->a.quiet ? NULL : stderr, tx, e);
 	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
 		return rc;
-	if (!(rc = guard_lock(mdl, lock, e))) {
-		guard_sweep(mdl, j->a.quiet ? NULL : stderr);
-		guard_sweep(yaml, j->a.quiet ? NULL : stderr);
-		guard_sweep(files, j->a.quiet ? NULL : stderr);
-	}
+	yaml[strlen(yaml) - 5] = '\0'; /* OUT.yaml -> OUT */
+	rc = txn_begin(yaml, j->a.force, j->a.quiet ? NULL : stderr, tx, e);
 	free(mdl);
 	free(yaml);
 	free(files);
@@ -1091,7 +1032,7 @@ static int lock_outputs(const job *j, guard **lock, ck_err *e)
 
 int cli_convert(int argc, char **argv, ck_err *e)
 {
-	guard *lock = NULL;
+	txn *tx = NULL;
 	job j;
 	json_t *hf_single = NULL;
 	plan_opts po = {0};
@@ -1172,11 +1113,11 @@ int cli_convert(int argc, char **argv, ck_err *e)
 		rc = j.dir == 1 ? compare_hf(&j, e) : ck_errf(e, CK_EINVALID, "--compare-with needs a packed source");
 		goto done;
 	}
-	if ((rc = lock_outputs(&j, &lock, e)) || (rc = check_out(&j, e)))
+	if ((rc = begin_outputs(&j, &tx, e)))
 		goto done;
-	rc = j.dir == 0 ? write_cs(&j, e) : write_hf(&j, e);
+	rc = j.dir == 0 ? write_cs(&j, tx, e) : write_hf(&j, tx, e);
 done:
-	guard_release(lock);
+	txn_free(tx);
 	json_decref(hf_single);
 	job_dispose(&j);
 	return rc;

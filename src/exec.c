@@ -15,7 +15,6 @@
 #include "buf.h"
 #include "cast.h"
 #include "exec.h"
-#include "guard.h"
 
 enum { X_SYNC, X_WRITE_BEHIND, X_READ_AHEAD };
 
@@ -387,8 +386,6 @@ static int run_groups(xrun *x, exec_progress_fn fn, void *ctx, ck_err *e)
 	size_t done = 0;
 	for (size_t i = 0; i < p->n_groups; i++) {
 		const plan_group *g = &p->g[i];
-		if (guard_stopped()) /* SIGINT/SIGTERM: stop between tensors; the caller cleans up */
-			return ck_errf(e, CK_EINTR, "interrupted by signal %d; nothing was written", guard_stopped());
 		int rc = run_group(x, i, e);
 		if (rc)
 			return rc;

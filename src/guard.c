@@ -1,27 +1,100 @@
-/* guard.c - lock file, stale temporaries, and signals turned into a polled flag. */
+/* guard.c - signal handlers that stop a run at once and remove what it registered.
+ *
+ * Why not a flag polled by the work loop: a run can be stuck inside a library call that never
+ * returns (a filter plugin spinning on a truncated chunk), where no loop polls anything. So the
+ * handler itself removes the registered paths and _exits. Everything it touches is prepared
+ * beforehand in static storage; it calls only unlink/unlinkat/openat/getdents64/close/write/_exit. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
-#include <sys/file.h>
+#include <sys/syscall.h>
 #include <unistd.h>
-#include "cli.h"
 #include "guard.h"
 
-struct guard {
-	int fd;
-	char *path;
-};
+static char paths[GUARD_MAX_PATHS][PATH_MAX];
+static volatile sig_atomic_t used[GUARD_MAX_PATHS], is_tree[GUARD_MAX_PATHS];
+static volatile sig_atomic_t holding, pending;
 
-static volatile sig_atomic_t stop_signal;
+/* Remove name (relative to dfd) and, when it is a directory, what it holds, depth-first.
+ * Removing entries while reading a directory may skip some, so it is re-read until a pass
+ * finds nothing (a few passes at most: what cannot be removed stays). Ours are at most three
+ * levels deep, so depth is bounded. */
+static void remove_at(int dfd, const char *name, int depth)
+{
+	if (unlinkat(dfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM) || depth > 6)
+		goto rmdir;
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		goto rmdir;
+	for (int pass = 0, found = 1; found && pass < 4; pass++) {
+		char buf[4096];
+		long n;
+		found = 0;
+		lseek(fd, 0, SEEK_SET);
+		while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+			for (long off = 0; off < n;) {
+				/* struct linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, name */
+				unsigned short reclen;
+				memcpy(&reclen, buf + off + 16, sizeof reclen);
+				const char *nm = buf + off + 19;
+				off += reclen;
+				if (!strcmp(nm, ".") || !strcmp(nm, ".."))
+					continue;
+				remove_at(fd, nm, depth + 1);
+				found = 1;
+			}
+	}
+	close(fd);
+rmdir:
+	unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+/* "ckconv: error: interrupted by signal 15 (SIGTERM); ..." without stdio. */
+static void say(int sig)
+{
+	char msg[160] = "ckconv: error: interrupted by signal ";
+	size_t n = strlen(msg);
+	char d[8];
+	int k = 0;
+	for (int v = sig; k == 0 || v; v /= 10)
+		d[k++] = (char)('0' + v % 10);
+	while (k)
+		msg[n++] = d[--k];
+	const char *name = sig == SIGINT ? " (SIGINT)" : sig == SIGTERM ? " (SIGTERM)" : sig == SIGHUP ? " (SIGHUP)" : "";
+	const char *tail = "; this run's temporaries were removed\n";
+	memcpy(msg + n, name, strlen(name));
+	n += strlen(name);
+	memcpy(msg + n, tail, strlen(tail));
+	n += strlen(tail);
+	ssize_t w = write(2, msg, n);
+	(void)w;
+}
+
+static void stop_now(int sig)
+{
+	for (int i = GUARD_MAX_PATHS - 1; i >= 0; i--) {
+		if (!used[i])
+			continue;
+		if (is_tree[i])
+			remove_at(AT_FDCWD, paths[i], 0);
+		else
+			unlink(paths[i]);
+	}
+	say(sig);
+	_exit(128 + sig);
+}
 
 static void on_signal(int sig)
 {
-	stop_signal = sig;
+	if (holding) {
+		pending = sig;
+		return;
+	}
+	stop_now(sig);
 }
 
 void guard_signals_install(void)
@@ -29,105 +102,48 @@ void guard_signals_install(void)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
+	sigfillset(&sa.sa_mask); /* one handler at a time */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGXFSZ, SIG_IGN); /* over `ulimit -f`: let write fail with EFBIG and clean up */
 }
 
-int guard_stopped(void)
+int guard_watch(const char *path, int is_dir)
 {
-	return (int)stop_signal;
-}
-
-int guard_lock(const char *out, guard **g, ck_err *e)
-{
-	guard *x = ck_calloc(e, 1, sizeof *x);
-	*g = NULL;
-	if (!x)
-		return CK_ENOMEM;
-	if (asprintf(&x->path, "%s.ckconv-lock", out) < 0) {
-		free(x);
-		return ck_errf(e, CK_ENOMEM, "out of memory");
-	}
-	x->fd = open(x->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (x->fd < 0) {
-		int rc = ck_errf(e, CK_EIO, "%s: cannot create the lock file: %s", x->path, strerror(errno));
-		free(x->path);
-		free(x);
-		return rc;
-	}
-	if (flock(x->fd, LOCK_EX | LOCK_NB)) {
-		int rc = ck_errf(e, CK_EEXIST, "%s: another ckconv is writing this output right now (%s is locked)", out,
-			x->path);
-		close(x->fd);
-		free(x->path);
-		free(x);
-		return rc;
-	}
-	char pid[32];
-	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-	if (ftruncate(x->fd, 0) == 0 && write(x->fd, pid, (size_t)n) != n)
-		(void)0; /* the pid is only informative */
-	*g = x;
-	return 0;
-}
-
-void guard_release(guard *g)
-{
-	if (!g)
-		return;
-	unlink(g->path); /* while still holding it, so a waiting run never sees a half-removed lock */
-	close(g->fd);
-	free(g->path);
-	free(g);
-}
-
-static int all_of(const char *s, size_t n, const char *set)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!s[i] || !strchr(set, s[i]))
-			return 0;
-	return 1;
-}
-
-/* One of our temporary names for base: base.ckconv-tmp-*, base.ckconv-old-*, base.tmpXXXXXX
- * (atomic file writes), base.XXXXXXXX.tmp (the packed writer). */
-static int ours(const char *name, const char *base)
-{
-	size_t b = strlen(base);
-	if (strncmp(name, base, b) || name[b] != '.')
-		return 0;
-	const char *r = name + b + 1;
-	static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-	if (!strncmp(r, "ckconv-tmp-", 11) || !strncmp(r, "ckconv-old-", 11))
-		return 1;
-	if (!strncmp(r, "tmp", 3) && strlen(r) == 9 && all_of(r + 3, 6, alnum))
-		return 1;
-	return strlen(r) == 12 && all_of(r, 8, "0123456789abcdef") && !strcmp(r + 8, ".tmp");
-}
-
-void guard_sweep(const char *target, FILE *report)
-{
-	char *a = strdup(target), *b = strdup(target);
-	DIR *d;
-	struct dirent *de;
-	if (!a || !b)
-		goto done;
-	const char *dir = dirname(a), *base = basename(b);
-	if (!(d = opendir(dir)))
-		goto done;
-	while ((de = readdir(d))) {
-		char *p = NULL;
-		if (!ours(de->d_name, base) || asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+	size_t n = strlen(path);
+	if (n >= PATH_MAX)
+		return -1;
+	/* the lowest free slot: the lock file, registered first and kept to the end, stays in
+	 * slot 0, which the handler's reverse walk reaches last */
+	for (int i = 0; i < GUARD_MAX_PATHS; i++) {
+		if (used[i])
 			continue;
-		cli_remove_tree(p);
-		if (report)
-			fprintf(report, "ckconv: note: removed %s, left by an interrupted run\n", p);
-		free(p);
+		memcpy(paths[i], path, n + 1);
+		is_tree[i] = is_dir;
+		atomic_signal_fence(memory_order_seq_cst); /* the path is complete before the handler sees the slot */
+		used[i] = 1;
+		return i;
 	}
-	closedir(d);
-done:
-	free(a);
-	free(b);
+	return -1;
+}
+
+void guard_unwatch(int id)
+{
+	if (id >= 0 && id < GUARD_MAX_PATHS)
+		used[id] = 0;
+}
+
+void guard_hold(void)
+{
+	pending = 0;
+	holding = 1;
+}
+
+void guard_resume(void)
+{
+	holding = 0;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (pending)
+		stop_now(pending);
 }

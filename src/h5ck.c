@@ -44,8 +44,16 @@ static herr_t why_cb(unsigned n, const H5E_error2_t *d, void *data)
 {
 	char *buf = data;
 	(void)n;
-	if (!buf[0] && d->desc && d->desc[0])
-		snprintf(buf, 200, "%s", d->desc);
+	if (!buf[0] && d->desc && d->desc[0]) {
+		/* the sec2 driver's "X failed: time = ..., filename = '...', ..., error message = 'Y', ..."
+		 * is too long for one line with a long path in it: keep "X failed: Y" */
+		const char *colon = strstr(d->desc, ": time = "), *m = strstr(d->desc, "error message = '");
+		const char *end = m ? strchr(m + 17, '\'') : NULL;
+		if (colon && end)
+			snprintf(buf, 200, "%.*s: %.*s", (int)(colon - d->desc), d->desc, (int)(end - m - 17), m + 17);
+		else
+			snprintf(buf, 200, "%s", d->desc);
+	}
 	return 0;
 }
 
@@ -482,7 +490,7 @@ static int sink_commit(ck_tsink *base, ck_err *e)
 		rc = ck_errf(e, CK_EIO, "%s: closing HDF5 file failed: %s", k->path, h5_why(why));
 		goto done;
 	}
-	if (sync_file(k->tmp) < 0 || rename(k->tmp, k->path) < 0) {
+	if (sync_file(k->tmp) < 0 || (strcmp(k->tmp, k->path) && rename(k->tmp, k->path) < 0)) {
 		rc = ck_errf(e, CK_EIO, "%s: cannot publish %s: %s", k->path, k->tmp, strerror(errno));
 		goto done;
 	}
@@ -743,7 +751,7 @@ static int sink_declare(h5sink *k, const ck_tinfo *t, ck_err *e)
 int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t n, const h5ck_opts *o,
 	ck_tsink **out, ck_err *e)
 {
-	static const h5ck_opts defaults = {0, NULL, NULL};
+	static const h5ck_opts defaults = {0};
 	char why[256];
 	h5sink *k = NULL;
 	hid_t fcpl = -1, fapl = -1, gcpl = -1;
@@ -773,7 +781,7 @@ int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t 
 		rc = CK_ENOMEM;
 		goto done;
 	}
-	if ((rc = sink_declare(k, t, e)) || !(k->tmp = temp_name(path, e))) {
+	if ((rc = sink_declare(k, t, e)) || !(k->tmp = o->in_place ? ck_strdup(e, path) : temp_name(path, e))) {
 		rc = rc ? rc : CK_ENOMEM;
 		goto done;
 	}

@@ -12,11 +12,13 @@ typedef struct h5ck_opts {
 	int compress_lz4;              /* 0: contiguous, uncompressed, early allocation, no fill (default). 1: chunked (<=1 MiB chunks along dim 0), LZ4 filter 32004 OPTIONAL cd_values {0} */
 	const char *cstorch_version;   /* "2.10.0" if NULL */
 	const char *provenance_json;   /* written as one extra root attribute "__ckconv__" (vlen UTF-8), or NULL */
+	int in_place;                  /* path is already a private temporary (txn.h): create it exclusively and write there, no rename of its own */
 } h5ck_opts;
 
 /* Open a sink that writes the state dict {top: {t[i].name: tensor_i}} to `path`: it writes to
  * "<path>.<8 hex>.tmp" in the same directory and renames onto `path` at commit (the caller has
- * already decided whether overwriting is allowed; use rename()). Dataset for tensor i is named
+ * already decided whether overwriting is allowed; use rename()), or, with o->in_place, to `path`
+itself, which must not exist. Dataset for tensor i is named
  * "<top>.<name>" at the root (e.g. "model.transformer_decoder.layers.0.norm1.weight").
  * top NULL or "" writes the flat dict {t[i].name: tensor_i}. o may be NULL (defaults). */
 int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t n, const h5ck_opts *o, ck_tsink **out, ck_err *e);

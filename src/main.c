@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 		int rc = cmds[i].fn(argc - 1, argv + 1, &e);
 		if (rc < 0 || e.code) {
 			print_error(e.msg[0] ? e.msg : "failed");
-			return e.code == CK_EINTR ? 128 + guard_stopped() : 1; /* 130 for SIGINT, 143 for SIGTERM */
+			return 1;
 		}
 		return rc;
 	}

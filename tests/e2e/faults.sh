@@ -8,7 +8,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 SHIM="$T/shim.so"
 "$CKCONV" convert "$G/hf" -o "$T/ref.mdl" -q
 clean() { # no output and no temporaries next to it
-	local left; left=$(ls "$T/o" 2>/dev/null)
+	local left; left=$(ls -A "$T/o" 2>/dev/null)
 	[ -z "$left" ] || { echo "# left behind: $left"; return 1; }
 }
 # expect NAME RC TEXT CMD...: exit status RC, a single error line containing TEXT, nothing in $T/o
@@ -44,7 +44,7 @@ for sig in INT TERM; do
 	sleep 0.8; kill -$sig $pid; wait $pid; rc=$?
 	want=$([ $sig = INT ] && echo 130 || echo 143)
 	check "SIG$sig: exit $want" test $rc -eq $want
-	check "SIG$sig: says so, leaves nothing" sh -c "grep -q 'interrupted by signal' '$T/err' && [ -z \"\$(ls '$T/o')\" ]"
+	check "SIG$sig: says so, leaves nothing" sh -c "grep -q 'interrupted by signal' '$T/err' && [ -z \"\$(ls -A '$T/o')\" ]"
 done
 
 # kill -9: nothing at the output path claims to be complete; the next run sweeps the remains
@@ -52,10 +52,10 @@ rm -rf "$T/o"; mkdir -p "$T/o"
 CKFAULT_SLOW_MS=40 LD_PRELOAD="$SHIM" "$CKCONV" convert "$G/hf" -o "$T/o/x.mdl" -q 2>/dev/null & pid=$!
 sleep 1.6; kill -9 $pid; wait $pid 2>/dev/null
 check "after kill -9 no output claims to be complete" test ! -e "$T/o/x.mdl" -a ! -e "$T/o/x.yaml"
-check "... its temporaries are there" sh -c "ls '$T/o' | grep -q 'x.mdl\\.[0-9a-f]\\{8\\}\\.tmp'"
+check "... its temporaries are there" sh -c "ls -A '$T/o' | grep -q '^\\.x\\.mdl\\.ckconv-tmp\\.[0-9]*\\.[0-9a-f]\\{16\\}$'"
 out=$("$CKCONV" convert "$G/hf" -o "$T/o/x.mdl" 2>&1)
-check "the next run reports the stale temporaries it removes" grep -q "removed .*x.mdl.[0-9a-f]*.tmp, left by an interrupted run" <<<"$out"
-check "... and completes with nothing else left" sh -c "[ \"\$(ls '$T/o' | tr '\\n' ' ')\" = 'x.mdl x.yaml ' ]"
+check "the next run reports the stale temporaries it removes" grep -q "removed .*/\\.x\\.mdl\\.ckconv-tmp\\.[0-9]*\\.[0-9a-f]*, left by an interrupted run" <<<"$out"
+check "... and completes with nothing else left" sh -c "[ \"\$(ls -A '$T/o' | tr '\\n' ' ')\" = 'x.mdl x.yaml ' ]"
 check "... bit for bit the same as an uninterrupted run" cmp "$T/o/x.mdl" "$T/ref.mdl"
 
 # two conversions racing for one output: one wins, the other fails clearly
@@ -73,5 +73,5 @@ check "racing: the output is whole" cmp "$T/o/x.mdl" "$T/ref.mdl"
 before=$(find "$T/keep" -type f -exec md5sum {} + | sort)
 env CKFAULT_WRITE_LIMIT=100000 LD_PRELOAD="$SHIM" "$CKCONV" convert "$T/ref.mdl" -o "$T/keep" --force -q 2>/dev/null
 check "a failed --force run leaves the previous output as it was" test "$before" = "$(find "$T/keep" -type f -exec md5sum {} + | sort)"
-check "... and no temporaries" sh -c "! ls '$T' | grep -q 'keep\\.'"
+check "... and no temporaries" sh -c "! ls -A '$T' | grep -q 'keep\\.'"
 check "output is deterministic: two runs give identical packed files" sh -c "'$CKCONV' convert '$G/hf' -o '$T/d1.mdl' -q && '$CKCONV' convert '$G/hf' -o '$T/d2.mdl' -q && cmp '$T/d1.mdl' '$T/d2.mdl'"

@@ -13,7 +13,9 @@
 /* CKFAULT_WRITE_LIMIT=N   writes fail with ENOSPC once N bytes were written in total
  * CKFAULT_READ_EIO_AFTER=N  the (N+1)th pread fails with EIO
  * CKFAULT_SLOW_MS=N       every pread/pwrite/write sleeps N ms first (signal and race tests)
- * CKFAULT_RENAME_FAIL=1   rename fails with EIO */
+ * CKFAULT_RENAME_FAIL=1   rename (and renameat2) fails with EIO
+ * CKFAULT_RENAME_FAIL_AT=N  only the Nth rename fails (a commit broken half-way)
+ * CKFAULT_HANG_READ_AFTER=N  the (N+1)th pread never returns (a library call stuck for good) */
 static long long env(const char *name)
 {
 	const char *v = getenv(name);
@@ -73,11 +75,14 @@ ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off) { return pwrite(f
 ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
 	static ssize_t (*real)(int, void *, size_t, off_t);
-	static long long calls;
+	static long long calls, reads;
 	if (!real)
 		real = (ssize_t (*)(int, void *, size_t, off_t))dlsym(RTLD_NEXT, "pread");
 	slow();
-	long long after = env("CKFAULT_READ_EIO_AFTER");
+	long long after = env("CKFAULT_READ_EIO_AFTER"), hang = env("CKFAULT_HANG_READ_AFTER");
+	if (hang >= 0 && reads++ >= hang)
+		for (;;)
+			pause(); /* only a signal handler that exits ends this */
 	if (after >= 0 && calls++ >= after) {
 		errno = EIO;
 		return -1;
@@ -87,14 +92,30 @@ ssize_t pread(int fd, void *buf, size_t n, off_t off)
 
 ssize_t pread64(int fd, void *buf, size_t n, off_t off) { return pread(fd, buf, n, off); }
 
+/* every rename-like call counts; CKFAULT_RENAME_FAIL fails them all, _AT only the Nth */
+static int rename_fails(void)
+{
+	static long long calls;
+	calls++;
+	if (env("CKFAULT_RENAME_FAIL") == 1 || env("CKFAULT_RENAME_FAIL_AT") == calls) {
+		errno = EIO;
+		return 1;
+	}
+	return 0;
+}
+
 int rename(const char *a, const char *b)
 {
 	static int (*real)(const char *, const char *);
 	if (!real)
 		real = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
-	if (env("CKFAULT_RENAME_FAIL") == 1) {
-		errno = EIO;
-		return -1;
-	}
-	return real(a, b);
+	return rename_fails() ? -1 : real(a, b);
+}
+
+int renameat2(int da, const char *a, int db, const char *b, unsigned flags)
+{
+	static int (*real)(int, const char *, int, const char *, unsigned);
+	if (!real)
+		real = (int (*)(int, const char *, int, const char *, unsigned))dlsym(RTLD_NEXT, "renameat2");
+	return rename_fails() ? -1 : real(da, a, db, b, flags);
 }

@@ -247,7 +247,7 @@ static void test_llama_roundtrip(const stf *st, int lz4)
 	ck_tsrc *src = NULL;
 	ck_tinfo *decl = calloc(st->n, sizeof *decl);
 	const void **d = calloc(st->n, sizeof *d);
-	h5ck_opts o = {lz4, NULL, NULL};
+	h5ck_opts o = {.compress_lz4 = lz4};
 	const char *out = tpath(lz4 ? "llama_lz4.mdl" : "llama.mdl");
 	for (size_t i = 0; i < st->n; i++) {
 		decl[i] = st->t[i];
@@ -289,7 +289,7 @@ static void test_determinism(const stf *st)
 	ck_err e = {0};
 	ck_tinfo *decl = calloc(st->n, sizeof *decl);
 	const void **d = calloc(st->n, sizeof *d);
-	h5ck_opts plain = {0, NULL, "{\"tool\": \"ckconv\"}"}, lz = {1, "2.9.0", NULL};
+	h5ck_opts plain = {.provenance_json = "{\"tool\": \"ckconv\"}"}, lz = {.compress_lz4 = 1, .cstorch_version = "2.9.0"};
 	for (size_t i = 0; i < st->n; i++)
 		decl[i] = st->t[i], d[i] = st->data[i];
 	int rc = write_all(tpath("a.mdl"), NULL, decl, d, st->n, &plain, &e) ||
@@ -324,7 +324,7 @@ static void test_dtypes(int lz4)
 	size_t n = sizeof t / sizeof *t;
 	ck_err e = {0};
 	ck_tsrc *src = NULL;
-	h5ck_opts o = {lz4, NULL, NULL};
+	h5ck_opts o = {.compress_lz4 = lz4};
 	const char *out = tpath("dtypes.mdl");
 	int rc = write_all(out, "model", t, d, n, &o, &e);
 	T_EQ_INT(rc, 0, lz4 ? "dtypes: write all kinds with LZ4" : "dtypes: write all kinds");
