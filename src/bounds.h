@@ -23,6 +23,9 @@
 /* Characters of input text (a key, a value, a file's bytes) one error line quotes, and the
  * length of an error line at most: a hostile 1 MiB key makes a short message, not a flood. */
 #define CK_MAX_QUOTE 200
+/* Characters of a file's own text a JSON syntax error quotes ("near '...'"); none when the file
+ * is reached through a symbolic link, whose target may be anyone's file (io_via_link). */
+#define CK_MAX_NEAR 16
 #define CK_MAX_ERROR_LINE 1024
 
 #endif

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "act.h"
 #include "cli.h"
 #include "h5ck.h"
+#include "io.h"
 #include "match.h"
 #include "rule.h"
 #include "strmap.h"
@@ -469,11 +471,10 @@ static void check_file(lint *L, const char *path)
 		char *p = rule_sibling(f->path, f->comp[i].rules);
 		rule_set *cs = NULL;
 		ck_err ce = {0};
-		FILE *fp = p ? fopen(p, "r") : NULL;
-		if (!fp)
+		if (!p || access(p, F_OK)) /* opened (regular files only) when loaded */
 			say(L, f->path, f->comp[i].pos.line, f->comp[i].pos.col, 0, "component rule set '%s' not found (%s)",
 				f->comp[i].rules, p ? p : "?");
-		else if (fclose(fp), rule_set_load_prefixed(p, f->comp[i].hf_prefix, f->comp[i].cs_prefix, &cs, &ce))
+		else if (rule_set_load_prefixed(p, f->comp[i].hf_prefix, f->comp[i].cs_prefix, &cs, &ce))
 			say_err(L, ce.msg, p);
 		else
 			check_set(L, cs);
@@ -553,8 +554,14 @@ static int load_keys(lint *L, ck_err *e)
 		return 0;
 	}
 	ck_err_clear(e);
-	if (!(f = fopen(L->keys_path, "r")))
-		return ck_errf(e, CK_ENOTFOUND, "%s: cannot open the key list", L->keys_path);
+	struct stat sb;
+	int fd, rc;
+	if ((rc = io_open_input(L->keys_path, &fd, &sb, e)))
+		return rc;
+	if (!(f = fdopen(fd, "r"))) {
+		close(fd);
+		return ck_errf(e, CK_ENOMEM, "%s: cannot read the key list", L->keys_path);
+	}
 	while (fgets(line, sizeof line, f)) {
 		line[strcspn(line, "\r\n")] = '\0';
 		char **nv = realloc(L->keys, (L->n_keys + 1) * sizeof *nv);

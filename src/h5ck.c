@@ -1810,10 +1810,14 @@ int h5ck_is_hdf5(const char *path)
 {
 	static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
 	unsigned char b[8];
-	FILE *fp = path ? fopen(path, "rb") : NULL;
-	int ok = 0;
-	if (!fp)
+	struct stat sb;
+	int fd = -1, ok = 0;
+	FILE *fp = path && !io_open_input(path, &fd, &sb, NULL) ? fdopen(fd, "rb") : NULL;
+	if (!fp) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
+	}
 	/* the signature sits at 0, or after a user block of 512, 1024, 2048, ... bytes */
 	for (long off = 0; !ok && off >= 0 && off <= (1L << 40); off = off ? off * 2 : 512) {
 		if (fseek(fp, off, SEEK_SET) != 0 || fread(b, 1, 8, fp) != 8)
@@ -1835,15 +1839,15 @@ int h5ck_open(const char *path, ck_tsrc **out, ck_err *e)
 	h5src *s = NULL;
 	hid_t fapl = -1;
 	double ver;
-	int rc = 0, found, ok;
-	FILE *fp;
+	int rc = 0, found, ok, fd;
+	struct stat sb;
 	*out = NULL;
 	h5_quiet();
 	if (!path)
 		return ck_errf(e, CK_EINVALID, "h5ck_open: no path");
-	if (!(fp = fopen(path, "rb")))
-		return ck_errf(e, errno == ENOENT ? CK_ENOTFOUND : CK_EIO, "%s: cannot open: %s", path, strerror(errno));
-	fclose(fp);
+	if ((rc = io_open_input(path, &fd, &sb, e))) /* a FIFO would hang HDF5's open */
+		return rc;
+	close(fd);
 	if (!h5ck_is_hdf5(path))
 		return ck_errf(e, CK_EINVALID, "%s: not an HDF5 file (no HDF5 signature)", path);
 	lz4_avail();

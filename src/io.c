@@ -3,12 +3,104 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "io.h"
 
 #define IO_CHUNK ((size_t)1 << 30) /* Linux moves at most ~2 GiB per call anyway */
+
+static const char *kind_name(mode_t m)
+{
+	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" :
+		S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a file";
+}
+
+int io_open_input(const char *path, int *fd, struct stat *sb, ck_err *e)
+{
+	int flags;
+	*fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (*fd < 0)
+		return ck_errf(e, errno == ENOENT ? CK_ENOTFOUND : CK_EIO, "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(*fd, sb))
+		ck_errf(e, CK_EIO, "%s: cannot stat: %s", path, strerror(errno));
+	else if (!S_ISREG(sb->st_mode))
+		ck_errf(e, CK_EINVALID, "%s: not a regular file (%s)", path, kind_name(sb->st_mode));
+	else if ((flags = fcntl(*fd, F_GETFL)) < 0 || fcntl(*fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		ck_errf(e, CK_EIO, "%s: cannot set up for reading: %s", path, strerror(errno));
+	else
+		return 0;
+	close(*fd);
+	*fd = -1;
+	return e && e->code ? e->code : CK_EINVALID;
+}
+
+/* read(2), not pread: small metadata files stay out of the tensor-read path (and its fault shim) */
+static int read_all(int fd, char *p, size_t n)
+{
+	while (n) {
+		ssize_t r = read(fd, p, n > IO_CHUNK ? IO_CHUNK : n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? errno : -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int io_slurp(const char *path, size_t max, char **out, size_t *len, ck_err *e)
+{
+	struct stat sb;
+	char *buf = NULL;
+	int fd, r, rc;
+	*out = NULL;
+	*len = 0;
+	if ((rc = io_open_input(path, &fd, &sb, e)))
+		return rc;
+	if ((uint64_t)sb.st_size > max)
+		rc = ck_errf(e, CK_ELIMIT, "%s: %llu bytes, limit is %zu MiB", path, (unsigned long long)sb.st_size,
+			max >> 20);
+	else if (!(buf = ck_malloc(e, (size_t)sb.st_size + 1)))
+		rc = CK_ENOMEM;
+	else if ((r = read_all(fd, buf, (size_t)sb.st_size)))
+		rc = ck_errf(e, CK_EIO, "%s: cannot read: %s", path, r < 0 ? "file shrank" : strerror(r));
+	close(fd);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	buf[sb.st_size] = '\0';
+	*out = buf;
+	*len = (size_t)sb.st_size;
+	return 0;
+}
+
+int io_via_link(const char *path)
+{
+	struct stat sb;
+	char *p = strdup(path);
+	int link = 1; /* unknown counts as a link: the caller then quotes less */
+	if (!p)
+		return 1;
+	for (char *s = p + (*p == '/');; s++) {
+		char c = *s;
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (lstat(p, &sb) || S_ISLNK(sb.st_mode))
+			goto done;
+		if (!(*s = c))
+			break;
+	}
+	link = 0;
+done:
+	free(p);
+	return link;
+}
 
 int io_read_at(int fd, void *buf, size_t n, uint64_t off)
 {

@@ -1,10 +1,24 @@
-/* io.h - whole-buffer positional reads and writes that retry short transfers and EINTR, and
- * the two ways a writer gets its bytes to disk while it is still writing. */
+/* io.h - opening input files safely, whole-buffer positional reads and writes that retry short
+ * transfers and EINTR, and the two ways a writer gets its bytes to disk while it is still
+ * writing. */
 #ifndef CK_IO_H
 #define CK_IO_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include "err.h"
+
+/* Opens an input file for reading: non-blocking, so a FIFO or a device cannot hang the open,
+ * and only a regular file is accepted ("PATH: not a regular file (a FIFO)"). *sb is its
+ * fstat. The fd is then an ordinary blocking one; the caller closes it. */
+int io_open_input(const char *path, int *fd, struct stat *sb, ck_err *e);
+/* A whole input file of at most max bytes, opened as above, NUL-terminated (malloc'd; *len
+ * without the NUL). Errors name path: not found, not a regular file, over the limit. */
+int io_slurp(const char *path, size_t max, char **out, size_t *len, ck_err *e);
+/* 1 if path, or a directory on the way to it, is a symbolic link: the file may then be
+ * anyone's, and messages should not quote its bytes. */
+int io_via_link(const char *path);
 
 /* Reads n bytes at off: 0, an errno value, or -1 when the file ends first. */
 int io_read_at(int fd, void *buf, size_t n, uint64_t off);

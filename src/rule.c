@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "rule.h"
 #include "valio.h"
 
@@ -971,7 +972,6 @@ static int load_include(loader *L, const rule_file *from, const yd_node *n, cons
 	const yd_node *inc = yd_map_get(n, "include"), *h = yd_map_get(n, "hf_prefix"), *c = yd_map_get(n, "cs_prefix");
 	char *dir = NULL, *path = NULL, *hp = NULL, *cp = NULL;
 	int rc;
-	FILE *fp;
 
 	if (check_keys(e, from, n, "an include", allowed))
 		return CK_EINVALID;
@@ -989,11 +989,10 @@ static int load_include(loader *L, const rule_file *from, const yd_node *n, cons
 		path = NULL;
 		goto done;
 	}
-	if (!(fp = fopen(path, "r"))) {
+	if (access(path, F_OK)) { /* opened (regular files only) when loaded */
 		rc = perr(e, from, inc, "included rule set '%s' not found (%s)", inc->value, path);
 		goto done;
 	}
-	fclose(fp);
 	if (!(rc = include_cycle(L, from, inc, path)))
 		rc = load_into(L, path, hp, cp, depth + 1, want_keys, inc, from);
 done:

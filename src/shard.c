@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "bounds.h"
+#include "io.h"
 #include "shard.h"
 #include "strmap.h"
+#include "valio.h"
 
 
 typedef unsigned long long ull;
@@ -231,16 +233,17 @@ static int join(const char *ip, shard_src *s, json_t *wm, const char **names, co
 static json_t *load_index(const char *ip, json_t **wm, ck_err *e)
 {
 	json_error_t je;
-	struct stat sb;
 	json_t *root, *m;
-	if (stat(ip, &sb) == 0 && (ull)sb.st_size > CK_MAX_META_FILE) {
-		ck_errf(e, CK_ELIMIT, "%s: index is %llu bytes, limit is %llu", ip, (ull)sb.st_size,
-			(ull)CK_MAX_META_FILE);
+	char *text, why[JSON_ERROR_TEXT_LENGTH];
+	size_t len;
+	if (io_slurp(ip, CK_MAX_META_FILE, &text, &len, e))
 		return NULL;
-	}
-	if (!(root = json_load_file(ip, JSON_REJECT_DUPLICATES, &je))) {
-		ck_errf(e, CK_EINVALID, "%s: index is not valid JSON: %s (line %d, column %d)", ip, je.text,
-			je.line, je.column);
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	free(text);
+	if (!root) {
+		valio_json_why(&je, !io_via_link(ip), why);
+		ck_errf(e, CK_EINVALID, "%s: index is not valid JSON: %s (line %d, column %d)", ip, why, je.line,
+			je.column);
 		return NULL;
 	}
 	*wm = json_object_get(root, "weight_map");

@@ -12,6 +12,7 @@
 #include "shard.h"
 #include "st.h"
 #include "text.h"
+#include "valio.h"
 
 #define ST_INDEX_NAME "model.safetensors.index.json"
 #define ST_SINGLE_NAME "model.safetensors"
@@ -268,14 +269,8 @@ static int parse_file(const char *path, st_file *f, st_hdr *h, ck_err *e)
 	uint64_t size, n = 0;
 	int rc = 0, r;
 
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (f->fd < 0)
-		return ck_errf(e, errno == ENOENT ? CK_ENOTFOUND : CK_EIO, "%s: cannot open: %s", path,
-			       strerror(errno));
-	if (fstat(f->fd, &sb))
-		return ck_errf(e, CK_EIO, "%s: cannot stat: %s", path, strerror(errno));
-	if (!S_ISREG(sb.st_mode))
-		return ck_errf(e, CK_EINVALID, "%s: not a regular file", path);
+	if ((rc = io_open_input(path, &f->fd, &sb, e)))
+		return rc;
 	size = (uint64_t)sb.st_size;
 	if (size < 8)
 		return ck_errf(e, CK_EINVALID, "%s: file is %llu bytes, too short for the 8-byte header length",
@@ -300,8 +295,10 @@ static int parse_file(const char *path, st_file *f, st_hdr *h, ck_err *e)
 	}
 	root = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
+		char why[JSON_ERROR_TEXT_LENGTH];
+		valio_json_why(&je, !io_via_link(path), why);
 		rc = ck_errf(e, CK_EINVALID, "%s: header is not valid JSON: %s (at byte %d of the header)", path,
-			     je.text, je.position);
+			     why, je.position);
 		goto done;
 	}
 	if (!json_is_object(root)) {

@@ -328,15 +328,12 @@ static int open_file(const char *path, ck_tsrc **out, ck_err *e)
 	*out = NULL;
 	if (!s)
 		return CK_ENOMEM;
+	s->fd = -1;
 	s->base.ops = &src_ops;
-	s->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (!(s->base.path = ck_strdup(e, path)))
 		rc = CK_ENOMEM;
-	else if (s->fd < 0)
-		rc = ck_errf(e, errno == ENOENT ? CK_ENOTFOUND : CK_EIO, "%s: cannot open: %s", path,
-			     strerror(errno));
-	else if (fstat(s->fd, &sb) || !S_ISREG(sb.st_mode))
-		rc = ck_errf(e, CK_EINVALID, "%s: not a regular file", path);
+	else if ((rc = io_open_input(path, &s->fd, &sb, e)))
+		;
 	else if (!(rc = zip_open(&zp, path, (uint64_t)sb.st_size, e)))
 		rc = load(s, &zp, e);
 	zip_close(&zp);
@@ -385,8 +382,9 @@ int tb_open(const char *path, ck_tsrc **out, ck_err *e)
 int tb_is_zip(const char *path)
 {
 	unsigned char b[4];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ok;
-	if (fd < 0)
+	struct stat sb;
+	int fd, ok;
+	if (io_open_input(path, &fd, &sb, NULL))
 		return 0;
 	ok = io_read_at(fd, b, 4, 0) == 0 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4;
 	close(fd);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "bounds.h"
+#include "io.h"
 #include "valio.h"
 #include "text.h"
 
@@ -438,23 +440,40 @@ int valio_yaml_load(const char *path, json_t **out, ck_err *e)
 	return rc;
 }
 
+void valio_json_why(const json_error_t *je, int quote, char out[JSON_ERROR_TEXT_LENGTH])
+{
+	const char *near = strstr(je->text, " near '");
+	size_t keep = near ? (size_t)(near - je->text) : strlen(je->text);
+	snprintf(out, JSON_ERROR_TEXT_LENGTH, "%.*s", (int)keep, je->text);
+	if (!near || !quote)
+		return;
+	near += 7; /* the quoted text runs to the last "'" */
+	size_t len = strlen(near), q;
+	if (len && near[len - 1] == '\'')
+		len--;
+	if ((q = len) > CK_MAX_NEAR)
+		for (q = CK_MAX_NEAR - 3; q && ((unsigned char)near[q] & 0xC0) == 0x80; q--)
+			;
+	snprintf(out + keep, JSON_ERROR_TEXT_LENGTH - keep, " near '%.*s%s'", (int)q, near, q < len ? "..." : "");
+}
+
 int valio_json_load(const char *path, json_t **out, ck_err *e)
 {
 	json_error_t je;
-	*out = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	char *text, why[JSON_ERROR_TEXT_LENGTH];
+	size_t len;
+	int rc;
+	*out = NULL;
+	if ((rc = io_slurp(path, CK_MAX_META_FILE, &text, &len, e)))
+		return rc;
+	*out = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	free(text);
 	if (*out)
 		return 0;
-	switch (json_error_code(&je)) {
-	case json_error_cannot_open_file: { /* je.text repeats the path: keep only the reason */
-		const char *why = strrchr(je.text, ':');
-		return ck_errf(e, access(path, F_OK) ? CK_ENOTFOUND : CK_EIO, "%s: cannot open: %s", path,
-			why ? why + 2 : je.text);
-	}
-	case json_error_out_of_memory:
+	if (json_error_code(&je) == json_error_out_of_memory)
 		return ck_errf(e, CK_ENOMEM, "%s: out of memory", path);
-	default:
-		return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-	}
+	valio_json_why(&je, !io_via_link(path), why);
+	return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s", path, je.line, je.column, why);
 }
 
 /* ---- Python float repr ---- */

@@ -10,8 +10,12 @@
 #include "err.h"
 #include "ydoc.h"
 
-/* Read a JSON file (any top-level value). Errors: "path:line:col: message". Rejects duplicate keys. */
+/* Read a JSON file (any top-level value; a regular file of at most CK_MAX_META_FILE bytes).
+ * Errors: "path:line:col: message". Rejects duplicate keys. */
 int valio_json_load(const char *path, json_t **out, ck_err *e);
+/* Jansson's parse error text with what it quotes ("near '...'") cut to CK_MAX_NEAR characters,
+ * or left out when quote is 0 (a file reached through a symlink: io_via_link). */
+void valio_json_why(const json_error_t *je, int quote, char out[JSON_ERROR_TEXT_LENGTH]);
 /* Read a YAML file into json_t with PyYAML SafeLoader typing; mapping key order preserved;
  * an empty document gives json null. */
 int valio_yaml_load(const char *path, json_t **out, ck_err *e);

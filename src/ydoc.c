@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+#include "io.h"
 #include "ydoc.h"
 
 #define YD_MAX_FILE CK_MAX_META_FILE
@@ -434,37 +435,13 @@ int yd_load_string(const char *name, const char *text, size_t len, yd_doc **out,
 
 int yd_load_file(const char *path, yd_doc **out, ck_err *e)
 {
-	FILE *f;
-	char *buf = NULL;
-	size_t len = 0, cap = 0, got;
-	int rc = 0;
+	char *buf;
+	size_t len;
+	int rc;
 	*out = NULL;
-	if (!(f = fopen(path, "rb")))
-		return ck_errf(e, errno == ENOENT ? CK_ENOTFOUND : CK_EIO, "%s: cannot open: %s", path, strerror(errno));
-	do {
-		if (len == cap) {
-			char *nb;
-			if (cap >= YD_MAX_FILE) {
-				rc = ck_errf(e, CK_ELIMIT, "%s: larger than %zu MiB, not a config file", path, YD_MAX_FILE >> 20);
-				goto done;
-			}
-			cap = cap ? cap * 2 : 65536;
-			if (!(nb = realloc(buf, cap))) {
-				rc = ck_errf(e, CK_ENOMEM, "%s: out of memory", path);
-				goto done;
-			}
-			buf = nb;
-		}
-		got = fread(buf + len, 1, cap - len, f);
-		len += got;
-	} while (got > 0);
-	if (ferror(f)) {
-		rc = ck_errf(e, CK_EIO, "%s: read error: %s", path, strerror(errno));
-		goto done;
-	}
-	rc = yd_load_string(path, buf ? buf : "", len, out, e);
-done:
-	fclose(f);
+	if ((rc = io_slurp(path, YD_MAX_FILE, &buf, &len, e)))
+		return rc;
+	rc = yd_load_string(path, buf, len, out, e);
 	free(buf);
 	return rc;
 }

@@ -67,3 +67,31 @@ expect_fail "an index of 100k shard names is read in linear time" "shard 'shard-
 	"$CKCONV" convert "$T/shards" --model gpt2 -o "$T/o4.mdl"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "100k shard names take under 5 s (took $ms ms)" test "$ms" -lt 5000
+
+# inputs that are not regular files (a FIFO blocks a plain open forever): one line, at once
+mkdir -p "$T/fifo/hf" "$T/fifo/idx" "$T/fifo/cs" "$T/fifo/rules"
+cp "$ROOT/tests/golden/gpt2/hf/model.safetensors" "$T/fifo/hf/"
+mkfifo "$T/fifo/hf/config.json"
+nonblocking() { # name, culprit, command...
+	local name=$1 want="$2: not a regular file (a FIFO)"; shift 2
+	expect_fail "$name" "$want" "$T/never" timeout 10 "$@"
+}
+nonblocking "config.json as a FIFO" "$T/fifo/hf/config.json" "$CKCONV" convert "$T/fifo/hf" --model gpt2 -o "$T/never"
+cp "$ROOT/tests/golden/llama/hf/"*.safetensors "$ROOT/tests/golden/llama/hf/config.json" "$T/fifo/idx/"
+mkfifo "$T/fifo/idx/model.safetensors.index.json"
+nonblocking "a shard index as a FIFO" "$T/fifo/idx/model.safetensors.index.json" "$CKCONV" convert "$T/fifo/idx" --model llama -o "$T/never"
+cp "$BAD/57-mdl-no-success/x.mdl" "$T/fifo/cs/x.mdl"
+mkfifo "$T/fifo/cs/x.yaml" "$T/fifo/cs/p.mdl"
+nonblocking "params YAML as a FIFO" "$T/fifo/cs/x.yaml" "$CKCONV" convert "$T/fifo/cs/x.mdl" --config "$T/fifo/cs/x.yaml" -o "$T/never"
+nonblocking "a packed file as a FIFO" "$T/fifo/cs/p.mdl" "$CKCONV" inspect "$T/fifo/cs/p.mdl"
+cp "$ROOT"/rules/*.yaml "$T/fifo/rules/"
+rm "$T/fifo/rules/gpt2-lm.yaml"; mkfifo "$T/fifo/rules/gpt2-lm.yaml"
+nonblocking "an included rule file as a FIFO" "$T/fifo/rules/gpt2-lm.yaml" "$CKCONV" convert "$ROOT/tests/golden/gpt2/hf" --model gpt2 --rules "$T/fifo/rules" -o "$T/never"
+
+# a config.json that is a symlink to someone's file: the JSON error quotes none of its bytes
+mkdir -p "$T/link/hf"
+printf 'TOKEN=hunter2-secret\n' >"$T/link/secret"
+ln -s ../secret "$T/link/hf/config.json"
+cp "$ROOT/tests/golden/gpt2/hf/model.safetensors" "$T/link/hf/"
+"$CKCONV" convert "$T/link/hf" --model gpt2 -o "$T/never" 2>"$T/link/err"
+check "a symlinked config.json's bytes are not quoted" test -s "$T/link/err" -a -z "$(grep -e TOKEN -e hunter "$T/link/err")"

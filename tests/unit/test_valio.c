@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "valio.h"
 #include "t.h"
@@ -335,6 +336,61 @@ static void test_golden(void)
 	json_decref(v);
 }
 
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Jansson's "near '...'" quotes the file: a few characters of our own file, none of a file
+ * reached through a symlink (it may be anyone's, e.g. a secret). */
+static void test_json_quoting(const char *dir)
+{
+	char p[256], secret[256], q[256];
+	ck_err e;
+	json_t *v = NULL;
+	snprintf(p, sizeof p, "%s/q.json", dir);
+	put(p, "{\"a\": trueSECRETSECRETXY}"); /* Jansson quotes up to 20 */
+	ck_err_clear(&e);
+	T_EQ_INT(valio_json_load(p, &v, &e), CK_EINVALID, "bad token refused");
+	T_HAS(e.msg, "q.json:1:", "at its position");
+	T_HAS(e.msg, "invalid token near 'trueSECRETSEC...'", "quoting at most 16 characters");
+	put(p, "{\"a\": tru}");
+	ck_err_clear(&e);
+	valio_json_load(p, &v, &e);
+	T_HAS(e.msg, "near 'tru'", "a short token is quoted whole");
+	snprintf(secret, sizeof secret, "%s/secret", dir);
+	snprintf(q, sizeof q, "%s/link.json", dir);
+	put(secret, "TOKEN=hunter2\n");
+	T_OK(symlink("secret", q) == 0, "symlink made");
+	ck_err_clear(&e);
+	T_EQ_INT(valio_json_load(q, &v, &e), CK_EINVALID, "a symlink to a non-JSON file refused");
+	T_OK(!strstr(e.msg, "TOKEN") && !strstr(e.msg, "near"), "without quoting its bytes: %s", e.msg);
+	unlink(q);
+	unlink(secret);
+	unlink(p);
+}
+
+/* A FIFO (or any non-regular file) is refused at once, never read (it would block forever). */
+static void test_not_regular(const char *dir)
+{
+	char p[256];
+	ck_err e;
+	json_t *v = NULL;
+	snprintf(p, sizeof p, "%s/fifo", dir);
+	T_OK(mkfifo(p, 0600) == 0, "fifo made");
+	ck_err_clear(&e);
+	T_EQ_INT(valio_json_load(p, &v, &e), CK_EINVALID, "a FIFO as JSON refused");
+	T_HAS(e.msg, "fifo: not a regular file (a FIFO)", "named as a FIFO");
+	ck_err_clear(&e);
+	T_EQ_INT(valio_yaml_load(p, &v, &e), CK_EINVALID, "a FIFO as YAML refused");
+	ck_err_clear(&e);
+	T_EQ_INT(valio_json_load(dir, &v, &e), CK_EINVALID, "a directory as JSON refused");
+	T_HAS(e.msg, "not a regular file (a directory)", "named as a directory");
+	unlink(p);
+}
+
 static void test_json_load(char *dir)
 {
 	char p[256];
@@ -360,6 +416,8 @@ static void test_json_load(char *dir)
 	T_HAS(e.msg, "d.json", "missing file named");
 	ck_err_clear(&e);
 	T_EQ_INT(valio_yaml_load(p, &v, &e), CK_ENOTFOUND, "missing YAML file");
+	test_json_quoting(dir);
+	test_not_regular(dir);
 }
 
 static void test_write_file(char *dir)
