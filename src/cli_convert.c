@@ -11,6 +11,8 @@
 #include "config.h"
 #include "exec.h"
 #include "h5ck.h"
+#include "layers.h"
+#include "shard.h"
 #include "plan.h"
 #include "progress.h"
 #include "rule.h"
@@ -949,21 +951,22 @@ done:
 /* HF -> CS: every component into the one plan (one packed file). */
 static int plan_to_cs(job *j, plan_opts *po, ck_err *e)
 {
-	int rc = plan_init(&j->p, e), bad = 0;
+	int rc = plan_init(&j->p, e);
 	if (rc)
 		return rc;
 	j->have_plan = 1;
 	for (size_t i = 0; i < j->n; i++) {
 		comp *c = &j->c[i];
-		if ((rc = cli_open_source(c->dir, &c->src, e)))
+		if ((rc = shard_refuse_member(c->dir, e)) || (rc = cli_open_source(c->dir, &c->src, e)))
 			return rc;
 		rc = plan_add(&j->p, c->rs, 0, c->src, "", "", c->hf, c->env_cs, po, e);
 		if (rc && e->code)
 			return rc;
-		bad |= rc != 0;
+		if (!rc && (rc = layers_check(c->rs, 0, c->src, "", c->hf, c->env_cs, c->dir, e)))
+			return rc;
 	}
 	print_problems(&j->p);
-	return bad ? plan_check(&j->p, e) : 0;
+	return plan_check(&j->p, e); /* the problems, or the generators' bound */
 }
 
 /* CS -> HF: each component takes the keys its rules claim; a key nobody claims is an error. */
@@ -987,6 +990,8 @@ static int plan_to_hf(job *j, plan_opts *po, ck_err *e)
 		rc = plan_add(&c->p, c->rs, 1, j->mdl, "model.", "", c->hf, c->env_cs, po, e);
 		if (rc && e->code)
 			goto done;
+		if (!rc && (rc = layers_check(c->rs, 1, j->mdl, "model.", c->hf, c->env_cs, j->a.src, e)))
+			goto done;
 		print_problems(&c->p);
 		problems += c->p.n_problems;
 	}
@@ -1008,6 +1013,8 @@ static int plan_to_hf(job *j, plan_opts *po, ck_err *e)
 			j->c[j->n - 1].p.problems[0]);
 	else if (problems + unclaimed)
 		rc = ck_errf(e, CK_EINVALID, "%zu problems (listed above); nothing was written", problems + unclaimed);
+	for (size_t i = 0; i < j->n && !rc; i++)
+		rc = plan_check(&j->c[i].p, e); /* no problems left: the generators' bound */
 done:
 	free(claimed);
 	return rc;
