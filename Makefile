@@ -60,10 +60,11 @@ valgrind: all units
 	@CKCONV=tools/valgrind-ckconv.sh CKCONV_REAL=$(abspath $(BIN)/ckconv) UNITS=/nonexistent E2E_EXCLUDE="faults memory outputs" \
 		E2E_EXCLUDE_WHY="fault shim, signal timing, peak RSS: run by make test and make check" bash tests/run.sh
 
-# libFuzzer on every parser of untrusted bytes, FUZZ_SECONDS each (clang + libclang-rt-14-dev)
+# libFuzzer on every parser of untrusted bytes, FUZZ_SECONDS each (clang + libclang-rt-14-dev);
+# FUZZ_NAMES="convert" runs only those harnesses (tests/fuzz/fuzz_NAME.c)
 FUZZ_SECONDS ?= 60
 fuzz:
-	@bash tools/fuzz.sh $(FUZZ_SECONDS)
+	@bash tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 # Install the Debian packages the build and tests need, only when some are missing.
 deps:
