@@ -11,7 +11,9 @@
 #include "config.h"
 #include "exec.h"
 #include "h5ck.h"
+#include "layers.h"
 #include "path.h"
+#include "shard.h"
 #include "plan.h"
 #include "progress.h"
 #include "rule.h"
@@ -944,12 +946,14 @@ static int plan_to_cs(job *j, plan_opts *po, ck_err *e)
 	j->have_plan = 1;
 	for (size_t i = 0; i < j->n; i++) {
 		comp *c = &j->c[i];
-		if ((rc = cli_open_source(c->dir, &c->src, e)))
+		if ((rc = shard_refuse_member(c->dir, e)) || (rc = cli_open_source(c->dir, &c->src, e)))
 			return rc;
 		rc = plan_add(&j->p, c->rs, 0, c->src, "", "", c->hf, c->env_cs, po, e);
 		if (rc && e->code)
 			return rc;
 		bad |= rc != 0;
+		if (!rc && (rc = layers_check(c->rs, 0, c->src, "", c->hf, c->env_cs, c->dir, e)))
+			return rc;
 	}
 	print_problems(&j->p);
 	return bad ? plan_check(&j->p, e) : 0;
@@ -975,6 +979,8 @@ static int plan_to_hf(job *j, plan_opts *po, ck_err *e)
 		po->mup = c->mup;
 		rc = plan_add(&c->p, c->rs, 1, j->mdl, "model.", "", c->hf, c->env_cs, po, e);
 		if (rc && e->code)
+			goto done;
+		if (!rc && (rc = layers_check(c->rs, 1, j->mdl, "model.", c->hf, c->env_cs, j->a.src, e)))
 			goto done;
 		print_problems(&c->p);
 		problems += c->p.n_problems;
