@@ -42,15 +42,18 @@ int cli_list(int argc, char **argv, ck_err *e)
 	for (size_t i = 0; i < n; i++) {
 		rule_file *f = NULL;
 		ck_err tmp = {0};
-		char al[256], ar[256], fm[512];
+		char al[256], ar[256], fm[512], cn[256];
 		if (rule_file_load(paths[i], &f, &tmp) == 0) {
 			join(al, sizeof al, f->alias, f->n_alias);
 			join(ar, sizeof ar, f->arch, f->n_arch);
 			join(fm, sizeof fm, f->fmt, f->n_fmt);
+			join(cn, sizeof cn, f->cs_name, f->n_cs_name);
 			printf("\n%s%s%s%s\n", f->model, al[0] ? " (aliases: " : "", al, al[0] ? ")" : "");
 			printf("  formats:       hf <-> %s (each usable in both directions)\n", fm);
 			if (ar[0])
 				printf("  architectures: %s\n", ar);
+			if (cn[0])
+				printf("  CS names:      %s (params model.name)\n", cn);
 			for (size_t c = 0; c < f->n_comp; c++)
 				printf("  component %zu:   DIR/%s/ (config.json + weights) <-> CS keys by rules '%s', config under model.%s\n",
 					c + 1, f->comp[c].dir, f->comp[c].rules, f->comp[c].config);

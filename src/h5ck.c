@@ -1280,6 +1280,39 @@ static int type_fits(hid_t ft, ck_dtype d)
 	}
 }
 
+/* A dataset whose storage was never (or only partly) written reads as its fill value: a few
+ * bytes of file would expand to any size. cstorch writes every tensor's data in full (a
+ * DeferredFullTensor has no dataset at all), so such a dataset is refused before it is read.
+ * Chunks are counted (H5Dget_space_status calls a filtered dataset partly allocated when its
+ * compressed chunks are smaller than the data). */
+static int check_written(const char *f, hid_t ds, hid_t dcpl, const char *dsname, const ck_tinfo *t, ck_err *e)
+{
+	H5D_space_status_t st = H5D_SPACE_STATUS_ERROR;
+	hsize_t cdims[H5S_MAX_RANK], have = 0, want = 1;
+	int part = 0;
+	if (!t->nbytes)
+		return 0;
+	if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
+		int r = H5Pget_chunk(dcpl, H5S_MAX_RANK, cdims);
+		hid_t sp = H5Dget_space(ds);
+		herr_t ok = sp < 0 ? -1 : H5Dget_num_chunks(ds, sp, &have);
+		if (sp >= 0)
+			H5Sclose(sp);
+		if (r != t->shape.rank || ok < 0)
+			return ck_errf(e, CK_EINVALID, "%s: dataset '%s': cannot count its chunks", f, dsname);
+		for (int i = 0; i < r; i++) /* nbytes > 0: no dimension is 0, chunk dims are >= 1 */
+			want *= ((hsize_t)t->shape.dim[i] + cdims[i] - 1) / cdims[i];
+		part = have > 0;
+		if (have == want)
+			return 0;
+	} else if (H5Dget_space_status(ds, &st) >= 0 && st == H5D_SPACE_STATUS_ALLOCATED) {
+		return 0;
+	}
+	return ck_errf(e, CK_EINVALID, "%s: dataset '%s': its data was never %swritten (no storage for %s%llu bytes: "
+		"every element would be the fill value)", f, dsname, part ? "fully " : "", part ? "part of its " : "",
+		(unsigned long long)t->nbytes);
+}
+
 /* Open t's dataset and fill or check its dtype and shape against it. have_dtype: from JSON. */
 static int check_dataset(h5src *s, ck_tinfo *t, const char *dsname, int have_dtype, int bf16, ck_err *e)
 {
@@ -1331,6 +1364,8 @@ static int check_dataset(h5src *s, ck_tinfo *t, const char *dsname, int have_dty
 			ck_shape_str(&t->shape, a, sizeof a));
 		goto done;
 	}
+	if ((rc = check_written(f, ds, dcpl, dsname, t, e)))
+		goto done;
 	int nf = H5Pget_nfilters(dcpl);
 	for (int i = 0; i < nf && !rc; i++) {
 		unsigned flags, cd[8];

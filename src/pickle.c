@@ -491,6 +491,29 @@ static int int_tuple(pk *p, val *t, const char *what, int64_t *out, int *rank)
 	return 0;
 }
 
+/* Whether two indices of a view reach the same element (a stride-0 view expands a small storage
+ * to any size). Axes by increasing stride: each stride must pass the farthest element the
+ * smaller ones reach. Axes of size 1 do not move. */
+static int view_overlaps(const pk_tensor *t)
+{
+	int ax[CK_MAX_RANK], n = 0;
+	uint64_t reach = 0;
+	for (int i = 0; i < t->shape.rank; i++)
+		if (t->shape.dim[i] > 1) {
+			int j = n++;
+			for (; j > 0 && t->stride[ax[j - 1]] > t->stride[i]; j--)
+				ax[j] = ax[j - 1];
+			ax[j] = i;
+		}
+	for (int k = 0; k < n; k++) { /* view_ok checked (size-1)*stride sums fit in 64 bits */
+		uint64_t st = (uint64_t)t->stride[ax[k]];
+		if (st <= reach)
+			return 1;
+		reach += (uint64_t)(t->shape.dim[ax[k]] - 1) * st;
+	}
+	return 0;
+}
+
 /* The view must stay inside its storage: offset + sum((size-1)*stride) < numel. */
 static int view_ok(pk *p, const pk_tensor *t)
 {
@@ -510,6 +533,11 @@ static int view_ok(pk *p, const pk_tensor *t)
 	if (last >= t->storage_numel)
 		return fail(p, CK_EINVALID, "tensor view reaches element %llu of storage '%s', which has %llu",
 			    (unsigned long long)last, t->storage, (unsigned long long)t->storage_numel);
+	/* a view that repeats elements (expand(): stride 0) may not hold more than its storage */
+	if (numel > t->storage_numel && view_overlaps(t))
+		return fail(p, CK_ELIMIT, "tensor view of storage '%s' repeats its elements (a stride 0 or overlapping "
+			    "strides) into %llu elements, more than the %llu the storage holds", t->storage,
+			    (unsigned long long)numel, (unsigned long long)t->storage_numel);
 	return 0;
 }
 

@@ -777,7 +777,10 @@ static int parse_header(ck_err *e, rule_file *f)
 				"format '%s' is not of the form cs-MAJOR.MINOR", f->fmt[i], NULL);
 	}
 	if ((rc = opt_str(e, f, r, "hf_model_type", NULL, &f->hf_model_type)) ||
-		(rc = opt_str(e, f, r, "cs_name", NULL, &f->cs_name)) || (rc = opt_str(e, f, r, "note", NULL, &f->note)))
+		(rc = opt_str(e, f, r, "note", NULL, &f->note)))
+		return rc;
+	/* several CS models may convert with one family (Cerebras-GPT's gpt3 with gpt2): a list */
+	if ((v = yd_map_get(r, "cs_name")) && (rc = str_list(e, f, v, "cs_name", &f->cs_name, &f->n_cs_name)))
 		return rc;
 	if ((v = yd_map_get(r, "placeholders"))) {
 		if (want_kind(e, f, v, YD_MAP, "placeholders"))
@@ -845,7 +848,7 @@ void rule_file_free(rule_file *f)
 	str_list_free(f->fmt, f->n_fmt);
 	free(f->model);
 	free(f->hf_model_type);
-	free(f->cs_name);
+	str_list_free(f->cs_name, f->n_cs_name);
 	free(f->note);
 	for (size_t i = 0; i < f->n_ph; i++) {
 		free(f->ph[i].name);
@@ -1172,7 +1175,12 @@ static int detect_pred(const rule_file *f, const void *arg)
 	if (d->cs) {
 		json_t *m = json_object_get(d->cs, "model");
 		const char *name = json_string_value(json_object_get(m ? m : d->cs, "name"));
-		return name && ((f->cs_name && !strcmp(name, f->cs_name)) || !strcmp(name, f->model));
+		if (!name)
+			return 0;
+		for (size_t i = 0; i < f->n_cs_name; i++)
+			if (!strcmp(name, f->cs_name[i]))
+				return 1;
+		return !strcmp(name, f->model);
 	}
 	return 0;
 }

@@ -130,9 +130,10 @@ typedef struct rule_file {
 	char *path;
 	yd_doc *doc;
 	char *model;          /* NULL for a shared piece */
-	size_t n_alias, n_arch, n_fmt;
+	size_t n_alias, n_arch, n_fmt, n_cs_name;
 	char **alias, **arch, **fmt; /* formats on the CS side, e.g. cs-2.1 .. cs-2.9 */
-	char *hf_model_type, *cs_name, *note;
+	char **cs_name;       /* CS params model.name values this family converts (detection) */
+	char *hf_model_type, *note;
 	size_t n_ph, n_let;
 	rule_ph *ph;
 	rule_let *let;

@@ -264,6 +264,42 @@ static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
 
 static const ck_tsrc_ops src_ops = {src_read, src_free, NULL};
 
+typedef struct view_ref {
+	const char *storage;
+	uint64_t nbytes, have; /* the view's bytes, its storage's */
+} view_ref;
+
+static int cmp_storage(const void *a, const void *b)
+{
+	return strcmp(((const view_ref *)a)->storage, ((const view_ref *)b)->storage);
+}
+
+/* The views of each storage together stay within TB_MAX_VIEWS_PER_STORAGE times its bytes
+ * (pickle.c already refused views that repeat elements). */
+static int bound_views(tb_src *s, ck_err *e)
+{
+	size_t n = s->d.n;
+	view_ref *v = ck_calloc(e, n ? n : 1, sizeof *v);
+	int rc = 0;
+	if (!v)
+		return CK_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v[i] = (view_ref){s->d.t[i].storage, s->base.t[i].nbytes,
+			s->d.t[i].storage_numel * ck_dtype_size(s->d.t[i].dtype)};
+	qsort(v, n, sizeof *v, cmp_storage);
+	for (size_t i = 0, j; i < n && !rc; i = j) {
+		uint64_t sum = 0;
+		for (j = i; j < n && !strcmp(v[j].storage, v[i].storage); j++)
+			sum = sum > UINT64_MAX - v[j].nbytes ? UINT64_MAX : sum + v[j].nbytes;
+		if (sum / TB_MAX_VIEWS_PER_STORAGE > v[i].have)
+			rc = ck_errf(e, CK_ELIMIT, "%s: storage '%s' (%llu bytes) is viewed by %zu tensors holding %llu bytes, "
+				     "more than %d times its size", s->base.path, v[i].storage, (ull)v[i].have, j - i, (ull)sum,
+				     TB_MAX_VIEWS_PER_STORAGE);
+	}
+	free(v);
+	return rc;
+}
+
 /* Finds each view's storage member and checks that it holds exactly the declared bytes. */
 static int locate_storages(tb_src *s, tb_zip *zp, const char *prefix, ck_err *e)
 {
@@ -314,6 +350,8 @@ static int load(tb_src *s, tb_zip *zp, ck_err *e)
 	s->off = ck_calloc(e, s->d.n ? s->d.n : 1, sizeof *s->off);
 	s->base.t = ck_calloc(e, s->d.n ? s->d.n : 1, sizeof *s->base.t);
 	rc = s->off && s->base.t ? locate_storages(s, zp, prefix, e) : CK_ENOMEM;
+	if (!rc)
+		rc = bound_views(s, e);
 done:
 	free(b);
 	return rc;

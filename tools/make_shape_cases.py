@@ -112,10 +112,12 @@ def redeclare(suffix, shape, data=True, chunks=None):
         d = h[name]
         dt, attrs = d.dtype, dict(d.attrs)
         del h[name]
-        if data:
+        if data is True:
             nd = h.create_dataset(name, data=np.zeros(shape, dt))
         else:
             nd = h.create_dataset(name, shape=shape, dtype=dt, chunks=chunks)
+            if data:  # a region written: the chunks it touches are stored, the others are not
+                nd[data] = 1
         attrs["shapes"] = np.array([shape], dtype="<i8")
         nd.attrs.update(attrs)
         m = json.loads(h.attrs[name + ".__metadata__"])
@@ -181,6 +183,32 @@ def define(ckconv, tmp):
     case("shape-mixtral-moe-stack", "convert IN/x.mdl --config IN/x.yaml -o OUT/hf",
          "expert_weights: shape [0, 1048576, 0], expected [%d, %d, %d] from the config (rule "
          % (M["intermediate_size"], M["num_local_experts"], M["hidden_size"]), moe)
+    # never-written datasets: no storage, every element the fill value
+    G = json.load(open(os.path.join(GOLDEN, "gpt2", "hf", "config.json")))
+    wte = (G["vocab_size"], G["n_embd"])
+    case("amp-mdl-never-written", "convert IN/x.mdl --config IN/x.yaml -o OUT/hf",
+         "embedding_layer.word_embeddings.weight': its data was never written (no storage for %d bytes"
+         % (4 * wte[0] * wte[1]), packed("gpt2", ckconv, tmp, redeclare("word_embeddings.weight", wte, data=False)))
+    case("amp-mdl-partly-written", "convert IN/x.mdl --config IN/x.yaml -o OUT/hf",
+         "embedding_layer.word_embeddings.weight': its data was never fully written",
+         packed("gpt2", ckconv, tmp, redeclare("word_embeddings.weight", wte, data=np.s_[0:1], chunks=(1, wte[1]))))
+
+    # .bin views: a stride-0 view expands a small storage to any size; tied views are bounded
+    V, E = G["vocab_size"], G["n_embd"]
+    gcfg_bytes = open(os.path.join(GOLDEN, "gpt2", "hf", "config.json"), "rb").read()
+    row = np.arange(E, dtype="<f4")
+    case("amp-bin-stride-zero", "convert IN/hf --model gpt2 -o OUT/x.mdl",
+         "tensor view of storage '0' repeats its elements (a stride 0 or overlapping strides) into %d elements, "
+         "more than the %d the storage holds" % (V * E, E),
+         {"hf/config.json": gcfg_bytes,
+          "hf/pytorch_model.bin": bin_bytes({"transformer.wte.weight": ("0", 0, (V, E), (0, 1))}, {"0": row})})
+    sq = np.arange(E * E, dtype="<f4")
+    case("amp-bin-views-of-one-storage", "convert IN/hf --model gpt2 -o OUT/x.mdl",
+         "storage '0' (%d bytes) is viewed by 5 tensors holding %d bytes, more than 4 times its size"
+         % (4 * E * E, 5 * 4 * E * E),
+         {"hf/config.json": gcfg_bytes,
+          "hf/pytorch_model.bin": bin_bytes({"transformer.h.%d.attn.c_proj.weight" % i: ("0", 0, (E, E), (E, 1))
+                                             for i in range(5)}, {"0": sq})})
 
 
 # ---------------------------------------------------------------- writing

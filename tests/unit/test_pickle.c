@@ -255,6 +255,22 @@ static void test_hostile(void)
 	op(&p, 'u'); op(&p, '.');
 	bad(&p, "tensor has 2 sizes but 1 strides", "stride count");
 
+	/* s23 = [2, 3] from 6 elements: stride (0, 1) repeats 3 of them into 6 (an expand(): fits its
+	 * storage, read as numpy would); from 3 elements it would grow the storage, and is refused */
+	pk_dict dd;
+	ck_err ee;
+	dict1(&p, "w", "FloatStorage", 6, 0, (int[]){0, 1});
+	T_OK(parse(&p, &dd, &ee) == 0 && dd.n == 1, "a stride-0 view no larger than its storage is read: %s", ee.msg);
+	pk_dict_dispose(&dd);
+	dict1(&p, "w", "FloatStorage", 3, 0, (int[]){0, 1});
+	bad(&p, "repeats its elements (a stride 0 or overlapping strides) into 6 elements, more than the 3",
+	    "stride-0 view larger than its storage");
+	dict1(&p, "w", "FloatStorage", 4, 0, (int[]){1, 1});
+	bad(&p, "repeats its elements", "overlapping strides larger than the storage");
+	dict1(&p, "w", "FloatStorage", 6, 0, (int[]){1, 2});
+	T_OK(parse(&p, &dd, &ee) == 0 && dd.n == 1, "a transposed view (no repeats) is read: %s", ee.msg);
+	pk_dict_dispose(&dd);
+
 	p.n = 0;
 	op(&p, 0x80); op(&p, 2); op(&p, 's');
 	bad(&p, "stack underflow", "SETITEM on an empty stack");

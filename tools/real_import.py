@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""real_import.py - (re)build tests/real/cases/ from published configs, recording where each came from.
+
+Run once by hand with the public repositories fetched locally (the search tool's `fetch` puts them
+under /work/.mirror/OWNER+NAME/repo); the test suite never runs this, it reads the committed files.
+
+Per case it writes tests/real/cases/NAME/:
+  upstream.json | upstream.yaml   the published bytes (HF config) or published YAML, unchanged
+  config.json | params.yaml       the same with ONLY the size fields shrunk (hidden size, layers,
+                                  heads, kv heads/groups, vocab, intermediate/filter size, learned
+                                  position tables, image/patch size), so tiny random weights fit
+  case.json                       model family and direction
+and tests/real/SOURCES.tsv: case, repository, commit, path (and the key for preset tables).
+usage: real_import.py [MIRROR_ROOT]
+"""
+import ast
+import copy
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "real")
+MIRROR = sys.argv[1] if len(sys.argv) > 1 else "/work/.mirror"
+
+MLC = ("mlc-ai/mlc-llm", "79d603f085f50500e9509fa01785ffa7ecfaaa93", "python/mlc_llm/model/model_preset.py")
+MZ = "Cerebras/modelzoo"
+MZ_210 = "f1fd1e0"   # Release_2.10.0
+MZ_231 = "e8ab064"   # RELEASE_2.3.1 (older flat layout: train_input / model / optimizer at the top)
+MZ_243 = "8a80b37"   # RELEASE_2.4.3 (the last release that ships the Cerebras-GPT / gpt3 sparsity params)
+NLP = "src/cerebras/modelzoo/models/nlp/"
+MM = "src/cerebras/modelzoo/models/multimodal/"
+
+# (case, model family, preset key in mlc-llm's MODEL_PRESETS)
+HF = [
+    ("hf-llama2-7b", "llama", "llama2_7b"), ("hf-llama2-13b", "llama", "llama2_13b"),
+    ("hf-llama2-70b", "llama", "llama2_70b"), ("hf-codellama-7b", "llama", "codellama_7b"),
+    ("hf-codellama-34b", "llama", "codellama_34b"), ("hf-tinyllama-chat-v1.0", "llama", "tinyllama_1b_chat_v1.0"),
+    ("hf-tinyllama-chat-v0.4", "llama", "tinyllama_1b_chat_v0.4"), ("hf-llama3.1-8b", "llama", "llama3_1_8b"),
+    ("hf-llama3.1-70b", "llama", "llama3_1_70b"), ("hf-llama3.2-1b", "llama", "llama3_2_1b"),
+    ("hf-llama3.2-3b", "llama", "llama3_2_3b"), ("hf-smollm2-135m", "llama", "smollm2_135m"),
+    ("hf-smollm2-360m", "llama", "smollm2_360m"), ("hf-smollm-1.7b", "llama", "smollm_1_7b"),
+    ("hf-mistral-7b-v0.3", "mistral", "mistral_7b_v03"), ("hf-mixtral-8x7b-v0.1", "mixtral", "Mixtral-8x7B-v0.1"),
+    ("hf-qwen2-0.5b", "qwen2", "qwen2_0_5b"), ("hf-qwen2-1.5b", "qwen2", "qwen2_1_5b"),
+    ("hf-qwen2-7b", "qwen2", "qwen2_7b"), ("hf-qwen2.5-3b", "qwen2", "qwen2.5_3b"),
+    ("hf-gpt2", "gpt2", "gpt2"), ("hf-gpt2-medium", "gpt2", "gpt2_medium"),
+    ("hf-bert-snowflake-arctic-embed-m", "dragon", "snowflake-arctic-embed-m"),
+    ("hf-codellama-13b", "llama", "codellama_13b"), ("hf-smollm-135m", "llama", "smollm_135m"),
+    ("hf-smollm-360m", "llama", "smollm_360m"), ("hf-qwen1.5-1.8b-chat", "qwen2", "qwen2"),
+]
+# (case, model family, commit, path)
+CS = [
+    ("cs-llama2-7b", "llama", MZ_210, NLP + "llama/configs/params_llama2_7b.yaml"),
+    ("cs-llama2-13b", "llama", MZ_210, NLP + "llama/configs/params_llama2_13b.yaml"),
+    ("cs-llama2-70b", "llama", MZ_210, NLP + "llama/configs/params_llama2_70b.yaml"),
+    ("cs-code-llama-7b", "llama", MZ_210, NLP + "llama/configs/params_code_llama_7b.yaml"),
+    ("cs-code-llama-70b", "llama", MZ_210, NLP + "llama/configs/params_code_llama_70b.yaml"),
+    ("cs-llama3p1-8b-msl-8k", "llama", MZ_210, NLP + "llama/configs/params_llama3p1_8b_msl_8k.yaml"),
+    ("cs-llama3p1-8b-swa-sink", "llama", MZ_210, NLP + "llama/configs/params_llama3p1_8b_msl_32k_swa_8k_sink_512.yaml"),
+    ("cs-llama3p2-1b-msl-8k", "llama", MZ_210, NLP + "llama/configs/params_llama3p2_1b_msl_8k.yaml"),
+    ("cs-llama3p3-70b-msl-128k", "llama", MZ_210, NLP + "llama/configs/params_llama3p3_70b_msl_128k.yaml"),
+    ("cs-mistral-7b-msl128k", "mistral", MZ_210, NLP + "mistral/configs/params_mistral_7B_msl128k.yaml"),
+    ("cs-mixtral-8x7b", "mixtral", MZ_210, NLP + "mixtral/configs/params_mixtral_8x7b.yaml"),
+    ("cs-moe-111m-base", "mixtral", MZ_210, NLP + "mixtral/configs/params_moe_111M_base.yaml"),
+    ("cs-llava-v1p5-7b-phase1", "llava", MZ_210, MM + "llava/configs/params_llava_v1p5_pretrain_7b_phase1_MSL2K.yaml"),
+    ("cs-llava-v1p5-7b-phase2", "llava", MZ_210, MM + "llava/configs/params_llava_v1p5_pretrain_7b_phase2_MSL2K.yaml"),
+    ("cs-dpr-base-nq", "dragon", MZ_210, NLP + "dpr/configs/params_dpr_base_nq.yaml"),
+    ("cs-r231-llama3-8b", "llama", MZ_231, NLP + "llama/configs/params_llama3_8b.yaml"),
+    ("cs-r231-llama3-70b", "llama", MZ_231, NLP + "llama/configs/params_llama3_70b.yaml"),
+    ("cs-r231-code-llama-13b", "llama", MZ_231, NLP + "llama/configs/params_code_llama_13b.yaml"),
+    ("cs-r231-code-llama-34b", "llama", MZ_231, NLP + "llama/configs/params_code_llama_34b.yaml"),
+    ("cs-r231-gpt2-small", "gpt2", MZ_231, NLP + "gpt2/configs/params_gpt2_small.yaml"),
+    ("cs-r231-gpt2-large", "gpt2", MZ_231, NLP + "gpt2/configs/params_gpt2_large.yaml"),
+    ("cs-r231-gpt2-xl", "gpt2", MZ_231, NLP + "gpt2/configs/params_gpt2_xl.yaml"),
+    ("cs-r231-llava-7b-phase1-v2", "llava", MZ_231, MM + "llava/configs/params_llava_v1p5_pretrain_7b_phase1_MSL2K_v2.yaml"),
+    ("cs-wizardlm-13b", "llama", MZ_210, NLP + "llama/configs/params_wizardlm_13b.yaml"),
+    ("cs-mistral-7b", "mistral", MZ_243, NLP + "mistral/configs/params_mistral_7B.yaml"),
+    ("cs-mistral-12b", "mistral", MZ_210, NLP + "mistral/configs/params_mistral_12b.yaml"),
+    ("cs-mixtral-8x22b", "mixtral", MZ_210, NLP + "mixtral/configs/params_mixtral_8x22b.yaml"),
+    ("cs-moe-111m-shared-expert", "mixtral", MZ_210, NLP + "mixtral/configs/params_moe_111M_with_shared_expert.yaml"),
+    ("cs-llava-v1p5-13b-phase1", "llava", MZ_210, MM + "llava/configs/params_llava_v1p5_pretrain_13b_phase1_MSL2K.yaml"),
+    ("cs-llava-v1p5-13b-phase2", "llava", MZ_210, MM + "llava/configs/params_llava_v1p5_pretrain_13b_phase2_MSL2K.yaml"),
+    ("cs-gpt3-xl", "gpt2", MZ_210, NLP + "gpt3/configs/params_gpt3_xl.yaml"),
+    ("cs-cerebras-gpt-111m", "gpt2", MZ_243, NLP + "gpt3/configs/Cerebras_GPT/111m.yaml"),
+    ("cs-cerebras-gpt-1p3b", "gpt2", MZ_243, NLP + "gpt3/configs/Cerebras_GPT/1p3b.yaml"),
+    ("cs-cerebras-gpt-111m-mup", "gpt2", MZ_243, NLP + "gpt3/configs/Cerebras_GPT/111m_mup.yaml"),
+    ("cs-gpt3-40m-mup", "gpt2", MZ_243, NLP + "gpt3/configs/muP/params_gpt3_40M.yaml"),
+    ("cs-gpt3-125m-static75", "gpt2", MZ_243, NLP + "gpt3/configs/sparsity/pretraining/params_gpt3_125m_static75.yaml"),
+]
+
+HEAD = 8      # head dim after shrinking (even: RoPE pairs)
+HEADS = 4
+
+
+def git_show(repo, commit, path):
+    d = os.path.join(MIRROR, repo.replace("/", "+"), "repo")
+    full = subprocess.run(["git", "-C", d, "rev-parse", commit], capture_output=True, text=True, check=True)
+    text = subprocess.run(["git", "-C", d, "show", f"{commit}:{path}"], capture_output=True, check=True).stdout
+    return full.stdout.strip(), text
+
+
+def kv_shrink(heads, kv):
+    """keep 'all heads' as all heads and grouped attention grouped"""
+    if kv is None or kv == heads:
+        return HEADS if kv is not None else None
+    return max(1, HEADS * kv // heads)
+
+
+def shrink_hf(c):
+    c = copy.deepcopy(c)
+    if "n_embd" in c:  # GPT-2
+        c.update(n_embd=HEADS * HEAD, n_head=HEADS, n_layer=2, vocab_size=64, n_positions=32)
+        if "n_ctx" in c:
+            c["n_ctx"] = 32
+        if c.get("n_inner") is not None:
+            c["n_inner"] = 4 * HEADS * HEAD
+        return c
+    heads = c["num_attention_heads"]
+    kv = c.get("num_key_value_heads")
+    c.update(hidden_size=HEADS * HEAD, num_attention_heads=HEADS, num_hidden_layers=2, vocab_size=64,
+             intermediate_size=48)
+    if kv is not None:
+        c["num_key_value_heads"] = kv_shrink(heads, kv)
+    if c.get("head_dim") is not None:
+        c["head_dim"] = HEAD
+    if c.get("model_type") == "bert":
+        c["max_position_embeddings"] = 32
+    return c
+
+
+def shrink_cs_model(m):
+    heads = m.get("num_heads")
+    for k, v in (("hidden_size", HEADS * HEAD), ("num_heads", HEADS), ("num_hidden_layers", 2),
+                 ("vocab_size", 64), ("filter_size", 48)):
+        if k in m:
+            m[k] = v
+    kv = (m.get("extra_attention_params") or {}).get("num_kv_groups")
+    if kv is not None:
+        m["extra_attention_params"]["num_kv_groups"] = kv_shrink(heads, kv)
+    if m.get("position_embedding_type") == "learned" and "max_position_embeddings" in m:
+        m["max_position_embeddings"] = 32
+    if m.get("attention_inner_dim") is not None:  # attention width != hidden size: keep it different
+        m["attention_inner_dim"] = HEADS * HEAD // 2
+    if "rotary_dim" in m:  # the rotated part of a head: the whole head here
+        m["rotary_dim"] = HEAD
+    if "image_size" in m:  # ViT: 32x32 images of 8x8 patches
+        m["image_size"] = [32, 32] if isinstance(m["image_size"], list) else 32
+        m["patch_size"] = [8, 8] if isinstance(m.get("patch_size"), list) else 8
+
+
+def model_section(p):
+    t = p.get("trainer")
+    if isinstance(t, dict):
+        return t["init"]["model"]
+    return p["model"]
+
+
+def shrink_cs(p):
+    p = copy.deepcopy(p)
+    m = model_section(p)
+    subs = [m[k] for k in ("image_model", "text_model", "q_encoder", "ctx_encoder") if isinstance(m.get(k), dict)]
+    for s in subs or [m]:
+        shrink_cs_model(s)
+    proj = ((m.get("projector") or {}).get("image_model"))
+    if proj:
+        proj["input_unit"] = HEADS * HEAD
+        proj["layers_units"] = [HEADS * HEAD] * len(proj["layers_units"])
+    return p
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def main():
+    _, src = git_show(*MLC[:1], MLC[1], MLC[2]) if False else (None, None)
+    d = os.path.join(MIRROR, MLC[0].replace("/", "+"), "repo")
+    src = subprocess.run(["git", "-C", d, "show", f"{MLC[1]}:{MLC[2]}"], capture_output=True, text=True,
+                         check=True).stdout
+    presets = next(ast.literal_eval(n.value) for n in ast.parse(src).body if isinstance(n, ast.AnnAssign))
+    rows = ["case\trepository\tcommit\tpath\tkey"]
+    for name, model, key in HF:
+        out = os.path.join(ROOT, "cases", name)
+        os.makedirs(out, exist_ok=True)
+        up = presets[key]
+        write(os.path.join(out, "upstream.json"), json.dumps(up, indent=2) + "\n")
+        write(os.path.join(out, "config.json"), json.dumps(shrink_hf(up), indent=2) + "\n")
+        write(os.path.join(out, "case.json"), json.dumps({"model": model, "from": "hf"}) + "\n")
+        rows.append(f"{name}\t{MLC[0]}\t{MLC[1]}\t{MLC[2]}\tMODEL_PRESETS[{key!r}]")
+    for name, model, commit, path in CS:
+        out = os.path.join(ROOT, "cases", name)
+        os.makedirs(out, exist_ok=True)
+        full, text = git_show(MZ, commit, path)
+        write(os.path.join(out, "upstream.yaml"), text.decode())
+        p = shrink_cs(yaml.safe_load(text))
+        write(os.path.join(out, "params.yaml"), yaml.safe_dump(p, sort_keys=False))
+        meta = {"model": model, "from": "cs"}
+        if commit == MZ_231:  # params before 2.4 have no model.name: the user names the model, as for the reference
+            meta["pass_model"] = True
+        if "mup" in name:  # CS -> HF folds the muP multipliers into the weights: values change
+            meta["values"] = False
+        write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
+        rows.append(f"{name}\t{MZ}\t{full}\t{path}\t")
+    write(os.path.join(ROOT, "SOURCES.tsv"), "\n".join(rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()

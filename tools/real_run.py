@@ -1,0 +1,440 @@
+#!/usr/bin/python3
+"""real_run.py - run the tests/real corpus: real published configs / params with tiny random weights.
+
+Per case (tests/real/cases/NAME/, see tests/real/README.md):
+  from hf: random weights for config.json -> ckconv HF -> CS (params compared with expected/params.yaml)
+           -> the packed tensors rewritten as cstorch writes a training checkpoint (model.* keys, LZ4)
+           -> ckconv CS -> HF (config compared with expected/config.json, tensors bit for bit).
+  from cs: random HF weights of the sizes params.yaml states -> ckconv HF -> CS to get the CS tensors
+           -> cstorch-style .mdl -> ckconv CS -> HF with the REAL params.yaml (config(s) compared with
+           expected/<component>/config.json, tensors bit for bit unless muP scaling changes them).
+  expected/error.txt instead: the conversion must fail with exactly that line.
+Prints "ok - ..." / "not ok - ..." lines.  --update rewrites the expected files (review the diff!).
+usage: real_run.py [--update] [CASE...]
+"""
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import make_cstorch_h5 as mc  # noqa: E402
+
+ROOT = os.path.join(HERE, "..", "tests", "real")
+CK = os.environ.get("CKCONV", os.path.join(HERE, "..", "bin", "ckconv"))
+UPDATE = "--update" in sys.argv
+
+
+def save_st(path, tensors):
+    hdr, off, blobs = {}, 0, []
+    for k, a in tensors.items():
+        b = a.tobytes()
+        dt = {np.float32: "F32", np.int64: "I64"}[a.dtype.type]
+        hdr[k] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        off += len(b)
+        blobs.append(b)
+    h = json.dumps(hdr).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def load_st(path):
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    hdr = json.loads(blob[8:8 + n])
+    return {k: (v["dtype"], v["shape"], blob[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]])
+            for k, v in hdr.items() if k != "__metadata__"}
+
+
+def load_dir(d):
+    out = {}
+    for name in sorted(os.listdir(d)):
+        if name.endswith(".safetensors"):
+            out.update(load_st(os.path.join(d, name)))
+    return out
+
+
+class Gen:
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+        self.t = {}
+
+    def __call__(self, key, *shape):
+        self.t[key] = self.rng.standard_normal(shape).astype(np.float32)
+
+
+def gen_llama(g, c, p=""):
+    H, L, V = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"]
+    nh = c["num_attention_heads"]
+    kv = c.get("num_key_value_heads") or nh
+    hd = c.get("head_dim") or H // nh
+    inter = c["intermediate_size"]
+    bias = c.get("model_type") == "qwen2" or c.get("attention_bias")
+    g(p + "model.embed_tokens.weight", V, H)
+    for i in range(L):
+        q = f"{p}model.layers.{i}."
+        g(q + "self_attn.q_proj.weight", nh * hd, H)
+        g(q + "self_attn.k_proj.weight", kv * hd, H)
+        g(q + "self_attn.v_proj.weight", kv * hd, H)
+        g(q + "self_attn.o_proj.weight", H, nh * hd)
+        if bias:
+            g(q + "self_attn.q_proj.bias", nh * hd)
+            g(q + "self_attn.k_proj.bias", kv * hd)
+            g(q + "self_attn.v_proj.bias", kv * hd)
+        if c.get("num_local_experts"):
+            g(q + "block_sparse_moe.gate.weight", c["num_local_experts"], H)
+            for e in range(c["num_local_experts"]):
+                g(q + f"block_sparse_moe.experts.{e}.w1.weight", inter, H)
+                g(q + f"block_sparse_moe.experts.{e}.w2.weight", H, inter)
+                g(q + f"block_sparse_moe.experts.{e}.w3.weight", inter, H)
+        else:
+            g(q + "mlp.gate_proj.weight", inter, H)
+            g(q + "mlp.up_proj.weight", inter, H)
+            g(q + "mlp.down_proj.weight", H, inter)
+        g(q + "input_layernorm.weight", H)
+        g(q + "post_attention_layernorm.weight", H)
+    g(p + "model.norm.weight", H)
+    if not c.get("tie_word_embeddings", False):
+        g(p + "lm_head.weight", V, H)
+
+
+def gen_gpt2(g, c):
+    H, L, V, P = c["n_embd"], c["n_layer"], c["vocab_size"], c["n_positions"]
+    inner = c.get("n_inner") or 4 * H
+    g("transformer.wte.weight", V, H)
+    g("transformer.wpe.weight", P, H)
+    for i in range(L):
+        q = f"transformer.h.{i}."
+        for n in ("ln_1", "ln_2"):
+            g(q + n + ".weight", H)
+            g(q + n + ".bias", H)
+        g(q + "attn.c_attn.weight", H, 3 * H)
+        g(q + "attn.c_attn.bias", 3 * H)
+        g(q + "attn.c_proj.weight", H, H)
+        g(q + "attn.c_proj.bias", H)
+        g(q + "mlp.c_fc.weight", H, inner)
+        g(q + "mlp.c_fc.bias", inner)
+        g(q + "mlp.c_proj.weight", inner, H)
+        g(q + "mlp.c_proj.bias", H)
+    g("transformer.ln_f.weight", H)
+    g("transformer.ln_f.bias", H)
+    if not c.get("tie_word_embeddings", True):
+        g("lm_head.weight", V, H)
+
+
+def gen_bert(g, c):
+    H, L, V, I = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"], c["intermediate_size"]
+    g("embeddings.word_embeddings.weight", V, H)
+    g("embeddings.position_embeddings.weight", c["max_position_embeddings"], H)
+    g("embeddings.token_type_embeddings.weight", c.get("type_vocab_size", 2), H)
+    g("embeddings.LayerNorm.weight", H)
+    g("embeddings.LayerNorm.bias", H)
+    for i in range(L):
+        q = f"encoder.layer.{i}."
+        for n, o, k in (("attention.self.query", H, H), ("attention.self.key", H, H), ("attention.self.value", H, H),
+                        ("attention.output.dense", H, H), ("intermediate.dense", I, H), ("output.dense", H, I)):
+            g(q + n + ".weight", o, k)
+            g(q + n + ".bias", o)
+        for n in ("attention.output.LayerNorm", "output.LayerNorm"):
+            g(q + n + ".weight", H)
+            g(q + n + ".bias", H)
+    g("pooler.dense.weight", H, H)
+    g("pooler.dense.bias", H)
+
+
+def gen_clip(g, c):
+    H, L, I = c["hidden_size"], c["num_hidden_layers"], c["intermediate_size"]
+    n = (c["image_size"] // c["patch_size"]) ** 2 + 1
+    v = "vision_model."
+    g(v + "embeddings.class_embedding", H)
+    g(v + "embeddings.patch_embedding.weight", H, c.get("num_channels", 3), c["patch_size"], c["patch_size"])
+    g(v + "embeddings.position_embedding.weight", n, H)
+    for i in range(L):
+        q = f"{v}encoder.layers.{i}."
+        for m in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            g(q + f"self_attn.{m}.weight", H, H)
+            g(q + f"self_attn.{m}.bias", H)
+        g(q + "mlp.fc1.weight", I, H)
+        g(q + "mlp.fc1.bias", I)
+        g(q + "mlp.fc2.weight", H, I)
+        g(q + "mlp.fc2.bias", H)
+        for m in ("layer_norm1", "layer_norm2"):
+            g(q + m + ".weight", H)
+            g(q + m + ".bias", H)
+    for m in ("pre_layrnorm", "post_layernorm"):
+        g(v + m + ".weight", H)
+        g(v + m + ".bias", H)
+
+
+def gen_llava_text(g, c):
+    gen_llama(g, c)
+    H, M = c["hidden_size"], c["mm_hidden_size"]
+    g("model.mm_projector.0.weight", H, M)
+    g("model.mm_projector.0.bias", H)
+    g("model.mm_projector.2.weight", H, H)
+    g("model.mm_projector.2.bias", H)
+
+
+# HF configs (sizes only) for the tensors a CS params file implies: used to make its weights.
+def cs_model(p):
+    t = p.get("trainer")
+    return t["init"]["model"] if isinstance(t, dict) else p["model"]
+
+
+def hf_llama_sizes(m, model_type="llama"):
+    nh = m["num_heads"]
+    kv = (m.get("extra_attention_params") or {}).get("num_kv_groups", nh)
+    c = {"model_type": model_type, "hidden_size": m["hidden_size"], "num_hidden_layers": m["num_hidden_layers"],
+         "num_attention_heads": nh, "num_key_value_heads": kv, "intermediate_size": m["filter_size"],
+         "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}
+    moe = m.get("moe_params") or m.get("moe") or {}
+    if moe.get("num_experts") or m.get("num_experts"):
+        c["num_local_experts"] = moe.get("num_experts") or m.get("num_experts")
+        c["num_experts_per_tok"] = moe.get("top_k", 2)
+    return c
+
+
+def weights_for_cs(model, p):
+    m = cs_model(p)
+    if model in ("llama", "mistral", "mixtral", "qwen2"):
+        c = hf_llama_sizes(m, {"llama": "llama", "mistral": "mistral", "mixtral": "mixtral", "qwen2": "qwen2"}[model])
+        c.update({"architectures": [{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
+                                     "mixtral": "MixtralForCausalLM", "qwen2": "Qwen2ForCausalLM"}[model]]})
+        return {"": c}
+    if model == "gpt2":
+        return {"": {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": m["hidden_size"],
+                     "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
+                     "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
+                     "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+    if model == "dragon":
+        out = {}
+        for comp in ("q_encoder", "ctx_encoder"):
+            e = m[comp]
+            out[comp] = {"model_type": "bert", "architectures": ["BertModel"], "hidden_size": e["hidden_size"],
+                         "num_hidden_layers": e["num_hidden_layers"], "num_attention_heads": e["num_heads"],
+                         "intermediate_size": e["filter_size"], "vocab_size": e["vocab_size"],
+                         "max_position_embeddings": e["max_position_embeddings"]}
+        return out
+    if model == "llava":
+        im, tx = m["image_model"], m["text_model"]
+        size = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731
+        img = {"model_type": "clip_vision_model", "architectures": ["CLIPVisionModel"],
+               "hidden_size": im["hidden_size"], "num_hidden_layers": im["num_hidden_layers"],
+               "num_attention_heads": im["num_heads"], "intermediate_size": im["filter_size"],
+               "image_size": size(im["image_size"]), "patch_size": size(im["patch_size"]), "hidden_act": "quick_gelu"}
+        txt = hf_llama_sizes(tx, "llava")
+        txt.update({"architectures": ["LlavaLlamaForCausalLM"], "mm_hidden_size": im["hidden_size"],
+                    "mm_projector_type": "mlp2x_gelu", "mm_vision_select_layer": -2,
+                    "mm_vision_select_feature": "patch", "mm_use_im_start_end": False,
+                    "mm_use_im_patch_token": False})
+        return {"image_model": img, "text_model": txt}
+    raise SystemExit(f"no weight maker for {model}")
+
+
+def make_hf(model, configs, out, seed):
+    """configs: {component dir or "": HF config}; writes config.json + model.safetensors per component"""
+    for comp, c in configs.items():
+        d = os.path.join(out, comp) if comp else out
+        os.makedirs(d, exist_ok=True)
+        g = Gen(seed)
+        mt = c.get("model_type")
+        if mt == "gpt2":
+            gen_gpt2(g, c)
+        elif mt == "bert":
+            gen_bert(g, c)
+        elif mt in ("clip_vision_model", "clip"):
+            gen_clip(g, c.get("vision_config", c))
+        elif mt == "llava":
+            gen_llava_text(g, c)
+        else:
+            gen_llama(g, c)
+        save_st(os.path.join(d, "model.safetensors"), g.t)
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump(c, f, indent=2)
+
+
+def cstorch_copy(src_mdl, dst_mdl):
+    """the packed tensors of src as cstorch saves a training checkpoint's model (make_cstorch_h5)"""
+    import h5py
+    tensors = []
+    with h5py.File(src_mdl, "r") as f:
+        for k in f.keys():
+            meta = json.loads(f.attrs[k + ".__metadata__"])[k + ".__metadata__"]
+            st = {v[1]: s for s, v in mc.DTYPES.items()}[meta["dtypes"][0]]
+            arr = f[k][()]
+            tensors.append((k, st, list(arr.shape), arr))
+    with h5py.File(dst_mdl, "w") as f:
+        mc.write_v05(tensors, f)
+
+
+TMP = None    # this case's scratch directory: written as <OUT> in expected files
+RULES = os.path.realpath(os.environ.get("CKCONV_RULES", os.path.join(HERE, "..", "rules")))
+
+
+def portable(text):
+    """paths that differ per machine or run, and rule line numbers that move with every edit, out"""
+    text = text.replace(TMP, "<OUT>").replace(os.path.realpath(os.path.join(ROOT, "cases")), "<CASES>")
+    text = text.replace(RULES + "/", "rules/")
+    return re.sub(r"(rules/[\w.-]+\.yaml):\d+:\d+", r"\1", text)
+
+
+def ck(*args):
+    r = subprocess.run([CK, *args, "--quiet"], capture_output=True, text=True)
+    return r.returncode, portable((r.stderr.strip().splitlines() or [""])[-1])
+
+
+def norm_yaml(path):
+    with open(path) as f:
+        return yaml.safe_load(portable(f.read()))
+
+
+def norm_json(path):
+    with open(path) as f:
+        return json.loads(portable(f.read()))
+
+
+def copy_portable(src, dst):
+    with open(src) as f, open(dst, "w") as g:
+        g.write(portable(f.read()))
+
+
+# keys one side has and the other lacks, by design of the family (the rules say so)
+FAMILY = {
+    "gpt2": {"created": [".attn.bias", ".attn.masked_bias"]},          # HF buffers rebuilt on the way back
+    "dragon": {"dropped": ["pooler.dense."], "created": ["embeddings.position_ids"]},  # HF pooler dropped
+}
+
+
+class Case:
+    def __init__(self, name):
+        self.name, self.dir = name, os.path.join(ROOT, "cases", name)
+        self.exp = os.path.join(self.dir, "expected")
+        with open(os.path.join(self.dir, "case.json")) as f:
+            self.meta = dict(FAMILY.get(json.load(f)["model"], {}))
+        with open(os.path.join(self.dir, "case.json")) as f:
+            self.meta.update(json.load(f))
+        self.fails = []
+
+    def check(self, what, got, want_path, loader, writer):
+        if UPDATE:
+            os.makedirs(os.path.dirname(want_path), exist_ok=True)
+            writer(got, want_path)
+            return
+        if not os.path.exists(want_path):
+            self.fails.append(f"{what}: no expected file {os.path.relpath(want_path, ROOT)}")
+            return
+        want = loader(want_path)
+        if loader(got) != want:
+            self.fails.append(f"{what}: differs from {os.path.relpath(want_path, ROOT)} "
+                              f"(diff {got} {want_path})")
+
+    def error(self, rc, line):
+        path = os.path.join(self.exp, "error.txt")
+        if UPDATE and rc != 0:
+            os.makedirs(self.exp, exist_ok=True)
+            with open(path, "w") as f:
+                f.write(line + "\n")
+            return True
+        if not os.path.exists(path):
+            if rc != 0:
+                self.fails.append(f"conversion failed: {line}")
+            return rc != 0
+        want = open(path).read().strip()
+        if rc == 0:
+            self.fails.append(f"converted, expected the refusal: {want}")
+        elif line != want:
+            self.fails.append(f"refused with\n      {line}\n    expected\n      {want}")
+        return True
+
+    def tensors(self, src_dir, back_dir, comps):
+        skip = tuple(self.meta.get("dropped", []))
+        added = tuple(self.meta.get("created", []))
+        for comp in comps:
+            a = load_dir(os.path.join(src_dir, comp))
+            b = load_dir(os.path.join(back_dir, comp))
+            for k, v in a.items():
+                if k.startswith(skip) or any(s in k for s in skip):
+                    continue
+                if k not in b:
+                    self.fails.append(f"{comp or '.'}: {k} missing after the round trip")
+                elif self.meta.get("values", True) and b[k] != v:
+                    self.fails.append(f"{comp or '.'}: {k} differs after the round trip")
+                elif b[k][:2] != v[:2]:
+                    self.fails.append(f"{comp or '.'}: {k} dtype/shape {b[k][:2]} vs {v[:2]}")
+            extra = [k for k in b if k not in a and not any(s in k for s in added)]
+            if extra:
+                self.fails.append(f"{comp or '.'}: unexpected keys after the round trip: {extra[:4]}")
+
+    def run(self, tmp):
+        model = self.meta["model"]
+        hf = os.path.join(tmp, "hf")
+        comps = [""]
+        if self.meta["from"] == "hf":
+            cfg = norm_json(os.path.join(self.dir, "config.json"))
+            configs = {"q_encoder": cfg, "ctx_encoder": cfg} if model == "dragon" else {"": cfg}
+            comps = list(configs)
+            make_hf(model, configs, hf, 1)
+            rc, line = ck("convert", hf, "--model", model, "--tgt-fmt", self.meta.get("tgt", "cs-2.9"),
+                          "-o", os.path.join(tmp, "cs.mdl"))
+            if self.error(rc, line):
+                return
+            self.check("params", os.path.join(tmp, "cs.yaml"), os.path.join(self.exp, "params.yaml"), norm_yaml,
+                       copy_portable)
+            params = os.path.join(tmp, "cs.yaml")
+        else:
+            params = os.path.realpath(os.path.join(self.dir, "params.yaml"))
+            configs = weights_for_cs(model, norm_yaml(params))
+            comps = list(configs)
+            make_hf(model, configs, hf, 2)
+            rc, line = ck("convert", hf, "--model", model, "--tgt-fmt", "cs-2.9", "-o", os.path.join(tmp, "cs.mdl"))
+            if rc:
+                self.fails.append(f"making the CS tensors failed: {line}")
+                return
+        ckpt = os.path.join(tmp, "cstorch.mdl")
+        cstorch_copy(os.path.join(tmp, "cs.mdl"), ckpt)
+        back = os.path.join(tmp, "back")
+        named = ["--model", model] if self.meta.get("pass_model") else []  # else detected from model.name
+        rc, line = ck("convert", ckpt, "--config", params, *named, "--tgt-fmt", "hf", "-o", back)
+        if self.error(rc, line):
+            return
+        for comp in comps:
+            self.check(f"config {comp or '.'}", os.path.join(back, comp, "config.json"),
+                       os.path.join(self.exp, comp, "config.json"), norm_json, copy_portable)
+        self.tensors(hf, back, comps)
+
+
+def main():
+    names = [a for a in sys.argv[1:] if not a.startswith("--")] or sorted(os.listdir(os.path.join(ROOT, "cases")))
+    bad = 0
+    for name in names:
+        c = Case(name)
+        global TMP
+        tmp = TMP = os.path.realpath(tempfile.mkdtemp(prefix="ckreal."))
+        try:
+            c.run(tmp)
+        except Exception as e:  # a broken case is a failure, never a crash of the run
+            c.fails.append(f"{type(e).__name__}: {e}")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if c.fails:
+            bad += 1
+            print(f"not ok - real/{name}")
+            for f in c.fails:
+                print("    " + f)
+        else:
+            print(f"ok - real/{name}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
