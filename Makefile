@@ -23,7 +23,7 @@ DEBIAN_PKGS := build-essential pkg-config libyaml-dev libpcre2-dev libhdf5-dev h
 
 all: $(BIN)/ckconv
 
-$(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
+$(BUILD)/%.o: src/%.c $(wildcard src/*.h src/*.def) | $(BUILD)
 	$(CC) $(CK_CFLAGS) -c -o $@ $<
 
 $(BUILD):

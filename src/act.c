@@ -7,163 +7,45 @@
 #include "buf.h"
 #include "cast.h"
 
-typedef struct act_def {
-	const char *name;
-	act_kind inverse;
-	const char *params[3]; /* "name" required, "name?" optional */
-	const char *doc;
-} act_def;
-
-/* The whole vocabulary; rule files and `ckconv list --actions` read it from here. */
-static const act_def defs[ACT__COUNT] = {
-	[ACT_COPY] = {"copy", ACT_COPY, {NULL}, "the tensor as is"},
-	[ACT_TRANSPOSE] = {"transpose", ACT_TRANSPOSE, {NULL}, "swap the two axes of a 2-D tensor (1-D passes)"},
-	[ACT_ROPE_INTERLEAVE] = {"rope_interleave", ACT_ROPE_DEINTERLEAVE, {"groups", "dim", NULL},
-		"rows per group [i, i+dim/2] -> [2i, 2i+1] (HF rotate-half -> CS interleaved RoPE)"},
-	[ACT_ROPE_DEINTERLEAVE] = {"rope_deinterleave", ACT_ROPE_INTERLEAVE, {"groups", "dim", NULL},
-		"inverse of rope_interleave"},
-	[ACT_SPLIT] = {"split", ACT_CONCAT, {"axis?", "parts?", NULL}, "cut into equal parts along axis (default 0)"},
-	[ACT_CONCAT] = {"concat", ACT_SPLIT, {"axis?", NULL}, "join along axis (default 0)"},
-	[ACT_STACK] = {"stack", ACT_UNSTACK, {"axis", "over", NULL},
-		"stack the tensors bound to placeholder `over` (0..n-1) along a new axis"},
-	[ACT_UNSTACK] = {"unstack", ACT_STACK, {"axis", "over", NULL}, "inverse of stack"},
-	[ACT_DUPLICATE] = {"duplicate", ACT_FIRST, {NULL}, "write the tensor under every target key"},
-	[ACT_FIRST] = {"first", ACT_DUPLICATE, {NULL}, "keep the first of several copies"},
-	[ACT_ROLL] = {"roll", ACT_ROLL, {"shift", "axis?", NULL}, "rotate along axis (numpy.roll); inverse rolls back"},
-};
-
-const char *act_name(act_kind k) { return (unsigned)k < ACT__COUNT ? defs[k].name : "?"; }
-
-static size_t edit_distance(const char *a, const char *b)
+/* Where an evaluated integer parameter goes, by its name in the spec. */
+static long long *int_field(act_inst *inst, const char *name)
 {
-	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
-	if (la >= 63 || lb >= 63)
-		return 99;
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t c = prev[j - 1] + (a[i - 1] != b[j - 1]);
-			if (prev[j] + 1 < c)
-				c = prev[j] + 1;
-			if (cur[j - 1] + 1 < c)
-				c = cur[j - 1] + 1;
-			cur[j] = c;
-		}
-		memcpy(prev, cur, sizeof cur);
-	}
-	return prev[lb];
+	return !strcmp(name, "groups") ? &inst->groups : !strcmp(name, "dim") ? &inst->dim
+		: !strcmp(name, "axis") ? &inst->axis : !strcmp(name, "parts") ? &inst->parts
+		: !strcmp(name, "shift") ? &inst->shift : NULL;
 }
 
-int act_lookup(const rule_act *a, act_kind *out, ck_err *e)
+/* Evaluate the written parameters of one action into inst (checked against the spec at load). */
+static int resolve_one(const rule_act *a, act_param_fn fn, void *ctx, act_inst *inst, ck_err *e)
 {
-	size_t best = 99;
-	const char *near = NULL;
-	for (int i = 0; i < ACT__COUNT; i++) {
-		if (!strcmp(defs[i].name, a->name)) {
-			*out = (act_kind)i;
-			return 0;
-		}
-		size_t d = edit_distance(a->name, defs[i].name);
-		if (d < best) {
-			best = d;
-			near = defs[i].name;
-		}
-	}
-	char list[400] = "";
-	for (int i = 0; i < ACT__COUNT; i++)
-		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", defs[i].name);
-	if (best <= 3)
-		return ck_errf(e, CK_EINVALID, "%s:%d:%d: unknown action '%s' (did you mean '%s'?)", a->pos.file,
-			a->pos.line, a->pos.col, a->name, near);
-	return ck_errf(e, CK_EINVALID, "%s:%d:%d: unknown action '%s' (known: %s)", a->pos.file, a->pos.line,
-		a->pos.col, a->name, list);
-}
-
-static const rule_param *find_param(const rule_act *a, const char *name)
-{
-	for (size_t i = 0; i < a->n; i++)
-		if (!strcmp(a->p[i].name, name))
-			return &a->p[i];
-	return NULL;
-}
-
-static int check_params(const rule_act *a, act_kind kind, ck_err *e)
-{
-	const act_def *d = &defs[kind];
-	for (size_t i = 0; i < a->n; i++) {
-		int known = 0;
-		for (size_t j = 0; j < 3 && d->params[j]; j++)
-			known |= strlen(a->p[i].name) == strcspn(d->params[j], "?") &&
-				!strncmp(d->params[j], a->p[i].name, strlen(a->p[i].name));
-		if (!known)
-			return ck_errf(e, CK_EINVALID, "%s:%d:%d: action '%s' has no parameter '%s'", a->p[i].pos.file,
-				a->p[i].pos.line, a->p[i].pos.col, a->name, a->p[i].name);
-	}
-	for (size_t j = 0; j < 3 && d->params[j]; j++) {
-		size_t len = strcspn(d->params[j], "?");
-		int found = 0;
-		for (size_t i = 0; i < a->n; i++)
-			found |= strlen(a->p[i].name) == len && !strncmp(a->p[i].name, d->params[j], len);
-		if (!found && d->params[j][len] != '?')
-			return ck_errf(e, CK_EINVALID, "%s:%d:%d: action '%s' needs parameter '%.*s'", a->pos.file, a->pos.line,
-				a->pos.col, a->name, (int)len, d->params[j]);
-	}
-	return 0;
-}
-
-int act_check_rules(const rule_set *s, ck_err *e)
-{
-	for (size_t i = 0; i < s->n_keys; i++)
-		for (size_t j = 0; j < s->keys[i].n_act; j++) {
-			act_kind k;
-			int rc = act_lookup(&s->keys[i].act[j], &k, e);
-			if (!rc)
-				rc = check_params(&s->keys[i].act[j], k, e);
-			if (rc)
-				return rc;
-		}
-	return 0;
-}
-
-/* Evaluate the written parameters of one action into inst (names already checked). */
-static int resolve_one(const rule_act *a, act_kind kind, act_param_fn fn, void *ctx, act_inst *inst, ck_err *e)
-{
-	const act_def *d = &defs[kind];
+	const vocab_def *d = vocab_get(a->kind);
 	memset(inst, 0, sizeof *inst);
-	inst->kind = kind;
+	inst->kind = a->kind;
 	inst->pos = a->pos;
 	inst->parts = -1;
-	int rc = check_params(a, kind, e);
-	if (rc)
-		return rc;
-	for (size_t j = 0; j < 3 && d->params[j]; j++) {
-		char name[32];
-		size_t len = strcspn(d->params[j], "?");
-		snprintf(name, sizeof name, "%.*s", (int)len, d->params[j]);
-		const rule_param *p = find_param(a, name);
-		if (!p)
-			continue; /* optional: check_params enforced the required ones */
-		if (!strcmp(name, "over")) {
-			snprintf(inst->over, sizeof inst->over, "%s", p->text);
-			continue;
+	/* conditions first: a step that is off evaluates nothing else (its `by` may not be set) */
+	for (int pass = 0; pass < 2 && !inst->off; pass++)
+		for (size_t i = 0; i < a->n; i++) {
+			const rule_param *p = &a->p[i];
+			const vocab_param *spec = &d->p[p->slot];
+			double v;
+			long long *f;
+			int rc;
+			if ((spec->type == VOCAB_P_COND) != (pass == 0))
+				continue;
+			if (spec->type == VOCAB_P_PLACEHOLDER) {
+				snprintf(inst->over, sizeof inst->over, "%s", p->text);
+				continue;
+			}
+			if ((rc = fn(ctx, p, spec->type, &v, e)))
+				return rc;
+			if (spec->type == VOCAB_P_COND)
+				inst->off = v == 0;
+			else if (spec->type == VOCAB_P_NUM)
+				inst->by = v;
+			else if ((f = int_field(inst, spec->name)))
+				*f = (long long)v;
 		}
-		long long v;
-		rc = fn(ctx, p, &v, e);
-		if (rc)
-			return rc;
-		if (!strcmp(name, "groups"))
-			inst->groups = v;
-		else if (!strcmp(name, "dim"))
-			inst->dim = v;
-		else if (!strcmp(name, "axis"))
-			inst->axis = v;
-		else if (!strcmp(name, "parts"))
-			inst->parts = v;
-		else if (!strcmp(name, "shift"))
-			inst->shift = v;
-	}
 	return 0;
 }
 
@@ -176,16 +58,13 @@ int act_chain_resolve(const rule_key *k, int dir, size_t n_targets, act_param_fn
 	if (!v)
 		return CK_ENOMEM;
 	for (size_t i = 0; i < k->n_act; i++) {
-		act_kind kind;
-		int rc = act_lookup(&k->act[i], &kind, e);
-		if (!rc)
-			rc = resolve_one(&k->act[i], kind, fn, ctx, &v[i], e);
+		int rc = resolve_one(&k->act[i], fn, ctx, &v[i], e);
 		if (rc) {
 			free(v);
 			return rc;
 		}
 		if (dir == 1) {
-			v[i].kind = defs[kind].inverse;
+			v[i].kind = vocab_get(v[i].kind)->inverse;
 			v[i].shift = -v[i].shift;
 		}
 	}
@@ -196,7 +75,7 @@ int act_chain_resolve(const rule_key *k, int dir, size_t n_targets, act_param_fn
 			v[k->n_act - 1 - i] = t;
 		}
 	for (size_t i = 0; i < k->n_act; i++)
-		if ((v[i].kind == ACT_SPLIT || v[i].kind == ACT_DUPLICATE) && v[i].parts < 0)
+		if ((v[i].kind == VOCAB_SPLIT || v[i].kind == VOCAB_DUPLICATE) && v[i].parts < 0)
 			v[i].parts = (long long)n_targets;
 	*out = v;
 	*out_n = k->n_act;
@@ -238,7 +117,7 @@ static int t_alloc(act_t *t, int planning, ck_err *e)
 
 static int perr(ck_err *e, const act_inst *a, const char *msg)
 {
-	return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s: %s", a->pos.file, a->pos.line, a->pos.col, act_name(a->kind), msg);
+	return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s: %s", a->pos.file, a->pos.line, a->pos.col, vocab_name(a->kind), msg);
 }
 
 /* outer x axis x inner element view of a shape around axis */
@@ -303,7 +182,7 @@ static int k_rope(const act_inst *a, act_t *in, act_t *out, int planning, ck_err
 	size_t rb = rows ? (size_t)(in->nbytes / (uint64_t)rows) : 0;
 	const unsigned char *s = in->data;
 	unsigned char *d = out->data;
-	int fwd = a->kind == ACT_ROPE_INTERLEAVE;
+	int fwd = a->kind == VOCAB_ROPE_INTERLEAVE;
 	for (long long gi = 0; gi < g; gi++) {
 		size_t base = (size_t)(gi * head);
 		for (long long i = 0; i < r / 2; i++) {
@@ -522,23 +401,43 @@ static int k_copy(const act_inst *a, act_t *in, act_t *out, int planning, ck_err
 	return 0;
 }
 
+/* scale / unscale in a chain: the tensor's own buffer when it owns one, else a copy. */
+static int k_scale(const act_inst *a, act_t *in, act_t *out, int planning, ck_err *e)
+{
+	*out = *in;
+	in->owned = 0;
+	if (planning || a->off)
+		return 0;
+	if (!out->owned) {
+		void *copy = buf_get((size_t)in->nbytes, e);
+		if (!copy)
+			return CK_ENOMEM;
+		memcpy(copy, in->data, (size_t)in->nbytes);
+		out->data = copy;
+		out->owned = 1;
+	}
+	return act_scale(out->dtype, out->data, out->nbytes, a->kind == VOCAB_UNSCALE, a->by, e);
+}
+
 static int run_one(const act_inst *a, act_list *in, act_list *out, int planning, ck_err *e)
 {
 	for (size_t i = 0; i < in->n; i++)
-		if (in->t[i].missing && a->kind != ACT_FIRST)
+		if (in->t[i].missing && a->kind != VOCAB_FIRST)
 			return perr(e, a, "a source key of this group is missing");
 	switch (a->kind) {
-	case ACT_COPY: return each(a, in, out, planning, e, k_copy);
-	case ACT_TRANSPOSE: return each(a, in, out, planning, e, k_transpose);
-	case ACT_ROPE_INTERLEAVE:
-	case ACT_ROPE_DEINTERLEAVE: return each(a, in, out, planning, e, k_rope);
-	case ACT_ROLL: return each(a, in, out, planning, e, k_roll);
-	case ACT_SPLIT: return k_split(a, in, out, planning, e);
-	case ACT_CONCAT: return k_concat(a, in, out, planning, e);
-	case ACT_STACK: return k_stack(a, in, out, planning, e);
-	case ACT_UNSTACK: return k_unstack(a, in, out, planning, e);
-	case ACT_DUPLICATE: return k_duplicate(a, in, out, e);
-	case ACT_FIRST: return k_first(a, in, out, e);
+	case VOCAB_COPY: return each(a, in, out, planning, e, k_copy);
+	case VOCAB_TRANSPOSE: return each(a, in, out, planning, e, k_transpose);
+	case VOCAB_ROPE_INTERLEAVE:
+	case VOCAB_ROPE_DEINTERLEAVE: return each(a, in, out, planning, e, k_rope);
+	case VOCAB_ROLL: return each(a, in, out, planning, e, k_roll);
+	case VOCAB_SPLIT: return k_split(a, in, out, planning, e);
+	case VOCAB_CONCAT: return k_concat(a, in, out, planning, e);
+	case VOCAB_STACK: return k_stack(a, in, out, planning, e);
+	case VOCAB_UNSTACK: return k_unstack(a, in, out, planning, e);
+	case VOCAB_DUPLICATE: return k_duplicate(a, in, out, e);
+	case VOCAB_FIRST: return k_first(a, in, out, e);
+	case VOCAB_SCALE:
+	case VOCAB_UNSCALE: return each(a, in, out, planning, e, k_scale);
 	default: return perr(e, a, "not implemented");
 	}
 }
@@ -654,6 +553,18 @@ int act_gen_uniform(ck_dtype dt, const ck_shape *s, double bound, unsigned long 
 		put_value(dt, (unsigned char *)data + i * es, (2.0 * u - 1.0) * bound);
 	}
 	return 0;
+}
+
+int act_generate(vocab_kind gen, ck_dtype dt, const ck_shape *s, double value, unsigned long long seed, void *data,
+	ck_err *e)
+{
+	switch (gen) {
+	case VOCAB_FILL: return act_gen_fill(dt, s, value, data, e);
+	case VOCAB_TRIL: return act_gen_tril(dt, s, data, e);
+	case VOCAB_ARANGE: return act_gen_arange(dt, s, data, e);
+	case VOCAB_UNIFORM: return act_gen_uniform(dt, s, value, seed, data, e);
+	default: return ck_errf(e, CK_EINVALID, "'%s' is not a generator", vocab_name(gen));
+	}
 }
 
 int act_scale(ck_dtype dt, void *data, uint64_t nbytes, int div, double by, ck_err *e)

@@ -1,5 +1,6 @@
-/* act.h - the action vocabulary. Each action has parameters, a shape rule, an inverse and a
- * byte kernel; rule files name them, and CS -> HF runs a chain's inverses in reverse order.
+/* act.h - the byte kernels of the vocabulary (actions.def, expanded by vocab.h): chain
+ * resolution for a direction (CS -> HF runs a chain's inverses in reverse order), the
+ * chain runner (shapes only while planning), scaling and the generators.
  * Pure byte moves never look at values, so they are exact for every dtype. */
 #ifndef CK_ACT_H
 #define CK_ACT_H
@@ -7,16 +8,14 @@
 #include "err.h"
 #include "rule.h"
 #include "tensor.h"
-
-typedef enum {
-	ACT_COPY, ACT_TRANSPOSE, ACT_ROPE_INTERLEAVE, ACT_ROPE_DEINTERLEAVE, ACT_SPLIT, ACT_CONCAT,
-	ACT_STACK, ACT_UNSTACK, ACT_DUPLICATE, ACT_FIRST, ACT_ROLL, ACT__COUNT
-} act_kind;
+#include "vocab.h"
 
 /* An action with its parameters evaluated. */
 typedef struct act_inst {
-	act_kind kind;
+	vocab_kind kind;
 	long long groups, dim, axis, parts, shift;
+	double by;   /* scale, unscale */
+	int off;     /* scale, unscale: `when` was false, the step passes the tensor on */
 	char over[32];
 	rule_pos pos;
 } act_inst;
@@ -36,19 +35,14 @@ typedef struct act_list {
 	act_t *t;
 } act_list;
 
-/* Evaluates parameters: returns 0 and *out, CK_ENOTFOUND if the parameter is absent. */
-typedef int (*act_param_fn)(void *ctx, const rule_param *p, long long *out, ck_err *e);
+/* Evaluates one parameter of the type its spec declares: INT (an integer, else an error), NUM
+ * (a number), COND (1 or 0 by expr_truthy). */
+typedef int (*act_param_fn)(void *ctx, const rule_param *p, vocab_ptype type, double *out, ck_err *e);
 
 /* Resolve a rule's chain for a direction (0 = HF->CS as written, 1 = CS->HF: inverses,
  * reversed). n_targets sizes split/duplicate when not given. *out is malloc'd. */
 int act_chain_resolve(const rule_key *k, int dir, size_t n_targets, act_param_fn fn, void *ctx,
 	act_inst **out, size_t *out_n, ck_err *e);
-/* Look up an action by name (for validation). Returns 0 or CK_ENOTFOUND with a suggestion. */
-int act_lookup(const rule_act *a, act_kind *out, ck_err *e);
-const char *act_name(act_kind k);
-/* Check every action of every key rule: known name, known parameter names, required ones
- * present. Reports the first problem with its position. */
-int act_check_rules(const rule_set *s, ck_err *e);
 
 /* Run the chain on in (consumed: owned buffers are freed or moved) producing out.
  * When planning, data stays NULL and only dtypes and shapes are computed. */
@@ -60,6 +54,11 @@ void act_list_dispose(act_list *l);
  * (round-to-nearest-even); division multiplies by the reciprocal, as PyTorch's CPU kernel
  * does for a scalar divisor. Floating dtypes only. */
 int act_scale(ck_dtype dt, void *data, uint64_t nbytes, int div, double by, ck_err *e);
+
+/* Run generator gen (a GEN entry of actions.def) into data (nbytes of dt/s): value is the
+ * generator's value (fill value, uniform bound), seed the uniform stream's. */
+int act_generate(vocab_kind gen, ck_dtype dt, const ck_shape *s, double value, unsigned long long seed, void *data,
+	ck_err *e);
 
 /* Generators for synthesised tensors. value is the fill value; tril writes lower-triangular
  * ones over the last two dims. data must hold nbytes. */

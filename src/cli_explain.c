@@ -40,7 +40,7 @@ static void print_params(const ex *x, const rule_key *k)
 			ck_err e = {0};
 			env.scope = k->scope;
 			printf("%s%s: %s", j ? ", " : "", a->p[j].name, a->p[j].text);
-			if (strcmp(a->p[j].name, "over") && !expr_is_literal(a->p[j].x)) {
+			if (vocab_get(a->kind)->p[a->p[j].slot].type != VOCAB_P_PLACEHOLDER && !expr_is_literal(a->p[j].x)) {
 				if ((x->env.hf || x->env.cs) && cfg_eval(&env, a->p[j].x, &v, &e) == 0 && v) {
 					char *s = json_dumps(v, JSON_ENCODE_ANY);
 					printf(" = %s", s ? s : "?");
@@ -125,7 +125,7 @@ static int explain_key(const ex *x, const char *key)
 	}
 	if (!nd) {
 		printf("  target   none: the key exists on this side only and is dropped%s\n",
-			k->gen_kind ? " (the way back rebuilds it)" : "");
+			k->creates ? " (the way back rebuilds it)" : "");
 		return 1;
 	}
 	for (size_t i = 0; i < nd; i++) {
@@ -223,7 +223,7 @@ int cli_explain(int argc, char **argv, ck_err *e)
 		xs[c].dir = !strcmp(from, "cs");
 		xs[c].env.hf = f->n_comp && hf ? json_object_get(hf, f->comp[c].dir) : hf;
 		xs[c].env.cs = cs;
-		if ((rc = act_check_rules(rs, e)) || (rc = match_compile(rs, xs[c].dir, &xs[c].fwd, e)) ||
+		if ((rc = match_compile(rs, xs[c].dir, &xs[c].fwd, e)) ||
 			(rc = match_compile(rs, !xs[c].dir, &xs[c].back, e)))
 			break;
 	}

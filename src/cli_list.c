@@ -4,6 +4,23 @@
 #include <string.h>
 #include "cli.h"
 #include "rule.h"
+#include "vocab.h"
+
+/* --actions: the vocabulary as actions.def defines it (the table docs/rules.md describes). */
+static void print_actions(void)
+{
+	static const char *const roles[] = {[VOCAB_ROLE_CHAIN] = "action", [VOCAB_ROLE_GEN] = "generator",
+		[VOCAB_ROLE_SCALE] = "scaling"};
+	for (int i = 0; i < VOCAB__COUNT; i++) {
+		const vocab_def *d = vocab_get((vocab_kind)i);
+		char params[160] = "";
+		for (int j = 0; j < VOCAB_MAX_PARAMS && d->p[j].name; j++)
+			snprintf(params + strlen(params), sizeof params - strlen(params), "%s%s%s", j ? ", " : "", d->p[j].name,
+				d->p[j].required ? "" : "?");
+		printf("%-18s %-9s inverse %-18s (%s)  %s\n", d->name, roles[d->role],
+			d->role == VOCAB_ROLE_GEN ? "-" : vocab_name(d->inverse), params, d->doc);
+	}
+}
 
 static void join(char *buf, size_t n, char **v, size_t cnt)
 {
@@ -24,9 +41,14 @@ int cli_list(int argc, char **argv, ck_err *e)
 			continue;
 		if (!strcmp(argv[i], "--hide-notes"))
 			notes = 0;
+		else if (!strcmp(argv[i], "--actions")) {
+			print_actions();
+			return 0;
+		}
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			puts("usage: ckconv list [--rules DIR] [--hide-notes]\n\nLists each model with its aliases, "
-			     "HF architectures, formats (both directions) and notes.");
+			puts("usage: ckconv list [--rules DIR] [--hide-notes] [--actions]\n\nLists each model with its aliases, "
+			     "HF architectures, formats (both directions) and notes;\n--actions lists the actions, generators "
+			     "and scalings rule files may name.");
 			return 0;
 		} else
 			return ck_errf(e, CK_EINVALID, "list: unknown argument '%s'", argv[i]);

@@ -89,12 +89,15 @@ static int tpl_has(const char *tpl, const char *name)
 	return 0;
 }
 
+/* The placeholder a stacking action gathers over (its PLACEHOLDER parameter), or NULL. */
 static const char *over_name(const rule_key *k)
 {
-	for (size_t i = 0; i < k->n_act; i++)
-		for (size_t j = 0; j < k->act[i].n; j++)
-			if (!strcmp(k->act[i].p[j].name, "over"))
+	for (size_t i = 0; i < k->n_act; i++) {
+		int slot = vocab_placeholder_param(k->act[i].kind);
+		for (size_t j = 0; slot >= 0 && j < k->act[i].n; j++)
+			if (k->act[i].p[j].slot == slot)
 				return k->act[i].p[j].text;
+	}
 	return NULL;
 }
 
@@ -204,7 +207,7 @@ static void check_shadow(lint *L, const rule_set *s, match_prog *p[2])
 		const rule_key *k = &s->keys[r];
 		size_t by = 0, by2 = 0;
 		int live = 0, sides = 0;
-		if (k->gen_kind)
+		if (k->creates)
 			continue; /* a create rule's job is the other direction */
 		for (int d = 0; d < 2; d++) {
 			if (!(d ? k->n_cs : k->n_hf))
@@ -329,7 +332,7 @@ static void check_refs(lint *L, const rule_set *s)
 		R.extra = k->for_name;
 		for (size_t i = 0; i < k->n_act; i++)
 			for (size_t j = 0; j < k->act[i].n; j++)
-				if (strcmp(k->act[i].p[j].name, "over"))
+				if (vocab_get(k->act[i].kind)->p[k->act[i].p[j].slot].type != VOCAB_P_PLACEHOLDER)
 					refs_of(&R, k->scope, k->act[i].p[j].pos, k->act[i].p[j].x);
 		refs_of(&R, k->scope, k->pos, k->gen_shape);
 		refs_of(&R, k->scope, k->pos, k->gen_value);
@@ -352,10 +355,9 @@ static void check_refs(lint *L, const rule_set *s)
 		refs_of(&R, root, m->pos, m->detect);
 		refs_of(&R, root, m->pos, m->invalid);
 		for (size_t i = 0; i < m->n_tensors; i++)
-			for (size_t j = 0; j < m->n_ops[i]; j++) {
-				refs_of(&R, root, m->ops[i][j].pos, m->ops[i][j].by);
-				refs_of(&R, root, m->ops[i][j].pos, m->ops[i][j].when);
-			}
+			for (size_t j = 0; j < m->tensors[i].n_act; j++)
+				for (size_t q = 0; q < m->tensors[i].act[j].n; q++)
+					refs_of(&R, root, m->tensors[i].act[j].p[q].pos, m->tensors[i].act[j].p[q].x);
 	}
 	json_decref(R.hf_keys);
 	json_decref(R.cs_keys);
@@ -426,9 +428,6 @@ static void check_keys(lint *L, const rule_set *s, match_prog *p[2])
 static void check_set(lint *L, const rule_set *s)
 {
 	match_prog *p[2] = {NULL, NULL};
-	ck_err e = {0};
-	if (act_check_rules(s, &e))
-		say_err(L, e.msg, s->files[0]->path);
 	for (int d = 0; d < 2; d++) {
 		ck_err me = {0};
 		if (match_compile(s, d, &p[d], &me)) {

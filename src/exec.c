@@ -87,7 +87,7 @@ static int read_in(const plan_in *in, void **buf, ck_err *e)
 static int stack_streams(const plan *p, const plan_group *g, const ck_tsink *sink)
 {
 	const ck_tinfo *to = &p->out[g->out[0]];
-	if (!sink->ops->write_slice || g->n_act != 1 || g->act[0].kind != ACT_STACK || g->n_out != 1 ||
+	if (!sink->ops->write_slice || g->n_act != 1 || g->act[0].kind != VOCAB_STACK || g->n_out != 1 ||
 	    !to->nbytes)
 		return 0;
 	for (size_t i = 0; i < g->n_in; i++)
@@ -114,7 +114,7 @@ static int unstack_streams(const plan *p, const plan_group *g)
 {
 	const plan_in *in = &g->in[0];
 	if (g->n_in != 1 || !in->src || !in->src->ops->read_slice || g->n_act != 1 ||
-	    g->act[0].kind != ACT_UNSTACK || !in->src->t[in->idx].nbytes)
+	    g->act[0].kind != VOCAB_UNSTACK || !in->src->t[in->idx].nbytes)
 		return 0;
 	for (size_t j = 0; j < g->n_out; j++)
 		if (p->out[g->out[j]].dtype != in->src->t[in->idx].dtype)
@@ -352,14 +352,8 @@ static int run_gen(const plan *p, const plan_group *g, ck_tsink *sink, ck_err *e
 	int rc;
 	if (!buf)
 		return CK_ENOMEM;
-	switch (g->kind) {
-	case PLAN_GEN_FILL: rc = act_gen_fill(ti->dtype, &ti->shape, g->fill, buf, e); break;
-	case PLAN_GEN_TRIL: rc = act_gen_tril(ti->dtype, &ti->shape, buf, e); break;
-	case PLAN_GEN_ARANGE: rc = act_gen_arange(ti->dtype, &ti->shape, buf, e); break;
-	default: /* each tensor its own stream: the seed mixed with its index in the plan */
-		rc = act_gen_uniform(ti->dtype, &ti->shape, g->fill, g->seed * 1000003ULL + g->out[0], buf, e);
-		break;
-	}
+	/* each tensor its own random stream: the seed mixed with its index in the plan */
+	rc = act_generate(g->gen, ti->dtype, &ti->shape, g->fill, g->seed * 1000003ULL + g->out[0], buf, e);
 	if (!rc)
 		rc = ck_tsink_write(sink, g->out[0], buf, e);
 	buf_put(buf);

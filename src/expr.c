@@ -1066,6 +1066,8 @@ static int truthy(const json_t *v)
 	}
 }
 
+int expr_truthy(const json_t *v) { return v && truthy(v); }
+
 /* -1, 0, 1 for two numbers, exact across int and float */
 static int num_cmp(const json_t *a, const json_t *b)
 {

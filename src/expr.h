@@ -30,6 +30,9 @@ const char *expr_src(const expr *x);
 /* Calls fn once for each dotted reference path the expression reads ("hf.num_attention_heads",
  * "heads"), in order of appearance; a path stops before an index step (`hf.l[0].x` gives "hf.l"). */
 void expr_refs(const expr *x, void (*fn)(void *ctx, const char *path), void *ctx);
+/* The one truthiness of the project (Python's): false, null, 0, 0.0, "", [] and {} are false;
+ * absent (NULL) is false. Rule conditions (`when`, `mup.detect`) all use it. */
+int expr_truthy(const json_t *v);
 /* 1 if the expression is a plain literal (number/string/bool/null, `-1` included). */
 int expr_is_literal(const expr *x);
 

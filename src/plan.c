@@ -91,13 +91,15 @@ typedef struct builder {
 	plan_op (*ops)[PLAN_MAX_OPS];
 } builder;
 
+/* The placeholder a stacking action gathers over (its PLACEHOLDER parameter), or NULL. */
 static const char *over_of(const rule_key *k)
 {
-	for (size_t i = 0; i < k->n_act; i++)
-		if (!strcmp(k->act[i].name, "stack") || !strcmp(k->act[i].name, "unstack"))
-			for (size_t j = 0; j < k->act[i].n; j++)
-				if (!strcmp(k->act[i].p[j].name, "over"))
-					return k->act[i].p[j].text;
+	for (size_t i = 0; i < k->n_act; i++) {
+		int slot = vocab_placeholder_param(k->act[i].kind);
+		for (size_t j = 0; slot >= 0 && j < k->act[i].n; j++)
+			if (k->act[i].p[j].slot == slot)
+				return k->act[i].p[j].text;
+	}
 	return NULL;
 }
 
@@ -151,10 +153,27 @@ typedef struct param_ctx {
 	cfg_env env;
 } param_ctx;
 
-static int eval_param(void *vctx, const rule_param *p, long long *out, ck_err *e)
+static int eval_param(void *vctx, const rule_param *p, vocab_ptype type, double *out, ck_err *e)
 {
 	param_ctx *c = vctx;
-	return cfg_eval_int(&c->env, p->x, out, e);
+	json_t *v = NULL;
+	long long i;
+	int rc;
+	if (type == VOCAB_P_INT) {
+		rc = cfg_eval_int(&c->env, p->x, &i, e);
+		*out = (double)i;
+		return rc;
+	}
+	if ((rc = cfg_eval(&c->env, p->x, &v, e)))
+		return rc;
+	if (type == VOCAB_P_COND)
+		*out = expr_truthy(v);
+	else if (json_is_number(v))
+		*out = json_number_value(v);
+	else
+		rc = ck_errf(e, CK_EINVALID, "%s: not a number", expr_src(p->x));
+	json_decref(v);
+	return rc;
 }
 
 static int add_target(builder *B, const char *name, const act_t *t, size_t *out_idx)
@@ -217,7 +236,7 @@ static void chain_label(const plan_group *g, char *buf, size_t n)
 	size_t at = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < g->n_act && at < n; i++)
-		at += (size_t)snprintf(buf + at, n - at, "%s%s", i ? "+" : "", act_name(g->act[i].kind));
+		at += (size_t)snprintf(buf + at, n - at, "%s%s", i ? "+" : "", vocab_name(g->act[i].kind));
 	if (!g->n_act)
 		snprintf(buf, n, "copy");
 }
@@ -236,12 +255,8 @@ static void copy_ops(const builder *B, plan_in *in)
 	memcpy(in->ops, B->ops[in->idx], sizeof in->ops);
 }
 
-static int truthy(const json_t *v)
-{
-	return v && !json_is_false(v) && !json_is_null(v) && !(json_is_number(v) && json_number_value(v) == 0);
-}
-
-/* The muP scalings of every source key its templates match, evaluated once. */
+/* The muP scalings (scale / unscale steps, `ops:`) of every source key its templates match,
+ * evaluated once per key. */
 static int mup_ops(builder *B, const rule_mup *m)
 {
 	rule_set fake = {0};
@@ -257,36 +272,31 @@ static int mup_ops(builder *B, const rule_mup *m)
 	for (size_t i = 0; i < B->src->n && !rc; i++) {
 		match_hit h;
 		const char *name = B->src->t[i].name;
+		const rule_key *k;
+		act_inst *steps = NULL;
+		size_t n = 0;
+		ck_err pe = {0};
 		if (strncmp(name, B->src_prefix, strlen(B->src_prefix)) ||
 			match_key(mp, name + strlen(B->src_prefix), &h, B->e) <= 0)
 			continue;
-		for (size_t j = 0; j < m->n_ops[h.rule] && !rc; j++) {
-			const rule_op *op = &m->ops[h.rule][j];
-			cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = m->tensors[h.rule].scope, .vars = B->o->vars};
-			json_t *w = NULL, *v = NULL;
-			ck_err pe = {0};
-			if (op->when && cfg_eval(&env, op->when, &w, &pe)) {
-				PROBLEM(B->p, "%s: %s", name, pe.msg);
-				break;
-			}
-			int on = !op->when || truthy(w);
-			json_decref(w);
-			if (!on)
+		k = &m->tensors[h.rule];
+		param_ctx pc = {{.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = B->o->vars}};
+		if ((rc = act_chain_resolve(k, 0, 1, eval_param, &pc, &steps, &n, &pe))) {
+			PROBLEM(B->p, "%s: muP scale: %s", name, pe.msg);
+			rc = rc == CK_ENOMEM ? rc : 0;
+			continue;
+		}
+		for (size_t j = 0; j < n; j++) {
+			if (steps[j].off)
 				continue;
-			if (cfg_eval(&env, op->by, &v, &pe) || !json_is_number(v)) {
-				PROBLEM(B->p, "%s: muP scale %s: %s", name, expr_src(op->by), pe.code ? pe.msg : "not a number");
-				json_decref(v);
-				break;
-			}
 			if (B->n_ops[i] == PLAN_MAX_OPS) {
 				PROBLEM(B->p, "%s: more than %d muP operations", name, PLAN_MAX_OPS);
-				json_decref(v);
 				break;
 			}
-			B->ops[i][B->n_ops[i]].div = op->div;
-			B->ops[i][B->n_ops[i]++].by = json_number_value(v);
-			json_decref(v);
+			B->ops[i][B->n_ops[i]].div = steps[j].kind == VOCAB_UNSCALE;
+			B->ops[i][B->n_ops[i]++].by = steps[j].by;
 		}
+		free(steps);
 	}
 	match_free(mp);
 	return rc;
@@ -490,7 +500,7 @@ static int finish_group(builder *B, const pending *pg)
 		in.t[i].nbytes = ti->nbytes;
 	}
 	/* only `first` tolerates absent copies (CS ln_f may be missing); report the rest by name */
-	if (missing && !(g->n_act && g->act[0].kind == ACT_FIRST && !in.t[0].missing)) {
+	if (missing && !(g->n_act && g->act[0].kind == VOCAB_FIRST && !in.t[0].missing)) {
 		report_missing(B, pg, k, g);
 		act_list_dispose(&in);
 		return 0;
@@ -504,7 +514,7 @@ static int finish_group(builder *B, const pending *pg)
 		act_list_dispose(&out);
 		return B->e->code ? B->e->code : 0;
 	}
-	int unstacked = over && g->n_act && g->act[g->n_act - 1].kind == ACT_UNSTACK;
+	int unstacked = over && g->n_act && g->act[g->n_act - 1].kind == VOCAB_UNSTACK;
 	if (!unstacked && out.n != n_tgt) {
 		PROBLEM(B->p, "%s: rule %s:%d:%d turns %zu key(s) into %zu tensor(s) but names %zu target(s); add an action (split, duplicate, ...)",
 			B->src->t[pg->key[0]].name, k->pos.file, k->pos.line, k->pos.col, g->n_in, out.n, n_tgt);
@@ -577,7 +587,6 @@ static int eval_shape(builder *B, const rule_key *k, json_t *vars, ck_shape *out
 
 static int add_generated(builder *B, const rule_key *k, const char *tname, json_t *vars)
 {
-	static const char *const kinds[] = {"fill", "tril", "arange", "uniform"};
 	cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
 	act_t t = {0};
 	plan_group *g;
@@ -603,16 +612,15 @@ static int add_generated(builder *B, const rule_key *k, const char *tname, json_
 		return ck_errf(B->e, CK_ENOMEM, "out of memory");
 	}
 	g->rule = k;
+	g->kind = PLAN_GEN;
+	g->gen = k->gen;
 	g->n_out = 1;
 	g->fill = json_number_value(v);
 	g->seed = (unsigned long long)k->gen_seed;
 	json_decref(v);
-	for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
-		if (!strcmp(k->gen_kind, kinds[i]))
-			g->kind = (plan_kind)(PLAN_GEN_FILL + i);
 	if (B->o && B->o->debug)
 		fprintf(B->o->debug, "(created) -> %s%s (rule %s:%d, %s)\n", B->dst_prefix, tname, k->pos.file, k->pos.line,
-			k->gen_kind);
+			vocab_name(k->gen));
 	return add_target(B, tname, &t, &g->out[0]);
 }
 
@@ -675,7 +683,7 @@ static int add_created(builder *B, match_prog *mp)
 	for (size_t r = 0; r < B->rs->n_keys && !rc; r++) {
 		const rule_key *k = &B->rs->keys[r];
 		const char *tpl = B->dir == 0 ? (k->n_cs ? k->cs[0] : NULL) : (k->n_hf ? k->hf[0] : NULL);
-		if (!k->gen_kind || !tpl || (B->dir == 0 ? k->n_hf : k->n_cs))
+		if (!k->creates || !tpl || (B->dir == 0 ? k->n_hf : k->n_cs))
 			continue;
 		if (k->for_list) {
 			rc = create_for_list(B, k, tpl);
@@ -702,7 +710,7 @@ int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src
 	size_t before = p->n_problems;
 	int rc;
 	strmap_init(&B.groups);
-	if ((rc = act_check_rules(rs, e)) || (rc = match_compile(rs, dir, &mp, e)))
+	if ((rc = match_compile(rs, dir, &mp, e)))
 		goto done;
 	if (o && o->mup && dir == MATCH_CS_TO_HF && (rc = mup_ops(&B, o->mup)))
 		goto done;
@@ -773,7 +781,7 @@ void plan_print(const plan *p, FILE *f)
 		if (g->kind == PLAN_MOVE)
 			chain_label(g, lab, sizeof lab);
 		else
-			snprintf(lab, sizeof lab, "create %s", g->rule->gen_kind);
+			snprintf(lab, sizeof lab, "create %s", vocab_name(g->gen));
 		fprintf(f, "%s:%d  %s\n", g->rule->pos.file, g->rule->pos.line, lab);
 		for (size_t j = 0; j < g->n_in; j++)
 			if (g->in[j].src) {
@@ -803,7 +811,7 @@ int plan_group_passes(const plan *p, const plan_group *g)
 		if (g->in[i].src)
 			first = &g->in[i].src->t[g->in[i].idx];
 	for (size_t k = 0; k < g->n_act; k++)
-		yes &= g->act[k].kind == ACT_COPY || g->act[k].kind == ACT_DUPLICATE || g->act[k].kind == ACT_FIRST;
+		yes &= g->act[k].kind == VOCAB_COPY || g->act[k].kind == VOCAB_DUPLICATE || g->act[k].kind == VOCAB_FIRST;
 	for (size_t j = 0; j < g->n_out; j++)
 		yes &= first && p->out[g->out[j]].dtype == first->dtype;
 	return yes;
@@ -811,7 +819,7 @@ int plan_group_passes(const plan *p, const plan_group *g)
 
 uint64_t plan_group_bytes(const plan *p, const plan_group *g)
 {
-	int slices = g->n_act == 1 && g->act[0].kind == ACT_STACK; /* streamed one source at a time */
+	int slices = g->n_act == 1 && g->act[0].kind == VOCAB_STACK; /* streamed one source at a time */
 	uint64_t s = 0, nb;
 	for (size_t j = 0; j < g->n_in; j++)
 		if (g->in[j].src) {

@@ -25,10 +25,11 @@ typedef struct plan_in {
 	plan_op ops[PLAN_MAX_OPS];
 } plan_in;
 
-typedef enum { PLAN_MOVE, PLAN_GEN_FILL, PLAN_GEN_TRIL, PLAN_GEN_ARANGE, PLAN_GEN_UNIFORM } plan_kind;
+typedef enum { PLAN_MOVE, PLAN_GEN } plan_kind;
 
 typedef struct plan_group {
 	plan_kind kind;
+	vocab_kind gen;   /* PLAN_GEN: the generator (fill, tril, ...) */
 	const rule_key *rule;
 	size_t n_in;
 	plan_in *in;

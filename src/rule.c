@@ -122,13 +122,44 @@ static int parse_expr(ck_err *e, const rule_file *f, const yd_node *n, expr **ou
 
 /* --- actions ---------------------------------------------------------- */
 
+static const rule_param *param_named(const rule_act *a, const char *name)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (!strcmp(a->p[i].name, name))
+			return &a->p[i];
+	return NULL;
+}
+
+/* The name and the parameters against the vocabulary (actions.def), so that nothing later
+ * meets an unknown action: the name is known, each parameter is in its spec, required ones
+ * are present. */
+static int resolve_act(ck_err *e, rule_act *a, unsigned roles, const char *what)
+{
+	char hint[400];
+	if (vocab_lookup(a->name, roles, &a->kind)) {
+		vocab_suggest(a->name, roles, hint, sizeof hint);
+		return ck_errf(e, CK_EINVALID, "%s:%d:%d: unknown %s '%s' (%s)", a->pos.file, a->pos.line, a->pos.col, what,
+			a->name, hint);
+	}
+	const vocab_def *d = vocab_get(a->kind);
+	for (size_t i = 0; i < a->n; i++)
+		if ((a->p[i].slot = vocab_param_index(a->kind, a->p[i].name)) < 0)
+			return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s '%s' has no parameter '%s'", a->p[i].pos.file,
+				a->p[i].pos.line, a->p[i].pos.col, what, a->name, a->p[i].name);
+	for (int j = 0; j < VOCAB_MAX_PARAMS && d->p[j].name; j++)
+		if (d->p[j].required && !param_named(a, d->p[j].name))
+			return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s '%s' needs parameter '%s'", a->pos.file, a->pos.line,
+				a->pos.col, what, a->name, d->p[j].name);
+	return 0;
+}
+
 static int parse_act(ck_err *e, const rule_file *f, const yd_node *n, rule_act *a)
 {
 	memset(a, 0, sizeof *a);
 	a->pos = pos_of(f, n);
 	if (n->kind == YD_SCALAR) {
 		a->name = ck_strdup(e, n->value);
-		return a->name ? 0 : CK_ENOMEM;
+		return a->name ? resolve_act(e, a, VOCAB_ROLES_ACTION, "action") : CK_ENOMEM;
 	}
 	if (n->kind != YD_MAP || n->n != 1)
 		return perr(e, f, n, "an action is a name or a one-entry mapping {name: {param: value}}", NULL, NULL);
@@ -136,7 +167,7 @@ static int parse_act(ck_err *e, const rule_file *f, const yd_node *n, rule_act *
 	a->name = ck_strdup(e, k->value);
 	a->pos = pos_of(f, k);
 	if (v->kind == YD_SCALAR && !v->quoted && (!strcmp(v->value, "null") || !strcmp(v->value, "~") || !v->value[0]))
-		return 0;
+		return resolve_act(e, a, VOCAB_ROLES_ACTION, "action");
 	if (want_kind(e, f, v, YD_MAP, "action parameters"))
 		return CK_EINVALID;
 	if (!(a->p = ck_calloc(e, v->n, sizeof *a->p)))
@@ -152,7 +183,7 @@ static int parse_act(ck_err *e, const rule_file *f, const yd_node *n, rule_act *
 		if (parse_expr(e, f, pv, &p->x))
 			return CK_EINVALID;
 	}
-	return 0;
+	return resolve_act(e, a, VOCAB_ROLES_ACTION, "action");
 }
 
 static void act_dispose(rule_act *a)
@@ -229,7 +260,6 @@ static void key_dispose(rule_key *k)
 	free(k->for_each);
 	free(k->for_name);
 	expr_free(k->for_list);
-	free(k->gen_kind);
 	expr_free(k->gen_value);
 	free(k->gen_dtype);
 	expr_free(k->gen_shape);
@@ -256,18 +286,44 @@ static int parse_shape(ck_err *e, const rule_file *f, const yd_node *n, rule_key
 	return 0;
 }
 
-/* create: {for_each: T | for: {NAME: EXPR}, fill: V | tril: 1 | arange: 1 | uniform: BOUND, seed: N,
- *          dtype: D, shape: EXPR} */
+static const char *const create_keys[] = {"for_each", "for", "seed", "dtype", "shape", NULL};
+
+/* A key of `create:` that is neither one of create_keys nor a generator of actions.def. */
+static int create_key_err(ck_err *e, const rule_file *f, const yd_node *k)
+{
+	char gens[300] = "";
+	for (int i = 0; i < VOCAB__COUNT; i++)
+		if (vocab_get((vocab_kind)i)->role == VOCAB_ROLE_GEN)
+			snprintf(gens + strlen(gens), sizeof gens - strlen(gens), "%s%s", gens[0] ? ", " : "",
+				vocab_name((vocab_kind)i));
+	return ck_errf(e, CK_EINVALID, "%s:%d:%d: unknown generator or key '%s' in create (generators: %s; keys: "
+		"for_each, for, seed, dtype, shape)", f->path, k->line, k->col, k->value, gens);
+}
+
+/* create: {for_each: T | for: {NAME: EXPR}, <generator>: V, seed: N, dtype: D, shape: EXPR};
+ * the generators are the GEN entries of actions.def. */
 static int parse_create(loader *L, const rule_file *f, const yd_node *n, rule_key *k)
 {
-	static const char *const allowed[] = {"for_each", "for", "fill", "tril", "arange", "uniform", "seed", "dtype",
-		"shape", NULL};
-	static const char *const kinds[] = {"fill", "tril", "arange", "uniform"};
 	ck_err *e = L->e;
 	const yd_node *v, *fe, *fo, *kind = NULL;
-	const char *kname = NULL;
-	if (want_kind(e, f, n, YD_MAP, "create") || check_keys(e, f, n, "create", allowed))
+	if (want_kind(e, f, n, YD_MAP, "create"))
 		return CK_EINVALID;
+	for (size_t i = 0; i < n->n; i++) {
+		const yd_node *key = n->items[2 * i];
+		vocab_kind g;
+		int fixed = 0;
+		for (const char *const *a = create_keys; *a && !fixed; a++)
+			fixed = !strcmp(key->value, *a);
+		if (fixed)
+			continue;
+		if (vocab_lookup(key->value, VOCAB_ROLE_GEN, &g))
+			return create_key_err(e, f, key);
+		if (kind)
+			return perr(e, f, n->items[2 * i + 1], "create takes one generator, found '%s' and '%s'",
+				vocab_name(k->gen), key->value);
+		kind = n->items[2 * i + 1];
+		k->gen = g;
+	}
 	fe = yd_map_get(n, "for_each");
 	fo = yd_map_get(n, "for");
 	if (!!fe == !!fo)
@@ -291,17 +347,10 @@ static int parse_create(loader *L, const rule_file *f, const yd_node *n, rule_ke
 		return perr(e, f, n, "create needs 'shape' (an expression giving a list of ints)", NULL, NULL);
 	if (parse_expr(e, f, v, &k->gen_shape))
 		return CK_EINVALID;
-	for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
-		if ((v = yd_map_get(n, kinds[i]))) {
-			if (kind)
-				return perr(e, f, v, "create takes one of fill, tril, arange, uniform", NULL, NULL);
-			kind = v;
-			kname = kinds[i];
-		}
 	if (!kind)
 		return perr(e, f, n, "create needs one of 'fill: <value>', 'tril: 1', 'arange: 1' or 'uniform: <bound>'", NULL,
 			NULL);
-	k->gen_kind = ck_strdup(e, kname);
+	k->creates = 1;
 	if ((v = yd_map_get(n, "seed")))
 	{
 		if (v->kind != YD_SCALAR)
@@ -642,7 +691,9 @@ static void comp_dispose(rule_comp *c)
 
 /* --- muP ------------------------------------------------------------------- */
 
-static int parse_ops(ck_err *e, const rule_file *f, const yd_node *n, rule_op **out, size_t *cnt)
+/* ops: [{mul|div: EXPR, when: EXPR}]: the scale and unscale actions of actions.def, spelt the
+ * way muP folds are written (`mul: x` is {scale: {by: x}}, `div: x` is {unscale: {by: x}}). */
+static int parse_ops(ck_err *e, const rule_file *f, const yd_node *n, rule_act **out, size_t *cnt)
 {
 	static const char *const allowed[] = {"mul", "div", "when", NULL};
 	if (want_kind(e, f, n, YD_SEQ, "ops"))
@@ -651,18 +702,28 @@ static int parse_ops(ck_err *e, const rule_file *f, const yd_node *n, rule_op **
 		return CK_ENOMEM;
 	for (size_t i = 0; i < n->n; i++) {
 		const yd_node *o = n->items[i], *m, *d, *w;
-		rule_op *op = &(*out)[(*cnt)++];
-		op->pos = pos_of(f, o);
+		rule_act *a = &(*out)[(*cnt)++];
+		a->pos = pos_of(f, o);
 		if (want_kind(e, f, o, YD_MAP, "an op") || check_keys(e, f, o, "an op", allowed))
 			return CK_EINVALID;
 		m = yd_map_get(o, "mul");
 		d = yd_map_get(o, "div");
 		if (!!m == !!d)
 			return perr(e, f, o, "an op is {mul: <expr>} or {div: <expr>}, optionally with 'when'", NULL, NULL);
-		op->div = d != NULL;
-		if (parse_expr(e, f, m ? m : d, &op->by))
-			return CK_EINVALID;
-		if ((w = yd_map_get(o, "when")) && parse_expr(e, f, w, &op->when))
+		w = yd_map_get(o, "when");
+		if (!(a->name = ck_strdup(e, m ? "scale" : "unscale")) || !(a->p = ck_calloc(e, 2, sizeof *a->p)))
+			return CK_ENOMEM;
+		const yd_node *pv[2] = {m ? m : d, w};
+		const char *pn[2] = {"by", "when"};
+		for (int j = 0; j < 2 && pv[j]; j++) {
+			rule_param *p = &a->p[a->n++];
+			p->pos = pos_of(f, pv[j]);
+			if (!(p->name = ck_strdup(e, pn[j])) || !(p->text = ck_strdup(e, pv[j]->value)))
+				return CK_ENOMEM;
+			if (parse_expr(e, f, pv[j], &p->x))
+				return CK_EINVALID;
+		}
+		if (resolve_act(e, a, VOCAB_ROLE_SCALE, "op"))
 			return CK_EINVALID;
 	}
 	return 0;
@@ -702,8 +763,7 @@ static int parse_mup(ck_err *e, rule_file *f, const yd_node *n)
 		return 0; /* detection only: the model refuses muP checkpoints */
 	if (want_kind(e, f, v, YD_SEQ, "tensors"))
 		return CK_EINVALID;
-	if (!(m->tensors = ck_calloc(e, v->n, sizeof *m->tensors)) || !(m->n_ops = ck_calloc(e, v->n, sizeof *m->n_ops)) ||
-		!(m->ops = ck_calloc(e, v->n, sizeof *m->ops)))
+	if (!(m->tensors = ck_calloc(e, v->n, sizeof *m->tensors)))
 		return CK_ENOMEM;
 	for (size_t i = 0; i < v->n; i++) {
 		static const char *const tallowed[] = {"cs", "ops", NULL};
@@ -720,7 +780,7 @@ static int parse_mup(ck_err *e, rule_file *f, const yd_node *n)
 		k->n_cs = 1;
 		if (!(o = yd_map_get(t, "ops")))
 			return perr(e, f, t, "a muP tensor rule needs 'ops'", NULL, NULL);
-		if ((rc = parse_ops(e, f, o, &m->ops[i], &m->n_ops[i])))
+		if ((rc = parse_ops(e, f, o, &k->act, &k->n_act)))
 			return rc;
 	}
 	return 0;
@@ -733,17 +793,9 @@ static void mup_free(rule_mup *m)
 	expr_free(m->detect);
 	expr_free(m->invalid);
 	free(m->invalid_msg);
-	for (size_t i = 0; i < m->n_tensors; i++) {
+	for (size_t i = 0; i < m->n_tensors; i++)
 		key_dispose(&m->tensors[i]);
-		for (size_t j = 0; j < m->n_ops[i]; j++) {
-			expr_free(m->ops[i][j].by);
-			expr_free(m->ops[i][j].when);
-		}
-		free(m->ops[i]);
-	}
 	free(m->tensors);
-	free(m->n_ops);
-	free(m->ops);
 	str_list_free(m->drop, m->n_drop);
 	json_decref(m->set);
 	free(m);

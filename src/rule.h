@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include "err.h"
 #include "expr.h"
+#include "vocab.h"
 #include "ydoc.h"
 
 typedef struct rule_pos {
@@ -19,11 +20,14 @@ typedef struct rule_param {
 	char *name;
 	char *text;  /* the scalar as written */
 	expr *x;     /* parsed expression, NULL for non-scalar values */
+	int slot;    /* index of this parameter in the action's spec (actions.def) */
 	rule_pos pos;
 } rule_param;
 
+/* One action of a chain, its name and parameters checked against actions.def at load. */
 typedef struct rule_act {
 	char *name;
+	vocab_kind kind;
 	rule_pos pos;
 	size_t n;
 	rule_param *p;
@@ -45,7 +49,8 @@ typedef struct rule_key {
 	char *for_each;
 	char *for_name;
 	expr *for_list;
-	char *gen_kind;    /* fill | tril | arange | uniform */
+	int creates;       /* the rule has a `create:` */
+	vocab_kind gen;    /* its generator (a VOCAB_ROLE_GEN entry: fill, tril, ...) */
 	expr *gen_value;   /* fill value, uniform bound */
 	long long gen_seed;
 	char *gen_dtype;
@@ -104,13 +109,6 @@ typedef struct rule_comp {
 	expr **make;
 } rule_comp;
 
-/* One value operation of a muP fold, applied in order and rounded to the tensor's dtype. */
-typedef struct rule_op {
-	int div;          /* 0: multiply, 1: divide */
-	expr *by, *when;  /* the scalar; applied only when `when` is true (or absent) */
-	rule_pos pos;
-} rule_op;
-
 /* muP -> standard parametrisation on the way to HF: detection, per-tensor scalings, config edits. */
 typedef struct rule_mup {
 	rule_pos pos;
@@ -118,9 +116,7 @@ typedef struct rule_mup {
 	expr *invalid;           /* true for an inconsistent one: an error with invalid_msg */
 	char *invalid_msg;
 	size_t n_tensors;
-	rule_key *tensors;       /* cs templates only (n_cs == 1) */
-	size_t *n_ops;
-	rule_op **ops;
+	rule_key *tensors;       /* cs templates only (n_cs == 1); act: scale/unscale steps (`ops:`) */
 	size_t n_drop;
 	char **drop;             /* CS config keys removed */
 	json_t *set;             /* CS config values forced */

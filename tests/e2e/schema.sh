@@ -10,12 +10,12 @@ import json, sys, jsonschema
 s = json.load(open(sys.argv[1]))
 assert s["$schema"] == "https://json-schema.org/draft/2020-12/schema", s["$schema"]
 jsonschema.Draft202012Validator.check_schema(s)' "$S"
-# the action vocabulary is src/act.c defs[]
-check "the action names are src/act.c's" $PY -c '
+# the action vocabulary is src/actions.def (the entries `action:` may name: CHAIN and SCALE)
+check "the action names are src/actions.def's" $PY -c '
 import json, re, sys
-names = re.findall(r"\[ACT_\w+\] = \{\"(\w+)\"", open(sys.argv[2]).read())
+names = re.findall(r"^X\(\w+, (\w+), \w+, (?:CHAIN|SCALE),", open(sys.argv[2]).read(), re.M)
 s = json.load(open(sys.argv[1]))["$defs"]
-assert names == s["actionName"]["enum"] == list(s["actionCall"]["properties"]), names' "$S" "$ROOT/src/act.c"
+assert names == s["actionName"]["enum"] == list(s["actionCall"]["properties"]), names' "$S" "$ROOT/src/actions.def"
 
 all=$($SCHEMA "$ROOT"/rules/*.yaml 2>&1)
 for f in "$ROOT"/rules/*.yaml; do

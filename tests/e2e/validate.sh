@@ -25,3 +25,9 @@ check "--keys: an unmatched key in a list fails, named with its line" sh -c "[ $
 $out
 X"
 check "--keys on a packed file reads CS keys" "$CKCONV" validate rules/llama.yaml --keys "$ROOT/tests/golden/h5ck/llama_cstorch_lz4.mdl"
+# the vocabulary is defined once (src/actions.def); list --actions prints it and the docs name each entry
+out=$("$CKCONV" list --actions)
+check "list --actions prints the vocabulary" grep -q '^rope_interleave .*inverse rope_deinterleave' <<<"$out"
+for a in $(awk '{print $1}' <<<"$out"); do
+	check "docs/rules.md describes '$a'" grep -q "\`$a[\`:]" docs/rules.md
+done

@@ -29,7 +29,7 @@ static act_list one(act_t t)
 
 static float at(const act_list *l, size_t t, size_t i) { return ((float *)l->t[t].data)[i]; }
 
-static act_inst inst(act_kind k)
+static act_inst inst(vocab_kind k)
 {
 	act_inst a;
 	memset(&a, 0, sizeof a);
@@ -67,7 +67,7 @@ int main(void)
 
 	/* transpose [2,3] -> [3,2] */
 	int64_t d23[] = {2, 3};
-	act_inst tr = inst(ACT_TRANSPOSE);
+	act_inst tr = inst(VOCAB_TRANSPOSE);
 	in = one(mk_f32(2, d23, 1));
 	T_EQ_INT(act_chain_run(&tr, 1, 0, &in, &out, &e), 0, "transpose runs");
 	T_OK(out.t[0].shape.dim[0] == 3 && out.t[0].shape.dim[1] == 2, "transpose shape [3, 2]");
@@ -83,7 +83,7 @@ int main(void)
 
 	/* rope: one group of 4 rows, rotary dim 4: rows [0,1,2,3] -> [0,2,1,3] */
 	int64_t d42[] = {4, 2};
-	act_inst rope = inst(ACT_ROPE_INTERLEAVE);
+	act_inst rope = inst(VOCAB_ROPE_INTERLEAVE);
 	rope.groups = 1;
 	rope.dim = 4;
 	in = one(mk_f32(2, d42, 1));
@@ -116,7 +116,7 @@ int main(void)
 	}
 	act_list_dispose(&out);
 	{
-		act_inst fwd = rope, back = inst(ACT_ROPE_DEINTERLEAVE);
+		act_inst fwd = rope, back = inst(VOCAB_ROPE_DEINTERLEAVE);
 		back.groups = 2;
 		back.dim = 4;
 		act_list src = one(mk_f32(1, d8, 1));
@@ -135,7 +135,7 @@ int main(void)
 
 	/* split [6,2] in 3 along axis 0; concat back */
 	int64_t d62[] = {6, 2};
-	act_inst sp = inst(ACT_SPLIT), cc = inst(ACT_CONCAT);
+	act_inst sp = inst(VOCAB_SPLIT), cc = inst(VOCAB_CONCAT);
 	sp.parts = 3;
 	in = one(mk_f32(2, d62, 1));
 	T_EQ_INT(act_chain_run(&sp, 1, 0, &in, &out, &e), 0, "split runs");
@@ -152,7 +152,7 @@ int main(void)
 
 	/* stack 3 x [2,2] along axis 1 -> [2,3,2] (mixtral expert_weights layout) */
 	int64_t d22[] = {2, 2};
-	act_inst st = inst(ACT_STACK), un = inst(ACT_UNSTACK);
+	act_inst st = inst(VOCAB_STACK), un = inst(VOCAB_UNSTACK);
 	st.axis = un.axis = 1;
 	in.n = 3;
 	in.t = calloc(3, sizeof(act_t));
@@ -178,19 +178,19 @@ int main(void)
 	/* inverses on random data */
 	int64_t d84[] = {8, 4};
 	act_list r = one(mk_f32(2, d84, 1));
-	act_inst a = inst(ACT_ROPE_INTERLEAVE), b = inst(ACT_ROPE_DEINTERLEAVE);
+	act_inst a = inst(VOCAB_ROPE_INTERLEAVE), b = inst(VOCAB_ROPE_DEINTERLEAVE);
 	a.groups = b.groups = 2;
 	a.dim = b.dim = 4;
 	T_OK(roundtrip(a, b, r), "rope_deinterleave inverts rope_interleave");
 	T_OK(roundtrip(tr, tr, r), "transpose is its own inverse");
-	act_inst ro = inst(ACT_ROLL), rb = inst(ACT_ROLL);
+	act_inst ro = inst(VOCAB_ROLL), rb = inst(VOCAB_ROLL);
 	ro.shift = -1;
 	rb.shift = 1;
 	T_OK(roundtrip(ro, rb, r), "roll back inverts roll");
-	act_inst s2 = inst(ACT_SPLIT);
+	act_inst s2 = inst(VOCAB_SPLIT);
 	s2.parts = 4;
 	T_OK(roundtrip(s2, cc, r), "concat inverts split");
-	act_inst du = inst(ACT_DUPLICATE), fi = inst(ACT_FIRST);
+	act_inst du = inst(VOCAB_DUPLICATE), fi = inst(VOCAB_FIRST);
 	du.parts = 2;
 	T_OK(roundtrip(du, fi, r), "first inverts duplicate");
 	act_list_dispose(&r);
