@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "h5ck.h"
+#include "path.h"
 #include "st.h"
 #include "tb.h"
 
@@ -28,12 +29,6 @@ static char *exe_dir(void)
 	return strdup(buf);
 }
 
-static int is_dir(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 char *cli_rules_dir(const char *opt)
 {
 	const char *env = getenv("CKCONV_RULES");
@@ -45,7 +40,7 @@ char *cli_rules_dir(const char *opt)
 	if (!(dir = exe_dir()))
 		return strdup("rules");
 	/* a build tree (bin/ckconv next to rules/) first, then an installed prefix */
-	if (asprintf(&cand, "%s/../rules", dir) >= 0 && is_dir(cand)) {
+	if (asprintf(&cand, "%s/../rules", dir) >= 0 && path_is_dir(cand)) {
 		char *real = realpath(cand, NULL);
 		free(dir);
 		if (real) {
@@ -68,12 +63,6 @@ static int has_file(const char *dir, const char *name)
 	return (size_t)snprintf(p, sizeof p, "%s/%s", dir, name) < sizeof p && access(p, F_OK) == 0;
 }
 
-static int ends_with(const char *s, const char *suf)
-{
-	size_t a = strlen(s), b = strlen(suf);
-	return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
 /* safetensors first: a repository shipping both formats means the same tensors. */
 int cli_open_source(const char *path, ck_tsrc **out, ck_err *e)
 {
@@ -90,7 +79,7 @@ int cli_open_source(const char *path, ck_tsrc **out, ck_err *e)
 	}
 	if (S_ISREG(st.st_mode) && h5ck_is_hdf5(path))
 		return h5ck_open(path, out, e);
-	if (ends_with(path, ".bin") || ends_with(path, ".bin.index.json") ||
+	if (path_ends_with(path, ".bin") || path_ends_with(path, ".bin.index.json") ||
 	    (S_ISREG(st.st_mode) && tb_is_zip(path)))
 		return tb_open(path, out, e);
 	return st_open(path, out, e);
@@ -159,68 +148,4 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val, c
 	}
 	*val = argv[++*i];
 	return 1;
-}
-
-static int copy_file(const char *src, const char *dst, ck_err *e)
-{
-	char buf[1 << 16];
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
-	ssize_t n;
-	if (in < 0)
-		return ck_errf(e, CK_EIO, "%s: %s", src, strerror(errno));
-	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
-		rc = ck_errf(e, CK_EIO, "%s: %s", dst, strerror(errno));
-		goto done;
-	}
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				rc = ck_errf(e, CK_EIO, "%s: write failed: %s", dst, strerror(errno));
-				goto done;
-			}
-			off += w;
-		}
-	if (n < 0)
-		rc = ck_errf(e, CK_EIO, "%s: read failed: %s", src, strerror(errno));
-	else if (fsync(out))
-		rc = ck_errf(e, CK_EIO, "%s: fsync failed: %s", dst, strerror(errno));
-done:
-	close(in);
-	if (out >= 0 && close(out) && !rc)
-		rc = ck_errf(e, CK_EIO, "%s: close failed: %s", dst, strerror(errno));
-	return rc;
-}
-
-int cli_copy_matching(const char *src_dir, char **pat, size_t n_pat, const char *dst_dir, size_t *copied, ck_err *e)
-{
-	DIR *d = opendir(src_dir);
-	struct dirent *de;
-	int rc = 0;
-	*copied = 0;
-	if (!d)
-		return 0; /* nothing to carry */
-	while (!rc && (de = readdir(d))) {
-		char *from = NULL, *to = NULL;
-		struct stat st;
-		int hit = 0;
-		for (size_t i = 0; i < n_pat && !hit; i++)
-			hit = fnmatch(pat[i], de->d_name, FNM_PERIOD) == 0;
-		if (!hit || asprintf(&from, "%s/%s", src_dir, de->d_name) < 0)
-			continue;
-		if (lstat(from, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (mkdir(dst_dir, 0777) && errno != EEXIST)
-				rc = ck_errf(e, CK_EIO, "%s: %s", dst_dir, strerror(errno));
-			else if (asprintf(&to, "%s/%s", dst_dir, de->d_name) < 0)
-				rc = ck_errf(e, CK_ENOMEM, "out of memory");
-			else if (!(rc = copy_file(from, to, e)))
-				(*copied)++;
-		}
-		free(from);
-		free(to);
-	}
-	closedir(d);
-	return rc;
 }
