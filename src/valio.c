@@ -684,8 +684,7 @@ char *valio_json_dumps(const json_t *v)
  * or one of 123+ characters (it counts code points plus the "!!str" tag), libyaml for one over
  * 128 bytes; (2) long double-quoted scalars: PyYAML folds with an escaped line break
  * (a backslash ends the line and the next starts with "\ "), libyaml with a plain break that
- * drops the space; (3) PyYAML ends a
- * document whose root is a plain scalar with "...". */
+ * drops the space; (3) PyYAML ends a document whose root is a plain scalar with "...". */
 
 typedef struct em {
 	text b;
