@@ -31,9 +31,6 @@ int cli_parse_size(const char *s, uint64_t *out, ck_err *e);
 int cli_exists(const char *path);
 /* Remove a file or a directory tree (best effort; used for --force and cleanup). */
 void cli_remove_tree(const char *path);
-/* Copy the regular files of src_dir whose names match any glob pattern into dst_dir (created
- * if needed); *copied counts them. */
-int cli_copy_matching(const char *src_dir, char **pat, size_t n_pat, const char *dst_dir, size_t *copied, ck_err *e);
 /* Option parsing for every command: getopt_long over argv[1..] (start each parse with
  * optind = 0) with ckconv's messages. shortopts/longopts as for getopt_long ("-:" is prepended
  * to shortopts, so operands come back in command-line order). Returns the option's value, 1
