@@ -19,6 +19,8 @@ static const char usage[] =
 	"config.json or CS params), and the key each target maps back to. With no match: the rules\n"
 	"that came closest and where each stopped matching. Exit status 1 if any key has no rule.\n";
 
+static const char *const side_name[2] = {[RULE_HF] = "hf", [RULE_CS] = "cs"};
+
 typedef struct ex {
 	const rule_set *rs;
 	const char *comp; /* component dir, or NULL */
@@ -71,8 +73,8 @@ static void print_back(const ex *x, const char *target, const char *orig)
 		return;
 	}
 	const rule_key *k = &x->rs->keys[h.rule];
-	char **tpl = x->dir == 0 ? k->hf : k->cs;
-	size_t n = x->dir == 0 ? k->n_hf : k->n_cs;
+	char **tpl = k->tpl[x->dir];
+	size_t n = k->n_tpl[x->dir];
 	if (!n) {
 		printf("  back     %s -> dropped (%s:%d:%d)\n", target, k->pos.file, k->pos.line, k->pos.col);
 		return;
@@ -93,11 +95,11 @@ static void print_near(const ex *x, const char *key)
 	match_near near[3];
 	size_t n;
 	match_closest(x->fwd, key, near, 3, &n);
-	printf("%s: no rule matches this %s key%s%s%s. Closest rules:\n", key, x->dir == 0 ? "HF" : "CS",
+	printf("%s: no rule matches this %s key%s%s%s. Closest rules:\n", key, x->dir == RULE_HF ? "HF" : "CS",
 		x->comp ? " (component " : "", x->comp ? x->comp : "", x->comp ? ")" : "");
 	for (size_t i = 0; i < n; i++) {
 		const rule_key *k = &x->rs->keys[near[i].rule];
-		char **tpl = x->dir == 0 ? k->hf : k->cs;
+		char **tpl = k->tpl[x->dir];
 		printf("  %s:%d:%d  %s\n      matches '%.*s' then stops at column %zu ('%s')\n", k->pos.file, k->pos.line,
 			k->pos.col, tpl[near[i].slot], (int)near[i].matched, key, near[i].matched + 1, key + near[i].matched);
 	}
@@ -112,9 +114,9 @@ static int explain_key(const ex *x, const char *key)
 	if (r <= 0)
 		return 0;
 	const rule_key *k = &x->rs->keys[h.rule];
-	char **src = x->dir == 0 ? k->hf : k->cs, **dst = x->dir == 0 ? k->cs : k->hf;
-	size_t nd = x->dir == 0 ? k->n_cs : k->n_hf;
-	printf("%s (%s -> %s%s%s)\n", key, x->dir == 0 ? "hf" : "cs", x->dir == 0 ? "cs" : "hf", x->comp ? ", component " : "",
+	char **src = k->tpl[x->dir], **dst = k->tpl[!x->dir];
+	size_t nd = k->n_tpl[!x->dir];
+	printf("%s (%s -> %s%s%s)\n", key, side_name[x->dir], side_name[!x->dir], x->comp ? ", component " : "",
 		x->comp ? x->comp : "");
 	printf("  rule     %s:%d:%d\n  template %s\n", k->pos.file, k->pos.line, k->pos.col, src[h.slot]);
 	if (h.b.n) {

@@ -252,8 +252,8 @@ static int push_key(loader *L, rule_key *k)
 
 static void key_dispose(rule_key *k)
 {
-	str_list_free(k->hf, k->n_hf);
-	str_list_free(k->cs, k->n_cs);
+	for (int s = 0; s < 2; s++)
+		str_list_free(k->tpl[s], k->n_tpl[s]);
 	for (size_t i = 0; i < k->n_act; i++)
 		act_dispose(&k->act[i]);
 	free(k->act);
@@ -380,18 +380,18 @@ static int parse_key(loader *L, const rule_file *f, const yd_node *n, const char
 	memset(&k, 0, sizeof k);
 	k.scope = f;
 	k.pos = pos_of(f, n);
-	if ((v = yd_map_get(n, "hf")) && (rc = str_list(e, f, v, "hf", &k.hf, &k.n_hf)))
+	if ((v = yd_map_get(n, "hf")) && (rc = str_list(e, f, v, "hf", &k.tpl[RULE_HF], &k.n_tpl[RULE_HF])))
 		goto fail;
-	if ((v = yd_map_get(n, "cs")) && (rc = str_list(e, f, v, "cs", &k.cs, &k.n_cs)))
+	if ((v = yd_map_get(n, "cs")) && (rc = str_list(e, f, v, "cs", &k.tpl[RULE_CS], &k.n_tpl[RULE_CS])))
 		goto fail;
-	if (!k.n_hf && !k.n_cs) {
+	if (!k.n_tpl[RULE_HF] && !k.n_tpl[RULE_CS]) {
 		rc = perr(e, f, n, "a key rule needs 'hf' and/or 'cs' templates", NULL, NULL);
 		goto fail;
 	}
 	if ((v = yd_map_get(n, "action")) && (rc = parse_chain(e, f, v, &k.act, &k.n_act)))
 		goto fail;
 	if ((v = yd_map_get(n, "create"))) {
-		if (k.n_hf && k.n_cs) {
+		if (k.n_tpl[RULE_HF] && k.n_tpl[RULE_CS]) {
 			rc = perr(e, f, v, "'create' is for keys that exist on one side only", NULL, NULL);
 			goto fail;
 		}
@@ -400,10 +400,11 @@ static int parse_key(loader *L, const rule_file *f, const yd_node *n, const char
 	}
 	if ((v = yd_map_get(n, "shape")) && (rc = parse_shape(e, f, v, &k)))
 		goto fail;
-	if ((rc = prefix_all(e, k.hf, k.n_hf, hf_pre)) || (rc = prefix_all(e, k.cs, k.n_cs, cs_pre)))
+	if ((rc = prefix_all(e, k.tpl[RULE_HF], k.n_tpl[RULE_HF], hf_pre)) ||
+		(rc = prefix_all(e, k.tpl[RULE_CS], k.n_tpl[RULE_CS], cs_pre)))
 		goto fail;
 	if (k.for_each) {
-		char *s = prefixed(e, k.n_hf ? cs_pre : hf_pre, k.for_each);
+		char *s = prefixed(e, k.n_tpl[RULE_HF] ? cs_pre : hf_pre, k.for_each); /* the other side's */
 		if (!s) {
 			rc = CK_ENOMEM;
 			goto fail;
@@ -775,9 +776,10 @@ static int parse_mup(ck_err *e, rule_file *f, const yd_node *n)
 		k->pos = pos_of(f, t);
 		if (!(c = yd_map_get(t, "cs")) || c->kind != YD_SCALAR)
 			return perr(e, f, t, "a muP tensor rule needs 'cs: <template>'", NULL, NULL);
-		if (!(k->cs = ck_calloc(e, 1, sizeof *k->cs)) || !(k->cs[0] = ck_strdup(e, c->value)))
+		if (!(k->tpl[RULE_CS] = ck_calloc(e, 1, sizeof *k->tpl[RULE_CS])) ||
+			!(k->tpl[RULE_CS][0] = ck_strdup(e, c->value)))
 			return CK_ENOMEM;
-		k->n_cs = 1;
+		k->n_tpl[RULE_CS] = 1;
 		if (!(o = yd_map_get(t, "ops")))
 			return perr(e, f, t, "a muP tensor rule needs 'ops'", NULL, NULL);
 		if ((rc = parse_ops(e, f, o, &k->act, &k->n_act)))

@@ -10,6 +10,10 @@
 #include "vocab.h"
 #include "ydoc.h"
 
+/* The two sides of a conversion. A direction is named by its source side: HF -> CS is RULE_HF
+ * (the `dir` 0 of match, plan and config), CS -> HF is RULE_CS. */
+typedef enum { RULE_HF = 0, RULE_CS = 1 } rule_side;
+
 typedef struct rule_pos {
 	const char *file; /* borrowed from the owning rule_file */
 	int line, col;
@@ -39,8 +43,8 @@ struct rule_file;
 typedef struct rule_key {
 	const struct rule_file *scope; /* placeholders and `let` values come from here */
 	rule_pos pos;
-	size_t n_hf, n_cs;
-	char **hf, **cs;   /* templates; n == 0 means the key exists on the other side only */
+	size_t n_tpl[2];   /* per side (rule_side) */
+	char **tpl[2];     /* templates; n_tpl 0 means the key exists on the other side only */
 	size_t n_act;
 	rule_act *act;     /* chain as written, applied HF -> CS; CS -> HF runs the inverses reversed */
 	/* create: synthesise the one-sided key when converting towards its side (unless a rule
