@@ -238,6 +238,7 @@ typedef struct refs {
 	rule_pos pos;
 	const char *extra; /* a name bound by `for:` */
 	json_t *hf_keys, *cs_keys; /* known config keys, or NULL when the set has no config */
+	const rule_cfg *cfg; /* the config rule whose expressions are checked (its own `let` names) */
 } refs;
 
 static void add_keys(json_t *set, char **v, size_t n)
@@ -284,6 +285,9 @@ static void one_ref(void *ctx, const char *path)
 	for (size_t i = 0; i < R->scope->n_let; i++)
 		if (!strcmp(R->scope->let[i].name, root))
 			return;
+	for (size_t i = 0; R->cfg && i < R->cfg->n_let; i++)
+		if (!strcmp(R->cfg->let[i].name, root))
+			return;
 	for (size_t i = 0; i < R->scope->n_ph; i++) /* bound while creating keys */
 		if (!strcmp(R->scope->ph[i].name, root))
 			return;
@@ -303,7 +307,7 @@ static void refs_of(refs *R, const rule_file *scope, rule_pos pos, const expr *x
 static void check_refs(lint *L, const rule_set *s)
 {
 	const rule_file *root = s->files[0];
-	refs R = {L, s, root, {0}, NULL, NULL, NULL};
+	refs R = {L, s, root, {0}, NULL, NULL, NULL, NULL};
 	if (root->n_cfg) {
 		R.hf_keys = json_object();
 		R.cs_keys = json_object();
@@ -346,12 +350,16 @@ static void check_refs(lint *L, const rule_set *s)
 	}
 	for (size_t i = 0; i < root->n_cfg; i++) {
 		const rule_cfg *c = &root->cfg[i];
+		R.cfg = c;
+		for (size_t j = 0; j < c->n_let; j++)
+			refs_of(&R, root, c->let[j].pos, c->let[j].x);
 		for (size_t j = 0; j < c->n_to_cs; j++)
 			refs_of(&R, root, c->pos, c->to_cs[j]);
 		for (size_t j = 0; j < c->n_to_hf; j++)
 			refs_of(&R, root, c->pos, c->to_hf[j]);
 		refs_of(&R, root, c->pos, c->check_hf);
 		refs_of(&R, root, c->pos, c->check_cs);
+		R.cfg = NULL;
 	}
 	if (root->mup) {
 		const rule_mup *m = root->mup;

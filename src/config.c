@@ -17,6 +17,30 @@ typedef struct env_ctx {
 	json_t *tmp; /* keeps let values alive while the caller borrows them */
 } env_ctx;
 
+/* A `let` name's value, evaluated now (lets may use each other, not themselves). */
+static json_t *let_value(env_ctx *c, const rule_let *l)
+{
+	cfg_env *env = c->env;
+	json_t *v = NULL;
+	if (env->depth >= MAX_LET_DEPTH) {
+		ck_errf(c->e, CK_EINVALID, "%s:%d:%d: let '%s' refers to itself", l->pos.file, l->pos.line, l->pos.col,
+			l->name);
+		c->failed = 1;
+		return NULL;
+	}
+	env->depth++;
+	int rc = cfg_eval(env, l->x, &v, c->e);
+	env->depth--;
+	if (rc) {
+		c->failed = 1;
+		return NULL;
+	}
+	if (!v)
+		return expr_absent();
+	json_array_append_new(c->tmp, v);
+	return v;
+}
+
 static json_t *resolve(void *vctx, const char *name)
 {
 	env_ctx *c = vctx;
@@ -28,29 +52,12 @@ static json_t *resolve(void *vctx, const char *name)
 		return env->cs ? env->cs : expr_absent();
 	if (env->vars && json_object_get(env->vars, name))
 		return json_object_get(env->vars, name);
-	for (size_t i = 0; env->scope && i < env->scope->n_let; i++) {
-		const rule_let *l = &env->scope->let[i];
-		if (strcmp(l->name, name))
-			continue;
-		json_t *v = NULL;
-		if (env->depth >= MAX_LET_DEPTH) {
-			ck_errf(c->e, CK_EINVALID, "%s:%d:%d: let '%s' refers to itself", l->pos.file, l->pos.line, l->pos.col,
-				name);
-			c->failed = 1;
-			return NULL;
-		}
-		env->depth++;
-		int rc = cfg_eval(env, l->x, &v, c->e);
-		env->depth--;
-		if (rc) {
-			c->failed = 1;
-			return NULL;
-		}
-		if (!v)
-			return expr_absent();
-		json_array_append_new(c->tmp, v);
-		return v;
-	}
+	for (size_t i = 0; i < env->n_rule_let; i++) /* the rule's own names shadow the file's */
+		if (!strcmp(env->rule_let[i].name, name))
+			return let_value(c, &env->rule_let[i]);
+	for (size_t i = 0; env->scope && i < env->scope->n_let; i++)
+		if (!strcmp(env->scope->let[i].name, name))
+			return let_value(c, &env->scope->let[i]);
 	return NULL;
 }
 
@@ -329,15 +336,25 @@ static int apply(conv *c, const rule_cfg *r)
 	mark_used(c, r);
 	if (r->drop)
 		return 0;
+	c->env.rule_let = r->let;
+	c->env.n_rule_let = r->n_let;
 	if ((rc = do_types(c, r)) || (rc = do_check(c, r)))
-		return rc;
-	if (r->require)
-		return do_require(c, r, has_src);
-	if (has_assign)
-		return do_assign(c, r);
-	if (has_src && has_dst)
-		return do_rename(c, r);
-	return 0;
+		;
+	else if (r->require)
+		rc = do_require(c, r, has_src);
+	else if (has_assign)
+		rc = do_assign(c, r);
+	else if (has_src && has_dst)
+		rc = do_rename(c, r);
+	c->env.rule_let = NULL;
+	c->env.n_rule_let = 0;
+	/* expression errors (error() refusals included) name the config file too */
+	if (rc && rc != CK_ENOMEM && strncmp(c->e->msg, c->where, strlen(c->where))) {
+		char msg[sizeof c->e->msg];
+		snprintf(msg, sizeof msg, "%s", c->e->msg);
+		ck_errf_reset(c->e, rc, "%s: %s", c->where, msg);
+	}
+	return rc;
 }
 
 static void fill_defaults(json_t *obj, const json_t *defs)

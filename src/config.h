@@ -14,6 +14,8 @@ typedef struct cfg_env {
 	json_t *hf, *cs;
 	const rule_file *scope;
 	json_t *vars; /* more names (placeholder bindings, `out`), or NULL */
+	const rule_let *rule_let; /* the `let` names of the config rule being applied (n_rule_let) */
+	size_t n_rule_let;
 	int depth;
 } cfg_env;
 

@@ -70,7 +70,8 @@ struct expr {
 	size_t nrefs;
 };
 
-enum { F_SQRT, F_INT, F_FLOAT, F_STR, F_LEN, F_MIN, F_MAX, F_ABS, F_POW, F_ROUND, F_RANGE, F_LIST, F_COUNT };
+enum { F_SQRT, F_INT, F_FLOAT, F_STR, F_LEN, F_MIN, F_MAX, F_ABS, F_POW, F_ROUND, F_RANGE, F_LIST, F_LOG, F_LOWER,
+	F_MERGE, F_WITHOUT, F_ERROR, F_COUNT };
 
 static const struct {
 	const char *name;
@@ -80,6 +81,8 @@ static const struct {
 	[F_STR] = {"str", 1, 1}, [F_LEN] = {"len", 1, 1}, [F_MIN] = {"min", 1, -1},
 	[F_MAX] = {"max", 1, -1}, [F_ABS] = {"abs", 1, 1}, [F_POW] = {"pow", 2, 2},
 	[F_ROUND] = {"round", 1, 1}, [F_RANGE] = {"range", 1, 1}, [F_LIST] = {"list", 1, 1},
+	[F_LOG] = {"log", 1, 1}, [F_LOWER] = {"lower", 1, 1}, [F_MERGE] = {"merge", 1, -1},
+	[F_WITHOUT] = {"without", 2, 2}, [F_ERROR] = {"error", 1, 1},
 };
 
 static char absent_tag;
@@ -773,7 +776,7 @@ static node *p_call(ps *p)
 	tok *t = cur(p);
 	size_t l = t->end - t->start;
 	int f;
-	char known[160] = "", name[64];
+	char known[256] = "", name[64];
 	for (f = 0; f < F_COUNT; f++)
 		if (strlen(fns[f].name) == l && !strncmp(p->x->src + t->start, fns[f].name, l))
 			break;
@@ -1518,6 +1521,69 @@ static int fn_minmax(ev *c, const node *n, json_t **args, size_t na, json_t **ou
 	return 0;
 }
 
+static int fn_lower(ev *c, const node *n, const json_t *a, json_t **out)
+{
+	if (want(c, n, a, json_is_string(a), "a string"))
+		return CK_EINVALID;
+	char *s = strdup(json_string_value(a));
+	if (!s)
+		return nomem(c);
+	for (char *p = s; *p; p++)
+		*p = (char)tolower((unsigned char)*p); /* ASCII only: keys and type names */
+	*out = json_stringn(s, json_string_length(a));
+	free(s);
+	return *out ? 0 : nomem(c);
+}
+
+/* merge(a, b, ...): a dict with the keys of all, later arguments winning; null counts as {} */
+static int fn_merge(ev *c, const node *n, json_t **args, size_t na, json_t **out)
+{
+	if (!(*out = json_object()))
+		return nomem(c);
+	for (size_t i = 0; i < na; i++) {
+		if (json_is_null(args[i]))
+			continue;
+		if (want(c, n, args[i], json_is_object(args[i]), "dicts (or null)"))
+			return CK_EINVALID;
+		if (json_object_update(*out, args[i]))
+			return nomem(c);
+	}
+	return 0;
+}
+
+/* without(d, keys): d minus the keys named (a list of strings, or one string); null counts as {} */
+static int fn_without(ev *c, const node *n, json_t **args, json_t **out)
+{
+	json_t *d = args[0], *keys = args[1], *k;
+	size_t i;
+	if (want(c, n, d, json_is_object(d) || json_is_null(d), "a dict (or null) first") ||
+		want(c, n, keys, json_is_array(keys) || json_is_string(keys), "a list of keys second"))
+		return CK_EINVALID;
+	if (!(*out = json_is_null(d) ? json_object() : json_copy(d)))
+		return nomem(c);
+	if (json_is_string(keys))
+		return json_object_del(*out, json_string_value(keys)), 0;
+	json_array_foreach(keys, i, k) {
+		if (want(c, n, k, json_is_string(k), "a list of keys second"))
+			return CK_EINVALID;
+		json_object_del(*out, json_string_value(k));
+	}
+	return 0;
+}
+
+/* error(message): stops the evaluation with the message alone (rules explain a refusal this way) */
+static int fn_error(ev *c, const json_t *a)
+{
+	json_t *m = NULL;
+	int rc = fn_str(c, a, &m);
+	if (!rc) {
+		const char *w = c->x->where ? c->x->where : "";
+		rc = ck_errf(c->e, CK_EINVALID, "%s%s%s", w, *w ? ": " : "", json_string_value(m));
+	}
+	json_decref(m);
+	return rc;
+}
+
 static int call(ev *c, const node *n, json_t **args, size_t na, json_t **out)
 {
 	json_t *a = args[0];
@@ -1534,6 +1600,16 @@ static int call(ev *c, const node *n, json_t **args, size_t na, json_t **out)
 	case F_FLOAT: return fn_float(c, n, a, out);
 	case F_STR: return fn_str(c, a, out);
 	case F_LEN: return fn_len(c, n, a, out);
+	case F_LOWER: return fn_lower(c, n, a, out);
+	case F_MERGE: return fn_merge(c, n, args, na, out);
+	case F_WITHOUT: return fn_without(c, n, args, out);
+	case F_ERROR: return fn_error(c, a);
+	case F_LOG:
+		if (want(c, n, a, json_is_number(a), "a number"))
+			return CK_EINVALID;
+		if ((d = json_number_value(a)) <= 0)
+			return want(c, n, a, 0, "a number > 0");
+		return mk_real(c, log(d), s, end, out);
 	case F_MIN:
 	case F_MAX: return fn_minmax(c, n, args, na, out);
 	case F_ABS:

@@ -442,8 +442,39 @@ static int yd_to_json(ck_err *e, const rule_file *f, const yd_node *n, json_t **
 	return valio_from_yd(f->path, n, out, e);
 }
 
+/* `let: {name: EXPR, ...}` -> *lets (a model file's names, or one config rule's) */
+static int parse_lets(ck_err *e, const rule_file *f, const yd_node *v, rule_let **lets, size_t *n)
+{
+	int rc;
+	if (want_kind(e, f, v, YD_MAP, "let"))
+		return CK_EINVALID;
+	if (!(*lets = ck_calloc(e, v->n ? v->n : 1, sizeof **lets)))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < v->n; i++) {
+		const yd_node *k = v->items[2 * i];
+		rule_let *l = &(*lets)[i];
+		l->pos = pos_of(f, v->items[2 * i + 1]);
+		if (!(l->name = ck_strdup(e, k->value)))
+			return CK_ENOMEM;
+		(*n)++;
+		if ((rc = parse_expr(e, f, v->items[2 * i + 1], &l->x)))
+			return rc;
+	}
+	return 0;
+}
+
+static void lets_free(rule_let *lets, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(lets[i].name);
+		expr_free(lets[i].x);
+	}
+	free(lets);
+}
+
 static void cfg_dispose(rule_cfg *c)
 {
+	lets_free(c->let, c->n_let);
 	str_list_free(c->hf, c->n_hf);
 	str_list_free(c->cs, c->n_cs);
 	json_decref(c->map);
@@ -512,7 +543,7 @@ static int parse_types(ck_err *e, const rule_file *f, const yd_node *n, unsigned
 static int parse_cfg_rule(loader *L, rule_file *root, const rule_file *f, const yd_node *n, int depth)
 {
 	static const char *const allowed[] = {"hf", "cs", "map", "require", "to_cs", "to_hf", "check_hf", "check_cs",
-		"drop", "type", NULL};
+		"drop", "type", "let", NULL};
 	ck_err *e = L->e;
 	rule_cfg c;
 	const yd_node *v;
@@ -555,6 +586,8 @@ static int parse_cfg_rule(loader *L, rule_file *root, const rule_file *f, const 
 	if ((v = yd_map_get(n, "check_cs")) && (rc = parse_expr(e, f, v, &c.check_cs)))
 		goto fail;
 	if ((v = yd_map_get(n, "type")) && (rc = parse_types(e, f, v, &c.types)))
+		goto fail;
+	if ((v = yd_map_get(n, "let")) && (rc = parse_lets(e, f, v, &c.let, &c.n_let)))
 		goto fail;
 	if ((v = yd_map_get(n, "drop"))) { /* YAML 1.1 booleans: true, yes, on ... */
 		json_t *b = NULL;
@@ -857,20 +890,8 @@ static int parse_header(ck_err *e, rule_file *f)
 		return rc;
 	if ((v = yd_map_get(r, "mup")) && (rc = parse_mup(e, f, v)))
 		return rc;
-	if ((v = yd_map_get(r, "let"))) {
-		if (want_kind(e, f, v, YD_MAP, "let"))
-			return CK_EINVALID;
-		if (!(f->let = ck_calloc(e, v->n, sizeof *f->let)))
-			return CK_ENOMEM;
-		for (size_t i = 0; i < v->n; i++) {
-			const yd_node *k = v->items[2 * i];
-			f->let[i].name = ck_strdup(e, k->value);
-			f->let[i].pos = pos_of(f, v->items[2 * i + 1]);
-			f->n_let++;
-			if ((rc = parse_expr(e, f, v->items[2 * i + 1], &f->let[i].x)))
-				return rc;
-		}
-	}
+	if ((v = yd_map_get(r, "let")) && (rc = parse_lets(e, f, v, &f->let, &f->n_let)))
+		return rc;
 	return 0;
 }
 
@@ -909,11 +930,7 @@ void rule_file_free(rule_file *f)
 		free(f->ph[i].regex);
 	}
 	free(f->ph);
-	for (size_t i = 0; i < f->n_let; i++) {
-		free(f->let[i].name);
-		expr_free(f->let[i].x);
-	}
-	free(f->let);
+	lets_free(f->let, f->n_let);
 	json_decref(f->hf_defaults);
 	json_decref(f->cs_defaults);
 	json_decref(f->hf_out);

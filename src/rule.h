@@ -97,6 +97,8 @@ typedef struct rule_cfg {
 	expr *check_hf, *check_cs; /* must be true when converting from that side */
 	int drop;             /* key(s) are known and intentionally not carried over */
 	unsigned types;       /* RULE_T_* bits every key read on the source side must match; 0: any */
+	size_t n_let;
+	rule_let *let;        /* names local to this rule's expressions, evaluated when first read */
 } rule_cfg;
 
 /* One component of a multi-component model (LLaVA: image_model + text_model). */
