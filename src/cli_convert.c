@@ -451,16 +451,11 @@ done:
 	return rc;
 }
 
-static int truthy(const json_t *v)
-{
-	return v && !json_is_false(v) && !json_is_null(v) && !(json_is_number(v) && json_number_value(v) == 0);
-}
-
 /* 1 if the component's CS config is muP by its rules' `mup.detect`, 0 if not, <0 on error. */
 static int mup_detected(const job *j, const comp *c, ck_err *e)
 {
 	const rule_mup *m = c->rs->files[0]->mup;
-	cfg_env env = {.cs = c->env_cs, .scope = c->rs->files[0], .vars = j->vars};
+	cfg_env env = {.cs = c->env_cs, .scope = m ? m->scope : NULL, .vars = j->vars};
 	json_t *v = NULL;
 	int rc;
 	if (!m)
@@ -468,7 +463,7 @@ static int mup_detected(const job *j, const comp *c, ck_err *e)
 	if (m->invalid) {
 		if ((rc = cfg_eval(&env, m->invalid, &v, e)))
 			return rc;
-		int bad = truthy(v);
+		int bad = expr_truthy(v);
 		json_decref(v);
 		v = NULL;
 		if (bad)
@@ -477,7 +472,7 @@ static int mup_detected(const job *j, const comp *c, ck_err *e)
 	}
 	if ((rc = cfg_eval(&env, m->detect, &v, e)))
 		return rc;
-	rc = truthy(v);
+	rc = expr_truthy(v);
 	json_decref(v);
 	return rc;
 }

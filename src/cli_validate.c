@@ -364,12 +364,12 @@ static void check_refs(lint *L, const rule_set *s)
 	}
 	if (root->mup) {
 		const rule_mup *m = root->mup;
-		refs_of(&R, root, m->pos, m->detect);
-		refs_of(&R, root, m->pos, m->invalid);
+		refs_of(&R, m->scope, m->pos, m->detect);
+		refs_of(&R, m->scope, m->pos, m->invalid);
 		for (size_t i = 0; i < m->n_tensors; i++)
 			for (size_t j = 0; j < m->tensors[i].n_act; j++)
 				for (size_t q = 0; q < m->tensors[i].act[j].n; q++)
-					refs_of(&R, root, m->tensors[i].act[j].p[q].pos, m->tensors[i].act[j].p[q].x);
+					refs_of(&R, m->tensors[i].scope, m->tensors[i].act[j].p[q].pos, m->tensors[i].act[j].p[q].x);
 	}
 	json_decref(R.hf_keys);
 	json_decref(R.cs_keys);

@@ -74,7 +74,8 @@ typedef struct rule_ph {
 
 typedef struct rule_let {
 	char *name;
-	expr *x;
+	expr *x;           /* owned unless borrowed */
+	int borrowed;      /* from an included file (`let: {include: NAME}`), which owns x */
 	rule_pos pos;
 } rule_let;
 
@@ -116,17 +117,23 @@ typedef struct rule_comp {
 } rule_comp;
 
 /* muP -> standard parametrisation on the way to HF: detection, per-tensor scalings, config edits. */
+/* `mup: {include: NAME, ...}` takes NAME's muP section and overrides what the includer writes:
+ * its own detect/invalid/drop/set replace NAME's, its tensors are added after NAME's. The
+ * included file stays loaded (rule_file.inc) and owns what is borrowed from it. */
 typedef struct rule_mup {
 	rule_pos pos;
+	const struct rule_file *scope; /* the file detect and invalid were written in (their `let`) */
 	expr *detect;            /* true for a muP checkpoint (reads cs.model.*, cs_minor) */
 	expr *invalid;           /* true for an inconsistent one: an error with invalid_msg */
 	char *invalid_msg;
-	size_t n_tensors;
-	rule_key *tensors;       /* cs templates only (n_cs == 1); act: scale/unscale steps (`ops:`) */
+	size_t n_tensors, n_borrowed; /* tensors[0 .. n_borrowed) are the included file's */
+	rule_key *tensors;       /* cs templates only (tpl[RULE_CS]); act: scale/unscale steps (`ops:`) */
 	size_t n_drop;
 	char **drop;             /* CS config keys removed */
 	json_t *set;             /* CS config values forced */
+	unsigned own;            /* RULE_MUP_OWN_* bits: the fields this file wrote (and frees) */
 } rule_mup;
+enum { RULE_MUP_OWN_DETECT = 1, RULE_MUP_OWN_INVALID = 2, RULE_MUP_OWN_DROP = 4 };
 
 typedef struct rule_file {
 	char *path;
@@ -147,6 +154,8 @@ typedef struct rule_file {
 	size_t n_comp;
 	rule_comp *comp;
 	rule_mup *mup;        /* NULL when the file says nothing about muP */
+	size_t n_inc;
+	struct rule_file **inc; /* shared pieces its placeholders/let/mup include (owned) */
 	char *layers_ph;      /* `layers:` the placeholder numbering layers, or NULL */
 	expr *layers_count;   /* ... and how many the config implies */
 	rule_pos layers_pos;
