@@ -176,7 +176,7 @@ int cli_explain(int argc, char **argv, ck_err *e)
 {
 	const char *model = NULL, *from = "hf", *config = NULL, *rules = NULL, *v;
 	char *dir = NULL, *path = NULL;
-	rule_set *top = NULL;
+	rule_set *top = NULL, **comps = NULL;
 	json_t *hf = NULL, *cs = NULL;
 	int rc = 0, missing = 0, nkeys = 0;
 	for (int i = 1; i < argc; i++) {
@@ -211,16 +211,13 @@ int cli_explain(int argc, char **argv, ck_err *e)
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
+	if (f->n_comp && (rc = rule_load_components(top, &comps, e))) {
+		free(xs);
+		goto done;
+	}
 	for (size_t c = 0; c < ncomp && !rc; c++) {
-		rule_set *rs = top;
-		if (f->n_comp) {
-			char *p = rule_sibling(f->path, f->comp[c].rules);
-			rc = rule_set_load_prefixed(p, f->comp[c].hf_prefix, f->comp[c].cs_prefix, &rs, e);
-			free(p);
-			if (rc)
-				break;
-			xs[c].comp = f->comp[c].dir;
-		}
+		rule_set *rs = f->n_comp ? comps[c] : top;
+		xs[c].comp = f->n_comp ? f->comp[c].dir : NULL;
 		xs[c].rs = rs;
 		xs[c].dir = !strcmp(from, "cs");
 		xs[c].env.hf = f->n_comp && hf ? json_object_get(hf, f->comp[c].dir) : hf;
@@ -247,10 +244,9 @@ int cli_explain(int argc, char **argv, ck_err *e)
 	for (size_t c = 0; c < ncomp; c++) {
 		match_free(xs[c].fwd);
 		match_free(xs[c].back);
-		if (f->n_comp)
-			rule_set_free((rule_set *)xs[c].rs);
 	}
 	free(xs);
+	rule_components_free(comps, f->n_comp);
 	if (!rc && missing)
 		rc = ck_errf(e, CK_ENOTFOUND, "%d key(s) matched no rule", missing);
 done:

@@ -469,20 +469,13 @@ static void check_file(lint *L, const char *path)
 	const rule_file *f = s->files[0];
 	if (!f->n_comp)
 		check_set(L, s);
-	for (size_t i = 0; i < f->n_comp; i++) { /* each component's rules, as the model uses them */
-		char *p = rule_sibling(f->path, f->comp[i].rules);
-		rule_set *cs = NULL;
-		ck_err ce = {0};
-		if (!p || access(p, F_OK)) /* opened (regular files only) when loaded */
-			say(L, f->path, f->comp[i].pos.line, f->comp[i].pos.col, 0, "component rule set '%s' not found (%s)",
-				f->comp[i].rules, p ? p : "?");
-		else if (rule_set_load_prefixed(p, f->comp[i].hf_prefix, f->comp[i].cs_prefix, &cs, &ce))
-			say_err(L, ce.msg, p);
-		else
-			check_set(L, cs);
-		rule_set_free(cs);
-		free(p);
-	}
+	rule_set **comps = NULL;
+	ck_err ce = {0};
+	if (f->n_comp && rule_load_components(s, &comps, &ce)) /* each component's rules, as the model uses them */
+		say_err(L, ce.msg, path);
+	for (size_t i = 0; comps && i < f->n_comp; i++)
+		check_set(L, comps[i]);
+	rule_components_free(comps, f->n_comp);
 	if (f->n_comp)
 		check_refs(L, s);
 	rule_set_free(s);

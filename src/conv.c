@@ -181,22 +181,24 @@ static int load_rules(conv *j, json_t *hf_single, ck_err *e)
 static int setup_comps(conv *j, ck_err *e)
 {
 	const rule_file *f = j->rs->files[0];
+	rule_set **sets = NULL;
+	int rc;
 	j->n = f->n_comp ? f->n_comp : 1;
 	if (!(j->c = ck_calloc(e, j->n, sizeof *j->c)))
 		return CK_ENOMEM;
-	for (size_t i = 0; i < j->n; i++) {
-		comp *c = &j->c[i];
-		if (!f->n_comp) {
-			c->rs = j->rs;
-			continue;
-		}
-		c->rc = &f->comp[i];
-		char *path = rule_sibling(f->path, c->rc->rules);
-		int rc = path ? rule_set_load_prefixed(path, c->rc->hf_prefix, c->rc->cs_prefix, &c->rs, e) : CK_ENOMEM;
-		free(path);
-		if (rc)
-			return rc;
+	if (!f->n_comp) {
+		j->c[0].rs = j->rs;
+		return 0;
 	}
+	if ((rc = rule_load_components(j->rs, &sets, e))) {
+		j->n = 0; /* nothing of theirs to free */
+		return rc;
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		j->c[i].rc = &f->comp[i];
+		j->c[i].rs = sets[i]; /* owned by the component from here */
+	}
+	free(sets);
 	return 0;
 }
 

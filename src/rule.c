@@ -1241,6 +1241,39 @@ int rule_set_load(const char *path, rule_set **out, ck_err *e)
 	return rule_set_load_prefixed(path, "", "", out, e);
 }
 
+int rule_load_components(const rule_set *top, rule_set ***out, ck_err *e)
+{
+	const rule_file *f = top->files[0];
+	rule_set **v = ck_calloc(e, f->n_comp ? f->n_comp : 1, sizeof *v);
+	int rc = v ? 0 : CK_ENOMEM;
+	*out = NULL;
+	for (size_t i = 0; !rc && i < f->n_comp; i++) {
+		const rule_comp *c = &f->comp[i];
+		char *p = rule_sibling(f->path, c->rules);
+		if (!p)
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		else if (access(p, F_OK))
+			rc = ck_errf(e, CK_EINVALID, "%s:%d:%d: component rule set '%s' not found (%s)", f->path, c->pos.line,
+				c->pos.col, c->rules, p);
+		else
+			rc = rule_set_load_prefixed(p, c->hf_prefix, c->cs_prefix, &v[i], e);
+		free(p);
+	}
+	if (rc) {
+		rule_components_free(v, f->n_comp);
+		return rc;
+	}
+	*out = v;
+	return 0;
+}
+
+void rule_components_free(rule_set **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		rule_set_free(v[i]);
+	free(v);
+}
+
 char *rule_sibling(const char *from, const char *name)
 {
 	char *dir = path_dir(from), *p = NULL;

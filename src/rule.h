@@ -176,6 +176,11 @@ void rule_set_free(rule_set *s);
 
 /* Like rule_set_load, with prefixes added to every key template (a component's rules). */
 int rule_set_load_prefixed(const char *path, const char *hf_prefix, const char *cs_prefix, rule_set **out, ck_err *e);
+/* The rule sets of a multi-component model's components, in the order of top's `components:`,
+ * each with its prefixes (the one loop convert, explain and validate share). *out has
+ * top->files[0]->n_comp sets; a missing file is named at its component. */
+int rule_load_components(const rule_set *top, rule_set ***out, ck_err *e);
+void rule_components_free(rule_set **v, size_t n); /* NULL-safe */
 /* Path of rule set `name` next to the file `from` (malloc'd). */
 char *rule_sibling(const char *from, const char *name);
 
