@@ -130,86 +130,35 @@ void cli_remove_tree(const char *path)
 		unlink(path);
 }
 
-int cli_opt(int argc, char **argv, int *i, const char *name, const char **val, ck_err *e)
+int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts, const struct option *longopts,
+	const char **arg, ck_err *e)
 {
-	size_t n = strlen(name);
-	const char *a = argv[*i];
-	if (strncmp(a, name, n))
-		return 0;
-	if (a[n] == '=') {
-		*val = a + n + 1;
-		return 1;
+	static int rest; /* after "--" every word left is an operand; getopt_long stops there */
+	char spec[64];
+	int c;
+	if (optind == 0)
+		rest = 0;
+	if (!rest) {
+		snprintf(spec, sizeof spec, "-:%s", shortopts);
+		opterr = 0; /* getopt_long would print; the messages are ours */
+		c = getopt_long(argc, argv, spec, longopts, NULL);
+		*arg = optarg;
+		if (c != -1 && c != '?' && c != ':')
+			return c;
+		rest = c == -1;
 	}
-	if (a[n])
-		return 0;
-	if (*i + 1 >= argc) {
-		ck_errf(e, CK_EINVALID, "option %s needs a value", name);
-		return -1;
+	if (rest) {
+		*arg = optind < argc ? argv[optind++] : NULL;
+		return *arg ? 1 : -1;
 	}
-	*val = argv[++*i];
-	return 1;
-}
-
-static int copy_file(const char *src, const char *dst, ck_err *e)
-{
-	char buf[1 << 16];
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
-	ssize_t n;
-	if (in < 0)
-		return ck_errf(e, CK_EIO, "%s: %s", src, strerror(errno));
-	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
-		rc = ck_errf(e, CK_EIO, "%s: %s", dst, strerror(errno));
-		goto done;
-	}
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				rc = ck_errf(e, CK_EIO, "%s: write failed: %s", dst, strerror(errno));
-				goto done;
-			}
-			off += w;
-		}
-	if (n < 0)
-		rc = ck_errf(e, CK_EIO, "%s: read failed: %s", src, strerror(errno));
-	else if (fsync(out))
-		rc = ck_errf(e, CK_EIO, "%s: fsync failed: %s", dst, strerror(errno));
-done:
-	close(in);
-	if (out >= 0 && close(out) && !rc)
-		rc = ck_errf(e, CK_EIO, "%s: close failed: %s", dst, strerror(errno));
-	return rc;
-}
-
-int cli_copy_matching(const char *src_dir, char **pat, size_t n_pat, const char *dst_dir, size_t *copied, ck_err *e)
-{
-	DIR *d = opendir(src_dir);
-	struct dirent *de;
-	int rc = 0;
-	*copied = 0;
-	if (!d)
-		return 0; /* nothing to carry */
-	while (!rc && (de = readdir(d))) {
-		char *from = NULL, *to = NULL;
-		struct stat st;
-		int hit = 0;
-		for (size_t i = 0; i < n_pat && !hit; i++)
-			hit = fnmatch(pat[i], de->d_name, FNM_PERIOD) == 0;
-		if (!hit || asprintf(&from, "%s/%s", src_dir, de->d_name) < 0)
-			continue;
-		if (lstat(from, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (mkdir(dst_dir, 0777) && errno != EEXIST)
-				rc = ck_errf(e, CK_EIO, "%s: %s", dst_dir, strerror(errno));
-			else if (asprintf(&to, "%s/%s", dst_dir, de->d_name) < 0)
-				rc = ck_errf(e, CK_ENOMEM, "out of memory");
-			else if (!(rc = copy_file(from, to, e)))
-				(*copied)++;
-		}
-		free(from);
-		free(to);
-	}
-	closedir(d);
-	return rc;
+	/* the offending word: a short option by its letter, a long one as written */
+	const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+	char shortname[3] = {'-', (char)optopt, '\0'};
+	if (optopt && !(word[0] == '-' && word[1] == '-'))
+		word = shortname;
+	if (c == ':')
+		ck_errf(e, CK_EINVALID, "%s: option %s needs a value (see ckconv %s --help)", cmd, word, cmd);
+	else
+		ck_errf(e, CK_EINVALID, "%s: unknown option '%s' (see ckconv %s --help)", cmd, word, cmd);
+	return CLI_OPT_ERROR;
 }

@@ -105,6 +105,35 @@ static void print_near(const ex *x, const char *key)
 	}
 }
 
+/* The rule's shape: per side, evaluated with the key's bindings when a config is given. */
+static void print_shapes(const ex *x, const rule_key *k, const match_bind *b)
+{
+	static const char *const side[] = {"hf", "cs", "hf, cs"};
+	int same = k->shape[0] && k->shape[1] && !strcmp(expr_src(k->shape[0]), expr_src(k->shape[1]));
+	json_t *vars = json_object();
+	for (size_t i = 0; vars && i < b->n; i++)
+		json_object_set_new(vars, b->name[i], b->num[i] >= 0 ? json_integer(b->num[i]) : json_string(b->val[i]));
+	for (int s = 0; s < 2; s++) {
+		cfg_env env = x->env;
+		json_t *v = NULL;
+		ck_err e = {0};
+		if (!k->shape[s] || (same && s == 1))
+			continue; /* one expression for both sides: shown once */
+		env.scope = k->scope;
+		env.vars = vars;
+		printf("  shape    %s: %s", side[same ? 2 : s], expr_src(k->shape[s]));
+		if ((x->env.hf || x->env.cs) && cfg_eval(&env, k->shape[s], &v, &e) == 0) {
+			char *t = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+			printf(" = %s\n", t ? t : "null (no check)");
+			free(t);
+		} else {
+			printf(" = ? (%s)\n", e.code ? e.msg : "pass --config to resolve");
+		}
+		json_decref(v);
+	}
+	json_decref(vars);
+}
+
 /* 1 if explained, 0 if no rule matched. */
 static int explain_key(const ex *x, const char *key)
 {
@@ -141,6 +170,7 @@ static int explain_key(const ex *x, const char *key)
 	}
 	printf("  action   ");
 	print_params(x, k);
+	print_shapes(x, k, &h.b);
 	for (size_t i = 0; i < nd; i++) {
 		char *t = NULL;
 		if (!match_fill(k, dst[i], &h.b, &t, &e))
@@ -178,24 +208,32 @@ int cli_explain(int argc, char **argv, ck_err *e)
 	char *dir = NULL, *path = NULL;
 	rule_set *top = NULL, **comps = NULL;
 	json_t *hf = NULL, *cs = NULL;
-	int rc = 0, missing = 0, nkeys = 0;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage, stdout);
-			return 0;
+	int rc = 0, missing = 0, nkeys = 0, c;
+	static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {"from", required_argument, NULL, 'f'},
+		{"config", required_argument, NULL, 'c'}, {"rules", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	const char **keys = calloc((size_t)argc + 1, sizeof *keys);
+	if (!keys)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	for (optind = 0; (c = cli_getopt(argc, argv, "explain", "h", opts, &v, e)) != -1;) {
+		switch (c) {
+		case CLI_OPT_ERROR: rc = CK_EINVALID; goto done;
+		case 'h': fputs(usage, stdout); goto done;
+		case 'm': model = v; break;
+		case 'f': from = v; break;
+		case 'c': config = v; break;
+		case 'r': rules = v; break;
+		default: keys[nkeys++] = v; /* an operand: a key */
 		}
-#define OPT(name, var) if ((r = cli_opt(argc, argv, &i, name, &v, e)) < 0) return CK_EINVALID; if (r) { var = v; continue; }
-		OPT("--model", model) OPT("--from", from) OPT("--config", config) OPT("--rules", rules)
-#undef OPT
-		if (argv[i][0] == '-')
-			return ck_errf(e, CK_EINVALID, "explain: unknown option '%s' (see ckconv explain --help)", argv[i]);
-		nkeys++;
 	}
-	if (!model || !nkeys)
-		return ck_errf(e, CK_EINVALID, "explain needs --model M and at least one KEY (see ckconv explain --help)");
-	if (strcmp(from, "hf") && strcmp(from, "cs"))
-		return ck_errf(e, CK_EINVALID, "--from takes hf or cs, not '%s'", from);
+	if (!model || !nkeys) {
+		rc = ck_errf(e, CK_EINVALID, "explain needs --model M and at least one KEY (see ckconv explain --help)");
+		goto done;
+	}
+	if (strcmp(from, "hf") && strcmp(from, "cs")) {
+		rc = ck_errf(e, CK_EINVALID, "--from takes hf or cs, not '%s'", from);
+		goto done;
+	}
 	dir = cli_rules_dir(rules);
 	if ((rc = rule_find_model(dir, model, &path, e)) || (rc = rule_set_load(path, &top, e)))
 		goto done;
@@ -226,18 +264,13 @@ int cli_explain(int argc, char **argv, ck_err *e)
 			(rc = match_compile(rs, !xs[c].dir, &xs[c].back, e)))
 			break;
 	}
-	for (int i = 1; i < argc && !rc; i++) {
-		if (argv[i][0] == '-') {
-			if (strchr(argv[i], '=') == NULL && strcmp(argv[i], "--help"))
-				i++;
-			continue;
-		}
+	for (int i = 0; i < nkeys && !rc; i++) {
 		int found = 0;
 		for (size_t c = 0; c < ncomp && !found; c++)
-			found = explain_key(&xs[c], argv[i]);
+			found = explain_key(&xs[c], keys[i]);
 		if (!found) {
 			for (size_t c = 0; c < ncomp; c++)
-				print_near(&xs[c], argv[i]);
+				print_near(&xs[c], keys[i]);
 			missing++;
 		}
 	}
@@ -255,5 +288,6 @@ done:
 	rule_set_free(top);
 	free(dir);
 	free(path);
+	free(keys);
 	return rc;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "carry.h"
 #include "cli.h"
 #include "conv.h"
 #include "h5ck.h"
@@ -11,7 +12,8 @@ static const char usage[] =
 	"usage: ckconv verify [--against HF_DIR [--config PARAMS.yaml] [--model M]] FILE.mdl\n"
 	"\n"
 	"Without --against: reads every tensor of FILE.mdl and checks it against the xxHash64 that\n"
-	"ckconv recorded when writing it; each damaged tensor is named. With --against: converts\n"
+	"ckconv recorded when writing it, and each carried file in FILE.hf-files/ likewise; each damaged\n"
+	"tensor or file is named. With --against: converts\n"
 	"FILE.mdl back to HF in memory and compares every tensor with HF_DIR (lossless or not).\n"
 	"Exit status 0 when everything matches.\n";
 
@@ -49,10 +51,28 @@ static int verify_checksums(const char *path, ck_err *e)
 		}
 	}
 	none = h5ck_checksummed(s) < s->n ? s->n - h5ck_checksummed(s) : 0;
+	/* the carried files the packed file recorded (tokenizer, processor) are checked the same way */
+	json_t *rec = carry_record(h5ck_provenance(s));
+	char *dir = rec ? carry_dir(path) : NULL;
+	size_t nf = 0, badf = 0;
+	rc = rec && dir ? carry_verify(dir, rec, &nf, &badf, e) : rec ? ck_errf(e, CK_ENOMEM, "out of memory") : 0;
+	json_decref(rec);
 	ck_tsrc_free(s);
+	if (rc) {
+		free(dir);
+		return rc;
+	}
+	if (badf)
+		rc = ck_errf(e, CK_ECORRUPT, "%s: %zu of %zu carried files in %s damaged or missing%s", path, badf, nf, dir,
+			bad ? " (and tensors too, listed above)" : "");
+	free(dir);
+	if (rc)
+		return rc;
 	if (bad)
 		return ck_errf(e, CK_ECORRUPT, "%s: %zu of %zu tensors damaged (first: '%s')", path, bad,
 			ok + bad, first);
+	if (nf)
+		printf("%s: %zu carried files, every recorded checksum matches\n", path, nf);
 	if (none == ok)
 		printf("%s: %zu tensors read back fine; none carries a checksum (not written by ckconv), so none was "
 		       "verified\n", path, ok);
@@ -65,18 +85,23 @@ static int verify_checksums(const char *path, ck_err *e)
 int cli_verify(int argc, char **argv, ck_err *e)
 {
 	const char *against = NULL, *config = NULL, *model = NULL, *rules = NULL, *file = NULL, *v;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage, stdout);
-			return 0;
+	static const struct option opts[] = {{"against", required_argument, NULL, 'a'}, {"config", required_argument, NULL, 'c'},
+		{"model", required_argument, NULL, 'm'}, {"rules", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	int c;
+	for (optind = 0; (c = cli_getopt(argc, argv, "verify", "h", opts, &v, e)) != -1;) {
+		switch (c) {
+		case CLI_OPT_ERROR: return CK_EINVALID;
+		case 'h': fputs(usage, stdout); return 0;
+		case 'a': against = v; break;
+		case 'c': config = v; break;
+		case 'm': model = v; break;
+		case 'r': rules = v; break;
+		default:
+			if (file)
+				return ck_errf(e, CK_EINVALID, "verify: unexpected argument '%s' (see ckconv verify --help)", v);
+			file = v;
 		}
-#define OPT(name, var) if ((r = cli_opt(argc, argv, &i, name, &v, e)) < 0) return CK_EINVALID; if (r) { var = v; continue; }
-		OPT("--against", against) OPT("--config", config) OPT("--model", model) OPT("--rules", rules)
-#undef OPT
-		if (argv[i][0] == '-' || file)
-			return ck_errf(e, CK_EINVALID, "verify: unexpected argument '%s' (see ckconv verify --help)", argv[i]);
-		file = argv[i];
 	}
 	if (!file)
 		return ck_errf(e, CK_EINVALID, "verify: no file given (see ckconv verify --help)");
@@ -85,12 +110,12 @@ int cli_verify(int argc, char **argv, ck_err *e)
 	/* convert back in memory (conv.c), comparing instead of writing */
 	conv_opts o = {.src = file, .config = config, .model = model, .rules = rules, .quiet = 1,
 		.shard_size = 5000000000ULL};
-	conv *c = NULL;
-	int rc = conv_open(&o, &c, e);
+	conv *run = NULL;
+	int rc = conv_open(&o, &run, e);
 	if (!rc)
-		rc = conv_plan(c, e);
+		rc = conv_plan(run, e);
 	if (!rc)
-		rc = conv_compare(c, against, e);
-	conv_free(c);
+		rc = conv_compare(run, against, e);
+	conv_free(run);
 	return rc;
 }
