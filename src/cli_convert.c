@@ -11,6 +11,8 @@
 #include "config.h"
 #include "exec.h"
 #include "h5ck.h"
+#include "layers.h"
+#include "shard.h"
 #include "plan.h"
 #include "progress.h"
 #include "rule.h"
@@ -560,12 +562,32 @@ static int convert_configs_to_hf(job *j, ck_err *e)
 	return 0;
 }
 
+/* rules_sha256: every rule file the model loaded (its own, includes, components' rule sets). */
+static int rules_digest(const job *j, char hex[65])
+{
+	size_t n = j->rs->n_files, k = 0;
+	const char **paths;
+	int rc;
+	for (size_t i = 0; i < j->n; i++)
+		n += j->c[i].rs ? j->c[i].rs->n_files : 0;
+	if (!(paths = malloc((n ? n : 1) * sizeof *paths)))
+		return -1;
+	for (size_t i = 0; i < j->rs->n_files; i++)
+		paths[k++] = j->rs->files[i]->path;
+	for (size_t i = 0; i < j->n; i++)
+		for (size_t f = 0; j->c[i].rs && f < j->c[i].rs->n_files; f++)
+			paths[k++] = j->c[i].rs->files[f]->path;
+	rc = sha256_files_hex(paths, k, hex);
+	free(paths);
+	return rc;
+}
+
 static char *provenance(const job *j)
 {
 	char hex[65] = "";
 	json_t *o;
 	char *s;
-	if (sha256_file_hex(j->rules_path, hex))
+	if (rules_digest(j, hex))
 		hex[0] = '\0';
 	o = json_pack("{ss ss ss ss ss ss ss}", "tool", "ckconv", "version", CKCONV_VERSION, "rules", j->rules_path,
 		"rules_sha256", hex, "source", j->a.src, "source_format", j->src_fmt, "target_format", j->tgt_fmt);
@@ -935,12 +957,14 @@ static int plan_to_cs(job *j, plan_opts *po, ck_err *e)
 	j->have_plan = 1;
 	for (size_t i = 0; i < j->n; i++) {
 		comp *c = &j->c[i];
-		if ((rc = cli_open_source(c->dir, &c->src, e)))
+		if ((rc = shard_refuse_member(c->dir, e)) || (rc = cli_open_source(c->dir, &c->src, e)))
 			return rc;
 		rc = plan_add(&j->p, c->rs, 0, c->src, "", "", c->hf, c->env_cs, po, e);
 		if (rc && e->code)
 			return rc;
 		bad |= rc != 0;
+		if (!rc && (rc = layers_check(c->rs, 0, c->src, "", c->hf, c->env_cs, c->dir, e)))
+			return rc;
 	}
 	print_problems(&j->p);
 	return bad ? plan_check(&j->p, e) : 0;
@@ -966,6 +990,8 @@ static int plan_to_hf(job *j, plan_opts *po, ck_err *e)
 		po->mup = c->mup;
 		rc = plan_add(&c->p, c->rs, 1, j->mdl, "model.", "", c->hf, c->env_cs, po, e);
 		if (rc && e->code)
+			goto done;
+		if (!rc && (rc = layers_check(c->rs, 1, j->mdl, "model.", c->hf, c->env_cs, j->a.src, e)))
 			goto done;
 		print_problems(&c->p);
 		problems += c->p.n_problems;

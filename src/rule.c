@@ -836,10 +836,27 @@ static void mup_free(rule_mup *m)
 
 /* --- files -------------------------------------------------------------- */
 
+/* layers: {placeholder: L, count: EXPR}: the checkpoint must hold layers 0..count-1, each alike. */
+static int parse_layers(ck_err *e, rule_file *f, const yd_node *n)
+{
+	static const char *const allowed[] = {"placeholder", "count", NULL};
+	const yd_node *ph, *cnt;
+	if (want_kind(e, f, n, YD_MAP, "layers") || check_keys(e, f, n, "layers", allowed))
+		return CK_EINVALID;
+	ph = yd_map_get(n, "placeholder");
+	cnt = yd_map_get(n, "count");
+	if (!ph || ph->kind != YD_SCALAR || !cnt)
+		return perr(e, f, n, "layers needs 'placeholder' (a placeholder name) and 'count' (an expression)", NULL, NULL);
+	f->layers_pos = pos_of(f, n);
+	if (!(f->layers_ph = ck_strdup(e, ph->value)))
+		return CK_ENOMEM;
+	return parse_expr(e, f, cnt, &f->layers_count);
+}
+
 static int parse_header(ck_err *e, rule_file *f)
 {
 	static const char *const allowed[] = {"model", "aliases", "architectures", "hf_model_type", "cs_name",
-		"formats", "note", "placeholders", "let", "keys", "config", "components", "files", "mup", NULL};
+		"formats", "note", "placeholders", "let", "keys", "config", "components", "files", "mup", "layers", NULL};
 	const yd_node *r = f->doc->root, *v;
 	int rc;
 	if (!r)
@@ -888,6 +905,8 @@ static int parse_header(ck_err *e, rule_file *f)
 		return rc;
 	if ((v = yd_map_get(r, "mup")) && (rc = parse_mup(e, f, v)))
 		return rc;
+	if ((v = yd_map_get(r, "layers")) && (rc = parse_layers(e, f, v)))
+		return rc;
 	if ((v = yd_map_get(r, "let")) && (rc = parse_lets(e, f, v, &f->let, &f->n_let)))
 		return rc;
 	return 0;
@@ -922,6 +941,8 @@ void rule_file_free(rule_file *f)
 	free(f->model);
 	free(f->hf_model_type);
 	str_list_free(f->cs_name, f->n_cs_name);
+	free(f->layers_ph);
+	expr_free(f->layers_count);
 	free(f->note);
 	for (size_t i = 0; i < f->n_ph; i++) {
 		free(f->ph[i].name);

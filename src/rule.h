@@ -143,6 +143,9 @@ typedef struct rule_file {
 	size_t n_comp;
 	rule_comp *comp;
 	rule_mup *mup;        /* NULL when the file says nothing about muP */
+	char *layers_ph;      /* `layers:` the placeholder numbering layers, or NULL */
+	expr *layers_count;   /* ... and how many the config implies */
+	rule_pos layers_pos;
 } rule_file;
 
 typedef struct rule_set {

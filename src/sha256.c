@@ -1,114 +1,87 @@
-/* sha256.c - straightforward SHA-256 from the FIPS 180-4 description. */
-#include <stdio.h>
+/* sha256.c - SHA-256 from Nettle (a maintained library) and the manifest digest of a set of
+ * files; see sha256.h. */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <nettle/sha2.h>
+#include "io.h"
 #include "sha256.h"
+#include "text.h"
 
-typedef struct sha {
-	uint32_t h[8];
-	uint64_t len;
-	unsigned char buf[64];
-	size_t n;
-} sha;
-
-static const uint32_t K[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void block(sha *s, const unsigned char *p)
+static void to_hex(const uint8_t d[SHA256_DIGEST_SIZE], char out[65])
 {
-	uint32_t w[64], a[8];
-	for (int i = 0; i < 16; i++)
-		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-	for (int i = 16; i < 64; i++) {
-		uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-		uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	static const char hx[] = "0123456789abcdef";
+	for (int i = 0; i < SHA256_DIGEST_SIZE; i++) {
+		out[2 * i] = hx[d[i] >> 4];
+		out[2 * i + 1] = hx[d[i] & 15];
 	}
-	memcpy(a, s->h, sizeof a);
-	for (int i = 0; i < 64; i++) {
-		uint32_t S1 = ROR(a[4], 6) ^ ROR(a[4], 11) ^ ROR(a[4], 25);
-		uint32_t ch = (a[4] & a[5]) ^ (~a[4] & a[6]);
-		uint32_t t1 = a[7] + S1 + ch + K[i] + w[i];
-		uint32_t S0 = ROR(a[0], 2) ^ ROR(a[0], 13) ^ ROR(a[0], 22);
-		uint32_t mj = (a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]);
-		memmove(a + 1, a, 7 * sizeof *a);
-		a[4] += t1;
-		a[0] = t1 + S0 + mj;
-	}
-	for (int i = 0; i < 8; i++)
-		s->h[i] += a[i];
-}
-
-static void init(sha *s)
-{
-	static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-		0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-	memcpy(s->h, h0, sizeof h0);
-	s->len = 0;
-	s->n = 0;
-}
-
-static void update(sha *s, const unsigned char *p, size_t n)
-{
-	s->len += n;
-	while (n) {
-		size_t k = 64 - s->n < n ? 64 - s->n : n;
-		memcpy(s->buf + s->n, p, k);
-		s->n += k;
-		p += k;
-		n -= k;
-		if (s->n == 64) {
-			block(s, s->buf);
-			s->n = 0;
-		}
-	}
-}
-
-static void finish(sha *s, char out[65])
-{
-	uint64_t bits = s->len * 8;
-	unsigned char pad = 0x80, z = 0, l[8];
-	update(s, &pad, 1);
-	while (s->n != 56)
-		update(s, &z, 1);
-	for (int i = 0; i < 8; i++)
-		l[i] = (unsigned char)(bits >> (56 - 8 * i));
-	update(s, l, 8);
-	for (int i = 0; i < 8; i++)
-		snprintf(out + 8 * i, 9, "%08x", s->h[i]);
+	out[64] = '\0';
 }
 
 void sha256_hex(const void *data, size_t n, char out[65])
 {
-	sha s;
-	init(&s);
-	update(&s, data, n);
-	finish(&s, out);
+	struct sha256_ctx c;
+	uint8_t d[SHA256_DIGEST_SIZE];
+	sha256_init(&c);
+	sha256_update(&c, n, data);
+	sha256_digest(&c, sizeof d, d);
+	to_hex(d, out);
 }
 
 int sha256_file_hex(const char *path, char out[65])
 {
-	unsigned char buf[65536];
-	size_t n;
-	sha s;
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	uint8_t buf[1 << 14];
+	struct sha256_ctx c;
+	uint8_t d[SHA256_DIGEST_SIZE];
+	struct stat sb;
+	ssize_t r;
+	int fd;
+	if (io_open_input(path, &fd, &sb, NULL))
 		return -1;
-	init(&s);
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-		update(&s, buf, n);
-	int bad = ferror(f);
-	fclose(f);
-	if (bad)
+	sha256_init(&c);
+	while ((r = read(fd, buf, sizeof buf)) > 0)
+		sha256_update(&c, (size_t)r, buf);
+	close(fd);
+	if (r < 0)
 		return -1;
-	finish(&s, out);
+	sha256_digest(&c, sizeof d, d);
+	to_hex(d, out);
 	return 0;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	int c = strcmp(base_name(x), base_name(y));
+	return c ? c : strcmp(x, y);
+}
+
+int sha256_files_hex(const char *const *paths, size_t n, char out[65])
+{
+	const char **p = malloc((n ? n : 1) * sizeof *p);
+	text m = {0};
+	char hex[65];
+	int rc = 0;
+	if (!p)
+		return -1;
+	memcpy(p, paths, n * sizeof *p);
+	qsort(p, n, sizeof *p, by_name);
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (i && !strcmp(p[i], p[i - 1]))
+			continue;
+		if (!(rc = sha256_file_hex(p[i], hex)))
+			text_printf(&m, "%s  %s\n", hex, base_name(p[i]));
+	}
+	if (!rc && !m.oom)
+		sha256_hex(m.p ? m.p : "", m.n, out);
+	rc = rc || m.oom ? -1 : 0;
+	text_dispose(&m);
+	free(p);
+	return rc;
 }

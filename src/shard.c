@@ -307,3 +307,27 @@ done:
 	*out = &s->base;
 	return 0;
 }
+
+int shard_refuse_member(const char *path, ck_err *e)
+{
+	const char *base = strrchr(path, '/'), *p;
+	unsigned long k, n;
+	int used = 0;
+	base = base ? base + 1 : path;
+	/* HF writes "<stem>-%05d-of-%05d.<ext>"; look for the last "-of-" with digits on both sides */
+	for (p = base; (p = strstr(p, "-of-")); p++) {
+		const char *a = p;
+		while (a > base && a[-1] >= '0' && a[-1] <= '9')
+			a--;
+		if (a == p || a == base || a[-1] != '-' || sscanf(a, "%lu-of-%lu%n", &k, &n, &used) != 2 || a[used] != '.')
+			continue;
+		if (n <= 1)
+			return 0;
+		char stem[256];
+		snprintf(stem, sizeof stem, "%.*s", (int)(a - 1 - base) < 200 ? (int)(a - 1 - base) : 200, base);
+		return ck_errf(e, CK_EINVALID, "%s: shard %lu of %lu of a sharded checkpoint: converting it alone would give "
+			"part of a model; give the directory holding all %lu shards or its index (%s%s.index.json)", path, k, n,
+			n, stem, strstr(a + used, ".bin") == a + used ? ".bin" : ".safetensors");
+	}
+	return 0;
+}

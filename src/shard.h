@@ -14,4 +14,9 @@ typedef int (*shard_open_fn)(const char *path, ck_tsrc **out, ck_err *e);
  * Tensors come in weight_map order. */
 int shard_open(const char *index_path, shard_open_fn open_file, ck_tsrc **out, ck_err *e);
 
+/* A conversion source that is one member of an HF shard set (`model-00001-of-00002.safetensors`,
+ * `pytorch_model-00001-of-00003.bin`: N > 1) is refused with a line naming the set and what to give
+ * instead (the directory or its index): one shard alone is part of a model. 0 for anything else. */
+int shard_refuse_member(const char *path, ck_err *e);
+
 #endif

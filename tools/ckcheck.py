@@ -2,6 +2,7 @@
 """Independent checks for the test suite (numpy, h5py, PyYAML; no ckconv code).
 
   ckcheck.py mdl-vs-st OUT.mdl REF.safetensors   packed file holds exactly REF's tensors
+  ckcheck.py mdl-vs-mdl A.mdl B.mdl               two packed files hold the same tensors
   ckcheck.py st-vs-st A B [--common]              safetensors (file/dir/index) equal; --common: shared keys only
   ckcheck.py bin-vs-st BIN ST                      PyTorch .bin (file/dir/index) holds ST's tensors
   ckcheck.py yaml-eq A B                          both YAML files parse to the same mapping
@@ -126,7 +127,9 @@ def compare(a, b, common=False):
 
 def main(argv):
     cmd = argv[1]
-    if cmd == "mdl-vs-st":
+    if cmd == "mdl-vs-mdl":
+        err = compare(mdl_load(argv[2]), mdl_load(argv[3]))
+    elif cmd == "mdl-vs-st":
         err = compare(mdl_load(argv[2]), st_load(argv[3]))
     elif cmd == "st-vs-st":
         err = compare(st_load(argv[2]), st_load(argv[3]), "--common" in argv)
