@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "act.h"
+#include "bounds.h"
 #include "buf.h"
 #include "cast.h"
 
@@ -332,6 +333,11 @@ static int k_unstack(const act_inst *a, act_list *in, act_list *out, int plannin
 	if (a->axis < 0 || a->axis >= t->shape.rank)
 		return perr(e, a, "axis out of range");
 	long long n = t->shape.dim[a->axis];
+	if (n > CK_MAX_UNSTACK) {
+		char msg[96];
+		snprintf(msg, sizeof msg, "axis %lld has %lld parts, more than %d", a->axis, n, CK_MAX_UNSTACK);
+		return perr(e, a, msg);
+	}
 	if (n <= 0 || list_alloc(out, (size_t)n, e))
 		return n <= 0 ? perr(e, a, "empty axis") : CK_ENOMEM;
 	uint64_t outer, inner;

@@ -5,6 +5,8 @@
 #ifndef CK_BOUNDS_H
 #define CK_BOUNDS_H
 
+#include <stdint.h>
+
 /* Bytes of one metadata file read whole (config, params, rules, shard index). */
 #define CK_MAX_META_FILE ((size_t)64 << 20)
 /* YAML (params, rules): scalar bytes (values, keys and tags) with every alias expanded; an
@@ -27,5 +29,21 @@
  * is reached through a symbolic link, whose target may be anyone's file (io_via_link). */
 #define CK_MAX_NEAR 16
 #define CK_MAX_ERROR_LINE 1024
+
+/* Expansion: what a conversion may produce beyond the bytes it reads. Shapes are checked
+ * against the config by the rules (`shape:`); these bound what the readers and actions do. */
+/* The views of one PyTorch storage together hold at most this many times its bytes (tied
+ * weights are views of one storage; T5/BART tie four names to one embedding). A single view
+ * may repeat elements (expand(): stride 0) only up to its storage's size. */
+#define CK_MAX_VIEWS_PER_STORAGE 4
+/* LinkedObject aliases of one tensor in a packed file (each reads the tensor again). */
+#define CK_MAX_ALIASES 3
+/* Tensors one unstack makes (an axis size read from the input: [0, 2^20, 0] is zero bytes);
+ * the largest MoE models have a few hundred experts. */
+#define CK_MAX_UNSTACK 65536
+/* Bytes the rules' generators (create: fill, tril, arange, uniform) may make, from sizes in the
+ * config: at most the bytes read from the source tensors, or this floor for a small model
+ * (GPT-2's causal masks: 1 MiB per layer at 1024 positions). */
+#define CK_MAX_GENERATED_FLOOR ((uint64_t)64 << 20)
 
 #endif

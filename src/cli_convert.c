@@ -951,7 +951,7 @@ done:
 /* HF -> CS: every component into the one plan (one packed file). */
 static int plan_to_cs(job *j, plan_opts *po, ck_err *e)
 {
-	int rc = plan_init(&j->p, e), bad = 0;
+	int rc = plan_init(&j->p, e);
 	if (rc)
 		return rc;
 	j->have_plan = 1;
@@ -962,12 +962,11 @@ static int plan_to_cs(job *j, plan_opts *po, ck_err *e)
 		rc = plan_add(&j->p, c->rs, 0, c->src, "", "", c->hf, c->env_cs, po, e);
 		if (rc && e->code)
 			return rc;
-		bad |= rc != 0;
 		if (!rc && (rc = layers_check(c->rs, 0, c->src, "", c->hf, c->env_cs, c->dir, e)))
 			return rc;
 	}
 	print_problems(&j->p);
-	return bad ? plan_check(&j->p, e) : 0;
+	return plan_check(&j->p, e); /* the problems, or the generators' bound */
 }
 
 /* CS -> HF: each component takes the keys its rules claim; a key nobody claims is an error. */
@@ -1014,6 +1013,8 @@ static int plan_to_hf(job *j, plan_opts *po, ck_err *e)
 			j->c[j->n - 1].p.problems[0]);
 	else if (problems + unclaimed)
 		rc = ck_errf(e, CK_EINVALID, "%zu problems (listed above); nothing was written", problems + unclaimed);
+	for (size_t i = 0; i < j->n && !rc; i++)
+		rc = plan_check(&j->c[i].p, e); /* no problems left: the generators' bound */
 done:
 	free(claimed);
 	return rc;

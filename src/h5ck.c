@@ -1669,9 +1669,10 @@ static int resolve_links(h5src *s, links *l, ck_err *e)
 {
 	size_t n = s->base.n, m = 0, k = 0;
 	ck_tinfo **idx = NULL;
-	unsigned char *drop = NULL;
+	unsigned char *drop = NULL, *aliases = NULL;
 	int rc = 0;
-	if (!(idx = ck_calloc(e, n ? n : 1, sizeof *idx)) || !(drop = ck_calloc(e, n ? n : 1, 1))) {
+	if (!(idx = ck_calloc(e, n ? n : 1, sizeof *idx)) || !(drop = ck_calloc(e, n ? n : 1, 1)) ||
+	    !(aliases = ck_calloc(e, n ? n : 1, 1))) {
 		rc = CK_ENOMEM;
 		goto done;
 	}
@@ -1691,6 +1692,13 @@ static int resolve_links(h5src *s, links *l, ck_err *e)
 		if (!hit || !s->ds[ti][0]) { /* target is not a tensor (or itself an alias) */
 			drop[at] = 1;
 			continue;
+		}
+		/* each alias reads its target again: tied weights alias a tensor once or twice */
+		if (s->base.t[ti].nbytes && ++aliases[ti] > CK_MAX_ALIASES) {
+			rc = ck_errf(e, CK_ELIMIT, "%s: tensor '%s' is aliased by more than %d LinkedObjects (each would copy "
+				"its %llu bytes again)", s->base.path, s->base.t[ti].name, CK_MAX_ALIASES,
+				(unsigned long long)s->base.t[ti].nbytes);
+			goto done;
 		}
 		char *ds = ck_strdup(e, s->ds[ti]);
 		if (!ds) {
@@ -1716,6 +1724,7 @@ static int resolve_links(h5src *s, links *l, ck_err *e)
 done:
 	free(idx);
 	free(drop);
+	free(aliases);
 	return rc;
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bounds.h"
 #include "config.h"
 #include "plan.h"
 #include "strmap.h"
@@ -764,10 +765,37 @@ done:
 	return rc;
 }
 
+/* Generators make bytes from config sizes alone: bound them by the bytes the plan reads (the
+ * source tensors it moves), so a small checkpoint with a large size in its config cannot ask
+ * for gigabytes. Every other action makes at most what it reads, times its named targets. */
+static int check_generated(const plan *p, ck_err *e)
+{
+	uint64_t read = 0, made = 0, big = 0;
+	const plan_group *worst = NULL;
+	for (size_t i = 0; i < p->n_groups; i++) {
+		const plan_group *g = &p->g[i];
+		for (size_t j = 0; g->kind == PLAN_MOVE && j < g->n_in; j++)
+			if (g->in[j].src)
+				read += g->in[j].src->t[g->in[j].idx].nbytes;
+		for (size_t j = 0; g->kind != PLAN_MOVE && j < g->n_out; j++) {
+			uint64_t nb = p->out[g->out[j]].nbytes;
+			made = made > UINT64_MAX - nb ? UINT64_MAX : made + nb;
+			if (nb >= big)
+				big = nb, worst = g;
+		}
+	}
+	if (made <= read || made <= CK_MAX_GENERATED_FLOOR)
+		return 0;
+	return ck_errf(e, CK_ELIMIT, "the rules' generators would make %llu bytes from sizes in the config, more than "
+		"the %llu bytes read and the %llu-byte floor (largest: rule %s:%d, shape %s); nothing was written",
+		(unsigned long long)made, (unsigned long long)read, (unsigned long long)CK_MAX_GENERATED_FLOOR,
+		worst->rule->pos.file, worst->rule->pos.line, expr_src(worst->rule->gen_shape));
+}
+
 int plan_check(const plan *p, ck_err *e)
 {
 	if (!p->n_problems)
-		return 0;
+		return check_generated(p, e);
 	if (p->n_problems == 1)
 		return ck_errf(e, CK_EINVALID, "%s; nothing was written", p->problems[0]);
 	return ck_errf(e, CK_EINVALID, "%zu problems (listed above); nothing was written", p->n_problems);

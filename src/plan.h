@@ -73,7 +73,8 @@ void plan_dispose(plan *p);
 int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src_prefix, const char *dst_prefix,
 	json_t *hf, json_t *cs, const plan_opts *o, ck_err *e);
 /* Sets e from the collected problems ("N problems; nothing was written") and returns
- * CK_EINVALID, or 0 when there are none. */
+ * CK_EINVALID; CK_ELIMIT when the generators would make more bytes than the plan reads (beyond
+ * CK_MAX_GENERATED_FLOOR); 0 when all is well. */
 int plan_check(const plan *p, ck_err *e);
 /* --dtype: every floating target becomes dt (integer and bool tensors are never cast);
  * execution converts with PyTorch's rounding. Returns how many targets change. */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <unzip.h>
+#include "bounds.h"
 #include "io.h"
 #include "pickle.h"
 #include "shard.h"
@@ -274,7 +275,7 @@ static int cmp_storage(const void *a, const void *b)
 	return strcmp(((const view_ref *)a)->storage, ((const view_ref *)b)->storage);
 }
 
-/* The views of each storage together stay within TB_MAX_VIEWS_PER_STORAGE times its bytes
+/* The views of each storage together stay within CK_MAX_VIEWS_PER_STORAGE times its bytes
  * (pickle.c already refused views that repeat elements). */
 static int bound_views(tb_src *s, ck_err *e)
 {
@@ -291,10 +292,10 @@ static int bound_views(tb_src *s, ck_err *e)
 		uint64_t sum = 0;
 		for (j = i; j < n && !strcmp(v[j].storage, v[i].storage); j++)
 			sum = sum > UINT64_MAX - v[j].nbytes ? UINT64_MAX : sum + v[j].nbytes;
-		if (sum / TB_MAX_VIEWS_PER_STORAGE > v[i].have)
+		if (sum / CK_MAX_VIEWS_PER_STORAGE > v[i].have)
 			rc = ck_errf(e, CK_ELIMIT, "%s: storage '%s' (%llu bytes) is viewed by %zu tensors holding %llu bytes, "
 				     "more than %d times its size", s->base.path, v[i].storage, (ull)v[i].have, j - i, (ull)sum,
-				     TB_MAX_VIEWS_PER_STORAGE);
+				     CK_MAX_VIEWS_PER_STORAGE);
 	}
 	free(v);
 	return rc;

@@ -12,10 +12,6 @@
 #define TB_INDEX_NAME "pytorch_model.bin.index.json"
 #define TB_MAX_MEMBERS 2000000 /* zip entries */
 #define TB_MAX_NAME 1024       /* zip entry name bytes */
-/* The views of one storage may hold at most this many times its bytes: tied weights are views
- * of one storage (T5/BART tie four names to one embedding); more is a file asking to be
- * expanded far beyond its size. */
-#define TB_MAX_VIEWS_PER_STORAGE 4
 
 /* `path` is a .bin file, a pytorch_model.bin.index.json shard index, or a directory holding
  * pytorch_model.bin or pytorch_model.bin.index.json (index preferred). Tensors come in

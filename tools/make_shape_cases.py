@@ -88,7 +88,7 @@ def reshape(name, shape):
 # ---------------------------------------------------------------- packed files
 
 
-def packed(case, ckconv, tmp, edit):
+def packed(case, ckconv, tmp, edit, params=lambda t: t):
     """{x.mdl, x.yaml}: ckconv's packed form of a golden case, then damaged by edit(h5py File)."""
     rel = os.path.relpath(tmp, ROOT)  # relative paths: the provenance ckconv stores is fixed
     subprocess.run([ckconv, "convert", os.path.join("tests", "golden", case, "hf"), "--model",
@@ -97,14 +97,14 @@ def packed(case, ckconv, tmp, edit):
     with h5py.File(os.path.join(tmp, "x.mdl"), "r+") as f:
         edit(f)
     return {"x.mdl": open(os.path.join(tmp, "x.mdl"), "rb").read(),
-            "x.yaml": open(os.path.join(tmp, "x.yaml"), "rb").read()}
+            "x.yaml": params(open(os.path.join(tmp, "x.yaml")).read()).encode()}
 
 
 def ds_name(f, suffix):
     return next(k for k in f if k.endswith(suffix))
 
 
-def redeclare(suffix, shape, data=True, chunks=None):
+def redeclare(suffix, shape, data=True, chunks=None, lz4=False):
     """Replace a tensor's dataset by one of another shape (metadata JSON updated to match):
     data=False leaves it never written (all fill value, no storage allocated)."""
     def f(h):
@@ -113,7 +113,11 @@ def redeclare(suffix, shape, data=True, chunks=None):
         dt, attrs = d.dtype, dict(d.attrs)
         del h[name]
         if data is True:
-            nd = h.create_dataset(name, data=np.zeros(shape, dt))
+            kw = {}
+            if lz4:  # zeros compress ~250x: a large tensor in a small file, as cstorch writes it
+                import hdf5plugin
+                kw = dict(chunks=(min(shape[0], 1024),) + tuple(shape[1:]), **hdf5plugin.LZ4())
+            nd = h.create_dataset(name, data=np.zeros(shape, dt), **kw)
         else:
             nd = h.create_dataset(name, shape=shape, dtype=dt, chunks=chunks)
             if data:  # a region written: the chunks it touches are stored, the others are not
@@ -123,6 +127,31 @@ def redeclare(suffix, shape, data=True, chunks=None):
         m = json.loads(h.attrs[name + ".__metadata__"])
         m[name + ".__metadata__"]["shapes"] = [list(shape)]
         h.attrs[name + ".__metadata__"] = json.dumps(m, indent=4)
+    return f
+
+
+def link_to(suffix, n):
+    """n LinkedObject leaves model.alias<i> pointing at one tensor (cstorch writes one per tied
+    weight): each would read the tensor again."""
+    def f(h):
+        target = ds_name(h, suffix)
+        tree, ts = json.loads(h.attrs["__spec__"])
+        spec = json.loads(ts)
+        node = spec[1]["children_spec"][0]  # the "model" dict
+        ctx = json.loads(node["context"])
+        leaf = {"type": None, "context": None, "children_spec": []}
+        for i in range(n):
+            key = "model.alias%d" % i
+            tree["model"]["alias%d" % i] = "*"
+            ctx.append("alias%d" % i)
+            node["children_spec"].append(leaf)
+            one = [1, {"type": "builtins.dict", "context": json.dumps([key]), "children_spec": [leaf]}]
+            h.attrs[key + ".__metadata__"] = json.dumps(
+                {"__spec__": [{key: "*"}, json.dumps(one)], "__objects__": [key],
+                 key + ".__metadata__": {"key": target, "__LINKED__": True, "__TYPE__": "LinkedObject",
+                                         "__NONE__": True}}, indent=4)
+        node["context"] = json.dumps(ctx)
+        h.attrs["__spec__"] = json.dumps([tree, json.dumps(spec)], indent=4)
     return f
 
 
@@ -183,6 +212,17 @@ def define(ckconv, tmp):
     case("shape-mixtral-moe-stack", "convert IN/x.mdl --config IN/x.yaml -o OUT/hf",
          "expert_weights: shape [0, 1048576, 0], expected [%d, %d, %d] from the config (rule "
          % (M["intermediate_size"], M["num_local_experts"], M["hidden_size"]), moe)
+    # the same with rules that state no shape for the experts: unstack's own bound holds
+    rules = {}
+    for fn in ("mixtral.yaml", "mixtral-lm.yaml", "llama-body.yaml", "llama-config.yaml", "llama-config-core.yaml"):
+        t = open(os.path.join(ROOT, "rules", fn)).read()
+        if fn == "mixtral-lm.yaml":
+            t2 = t.replace(', shape: {hf: "[ffn, hid]", cs: "[ffn, experts, hid]"}', "")
+            assert t2 != t, "mixtral-lm.yaml: the expert shape: edit changed nothing"
+            t = t2
+        rules["rules/" + fn] = t.encode()
+    case("amp-mixtral-unstack-unbounded", "convert IN/x.mdl --config IN/x.yaml --rules IN/rules -o OUT/hf",
+         "unstack: axis 1 has 1048576 parts, more than 65536", moe | rules)
     # never-written datasets: no storage, every element the fill value
     G = json.load(open(os.path.join(GOLDEN, "gpt2", "hf", "config.json")))
     wte = (G["vocab_size"], G["n_embd"])
@@ -193,6 +233,22 @@ def define(ckconv, tmp):
          "embedding_layer.word_embeddings.weight': its data was never fully written",
          packed("gpt2", ckconv, tmp, redeclare("word_embeddings.weight", wte, data=np.s_[0:1], chunks=(1, wte[1]))))
 
+    # generators: GPT-2's causal mask is [1, 1, P, P] bytes per layer, P from the params; a
+    # consistent position table of P rows compresses to almost nothing
+    big = 16384
+
+    def more_positions(t):
+        t2 = t.replace("  max_position_embeddings: %d\n" % P, "  max_position_embeddings: %d\n" % big)
+        assert t2 != t, "x.yaml: max_position_embeddings not found"
+        return t2
+    case("amp-gpt2-generated-mask", "convert IN/x.mdl --config IN/x.yaml -o OUT/hf",
+         "the rules' generators would make %d bytes from sizes in the config, more than the "
+         % (G["n_layer"] * (big * big + 4)),  # masks and the f32 masked_bias scalars
+         packed("gpt2", ckconv, tmp, redeclare("position_embeddings.embed.weight", (big, E), lz4=True),
+                params=more_positions))
+    case("amp-mdl-aliases", "convert IN/x.mdl --config IN/x.yaml -o OUT/hf",
+         "tensor 'model.embedding_layer.word_embeddings.weight' is aliased by more than 3 LinkedObjects",
+         packed("gpt2", ckconv, tmp, link_to("word_embeddings.weight", 4)))
     # .bin views: a stride-0 view expands a small storage to any size; tied views are bounded
     V, E = G["vocab_size"], G["n_embd"]
     gcfg_bytes = open(os.path.join(GOLDEN, "gpt2", "hf", "config.json"), "rb").read()
