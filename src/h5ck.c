@@ -12,13 +12,13 @@
 #include "bounds.h"
 #include "buf.h"
 #include "h5ck.h"
+#include "h5lz4.h"
 #include "io.h"
 #include "text.h"
 #include "valio.h"
 #include <xxhash.h>
 
-#define LZ4_ID 32004
-#define LZ4_PLUGIN_DIR "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins"
+#define LZ4_ID H5LZ4_ID
 #define MAX_DATASETS 1000000
 #define MAX_META ((size_t)16 << 20)   /* one <key>.__metadata__ JSON */
 #define MAX_SPEC ((size_t)1 << 30)    /* __spec__ grows with the key count */
@@ -35,6 +35,10 @@ static void h5_quiet(void)
 		/* HDF5 1.10 crashes in its exit handler after a failed H5Fclose (e.g. ENOSPC while
 		 * flushing); we close what we open ourselves, so skip its atexit teardown */
 		H5dont_atexit();
+		/* no HDF5 plugin is ever loaded (a hostile file could name any filter in the plugin
+		 * directory); the one filter written, LZ4, is ckconv's own (h5lz4.c) */
+		H5PLset_loading_state(0);
+		h5lz4_register();
 		once = 1;
 	}
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -71,19 +75,9 @@ static const char *h5_why(char *buf)
 	return buf;
 }
 
-/* 1 when filter 32004 can be used; adds Debian's plugin directory once if HDF5 lacks it.
- * Prepended: HDF5 1.10 stops searching at the first directory it cannot open. */
+/* 1 when filter 32004 can be used for writing: ckconv's own, registered by h5_quiet. */
 static int lz4_avail(void)
 {
-	static int appended;
-	if (H5Zfilter_avail(LZ4_ID) > 0)
-		return 1;
-	H5Eclear2(H5E_DEFAULT);
-	if (!appended) {
-		appended = 1;
-		if (H5PLprepend(LZ4_PLUGIN_DIR) < 0)
-			H5Eclear2(H5E_DEFAULT);
-	}
 	int ok = H5Zfilter_avail(LZ4_ID) > 0;
 	H5Eclear2(H5E_DEFAULT);
 	return ok;
@@ -518,12 +512,14 @@ static int select_block(hid_t ds, const ck_tinfo *t, int axis, uint64_t first, u
 	       (*ms = H5Screate_simple(t->shape.rank, count, NULL)) < 0 ? -1 : 0;
 }
 
-/* xxHash64 of a dataset's bytes, read in row blocks of ~4 MiB, in order: the checksum of a
+/* Reads rows [first, first+n) of a tensor (all of its other axes) into buf. */
+typedef int (*rows_fn)(void *ctx, uint64_t first, uint64_t n, void *buf, ck_err *e);
+
+/* xxHash64 of a tensor's bytes, read in row blocks of ~4 MiB, in order: the checksum of a
  * tensor written or read in slices, without holding it whole. */
-static int ds_checksum(const char *path, hid_t ds, hid_t ty, const ck_tinfo *t, unsigned long long *out, ck_err *e)
+static int ds_checksum(const ck_tinfo *t, rows_fn rows_of, void *ctx, unsigned long long *out, ck_err *e)
 {
 	uint64_t row = t->nbytes / (uint64_t)t->shape.dim[0], rows, dim0 = (uint64_t)t->shape.dim[0];
-	hid_t fs = -1, ms = -1;
 	XXH64_state_t *st = XXH64_createState();
 	void *b = NULL;
 	int rc = 0;
@@ -535,17 +531,32 @@ static int ds_checksum(const char *path, hid_t ds, hid_t ty, const ck_tinfo *t, 
 	XXH64_reset(st, 0);
 	for (uint64_t r = 0; r < dim0 && !rc; r += rows) {
 		uint64_t n = r + rows <= dim0 ? rows : dim0 - r;
-		if (select_block(ds, t, 0, r, n, &fs, &ms) < 0 || H5Dread(ds, ty, ms, fs, H5P_DEFAULT, b) < 0)
-			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': reading for its checksum failed", path, t->name);
-		else
+		if (!(rc = rows_of(ctx, r, n, b, e)))
 			XXH64_update(st, b, (size_t)(n * row));
-		close_id(&ms, H5Sclose);
-		close_id(&fs, H5Sclose);
 	}
 	*out = XXH64_digest(st);
 done:
 	buf_put(b);
 	XXH64_freeState(st);
+	return rc;
+}
+
+/* The sink's rows: its own file, through HDF5 (and so ckconv's LZ4 filter). */
+typedef struct sink_rows {
+	const char *path;
+	hid_t ds, ty;
+	const ck_tinfo *t;
+} sink_rows;
+
+static int sink_rows_of(void *ctx, uint64_t first, uint64_t n, void *buf, ck_err *e)
+{
+	sink_rows *c = ctx;
+	hid_t fs = -1, ms = -1;
+	int rc = 0;
+	if (select_block(c->ds, c->t, 0, first, n, &fs, &ms) < 0 || H5Dread(c->ds, c->ty, ms, fs, H5P_DEFAULT, buf) < 0)
+		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': reading for its checksum failed", c->path, c->t->name);
+	close_id(&ms, H5Sclose);
+	close_id(&fs, H5Sclose);
 	return rc;
 }
 
@@ -570,7 +581,8 @@ static int sink_write_slice(ck_tsink *base, size_t i, int axis, uint64_t index, 
 	    select_block(ds, t, axis, index, 1, &fs, &ms) < 0 || H5Dwrite(ds, ty, ms, fs, H5P_DEFAULT, buf) < 0)
 		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, t->name, h5_why(why));
 	else if (++k->slices[i] == (uint64_t)t->shape.dim[axis]) { /* complete: record its checksum */
-		if (!(rc = ds_checksum(k->path, ds, ty, t, &h, e))) {
+		sink_rows c = {k->path, ds, ty, t};
+		if (!(rc = ds_checksum(t, sink_rows_of, &c, &h, e))) {
 			if (attr_put(ds, H5CK_CHECKSUM_ATTR, H5T_STD_U64LE, -1, NULL, &h) < 0)
 				rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, t->name, h5_why(why));
 			else {
@@ -767,7 +779,7 @@ int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t 
 		(o->provenance_json && !text_utf8_valid(o->provenance_json)))
 		return ck_errf(e, CK_EINVALID, "%s: top key, version or provenance is not UTF-8", path);
 	if (o->compress_lz4 && !lz4_avail())
-		return ck_errf(e, CK_ENOTFOUND, "%s: LZ4 filter %d not available (install hdf5-filter-plugin)", path, LZ4_ID);
+		return ck_errf(e, CK_ENOTFOUND, "%s: LZ4 filter %d could not be registered with HDF5", path, LZ4_ID);
 	if (!(k = ck_calloc(e, 1, sizeof *k)))
 		return CK_ENOMEM;
 	k->base.ops = &sink_ops;
@@ -960,6 +972,9 @@ typedef struct h5src {
 	char **ds;     /* dataset path per tensor (aliases point at their target's) */
 	char *prov;
 	size_t cap;
+	uint64_t fsize;  /* the file's size: no storage may lie past it */
+	unsigned char *zbuf, *cbuf; /* one stored chunk, one decoded chunk (reused) */
+	size_t zcap, ccap;
 } h5src;
 
 static void src_free(ck_tsrc *base)
@@ -975,6 +990,8 @@ static void src_free(ck_tsrc *base)
 	ck_tinfo_array_free(s->base.t, s->base.n);
 	free(s->base.path);
 	free(s->prov);
+	free(s->zbuf);
+	free(s->cbuf);
 	free(s);
 }
 
@@ -1065,6 +1082,48 @@ static int path_hard(h5src *s, const char *dsname, ck_err *e)
 	return rc;
 }
 
+/* Filter names for refusals (ids from the HDF Group's registry of filters). */
+static const char *filter_name(H5Z_filter_t id)
+{
+	switch (id) {
+	case 1: return "deflate (gzip)";
+	case 2: return "shuffle";
+	case 3: return "fletcher32";
+	case 4: return "szip";
+	case 5: return "nbit";
+	case 6: return "scaleoffset";
+	case 307: return "bzip2";
+	case 32000: return "lzf";
+	case 32001: return "blosc";
+	case 32004: return "lz4";
+	case 32008: return "bitshuffle";
+	case 32013: return "zfp";
+	case 32015: return "zstd";
+	case 32017: return "sz";
+	case 32026: return "blosc2";
+	default: return "an unknown";
+	}
+}
+
+/* Only what cstorch writes: no filter, or LZ4 alone on a chunked dataset. Any other decoder is
+ * attack surface (a bzip2 chunk that never ends, a gzip bomb) for files cstorch never makes. */
+static int filters_ok(h5src *s, hid_t dcpl, H5D_layout_t lay, const char *dsname, ck_err *e)
+{
+	int nf = H5Pget_nfilters(dcpl);
+	for (int i = 0; i < nf; i++) {
+		unsigned flags, cd[8];
+		size_t ncd = 8;
+		H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, 0, NULL, NULL);
+		if (id != LZ4_ID)
+			return ck_errf(e, CK_EINVALID, "%s: dataset '%s' uses the %s filter (id %d); only LZ4 (32004), the "
+				"one cstorch writes, is decoded", s->base.path, dsname, filter_name(id), (int)id);
+	}
+	if (nf < 0 || nf > 1 || (nf == 1 && lay != H5D_CHUNKED))
+		return ck_errf(e, CK_EINVALID, "%s: dataset '%s' has %d filters on %s storage; only one LZ4 filter on "
+			"chunked storage is decoded", s->base.path, dsname, nf, lay == H5D_CHUNKED ? "chunked" : "unchunked");
+	return 0;
+}
+
 /* The dataset's storage: contiguous or chunked, inside this file. */
 static int storage_ok(h5src *s, hid_t ds, const char *dsname, ck_err *e)
 {
@@ -1079,6 +1138,8 @@ static int storage_ok(h5src *s, hid_t ds, const char *dsname, ck_err *e)
 	if (lay != H5D_CONTIGUOUS && lay != H5D_CHUNKED) {
 		rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s' has %s layout; only contiguous or chunked datasets are read", f,
 			dsname, lay == H5D_VIRTUAL ? "virtual" : lay == H5D_COMPACT ? "compact" : "an unknown");
+	} else if ((rc = filters_ok(s, dcpl, lay, dsname, e))) {
+		;
 	} else if (next != 0) {
 		off_t off;
 		hsize_t size;
@@ -1125,42 +1186,306 @@ static int check_sum(h5src *s, hid_t ds, const ck_tinfo *t, unsigned long long g
 	return rc;
 }
 
+/* ---- reading: the bytes ----
+ * Contiguous datasets are read by HDF5 (no filter can apply). Chunked ones never go through
+ * HDF5's filter pipeline: each chunk is fetched raw (H5Dread_chunk) and decoded here, after
+ * its stored size and LZ4 header are checked against the chunk's declared size, so a chunk
+ * cannot decode to more than the tensor it belongs to. Storage never written (fill value only)
+ * and storage past the end of the file are refused: bytes produced are bounded by bytes read
+ * (LZ4's own ratio, at most ~255:1, is the only amplification). */
+
+/* A dataset open for reading, its geometry checked. */
+typedef struct dsr {
+	hid_t ds, mt;        /* mt: memory type for contiguous reads (little-endian) */
+	const char *name;
+	int rank, chunked, lz4, swap; /* swap: big-endian elements, swapped after a raw read */
+	size_t esize;
+	hsize_t dim[CK_MAX_RANK], cdim[CK_MAX_RANK];
+	uint64_t cbytes;     /* one chunk's decoded size */
+} dsr;
+
+static void coord_str(const hsize_t *c, int rank, char *buf, size_t n)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (int d = 0; d < rank && o < n; d++)
+		o += (size_t)snprintf(buf + o, n - o, "%s%llu", d ? "," : "", (unsigned long long)c[d]);
+}
+
+/* Geometry and allocation of an opened (ds_open) dataset (check_written has counted its chunks at open). */
+static int dsr_init(h5src *s, hid_t ds, const char *dsname, dsr *r, ck_err *e)
+{
+	const char *f = s->base.path;
+	char why[256];
+	hid_t ft = -1, sp = -1, dcpl = -1;
+	uint64_t n = 1;
+	int rc = 0;
+	memset(r, 0, sizeof *r);
+	r->ds = ds;
+	r->mt = -1;
+	r->name = dsname;
+	if ((ft = H5Dget_type(ds)) < 0 || (r->mt = mem_type(ft)) < 0 || (sp = H5Dget_space(ds)) < 0 ||
+		(dcpl = H5Dget_create_plist(ds)) < 0) {
+		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': %s", f, dsname, h5_why(why));
+		goto done;
+	}
+	r->rank = H5Sget_simple_extent_ndims(sp);
+	r->esize = H5Tget_size(ft);
+	r->swap = r->esize > 1 && (H5Tget_class(ft) == H5T_INTEGER || H5Tget_class(ft) == H5T_FLOAT) &&
+		H5Tget_order(ft) == H5T_ORDER_BE;
+	if (r->rank < 0 || r->rank > CK_MAX_RANK || !r->esize || r->esize > 8) {
+		rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s': unsupported dataspace or element size", f, dsname);
+		goto done;
+	}
+	H5Sget_simple_extent_dims(sp, r->dim, NULL);
+	for (int d = 0; d < r->rank; d++)
+		n *= r->dim[d];
+	n *= r->esize; /* the caller has checked the shape's byte size does not overflow */
+	r->chunked = H5Pget_layout(dcpl) == H5D_CHUNKED;
+	r->lz4 = H5Pget_nfilters(dcpl) == 1;
+	if (!r->chunked) {
+		haddr_t off = H5Dget_offset(ds);
+		hsize_t size = H5Dget_storage_size(ds);
+		if (n && off == HADDR_UNDEF)
+			rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s' was never written (fill value only); cstorch writes every "
+				"tensor's bytes", f, dsname);
+		else if (n && (size != n || off + size < off || off + size > s->fsize))
+			rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s': %llu bytes stored at offset %llu, expected %llu inside "
+				"the file's %llu bytes", f, dsname, (unsigned long long)size, (unsigned long long)off,
+				(unsigned long long)n, (unsigned long long)s->fsize);
+		goto done;
+	}
+	r->cbytes = r->esize;
+	if (H5Pget_chunk(dcpl, r->rank, r->cdim) != r->rank) {
+		rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s': chunk rank differs from its rank %d", f, dsname, r->rank);
+		goto done;
+	}
+	for (int d = 0; d < r->rank; d++) {
+		if (!r->cdim[d] || r->cdim[d] > (r->dim[d] ? r->dim[d] : 1) || (r->cbytes *= r->cdim[d]) > H5LZ4_BLOCK) {
+			rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s': chunk dimension %d is %llu for a dimension of %llu "
+				"(chunks hold at most the dataset and 1 GiB)", f, dsname, d, (unsigned long long)r->cdim[d],
+				(unsigned long long)r->dim[d]);
+			goto done;
+		}
+	}
+done:
+	H5Eclear2(H5E_DEFAULT);
+	close_id(&dcpl, H5Pclose);
+	close_id(&sp, H5Sclose);
+	close_id(&ft, H5Tclose);
+	if (rc)
+		close_id(&r->mt, H5Tclose);
+	return rc;
+}
+
+static void dsr_done(dsr *r)
+{
+	close_id(&r->mt, H5Tclose);
+}
+
+static int grow(unsigned char **b, size_t *cap, size_t n, ck_err *e)
+{
+	if (n <= *cap)
+		return 0;
+	unsigned char *p = realloc(*b, n ? n : 1);
+	if (!p)
+		return ck_errf(e, CK_ENOMEM, "out of memory (%zu bytes for one chunk)", n);
+	*b = p;
+	*cap = n;
+	return 0;
+}
+
+/* The chunk at `off` decoded into dst (r->cbytes bytes). */
+static int chunk_get(h5src *s, dsr *r, const hsize_t *off, void *dst, ck_err *e)
+{
+	const char *f = s->base.path, *why;
+	char at[128], w[256];
+	unsigned mask = 0;
+	uint32_t filt = 0;
+	haddr_t addr = HADDR_UNDEF;
+	hsize_t size = 0;
+	int rc;
+	coord_str(off, r->rank, at, sizeof at);
+	if (H5Dget_chunk_info_by_coord(r->ds, off, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF) {
+		H5Eclear2(H5E_DEFAULT);
+		return ck_errf(e, CK_EINVALID, "%s: dataset '%s': chunk at [%s] was never written (fill value only)", f,
+			r->name, at);
+	}
+	int decode = r->lz4 && !(mask & 1);
+	if (addr + size < addr || addr + size > s->fsize)
+		return ck_errf(e, CK_EINVALID, "%s: dataset '%s': chunk at [%s] lies past the end of the file", f, r->name, at);
+	if (decode ? size > h5lz4_bound(r->cbytes) : size != r->cbytes)
+		return ck_errf(e, CK_EINVALID, "%s: dataset '%s': chunk at [%s] stores %llu bytes, too many for its "
+			"%llu-byte size", f, r->name, at, (unsigned long long)size, (unsigned long long)r->cbytes);
+	if (!decode) { /* stored as is: straight into place */
+		if (H5Dread_chunk(r->ds, H5P_DEFAULT, off, &filt, dst) < 0)
+			return ck_errf(e, CK_EIO, "%s: dataset '%s': chunk at [%s]: read failed: %s", f, r->name, at, h5_why(w));
+		return 0;
+	}
+	if ((rc = grow(&s->zbuf, &s->zcap, (size_t)size, e)))
+		return rc;
+	if (H5Dread_chunk(r->ds, H5P_DEFAULT, off, &filt, s->zbuf) < 0)
+		return ck_errf(e, CK_EIO, "%s: dataset '%s': chunk at [%s]: read failed: %s", f, r->name, at, h5_why(w));
+	if (h5lz4_decode(s->zbuf, (size_t)size, dst, (size_t)r->cbytes, &why) < 0)
+		return ck_errf(e, CK_ECORRUPT, "%s: dataset '%s': chunk at [%s]: %s", f, r->name, at, why);
+	return 0;
+}
+
+/* Copy the part of chunk `c` (origin off, dims r->cdim) inside block [start, start+count) to
+ * its place in the block buffer `out` (C order, dims count). */
+static void chunk_copy(const dsr *r, const unsigned char *c, const hsize_t *off, const hsize_t *start,
+	const hsize_t *count, unsigned char *out)
+{
+	hsize_t lo[CK_MAX_RANK], hi[CK_MAX_RANK], i[CK_MAX_RANK];
+	int R = r->rank;
+	for (int d = 0; d < R; d++) {
+		lo[d] = off[d] > start[d] ? off[d] : start[d];
+		hi[d] = off[d] + r->cdim[d] < start[d] + count[d] ? off[d] + r->cdim[d] : start[d] + count[d];
+		i[d] = lo[d];
+	}
+	size_t run = (size_t)(hi[R - 1] - lo[R - 1]) * r->esize;
+	for (;;) {
+		uint64_t ci = 0, bi = 0; /* element index in the chunk and in the block */
+		for (int d = 0; d < R; d++) {
+			ci = ci * r->cdim[d] + (i[d] - off[d]);
+			bi = bi * count[d] + (i[d] - start[d]);
+		}
+		memcpy(out + bi * r->esize, c + ci * r->esize, run);
+		int d = R - 2;
+		for (; d >= 0; d--) {
+			if (++i[d] < hi[d])
+				break;
+			i[d] = lo[d];
+		}
+		if (d < 0)
+			return;
+	}
+}
+
+static void swap_elems(unsigned char *b, uint64_t n, size_t esize)
+{
+	for (uint64_t k = 0; k < n; k++, b += esize)
+		for (size_t a = 0, z = esize - 1; a < z; a++, z--) {
+			unsigned char x = b[a];
+			b[a] = b[z];
+			b[z] = x;
+		}
+}
+
+/* The block [start, start+count) of the dataset into buf (C order). */
+static int dsr_read_block(h5src *s, dsr *r, const hsize_t *start, const hsize_t *count, void *buf, ck_err *e)
+{
+	char w[256];
+	hsize_t c0[CK_MAX_RANK], c1[CK_MAX_RANK], ci[CK_MAX_RANK], off[CK_MAX_RANK];
+	uint64_t n = 1, row = r->esize;
+	int rc = 0, R = r->rank;
+	for (int d = 0; d < R; d++) {
+		n *= count[d];
+		if (d)
+			row *= count[d];
+	}
+	if (!n)
+		return 0;
+	if (!r->chunked) {
+		hid_t fs = -1, ms = -1;
+		fs = H5Dget_space(r->ds);
+		if (fs < 0 || (R && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0) ||
+			(ms = R ? H5Screate_simple(R, count, NULL) : H5Screate(H5S_SCALAR)) < 0 ||
+			H5Dread(r->ds, r->mt, ms, fs, H5P_DEFAULT, buf) < 0)
+			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': read failed: %s", s->base.path, r->name, h5_why(w));
+		close_id(&ms, H5Sclose);
+		close_id(&fs, H5Sclose);
+		return rc;
+	}
+	for (int d = 0; d < R; d++) {
+		c0[d] = start[d] / r->cdim[d];
+		c1[d] = (start[d] + count[d] - 1) / r->cdim[d];
+		ci[d] = c0[d];
+	}
+	while (!rc) {
+		int whole = 1; /* the chunk is a run of whole rows of the block: decode in place */
+		for (int d = 0; d < R; d++) {
+			off[d] = ci[d] * r->cdim[d];
+			if (d ? off[d] != start[d] || r->cdim[d] != count[d]
+			      : off[d] < start[d] || off[d] + r->cdim[d] > start[d] + count[d])
+				whole = 0;
+		}
+		if (whole) {
+			rc = chunk_get(s, r, off, (unsigned char *)buf + (off[0] - start[0]) * row, e);
+		} else if (!(rc = grow(&s->cbuf, &s->ccap, (size_t)r->cbytes, e)) &&
+			!(rc = chunk_get(s, r, off, s->cbuf, e))) {
+			chunk_copy(r, s->cbuf, off, start, count, buf);
+		}
+		int d = R - 1;
+		for (; d >= 0; d--) {
+			if (++ci[d] <= c1[d])
+				break;
+			ci[d] = c0[d];
+		}
+		if (d < 0)
+			break;
+	}
+	if (!rc && r->swap)
+		swap_elems(buf, n, r->esize);
+	return rc;
+}
+
+/* Open tensor i's dataset for reading: checked path, storage and size. */
+static int src_open_ds(h5src *s, size_t i, dsr *r, ck_err *e)
+{
+	hid_t ds;
+	uint64_t n = 1;
+	int rc = ds_open(s, s->ds[i], &ds, e);
+	if (rc)
+		return rc;
+	if ((rc = dsr_init(s, ds, s->ds[i], r, e))) {
+		H5Dclose(ds);
+		return rc;
+	}
+	for (int d = 0; d < r->rank; d++)
+		n *= r->dim[d];
+	if (n * r->esize != s->base.t[i].nbytes) {
+		rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s': holds %llu elements of %zu bytes, expected %llu bytes",
+			s->base.path, s->ds[i], (unsigned long long)n, r->esize, (unsigned long long)s->base.t[i].nbytes);
+		dsr_done(r);
+		H5Dclose(ds);
+	}
+	return rc;
+}
+
 static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
 {
 	h5src *s = (h5src *)base;
-	const ck_tinfo *t;
-	char why[256];
-	hid_t ds = -1, ft = -1, mt = -1, sp = -1;
-	int rc = 0;
+	hsize_t start[CK_MAX_RANK] = {0};
+	dsr r;
+	int rc;
 	if (i >= s->base.n)
 		return ck_errf(e, CK_EINVALID, "%s: tensor index %zu out of range (%zu tensors)", s->base.path, i, s->base.n);
-	t = &s->base.t[i];
-	if (!t->nbytes)
+	if (!s->base.t[i].nbytes)
 		return 0;
-	if ((rc = ds_open(s, s->ds[i], &ds, e)))
-		goto done;
-	if ((ft = H5Dget_type(ds)) < 0 || (mt = mem_type(ft)) < 0 || (sp = H5Dget_space(ds)) < 0) {
-		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", s->base.path, s->ds[i], h5_why(why));
-		goto done;
-	}
-	hssize_t np = H5Sget_simple_extent_npoints(sp);
-	if (np < 0 || (uint64_t)np * H5Tget_size(mt) != t->nbytes) {
-		rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s': holds %lld elements, expected %llu bytes",
-			s->base.path, s->ds[i], (long long)np, (unsigned long long)t->nbytes);
-		goto done;
-	}
-	if (H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': read failed: %s", s->base.path, s->ds[i], h5_why(why));
-		goto done;
-	}
-	if (H5Aexists(ds, H5CK_CHECKSUM_ATTR) > 0)
-		rc = check_sum(s, ds, t, XXH64(buf, (size_t)t->nbytes, 0), e);
-done:
-	close_id(&sp, H5Sclose);
-	close_id(&mt, H5Tclose);
-	close_id(&ft, H5Tclose);
-	close_id(&ds, H5Dclose);
+	if ((rc = src_open_ds(s, i, &r, e)))
+		return rc;
+	if (!(rc = dsr_read_block(s, &r, start, r.dim, buf, e)) && H5Aexists(r.ds, H5CK_CHECKSUM_ATTR) > 0)
+		rc = check_sum(s, r.ds, &s->base.t[i], XXH64(buf, (size_t)s->base.t[i].nbytes, 0), e);
+	dsr_done(&r);
+	H5Dclose(r.ds);
 	return rc;
+}
+
+/* The source's rows, for ds_checksum. */
+typedef struct src_rows {
+	h5src *s;
+	dsr *r;
+} src_rows;
+
+static int src_rows_of(void *ctx, uint64_t first, uint64_t n, void *buf, ck_err *e)
+{
+	src_rows *c = ctx;
+	hsize_t start[CK_MAX_RANK] = {0}, count[CK_MAX_RANK];
+	memcpy(count, c->r->dim, sizeof count);
+	start[0] = first;
+	count[0] = n;
+	return dsr_read_block(c->s, c->r, start, count, buf, e);
 }
 
 /* Slice 0 first checks the whole tensor's checksum (read in row blocks), so no slice of a
@@ -1168,10 +1493,10 @@ done:
 static int src_read_slice(ck_tsrc *base, size_t i, int axis, uint64_t index, void *buf, ck_err *e)
 {
 	h5src *s = (h5src *)base;
-	hid_t ds = -1, ft = -1, mt = -1, fs = -1, ms = -1;
+	hsize_t start[CK_MAX_RANK] = {0}, count[CK_MAX_RANK];
 	const ck_tinfo *t;
 	unsigned long long h;
-	char why[256];
+	dsr r;
 	int rc = 0;
 	if (i >= s->base.n)
 		return ck_errf(e, CK_EINVALID, "%s: tensor index %zu out of range (%zu tensors)", s->base.path, i, s->base.n);
@@ -1179,20 +1504,22 @@ static int src_read_slice(ck_tsrc *base, size_t i, int axis, uint64_t index, voi
 	if (axis < 0 || axis >= t->shape.rank || index >= (uint64_t)t->shape.dim[axis] || !t->nbytes)
 		return ck_errf(e, CK_EINVALID, "%s: tensor '%s': no slice %llu along axis %d", s->base.path, t->name,
 			       (unsigned long long)index, axis);
-	if ((rc = ds_open(s, s->ds[i], &ds, e)))
-		;
-	else if ((ft = H5Dget_type(ds)) < 0 || (mt = mem_type(ft)) < 0)
-		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", s->base.path, s->ds[i], h5_why(why));
-	else if (index == 0 && H5Aexists(ds, H5CK_CHECKSUM_ATTR) > 0 &&
-		 !(rc = ds_checksum(s->base.path, ds, mt, t, &h, e)))
-		rc = check_sum(s, ds, t, h, e);
-	if (!rc && (select_block(ds, t, axis, index, 1, &fs, &ms) < 0 || H5Dread(ds, mt, ms, fs, H5P_DEFAULT, buf) < 0))
-		rc = ck_errf(e, CK_EIO, "%s: dataset '%s': read failed: %s", s->base.path, s->ds[i], h5_why(why));
-	close_id(&ms, H5Sclose);
-	close_id(&fs, H5Sclose);
-	close_id(&mt, H5Tclose);
-	close_id(&ft, H5Tclose);
-	close_id(&ds, H5Dclose);
+	if ((rc = src_open_ds(s, i, &r, e)))
+		return rc;
+	src_rows c = {s, &r};
+	if (r.rank != t->shape.rank)
+		rc = ck_errf(e, CK_EINVALID, "%s: dataset '%s': rank %d, expected %d", s->base.path, s->ds[i], r.rank,
+			t->shape.rank);
+	else if (index == 0 && H5Aexists(r.ds, H5CK_CHECKSUM_ATTR) > 0 && !(rc = ds_checksum(t, src_rows_of, &c, &h, e)))
+		rc = check_sum(s, r.ds, t, h, e);
+	if (!rc) {
+		memcpy(count, r.dim, sizeof count);
+		start[axis] = index;
+		count[axis] = 1;
+		rc = dsr_read_block(s, &r, start, count, buf, e);
+	}
+	dsr_done(&r);
+	H5Dclose(r.ds);
 	return rc;
 }
 
@@ -1366,18 +1693,9 @@ static int check_dataset(h5src *s, ck_tinfo *t, const char *dsname, int have_dty
 	}
 	if ((rc = check_written(f, ds, dcpl, dsname, t, e)))
 		goto done;
-	int nf = H5Pget_nfilters(dcpl);
-	for (int i = 0; i < nf && !rc; i++) {
-		unsigned flags, cd[8];
-		size_t ncd = 8;
-		char fname[64] = "";
-		H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof fname, fname, NULL);
-		fname[strcspn(fname, ";")] = '\0'; /* "HDF5 lz4 filter; see http://..." */
-		if (id == LZ4_ID ? !lz4_avail() : H5Zfilter_avail(id) <= 0)
-			rc = ck_errf(e, CK_ENOTFOUND, "%s: dataset '%s': HDF5 filter %d%s%s%s is not available%s", f, dsname,
-				(int)id, fname[0] ? " (" : "", fname, fname[0] ? ")" : "",
-				id == LZ4_ID ? " (install hdf5-filter-plugin)" : "");
-	}
+	dsr r;
+	if (!(rc = dsr_init(s, ds, dsname, &r, e)))
+		dsr_done(&r);
 done:
 	H5Eclear2(H5E_DEFAULT);
 	close_id(&dcpl, H5Pclose);
@@ -1894,7 +2212,6 @@ int h5ck_open(const char *path, ck_tsrc **out, ck_err *e)
 	close(fd);
 	if (!h5ck_is_hdf5(path))
 		return ck_errf(e, CK_EINVALID, "%s: not an HDF5 file (no HDF5 signature)", path);
-	lz4_avail();
 	if (!(s = ck_calloc(e, 1, sizeof *s)))
 		return CK_ENOMEM;
 	s->base.ops = &src_ops;
@@ -1910,6 +2227,12 @@ int h5ck_open(const char *path, ck_tsrc **out, ck_err *e)
 		rc = ck_errf(e, CK_EIO, "%s: cannot open as HDF5: %s", path, h5_why(why));
 		goto done;
 	}
+	hsize_t fsize = 0;
+	if (H5Fget_filesize(s->fid, &fsize) < 0) {
+		rc = ck_errf(e, CK_EIO, "%s: cannot get the file size: %s", path, h5_why(why));
+		goto done;
+	}
+	s->fsize = fsize;
 	if ((rc = attr_get_num(s->fid, "__version__", &found, &ver, &ok, path, e)))
 		goto done;
 	if (!found) {

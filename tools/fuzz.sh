@@ -28,7 +28,7 @@ if ! "$CC" -fsanitize=fuzzer,address,undefined "$OUT/probe.c" -o "$OUT/probe" 2>
 fi
 
 # The Makefile's packages and flags; sanitizers with -fno-sanitize-recover so UB is a crash.
-PKGS="yaml-0.1 libpcre2-8 hdf5 jansson minizip libxxhash nettle"
+PKGS=$(sed -n 's/^PKGS *:= *//p' Makefile) # one list: the Makefile's
 PKG_CFLAGS=$(pkg-config --cflags $PKGS) && PKG_LIBS=$(pkg-config --libs $PKGS) ||
 	{ echo "fuzz: pkg-config failed (make deps installs the -dev packages)" >&2; exit 2; }
 CFLAGS="-g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Isrc $PKG_CFLAGS -fno-sanitize-recover=all"

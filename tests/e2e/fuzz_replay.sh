@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.inc"
 cd "$ROOT"
 CC=${CC:-cc}
-PKGS="yaml-0.1 libpcre2-8 hdf5 jansson minizip libxxhash nettle"
+PKGS=$(sed -n 's/^PKGS *:= *//p' Makefile) # one list: the Makefile's
 CFLAGS="${OPTFLAGS:--O1 -g} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Isrc $(pkg-config --cflags $PKGS) ${EXTRA_CFLAGS:-}"
 LIBS="$(pkg-config --libs $PKGS) -lm ${EXTRA_LDFLAGS:-}"
 
