@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "h5ck.h"
+#include "path.h"
 #include "st.h"
 #include "tb.h"
 
@@ -28,12 +29,6 @@ static char *exe_dir(void)
 	return strdup(buf);
 }
 
-static int is_dir(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 char *cli_rules_dir(const char *opt)
 {
 	const char *env = getenv("CKCONV_RULES");
@@ -45,7 +40,7 @@ char *cli_rules_dir(const char *opt)
 	if (!(dir = exe_dir()))
 		return strdup("rules");
 	/* a build tree (bin/ckconv next to rules/) first, then an installed prefix */
-	if (asprintf(&cand, "%s/../rules", dir) >= 0 && is_dir(cand)) {
+	if (asprintf(&cand, "%s/../rules", dir) >= 0 && path_is_dir(cand)) {
 		char *real = realpath(cand, NULL);
 		free(dir);
 		if (real) {
@@ -68,12 +63,6 @@ static int has_file(const char *dir, const char *name)
 	return (size_t)snprintf(p, sizeof p, "%s/%s", dir, name) < sizeof p && access(p, F_OK) == 0;
 }
 
-static int ends_with(const char *s, const char *suf)
-{
-	size_t a = strlen(s), b = strlen(suf);
-	return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
 /* safetensors first: a repository shipping both formats means the same tensors. */
 int cli_open_source(const char *path, ck_tsrc **out, ck_err *e)
 {
@@ -90,7 +79,7 @@ int cli_open_source(const char *path, ck_tsrc **out, ck_err *e)
 	}
 	if (S_ISREG(st.st_mode) && h5ck_is_hdf5(path))
 		return h5ck_open(path, out, e);
-	if (ends_with(path, ".bin") || ends_with(path, ".bin.index.json") ||
+	if (path_ends_with(path, ".bin") || path_ends_with(path, ".bin.index.json") ||
 	    (S_ISREG(st.st_mode) && tb_is_zip(path)))
 		return tb_open(path, out, e);
 	return st_open(path, out, e);

@@ -12,6 +12,7 @@
 #include "exec.h"
 #include "h5ck.h"
 #include "layers.h"
+#include "path.h"
 #include "shard.h"
 #include "plan.h"
 #include "progress.h"
@@ -115,18 +116,6 @@ static int parse_args(int argc, char **argv, conv_args *a, ck_err *e)
 	return 0;
 }
 
-static int is_dir(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int ends_with(const char *s, const char *suf)
-{
-	size_t a = strlen(s), b = strlen(suf);
-	return a >= b && !strcmp(s + a - b, suf);
-}
-
 /* One HF checkpoint of the model: the whole model, or one component (LLaVA's image_model). */
 typedef struct comp {
 	const rule_comp *rc; /* NULL for a single-component model */
@@ -196,8 +185,8 @@ static int pick_direction(job *j, ck_err *e)
 	else if (tf)
 		j->dir = strcmp(tf, "hf") == 0;
 	else /* a damaged .mdl is still a packed source: its reader says what is wrong with it */
-		j->dir = !is_dir(j->a.src) &&
-			(h5ck_is_hdf5(j->a.src) || ends_with(j->a.src, ".mdl") || ends_with(j->a.src, ".h5"));
+		j->dir = !path_is_dir(j->a.src) &&
+			(h5ck_is_hdf5(j->a.src) || path_ends_with(j->a.src, ".mdl") || path_ends_with(j->a.src, ".h5"));
 	if (sf && strcmp(sf, "hf") && strncmp(sf, "cs-", 3))
 		return ck_errf(e, CK_EINVALID, "--src-fmt '%s': expected hf or cs-X.Y", sf);
 	if (tf && strcmp(tf, "hf") && strncmp(tf, "cs-", 3))
@@ -225,7 +214,7 @@ static int detect_components(const char *rules_dir, const char *src, char **out_
 			int all = 1;
 			for (size_t k = 0; k < f->n_comp && all; k++) {
 				char *p = NULL;
-				all = asprintf(&p, "%s/%s", src, f->comp[k].dir) >= 0 && is_dir(p);
+				all = asprintf(&p, "%s/%s", src, f->comp[k].dir) >= 0 && path_is_dir(p);
 				free(p);
 			}
 			if (all) {
@@ -318,7 +307,7 @@ static int single_hf_config(job *j, json_t **out, ck_err *e)
 	*out = NULL;
 	if (j->a.config) {
 		j->cfg_path = strdup(j->a.config);
-	} else if (is_dir(j->a.src)) {
+	} else if (path_is_dir(j->a.src)) {
 		if (asprintf(&j->cfg_path, "%s/config.json", j->a.src) < 0)
 			j->cfg_path = NULL;
 		else if (!cli_exists(j->cfg_path))
@@ -342,7 +331,7 @@ static int load_cs_params(job *j, ck_err *e)
 		cfg = strdup(j->a.config);
 	} else {
 		size_t n = strlen(j->a.src);
-		if (ends_with(j->a.src, ".mdl"))
+		if (path_ends_with(j->a.src, ".mdl"))
 			n -= 4;
 		if (asprintf(&cfg, "%.*s.yaml", (int)n, j->a.src) < 0)
 			cfg = NULL;
@@ -420,7 +409,7 @@ static int convert_configs_to_cs(job *j, json_t *hf_single, ck_err *e)
 				rc = ck_errf(e, CK_ENOMEM, "out of memory");
 				break;
 			}
-			if (!is_dir(c->dir)) {
+			if (!path_is_dir(c->dir)) {
 				rc = ck_errf(e, CK_ENOTFOUND, "%s: component directory '%s' of %s is missing (%s "
 					     "expects component %zu of %zu there)", c->dir, c->rc->dir, f->model,
 					     f->model, i + 1, j->n);
@@ -606,7 +595,7 @@ static char *default_out(const job *j)
 		copy[--n] = '\0';
 	base = basename(copy);
 	n = strlen(base);
-	if (ends_with(base, ".mdl"))
+	if (path_ends_with(base, ".mdl"))
 		n -= 4;
 	if (asprintf(&out, "%.*s_to_%s%s", (int)n, base, j->tgt_fmt, j->dir == 0 ? ".mdl" : "") < 0)
 		out = NULL;
@@ -618,8 +607,8 @@ static char *default_out(const job *j)
 static int cs_paths(const char *out, char **mdl, char **yaml, char **files, ck_err *e)
 {
 	size_t n = strlen(out);
-	if (ends_with(out, ".mdl") || ends_with(out, ".h5"))
-		n -= ends_with(out, ".mdl") ? 4 : 3;
+	if (path_ends_with(out, ".mdl") || path_ends_with(out, ".h5"))
+		n -= path_ends_with(out, ".mdl") ? 4 : 3;
 	*mdl = *yaml = *files = NULL;
 	if (asprintf(mdl, "%s%s", out, n == strlen(out) ? ".mdl" : "") < 0 || asprintf(yaml, "%.*s.yaml", (int)n, out) < 0 ||
 		asprintf(files, "%.*s.hf-files", (int)n, out) < 0) {
@@ -706,7 +695,7 @@ static int carry_to_cs(const job *j, const char *tmpdir, int *any, ck_err *e)
 			return ck_errf(e, CK_ENOMEM, "out of memory");
 		char *tmp = strdup(c->dir);
 		/* a file source (x.safetensors, *.index.json): its directory holds the tokenizer */
-		rc = tmp ? cli_copy_matching(is_dir(c->dir) ? c->dir : dirname(tmp), pat, np, dst, &copied, e)
+		rc = tmp ? cli_copy_matching(path_is_dir(c->dir) ? c->dir : dirname(tmp), pat, np, dst, &copied, e)
 			 : ck_errf(e, CK_ENOMEM, "out of memory");
 		free(tmp);
 		*any |= copied > 0;
@@ -892,7 +881,7 @@ static int write_hf_comp(job *j, comp *c, const char *dir, const char *carried, 
 	free(text);
 	free(cfgp);
 	text = NULL;
-	if (!rc && carried && is_dir(carried)) { /* the originals first: they win over generated files */
+	if (!rc && carried && path_is_dir(carried)) { /* the originals first: they win over generated files */
 		size_t copied;
 		char *all[] = {"*"};
 		rc = cli_copy_matching(carried, all, 1, dir, &copied, e);
@@ -975,7 +964,7 @@ static int plan_to_hf(job *j, plan_opts *po, ck_err *e)
 	unsigned char *claimed = NULL;
 	size_t problems = 0, unclaimed = 0;
 	int rc;
-	if ((rc = ends_with(j->a.src, ".mdl") || ends_with(j->a.src, ".h5") ? h5ck_open(j->a.src, &j->mdl, e)
+	if ((rc = path_ends_with(j->a.src, ".mdl") || path_ends_with(j->a.src, ".h5") ? h5ck_open(j->a.src, &j->mdl, e)
 										 : cli_open_source(j->a.src, &j->mdl, e)))
 		return rc;
 	if (!(claimed = ck_calloc(e, j->mdl->n, 1)))

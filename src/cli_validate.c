@@ -12,6 +12,7 @@
 #include "h5ck.h"
 #include "io.h"
 #include "match.h"
+#include "path.h"
 #include "rule.h"
 #include "strmap.h"
 #include "valio.h"
@@ -485,12 +486,6 @@ static void check_file(lint *L, const char *path)
 	rule_set_free(s);
 }
 
-static int is_dir(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static size_t check_dir(lint *L, const char *dir)
@@ -532,11 +527,11 @@ static int load_keys(lint *L, ck_err *e)
 	FILE *f;
 	char line[4096];
 	int packed = 0;
-	if (is_dir(L->keys_path) || cli_open_source(L->keys_path, &s, e) == 0) {
+	if (path_is_dir(L->keys_path) || cli_open_source(L->keys_path, &s, e) == 0) {
 		if (!s && cli_open_source(L->keys_path, &s, e))
 			return e->code;
 		ck_err_clear(e);
-		packed = !is_dir(L->keys_path) && h5ck_is_hdf5(L->keys_path);
+		packed = !path_is_dir(L->keys_path) && h5ck_is_hdf5(L->keys_path);
 		int cs = L->from ? !strcmp(L->from, "cs") : packed;
 		for (size_t i = 0; i < s->n; i++) {
 			const char *k = s->t[i].name;
@@ -605,7 +600,7 @@ int cli_validate(int argc, char **argv, ck_err *e)
 			continue;
 		}
 		given = 1;
-		if (is_dir(argv[i])) {
+		if (path_is_dir(argv[i])) {
 			count += check_dir(&L, argv[i]);
 		} else {
 			check_file(&L, argv[i]);

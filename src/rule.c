@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "path.h"
 #include "rule.h"
 #include "valio.h"
 
@@ -967,14 +968,6 @@ void rule_file_free(rule_file *f)
 	free(f);
 }
 
-static char *dir_of(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	if (!s)
-		return strdup(".");
-	return strndup(path, (size_t)(s - path));
-}
-
 static int load_file(loader *L, const char *path, const char *hf_pre, const char *cs_pre, int depth, int want_keys,
 	const yd_node *from_node, const rule_file *from);
 
@@ -1057,7 +1050,7 @@ static int load_include(loader *L, const rule_file *from, const yd_node *n, cons
 		return perr(e, from, inc, "include names a rule set in the same directory (no '/')", NULL, NULL);
 	if (!want_keys && (h || c))
 		return perr(e, from, n, "config includes take no prefixes", NULL, NULL);
-	dir = dir_of(from->path);
+	dir = path_dir(from->path);
 	hp = prefixed(e, hf_pre, h ? h->value : "");
 	cp = prefixed(e, cs_pre, c ? c->value : "");
 	if (!dir || !hp || !cp || asprintf(&path, "%s/%s.yaml", dir, inc->value) < 0) {
@@ -1086,7 +1079,7 @@ int rule_set_load(const char *path, rule_set **out, ck_err *e)
 
 char *rule_sibling(const char *from, const char *name)
 {
-	char *dir = dir_of(from), *p = NULL;
+	char *dir = path_dir(from), *p = NULL;
 	if (!dir || asprintf(&p, "%s/%s.yaml", dir, name) < 0)
 		p = NULL;
 	free(dir);

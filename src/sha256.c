@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <nettle/sha2.h>
 #include "io.h"
+#include "path.h"
 #include "sha256.h"
 #include "text.h"
 
@@ -49,16 +50,10 @@ int sha256_file_hex(const char *path, char out[65])
 	return 0;
 }
 
-static const char *base_name(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s ? s + 1 : p;
-}
-
 static int by_name(const void *a, const void *b)
 {
 	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
-	int c = strcmp(base_name(x), base_name(y));
+	int c = strcmp(path_base(x), path_base(y));
 	return c ? c : strcmp(x, y);
 }
 
@@ -76,7 +71,7 @@ int sha256_files_hex(const char *const *paths, size_t n, char out[65])
 		if (i && !strcmp(p[i], p[i - 1]))
 			continue;
 		if (!(rc = sha256_file_hex(p[i], hex)))
-			text_printf(&m, "%s  %s\n", hex, base_name(p[i]));
+			text_printf(&m, "%s  %s\n", hex, path_base(p[i]));
 	}
 	if (!rc && !m.oom)
 		sha256_hex(m.p ? m.p : "", m.n, out);

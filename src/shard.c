@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "bounds.h"
 #include "io.h"
+#include "path.h"
 #include "shard.h"
 #include "strmap.h"
 #include "valio.h"
@@ -123,12 +124,6 @@ static int index_files(const char *ip, json_t *wm, const char ***out, size_t *no
 	return 0;
 }
 
-static const char *base_name(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s ? s + 1 : p;
-}
-
 /* All keys of all files sorted, with a key in two files reported. */
 static int all_keys(const char *ip, shard_src *s, skey **out, size_t *nout, ck_err *e)
 {
@@ -148,8 +143,8 @@ static int all_keys(const char *ip, shard_src *s, skey **out, size_t *nout, ck_e
 	for (k = 1; k < total; k++) {
 		if (strcmp(keys[k - 1].name, keys[k].name) == 0) {
 			int rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s' appears in two shards: '%s' and '%s'", ip,
-					 keys[k].name, base_name(s->f[keys[k - 1].file]->path),
-					 base_name(s->f[keys[k].file]->path));
+					 keys[k].name, path_base(s->f[keys[k - 1].file]->path),
+					 path_base(s->f[keys[k].file]->path));
 			free(keys);
 			return rc;
 		}
@@ -159,35 +154,18 @@ static int all_keys(const char *ip, shard_src *s, skey **out, size_t *nout, ck_e
 	return 0;
 }
 
-static char *dir_of(const char *path, ck_err *e)
-{
-	const char *slash = strrchr(path, '/');
-	char *d;
-	if (!slash)
-		return ck_strdup(e, ".");
-	if (slash == path)
-		return ck_strdup(e, "/");
-	if ((d = ck_malloc(e, (size_t)(slash - path) + 1))) {
-		memcpy(d, path, (size_t)(slash - path));
-		d[slash - path] = '\0';
-	}
-	return d;
-}
-
 static int open_files(const char *ip, shard_src *s, const char **names, shard_open_fn fn, ck_err *e)
 {
-	char *dir = dir_of(ip, e);
+	char *dir = path_dir(ip);
 	int rc = 0;
 	if (!dir)
-		return CK_ENOMEM;
+		return ck_errf(e, CK_ENOMEM, "out of memory");
 	for (size_t i = 0; i < s->nf && !rc; i++) {
-		size_t n = strlen(dir) + strlen(names[i]) + 2;
-		char *p = ck_malloc(e, n);
+		char *p = path_join(dir, names[i]);
 		if (!p) {
-			rc = CK_ENOMEM;
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
 			break;
 		}
-		snprintf(p, n, "%s/%s", dir, names[i]);
 		if (access(p, F_OK))
 			rc = ck_errf(e, CK_ENOTFOUND, "%s: shard '%s' not found (%s: %s)", ip, names[i], p,
 				     strerror(errno));

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "io.h"
+#include "path.h"
 #include "shard.h"
 #include "st.h"
 #include "text.h"
@@ -21,51 +22,13 @@ typedef unsigned long long ull;
 
 /* ---- small helpers ---- */
 
-static char *path_join(const char *dir, const char *name, ck_err *e)
+/* path_join, with the out-of-memory error set */
+static char *joined(const char *dir, const char *name, ck_err *e)
 {
-	size_t n = strlen(dir) + strlen(name) + 2;
-	char *p = ck_malloc(e, n);
-	if (p)
-		snprintf(p, n, "%s/%s", dir, name);
+	char *p = path_join(dir, name);
+	if (!p)
+		ck_errf(e, CK_ENOMEM, "out of memory");
 	return p;
-}
-
-/* JSON string as serde_json writes it (safetensors header): UTF-8 kept, controls escaped.
- * With ascii set, as Python json.dumps writes it (ensure_ascii): non-ASCII as \uXXXX. */
-static void sb_json_str(text *b, const char *s, int ascii)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	text_add(b, "\"", 1);
-	while (*p) {
-		uint32_t c = *p;
-		size_t n = 1;
-		if (ascii && c >= 0x80) {
-			n = text_utf8_next(p, &c);
-			if (!n) /* names were validated; never reached */
-				n = 1, c = 0xfffd;
-		}
-		switch (c) {
-		case '"': text_puts(b, "\\\""); break;
-		case '\\': text_puts(b, "\\\\"); break;
-		case '\b': text_puts(b, "\\b"); break;
-		case '\f': text_puts(b, "\\f"); break;
-		case '\n': text_puts(b, "\\n"); break;
-		case '\r': text_puts(b, "\\r"); break;
-		case '\t': text_puts(b, "\\t"); break;
-		default:
-			if (c < 0x20 || (ascii && c == 0x7f))
-				text_printf(b, "\\u%04x", (unsigned)c);
-			else if (ascii && c > 0xffff)
-				text_printf(b, "\\u%04x\\u%04x", (unsigned)(0xd800 + ((c - 0x10000) >> 10)),
-				       (unsigned)(0xdc00 + ((c - 0x10000) & 0x3ff)));
-			else if (ascii && c >= 0x80)
-				text_printf(b, "\\u%04x", (unsigned)c);
-			else
-				text_add(b, (const char *)p, n);
-		}
-		p += n;
-	}
-	text_add(b, "\"", 1);
 }
 
 /* ---- reader ---- */
@@ -365,12 +328,6 @@ done:
 	return rc;
 }
 
-static int ends_with(const char *s, const char *suf)
-{
-	size_t a = strlen(s), b = strlen(suf);
-	return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
 /* One .safetensors file as a source; path is copied. */
 static int open_file(const char *path, ck_tsrc **out, ck_err *e)
 {
@@ -404,13 +361,13 @@ int st_open(const char *path, ck_tsrc **out, ck_err *e)
 	if (stat(path, &sb))
 		return ck_errf(e, errno == ENOENT ? CK_ENOTFOUND : CK_EIO, "%s: %s", path, strerror(errno));
 	if (!S_ISDIR(sb.st_mode))
-		return ends_with(path, ".json") ? shard_open(path, open_file, out, e) : open_file(path, out, e);
-	if (!(p = path_join(path, ST_INDEX_NAME, e)))
+		return path_ends_with(path, ".json") ? shard_open(path, open_file, out, e) : open_file(path, out, e);
+	if (!(p = joined(path, ST_INDEX_NAME, e)))
 		return CK_ENOMEM;
 	idx = access(p, F_OK) == 0;
 	if (!idx) {
 		free(p);
-		if (!(p = path_join(path, ST_SINGLE_NAME, e)))
+		if (!(p = joined(path, ST_SINGLE_NAME, e)))
 			return CK_ENOMEM;
 		if (access(p, F_OK)) {
 			free(p);
@@ -552,7 +509,7 @@ static int shard_header(st_sink *k, ck_tinfo **m, size_t cnt, text *b, ck_err *e
 	text_puts(b, "{\"__metadata__\":{\"format\":\"pt\"}");
 	for (size_t j = 0; j < cnt; j++) {
 		text_add(b, ",", 1);
-		sb_json_str(b, m[j]->name, 0);
+		text_json_str(b, m[j]->name, strlen(m[j]->name), 0);
 		text_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", ck_dtype_st_name(m[j]->dtype));
 		for (int d = 0; d < m[j]->shape.rank; d++)
 			text_printf(b, "%s%lld", d ? "," : "", (long long)m[j]->shape.dim[d]);
@@ -608,7 +565,7 @@ static int open_shards(st_sink *k, ck_err *e)
 		else
 			snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", s + 1, k->nsh);
 		b.n = 0;
-		if (!(k->s[s].path = path_join(k->dir, name, e))) {
+		if (!(k->s[s].path = joined(k->dir, name, e))) {
 			rc = CK_ENOMEM;
 			break;
 		}
@@ -645,9 +602,9 @@ static int write_index(st_sink *k, ck_err *e)
 	for (size_t i = 0; i < k->n; i++) {
 		const char *f = strrchr(k->s[k->sh[p[i] - k->t]].path, '/') + 1;
 		text_puts(&b, i ? ",\n    " : "\n    ");
-		sb_json_str(&b, p[i]->name, 1);
+		text_json_str(&b, p[i]->name, strlen(p[i]->name), 1);
 		text_puts(&b, ": ");
-		sb_json_str(&b, f, 1);
+		text_json_str(&b, f, strlen(f), 1);
 	}
 	text_puts(&b, k->n ? "\n  }\n}\n" : "}\n}\n");
 	if (b.oom)
@@ -737,7 +694,7 @@ int st_sink_open(const char *dir, const ck_tinfo *t, size_t n, uint64_t shard_si
 	if (!(k->dir = ck_strdup(e, dir)) || !(k->t = ck_calloc(e, n, sizeof *k->t)) ||
 	    !(k->sh = ck_calloc(e, n, sizeof *k->sh)) || !(k->off = ck_calloc(e, n, sizeof *k->off)) ||
 	    !(k->done = ck_calloc(e, n, 1)) || !(rank = ck_calloc(e, n, sizeof *rank)) ||
-	    !(k->ipath = path_join(dir, ST_INDEX_NAME, e))) {
+	    !(k->ipath = joined(dir, ST_INDEX_NAME, e))) {
 		rc = CK_ENOMEM;
 		goto done;
 	}

@@ -10,6 +10,7 @@
 #include <unzip.h>
 #include "bounds.h"
 #include "io.h"
+#include "path.h"
 #include "pickle.h"
 #include "shard.h"
 #include "strmap.h"
@@ -385,12 +386,6 @@ static int open_file(const char *path, ck_tsrc **out, ck_err *e)
 	return 0;
 }
 
-static int ends_with(const char *s, const char *suf)
-{
-	size_t a = strlen(s), b = strlen(suf);
-	return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
 int tb_open(const char *path, ck_tsrc **out, ck_err *e)
 {
 	struct stat sb;
@@ -401,7 +396,7 @@ int tb_open(const char *path, ck_tsrc **out, ck_err *e)
 	if (stat(path, &sb))
 		return ck_errf(e, errno == ENOENT ? CK_ENOTFOUND : CK_EIO, "%s: %s", path, strerror(errno));
 	if (!S_ISDIR(sb.st_mode))
-		return ends_with(path, ".json") ? shard_open(path, open_file, out, e) : open_file(path, out, e);
+		return path_ends_with(path, ".json") ? shard_open(path, open_file, out, e) : open_file(path, out, e);
 	n = strlen(path) + sizeof TB_INDEX_NAME + 1;
 	if (!(p = ck_malloc(e, n)))
 		return CK_ENOMEM;

@@ -85,10 +85,13 @@ void text_dispose(text *b)
 }
 
 /* Decodes one UTF-8 sequence: its length, or 0 if invalid (overlong, surrogate, > U+10FFFF). */
-size_t text_utf8_next(const unsigned char *s, uint32_t *cp)
+size_t text_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	uint32_t c = s[0], min;
+	uint32_t c, min;
 	size_t len;
+	if (!n)
+		return 0;
+	c = s[0];
 	if (c < 0x80) {
 		*cp = c;
 		return 1;
@@ -101,6 +104,8 @@ size_t text_utf8_next(const unsigned char *s, uint32_t *cp)
 	} else {
 		return 0;
 	}
+	if (len > n)
+		return 0;
 	for (size_t i = 1; i < len; i++) {
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
@@ -115,11 +120,48 @@ size_t text_utf8_next(const unsigned char *s, uint32_t *cp)
 int text_utf8_valid(const char *s)
 {
 	uint32_t cp;
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t n = text_utf8_next(p, &cp);
+	size_t left = strlen(s);
+	for (const unsigned char *p = (const unsigned char *)s; left;) {
+		size_t n = text_utf8_next(p, left, &cp);
 		if (!n)
 			return 0;
 		p += n;
+		left -= n;
 	}
 	return 1;
+}
+
+void text_json_str(text *b, const char *s, size_t n, int ascii)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	text_add(b, "\"", 1);
+	while (p < end) {
+		uint32_t c = *p;
+		size_t k = 1;
+		if (c >= 0x80 && !(k = text_utf8_next(p, (size_t)(end - p), &c)))
+			k = 1, c = 0xfffd;
+		switch (c) {
+		case '"': text_puts(b, "\\\""); break;
+		case '\\': text_puts(b, "\\\\"); break;
+		case '\b': text_puts(b, "\\b"); break;
+		case '\f': text_puts(b, "\\f"); break;
+		case '\n': text_puts(b, "\\n"); break;
+		case '\r': text_puts(b, "\\r"); break;
+		case '\t': text_puts(b, "\\t"); break;
+		default:
+			if (c < 0x20 || (ascii && c == 0x7f))
+				text_printf(b, "\\u%04x", (unsigned)c);
+			else if (ascii && c > 0xffff)
+				text_printf(b, "\\u%04x\\u%04x", (unsigned)(0xd800 + ((c - 0x10000) >> 10)),
+					(unsigned)(0xdc00 + ((c - 0x10000) & 0x3ff)));
+			else if (ascii && c >= 0x80)
+				text_printf(b, "\\u%04x", (unsigned)c);
+			else if (c == 0xfffd && k == 1)
+				text_puts(b, "\xef\xbf\xbd"); /* U+FFFD for a byte that is not UTF-8 */
+			else
+				text_add(b, (const char *)p, k);
+		}
+		p += k;
+	}
+	text_add(b, "\"", 1);
 }

@@ -20,10 +20,15 @@ void text_spaces(text *b, size_t n);
 char *text_take(text *b);
 void text_dispose(text *b);
 
-/* Length of the UTF-8 sequence at s and its code point, or 0 if invalid (overlong, surrogate,
- * beyond U+10FFFF, truncated). */
-size_t text_utf8_next(const unsigned char *s, uint32_t *cp);
+/* Length of the UTF-8 sequence at s (at most n bytes available) and its code point, or 0 if
+ * invalid (overlong, surrogate, beyond U+10FFFF, truncated). The one UTF-8 decoder. */
+size_t text_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 /* 1 if the NUL-terminated s is valid UTF-8. */
 int text_utf8_valid(const char *s);
+/* s[0..n) as a JSON string, quotes included. ascii = 0: as serde_json writes it (UTF-8 kept,
+ * controls escaped; the safetensors header); ascii = 1: as Python's json.dumps does
+ * (ensure_ascii: everything outside ' '..'~' as \uXXXX, surrogate pairs beyond U+FFFF).
+ * Invalid UTF-8 comes out as U+FFFD. The one JSON string escaper. */
+void text_json_str(text *b, const char *s, size_t n, int ascii);
 
 #endif

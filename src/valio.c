@@ -537,32 +537,10 @@ const char *valio_fmt_double(double d, char buf[40])
 /* Next code point of UTF-8 s[*i..n); invalid bytes come out as U+FFFD. */
 static uint32_t utf8_next(const unsigned char *s, size_t n, size_t *i)
 {
-	uint32_t c = s[*i], min;
-	size_t k;
-	if (c < 0x80) {
-		(*i)++;
-		return c;
-	}
-	k = c >= 0xF0 && c < 0xF5 ? 3 : c >= 0xE0 ? (c < 0xF0 ? 2 : 0) : c >= 0xC2 ? 1 : 0;
-	if (!k || *i + k >= n) {
-		(*i)++;
-		return 0xFFFD;
-	}
-	min = k == 1 ? 0x80 : k == 2 ? 0x800 : 0x10000;
-	c &= 0x3Fu >> k;
-	for (size_t j = 1; j <= k; j++) {
-		if ((s[*i + j] & 0xC0) != 0x80) {
-			(*i)++;
-			return 0xFFFD;
-		}
-		c = c << 6 | (s[*i + j] & 0x3F);
-	}
-	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
-		(*i)++;
-		return 0xFFFD;
-	}
-	*i += k + 1;
-	return c;
+	uint32_t c;
+	size_t k = text_utf8_next(s + *i, n - *i, &c);
+	*i += k ? k : 1;
+	return k ? c : 0xFFFD;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -586,29 +564,6 @@ static const char **sorted_keys(const json_t *o, size_t *n)
 }
 
 /* ---- JSON writer: json.dumps(indent=2, sort_keys=True, ensure_ascii=True) ---- */
-
-static void js_str(text *b, const char *s, size_t n)
-{
-	char u[16];
-	text_add(b, "\"", 1);
-	for (size_t i = 0; i < n;) {
-		uint32_t c = utf8_next((const unsigned char *)s, n, &i);
-		const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r" :
-			c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
-		if (esc) {
-			text_puts(b, esc);
-		} else if (c >= 0x20 && c <= 0x7E) {
-			u[0] = (char)c;
-			text_add(b, u, 1);
-		} else if (c < 0x10000) {
-			text_add(b, u, (size_t)snprintf(u, sizeof u, "\\u%04x", c));
-		} else { /* UTF-16 surrogate pair */
-			c -= 0x10000;
-			text_add(b, u, (size_t)snprintf(u, sizeof u, "\\u%04x\\u%04x", 0xD800 + (c >> 10), 0xDC00 + (c & 0x3FF)));
-		}
-	}
-	text_add(b, "\"", 1);
-}
 
 /* Python json.dumps layout: indent < 0 is one line with ", " and ": "; otherwise a newline
  * and indent spaces per level, "," at line ends. */
@@ -643,14 +598,14 @@ static void js_val(text *b, const json_t *v, size_t level, int indent, int sort)
 		if (sort) {
 			for (size_t i = 0; i < n; i++) {
 				js_sep(b, indent, level + 1, i == 0);
-				js_str(b, k[i], strlen(k[i]));
+				text_json_str(b, k[i], strlen(k[i]), 1);
 				text_puts(b, ": ");
 				js_val(b, json_object_get(v, k[i]), level + 1, indent, sort);
 			}
 		} else {
 			json_object_foreach((json_t *)v, key, x) {
 				js_sep(b, indent, level + 1, n++ == 0);
-				js_str(b, key, strlen(key));
+				text_json_str(b, key, strlen(key), 1);
 				text_puts(b, ": ");
 				js_val(b, x, level + 1, indent, sort);
 			}
@@ -680,7 +635,7 @@ static void js_val(text *b, const json_t *v, size_t level, int indent, int sort)
 		text_puts(b, "]");
 		break;
 	case JSON_STRING:
-		js_str(b, json_string_value(v), json_string_length(v));
+		text_json_str(b, json_string_value(v), json_string_length(v), 1);
 		break;
 	case JSON_INTEGER:
 		snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));

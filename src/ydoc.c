@@ -6,6 +6,7 @@
 #include <string.h>
 #include <yaml.h>
 #include "io.h"
+#include "strmap.h"
 #include "ydoc.h"
 
 #define YD_MAX_FILE CK_MAX_META_FILE
@@ -20,16 +21,6 @@ typedef struct ynode {
 	int height;    /* nested collections in the subtree (0 for a scalar) */
 } ynode;
 
-/* String -> pointer hash table (open addressing), for anchors and duplicate keys. */
-typedef struct hslot {
-	const char *k;
-	void *v;
-} hslot;
-typedef struct htab {
-	hslot *s;
-	size_t cap, n;
-} htab;
-
 typedef struct loader {
 	yaml_parser_t p;
 	const char *path;
@@ -38,42 +29,10 @@ typedef struct loader {
 	ck_err *e;
 	size_t total; /* expanded node count so far */
 	size_t bytes; /* expanded scalar and tag bytes so far */
-	htab anchors; /* owned name -> ynode (holds a ref) */
+	strmap anchor_at; /* anchor name -> index in anchor[] */
+	ynode **anchor;   /* each holds a ref */
+	size_t n_anchor, cap_anchor;
 } loader;
-
-static size_t hhash(const char *s)
-{
-	size_t h = 1469598103934665603u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211u;
-	return h;
-}
-
-static hslot *hfind(const htab *h, const char *k)
-{
-	size_t i = hhash(k) & (h->cap - 1);
-	while (h->s[i].k && strcmp(h->s[i].k, k) != 0)
-		i = (i + 1) & (h->cap - 1);
-	return &h->s[i];
-}
-
-/* Slot for k (existing or fresh, k not yet stored); NULL on allocation failure. */
-static hslot *hslot_for(htab *h, const char *k)
-{
-	if ((h->n + 1) * 2 > h->cap) {
-		htab g = {NULL, h->cap ? h->cap * 2 : 16, 0};
-		if (!(g.s = calloc(g.cap, sizeof *g.s)))
-			return NULL;
-		for (size_t i = 0; i < h->cap; i++)
-			if (h->s[i].k) {
-				*hfind(&g, h->s[i].k) = h->s[i];
-				g.n++;
-			}
-		free(h->s);
-		*h = g;
-	}
-	return hfind(h, k);
-}
 
 static void node_unref(ynode *y)
 {
@@ -200,7 +159,8 @@ static int parse_scalar(loader *L, const yaml_event_t *ev, ynode **out)
 static int parse_alias(loader *L, const yaml_event_t *ev, int depth, ynode **out)
 {
 	const char *name = (const char *)ev->data.alias.anchor;
-	ynode *t = L->anchors.cap ? hfind(&L->anchors, name)->v : NULL;
+	size_t at;
+	ynode *t = strmap_get(&L->anchor_at, name, &at) ? L->anchor[at] : NULL;
 	int rc;
 	if (!t)
 		return lerr(L, CK_EINVALID, ev->start_mark, "undefined alias '*%.200s'", name);
@@ -236,25 +196,24 @@ static int put_item(loader *L, ynode *c, size_t i, size_t *cap, ynode *child)
 	return 0;
 }
 
-/* Checks a just-parsed mapping key: scalar, not a merge key, not a duplicate. */
-static int check_key(loader *L, const yaml_event_t *kev, const ynode *k, htab *seen)
+/* Checks the key just put in slot `slot` of mapping c: scalar, not a merge key, not a
+ * duplicate (seen: key text -> its slot). */
+static int check_key(loader *L, const yaml_event_t *kev, const ynode *c, size_t slot, strmap *seen)
 {
-	hslot *s;
+	const ynode *k = (const ynode *)c->n.items[slot];
+	size_t first;
 	if (k->n.kind != YD_SCALAR)
 		return lerr(L, CK_EINVALID, kev->start_mark, "mapping keys must be scalars, found a %s",
 			yd_kind_name(k->n.kind));
 	if ((!k->n.quoted && !k->n.tag && !strcmp(k->n.value, "<<")) || (k->n.tag && !strcmp(k->n.tag, TAG_MERGE)))
 		return lerr(L, CK_EINVALID, kev->start_mark, "merge keys are not supported");
-	if (!(s = hslot_for(seen, k->n.value)))
-		return ck_errf(L->e, CK_ENOMEM, "%s: out of memory", L->path);
-	if (s->k) {
-		const ynode *o = s->v;
+	if (strmap_get(seen, k->n.value, &first)) {
+		const yd_node *o = c->n.items[first];
 		return lerr(L, CK_EINVALID, kev->start_mark, "duplicate key '%.200s' (first defined at %d:%d)",
-			k->n.value, o->n.line, o->n.col);
+			k->n.value, o->line, o->col);
 	}
-	s->k = k->n.value;
-	s->v = (void *)k;
-	seen->n++;
+	if (strmap_put(seen, k->n.value, slot))
+		return ck_errf(L->e, CK_ENOMEM, "%s: out of memory", L->path);
 	return 0;
 }
 
@@ -262,7 +221,7 @@ static int parse_coll(loader *L, const yaml_event_t *ev, int depth, ynode **out)
 {
 	int is_map = ev->type == YAML_MAPPING_START_EVENT;
 	const yaml_char_t *tag = is_map ? ev->data.mapping_start.tag : ev->data.sequence_start.tag;
-	htab seen = {NULL, 0, 0};
+	strmap seen;
 	size_t cap = 0, i = 0;
 	ynode *c = NULL;
 	int rc;
@@ -270,6 +229,7 @@ static int parse_coll(loader *L, const yaml_event_t *ev, int depth, ynode **out)
 		return lerr(L, CK_ELIMIT, ev->start_mark, "collections nested deeper than %d", YD_MAX_DEPTH);
 	if ((rc = new_node(L, ev, is_map ? YD_MAP : YD_SEQ, tag, &c)))
 		return rc;
+	strmap_init(&seen);
 	c->height = 1;
 	for (;;) {
 		yaml_event_t cev;
@@ -284,7 +244,7 @@ static int parse_coll(loader *L, const yaml_event_t *ev, int depth, ynode **out)
 		if (!rc && (rc = put_item(L, c, i, &cap, child)))
 			node_unref(child);
 		if (!rc && ++i % 2 == 1 && is_map)
-			rc = check_key(L, &cev, child, &seen); /* slot i - 1 is a key */
+			rc = check_key(L, &cev, c, i - 1, &seen);
 		yaml_event_delete(&cev);
 		if (rc)
 			goto done;
@@ -298,25 +258,31 @@ done:
 			node_unref((ynode *)c->n.items[j]);
 		node_unref(c);
 	}
-	free(seen.s);
+	strmap_dispose(&seen);
 	return rc;
 }
 
 static int add_anchor(loader *L, const yaml_char_t *anchor, ynode *y)
 {
 	const char *name = (const char *)anchor;
-	hslot *s = hslot_for(&L->anchors, name);
-	if (!s)
-		return ck_errf(L->e, CK_ENOMEM, "%s: out of memory", L->path);
-	if (s->k) { /* a redefined anchor: later aliases see the new node */
-		node_unref(s->v);
+	size_t at;
+	if (strmap_get(&L->anchor_at, name, &at)) { /* a redefined anchor: later aliases see the new node */
+		node_unref(L->anchor[at]);
 	} else {
-		if (!(s->k = strdup(name)))
+		if (L->n_anchor == L->cap_anchor) {
+			size_t cap = L->cap_anchor ? 2 * L->cap_anchor : 16;
+			ynode **a = realloc(L->anchor, cap * sizeof *a);
+			if (!a)
+				return ck_errf(L->e, CK_ENOMEM, "%s: out of memory", L->path);
+			L->anchor = a;
+			L->cap_anchor = cap;
+		}
+		if (strmap_put(&L->anchor_at, name, at = L->n_anchor))
 			return ck_errf(L->e, CK_ENOMEM, "%s: out of memory", L->path);
-		L->anchors.n++;
+		L->n_anchor++;
 	}
 	y->refs++;
-	s->v = y;
+	L->anchor[at] = y;
 	return 0;
 }
 
@@ -419,12 +385,10 @@ int yd_load_string(const char *name, const char *text, size_t len, yd_doc **out,
 	yaml_parser_set_input_string(&L.p, L.text, len);
 	rc = load(&L, &d->root);
 	yaml_parser_delete(&L.p);
-	for (size_t i = 0; i < L.anchors.cap; i++)
-		if (L.anchors.s[i].k) {
-			free((char *)L.anchors.s[i].k);
-			node_unref(L.anchors.s[i].v);
-		}
-	free(L.anchors.s);
+	for (size_t i = 0; i < L.n_anchor; i++)
+		node_unref(L.anchor[i]);
+	free(L.anchor);
+	strmap_dispose(&L.anchor_at);
 	if (rc) {
 		yd_doc_free(d);
 		return rc;

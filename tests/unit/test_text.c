@@ -1,0 +1,56 @@
+/* test_text.c - the one UTF-8 decoder and the one JSON string escaper (serde and Python styles). */
+#include <stdlib.h>
+#include <string.h>
+#include "text.h"
+#include "t.h"
+
+static void test_utf8(void)
+{
+	static const struct { const char *s; size_t len; uint32_t cp; const char *name; } cases[] = {
+		{"A", 1, 'A', "ASCII"},
+		{"\xc3\xa9", 2, 0xe9, "two bytes"},
+		{"\xe2\x82\xac", 3, 0x20ac, "three bytes"},
+		{"\xf0\x9f\x98\x80", 4, 0x1f600, "four bytes"},
+		{"\xc0\xaf", 0, 0, "overlong refused"},
+		{"\xed\xa0\x80", 0, 0, "surrogate refused"},
+		{"\xf4\x90\x80\x80", 0, 0, "beyond U+10FFFF refused"},
+		{"\x80", 0, 0, "lone continuation refused"},
+		{"\xe2\x82", 0, 0, "truncated refused"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		uint32_t cp = 0;
+		size_t n = text_utf8_next((const unsigned char *)cases[i].s, strlen(cases[i].s), &cp);
+		T_OK(n == cases[i].len && (!n || cp == cases[i].cp), "utf8: %s", cases[i].name);
+	}
+	uint32_t cp;
+	T_EQ_INT(text_utf8_next((const unsigned char *)"\xe2\x82\xac", 2, &cp), 0, "utf8: the length bound is kept");
+	T_OK(text_utf8_valid("caf\xc3\xa9") && !text_utf8_valid("caf\xc3"), "utf8: whole strings");
+}
+
+static void test_json(void)
+{
+	static const struct { const char *s; int ascii; const char *want; } cases[] = {
+		{"a\"b\\c", 0, "\"a\\\"b\\\\c\""},
+		{"\n\t\x01", 0, "\"\\n\\t\\u0001\""},
+		{"caf\xc3\xa9", 0, "\"caf\xc3\xa9\""},
+		{"caf\xc3\xa9", 1, "\"caf\\u00e9\""},
+		{"\x7f", 0, "\"\x7f\""},
+		{"\x7f", 1, "\"\\u007f\""},
+		{"\xf0\x9f\x98\x80", 1, "\"\\ud83d\\ude00\""},
+		{"a\xff", 1, "\"a\\ufffd\""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		text b = {0};
+		text_json_str(&b, cases[i].s, strlen(cases[i].s), cases[i].ascii);
+		char *got = text_take(&b);
+		T_EQ_STR(got, cases[i].want, cases[i].want);
+		free(got);
+	}
+}
+
+int main(void)
+{
+	test_utf8();
+	test_json();
+	return t_done();
+}
