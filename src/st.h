@@ -6,12 +6,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "bounds.h"
 #include "err.h"
 #include "tensor.h"
 
 #define ST_MAX_HEADER (100u << 20) /* header JSON bytes */
 #define ST_MAX_TENSORS 1000000
-#define ST_MAX_KEY 4096
+#define ST_MAX_KEY CK_MAX_KEY_BYTES
 
 /* Open a safetensors source: `path` is a .safetensors file, a *.safetensors.index.json shard index,
  * or a directory holding model.safetensors or model.safetensors.index.json (index preferred if both).
