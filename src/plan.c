@@ -90,6 +90,7 @@ typedef struct builder {
 	pending *pend;
 	size_t *n_ops;   /* per source tensor: scalings to apply first (muP) */
 	plan_op (*ops)[PLAN_MAX_OPS];
+	unsigned char *rule_said; /* per key rule: its shapes already reported as disagreeing */
 } builder;
 
 /* The placeholder a stacking action gathers over (its PLACEHOLDER parameter), or NULL. */
@@ -433,6 +434,18 @@ static const char *want_str(const ck_shape *want, const int *any, char *buf, siz
 	return buf;
 }
 
+/* A rule's own inconsistency is reported once, not once per layer. */
+static int said_before(builder *B, const rule_key *k)
+{
+	size_t r = (size_t)(k - B->rs->keys);
+	if (!B->rule_said && !(B->rule_said = calloc(B->rs->n_keys ? B->rs->n_keys : 1, 1)))
+		return 0;
+	if (B->rule_said[r])
+		return 1;
+	B->rule_said[r] = 1;
+	return 0;
+}
+
 /* Shapes the config implies, checked on the sources before anything is read (a mismatch is
  * the input's fault) and on the targets the chain makes (a mismatch is the rules' fault).
  * Returns 1 after noting a problem. */
@@ -455,7 +468,7 @@ static int check_shapes(builder *B, const pending *pg, const rule_key *k, const 
 		return bad;
 	}
 	for (size_t j = 0; j < out->n && !bad; j++)
-		if ((bad = !shape_fits(&out->t[j].shape, &want, any)))
+		if ((bad = !shape_fits(&out->t[j].shape, &want, any)) && !said_before(B, k))
 			PROBLEM(B->p, "%s: the rule makes a target of shape %s, its %s shape says %s (rule %s:%d:%d, shape: %s)",
 				B->src->t[pg->key[0]].name, ck_shape_str(&out->t[j].shape, a, sizeof a), side ? "cs" : "hf",
 				want_str(&want, any, b, sizeof b), k->pos.file, k->pos.line, k->pos.col, expr_src(k->shape[side]));
@@ -706,7 +719,7 @@ static int add_created(builder *B, match_prog *mp)
 int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src_prefix, const char *dst_prefix,
 	json_t *hf, json_t *cs, const plan_opts *o, ck_err *e)
 {
-	builder B = {p, rs, dir, src, src_prefix, dst_prefix, hf, cs, o, e, {0}, 0, NULL, NULL, NULL};
+	builder B = {p, rs, dir, src, src_prefix, dst_prefix, hf, cs, o, e, {0}, 0, NULL, NULL, NULL, NULL};
 	match_prog *mp = NULL;
 	size_t before = p->n_problems;
 	int rc;
@@ -760,6 +773,7 @@ done:
 	free(B.pend);
 	free(B.n_ops);
 	free(B.ops);
+	free(B.rule_said);
 	strmap_dispose(&B.groups);
 	match_free(mp);
 	return rc;

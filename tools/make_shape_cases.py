@@ -200,6 +200,18 @@ def define(ckconv, tmp):
     case("shape-gpt2-wpe", "convert IN/hf --model gpt2 -o OUT/x.mdl",
          "transformer.wpe.weight: shape [3, 5], expected [%d, %d] from the config (rule " % (P, E),
          golden_hf("gpt2", reshape("transformer.wpe.weight", (3, 5))))
+    # a rule whose two shapes disagree with its action: the chain makes [E, E] parts of c_attn
+    rules = {}
+    for fn in ("gpt2.yaml", "gpt2-lm.yaml"):
+        t = open(os.path.join(ROOT, "rules", fn)).read()
+        if fn == "gpt2-lm.yaml":
+            t2 = t.replace('cs: "P == \'weight\' ? [hid, hid] : [hid]"}', 'cs: "P == \'weight\' ? [hid, 2 * hid] : [hid]"}', 1)
+            assert t2 != t, "gpt2-lm.yaml: the c_attn shape: edit changed nothing"
+            t = t2
+        rules["rules/" + fn] = t.encode()
+    case("shape-rule-disagrees-with-action", "convert IN/hf --model gpt2 --rules IN/rules -o OUT/x.mdl",
+         "transformer.h.0.attn.c_attn.weight: the rule makes a target of shape [%d, %d], its cs shape says [%d, %d]"
+         % (E, E, E, 2 * E), golden_hf("gpt2", lambda ts: None) | rules)
     lcfg = json.load(open(os.path.join(GOLDEN, "llama", "hf", "config.json")))
     H = lcfg["hidden_size"]
     case("shape-llama-q-proj", "convert IN/hf --model llama -o OUT/x.mdl",
