@@ -30,9 +30,6 @@ int cli_parse_size(const char *s, uint64_t *out, ck_err *e);
 int cli_exists(const char *path);
 /* Remove a file or a directory tree (best effort; used for --force and cleanup). */
 void cli_remove_tree(const char *path);
-/* Copy the regular files of src_dir whose names match any glob pattern into dst_dir (created
- * if needed); *copied counts them. */
-int cli_copy_matching(const char *src_dir, char **pat, size_t n_pat, const char *dst_dir, size_t *copied, ck_err *e);
 /* If s is "--name=value" or "--name value", set *val and advance *i. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **val, ck_err *e);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "carry.h"
 #include "cli.h"
 #include "config.h"
 #include "exec.h"
@@ -571,7 +572,8 @@ static int rules_digest(const job *j, char hex[65])
 	return rc;
 }
 
-static char *provenance(const job *j)
+/* carried: the carried files' checksums (carry.h), recorded when there are any. */
+static char *provenance(const job *j, json_t *carried)
 {
 	char hex[65] = "";
 	json_t *o;
@@ -580,6 +582,8 @@ static char *provenance(const job *j)
 		hex[0] = '\0';
 	o = json_pack("{ss ss ss ss ss ss ss}", "tool", "ckconv", "version", CKCONV_VERSION, "rules", j->rules_path,
 		"rules_sha256", hex, "source", j->a.src, "source_format", j->src_fmt, "target_format", j->tgt_fmt);
+	if (o && json_object_size(carried))
+		json_object_set(o, "carried", carried);
 	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s;
@@ -611,7 +615,7 @@ static int cs_paths(const char *out, char **mdl, char **yaml, char **files, ck_e
 		n -= path_ends_with(out, ".mdl") ? 4 : 3;
 	*mdl = *yaml = *files = NULL;
 	if (asprintf(mdl, "%s%s", out, n == strlen(out) ? ".mdl" : "") < 0 || asprintf(yaml, "%.*s.yaml", (int)n, out) < 0 ||
-		asprintf(files, "%.*s.hf-files", (int)n, out) < 0) {
+		!(*files = carry_dir(out))) {
 		free(*mdl);
 		free(*yaml);
 		*mdl = *yaml = *files = NULL;
@@ -680,27 +684,33 @@ static char **file_patterns(const job *j, const comp *c, size_t *n)
 	return c->rc ? c->rc->files : f->files;
 }
 
-/* Tokenizer and processor files travel next to the packed file: OUT.hf-files/<component>/. */
-static int carry_to_cs(const job *j, const char *tmpdir, int *any, ck_err *e)
+/* Tokenizer and processor files travel next to the packed file: OUT.hf-files/<component>/,
+ * their checksums into sums. Symlinks may point anywhere inside the source directory. */
+static int carry_to_cs(const job *j, const char *tmpdir, json_t *sums, ck_err *e)
 {
+	char *copy = strdup(j->a.src);
+	const char *root;
 	int rc = 0;
-	*any = 0;
+	if (!copy)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	root = path_is_dir(j->a.src) ? j->a.src : dirname(copy);
 	for (size_t i = 0; i < j->n && !rc; i++) {
 		const comp *c = &j->c[i];
-		size_t np, copied = 0;
-		char **pat = file_patterns(j, c, &np), *dst = NULL;
+		size_t np;
+		char **pat = file_patterns(j, c, &np), *dst = NULL, *rel = NULL, *tmp = NULL;
 		if (!np)
 			continue;
-		if (asprintf(&dst, "%s%s%s", tmpdir, c->rc ? "/" : "", c->rc ? c->rc->dir : "") < 0)
-			return ck_errf(e, CK_ENOMEM, "out of memory");
-		char *tmp = strdup(c->dir);
-		/* a file source (x.safetensors, *.index.json): its directory holds the tokenizer */
-		rc = tmp ? cli_copy_matching(path_is_dir(c->dir) ? c->dir : dirname(tmp), pat, np, dst, &copied, e)
-			 : ck_errf(e, CK_ENOMEM, "out of memory");
-		free(tmp);
-		*any |= copied > 0;
+		if (asprintf(&dst, "%s%s%s", tmpdir, c->rc ? "/" : "", c->rc ? c->rc->dir : "") < 0 ||
+			asprintf(&rel, "%s%s", c->rc ? c->rc->dir : "", c->rc ? "/" : "") < 0 || !(tmp = strdup(c->dir))) {
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		} else { /* a file source (x.safetensors, *.index.json): its directory holds the tokenizer */
+			rc = carry_copy(path_is_dir(c->dir) ? c->dir : dirname(tmp), root, pat, np, dst, rel, sums, NULL, e);
+		}
 		free(dst);
+		free(rel);
+		free(tmp);
 	}
+	free(copy);
 	return rc;
 }
 
@@ -728,19 +738,25 @@ static int write_cs(job *j, txn *tx, ck_err *e)
 	const char *ftmp, *ytmp, *mtmp;
 	ck_tsink *sink = NULL;
 	h5ck_opts ho = {0};
+	json_t *sums = json_object();
 	int rc, any = 0;
 	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
 		goto done;
-	if (!(text = valio_yaml_dumps(j->params)) || !(prov = provenance(j))) {
-		rc = ck_errf(e, CK_ENOMEM, "out of memory");
-		goto done;
-	}
 	/* an OUT.hf-files left empty is no output: the transaction removes an older one (--force) */
 	if ((rc = txn_add(tx, files, TXN_DIR, &ftmp, e)) || (rc = txn_add(tx, yaml, TXN_FILE, &ytmp, e)) ||
 		(rc = txn_add(tx, mdl, TXN_FILE, &mtmp, e)))
 		goto done;
-	if ((rc = carry_to_cs(j, ftmp, &any, e)) || (rc = txn_write_file(ytmp, text, strlen(text), e)))
+	if (!sums || !(text = valio_yaml_dumps(j->params))) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
+	}
+	if ((rc = carry_to_cs(j, ftmp, sums, e)) || (rc = txn_write_file(ytmp, text, strlen(text), e)))
+		goto done;
+	any = json_object_size(sums) > 0;
+	if (!(prov = provenance(j, sums))) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
 	ho.compress_lz4 = j->a.lz4;
 	ho.provenance_json = prov;
 	ho.in_place = 1;
@@ -756,6 +772,7 @@ static int write_cs(job *j, txn *tx, ck_err *e)
 		fprintf(stderr, "ckconv: wrote %s (%zu tensors) and %s%s%s\n", mdl, j->p.n_out, yaml, any ? " and " : "",
 			any ? files : "");
 done:
+	json_decref(sums);
 	free(mdl);
 	free(yaml);
 	free(files);
@@ -860,7 +877,10 @@ static int compare_hf(job *j, ck_err *e)
 }
 
 /* One component's directory inside the temporary output: weights, config.json, files. */
-static int write_hf_comp(job *j, comp *c, const char *dir, const char *carried, ck_err *e)
+/* carried: this component's SRC.hf-files[/component]; root: SRC.hf-files; got gets the
+ * checksums of what was copied, for carry_check. */
+static int write_hf_comp(job *j, comp *c, const char *dir, const char *carried, const char *root, json_t *got,
+	ck_err *e)
 {
 	ck_tsink *sink = NULL;
 	char *cfgp = NULL, *text = NULL;
@@ -881,10 +901,24 @@ static int write_hf_comp(job *j, comp *c, const char *dir, const char *carried, 
 	free(text);
 	free(cfgp);
 	text = NULL;
-	if (!rc && carried && path_is_dir(carried)) { /* the originals first: they win over generated files */
-		size_t copied;
-		char *all[] = {"*"};
-		rc = cli_copy_matching(carried, all, 1, dir, &copied, e);
+	if (!rc && path_is_dir(carried)) { /* the originals first: they win over generated files */
+		size_t np;
+		char **pat = file_patterns(j, c, &np), *rel = NULL;
+		json_t *skipped = json_array();
+		if (!skipped || asprintf(&rel, "%s%s", c->rc ? c->rc->dir : "", c->rc ? "/" : "") < 0)
+			rel = NULL, rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		else
+			rc = carry_copy(carried, root, pat, np, dir, rel, got, skipped, e);
+		for (size_t k = 0; !rc && !j->a.quiet && k < json_array_size(skipped); k++) {
+			const char *name = json_string_value(json_array_get(skipped, k));
+			struct stat st;
+			char *p = NULL;
+			if (asprintf(&p, "%s/%s", carried, name) >= 0 && lstat(p, &st) == 0 && !S_ISDIR(st.st_mode))
+				fprintf(stderr, "ckconv: note: %s: not carried (no rule lists it)\n", p);
+			free(p);
+		}
+		json_decref(skipped);
+		free(rel);
 	}
 	for (size_t i = 0; !rc && c->rc && i < c->rc->n_make; i++) {
 		cfg_env env = {.hf = c->hf, .cs = c->env_cs, .scope = c->rs->files[0], .vars = j->vars};
@@ -907,9 +941,14 @@ static int write_hf(job *j, txn *tx, ck_err *e)
 {
 	char *files = NULL, *mdl = NULL, *yaml = NULL;
 	const char *tmp;
+	json_t *got = json_object(), *want = carry_record(h5ck_provenance(j->mdl));
 	int rc;
 	if ((rc = txn_add(tx, j->out, TXN_MODEL, &tmp, e)) || (rc = cs_paths(j->a.src, &mdl, &yaml, &files, e)))
 		goto done;
+	if (!got) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
 	for (size_t i = 0; i < j->n && !rc; i++) {
 		comp *c = &j->c[i];
 		char *d = NULL, *carried = NULL;
@@ -922,15 +961,17 @@ static int write_hf(job *j, txn *tx, ck_err *e)
 		if (c->rc && mkdir(d, 0777))
 			rc = ck_errf(e, CK_EIO, "%s: %s", d, strerror(errno));
 		if (!rc)
-			rc = write_hf_comp(j, c, d, carried, e);
+			rc = write_hf_comp(j, c, d, carried, files, got, e);
 		free(d);
 		free(carried);
 	}
-	if (!rc)
+	if (!rc && !(rc = carry_check(got, want, files, e)))
 		rc = txn_commit(tx, e);
 	if (!rc && !j->a.quiet)
 		fprintf(stderr, "ckconv: wrote %s (%zu component%s)\n", j->out, j->n, j->n == 1 ? "" : "s");
 done:
+	json_decref(got);
+	json_decref(want);
 	free(files);
 	free(mdl);
 	free(yaml);

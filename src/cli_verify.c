@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "carry.h"
 #include "cli.h"
 #include "h5ck.h"
 
@@ -10,7 +11,8 @@ static const char usage[] =
 	"usage: ckconv verify [--against HF_DIR [--config PARAMS.yaml] [--model M]] FILE.mdl\n"
 	"\n"
 	"Without --against: reads every tensor of FILE.mdl and checks it against the xxHash64 that\n"
-	"ckconv recorded when writing it; each damaged tensor is named. With --against: converts\n"
+	"ckconv recorded when writing it, and each carried file in FILE.hf-files/ likewise; each damaged\n"
+	"tensor or file is named. With --against: converts\n"
 	"FILE.mdl back to HF in memory and compares every tensor with HF_DIR (lossless or not).\n"
 	"Exit status 0 when everything matches.\n";
 
@@ -48,10 +50,28 @@ static int verify_checksums(const char *path, ck_err *e)
 		}
 	}
 	none = h5ck_checksummed(s) < s->n ? s->n - h5ck_checksummed(s) : 0;
+	/* the carried files the packed file recorded (tokenizer, processor) are checked the same way */
+	json_t *rec = carry_record(h5ck_provenance(s));
+	char *dir = rec ? carry_dir(path) : NULL;
+	size_t nf = 0, badf = 0;
+	rc = rec && dir ? carry_verify(dir, rec, &nf, &badf, e) : rec ? ck_errf(e, CK_ENOMEM, "out of memory") : 0;
+	json_decref(rec);
 	ck_tsrc_free(s);
+	if (rc) {
+		free(dir);
+		return rc;
+	}
+	if (badf)
+		rc = ck_errf(e, CK_ECORRUPT, "%s: %zu of %zu carried files in %s damaged or missing%s", path, badf, nf, dir,
+			bad ? " (and tensors too, listed above)" : "");
+	free(dir);
+	if (rc)
+		return rc;
 	if (bad)
 		return ck_errf(e, CK_ECORRUPT, "%s: %zu of %zu tensors damaged (first: '%s')", path, bad,
 			ok + bad, first);
+	if (nf)
+		printf("%s: %zu carried files, every recorded checksum matches\n", path, nf);
 	if (none == ok)
 		printf("%s: %zu tensors read back fine; none carries a checksum (not written by ckconv), so none was "
 		       "verified\n", path, ok);
