@@ -5,6 +5,9 @@
 . "$(dirname "$0")/lib.inc"
 [ -x /usr/bin/time ] || { notok "/usr/bin/time is installed (Debian package time)"; exit 1; }
 BAD="$ROOT/tests/bad"
+# under make valgrind CKCONV is the valgrind wrapper: measure the binary itself (bad_corpus.sh
+# runs the small versions under valgrind)
+RUN=${CKCONV_REAL:-$CKCONV}
 # refused NAME TEXT MAX_KB MAX_S CMD...: CMD fails with one line containing TEXT, peaking below
 # MAX_KB of RSS and finishing within MAX_S seconds
 refused() {
@@ -40,7 +43,7 @@ open(os.path.join(d, "pytorch_model.bin"), "wb").write(
 PY
 check "the stride-0 .bin is small" test "$(stat -c %s "$T/bin/pytorch_model.bin")" -lt 16384
 refused "an 8 KiB .bin expanding to 256 MiB is refused" "repeats its elements" 40000 2 \
-	"$CKCONV" convert "$T/bin" --model gpt2 -o "$T/out/x.mdl"
+	"$RUN" convert "$T/bin" --model gpt2 -o "$T/out/x.mdl"
 
 # a small packed file whose dataset was never written: 256 MiB of fill value
 cp "$BAD"/2*-amp-mdl-never-written/x.mdl "$T/fill.mdl"
@@ -61,14 +64,14 @@ with h5py.File(sys.argv[1], "r+") as f:
 PY
 check "the never-written .mdl is small" test "$(stat -c %s "$T/fill.mdl")" -lt 1048576
 refused "a small .mdl with a never-written 256 MiB dataset is refused" "its data was never written" 40000 2 \
-	"$CKCONV" convert "$T/fill.mdl" --config "$T/fill.yaml" -o "$T/out/hf"
+	"$RUN" convert "$T/fill.mdl" --config "$T/fill.yaml" -o "$T/out/hf"
 
 # the MoE stack [0, 2^20, 0] (zero bytes; 520 MB in planning before), with and without shape: rules
 for d in "$BAD"/2*-shape-mixtral-moe-stack "$BAD"/2*-amp-mixtral-unstack-unbounded; do
 	read -ra argv < <(case_args "$d")
-	refused "$(basename "$d"): planning stays small" "1048576" 40000 2 "$CKCONV" "${argv[@]}"
+	refused "$(basename "$d"): planning stays small" "1048576" 40000 2 "$RUN" "${argv[@]}"
 done
 # 512 MiB of causal masks asked for by the params
 d=$(echo "$BAD"/2*-amp-gpt2-generated-mask)
 read -ra argv < <(case_args "$d")
-refused "$(basename "$d"): refused before anything is generated" "the rules' generators would make" 40000 2 "$CKCONV" "${argv[@]}"
+refused "$(basename "$d"): refused before anything is generated" "the rules' generators would make" 40000 2 "$RUN" "${argv[@]}"
