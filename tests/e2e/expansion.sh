@@ -75,3 +75,20 @@ done
 d=$(echo "$BAD"/2*-amp-gpt2-generated-mask)
 read -ra argv < <(case_args "$d")
 refused "$(basename "$d"): refused before anything is generated" "the rules' generators would make" 40000 2 "$RUN" "${argv[@]}"
+
+# every key rule that moves a tensor (both sides named) states its shape, except those whose
+# size the config does not determine (listed here, and in docs/security.md)
+check "every two-sided key rule in rules/ states shape:" $PY - "$ROOT/rules" <<'PY'
+import glob, os, sys, yaml
+EXEMPT = ("self_attn.q_norm.", "self_attn.k_norm.")  # per-head or per-model: the config does not say
+missing = []
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.yaml"))):
+    for k in yaml.safe_load(open(path)).get("keys") or []:
+        if "include" in k or "hf" not in k or "cs" not in k or "shape" in k:
+            continue
+        hf = k["hf"] if isinstance(k["hf"], str) else k["hf"][0]
+        if not any(x in hf for x in EXEMPT):
+            missing.append("%s: %s" % (os.path.basename(path), hf))
+if missing:
+    sys.exit("no shape: for " + "; ".join(missing))
+PY
