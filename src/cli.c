@@ -130,22 +130,35 @@ void cli_remove_tree(const char *path)
 		unlink(path);
 }
 
-int cli_opt(int argc, char **argv, int *i, const char *name, const char **val, ck_err *e)
+int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts, const struct option *longopts,
+	const char **arg, ck_err *e)
 {
-	size_t n = strlen(name);
-	const char *a = argv[*i];
-	if (strncmp(a, name, n))
-		return 0;
-	if (a[n] == '=') {
-		*val = a + n + 1;
-		return 1;
+	static int rest; /* after "--" every word left is an operand; getopt_long stops there */
+	char spec[64];
+	int c;
+	if (optind == 0)
+		rest = 0;
+	if (!rest) {
+		snprintf(spec, sizeof spec, "-:%s", shortopts);
+		opterr = 0; /* getopt_long would print; the messages are ours */
+		c = getopt_long(argc, argv, spec, longopts, NULL);
+		*arg = optarg;
+		if (c != -1 && c != '?' && c != ':')
+			return c;
+		rest = c == -1;
 	}
-	if (a[n])
-		return 0;
-	if (*i + 1 >= argc) {
-		ck_errf(e, CK_EINVALID, "option %s needs a value", name);
-		return -1;
+	if (rest) {
+		*arg = optind < argc ? argv[optind++] : NULL;
+		return *arg ? 1 : -1;
 	}
-	*val = argv[++*i];
-	return 1;
+	/* the offending word: a short option by its letter, a long one as written */
+	const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+	char shortname[3] = {'-', (char)optopt, '\0'};
+	if (optopt && !(word[0] == '-' && word[1] == '-'))
+		word = shortname;
+	if (c == ':')
+		ck_errf(e, CK_EINVALID, "%s: option %s needs a value (see ckconv %s --help)", cmd, word, cmd);
+	else
+		ck_errf(e, CK_EINVALID, "%s: unknown option '%s' (see ckconv %s --help)", cmd, word, cmd);
+	return CLI_OPT_ERROR;
 }

@@ -3,6 +3,7 @@
 #ifndef CK_CLI_H
 #define CK_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include "err.h"
 #include "tensor.h"
@@ -30,7 +31,14 @@ int cli_parse_size(const char *s, uint64_t *out, ck_err *e);
 int cli_exists(const char *path);
 /* Remove a file or a directory tree (best effort; used for --force and cleanup). */
 void cli_remove_tree(const char *path);
-/* If s is "--name=value" or "--name value", set *val and advance *i. */
-int cli_opt(int argc, char **argv, int *i, const char *name, const char **val, ck_err *e);
+/* Option parsing for every command: getopt_long over argv[1..] (start each parse with
+ * optind = 0) with ckconv's messages. shortopts/longopts as for getopt_long ("-:" is prepended
+ * to shortopts, so operands come back in command-line order). Returns the option's value, 1
+ * for an operand, both with its text in *arg (NULL for an option without a value); -1 at the
+ * end; or CLI_OPT_ERROR with e set: "CMD: unknown option '--x' (see ckconv CMD --help)" or
+ * "CMD: option --x needs a value". Long options may be abbreviated (getopt_long's rule). */
+#define CLI_OPT_ERROR (-2)
+int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts, const struct option *longopts,
+	const char **arg, ck_err *e);
 
 #endif

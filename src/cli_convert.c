@@ -50,67 +50,63 @@ typedef struct conv_args {
 	uint64_t shard_size;
 } conv_args;
 
+enum { O_MODEL = 256, O_SRC_FMT, O_TGT_FMT, O_CONFIG, O_RULES, O_COMPARE, O_SHARD_SIZE, O_DTYPE, O_COMPRESS,
+	O_DRY_RUN, O_DEBUG, O_FORCE, O_DROP, O_NO_MUP, O_NO_PROGRESS };
+
+static const struct option conv_opts[] = {
+	{"output", required_argument, NULL, 'o'}, {"model", required_argument, NULL, O_MODEL},
+	{"src-fmt", required_argument, NULL, O_SRC_FMT}, {"tgt-fmt", required_argument, NULL, O_TGT_FMT},
+	{"config", required_argument, NULL, O_CONFIG}, {"rules", required_argument, NULL, O_RULES},
+	{"compare-with", required_argument, NULL, O_COMPARE}, {"shard-size", required_argument, NULL, O_SHARD_SIZE},
+	{"dtype", required_argument, NULL, O_DTYPE}, {"compress", required_argument, NULL, O_COMPRESS},
+	{"dry-run", no_argument, NULL, O_DRY_RUN}, {"debug", no_argument, NULL, O_DEBUG},
+	{"force", no_argument, NULL, O_FORCE}, {"drop-unmatched-keys", no_argument, NULL, O_DROP},
+	{"no-mup-to-sp", no_argument, NULL, O_NO_MUP}, {"quiet", no_argument, NULL, 'q'},
+	{"no-progress", no_argument, NULL, O_NO_PROGRESS}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+
 static int parse_args(int argc, char **argv, conv_args *a, ck_err *e)
 {
 	const char *v;
+	int c;
 	memset(a, 0, sizeof *a);
 	a->shard_size = 5000000000ULL;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		const char *s = argv[i];
-		if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
-			fputs(usage, stdout);
-			exit(0);
-		}
-#define OPT(name, field) \
-	if ((r = cli_opt(argc, argv, &i, name, &v, e)) < 0) return CK_EINVALID; \
-	if (r) { a->field = v; continue; }
-		OPT("-o", out) OPT("--output", out) OPT("--model", model) OPT("--src-fmt", src_fmt)
-		OPT("--tgt-fmt", tgt_fmt) OPT("--config", config) OPT("--rules", rules) OPT("--compare-with", compare)
-#undef OPT
-		if ((r = cli_opt(argc, argv, &i, "--shard-size", &v, e)) < 0)
-			return CK_EINVALID;
-		if (r) {
+	for (optind = 0; (c = cli_getopt(argc, argv, "convert", "o:qh", conv_opts, &v, e)) != -1;) {
+		switch (c) {
+		case CLI_OPT_ERROR: return CK_EINVALID;
+		case 'h': fputs(usage, stdout); exit(0);
+		case 'o': a->out = v; break;
+		case O_MODEL: a->model = v; break;
+		case O_SRC_FMT: a->src_fmt = v; break;
+		case O_TGT_FMT: a->tgt_fmt = v; break;
+		case O_CONFIG: a->config = v; break;
+		case O_RULES: a->rules = v; break;
+		case O_COMPARE: a->compare = v; break;
+		case O_SHARD_SIZE:
 			if (cli_parse_size(v, &a->shard_size, e))
 				return CK_EINVALID;
-			continue;
-		}
-		if ((r = cli_opt(argc, argv, &i, "--dtype", &v, e)) < 0)
-			return CK_EINVALID;
-		if (r) {
+			break;
+		case O_DTYPE:
 			if (ck_dtype_from_short(v, &a->dtype) || !ck_dtype_is_float(a->dtype))
 				return ck_errf(e, CK_EINVALID, "--dtype takes bf16, f16, f32 or f64, not '%s'", v);
 			a->cast = 1;
-			continue;
-		}
-		if ((r = cli_opt(argc, argv, &i, "--compress", &v, e)) < 0)
-			return CK_EINVALID;
-		if (r) {
+			break;
+		case O_COMPRESS:
 			if (strcmp(v, "lz4") && strcmp(v, "none"))
 				return ck_errf(e, CK_EINVALID, "--compress takes 'none' or 'lz4', not '%s'", v);
 			a->lz4 = !strcmp(v, "lz4");
-			continue;
+			break;
+		case O_DRY_RUN: a->dry_run = 1; break;
+		case O_DEBUG: a->debug = 1; break;
+		case O_FORCE: a->force = 1; break;
+		case O_DROP: a->drop_unmatched = 1; break;
+		case O_NO_MUP: a->no_mup = 1; break;
+		case 'q': a->quiet = 1; break;
+		case O_NO_PROGRESS: a->no_progress = 1; break;
+		default: /* 1: an operand */
+			if (a->src)
+				return ck_errf(e, CK_EINVALID, "convert: unexpected argument '%s'", v);
+			a->src = v;
 		}
-		if (!strcmp(s, "--dry-run"))
-			a->dry_run = 1;
-		else if (!strcmp(s, "--debug"))
-			a->debug = 1;
-		else if (!strcmp(s, "--force"))
-			a->force = 1;
-		else if (!strcmp(s, "--drop-unmatched-keys"))
-			a->drop_unmatched = 1;
-		else if (!strcmp(s, "--no-mup-to-sp"))
-			a->no_mup = 1;
-		else if (!strcmp(s, "--quiet") || !strcmp(s, "-q"))
-			a->quiet = 1;
-		else if (!strcmp(s, "--no-progress"))
-			a->no_progress = 1;
-		else if (s[0] == '-')
-			return ck_errf(e, CK_EINVALID, "convert: unknown option '%s' (see ckconv convert --help)", s);
-		else if (!a->src)
-			a->src = s;
-		else
-			return ck_errf(e, CK_EINVALID, "convert: unexpected argument '%s'", s);
 	}
 	if (!a->src)
 		return ck_errf(e, CK_EINVALID, "convert: no source given (see ckconv convert --help)");

@@ -176,24 +176,32 @@ int cli_explain(int argc, char **argv, ck_err *e)
 	char *dir = NULL, *path = NULL;
 	rule_set *top = NULL;
 	json_t *hf = NULL, *cs = NULL;
-	int rc = 0, missing = 0, nkeys = 0;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage, stdout);
-			return 0;
+	int rc = 0, missing = 0, nkeys = 0, c;
+	static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {"from", required_argument, NULL, 'f'},
+		{"config", required_argument, NULL, 'c'}, {"rules", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	const char **keys = calloc((size_t)argc + 1, sizeof *keys);
+	if (!keys)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	for (optind = 0; (c = cli_getopt(argc, argv, "explain", "h", opts, &v, e)) != -1;) {
+		switch (c) {
+		case CLI_OPT_ERROR: rc = CK_EINVALID; goto done;
+		case 'h': fputs(usage, stdout); goto done;
+		case 'm': model = v; break;
+		case 'f': from = v; break;
+		case 'c': config = v; break;
+		case 'r': rules = v; break;
+		default: keys[nkeys++] = v; /* an operand: a key */
 		}
-#define OPT(name, var) if ((r = cli_opt(argc, argv, &i, name, &v, e)) < 0) return CK_EINVALID; if (r) { var = v; continue; }
-		OPT("--model", model) OPT("--from", from) OPT("--config", config) OPT("--rules", rules)
-#undef OPT
-		if (argv[i][0] == '-')
-			return ck_errf(e, CK_EINVALID, "explain: unknown option '%s' (see ckconv explain --help)", argv[i]);
-		nkeys++;
 	}
-	if (!model || !nkeys)
-		return ck_errf(e, CK_EINVALID, "explain needs --model M and at least one KEY (see ckconv explain --help)");
-	if (strcmp(from, "hf") && strcmp(from, "cs"))
-		return ck_errf(e, CK_EINVALID, "--from takes hf or cs, not '%s'", from);
+	if (!model || !nkeys) {
+		rc = ck_errf(e, CK_EINVALID, "explain needs --model M and at least one KEY (see ckconv explain --help)");
+		goto done;
+	}
+	if (strcmp(from, "hf") && strcmp(from, "cs")) {
+		rc = ck_errf(e, CK_EINVALID, "--from takes hf or cs, not '%s'", from);
+		goto done;
+	}
 	dir = cli_rules_dir(rules);
 	if ((rc = rule_find_model(dir, model, &path, e)) || (rc = rule_set_load(path, &top, e)))
 		goto done;
@@ -227,18 +235,13 @@ int cli_explain(int argc, char **argv, ck_err *e)
 			(rc = match_compile(rs, !xs[c].dir, &xs[c].back, e)))
 			break;
 	}
-	for (int i = 1; i < argc && !rc; i++) {
-		if (argv[i][0] == '-') {
-			if (strchr(argv[i], '=') == NULL && strcmp(argv[i], "--help"))
-				i++;
-			continue;
-		}
+	for (int i = 0; i < nkeys && !rc; i++) {
 		int found = 0;
 		for (size_t c = 0; c < ncomp && !found; c++)
-			found = explain_key(&xs[c], argv[i]);
+			found = explain_key(&xs[c], keys[i]);
 		if (!found) {
 			for (size_t c = 0; c < ncomp; c++)
-				print_near(&xs[c], argv[i]);
+				print_near(&xs[c], keys[i]);
 			missing++;
 		}
 	}
@@ -257,5 +260,6 @@ done:
 	rule_set_free(top);
 	free(dir);
 	free(path);
+	free(keys);
 	return rc;
 }

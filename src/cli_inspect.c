@@ -56,30 +56,25 @@ int cli_inspect(int argc, char **argv, ck_err *e)
 	uint64_t total = 0;
 	char sh[128];
 	const char *path = NULL, *config = NULL, *rules = NULL, *v;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+		{"rules", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	int c;
+	for (optind = 0; (c = cli_getopt(argc, argv, "inspect", "h", opts, &v, e)) != -1;) {
+		switch (c) {
+		case CLI_OPT_ERROR: return CK_EINVALID;
+		case 'h':
 			puts("usage: ckconv inspect [--config PARAMS.yaml] [--rules DIR] PATH\n\nPATH: a .safetensors file, a "
 			     "*.index.json, an HF directory, or a packed .mdl.\nPrints name, dtype, shape and bytes of every "
 			     "tensor; for a packed file also who wrote it and,\nwhen its params are next to it (or --config), "
 			     "the model and whether it is muP.");
 			return 0;
+		case 'c': config = v; break;
+		case 'r': rules = v; break;
+		default:
+			if (path)
+				return ck_errf(e, CK_EINVALID, "usage: ckconv inspect [--config PARAMS.yaml] PATH");
+			path = v;
 		}
-		if ((r = cli_opt(argc, argv, &i, "--config", &v, e)) < 0)
-			return CK_EINVALID;
-		if (r) {
-			config = v;
-			continue;
-		}
-		if ((r = cli_opt(argc, argv, &i, "--rules", &v, e)) < 0)
-			return CK_EINVALID;
-		if (r) {
-			rules = v;
-			continue;
-		}
-		if (argv[i][0] == '-' || path)
-			return ck_errf(e, CK_EINVALID, "usage: ckconv inspect [--config PARAMS.yaml] PATH");
-		path = argv[i];
 	}
 	if (!path)
 		return ck_errf(e, CK_EINVALID, "usage: ckconv inspect [--config PARAMS.yaml] PATH");

@@ -33,25 +33,23 @@ int cli_list(int argc, char **argv, ck_err *e)
 {
 	const char *rules = NULL;
 	int notes = 1;
-	for (int i = 1; i < argc; i++) {
-		int r = cli_opt(argc, argv, &i, "--rules", &rules, e);
-		if (r < 0)
-			return CK_EINVALID;
-		if (r)
-			continue;
-		if (!strcmp(argv[i], "--hide-notes"))
-			notes = 0;
-		else if (!strcmp(argv[i], "--actions")) {
-			print_actions();
-			return 0;
-		}
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+	static const struct option opts[] = {{"rules", required_argument, NULL, 'r'}, {"hide-notes", no_argument, NULL, 'n'},
+		{"actions", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	const char *v;
+	int c;
+	for (optind = 0; (c = cli_getopt(argc, argv, "list", "h", opts, &v, e)) != -1;) {
+		switch (c) {
+		case CLI_OPT_ERROR: return CK_EINVALID;
+		case 'r': rules = v; break;
+		case 'n': notes = 0; break;
+		case 'a': print_actions(); return 0;
+		case 'h':
 			puts("usage: ckconv list [--rules DIR] [--hide-notes] [--actions]\n\nLists each model with its aliases, "
 			     "HF architectures, formats (both directions) and notes;\n--actions lists the actions, generators "
 			     "and scalings rule files may name.");
 			return 0;
-		} else
-			return ck_errf(e, CK_EINVALID, "list: unknown argument '%s'", argv[i]);
+		default: return ck_errf(e, CK_EINVALID, "list: unknown argument '%s'", v);
+		}
 	}
 	char *dir = cli_rules_dir(rules), **paths;
 	size_t n;

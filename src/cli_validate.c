@@ -574,36 +574,38 @@ int cli_validate(int argc, char **argv, ck_err *e)
 	const char *rules = NULL, *v;
 	size_t count = 0;
 	int given = 0, strict = 0, rc = 0;
+	const char **paths = NULL;
 	lint L;
 	memset(&L, 0, sizeof L);
 	strmap_init(&L.seen);
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage, stdout);
-			goto done;
+	static const struct option opts[] = {{"rules", required_argument, NULL, 'r'}, {"keys", required_argument, NULL, 'k'},
+		{"from", required_argument, NULL, 'f'}, {"strict", no_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	int n_paths = 0, c;
+	paths = calloc((size_t)argc + 1, sizeof *paths);
+	if (!paths) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (optind = 0; (c = cli_getopt(argc, argv, "validate", "h", opts, &v, e)) != -1;) {
+		switch (c) {
+		case CLI_OPT_ERROR: rc = CK_EINVALID; goto done;
+		case 'h': fputs(usage, stdout); goto done;
+		case 'r': rules = v; break;
+		case 'k': L.keys_path = v; break;
+		case 'f': L.from = v; break;
+		case 's': strict = 1; break;
+		default: paths[n_paths++] = v; /* an operand: a rule file or directory */
 		}
-		if (!strcmp(argv[i], "--strict")) {
-			strict = 1;
-			continue;
-		}
-#define OPT(name, var) if ((r = cli_opt(argc, argv, &i, name, &v, e)) < 0) { rc = CK_EINVALID; goto done; } if (r) { var = v; continue; }
-		OPT("--rules", rules) OPT("--keys", L.keys_path) OPT("--from", L.from)
-#undef OPT
 	}
 	if (L.keys_path && (rc = load_keys(&L, e)))
 		goto done;
-	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] == '-') {
-			if (!strcmp(argv[i], "--rules") || !strcmp(argv[i], "--keys") || !strcmp(argv[i], "--from"))
-				i++;
-			continue;
-		}
+	for (int i = 0; i < n_paths; i++) {
 		given = 1;
-		if (path_is_dir(argv[i])) {
-			count += check_dir(&L, argv[i]);
+		if (path_is_dir(paths[i])) {
+			count += check_dir(&L, paths[i]);
 		} else {
-			check_file(&L, argv[i]);
+			check_file(&L, paths[i]);
 			count++;
 		}
 	}
@@ -618,6 +620,7 @@ int cli_validate(int argc, char **argv, ck_err *e)
 	else
 		printf("%zu rule file(s) OK%s\n", count, L.warnings ? " (with warnings)" : "");
 done:
+	free(paths);
 	for (size_t i = 0; i < L.n_keys; i++)
 		free(L.keys[i]);
 	free(L.keys);

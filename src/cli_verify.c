@@ -84,18 +84,23 @@ static int verify_checksums(const char *path, ck_err *e)
 int cli_verify(int argc, char **argv, ck_err *e)
 {
 	const char *against = NULL, *config = NULL, *model = NULL, *rules = NULL, *file = NULL, *v;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage, stdout);
-			return 0;
+	static const struct option opts[] = {{"against", required_argument, NULL, 'a'}, {"config", required_argument, NULL, 'c'},
+		{"model", required_argument, NULL, 'm'}, {"rules", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	int c;
+	for (optind = 0; (c = cli_getopt(argc, argv, "verify", "h", opts, &v, e)) != -1;) {
+		switch (c) {
+		case CLI_OPT_ERROR: return CK_EINVALID;
+		case 'h': fputs(usage, stdout); return 0;
+		case 'a': against = v; break;
+		case 'c': config = v; break;
+		case 'm': model = v; break;
+		case 'r': rules = v; break;
+		default:
+			if (file)
+				return ck_errf(e, CK_EINVALID, "verify: unexpected argument '%s' (see ckconv verify --help)", v);
+			file = v;
 		}
-#define OPT(name, var) if ((r = cli_opt(argc, argv, &i, name, &v, e)) < 0) return CK_EINVALID; if (r) { var = v; continue; }
-		OPT("--against", against) OPT("--config", config) OPT("--model", model) OPT("--rules", rules)
-#undef OPT
-		if (argv[i][0] == '-' || file)
-			return ck_errf(e, CK_EINVALID, "verify: unexpected argument '%s' (see ckconv verify --help)", argv[i]);
-		file = argv[i];
 	}
 	if (!file)
 		return ck_errf(e, CK_EINVALID, "verify: no file given (see ckconv verify --help)");
