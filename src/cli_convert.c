@@ -422,6 +422,14 @@ static int convert_configs_to_cs(job *j, json_t *hf_single, ck_err *e)
 			where = strdup(j->cfg_path);
 		else if (asprintf(&where, "%s/config.json", c->dir) < 0)
 			where = NULL;
+		char *nested = NULL;
+		if ((rc = cfg_hf_nested(c->rs, &c->hf, where ? where : c->dir, &nested, e))) {
+			free(where);
+			break;
+		}
+		if (nested)
+			text_printf(&j->notes, "ckconv: note: %s\n", nested);
+		free(nested);
 		rc = cfg_convert(c->rs, 0, c->hf, where ? where : c->dir, &c->cs, &warn, e);
 		note_unused(j, c->rc ? c->rc->dir : f->model, warn);
 		free(where);

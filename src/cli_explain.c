@@ -103,6 +103,35 @@ static void print_near(const ex *x, const char *key)
 	}
 }
 
+/* The rule's shape: per side, evaluated with the key's bindings when a config is given. */
+static void print_shapes(const ex *x, const rule_key *k, const match_bind *b)
+{
+	static const char *const side[] = {"hf", "cs", "hf, cs"};
+	int same = k->shape[0] && k->shape[1] && !strcmp(expr_src(k->shape[0]), expr_src(k->shape[1]));
+	json_t *vars = json_object();
+	for (size_t i = 0; vars && i < b->n; i++)
+		json_object_set_new(vars, b->name[i], b->num[i] >= 0 ? json_integer(b->num[i]) : json_string(b->val[i]));
+	for (int s = 0; s < 2; s++) {
+		cfg_env env = x->env;
+		json_t *v = NULL;
+		ck_err e = {0};
+		if (!k->shape[s] || (same && s == 1))
+			continue; /* one expression for both sides: shown once */
+		env.scope = k->scope;
+		env.vars = vars;
+		printf("  shape    %s: %s", side[same ? 2 : s], expr_src(k->shape[s]));
+		if ((x->env.hf || x->env.cs) && cfg_eval(&env, k->shape[s], &v, &e) == 0) {
+			char *t = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+			printf(" = %s\n", t ? t : "null (no check)");
+			free(t);
+		} else {
+			printf(" = ? (%s)\n", e.code ? e.msg : "pass --config to resolve");
+		}
+		json_decref(v);
+	}
+	json_decref(vars);
+}
+
 /* 1 if explained, 0 if no rule matched. */
 static int explain_key(const ex *x, const char *key)
 {
@@ -139,6 +168,7 @@ static int explain_key(const ex *x, const char *key)
 	}
 	printf("  action   ");
 	print_params(x, k);
+	print_shapes(x, k, &h.b);
 	for (size_t i = 0; i < nd; i++) {
 		char *t = NULL;
 		if (!match_fill(k, dst[i], &h.b, &t, &e))

@@ -629,12 +629,26 @@ static int merge_defaults(ck_err *e, const rule_file *f, const yd_node *n, json_
 
 static int load_config(loader *L, rule_file *root, const rule_file *f, const yd_node *cfg, int depth)
 {
-	static const char *const allowed[] = {"hf_defaults", "cs_defaults", "hf_out", "cs_out", "rules", NULL};
+	static const char *const allowed[] = {"hf_defaults", "cs_defaults", "hf_out", "cs_out", "rules", "hf_nested", NULL};
+	static const char *const nested_keys[] = {"model_type", "take", NULL};
 	ck_err *e = L->e;
 	const yd_node *v;
 	int rc;
 	if (want_kind(e, f, cfg, YD_MAP, "config") || check_keys(e, f, cfg, "config", allowed))
 		return CK_EINVALID;
+	if ((v = yd_map_get(cfg, "hf_nested"))) { /* {model_type: clip, take: vision_config} */
+		const yd_node *mt, *tk;
+		if (want_kind(e, f, v, YD_MAP, "hf_nested") || check_keys(e, f, v, "hf_nested", nested_keys))
+			return CK_EINVALID;
+		mt = yd_map_get(v, "model_type");
+		tk = yd_map_get(v, "take");
+		if (!mt || !tk || mt->kind != YD_SCALAR || tk->kind != YD_SCALAR)
+			return perr(e, f, v, "hf_nested needs 'model_type' and 'take' (strings)", NULL, NULL);
+		free(root->hf_nested_type);
+		free(root->hf_nested_take);
+		if (!(root->hf_nested_type = ck_strdup(e, mt->value)) || !(root->hf_nested_take = ck_strdup(e, tk->value)))
+			return CK_ENOMEM;
+	}
 	if ((v = yd_map_get(cfg, "hf_defaults")) && (rc = merge_defaults(e, f, v, &root->hf_defaults)))
 		return rc;
 	if ((v = yd_map_get(cfg, "cs_defaults")) && (rc = merge_defaults(e, f, v, &root->cs_defaults)))
@@ -943,6 +957,8 @@ void rule_file_free(rule_file *f)
 	free(f->hf_model_type);
 	str_list_free(f->cs_name, f->n_cs_name);
 	free(f->layers_ph);
+	free(f->hf_nested_type);
+	free(f->hf_nested_take);
 	expr_free(f->layers_count);
 	free(f->note);
 	for (size_t i = 0; i < f->n_ph; i++) {

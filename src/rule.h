@@ -146,6 +146,9 @@ typedef struct rule_file {
 	char *layers_ph;      /* `layers:` the placeholder numbering layers, or NULL */
 	expr *layers_count;   /* ... and how many the config implies */
 	rule_pos layers_pos;
+	/* config.hf_nested: an HF config of this model_type is a composite one (a whole CLIPModel):
+	 * its section `take` (vision_config) is the config these rules convert */
+	char *hf_nested_type, *hf_nested_take;
 } rule_file;
 
 typedef struct rule_set {
