@@ -476,3 +476,21 @@ done:
 	json_decref(c.used);
 	return rc;
 }
+
+char *cfg_unaccounted(const rule_set *rs, int dir, const json_t *cfg)
+{
+	const rule_file *f = rs->files[0];
+	conv c = {rs, dir, "", NULL, NULL, json_object(), {0}, NULL};
+	char *u;
+	if (!c.used)
+		return NULL;
+	for (size_t i = 0; i < f->n_cfg; i++)
+		mark_used(&c, &f->cfg[i]);
+	for (size_t i = 0; i < f->n_comp; i++)
+		json_object_set_new(c.used, dir == 1 ? f->comp[i].config : f->comp[i].dir, json_true());
+	for (size_t i = 0; dir == 1 && f->mup && i < f->mup->n_drop; i++)
+		json_object_set_new(c.used, f->mup->drop[i], json_true());
+	u = json_is_object(cfg) ? unused_keys(&c, cfg) : NULL;
+	json_decref(c.used);
+	return u;
+}

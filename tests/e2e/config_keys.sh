@@ -116,3 +116,22 @@ expect_fail "CS model keys no rule accounts for are an error naming them" \
 hf extra '{"my_tooling_key": 1}'
 out=$("$CKCONV" convert "$T/extra" -o "$T/extra.mdl" 2>&1)
 check "an unknown HF key converts with a note naming it" grep -q "not carried over: my_tooling_key" <<<"$out"
+
+# --- validate --config: a real config or params file against its model's rules
+R="$ROOT/tests/real/cases"
+check "validate --config: a real ModelZoo params file (Llama 2 7B) has every key accounted for" \
+	"$CKCONV" validate --config "$R/cs-llama2-7b/upstream.yaml"
+check "validate --config: a real HF config.json (TinyLlama) too" "$CKCONV" validate --config "$R/hf-tinyllama-chat-v1.0/upstream.json"
+out=$("$CKCONV" validate --config "$T/unknown.yaml" 2>&1); rc=$?
+check "validate --config: unknown CS model keys are errors, named (exit 1)" sh -c "[ $rc -eq 1 ] && grep -q 'CS model keys no rule of .*rules/llama.yaml accounts for: attention_frobnicate, zz_new_feature' <<'X'
+$out
+X"
+out=$("$CKCONV" validate --config "$R/cs-llama3p1-8b-swa-sink/upstream.yaml" 2>&1); rc=$?
+check "validate --config: the Llama 3.1 sliding-window/sink params are refused, naming the key" sh -c "[ $rc -eq 1 ] && grep -q 'attention_sliding_window_length = 8192 has no HF counterpart' <<'X'
+$out
+X"
+out=$("$CKCONV" validate --config "$T/extra/config.json" 2>&1); rc=$?
+check "validate --config: an unknown HF key is a warning (exit 0), named" sh -c "[ $rc -eq 0 ] && grep -q 'warning: HF keys no rule of .* accounts for: my_tooling_key' <<'X'
+$out
+X"
+check "validate --config: LLaVA params check each component's section" "$CKCONV" validate --config "$R/cs-llava-v1p5-7b-phase2/upstream.yaml"
