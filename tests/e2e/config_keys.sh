@@ -58,3 +58,80 @@ expect_fail "a partial older-style muP set is refused" "sets all of scale_qk_dot
 params "$T/mx.yaml" "$T/mx-mup.yaml" '{"scale_qk_dot_by_d": true, "embeddings_scale": 10.0, "output_logits_scale": 1.5}'
 expect_fail "mixtral refuses older-style muP params" "This model currently does not support muP checkpoint conversion to HF" \
 	"$T/mx-mup-hf" "$CKCONV" convert "$T/mx.mdl" --config "$T/mx-mup.yaml" -o "$T/mx-mup-hf" -q
+
+# --- older CS targets (item 6): no `name` in cs-2.1 .. cs-2.3 params; cs-2.4 on has it
+for f in 2.1 2.2 2.3 2.4 2.9; do
+	"$CKCONV" convert "$G/hf" --tgt-fmt "cs-$f" -o "$T/t$f.mdl" -q
+	want='"ABSENT"'; case $f in 2.4|2.9) want='"llama"' ;; esac
+	check "HF -> cs-$f: model.name is $want (the reference adds it from cs-2.4)" test "$(yget "$T/t$f.yaml" name)" = "$want"
+done
+
+# --- absent CS keys take the CS model class's defaults (item 3)
+"$CKCONV" convert "$ROOT/tests/golden/mixtral/hf" -o "$T/mx2.mdl" -q
+params "$T/mx2.yaml" "$T/mx-nonorm.yaml" '{"norm_type": null}'
+expect_fail "mixtral params without norm_type (CS default layernorm) are refused, as the reference does" \
+	"norm_type must be \"rmsnorm\", found \"layernorm\"" "$T/mx-nonorm-hf" "$CKCONV" convert "$T/mx2.mdl" --config "$T/mx-nonorm.yaml" -o "$T/mx-nonorm-hf" -q
+params "$T/mx2.yaml" "$T/mx-notopk.yaml" '{"moe": {"num_experts": 4, "load_balancing_loss_coef": 0.02}}'
+check "mixtral params without moe.top_k: HF num_experts_per_tok is the CS default 1 (HF's own default is 2)" sh -c \
+	"'$CKCONV' convert '$T/mx2.mdl' --config '$T/mx-notopk.yaml' -o '$T/mx-notopk' -q && grep -q '\"num_experts_per_tok\": 1' '$T/mx-notopk/config.json'"
+params "$G/cs/params.yaml" "$T/noshare.yaml" '{"share_embedding_weights": null, "rope_theta": null}'
+check "llama params without share_embedding_weights / rope_theta: explicit tie_word_embeddings true, rope_theta 10000.0" sh -c \
+	"'$CKCONV' convert '$T/llama.mdl' --config '$T/noshare.yaml' -o '$T/noshare' -q --drop-unmatched-keys 2>/dev/null; $PY -c 'import json,sys; c=json.load(open(sys.argv[1])); assert c[\"tie_word_embeddings\"] is True and c[\"rope_theta\"] == 10000.0, c' '$T/noshare/config.json'"
+params "$G/cs/params.yaml" "$T/mistral.yaml" '{"name": "mistral"}'
+check "mistral params without attention_sliding_window_length: HF sliding_window null, not HF's default 4096" sh -c \
+	"'$CKCONV' convert '$T/llama.mdl' --config '$T/mistral.yaml' -o '$T/mistral' -q && grep -q '\"sliding_window\": null' '$T/mistral/config.json'"
+GP="$ROOT/tests/golden/gpt2"
+$PY "$ROOT/tools/make_cstorch_h5.py" --format 0.5 "$GP/cs/model.safetensors" "$T/gpt2.mdl" >/dev/null
+params "$GP/cs/params.yaml" "$T/gpt3.yaml" '{"name": "gpt3", "dropout_rate": 0.0, "attention_dropout_rate": null, "embedding_dropout_rate": null}'
+check "GPT-3 params without embedding/attention dropout: HF embd_pdrop and attn_pdrop = dropout_rate 0.0 (HF's default is 0.1)" sh -c \
+	"'$CKCONV' convert '$T/gpt2.mdl' --config '$T/gpt3.yaml' -o '$T/gpt3' -q && $PY -c 'import json,sys; c=json.load(open(sys.argv[1])); assert c[\"embd_pdrop\"] == 0.0 and c[\"attn_pdrop\"] == 0.0 and c[\"resid_pdrop\"] == 0.0, c' '$T/gpt3/config.json'"
+params "$GP/cs/params.yaml" "$T/gpt3-alibi.yaml" '{"position_embedding_type": "alibi"}'
+expect_fail "GPT-2 params with ALiBi positions are refused" "position_embedding_type alibi: HF GPT-2 has learned positions" \
+	"$T/gpt3-alibi-hf" "$CKCONV" convert "$T/gpt2.mdl" --config "$T/gpt3-alibi.yaml" -o "$T/gpt3-alibi-hf" -q
+
+# --- keys that change the computation with no counterpart are refused, one line each (item 7)
+params "$G/cs/params.yaml" "$T/swa.yaml" '{"attention_sliding_window_length": 8192}'
+expect_fail "llama params with a sliding window are refused (HF Llama attends to everything)" \
+	"attention_sliding_window_length = 8192 has no HF counterpart (accepted: absent or null)" "$T/swa-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/swa.yaml" -o "$T/swa-hf" -q
+params "$G/cs/params.yaml" "$T/sink.yaml" '{"attention_sink_tokens": 512}'
+expect_fail "attention sink tokens are refused" "attention_sink_tokens = 512 has no HF counterpart (accepted: absent or null)" \
+	"$T/sink-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/sink.yaml" -o "$T/sink-hf" -q
+params "$G/cs/params.yaml" "$T/inner.yaml" '{"attention_inner_dim": 32}'
+expect_fail "attention_inner_dim != hidden_size is refused" "attention_inner_dim 32 is not hidden_size 64" \
+	"$T/inner-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/inner.yaml" -o "$T/inner-hf" -q
+params "$G/cs/params.yaml" "$T/escale.yaml" '{"embeddings_scale": 2.0}'
+expect_fail "a muP multiplier outside muP (embeddings_scale 2.0) is refused" "embeddings_scale = 2.0 has no HF counterpart (accepted: absent, null or 1.0)" \
+	"$T/escale-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/escale.yaml" -o "$T/escale-hf" -q
+hf hd '{"head_dim": 32}'
+expect_fail "HF head_dim != hidden_size / heads is refused, naming both" "head_dim 32 is not hidden_size / num_attention_heads = 16" \
+	"$T/hd.mdl" "$CKCONV" convert "$T/hd" -o "$T/hd.mdl" -q
+hf hd16 '{"head_dim": 16}'
+check "HF head_dim == hidden_size / heads converts" "$CKCONV" convert "$T/hd16" -o "$T/hd16.mdl" -q
+
+# --- account for every key: an unknown CS model key stops CS -> HF; an unknown HF key is a note
+params "$G/cs/params.yaml" "$T/unknown.yaml" '{"attention_frobnicate": true, "zz_new_feature": 3}'
+expect_fail "CS model keys no rule accounts for are an error naming them" \
+	"rules/llama.yaml: attention_frobnicate, zz_new_feature" \
+	"$T/unknown-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/unknown.yaml" -o "$T/unknown-hf" -q
+hf extra '{"my_tooling_key": 1}'
+out=$("$CKCONV" convert "$T/extra" -o "$T/extra.mdl" 2>&1)
+check "an unknown HF key converts with a note naming it" grep -q "not carried over: my_tooling_key" <<<"$out"
+
+# --- validate --config: a real config or params file against its model's rules
+R="$ROOT/tests/real/cases"
+check "validate --config: a real ModelZoo params file (Llama 2 7B) has every key accounted for" \
+	"$CKCONV" validate --config "$R/cs-llama2-7b/upstream.yaml"
+check "validate --config: a real HF config.json (TinyLlama) too" "$CKCONV" validate --config "$R/hf-tinyllama-chat-v1.0/upstream.json"
+out=$("$CKCONV" validate --config "$T/unknown.yaml" 2>&1); rc=$?
+check "validate --config: unknown CS model keys are errors, named (exit 1)" sh -c "[ $rc -eq 1 ] && grep -q 'CS model keys no rule of .*rules/llama.yaml accounts for: attention_frobnicate, zz_new_feature' <<'X'
+$out
+X"
+out=$("$CKCONV" validate --config "$R/cs-llama3p1-8b-swa-sink/upstream.yaml" 2>&1); rc=$?
+check "validate --config: the Llama 3.1 sliding-window/sink params are refused, naming the key" sh -c "[ $rc -eq 1 ] && grep -q 'attention_sliding_window_length = 8192 has no HF counterpart' <<'X'
+$out
+X"
+out=$("$CKCONV" validate --config "$T/extra/config.json" 2>&1); rc=$?
+check "validate --config: an unknown HF key is a warning (exit 0), named" sh -c "[ $rc -eq 0 ] && grep -q 'warning: HF keys no rule of .* accounts for: my_tooling_key' <<'X'
+$out
+X"
+check "validate --config: LLaVA params check each component's section" "$CKCONV" validate --config "$R/cs-llava-v1p5-7b-phase2/upstream.yaml"
