@@ -135,3 +135,17 @@ check "validate --config: an unknown HF key is a warning (exit 0), named" sh -c 
 $out
 X"
 check "validate --config: LLaVA params check each component's section" "$CKCONV" validate --config "$R/cs-llava-v1p5-7b-phase2/upstream.yaml"
+
+# --- mixtral: the router must be HF Mixtral's (MoEConfig keys checked one by one)
+params "$T/mx2.yaml" "$T/mx-shared.yaml" '{"moe": {"num_experts": 4, "top_k": 2, "num_shared_experts": 1}}'
+expect_fail "mixtral params with a shared expert are refused" "moe.num_shared_experts 1: HF Mixtral has no shared experts" \
+	"$T/mx-shared-hf" "$CKCONV" convert "$T/mx2.mdl" --config "$T/mx-shared.yaml" -o "$T/mx-shared-hf" -q
+params "$T/mx2.yaml" "$T/mx-hash.yaml" '{"moe": {"num_experts": 4, "top_k": 2, "routing_algorithm": "hash"}}'
+expect_fail "mixtral params with hash routing are refused" "moe.routing_algorithm hash: HF Mixtral routes by a learned gate" \
+	"$T/mx-hash-hf" "$CKCONV" convert "$T/mx2.mdl" --config "$T/mx-hash.yaml" -o "$T/mx-hash-hf" -q
+params "$T/mx2.yaml" "$T/mx-new.yaml" '{"moe": {"num_experts": 4, "top_k": 2, "expert_capacity": 3}}'
+expect_fail "an moe key no rule knows is refused by name" 'moe keys no rule accounts for: ["expert_capacity"]' \
+	"$T/mx-new-hf" "$CKCONV" convert "$T/mx2.mdl" --config "$T/mx-new.yaml" -o "$T/mx-new-hf" -q
+params "$G/cs/params.yaml" "$T/llama-moe.yaml" '{"moe": {"num_experts": 4}}'
+expect_fail "llama params with experts are refused" "moe.num_experts 4: experts need the mixtral rules" \
+	"$T/llama-moe-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/llama-moe.yaml" -o "$T/llama-moe-hf" -q
