@@ -19,6 +19,8 @@ static const char usage[] =
 	"config.json or CS params), and the key each target maps back to. With no match: the rules\n"
 	"that came closest and where each stopped matching. Exit status 1 if any key has no rule.\n";
 
+static const char *const side_name[2] = {[RULE_HF] = "hf", [RULE_CS] = "cs"};
+
 typedef struct ex {
 	const rule_set *rs;
 	const char *comp; /* component dir, or NULL */
@@ -71,8 +73,8 @@ static void print_back(const ex *x, const char *target, const char *orig)
 		return;
 	}
 	const rule_key *k = &x->rs->keys[h.rule];
-	char **tpl = x->dir == 0 ? k->hf : k->cs;
-	size_t n = x->dir == 0 ? k->n_hf : k->n_cs;
+	char **tpl = k->tpl[x->dir];
+	size_t n = k->n_tpl[x->dir];
 	if (!n) {
 		printf("  back     %s -> dropped (%s:%d:%d)\n", target, k->pos.file, k->pos.line, k->pos.col);
 		return;
@@ -93,11 +95,11 @@ static void print_near(const ex *x, const char *key)
 	match_near near[3];
 	size_t n;
 	match_closest(x->fwd, key, near, 3, &n);
-	printf("%s: no rule matches this %s key%s%s%s. Closest rules:\n", key, x->dir == 0 ? "HF" : "CS",
+	printf("%s: no rule matches this %s key%s%s%s. Closest rules:\n", key, x->dir == RULE_HF ? "HF" : "CS",
 		x->comp ? " (component " : "", x->comp ? x->comp : "", x->comp ? ")" : "");
 	for (size_t i = 0; i < n; i++) {
 		const rule_key *k = &x->rs->keys[near[i].rule];
-		char **tpl = x->dir == 0 ? k->hf : k->cs;
+		char **tpl = k->tpl[x->dir];
 		printf("  %s:%d:%d  %s\n      matches '%.*s' then stops at column %zu ('%s')\n", k->pos.file, k->pos.line,
 			k->pos.col, tpl[near[i].slot], (int)near[i].matched, key, near[i].matched + 1, key + near[i].matched);
 	}
@@ -141,9 +143,9 @@ static int explain_key(const ex *x, const char *key)
 	if (r <= 0)
 		return 0;
 	const rule_key *k = &x->rs->keys[h.rule];
-	char **src = x->dir == 0 ? k->hf : k->cs, **dst = x->dir == 0 ? k->cs : k->hf;
-	size_t nd = x->dir == 0 ? k->n_cs : k->n_hf;
-	printf("%s (%s -> %s%s%s)\n", key, x->dir == 0 ? "hf" : "cs", x->dir == 0 ? "cs" : "hf", x->comp ? ", component " : "",
+	char **src = k->tpl[x->dir], **dst = k->tpl[!x->dir];
+	size_t nd = k->n_tpl[!x->dir];
+	printf("%s (%s -> %s%s%s)\n", key, side_name[x->dir], side_name[!x->dir], x->comp ? ", component " : "",
 		x->comp ? x->comp : "");
 	printf("  rule     %s:%d:%d\n  template %s\n", k->pos.file, k->pos.line, k->pos.col, src[h.slot]);
 	if (h.b.n) {
@@ -204,7 +206,7 @@ int cli_explain(int argc, char **argv, ck_err *e)
 {
 	const char *model = NULL, *from = "hf", *config = NULL, *rules = NULL, *v;
 	char *dir = NULL, *path = NULL;
-	rule_set *top = NULL;
+	rule_set *top = NULL, **comps = NULL;
 	json_t *hf = NULL, *cs = NULL;
 	int rc = 0, missing = 0, nkeys = 0, c;
 	static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {"from", required_argument, NULL, 'f'},
@@ -247,16 +249,13 @@ int cli_explain(int argc, char **argv, ck_err *e)
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
+	if (f->n_comp && (rc = rule_load_components(top, &comps, e))) {
+		free(xs);
+		goto done;
+	}
 	for (size_t c = 0; c < ncomp && !rc; c++) {
-		rule_set *rs = top;
-		if (f->n_comp) {
-			char *p = rule_sibling(f->path, f->comp[c].rules);
-			rc = rule_set_load_prefixed(p, f->comp[c].hf_prefix, f->comp[c].cs_prefix, &rs, e);
-			free(p);
-			if (rc)
-				break;
-			xs[c].comp = f->comp[c].dir;
-		}
+		rule_set *rs = f->n_comp ? comps[c] : top;
+		xs[c].comp = f->n_comp ? f->comp[c].dir : NULL;
 		xs[c].rs = rs;
 		xs[c].dir = !strcmp(from, "cs");
 		xs[c].env.hf = f->n_comp && hf ? json_object_get(hf, f->comp[c].dir) : hf;
@@ -278,10 +277,9 @@ int cli_explain(int argc, char **argv, ck_err *e)
 	for (size_t c = 0; c < ncomp; c++) {
 		match_free(xs[c].fwd);
 		match_free(xs[c].back);
-		if (f->n_comp)
-			rule_set_free((rule_set *)xs[c].rs);
 	}
 	free(xs);
+	rule_components_free(comps, f->n_comp);
 	if (!rc && missing)
 		rc = ck_errf(e, CK_ENOTFOUND, "%d key(s) matched no rule", missing);
 done:
