@@ -149,3 +149,34 @@ expect_fail "an moe key no rule knows is refused by name" 'moe keys no rule acco
 params "$G/cs/params.yaml" "$T/llama-moe.yaml" '{"moe": {"num_experts": 4}}'
 expect_fail "llama params with experts are refused" "moe.num_experts 4: experts need the mixtral rules" \
 	"$T/llama-moe-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/llama-moe.yaml" -o "$T/llama-moe-hf" -q
+
+# --- every key of the HF config classes is accounted for (validate --strict: no warning): the
+# __init__ arguments of LlamaConfig, MistralConfig, MixtralConfig, Qwen2Config and GPT2Config
+# (huggingface/transformers src/transformers/models/<m>/configuration_<m>.py) plus the common
+# PretrainedConfig keys a saved config.json carries
+$PY - "$T" <<'PY'
+import json, sys
+common = {"architectures": ["X"], "torch_dtype": "float32", "transformers_version": "4.45.0", "_name_or_path": "x",
+          "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": None, "use_cache": True}
+llama = dict(common, model_type="llama", vocab_size=96, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
+             num_attention_heads=4, num_key_value_heads=2, hidden_act="silu", max_position_embeddings=256,
+             initializer_range=0.02, rms_norm_eps=1e-5, pretraining_tp=1, tie_word_embeddings=False, rope_theta=10000.0,
+             rope_scaling=None, attention_bias=False, attention_dropout=0.0, mlp_bias=False, head_dim=16)
+mistral = {k: v for k, v in llama.items() if k not in ("pretraining_tp", "mlp_bias", "attention_bias")}
+mistral.update(model_type="mistral", sliding_window=4096)
+mixtral = dict(mistral, model_type="mixtral", num_experts_per_tok=2, num_local_experts=4, output_router_logits=False,
+               router_aux_loss_coef=0.001, router_jitter_noise=0.0)
+qwen2 = {k: v for k, v in llama.items() if k not in ("pretraining_tp", "mlp_bias", "attention_bias", "head_dim")}
+qwen2.update(model_type="qwen2", use_sliding_window=False, sliding_window=4096, max_window_layers=28)
+gpt2 = dict(common, model_type="gpt2", vocab_size=96, n_positions=64, n_embd=64, n_layer=2, n_head=4, n_inner=None,
+            activation_function="gelu_new", resid_pdrop=0.1, embd_pdrop=0.1, attn_pdrop=0.1, layer_norm_epsilon=1e-5,
+            initializer_range=0.02, summary_type="cls_index", summary_use_proj=True, summary_activation=None,
+            summary_proj_to_labels=True, summary_first_dropout=0.1, scale_attn_weights=True,
+            scale_attn_by_inverse_layer_idx=False, reorder_and_upcast_attn=False, add_cross_attention=False,
+            tie_word_embeddings=True)
+for n, c in dict(llama=llama, mistral=mistral, mixtral=mixtral, qwen2=qwen2, gpt2=gpt2).items():
+    json.dump(c, open(f"{sys.argv[1]}/class-{n}.json", "w"))
+PY
+for m in llama mistral mixtral qwen2 gpt2; do
+	check "every ${m^} HF config class key is accounted for (validate --strict)" "$CKCONV" validate --strict --config "$T/class-$m.json"
+done
