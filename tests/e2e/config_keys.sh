@@ -180,3 +180,34 @@ PY
 for m in llama mistral mixtral qwen2 gpt2; do
 	check "every ${m^} HF config class key is accounted for (validate --strict)" "$CKCONV" validate --strict --config "$T/class-$m.json"
 done
+
+# --- every key of the CS model config class is accounted for: the fields of GPT2LMHeadModelConfig
+# and GPT2ModelConfig (Cerebras/modelzoo 2.10 models/nlp/gpt2/gpt2_model.py, model.py), which the
+# llama family configures, each at its class default unless llama needs otherwise
+$PY - "$T" <<'PY'
+import json, sys, yaml
+m = dict(name="llama", vocab_size=96, num_extra_input_vocab_tokens=0, max_position_embeddings=256, embd_pdrop=None,
+    embedding_dropout_rate=0.0, position_embedding_type="rotary", constant_pos_embedding=None, position_embedding_offset=0,
+    hidden_size=64, share_embedding_weights=False, embedding_layer_norm=False, num_relative_attention_buckets=32,
+    rotary_dim=16, rope_theta=10000.0, fold_rope_consts=False, num_hidden_layers=2, dropout_rate=0.0, norm_type="rmsnorm",
+    layer_norm_epsilon=1e-5, num_heads=4, attention_type="scaled_dot_product", attention_module="aiayn_attention",
+    attention_sliding_window_length=None, sliding_window_every_other_decoder_layer=False,
+    sliding_window_every_other_decoder_layer_pattern="full_attention_first", attention_sink_tokens=None,
+    attention_vertical_column_spacing=None, attention_vertical_column_width=None, attention_chunk_size=None,
+    attention_qk_norm_layer=None, attention_qk_norm_eps=1e-5, extra_attention_params={}, extra_ffn_params={},
+    attention_inner_dim=None, use_projection_bias_in_attention=False, use_ffn_bias_in_attention=False,
+    attention_dropout_rate=0.0, attention_softmax_fp32=True, attention_kernel=None, attention_logit_softcapping=None,
+    fixed_sparse_attention=None, memory_tokens={"memory_tokens_enabled": False}, use_experimental_flex_api=False,
+    filter_size=160, nonlinearity="swiglu", use_ffn_bias=False, use_sink_token=False, use_bias_in_output=False,
+    initializer_range=0.02, embedding_initializer=None, initializer=None, output_layer_initializer=None,
+    ffn_initializer=None, ffn_output_layer_initializer=None, lr_adjustment_groups=None, mup_base_hidden_size=None,
+    mup_base_filter_size=None, embeddings_scale=1.0, scale_qk_dot_by_d=None, attention_logits_alpha=1.0,
+    scale_output_logits_by_d=True, output_logits_alpha=None, alibi_trainable_slopes=False, pos_scaling_factor=1.0,
+    pos_scaling_type="linear", pos_scaling_extra_args=None, cross_attention_layers=[], rel_distance_mode="default",
+    rel_distance_extra_args=None, scale_qk_dot_by_layer_idx=False, norm_first_sandwich=False, output_logits_scale=None,
+    final_logit_softcapping=None, moe={"num_experts": 0}, dtype=None, boundary_casting=False, loss_scaling="num_tokens",
+    loss_weight=1.0, start_token=None, loop_dim=1, stop_sequences=None, max_tokens=None, temperature=None, top_k=None,
+    top_p=None, compute_eval_metrics=True)
+yaml.safe_dump({"model": m}, open(sys.argv[1] + "/class-cs-llama.yaml", "w"))
+PY
+check "every CS model class key is accounted for (llama, validate --strict)" "$CKCONV" validate --strict --config "$T/class-cs-llama.yaml"
