@@ -135,3 +135,79 @@ check "validate --config: an unknown HF key is a warning (exit 0), named" sh -c 
 $out
 X"
 check "validate --config: LLaVA params check each component's section" "$CKCONV" validate --config "$R/cs-llava-v1p5-7b-phase2/upstream.yaml"
+
+# --- mixtral: the router must be HF Mixtral's (MoEConfig keys checked one by one)
+params "$T/mx2.yaml" "$T/mx-shared.yaml" '{"moe": {"num_experts": 4, "top_k": 2, "num_shared_experts": 1}}'
+expect_fail "mixtral params with a shared expert are refused" "moe.num_shared_experts 1: HF Mixtral has no shared experts" \
+	"$T/mx-shared-hf" "$CKCONV" convert "$T/mx2.mdl" --config "$T/mx-shared.yaml" -o "$T/mx-shared-hf" -q
+params "$T/mx2.yaml" "$T/mx-hash.yaml" '{"moe": {"num_experts": 4, "top_k": 2, "routing_algorithm": "hash"}}'
+expect_fail "mixtral params with hash routing are refused" "moe.routing_algorithm hash: HF Mixtral routes by a learned gate" \
+	"$T/mx-hash-hf" "$CKCONV" convert "$T/mx2.mdl" --config "$T/mx-hash.yaml" -o "$T/mx-hash-hf" -q
+params "$T/mx2.yaml" "$T/mx-new.yaml" '{"moe": {"num_experts": 4, "top_k": 2, "expert_capacity": 3}}'
+expect_fail "an moe key no rule knows is refused by name" 'moe keys no rule accounts for: ["expert_capacity"]' \
+	"$T/mx-new-hf" "$CKCONV" convert "$T/mx2.mdl" --config "$T/mx-new.yaml" -o "$T/mx-new-hf" -q
+params "$G/cs/params.yaml" "$T/llama-moe.yaml" '{"moe": {"num_experts": 4}}'
+expect_fail "llama params with experts are refused" "moe.num_experts 4: experts need the mixtral rules" \
+	"$T/llama-moe-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/llama-moe.yaml" -o "$T/llama-moe-hf" -q
+
+# --- every key of the HF config classes is accounted for (validate --strict: no warning): the
+# __init__ arguments of LlamaConfig, MistralConfig, MixtralConfig, Qwen2Config and GPT2Config
+# (huggingface/transformers src/transformers/models/<m>/configuration_<m>.py) plus the common
+# PretrainedConfig keys a saved config.json carries
+$PY - "$T" <<'PY'
+import json, sys
+common = {"architectures": ["X"], "torch_dtype": "float32", "transformers_version": "4.45.0", "_name_or_path": "x",
+          "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": None, "use_cache": True}
+llama = dict(common, model_type="llama", vocab_size=96, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
+             num_attention_heads=4, num_key_value_heads=2, hidden_act="silu", max_position_embeddings=256,
+             initializer_range=0.02, rms_norm_eps=1e-5, pretraining_tp=1, tie_word_embeddings=False, rope_theta=10000.0,
+             rope_scaling=None, attention_bias=False, attention_dropout=0.0, mlp_bias=False, head_dim=16)
+mistral = {k: v for k, v in llama.items() if k not in ("pretraining_tp", "mlp_bias", "attention_bias")}
+mistral.update(model_type="mistral", sliding_window=4096)
+mixtral = dict(mistral, model_type="mixtral", num_experts_per_tok=2, num_local_experts=4, output_router_logits=False,
+               router_aux_loss_coef=0.001, router_jitter_noise=0.0)
+qwen2 = {k: v for k, v in llama.items() if k not in ("pretraining_tp", "mlp_bias", "attention_bias", "head_dim")}
+qwen2.update(model_type="qwen2", use_sliding_window=False, sliding_window=4096, max_window_layers=28)
+gpt2 = dict(common, model_type="gpt2", vocab_size=96, n_positions=64, n_embd=64, n_layer=2, n_head=4, n_inner=None,
+            activation_function="gelu_new", resid_pdrop=0.1, embd_pdrop=0.1, attn_pdrop=0.1, layer_norm_epsilon=1e-5,
+            initializer_range=0.02, summary_type="cls_index", summary_use_proj=True, summary_activation=None,
+            summary_proj_to_labels=True, summary_first_dropout=0.1, scale_attn_weights=True,
+            scale_attn_by_inverse_layer_idx=False, reorder_and_upcast_attn=False, add_cross_attention=False,
+            tie_word_embeddings=True)
+for n, c in dict(llama=llama, mistral=mistral, mixtral=mixtral, qwen2=qwen2, gpt2=gpt2).items():
+    json.dump(c, open(f"{sys.argv[1]}/class-{n}.json", "w"))
+PY
+for m in llama mistral mixtral qwen2 gpt2; do
+	check "every ${m^} HF config class key is accounted for (validate --strict)" "$CKCONV" validate --strict --config "$T/class-$m.json"
+done
+
+# --- every key of the CS model config class is accounted for: the fields of GPT2LMHeadModelConfig
+# and GPT2ModelConfig (Cerebras/modelzoo 2.10 models/nlp/gpt2/gpt2_model.py, model.py), which the
+# llama family configures, each at its class default unless llama needs otherwise
+$PY - "$T" <<'PY'
+import json, sys, yaml
+m = dict(name="llama", vocab_size=96, num_extra_input_vocab_tokens=0, max_position_embeddings=256, embd_pdrop=None,
+    embedding_dropout_rate=0.0, position_embedding_type="rotary", constant_pos_embedding=None, position_embedding_offset=0,
+    hidden_size=64, share_embedding_weights=False, embedding_layer_norm=False, num_relative_attention_buckets=32,
+    rotary_dim=16, rope_theta=10000.0, fold_rope_consts=False, num_hidden_layers=2, dropout_rate=0.0, norm_type="rmsnorm",
+    layer_norm_epsilon=1e-5, num_heads=4, attention_type="scaled_dot_product", attention_module="aiayn_attention",
+    attention_sliding_window_length=None, sliding_window_every_other_decoder_layer=False,
+    sliding_window_every_other_decoder_layer_pattern="full_attention_first", attention_sink_tokens=None,
+    attention_vertical_column_spacing=None, attention_vertical_column_width=None, attention_chunk_size=None,
+    attention_qk_norm_layer=None, attention_qk_norm_eps=1e-5, extra_attention_params={}, extra_ffn_params={},
+    attention_inner_dim=None, use_projection_bias_in_attention=False, use_ffn_bias_in_attention=False,
+    attention_dropout_rate=0.0, attention_softmax_fp32=True, attention_kernel=None, attention_logit_softcapping=None,
+    fixed_sparse_attention=None, memory_tokens={"memory_tokens_enabled": False}, use_experimental_flex_api=False,
+    filter_size=160, nonlinearity="swiglu", use_ffn_bias=False, use_sink_token=False, use_bias_in_output=False,
+    initializer_range=0.02, embedding_initializer=None, initializer=None, output_layer_initializer=None,
+    ffn_initializer=None, ffn_output_layer_initializer=None, lr_adjustment_groups=None, mup_base_hidden_size=None,
+    mup_base_filter_size=None, embeddings_scale=1.0, scale_qk_dot_by_d=None, attention_logits_alpha=1.0,
+    scale_output_logits_by_d=True, output_logits_alpha=None, alibi_trainable_slopes=False, pos_scaling_factor=1.0,
+    pos_scaling_type="linear", pos_scaling_extra_args=None, cross_attention_layers=[], rel_distance_mode="default",
+    rel_distance_extra_args=None, scale_qk_dot_by_layer_idx=False, norm_first_sandwich=False, output_logits_scale=None,
+    final_logit_softcapping=None, moe={"num_experts": 0}, dtype=None, boundary_casting=False, loss_scaling="num_tokens",
+    loss_weight=1.0, start_token=None, loop_dim=1, stop_sequences=None, max_tokens=None, temperature=None, top_k=None,
+    top_p=None, compute_eval_metrics=True)
+yaml.safe_dump({"model": m}, open(sys.argv[1] + "/class-cs-llama.yaml", "w"))
+PY
+check "every CS model class key is accounted for (llama, validate --strict)" "$CKCONV" validate --strict --config "$T/class-cs-llama.yaml"
