@@ -19,6 +19,8 @@ static const char usage[] =
 	"config.json or CS params), and the key each target maps back to. With no match: the rules\n"
 	"that came closest and where each stopped matching. Exit status 1 if any key has no rule.\n";
 
+static const char *const side_name[2] = {[RULE_HF] = "hf", [RULE_CS] = "cs"};
+
 typedef struct ex {
 	const rule_set *rs;
 	const char *comp; /* component dir, or NULL */
@@ -71,8 +73,8 @@ static void print_back(const ex *x, const char *target, const char *orig)
 		return;
 	}
 	const rule_key *k = &x->rs->keys[h.rule];
-	char **tpl = x->dir == 0 ? k->hf : k->cs;
-	size_t n = x->dir == 0 ? k->n_hf : k->n_cs;
+	char **tpl = k->tpl[x->dir];
+	size_t n = k->n_tpl[x->dir];
 	if (!n) {
 		printf("  back     %s -> dropped (%s:%d:%d)\n", target, k->pos.file, k->pos.line, k->pos.col);
 		return;
@@ -93,14 +95,43 @@ static void print_near(const ex *x, const char *key)
 	match_near near[3];
 	size_t n;
 	match_closest(x->fwd, key, near, 3, &n);
-	printf("%s: no rule matches this %s key%s%s%s. Closest rules:\n", key, x->dir == 0 ? "HF" : "CS",
+	printf("%s: no rule matches this %s key%s%s%s. Closest rules:\n", key, x->dir == RULE_HF ? "HF" : "CS",
 		x->comp ? " (component " : "", x->comp ? x->comp : "", x->comp ? ")" : "");
 	for (size_t i = 0; i < n; i++) {
 		const rule_key *k = &x->rs->keys[near[i].rule];
-		char **tpl = x->dir == 0 ? k->hf : k->cs;
+		char **tpl = k->tpl[x->dir];
 		printf("  %s:%d:%d  %s\n      matches '%.*s' then stops at column %zu ('%s')\n", k->pos.file, k->pos.line,
 			k->pos.col, tpl[near[i].slot], (int)near[i].matched, key, near[i].matched + 1, key + near[i].matched);
 	}
+}
+
+/* The rule's shape: per side, evaluated with the key's bindings when a config is given. */
+static void print_shapes(const ex *x, const rule_key *k, const match_bind *b)
+{
+	static const char *const side[] = {"hf", "cs", "hf, cs"};
+	int same = k->shape[0] && k->shape[1] && !strcmp(expr_src(k->shape[0]), expr_src(k->shape[1]));
+	json_t *vars = json_object();
+	for (size_t i = 0; vars && i < b->n; i++)
+		json_object_set_new(vars, b->name[i], b->num[i] >= 0 ? json_integer(b->num[i]) : json_string(b->val[i]));
+	for (int s = 0; s < 2; s++) {
+		cfg_env env = x->env;
+		json_t *v = NULL;
+		ck_err e = {0};
+		if (!k->shape[s] || (same && s == 1))
+			continue; /* one expression for both sides: shown once */
+		env.scope = k->scope;
+		env.vars = vars;
+		printf("  shape    %s: %s", side[same ? 2 : s], expr_src(k->shape[s]));
+		if ((x->env.hf || x->env.cs) && cfg_eval(&env, k->shape[s], &v, &e) == 0) {
+			char *t = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+			printf(" = %s\n", t ? t : "null (no check)");
+			free(t);
+		} else {
+			printf(" = ? (%s)\n", e.code ? e.msg : "pass --config to resolve");
+		}
+		json_decref(v);
+	}
+	json_decref(vars);
 }
 
 /* 1 if explained, 0 if no rule matched. */
@@ -112,9 +143,9 @@ static int explain_key(const ex *x, const char *key)
 	if (r <= 0)
 		return 0;
 	const rule_key *k = &x->rs->keys[h.rule];
-	char **src = x->dir == 0 ? k->hf : k->cs, **dst = x->dir == 0 ? k->cs : k->hf;
-	size_t nd = x->dir == 0 ? k->n_cs : k->n_hf;
-	printf("%s (%s -> %s%s%s)\n", key, x->dir == 0 ? "hf" : "cs", x->dir == 0 ? "cs" : "hf", x->comp ? ", component " : "",
+	char **src = k->tpl[x->dir], **dst = k->tpl[!x->dir];
+	size_t nd = k->n_tpl[!x->dir];
+	printf("%s (%s -> %s%s%s)\n", key, side_name[x->dir], side_name[!x->dir], x->comp ? ", component " : "",
 		x->comp ? x->comp : "");
 	printf("  rule     %s:%d:%d\n  template %s\n", k->pos.file, k->pos.line, k->pos.col, src[h.slot]);
 	if (h.b.n) {
@@ -139,6 +170,7 @@ static int explain_key(const ex *x, const char *key)
 	}
 	printf("  action   ");
 	print_params(x, k);
+	print_shapes(x, k, &h.b);
 	for (size_t i = 0; i < nd; i++) {
 		char *t = NULL;
 		if (!match_fill(k, dst[i], &h.b, &t, &e))
@@ -174,7 +206,7 @@ int cli_explain(int argc, char **argv, ck_err *e)
 {
 	const char *model = NULL, *from = "hf", *config = NULL, *rules = NULL, *v;
 	char *dir = NULL, *path = NULL;
-	rule_set *top = NULL;
+	rule_set *top = NULL, **comps = NULL;
 	json_t *hf = NULL, *cs = NULL;
 	int rc = 0, missing = 0, nkeys = 0, c;
 	static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {"from", required_argument, NULL, 'f'},
@@ -217,16 +249,13 @@ int cli_explain(int argc, char **argv, ck_err *e)
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
+	if (f->n_comp && (rc = rule_load_components(top, &comps, e))) {
+		free(xs);
+		goto done;
+	}
 	for (size_t c = 0; c < ncomp && !rc; c++) {
-		rule_set *rs = top;
-		if (f->n_comp) {
-			char *p = rule_sibling(f->path, f->comp[c].rules);
-			rc = rule_set_load_prefixed(p, f->comp[c].hf_prefix, f->comp[c].cs_prefix, &rs, e);
-			free(p);
-			if (rc)
-				break;
-			xs[c].comp = f->comp[c].dir;
-		}
+		rule_set *rs = f->n_comp ? comps[c] : top;
+		xs[c].comp = f->n_comp ? f->comp[c].dir : NULL;
 		xs[c].rs = rs;
 		xs[c].dir = !strcmp(from, "cs");
 		xs[c].env.hf = f->n_comp && hf ? json_object_get(hf, f->comp[c].dir) : hf;
@@ -248,10 +277,9 @@ int cli_explain(int argc, char **argv, ck_err *e)
 	for (size_t c = 0; c < ncomp; c++) {
 		match_free(xs[c].fwd);
 		match_free(xs[c].back);
-		if (f->n_comp)
-			rule_set_free((rule_set *)xs[c].rs);
 	}
 	free(xs);
+	rule_components_free(comps, f->n_comp);
 	if (!rc && missing)
 		rc = ck_errf(e, CK_ENOTFOUND, "%d key(s) matched no rule", missing);
 done:

@@ -28,6 +28,9 @@ static const char usage[] =
 	"adds coverage: keys no rule matches, rules that matched nothing, keys that do not convert\n"
 	"back to themselves. Exit status 0 unless an error is found (with --strict: or a warning).\n";
 
+static const char *const side_name[2] = {[RULE_HF] = "hf", [RULE_CS] = "cs"};
+static const char *const side_upper[2] = {[RULE_HF] = "HF", [RULE_CS] = "CS"};
+
 typedef struct lint {
 	strmap seen;     /* findings already printed */
 	int errors, warnings;
@@ -105,8 +108,8 @@ static const char *over_name(const rule_key *k)
 static void check_sides(lint *L, const rule_key *k)
 {
 	for (int d = 0; d < 2; d++) {
-		char **src = d ? k->cs : k->hf, **dst = d ? k->hf : k->cs;
-		size_t ns = d ? k->n_cs : k->n_hf, nd = d ? k->n_hf : k->n_cs;
+		char **src = k->tpl[d], **dst = k->tpl[!d];
+		size_t ns = k->n_tpl[d], nd = k->n_tpl[!d];
 		if (!ns || !nd)
 			continue;
 		for (size_t i = 0; i < k->scope->n_ph; i++) {
@@ -119,7 +122,7 @@ static void check_sides(lint *L, const rule_key *k)
 			if (in_dst && !in_src && !(over && !strcmp(over, ph)))
 				say(L, k->pos.file, k->pos.line, k->pos.col, 1,
 					"placeholder <%s> appears only on the %s side, so %s -> %s cannot fill it: the rule works one way only",
-					ph, d ? "hf" : "cs", d ? "CS" : "HF", d ? "HF" : "CS");
+					ph, side_name[!d], side_upper[d], side_upper[!d]);
 		}
 	}
 }
@@ -145,8 +148,8 @@ static size_t samples(const char *rx, char out[2][32])
 		f.n_ph = 1;
 		f.ph = &ph;
 		k.scope = &f;
-		k.n_hf = 1;
-		k.hf = &t;
+		k.n_tpl[RULE_HF] = 1;
+		k.tpl[RULE_HF] = &t;
 		s.n_keys = 1;
 		s.keys = &k;
 		if (match_compile(&s, 0, &p, &e) == 0 && match_key(p, cand[i], &h, &e) > 0)
@@ -161,8 +164,8 @@ static size_t samples(const char *rx, char out[2][32])
 static int shadowed(const rule_set *s, match_prog *p, size_t r, int dir, size_t *by)
 {
 	const rule_key *k = &s->keys[r];
-	char **src = dir ? k->cs : k->hf;
-	size_t ns = dir ? k->n_cs : k->n_hf, tried = 0;
+	char **src = k->tpl[dir];
+	size_t ns = k->n_tpl[dir], tried = 0;
 	if (!ns)
 		return 0;
 	for (size_t j = 0; j < ns; j++) {
@@ -206,17 +209,17 @@ static void check_shadow(lint *L, const rule_set *s, match_prog *p[2])
 {
 	for (size_t r = 0; r < s->n_keys; r++) {
 		const rule_key *k = &s->keys[r];
-		size_t by = 0, by2 = 0;
+		size_t by[2] = {0, 0};
 		int live = 0, sides = 0;
 		if (k->creates)
 			continue; /* a create rule's job is the other direction */
 		for (int d = 0; d < 2; d++) {
-			if (!(d ? k->n_cs : k->n_hf))
+			if (!k->n_tpl[d])
 				continue;
 			sides++;
-			live |= !shadowed(s, p[d], r, d, d ? &by2 : &by);
+			live |= !shadowed(s, p[d], r, d, &by[d]);
 		}
-		const rule_key *a = &s->keys[k->n_hf ? by : by2];
+		const rule_key *a = &s->keys[by[k->n_tpl[RULE_HF] ? RULE_HF : RULE_CS]];
 		/* the same rule met again through a second include (e.g. the optional `model.`
 		 * prefix) is shadowed on purpose */
 		if (sides && !live && !(!strcmp(a->pos.file, k->pos.file) && a->pos.line == k->pos.line && a->pos.col == k->pos.col)) {
@@ -361,12 +364,12 @@ static void check_refs(lint *L, const rule_set *s)
 	}
 	if (root->mup) {
 		const rule_mup *m = root->mup;
-		refs_of(&R, root, m->pos, m->detect);
-		refs_of(&R, root, m->pos, m->invalid);
+		refs_of(&R, m->scope, m->pos, m->detect);
+		refs_of(&R, m->scope, m->pos, m->invalid);
 		for (size_t i = 0; i < m->n_tensors; i++)
 			for (size_t j = 0; j < m->tensors[i].n_act; j++)
 				for (size_t q = 0; q < m->tensors[i].act[j].n; q++)
-					refs_of(&R, root, m->tensors[i].act[j].p[q].pos, m->tensors[i].act[j].p[q].x);
+					refs_of(&R, m->tensors[i].scope, m->tensors[i].act[j].p[q].pos, m->tensors[i].act[j].p[q].x);
 	}
 	json_decref(R.hf_keys);
 	json_decref(R.cs_keys);
@@ -390,8 +393,8 @@ static void check_keys(lint *L, const rule_set *s, match_prog *p[2])
 		}
 		used[h.rule] = 1;
 		const rule_key *k = &s->keys[h.rule];
-		char **dst = d ? k->hf : k->cs, **src = d ? k->cs : k->hf;
-		size_t nd = d ? k->n_hf : k->n_cs;
+		char **dst = k->tpl[!d];
+		size_t nd = k->n_tpl[!d];
 		for (size_t t = 0; t < nd; t++) {
 			char *tk = NULL, *back = NULL;
 			if (match_fill(k, dst[t], &h.b, &tk, &e))
@@ -400,8 +403,8 @@ static void check_keys(lint *L, const rule_set *s, match_prog *p[2])
 				say(L, L->keys_path, (int)i + 1, 1, 1, "key '%s' -> '%s' which no rule converts back", key, tk);
 			} else {
 				const rule_key *kb = &s->keys[hb.rule];
-				char **bt = d ? kb->cs : kb->hf;
-				size_t nb = d ? kb->n_cs : kb->n_hf;
+				char **bt = kb->tpl[d];
+				size_t nb = kb->n_tpl[d];
 				if (nb && !match_fill(kb, bt[nb == 1 ? 0 : hb.slot < nb ? hb.slot : 0], &hb.b, &back, &e) &&
 					strcmp(back, key) && nb == 1 && nd == 1)
 					say(L, L->keys_path, (int)i + 1, 1, 1, "key '%s' -> '%s' -> '%s': does not convert back to itself", key,
@@ -410,7 +413,6 @@ static void check_keys(lint *L, const rule_set *s, match_prog *p[2])
 			free(tk);
 			free(back);
 		}
-		(void)src;
 	}
 	/* a rule included twice (with another prefix) counts as used when either copy matched */
 	strmap hit;
@@ -424,7 +426,7 @@ static void check_keys(lint *L, const rule_set *s, match_prog *p[2])
 	for (size_t r = 0; r < s->n_keys; r++) {
 		size_t dummy;
 		snprintf(pos, sizeof pos, "%s:%d:%d", s->keys[r].pos.file, s->keys[r].pos.line, s->keys[r].pos.col);
-		if (!strmap_get(&hit, pos, &dummy) && (d ? s->keys[r].n_cs : s->keys[r].n_hf))
+		if (!strmap_get(&hit, pos, &dummy) && s->keys[r].n_tpl[d])
 			say(L, s->keys[r].pos.file, s->keys[r].pos.line, s->keys[r].pos.col, 1, "rule matched none of the %zu keys of %s",
 				L->n_keys, L->keys_path);
 	}
@@ -467,20 +469,13 @@ static void check_file(lint *L, const char *path)
 	const rule_file *f = s->files[0];
 	if (!f->n_comp)
 		check_set(L, s);
-	for (size_t i = 0; i < f->n_comp; i++) { /* each component's rules, as the model uses them */
-		char *p = rule_sibling(f->path, f->comp[i].rules);
-		rule_set *cs = NULL;
-		ck_err ce = {0};
-		if (!p || access(p, F_OK)) /* opened (regular files only) when loaded */
-			say(L, f->path, f->comp[i].pos.line, f->comp[i].pos.col, 0, "component rule set '%s' not found (%s)",
-				f->comp[i].rules, p ? p : "?");
-		else if (rule_set_load_prefixed(p, f->comp[i].hf_prefix, f->comp[i].cs_prefix, &cs, &ce))
-			say_err(L, ce.msg, p);
-		else
-			check_set(L, cs);
-		rule_set_free(cs);
-		free(p);
-	}
+	rule_set **comps = NULL;
+	ck_err ce = {0};
+	if (f->n_comp && rule_load_components(s, &comps, &ce)) /* each component's rules, as the model uses them */
+		say_err(L, ce.msg, path);
+	for (size_t i = 0; comps && i < f->n_comp; i++)
+		check_set(L, comps[i]);
+	rule_components_free(comps, f->n_comp);
 	if (f->n_comp)
 		check_refs(L, s);
 	rule_set_free(s);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "carry.h"
 #include "cli.h"
+#include "conv.h"
 #include "h5ck.h"
 
 static const char usage[] =
@@ -106,25 +107,15 @@ int cli_verify(int argc, char **argv, ck_err *e)
 		return ck_errf(e, CK_EINVALID, "verify: no file given (see ckconv verify --help)");
 	if (!against)
 		return verify_checksums(file, e);
-	char *args[16];
-	int n = 0;
-	args[n++] = "convert";
-	args[n++] = (char *)file;
-	args[n++] = "--compare-with";
-	args[n++] = (char *)against;
-	args[n++] = "--quiet";
-	if (config) {
-		args[n++] = "--config";
-		args[n++] = (char *)config;
-	}
-	if (model) {
-		args[n++] = "--model";
-		args[n++] = (char *)model;
-	}
-	if (rules) {
-		args[n++] = "--rules";
-		args[n++] = (char *)rules;
-	}
-	args[n] = NULL;
-	return cli_convert(n, args, e);
+	/* convert back in memory (conv.c), comparing instead of writing */
+	conv_opts o = {.src = file, .config = config, .model = model, .rules = rules, .quiet = 1,
+		.shard_size = 5000000000ULL};
+	conv *run = NULL;
+	int rc = conv_open(&o, &run, e);
+	if (!rc)
+		rc = conv_plan(run, e);
+	if (!rc)
+		rc = conv_compare(run, against, e);
+	conv_free(run);
+	return rc;
 }

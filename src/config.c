@@ -444,3 +444,31 @@ done:
 	json_decref(c.used);
 	return rc;
 }
+
+int cfg_hf_nested(const rule_set *rs, json_t **hf, const char *where, char **note, ck_err *e)
+{
+	const rule_file *f = rs->files[0];
+	const char *mt = json_string_value(json_object_get(*hf, "model_type"));
+	json_t *sub;
+	const char *k;
+	json_t *v;
+	char rest[512] = "";
+	*note = NULL;
+	if (!f->hf_nested_type || !mt || strcmp(mt, f->hf_nested_type))
+		return 0;
+	if (!json_is_object(sub = json_object_get(*hf, f->hf_nested_take)))
+		return ck_errf(e, CK_EINVALID, "%s: model_type '%s' is a composite config, but it has no '%s' section to "
+			"convert", where, mt, f->hf_nested_take);
+	json_object_foreach(*hf, k, v) {
+		size_t l = strlen(rest);
+		if (strcmp(k, f->hf_nested_take) && l + strlen(k) + 3 < sizeof rest)
+			snprintf(rest + l, sizeof rest - l, "%s%s", l ? ", " : "", k);
+	}
+	if (asprintf(note, "%s: model_type '%s' is a composite config: its '%s' is converted, the rest is dropped "
+		     "as the reference does (%s)", where, mt, f->hf_nested_take, rest) < 0)
+		*note = NULL;
+	json_incref(sub);
+	json_decref(*hf);
+	*hf = sub;
+	return 0;
+}

@@ -37,5 +37,10 @@ int cfg_convert_vars(const rule_set *rs, int dir, const json_t *src, const char 
 json_t *cfg_path_get(const json_t *obj, const char *path);
 /* Sets (new reference taken over: the call steals v). -1 if an intermediate is not an object. */
 int cfg_path_set(json_t *obj, const char *path, json_t *v);
+/* A composite HF config the rules name in `config.hf_nested` (model_type clip: a whole CLIPModel
+ * config) is replaced in *hf by its nested section (vision_config), as the reference does; *note
+ * (malloc'd, or NULL when nothing changed) says what was taken and which other keys are dropped.
+ * A composite config without that section is an error naming it. */
+int cfg_hf_nested(const rule_set *rs, json_t **hf, const char *where, char **note, ck_err *e);
 
 #endif

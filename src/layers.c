@@ -100,7 +100,7 @@ static void missing_name(const rule_set *rs, int dir, const group *g, const char
 			snprintf(b.val[j], sizeof b.val[j], "%ld", i);
 			b.num[j] = i;
 		}
-	if (match_fill(k, dir ? k->cs[g->slot] : k->hf[g->slot], &b, &name, &tmp) == 0)
+	if (match_fill(k, k->tpl[dir][g->slot], &b, &name, &tmp) == 0)
 		snprintf(out, n, "%s", name);
 	else
 		snprintf(out, n, "a key of the rule at %s:%d", k->pos.file, k->pos.line);

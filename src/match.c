@@ -215,7 +215,7 @@ int match_compile(const rule_set *s, int dir, match_prog **out, ck_err *e)
 		if ((rc = check_ph(s->files[i], e)))
 			goto fail;
 	for (size_t r = 0; r < s->n_keys; r++)
-		total += dir == MATCH_HF_TO_CS ? s->keys[r].n_hf : s->keys[r].n_cs;
+		total += s->keys[r].n_tpl[dir];
 	if (!(p->slots = ck_calloc(e, total, sizeof *p->slots)) ||
 		!(p->for_each = ck_calloc(e, s->n_keys, sizeof *p->for_each))) {
 		rc = CK_ENOMEM;
@@ -223,8 +223,8 @@ int match_compile(const rule_set *s, int dir, match_prog **out, ck_err *e)
 	}
 	for (size_t r = 0; r < s->n_keys; r++) {
 		const rule_key *k = &s->keys[r];
-		size_t n = dir == MATCH_HF_TO_CS ? k->n_hf : k->n_cs;
-		char **t = dir == MATCH_HF_TO_CS ? k->hf : k->cs;
+		size_t n = k->n_tpl[dir];
+		char **t = k->tpl[dir];
 		for (size_t j = 0; j < n; j++) {
 			slot_re *sr = &p->slots[p->n];
 			sr->rule = r;
@@ -234,7 +234,7 @@ int match_compile(const rule_set *s, int dir, match_prog **out, ck_err *e)
 			p->n++;
 		}
 		/* for_each lives on the source side of the direction that creates the key */
-		int creates_here = k->for_each && (dir == MATCH_HF_TO_CS ? k->n_cs : k->n_hf);
+		int creates_here = k->for_each && k->n_tpl[!dir];
 		if (creates_here && (rc = slot_compile(k, k->for_each, &p->for_each[r], NULL, 0, e)))
 			goto fail;
 	}

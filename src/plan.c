@@ -307,7 +307,7 @@ static int mup_ops(builder *B, const rule_mup *m)
 /* Order members: by over value for stacks (must be 0..n-1), else by slot (gaps become missing). */
 static int order_inputs(builder *B, const pending *pg, const rule_key *k, plan_group *g, const char *over)
 {
-	size_t n_src = B->dir == 0 ? k->n_hf : k->n_cs;
+	size_t n_src = k->n_tpl[B->dir];
 	int stacked = over && pg->n && pg->over[0] >= 0;
 	if (stacked) {
 		long long (*pairs)[2] = calloc(pg->n, sizeof *pairs);
@@ -353,7 +353,7 @@ static int order_inputs(builder *B, const pending *pg, const rule_key *k, plan_g
 
 static void report_missing(builder *B, const pending *pg, const rule_key *k, const plan_group *g)
 {
-	char **tpl = B->dir == 0 ? k->hf : k->cs;
+	char **tpl = k->tpl[B->dir];
 	for (size_t s = 0; s < g->n_in; s++) {
 		char *name = NULL;
 		if (g->in[s].src || match_fill(k, tpl[s], &pg->b, &name, B->e))
@@ -478,8 +478,8 @@ static int check_shapes(builder *B, const pending *pg, const rule_key *k, const 
 static int finish_group(builder *B, const pending *pg)
 {
 	const rule_key *k = &B->rs->keys[pg->rule];
-	char **tpl = B->dir == 0 ? k->cs : k->hf;
-	size_t n_tgt = B->dir == 0 ? k->n_cs : k->n_hf;
+	char **tpl = k->tpl[!B->dir];
+	size_t n_tgt = k->n_tpl[!B->dir];
 	const char *over = over_of(k);
 	plan_group *g = new_group(B);
 	param_ctx pc = {{.hf = B->hf, .cs = B->cs, .scope = k->scope}};
@@ -696,8 +696,8 @@ static int add_created(builder *B, match_prog *mp)
 	int rc = 0;
 	for (size_t r = 0; r < B->rs->n_keys && !rc; r++) {
 		const rule_key *k = &B->rs->keys[r];
-		const char *tpl = B->dir == 0 ? (k->n_cs ? k->cs[0] : NULL) : (k->n_hf ? k->hf[0] : NULL);
-		if (!k->creates || !tpl || (B->dir == 0 ? k->n_hf : k->n_cs))
+		const char *tpl = k->n_tpl[!B->dir] ? k->tpl[!B->dir][0] : NULL;
+		if (!k->creates || !tpl || k->n_tpl[B->dir])
 			continue;
 		if (k->for_list) {
 			rc = create_for_list(B, k, tpl);
@@ -748,7 +748,7 @@ int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src
 			continue;
 		}
 		const rule_key *k = &rs->keys[h.rule];
-		if (!(dir == 0 ? k->n_cs : k->n_hf)) {
+		if (!k->n_tpl[!dir]) {
 			p->n_dropped++;
 			if (o && o->debug)
 				fprintf(o->debug, "%s -> (dropped) (rule %s:%d)\n", name, k->pos.file, k->pos.line);
@@ -830,7 +830,10 @@ void plan_print(const plan *p, FILE *f)
 				const ck_tinfo *t = &g->in[j].src->t[g->in[j].idx];
 				fprintf(f, "  < %s %s %s", t->name, ck_dtype_short_name(t->dtype), ck_shape_str(&t->shape, sh, sizeof sh));
 				for (size_t o = 0; o < g->in[j].n_ops; o++)
-					fprintf(f, " %s %.17g", g->in[j].ops[o].div ? "/" : "*", g->in[j].ops[o].by);
+					if (g->in[j].ops[o].nan0)
+						fprintf(f, " nan->0");
+					else
+						fprintf(f, " %s %.17g", g->in[j].ops[o].div ? "/" : "*", g->in[j].ops[o].by);
 				fprintf(f, "\n");
 			}
 		for (size_t j = 0; j < g->n_out; j++) {

@@ -253,8 +253,8 @@ static int push_key(loader *L, rule_key *k)
 
 static void key_dispose(rule_key *k)
 {
-	str_list_free(k->hf, k->n_hf);
-	str_list_free(k->cs, k->n_cs);
+	for (int s = 0; s < 2; s++)
+		str_list_free(k->tpl[s], k->n_tpl[s]);
 	for (size_t i = 0; i < k->n_act; i++)
 		act_dispose(&k->act[i]);
 	free(k->act);
@@ -381,18 +381,18 @@ static int parse_key(loader *L, const rule_file *f, const yd_node *n, const char
 	memset(&k, 0, sizeof k);
 	k.scope = f;
 	k.pos = pos_of(f, n);
-	if ((v = yd_map_get(n, "hf")) && (rc = str_list(e, f, v, "hf", &k.hf, &k.n_hf)))
+	if ((v = yd_map_get(n, "hf")) && (rc = str_list(e, f, v, "hf", &k.tpl[RULE_HF], &k.n_tpl[RULE_HF])))
 		goto fail;
-	if ((v = yd_map_get(n, "cs")) && (rc = str_list(e, f, v, "cs", &k.cs, &k.n_cs)))
+	if ((v = yd_map_get(n, "cs")) && (rc = str_list(e, f, v, "cs", &k.tpl[RULE_CS], &k.n_tpl[RULE_CS])))
 		goto fail;
-	if (!k.n_hf && !k.n_cs) {
+	if (!k.n_tpl[RULE_HF] && !k.n_tpl[RULE_CS]) {
 		rc = perr(e, f, n, "a key rule needs 'hf' and/or 'cs' templates", NULL, NULL);
 		goto fail;
 	}
 	if ((v = yd_map_get(n, "action")) && (rc = parse_chain(e, f, v, &k.act, &k.n_act)))
 		goto fail;
 	if ((v = yd_map_get(n, "create"))) {
-		if (k.n_hf && k.n_cs) {
+		if (k.n_tpl[RULE_HF] && k.n_tpl[RULE_CS]) {
 			rc = perr(e, f, v, "'create' is for keys that exist on one side only", NULL, NULL);
 			goto fail;
 		}
@@ -401,10 +401,11 @@ static int parse_key(loader *L, const rule_file *f, const yd_node *n, const char
 	}
 	if ((v = yd_map_get(n, "shape")) && (rc = parse_shape(e, f, v, &k)))
 		goto fail;
-	if ((rc = prefix_all(e, k.hf, k.n_hf, hf_pre)) || (rc = prefix_all(e, k.cs, k.n_cs, cs_pre)))
+	if ((rc = prefix_all(e, k.tpl[RULE_HF], k.n_tpl[RULE_HF], hf_pre)) ||
+		(rc = prefix_all(e, k.tpl[RULE_CS], k.n_tpl[RULE_CS], cs_pre)))
 		goto fail;
 	if (k.for_each) {
-		char *s = prefixed(e, k.n_hf ? cs_pre : hf_pre, k.for_each);
+		char *s = prefixed(e, k.n_tpl[RULE_HF] ? cs_pre : hf_pre, k.for_each); /* the other side's */
 		if (!s) {
 			rc = CK_ENOMEM;
 			goto fail;
@@ -467,7 +468,8 @@ static void lets_free(rule_let *lets, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(lets[i].name);
-		expr_free(lets[i].x);
+		if (!lets[i].borrowed)
+			expr_free(lets[i].x);
 	}
 	free(lets);
 }
@@ -629,12 +631,26 @@ static int merge_defaults(ck_err *e, const rule_file *f, const yd_node *n, json_
 
 static int load_config(loader *L, rule_file *root, const rule_file *f, const yd_node *cfg, int depth)
 {
-	static const char *const allowed[] = {"hf_defaults", "cs_defaults", "hf_out", "cs_out", "rules", NULL};
+	static const char *const allowed[] = {"hf_defaults", "cs_defaults", "hf_out", "cs_out", "rules", "hf_nested", NULL};
+	static const char *const nested_keys[] = {"model_type", "take", NULL};
 	ck_err *e = L->e;
 	const yd_node *v;
 	int rc;
 	if (want_kind(e, f, cfg, YD_MAP, "config") || check_keys(e, f, cfg, "config", allowed))
 		return CK_EINVALID;
+	if ((v = yd_map_get(cfg, "hf_nested"))) { /* {model_type: clip, take: vision_config} */
+		const yd_node *mt, *tk;
+		if (want_kind(e, f, v, YD_MAP, "hf_nested") || check_keys(e, f, v, "hf_nested", nested_keys))
+			return CK_EINVALID;
+		mt = yd_map_get(v, "model_type");
+		tk = yd_map_get(v, "take");
+		if (!mt || !tk || mt->kind != YD_SCALAR || tk->kind != YD_SCALAR)
+			return perr(e, f, v, "hf_nested needs 'model_type' and 'take' (strings)", NULL, NULL);
+		free(root->hf_nested_type);
+		free(root->hf_nested_take);
+		if (!(root->hf_nested_type = ck_strdup(e, mt->value)) || !(root->hf_nested_take = ck_strdup(e, tk->value)))
+			return CK_ENOMEM;
+	}
 	if ((v = yd_map_get(cfg, "hf_defaults")) && (rc = merge_defaults(e, f, v, &root->hf_defaults)))
 		return rc;
 	if ((v = yd_map_get(cfg, "cs_defaults")) && (rc = merge_defaults(e, f, v, &root->cs_defaults)))
@@ -763,55 +779,69 @@ static int parse_ops(ck_err *e, const rule_file *f, const yd_node *n, rule_act *
 	return 0;
 }
 
-/* mup: {detect, invalid: {when, message}, tensors: [{cs, ops}], drop: [...], set: {...}} */
-static int parse_mup(ck_err *e, rule_file *f, const yd_node *n)
+static int file_load(const char *path, int depth, rule_file **out, ck_err *e);
+#define MAX_PIECE_DEPTH 8
+
+/* `include: NAME` inside placeholders / let / mup: load NAME.yaml (same directory) with its own
+ * includes, keep it in f->inc, and return it. */
+static int include_piece(ck_err *e, rule_file *f, const yd_node *inc, int depth, rule_file **out)
 {
-	static const char *const allowed[] = {"detect", "invalid", "tensors", "drop", "set", NULL};
-	const yd_node *v;
-	rule_mup *m;
+	char *dir = NULL, *path = NULL;
+	rule_file **nv, *g = NULL;
 	int rc;
-	if (want_kind(e, f, n, YD_MAP, "mup") || check_keys(e, f, n, "mup", allowed))
-		return CK_EINVALID;
-	if (!(m = f->mup = ck_calloc(e, 1, sizeof *m)))
-		return CK_ENOMEM;
-	m->pos = pos_of(f, n);
-	if (!(v = yd_map_get(n, "detect")))
-		return perr(e, f, n, "mup needs 'detect: <expression true for a muP checkpoint>'", NULL, NULL);
-	if ((rc = parse_expr(e, f, v, &m->detect)))
-		return rc;
-	if ((v = yd_map_get(n, "invalid"))) {
-		const yd_node *w = yd_map_get(v, "when"), *msg = yd_map_get(v, "message");
-		if (v->kind != YD_MAP || !w || !msg || msg->kind != YD_SCALAR)
-			return perr(e, f, v, "invalid is {when: <expression>, message: <text>}", NULL, NULL);
-		if ((rc = parse_expr(e, f, w, &m->invalid)))
-			return rc;
-		m->invalid_msg = ck_strdup(e, msg->value);
+	*out = NULL;
+	if (inc->kind != YD_SCALAR || strchr(inc->value, '/') || !inc->value[0])
+		return perr(e, f, inc, "include names a rule set in the same directory (no '/')", NULL, NULL);
+	if (depth >= MAX_PIECE_DEPTH)
+		return perr(e, f, inc, "includes nested deeper than %s levels (a cycle?)", "8", NULL);
+	if (!(dir = path_dir(f->path)) || asprintf(&path, "%s/%s.yaml", dir, inc->value) < 0) {
+		free(dir);
+		return ck_errf(e, CK_ENOMEM, "out of memory");
 	}
-	if ((v = yd_map_get(n, "drop")) && (rc = str_list(e, f, v, "drop", &m->drop, &m->n_drop)))
+	free(dir);
+	if (access(path, R_OK)) {
+		rc = perr(e, f, inc, "included rule set '%s' not found (%s)", inc->value, path);
+		free(path);
 		return rc;
-	if ((v = yd_map_get(n, "set"))) {
-		if (want_kind(e, f, v, YD_MAP, "set") || yd_to_json(e, f, v, &m->set))
-			return CK_EINVALID;
 	}
-	if (!(v = yd_map_get(n, "tensors")))
-		return 0; /* detection only: the model refuses muP checkpoints */
+	rc = file_load(path, depth + 1, &g, e);
+	free(path);
+	if (rc)
+		return rc;
+	if (!(nv = realloc(f->inc, (f->n_inc + 1) * sizeof *nv))) {
+		rule_file_free(g);
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	f->inc = nv;
+	f->inc[f->n_inc++] = g;
+	*out = g;
+	return 0;
+}
+
+static int parse_tensors(ck_err *e, rule_file *f, const yd_node *v, rule_mup *m)
+{
+	rule_key *nt;
 	if (want_kind(e, f, v, YD_SEQ, "tensors"))
 		return CK_EINVALID;
-	if (!(m->tensors = ck_calloc(e, v->n, sizeof *m->tensors)))
-		return CK_ENOMEM;
+	if (!(nt = realloc(m->tensors, (m->n_tensors + v->n + 1) * sizeof *nt)))
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	m->tensors = nt;
 	for (size_t i = 0; i < v->n; i++) {
 		static const char *const tallowed[] = {"cs", "ops", NULL};
 		const yd_node *t = v->items[i], *c, *o;
 		rule_key *k = &m->tensors[m->n_tensors++];
+		int rc;
+		memset(k, 0, sizeof *k);
 		if (want_kind(e, f, t, YD_MAP, "a muP tensor rule") || check_keys(e, f, t, "a muP tensor rule", tallowed))
 			return CK_EINVALID;
 		k->scope = f;
 		k->pos = pos_of(f, t);
 		if (!(c = yd_map_get(t, "cs")) || c->kind != YD_SCALAR)
 			return perr(e, f, t, "a muP tensor rule needs 'cs: <template>'", NULL, NULL);
-		if (!(k->cs = ck_calloc(e, 1, sizeof *k->cs)) || !(k->cs[0] = ck_strdup(e, c->value)))
+		if (!(k->tpl[RULE_CS] = ck_calloc(e, 1, sizeof *k->tpl[RULE_CS])) ||
+			!(k->tpl[RULE_CS][0] = ck_strdup(e, c->value)))
 			return CK_ENOMEM;
-		k->n_cs = 1;
+		k->n_tpl[RULE_CS] = 1;
 		if (!(o = yd_map_get(t, "ops")))
 			return perr(e, f, t, "a muP tensor rule needs 'ops'", NULL, NULL);
 		if ((rc = parse_ops(e, f, o, &k->act, &k->n_act)))
@@ -820,17 +850,97 @@ static int parse_mup(ck_err *e, rule_file *f, const yd_node *n)
 	return 0;
 }
 
+/* Start m as a view of the included file's muP section (see rule_mup). */
+static int mup_borrow(ck_err *e, rule_mup *m, const rule_mup *b)
+{
+	m->scope = b->scope;
+	m->detect = b->detect;
+	m->invalid = b->invalid;
+	m->invalid_msg = b->invalid_msg;
+	m->n_drop = b->n_drop;
+	m->drop = b->drop;
+	m->set = json_incref(b->set);
+	if (b->n_tensors && !(m->tensors = ck_calloc(e, b->n_tensors, sizeof *m->tensors)))
+		return CK_ENOMEM;
+	if (b->n_tensors)
+		memcpy(m->tensors, b->tensors, b->n_tensors * sizeof *m->tensors);
+	m->n_tensors = m->n_borrowed = b->n_tensors;
+	return 0;
+}
+
+/* mup: {include, detect, invalid: {when, message}, tensors: [{cs, ops}], drop: [...], set: {...}} */
+static int parse_mup(ck_err *e, rule_file *f, const yd_node *n, int depth)
+{
+	static const char *const allowed[] = {"include", "detect", "invalid", "tensors", "drop", "set", NULL};
+	const yd_node *v;
+	rule_mup *m;
+	int rc;
+	if (want_kind(e, f, n, YD_MAP, "mup") || check_keys(e, f, n, "mup", allowed))
+		return CK_EINVALID;
+	if (!(m = f->mup = ck_calloc(e, 1, sizeof *m)))
+		return CK_ENOMEM;
+	m->pos = pos_of(f, n);
+	m->scope = f;
+	if ((v = yd_map_get(n, "include"))) {
+		rule_file *g;
+		if ((rc = include_piece(e, f, v, depth, &g)))
+			return rc;
+		if (!g->mup)
+			return perr(e, f, v, "included rule set '%s' has no 'mup' section", v->value, NULL);
+		if ((rc = mup_borrow(e, m, g->mup)))
+			return rc;
+	}
+	if ((v = yd_map_get(n, "detect"))) {
+		if ((rc = parse_expr(e, f, v, &m->detect)))
+			return rc;
+		m->own |= RULE_MUP_OWN_DETECT;
+		m->scope = f;
+	}
+	if (!m->detect)
+		return perr(e, f, n, "mup needs 'detect: <expression true for a muP checkpoint>'", NULL, NULL);
+	if ((v = yd_map_get(n, "invalid"))) {
+		const yd_node *w = yd_map_get(v, "when"), *msg = yd_map_get(v, "message");
+		if (v->kind != YD_MAP || !w || !msg || msg->kind != YD_SCALAR)
+			return perr(e, f, v, "invalid is {when: <expression>, message: <text>}", NULL, NULL);
+		m->own |= RULE_MUP_OWN_INVALID;
+		m->invalid = NULL;
+		if (!(m->invalid_msg = ck_strdup(e, msg->value)))
+			return CK_ENOMEM;
+		if ((rc = parse_expr(e, f, w, &m->invalid)))
+			return rc;
+	}
+	if ((v = yd_map_get(n, "drop"))) {
+		m->own |= RULE_MUP_OWN_DROP;
+		m->drop = NULL;
+		m->n_drop = 0;
+		if ((rc = str_list(e, f, v, "drop", &m->drop, &m->n_drop)))
+			return rc;
+	}
+	if ((v = yd_map_get(n, "set"))) {
+		json_decref(m->set);
+		m->set = NULL;
+		if (want_kind(e, f, v, YD_MAP, "set") || yd_to_json(e, f, v, &m->set))
+			return CK_EINVALID;
+	}
+	/* no tensors at all: detection only, the model refuses muP checkpoints */
+	return (v = yd_map_get(n, "tensors")) ? parse_tensors(e, f, v, m) : 0;
+}
+
 static void mup_free(rule_mup *m)
 {
 	if (!m)
 		return;
-	expr_free(m->detect);
-	expr_free(m->invalid);
-	free(m->invalid_msg);
-	for (size_t i = 0; i < m->n_tensors; i++)
+	if (m->own & RULE_MUP_OWN_DETECT)
+		expr_free(m->detect);
+	if (m->own & RULE_MUP_OWN_INVALID) {
+		expr_free(m->invalid);
+		free(m->invalid_msg);
+	}
+	for (size_t i = m->n_borrowed; i < m->n_tensors; i++)
 		key_dispose(&m->tensors[i]);
 	free(m->tensors);
-	str_list_free(m->drop, m->n_drop);
+	if (m->own & RULE_MUP_OWN_DROP)
+		str_list_free(m->drop, m->n_drop);
 	json_decref(m->set);
 	free(m);
 }
@@ -854,7 +964,79 @@ static int parse_layers(ck_err *e, rule_file *f, const yd_node *n)
 	return parse_expr(e, f, cnt, &f->layers_count);
 }
 
-static int parse_header(ck_err *e, rule_file *f)
+/* placeholders: {NAME: REGEX, ..., include: PIECE}: the file's own, then PIECE's (the file's
+ * own win: lookups take the first of a name). */
+static int parse_placeholders(ck_err *e, rule_file *f, const yd_node *v, int depth)
+{
+	const yd_node *inc;
+	rule_file *g = NULL;
+	int rc;
+	if (want_kind(e, f, v, YD_MAP, "placeholders"))
+		return CK_EINVALID;
+	if ((inc = yd_map_get(v, "include")) && (rc = include_piece(e, f, inc, depth, &g)))
+		return rc;
+	if (!(f->ph = ck_calloc(e, v->n + (g ? g->n_ph : 0) + 1, sizeof *f->ph)))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < v->n; i++) {
+		const yd_node *k = v->items[2 * i], *x = v->items[2 * i + 1];
+		if (x == inc)
+			continue;
+		if (x->kind != YD_SCALAR)
+			return perr(e, f, x, "placeholder '%s' must be a regex string", k->value, NULL);
+		rule_ph *p = &f->ph[f->n_ph++];
+		p->pos = pos_of(f, x);
+		if (!(p->name = ck_strdup(e, k->value)) || !(p->regex = ck_strdup(e, x->value)))
+			return CK_ENOMEM;
+	}
+	for (size_t i = 0; g && i < g->n_ph; i++) {
+		rule_ph *p = &f->ph[f->n_ph++];
+		*p = g->ph[i]; /* its pos names the piece, which f->inc keeps loaded */
+		if (!(p->name = ck_strdup(e, g->ph[i].name)) || !(p->regex = ck_strdup(e, g->ph[i].regex)))
+			return CK_ENOMEM;
+	}
+	return 0;
+}
+
+/* let: {NAME: EXPR, ..., include: PIECE}: the file's own names, then PIECE's (borrowed). */
+static int parse_file_lets(ck_err *e, rule_file *f, const yd_node *v, int depth)
+{
+	const yd_node *inc;
+	rule_file *g = NULL;
+	rule_let *nl;
+	int rc;
+	if (want_kind(e, f, v, YD_MAP, "let"))
+		return CK_EINVALID;
+	if (!(inc = yd_map_get(v, "include")))
+		return parse_lets(e, f, v, &f->let, &f->n_let);
+	if ((rc = include_piece(e, f, inc, depth, &g)))
+		return rc;
+	if (!(f->let = ck_calloc(e, v->n + g->n_let + 1, sizeof *f->let)))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < v->n; i++) {
+		const yd_node *k = v->items[2 * i], *x = v->items[2 * i + 1];
+		rule_let *l = &f->let[f->n_let];
+		if (x == inc)
+			continue;
+		l->pos = pos_of(f, x);
+		if (!(l->name = ck_strdup(e, k->value)))
+			return CK_ENOMEM;
+		f->n_let++;
+		if ((rc = parse_expr(e, f, x, &l->x)))
+			return rc;
+	}
+	nl = f->let + f->n_let;
+	for (size_t i = 0; i < g->n_let; i++) {
+		*nl = g->let[i];
+		nl->borrowed = 1;
+		if (!(nl->name = ck_strdup(e, g->let[i].name)))
+			return CK_ENOMEM;
+		nl++;
+		f->n_let++;
+	}
+	return 0;
+}
+
+static int parse_header(ck_err *e, rule_file *f, int depth)
 {
 	static const char *const allowed[] = {"model", "aliases", "architectures", "hf_model_type", "cs_name",
 		"formats", "note", "placeholders", "let", "keys", "config", "components", "files", "mup", "layers", NULL};
@@ -885,35 +1067,28 @@ static int parse_header(ck_err *e, rule_file *f)
 	/* several CS models may convert with one family (Cerebras-GPT's gpt3 with gpt2): a list */
 	if ((v = yd_map_get(r, "cs_name")) && (rc = str_list(e, f, v, "cs_name", &f->cs_name, &f->n_cs_name)))
 		return rc;
-	if ((v = yd_map_get(r, "placeholders"))) {
-		if (want_kind(e, f, v, YD_MAP, "placeholders"))
-			return CK_EINVALID;
-		if (!(f->ph = ck_calloc(e, v->n, sizeof *f->ph)))
-			return CK_ENOMEM;
-		for (size_t i = 0; i < v->n; i++) {
-			const yd_node *k = v->items[2 * i], *x = v->items[2 * i + 1];
-			if (x->kind != YD_SCALAR)
-				return perr(e, f, x, "placeholder '%s' must be a regex string", k->value, NULL);
-			f->ph[i].name = ck_strdup(e, k->value);
-			f->ph[i].regex = ck_strdup(e, x->value);
-			f->ph[i].pos = pos_of(f, x);
-			f->n_ph++;
-		}
-	}
+	if ((v = yd_map_get(r, "placeholders")) && (rc = parse_placeholders(e, f, v, depth)))
+		return rc;
 	if ((v = yd_map_get(r, "files")) && (rc = str_list(e, f, v, "files", &f->files, &f->n_files)))
 		return rc;
 	if ((v = yd_map_get(r, "components")) && (rc = parse_components(e, f, v)))
 		return rc;
-	if ((v = yd_map_get(r, "mup")) && (rc = parse_mup(e, f, v)))
+	if ((v = yd_map_get(r, "mup")) && (rc = parse_mup(e, f, v, depth)))
 		return rc;
 	if ((v = yd_map_get(r, "layers")) && (rc = parse_layers(e, f, v)))
 		return rc;
-	if ((v = yd_map_get(r, "let")) && (rc = parse_lets(e, f, v, &f->let, &f->n_let)))
+	if ((v = yd_map_get(r, "let")) && (rc = parse_file_lets(e, f, v, depth)))
 		return rc;
 	return 0;
 }
 
 int rule_file_load(const char *path, rule_file **out, ck_err *e)
+{
+	return file_load(path, 0, out, e);
+}
+
+/* depth: how many `include:` of placeholders / let / mup led here (bounds a cycle). */
+static int file_load(const char *path, int depth, rule_file **out, ck_err *e)
 {
 	rule_file *f = ck_calloc(e, 1, sizeof *f);
 	int rc;
@@ -924,7 +1099,7 @@ int rule_file_load(const char *path, rule_file **out, ck_err *e)
 		free(f);
 		return CK_ENOMEM;
 	}
-	if ((rc = yd_load_file(path, &f->doc, e)) || (rc = parse_header(e, f))) {
+	if ((rc = yd_load_file(path, &f->doc, e)) || (rc = parse_header(e, f, depth))) {
 		rule_file_free(f);
 		return rc;
 	}
@@ -943,6 +1118,8 @@ void rule_file_free(rule_file *f)
 	free(f->hf_model_type);
 	str_list_free(f->cs_name, f->n_cs_name);
 	free(f->layers_ph);
+	free(f->hf_nested_type);
+	free(f->hf_nested_take);
 	expr_free(f->layers_count);
 	free(f->note);
 	for (size_t i = 0; i < f->n_ph; i++) {
@@ -963,6 +1140,9 @@ void rule_file_free(rule_file *f)
 		comp_dispose(&f->comp[i]);
 	free(f->comp);
 	mup_free(f->mup);
+	for (size_t i = 0; i < f->n_inc; i++)
+		rule_file_free(f->inc[i]);
+	free(f->inc);
 	yd_doc_free(f->doc);
 	free(f->path);
 	free(f);
@@ -1075,6 +1255,39 @@ done:
 int rule_set_load(const char *path, rule_set **out, ck_err *e)
 {
 	return rule_set_load_prefixed(path, "", "", out, e);
+}
+
+int rule_load_components(const rule_set *top, rule_set ***out, ck_err *e)
+{
+	const rule_file *f = top->files[0];
+	rule_set **v = ck_calloc(e, f->n_comp ? f->n_comp : 1, sizeof *v);
+	int rc = v ? 0 : CK_ENOMEM;
+	*out = NULL;
+	for (size_t i = 0; !rc && i < f->n_comp; i++) {
+		const rule_comp *c = &f->comp[i];
+		char *p = rule_sibling(f->path, c->rules);
+		if (!p)
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		else if (access(p, F_OK))
+			rc = ck_errf(e, CK_EINVALID, "%s:%d:%d: component rule set '%s' not found (%s)", f->path, c->pos.line,
+				c->pos.col, c->rules, p);
+		else
+			rc = rule_set_load_prefixed(p, c->hf_prefix, c->cs_prefix, &v[i], e);
+		free(p);
+	}
+	if (rc) {
+		rule_components_free(v, f->n_comp);
+		return rc;
+	}
+	*out = v;
+	return 0;
+}
+
+void rule_components_free(rule_set **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		rule_set_free(v[i]);
+	free(v);
 }
 
 char *rule_sibling(const char *from, const char *name)

@@ -10,6 +10,10 @@
 #include "vocab.h"
 #include "ydoc.h"
 
+/* The two sides of a conversion. A direction is named by its source side: HF -> CS is RULE_HF
+ * (the `dir` 0 of match, plan and config), CS -> HF is RULE_CS. */
+typedef enum { RULE_HF = 0, RULE_CS = 1 } rule_side;
+
 typedef struct rule_pos {
 	const char *file; /* borrowed from the owning rule_file */
 	int line, col;
@@ -39,8 +43,8 @@ struct rule_file;
 typedef struct rule_key {
 	const struct rule_file *scope; /* placeholders and `let` values come from here */
 	rule_pos pos;
-	size_t n_hf, n_cs;
-	char **hf, **cs;   /* templates; n == 0 means the key exists on the other side only */
+	size_t n_tpl[2];   /* per side (rule_side) */
+	char **tpl[2];     /* templates; n_tpl 0 means the key exists on the other side only */
 	size_t n_act;
 	rule_act *act;     /* chain as written, applied HF -> CS; CS -> HF runs the inverses reversed */
 	/* create: synthesise the one-sided key when converting towards its side (unless a rule
@@ -70,7 +74,8 @@ typedef struct rule_ph {
 
 typedef struct rule_let {
 	char *name;
-	expr *x;
+	expr *x;           /* owned unless borrowed */
+	int borrowed;      /* from an included file (`let: {include: NAME}`), which owns x */
 	rule_pos pos;
 } rule_let;
 
@@ -112,17 +117,23 @@ typedef struct rule_comp {
 } rule_comp;
 
 /* muP -> standard parametrisation on the way to HF: detection, per-tensor scalings, config edits. */
+/* `mup: {include: NAME, ...}` takes NAME's muP section and overrides what the includer writes:
+ * its own detect/invalid/drop/set replace NAME's, its tensors are added after NAME's. The
+ * included file stays loaded (rule_file.inc) and owns what is borrowed from it. */
 typedef struct rule_mup {
 	rule_pos pos;
+	const struct rule_file *scope; /* the file detect and invalid were written in (their `let`) */
 	expr *detect;            /* true for a muP checkpoint (reads cs.model.*, cs_minor) */
 	expr *invalid;           /* true for an inconsistent one: an error with invalid_msg */
 	char *invalid_msg;
-	size_t n_tensors;
-	rule_key *tensors;       /* cs templates only (n_cs == 1); act: scale/unscale steps (`ops:`) */
+	size_t n_tensors, n_borrowed; /* tensors[0 .. n_borrowed) are the included file's */
+	rule_key *tensors;       /* cs templates only (tpl[RULE_CS]); act: scale/unscale steps (`ops:`) */
 	size_t n_drop;
 	char **drop;             /* CS config keys removed */
 	json_t *set;             /* CS config values forced */
+	unsigned own;            /* RULE_MUP_OWN_* bits: the fields this file wrote (and frees) */
 } rule_mup;
+enum { RULE_MUP_OWN_DETECT = 1, RULE_MUP_OWN_INVALID = 2, RULE_MUP_OWN_DROP = 4 };
 
 typedef struct rule_file {
 	char *path;
@@ -143,9 +154,14 @@ typedef struct rule_file {
 	size_t n_comp;
 	rule_comp *comp;
 	rule_mup *mup;        /* NULL when the file says nothing about muP */
+	size_t n_inc;
+	struct rule_file **inc; /* shared pieces its placeholders/let/mup include (owned) */
 	char *layers_ph;      /* `layers:` the placeholder numbering layers, or NULL */
 	expr *layers_count;   /* ... and how many the config implies */
 	rule_pos layers_pos;
+	/* config.hf_nested: an HF config of this model_type is a composite one (a whole CLIPModel):
+	 * its section `take` (vision_config) is the config these rules convert */
+	char *hf_nested_type, *hf_nested_take;
 } rule_file;
 
 typedef struct rule_set {
@@ -163,6 +179,11 @@ void rule_set_free(rule_set *s);
 
 /* Like rule_set_load, with prefixes added to every key template (a component's rules). */
 int rule_set_load_prefixed(const char *path, const char *hf_prefix, const char *cs_prefix, rule_set **out, ck_err *e);
+/* The rule sets of a multi-component model's components, in the order of top's `components:`,
+ * each with its prefixes (the one loop convert, explain and validate share). *out has
+ * top->files[0]->n_comp sets; a missing file is named at its component. */
+int rule_load_components(const rule_set *top, rule_set ***out, ck_err *e);
+void rule_components_free(rule_set **v, size_t n); /* NULL-safe */
 /* Path of rule set `name` next to the file `from` (malloc'd). */
 char *rule_sibling(const char *from, const char *name);
 

@@ -531,7 +531,7 @@ static int shard_header(st_sink *k, ck_tinfo **m, size_t cnt, text *b, ck_err *e
 
 static int create_file(const char *path, int *fd, int *made, ck_err *e)
 {
-	*fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	*fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 	if (*fd < 0)
 		return ck_errf(e, errno == EEXIST ? CK_EEXIST : CK_EIO, "%s: cannot create: %s", path,
 			       strerror(errno));

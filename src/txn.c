@@ -25,9 +25,18 @@ typedef struct txn_out {
 	int placed; /* commit: tmp was renamed to final */
 } txn_out;
 
+/* What the lock file said when we took it: a run killed (SIGKILL) while holding it left it. */
+typedef struct txn_prev {
+	long pid;
+	char tok[17];
+	int placing; /* it died after its commit began renaming new outputs in: finish that */
+} txn_prev;
+
 struct txn {
 	char *lock_path;
 	int lock_fd, lock_slot, force, committed;
+	size_t rec_len; /* bytes of our "PID TOKEN\n" record in the lock file */
+	txn_prev prev;
 	FILE *report;
 	txn_out *o;
 	size_t n;
@@ -114,7 +123,32 @@ static int owner_dead(long pid, const char *tok)
 	return pid > 0 && pid <= INT32_MAX && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
-void txn_sweep(const char *final, FILE *report)
+/* One leftover of a dead run: roll it forward when that run had begun placing its outputs
+ * (its temporaries were all complete then), else back: remove temporaries, put back an old
+ * copy whose NAME is missing. */
+static void sweep_one(const char *dir, const char *name, const char *entry, int kind, long pid, int forward,
+	FILE *report)
+{
+	char *p = NULL, *f = NULL;
+	if (asprintf(&p, "%s/%s", dir, entry) < 0 || asprintf(&f, "%s/%s", dir, name) < 0) {
+		free(p);
+		return;
+	}
+	int restore = kind == (forward ? 1 : 2) && !cli_exists(f);
+	if (restore && rename(p, f) == 0) {
+		if (report)
+			fprintf(report, "ckconv: note: %s %s from %s, left by an interrupted run (pid %ld)\n",
+				forward ? "completed" : "restored", f, p, pid);
+	} else {
+		cli_remove_tree(p);
+		if (report)
+			fprintf(report, "ckconv: note: removed %s, left by an interrupted run (pid %ld)\n", p, pid);
+	}
+	free(p);
+	free(f);
+}
+
+static void sweep(const char *final, const txn_prev *prev, FILE *report)
 {
 	char *dir = NULL, *name = NULL;
 	DIR *d = NULL;
@@ -124,27 +158,23 @@ void txn_sweep(const char *final, FILE *report)
 		goto done;
 	while ((de = readdir(d))) {
 		long pid;
-		char tok[17], *p = NULL, *f = NULL;
+		char tok[17];
 		int kind = parse_temp(de->d_name, name, &pid, tok);
-		if (!kind || !owner_dead(pid, tok) || asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+		if (!kind || !owner_dead(pid, tok))
 			continue;
-		if (kind == 2 && asprintf(&f, "%s/%s", dir, name) >= 0 && !cli_exists(f) && rename(p, f) == 0) {
-			/* the run died mid-commit after moving the old output aside: put it back */
-			if (report)
-				fprintf(report, "ckconv: note: restored %s from %s, left by an interrupted run (pid %ld)\n", f, p, pid);
-		} else {
-			cli_remove_tree(p);
-			if (report)
-				fprintf(report, "ckconv: note: removed %s, left by an interrupted run (pid %ld)\n", p, pid);
-		}
-		free(f);
-		free(p);
+		int forward = prev && prev->placing && prev->pid == pid && !strcmp(prev->tok, tok);
+		sweep_one(dir, name, de->d_name, kind, pid, forward, report);
 	}
 done:
 	if (d)
 		closedir(d);
 	free(dir);
 	free(name);
+}
+
+void txn_sweep(const char *final, FILE *report)
+{
+	sweep(final, NULL, report);
 }
 
 static const char *type_name(mode_t m)
@@ -300,9 +330,16 @@ int txn_begin(const char *base, int force, FILE *report, txn **out, ck_err *e)
 	if ((rc = lock_take(t, base, e)))
 		goto fail;
 	t->lock_slot = guard_watch(t->lock_path, 0);
+	ssize_t got = pread(t->lock_fd, line, sizeof line - 1, 0);
+	line[got > 0 ? got : 0] = '\0';
+	if (sscanf(line, "%ld %16[0-9a-f]", &t->prev.pid, t->prev.tok) == 2)
+		t->prev.placing = strstr(line, "\nplacing\n") != NULL;
 	int n = snprintf(line, sizeof line, "%d %s\n", (int)getpid(), run_token());
-	if (ftruncate(t->lock_fd, 0) == 0 && write(t->lock_fd, line, (size_t)n) != n)
-		(void)0; /* the record is for people looking at a stuck lock; the flock is what counts */
+	t->rec_len = (size_t)n;
+	if (ftruncate(t->lock_fd, 0) || pwrite(t->lock_fd, line, (size_t)n, 0) != n) {
+		rc = ck_errf(e, CK_EIO, "%s: cannot write the lock file: %s", t->lock_path, strerror(errno));
+		goto fail;
+	}
 	free(dir);
 	free(name);
 	*out = t;
@@ -337,7 +374,7 @@ static int declare(txn *t, const char *final, txn_kind kind, int drop, ck_err *e
 		return ck_errf(e, CK_ENOMEM, "out of memory");
 	}
 	t->n++;
-	txn_sweep(o->final, t->report);
+	sweep(o->final, &t->prev, t->report);
 	return txn_check(o->final, kind, t->force, e);
 }
 
@@ -424,6 +461,10 @@ int txn_commit(txn *t, ck_err *e)
 			rc = ck_errf(e, CK_EIO, "%s: cannot move the existing output aside: %s", o->final, strerror(errno));
 		o->moved = !rc;
 	}
+	/* from here a run killed outright is finished by the next one's sweep, not undone: every
+	 * temporary is complete, and the lock file says so */
+	if (!rc && pwrite(t->lock_fd, "placing\n", 8, (off_t)t->rec_len) != 8)
+		rc = ck_errf(e, CK_EIO, "%s: cannot write the lock file: %s", t->lock_path, strerror(errno));
 	for (size_t i = 0; i < t->n && !rc; i++) { /* the new ones in */
 		txn_out *o = &t->o[i];
 		if (o->drop)
@@ -434,6 +475,8 @@ int txn_commit(txn *t, ck_err *e)
 	}
 	if (rc) {
 		roll_back(t);
+		if (ftruncate(t->lock_fd, (off_t)t->rec_len))
+			(void)0; /* the lock file goes at txn_free anyway */
 		txn_abort(t);
 	} else {
 		for (size_t i = 0; i < t->n; i++) {

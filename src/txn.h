@@ -56,7 +56,9 @@ void txn_abort(txn *t);
 /* txn_abort unless committed, then release the lock and free. NULL-safe. */
 void txn_free(txn *t);
 /* The sweep alone: remove NAME's temporaries in its directory whose owner is dead; an old copy
- * whose NAME is missing is put back (the run died mid-commit). Exposed for tests. */
+ * whose NAME is missing is put back (the run died mid-commit). txn_add sweeps too, and when the
+ * lock file it took says its dead holder had begun placing its outputs ("PID TOKEN\nplacing\n"),
+ * it finishes that commit instead (its temporaries renamed in, old copies removed). */
 void txn_sweep(const char *final, FILE *report);
 
 #endif

@@ -26,6 +26,7 @@ for k in $keys; do
 	grep -q "round trip ok" <<<"$block" || { echo "# $k: does not map back to itself"; bad=1; }
 done
 check "each key names one rule, targets the reference has, and maps back to itself" test $bad -eq 0
+check "q_proj shows its expected shape from the config" grep -q "shape    hf, cs: P == 'weight' ? \[heads \* hd, hid\] : \[heads \* hd\] = \[64,64\]" <<<"$out"
 check "q_proj shows the RoPE action with resolved parameters" grep -q "action   rope_interleave(groups: heads = 4, dim: rotary_dim = 16)" <<<"$out"
 check "k_proj uses the KV head count" grep -q "rope_interleave(groups: kv_heads = 2, dim: rotary_dim = 16)" <<<"$out"
 

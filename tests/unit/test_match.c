@@ -43,8 +43,8 @@ static const char *conv(const rule_set *s, int d, const char *key)
 	}
 	int r = match_key(m, key, &h, &e);
 	const rule_key *k = r > 0 ? &s->keys[h.rule] : NULL;
-	char **tpl = k ? (d == 0 ? k->cs : k->hf) : NULL;
-	size_t nt = k ? (d == 0 ? k->n_cs : k->n_hf) : 0;
+	char **tpl = k ? k->tpl[!d] : NULL;
+	size_t nt = k ? k->n_tpl[!d] : 0;
 	if (r <= 0)
 		snprintf(buf, sizeof buf, "none");
 	else if (!nt)

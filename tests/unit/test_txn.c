@@ -229,6 +229,56 @@ static void test_sweep(void)
 	T_EQ_INT(count_entries(), 0, "sweep test leaves nothing");
 }
 
+/* A run killed outright mid-commit: the next run finishes it when the lock file says the
+ * renames had begun, and undoes it otherwise. */
+static void test_journal(void)
+{
+	ck_err e = {0};
+	txn *t = NULL;
+	const char *tmp;
+	char rec[96], a[96], b[96], c[96], d[96];
+	long dead = dead_pid();
+	const char *tok = "00112233aabbccdd";
+	snprintf(a, sizeof a, ".j.yaml.ckconv-tmp.%ld.%s", dead, tok);
+	snprintf(b, sizeof b, ".j.yaml.ckconv-old.%ld.%s", dead, tok);
+	snprintf(c, sizeof c, ".j.mdl.ckconv-old.%ld.%s", dead, tok);
+	snprintf(d, sizeof d, ".j.mdl.ckconv-tmp.%ld.%s", dead, tok);
+	/* killed after placing j.mdl, before j.yaml: forward */
+	snprintf(rec, sizeof rec, "%ld %s\nplacing\n", dead, tok);
+	put("j.ckconv-lock", rec);
+	put(a, "new params");
+	put(b, "old params");
+	put(c, "old packed");
+	put("j.mdl", "new packed");
+	T_EQ_INT(txn_begin(at("j"), 1, NULL, &t, &e), 0, "begin over a dead run's lock");
+	T_EQ_INT(txn_add(t, at("j.yaml"), TXN_FILE, &tmp, &e), 0, "add");
+	T_EQ_INT(txn_add(t, at("j.mdl"), TXN_FILE, &tmp, &e), 0, "add");
+	T_EQ_STR(get("j.yaml"), "new params", "its commit had begun placing: the rest is placed");
+	T_OK(access(at(b), F_OK) != 0 && access(at(c), F_OK) != 0, "... and its old copies removed");
+	T_EQ_STR(get("j.mdl"), "new packed", "... what it had placed stays");
+	txn_free(t);
+	T_EQ_INT(count_entries(), 2, "nothing else is left");
+	/* killed while moving the old ones aside (j.yaml moved, j.mdl not yet): back */
+	unlink(at("j.yaml"));
+	put("j.mdl", "old packed");
+	put(b, "old params");
+	put(a, "new params");
+	put(d, "new packed");
+	snprintf(rec, sizeof rec, "%ld %s\n", dead, tok);
+	put("j.ckconv-lock", rec);
+	ck_err_clear(&e);
+	T_EQ_INT(txn_begin(at("j"), 1, NULL, &t, &e), 0, "begin over a dead run's lock");
+	T_EQ_INT(txn_add(t, at("j.yaml"), TXN_FILE, &tmp, &e), 0, "add");
+	T_EQ_INT(txn_add(t, at("j.mdl"), TXN_FILE, &tmp, &e), 0, "add");
+	T_EQ_STR(get("j.yaml"), "old params", "its commit had not begun placing: the old output is put back");
+	T_EQ_STR(get("j.mdl"), "old packed", "... the one not yet moved is untouched");
+	T_OK(access(at(a), F_OK) != 0 && access(at(d), F_OK) != 0, "... and its temporaries removed");
+	txn_free(t);
+	unlink(at("j.yaml"));
+	unlink(at("j.mdl"));
+	T_EQ_INT(count_entries(), 0, "nothing else is left");
+}
+
 /* In a child: register a file and a tree, raise the signal; the handler removes both and exits
  * with 128 + signal. */
 static void test_signal(int sig)
@@ -282,6 +332,7 @@ int main(void)
 	test_commit();
 	test_check();
 	test_sweep();
+	test_journal();
 	test_signal(SIGTERM);
 	test_signal(SIGINT);
 	test_signal(SIGHUP);

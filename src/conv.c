@@ -1,0 +1,1146 @@
+/* conv.c - one conversion run: direction, rules and components, configs first (actions read
+ * them), muP detection and folding, the plan from headers, then the tensors streamed into the
+ * output transaction (txn.c) or compared with a reference checkpoint. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "carry.h"
+#include "cli.h"
+#include "config.h"
+#include "conv.h"
+#include "exec.h"
+#include "h5ck.h"
+#include "layers.h"
+#include "path.h"
+#include "shard.h"
+#include "plan.h"
+#include "progress.h"
+#include "rule.h"
+#include "sha256.h"
+#include "st.h"
+#include "strmap.h"
+#include "text.h"
+#include "txn.h"
+#include "valio.h"
+#include "version.h"
+
+/* One HF checkpoint of the model: the whole model, or one component (LLaVA's image_model). */
+typedef struct comp {
+	const rule_comp *rc; /* NULL for a single-component model */
+	rule_set *rs;        /* its key and config rules (owned when rc is set) */
+	char *dir;           /* HF directory (HF -> CS input; CS -> HF: the final output directory) */
+	json_t *hf, *cs;     /* its configs: HF config.json, CS model section */
+	json_t *env_cs;      /* {"model": cs}: what `cs.model.x` reads */
+	ck_tsrc *src;        /* HF -> CS: its weights */
+	plan p;              /* CS -> HF: its own plan (one output directory each) */
+	int have_plan;
+	const rule_mup *mup; /* CS -> HF: fold these muP multipliers */
+	const rule_mup *keep_mup; /* --no-mup-to-sp: carry these muP keys into config.json */
+} comp;
+
+/* Everything one conversion holds; released in one place whatever happens. */
+struct conv {
+	conv_opts a;
+	int dir; /* 0: HF -> CS, 1: CS -> HF */
+	char *rules_dir, *rules_path, *tgt_fmt, *src_fmt, *out;
+	rule_set *rs;        /* the model file (and, single-component, its rules) */
+	size_t n;
+	comp *c;
+	json_t *params;      /* CS params: {"model": {...}} */
+	int sideband;        /* params sparsity type sideband: NaN weights are pruned ones, 0 on the way to HF */
+	char *cfg_path;      /* the config read: HF config.json or CS params (for messages) */
+	json_t *vars;        /* {"out": {dir: path}} for expressions */
+	ck_tsrc *mdl;        /* CS -> HF: the packed source */
+	plan p;              /* HF -> CS: one plan for the one packed output */
+	int have_plan;
+	text notes;          /* "ckconv: note: ..." lines, shown once the conversion is planned */
+	json_t *hf_single;   /* HF -> CS, single component: its config.json */
+	const char *against; /* conv_compare: the reference checkpoint */
+};
+
+static void conv_dispose(conv *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		comp *c = &j->c[i];
+		if (c->rc)
+			rule_set_free(c->rs);
+		free(c->dir);
+		json_decref(c->hf);
+		json_decref(c->cs);
+		json_decref(c->env_cs);
+		ck_tsrc_free(c->src);
+		if (c->have_plan)
+			plan_dispose(&c->p);
+	}
+	free(j->c);
+	free(j->rules_dir);
+	free(j->rules_path);
+	free(j->tgt_fmt);
+	free(j->src_fmt);
+	free(j->out);
+	free(j->cfg_path);
+	rule_set_free(j->rs);
+	json_decref(j->params);
+	json_decref(j->vars);
+	ck_tsrc_free(j->mdl);
+	if (j->have_plan)
+		plan_dispose(&j->p);
+	text_dispose(&j->notes);
+	json_decref(j->hf_single);
+}
+
+static int pick_direction(conv *j, ck_err *e)
+{
+	const char *sf = j->a.src_fmt, *tf = j->a.tgt_fmt;
+	if (sf)
+		j->dir = strcmp(sf, "hf") != 0;
+	else if (tf)
+		j->dir = strcmp(tf, "hf") == 0;
+	else /* a damaged .mdl is still a packed source: its reader says what is wrong with it */
+		j->dir = !path_is_dir(j->a.src) &&
+			(h5ck_is_hdf5(j->a.src) || path_ends_with(j->a.src, ".mdl") || path_ends_with(j->a.src, ".h5"));
+	if (sf && strcmp(sf, "hf") && strncmp(sf, "cs-", 3))
+		return ck_errf(e, CK_EINVALID, "--src-fmt '%s': expected hf or cs-X.Y", sf);
+	if (tf && strcmp(tf, "hf") && strncmp(tf, "cs-", 3))
+		return ck_errf(e, CK_EINVALID, "--tgt-fmt '%s': expected hf or cs-X.Y", tf);
+	if (sf && tf && (strcmp(sf, "hf") == 0) == (strcmp(tf, "hf") == 0))
+		return ck_errf(e, CK_EINVALID, "converting %s to %s: one side must be hf and the other cs-X.Y", sf, tf);
+	if (!cli_exists(j->a.src)) /* before anything looks for files next to it */
+		return ck_errf(e, CK_ENOTFOUND, "%s: source not found", j->a.src);
+	return 0;
+}
+
+/* A directory without config.json may hold a multi-component model: the first model whose
+ * component directories all exist there. */
+static int detect_components(const char *rules_dir, const char *src, char **out_path, ck_err *e)
+{
+	char **v;
+	size_t n;
+	int rc = rule_list_models(rules_dir, &v, &n, e), found = 0;
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		rule_file *f = NULL;
+		ck_err tmp = {0};
+		if (!found && rule_file_load(v[i], &f, &tmp) == 0 && f->n_comp) {
+			int all = 1;
+			for (size_t k = 0; k < f->n_comp && all; k++) {
+				char *p = NULL;
+				all = asprintf(&p, "%s/%s", src, f->comp[k].dir) >= 0 && path_is_dir(p);
+				free(p);
+			}
+			if (all) {
+				*out_path = v[i];
+				v[i] = NULL;
+				found = 1;
+			}
+		}
+		rule_file_free(f);
+		free(v[i]);
+	}
+	free(v);
+	return found ? 0 : ck_errf(e, CK_ENOTFOUND, "%s: no config.json, and no model's component directories are all "
+				   "there; pass --model (see 'ckconv list')", src);
+}
+
+static int load_rules(conv *j, json_t *hf_single, ck_err *e)
+{
+	int rc;
+	const rule_file *f;
+	j->rules_dir = cli_rules_dir(j->a.rules);
+	if (j->a.model)
+		rc = rule_find_model(j->rules_dir, j->a.model, &j->rules_path, e);
+	else if (j->dir == 0 && !hf_single)
+		rc = detect_components(j->rules_dir, j->a.src, &j->rules_path, e);
+	else
+		rc = rule_detect_model(j->rules_dir, j->dir == 0 ? hf_single : NULL, j->dir == 1 ? j->params : NULL,
+			j->cfg_path, &j->rules_path, e);
+	if (rc || (rc = rule_set_load(j->rules_path, &j->rs, e)))
+		return rc;
+	f = j->rs->files[0];
+	const char *cs = j->dir == 0 ? j->a.tgt_fmt : j->a.src_fmt;
+	if (!cs) {
+		if (!f->n_fmt)
+			return ck_errf(e, CK_EINVALID, "%s: declares no CS formats", f->path);
+		cs = f->fmt[f->n_fmt - 1];
+	}
+	if (!rule_has_format(f, cs)) {
+		char list[512] = "";
+		for (size_t i = 0; i < f->n_fmt; i++)
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", f->fmt[i]);
+		return ck_errf(e, CK_EINVALID, "model %s does not support format %s (supported: hf, %s)", f->model, cs, list);
+	}
+	j->tgt_fmt = strdup(j->dir == 0 ? cs : "hf");
+	j->src_fmt = strdup(j->dir == 0 ? "hf" : cs);
+	return 0;
+}
+
+/* The components to convert: the model's list, or the model itself. */
+static int setup_comps(conv *j, ck_err *e)
+{
+	const rule_file *f = j->rs->files[0];
+	rule_set **sets = NULL;
+	int rc;
+	j->n = f->n_comp ? f->n_comp : 1;
+	if (!(j->c = ck_calloc(e, j->n, sizeof *j->c)))
+		return CK_ENOMEM;
+	if (!f->n_comp) {
+		j->c[0].rs = j->rs;
+		return 0;
+	}
+	if ((rc = rule_load_components(j->rs, &sets, e))) {
+		j->n = 0; /* nothing of theirs to free */
+		return rc;
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		j->c[i].rc = &f->comp[i];
+		j->c[i].rs = sets[i]; /* owned by the component from here */
+	}
+	free(sets);
+	return 0;
+}
+
+static int load_json_cfg(const char *dir, json_t **out, ck_err *e)
+{
+	char *p = NULL;
+	int rc;
+	if (asprintf(&p, "%s/config.json", dir) < 0)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	rc = valio_json_load(p, out, e);
+	if (!rc && !json_is_object(*out))
+		rc = ck_errf(e, CK_EINVALID, "%s: expected a JSON object", p);
+	free(p);
+	return rc;
+}
+
+/* HF -> CS inputs: the config.json next to the weights (or --config) of the single model. */
+static int single_hf_config(conv *j, json_t **out, ck_err *e)
+{
+	char *tmp = NULL;
+	int rc;
+	*out = NULL;
+	if (j->a.config) {
+		j->cfg_path = strdup(j->a.config);
+	} else if (path_is_dir(j->a.src)) {
+		if (asprintf(&j->cfg_path, "%s/config.json", j->a.src) < 0)
+			j->cfg_path = NULL;
+		else if (!cli_exists(j->cfg_path))
+			return 0; /* maybe a multi-component directory */
+	} else if ((tmp = strdup(j->a.src)) && asprintf(&j->cfg_path, "%s/config.json", dirname(tmp)) < 0) {
+		j->cfg_path = NULL;
+	}
+	free(tmp);
+	if (!j->cfg_path)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	rc = valio_json_load(j->cfg_path, out, e);
+	return !rc && !json_is_object(*out) ? ck_errf(e, CK_EINVALID, "%s: expected a JSON object", j->cfg_path) : rc;
+}
+
+static int load_cs_params(conv *j, ck_err *e)
+{
+	char *cfg = NULL;
+	json_t *raw = NULL;
+	int rc;
+	if (j->a.config) {
+		cfg = strdup(j->a.config);
+	} else {
+		size_t n = strlen(j->a.src);
+		if (path_ends_with(j->a.src, ".mdl"))
+			n -= 4;
+		if (asprintf(&cfg, "%.*s.yaml", (int)n, j->a.src) < 0)
+			cfg = NULL;
+		if (cfg && !cli_exists(cfg)) {
+			rc = ck_errf(e, CK_ENOTFOUND, "%s: CS params not found; pass --config PARAMS.yaml", cfg);
+			free(cfg);
+			return rc;
+		}
+	}
+	if (!cfg)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	if ((rc = valio_yaml_load(cfg, &raw, e)))
+		goto done;
+	json_t *m = json_object_get(raw, "model"), *tr = json_object_get(raw, "trainer");
+	if (!m && tr) { /* trainer-style params: trainer.init.model */
+		if (json_is_array(tr)) {
+			rc = ck_errf(e, CK_EINVALID, "%s: params with several trainers are not supported", cfg);
+			goto done;
+		}
+		m = cfg_path_get(tr, "init.model");
+	}
+	if (m && !json_is_object(m)) {
+		static const char *const kind[] = {"a mapping", "a list", "a string", "a number", "a number", "a bool",
+			"a bool", "null"};
+		rc = ck_errf(e, CK_EINVALID, "%s: 'model' must be a mapping, found %s", cfg, kind[json_typeof(m)]);
+		goto done;
+	}
+	if (!m) {
+		rc = ck_errf(e, CK_EINVALID, "%s: no 'model:' mapping (nor trainer.init.model)", cfg);
+		goto done;
+	}
+	j->params = json_pack("{sO}", "model", m);
+	json_t *sp = json_object_get(raw, "sparsity");
+	if (!sp && tr && !json_is_array(tr))
+		sp = cfg_path_get(tr, "init.sparsity");
+	j->sideband = json_is_object(sp) && json_is_string(json_object_get(sp, "type")) &&
+		!strcmp(json_string_value(json_object_get(sp, "type")), "sideband");
+done:
+	json_decref(raw);
+	j->cfg_path = cfg;
+	return rc;
+}
+
+static void print_problems(const plan *p)
+{
+	for (size_t i = 0; i < p->n_warnings; i++)
+		fprintf(stderr, "ckconv: warning: %s\n", p->warnings[i]);
+	/* a single problem is the final error line itself; several are listed, then counted */
+	for (size_t i = 0; p->n_problems > 1 && i < p->n_problems; i++)
+		fprintf(stderr, "ckconv: error: %s\n", p->problems[i]);
+}
+
+/* Notes wait until the conversion is planned: a failing run prints its one error line only. */
+static void note_unused(conv *j, const char *what, char *warn)
+{
+	if (warn && *warn)
+		text_printf(&j->notes, "ckconv: note: %s config keys with no %s counterpart, not carried over: %s\n", what,
+			j->dir == 0 ? "CS" : "HF", warn);
+	free(warn);
+}
+
+static void print_notes(conv *j)
+{
+	if (j->notes.p && !j->a.quiet)
+		fputs(j->notes.p, stderr);
+	text_dispose(&j->notes);
+}
+
+/* Configs first: the key actions read the converted values (num_heads, rotary_dim, ...). */
+static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
+{
+	const rule_file *f = j->rs->files[0];
+	json_t *model = NULL, *hf_all = json_object();
+	char *warn = NULL, *where = NULL;
+	int rc = 0;
+	for (size_t i = 0; i < j->n && !rc; i++) {
+		comp *c = &j->c[i];
+		if (c->rc) {
+			if (asprintf(&c->dir, "%s/%s", j->a.src, c->rc->dir) < 0) {
+				rc = ck_errf(e, CK_ENOMEM, "out of memory");
+				break;
+			}
+			if (!path_is_dir(c->dir)) {
+				rc = ck_errf(e, CK_ENOTFOUND, "%s: component directory '%s' of %s is missing (%s "
+					     "expects component %zu of %zu there)", c->dir, c->rc->dir, f->model,
+					     f->model, i + 1, j->n);
+				break;
+			}
+			if ((rc = load_json_cfg(c->dir, &c->hf, e)))
+				break;
+		} else {
+			c->dir = strdup(j->a.src);
+			c->hf = json_incref(hf_single);
+		}
+		if (!c->rc && j->cfg_path) /* --config, or the config.json beside a weights file */
+			where = strdup(j->cfg_path);
+		else if (asprintf(&where, "%s/config.json", c->dir) < 0)
+			where = NULL;
+		char *nested = NULL;
+		if ((rc = cfg_hf_nested(c->rs, &c->hf, where ? where : c->dir, &nested, e))) {
+			free(where);
+			break;
+		}
+		if (nested)
+			text_printf(&j->notes, "ckconv: note: %s\n", nested);
+		free(nested);
+		rc = cfg_convert(c->rs, 0, c->hf, where ? where : c->dir, &c->cs, &warn, e);
+		note_unused(j, c->rc ? c->rc->dir : f->model, warn);
+		free(where);
+		where = NULL;
+		if (!rc && c->rc)
+			json_object_set(hf_all, c->rc->dir, c->hf);
+		if (!rc)
+			c->env_cs = json_pack("{sO}", "model", c->cs);
+	}
+	if (rc)
+		goto done;
+	if (!f->n_comp) {
+		model = json_incref(j->c[0].cs);
+	} else { /* the model's own config rules see hf.<component dir>.<key> */
+		if ((rc = cfg_convert(j->rs, 0, hf_all, j->a.src, &model, NULL, e)))
+			goto done;
+		for (size_t i = 0; i < j->n; i++)
+			json_object_set(model, j->c[i].rc->config, j->c[i].cs);
+	}
+	j->params = json_pack("{sO}", "model", model);
+done:
+	json_decref(model);
+	json_decref(hf_all);
+	return rc;
+}
+
+/* 1 if the component's CS config is muP by its rules' `mup.detect`, 0 if not, <0 on error. */
+static int mup_detected(const conv *j, const comp *c, ck_err *e)
+{
+	const rule_mup *m = c->rs->files[0]->mup;
+	cfg_env env = {.cs = c->env_cs, .scope = m ? m->scope : NULL, .vars = j->vars};
+	json_t *v = NULL;
+	int rc;
+	if (!m)
+		return 0;
+	if (m->invalid) {
+		if ((rc = cfg_eval(&env, m->invalid, &v, e)))
+			return rc;
+		int bad = expr_truthy(v);
+		json_decref(v);
+		v = NULL;
+		if (bad)
+			return ck_errf(e, CK_EINVALID, "%s: %s (%s:%d:%d)", j->cfg_path, m->invalid_msg, m->pos.file, m->pos.line,
+				m->pos.col);
+	}
+	if ((rc = cfg_eval(&env, m->detect, &v, e)))
+		return rc;
+	rc = expr_truthy(v);
+	json_decref(v);
+	return rc;
+}
+
+/* muP on the way to HF: fold the multipliers (weights scaled in the plan, config edited here)
+ * unless --no-mup-to-sp; a model whose rules cannot fold refuses. */
+static int mup_prepare(conv *j, comp *c, ck_err *e)
+{
+	const rule_mup *m = c->rs->files[0]->mup;
+	int rc = mup_detected(j, c, e);
+	if (rc <= 0)
+		return rc;
+	json_t *edited = json_deep_copy(c->cs);
+	if (!edited)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	for (size_t i = 0; i < m->n_drop; i++) /* converted here, or carried verbatim below */
+		json_object_del(edited, m->drop[i]);
+	json_decref(c->cs); /* env_cs keeps the original: the scalings read the multipliers */
+	c->cs = edited;
+	if (j->a.no_mup) {
+		text_puts(&j->notes, "ckconv: note: muP checkpoint converted as is (--no-mup-to-sp)\n");
+		c->keep_mup = m;
+		return 0;
+	}
+	if (!m->n_tensors)
+		return ck_errf(e, CK_EINVALID, "This model currently does not support muP checkpoint conversion to HF "
+			"(%s declares no muP folding; --no-mup-to-sp converts it unchanged)", m->pos.file);
+	if (m->set)
+		json_object_update(c->cs, m->set);
+	c->mup = m;
+	text_printf(&j->notes, "ckconv: note: muP checkpoint: multipliers folded into the weights (%s:%d)\n", m->pos.file,
+		m->pos.line);
+	return 0;
+}
+
+static int convert_configs_to_hf(conv *j, ck_err *e)
+{
+	const rule_file *f = j->rs->files[0];
+	json_t *model = json_object_get(j->params, "model"), *top = NULL;
+	char *warn = NULL;
+	int rc = 0;
+	for (size_t i = 0; i < j->n && !rc; i++) {
+		comp *c = &j->c[i];
+		c->cs = json_incref(c->rc ? json_object_get(model, c->rc->config) : model);
+		if (!json_is_object(c->cs))
+			return ck_errf(e, CK_EINVALID, "%s: model.%s: expected the %s component's config mapping",
+				j->cfg_path, c->rc->config, c->rc->dir);
+		c->env_cs = json_pack("{sO}", "model", c->cs);
+		if ((rc = mup_prepare(j, c, e)))
+			return rc;
+		rc = cfg_convert_vars(c->rs, 1, c->cs, j->cfg_path, j->vars, &c->hf, &warn, e);
+		for (size_t k = 0; !rc && c->keep_mup && k < c->keep_mup->n_drop; k++) {
+			json_t *v = cfg_path_get(c->env_cs, "model"); /* the original, for muP-aware HF code */
+			v = json_object_get(v, c->keep_mup->drop[k]);
+			if (v)
+				json_object_set(c->hf, c->keep_mup->drop[k], v);
+		}
+		note_unused(j, c->rc ? c->rc->dir : f->model, warn);
+	}
+	if (rc || !f->n_comp)
+		return rc;
+	/* model-level rules write hf.<component dir>.<key> */
+	if ((rc = cfg_convert_vars(j->rs, 1, model, j->cfg_path, j->vars, &top, NULL, e)))
+		return rc;
+	for (size_t i = 0; i < j->n; i++) {
+		json_t *part = json_object_get(top, j->c[i].rc->dir);
+		if (json_is_object(part))
+			json_object_update(j->c[i].hf, part);
+	}
+	json_decref(top);
+	return 0;
+}
+
+/* rules_sha256: every rule file the model loaded (its own, includes, components' rule sets). */
+static int rules_digest(const conv *j, char hex[65])
+{
+	size_t n = j->rs->n_files, k = 0;
+	const char **paths;
+	int rc;
+	for (size_t i = 0; i < j->n; i++)
+		n += j->c[i].rs ? j->c[i].rs->n_files : 0;
+	if (!(paths = malloc((n ? n : 1) * sizeof *paths)))
+		return -1;
+	for (size_t i = 0; i < j->rs->n_files; i++)
+		paths[k++] = j->rs->files[i]->path;
+	for (size_t i = 0; i < j->n; i++)
+		for (size_t f = 0; j->c[i].rs && f < j->c[i].rs->n_files; f++)
+			paths[k++] = j->c[i].rs->files[f]->path;
+	rc = sha256_files_hex(paths, k, hex);
+	free(paths);
+	return rc;
+}
+
+/* carried: the carried files' checksums (carry.h), recorded when there are any. */
+static char *provenance(const conv *j, json_t *carried)
+{
+	char hex[65] = "";
+	json_t *o;
+	char *s;
+	if (rules_digest(j, hex))
+		hex[0] = '\0';
+	o = json_pack("{ss ss ss ss ss ss ss}", "tool", "ckconv", "version", CKCONV_VERSION, "rules", j->rules_path,
+		"rules_sha256", hex, "source", j->a.src, "source_format", j->src_fmt, "target_format", j->tgt_fmt);
+	if (o && json_object_size(carried))
+		json_object_set(o, "carried", carried);
+	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return s;
+}
+
+static char *default_out(const conv *j)
+{
+	char *copy = strdup(j->a.src), *base, *out = NULL;
+	if (!copy)
+		return NULL;
+	size_t n = strlen(copy);
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = '\0';
+	base = basename(copy);
+	n = strlen(base);
+	if (path_ends_with(base, ".mdl"))
+		n -= 4;
+	if (asprintf(&out, "%.*s_to_%s%s", (int)n, base, j->tgt_fmt, j->dir == 0 ? ".mdl" : "") < 0)
+		out = NULL;
+	free(copy);
+	return out;
+}
+
+/* OUT.mdl (or .h5), its params OUT.yaml and carried files OUT.hf-files/ (base = OUT minus .mdl). */
+static int cs_paths(const char *out, char **mdl, char **yaml, char **files, ck_err *e)
+{
+	size_t n = strlen(out);
+	if (path_ends_with(out, ".mdl") || path_ends_with(out, ".h5"))
+		n -= path_ends_with(out, ".mdl") ? 4 : 3;
+	*mdl = *yaml = *files = NULL;
+	if (asprintf(mdl, "%s%s", out, n == strlen(out) ? ".mdl" : "") < 0 || asprintf(yaml, "%.*s.yaml", (int)n, out) < 0 ||
+		!(*files = carry_dir(out))) {
+		free(*mdl);
+		free(*yaml);
+		*mdl = *yaml = *files = NULL;
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* 0, or an error when the existing output `out` is an input or a directory holding one. */
+static int out_vs_input(const char *out, const char *in, ck_err *e)
+{
+	char *ro = realpath(out, NULL), *ri = in ? realpath(in, NULL) : NULL;
+	size_t n = ro ? strlen(ro) : 0;
+	int rc = 0;
+	if (ro && ri && !strncmp(ri, ro, n) && (ri[n] == '\0' || ri[n] == '/' || !strcmp(ro, "/")))
+		rc = ck_errf(e, CK_EINVALID, "%s: output would replace %s%s; choose another -o (--force does not apply)",
+			out, ri[n] ? "the directory holding the input " : "the input ", in);
+	free(ro);
+	free(ri);
+	return rc;
+}
+
+/* --force replaces outputs, never the checkpoint or config being read. */
+static int check_not_input(const conv *j, const char *out, ck_err *e)
+{
+	char *mdl = NULL, *yaml = NULL, *files = NULL;
+	int rc;
+	if (!cli_exists(out))
+		return 0;
+	if (j->dir == 1 && (rc = cs_paths(j->a.src, &mdl, &yaml, &files, e)))
+		return rc;
+	rc = out_vs_input(out, j->a.src, e);
+	if (!rc)
+		rc = out_vs_input(out, j->a.config ? j->a.config : yaml, e); /* yaml: the default params */
+	if (!rc && j->dir == 1) /* the packed source's carried files are an input too */
+		rc = out_vs_input(out, files, e);
+	free(mdl);
+	free(yaml);
+	free(files);
+	return rc;
+}
+
+/* Before any work: the outputs are not inputs, and are absent or (--force) replaceable. The
+ * transaction checks again when it takes them. */
+static int check_out(const conv *j, ck_err *e)
+{
+	char *mdl, *yaml, *files;
+	int rc;
+	if (j->dir == 1)
+		return (rc = check_not_input(j, j->out, e)) ? rc : txn_check(j->out, TXN_MODEL, j->a.force, e);
+	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
+		return rc;
+	if (!(rc = check_not_input(j, mdl, e)) && !(rc = check_not_input(j, yaml, e)) && !(rc = check_not_input(j, files, e)) &&
+		!(rc = txn_check(mdl, TXN_FILE, j->a.force, e)) && !(rc = txn_check(yaml, TXN_FILE, j->a.force, e)))
+		rc = txn_check(files, TXN_DIR, j->a.force, e);
+	free(mdl);
+	free(yaml);
+	free(files);
+	return rc;
+}
+
+static char **file_patterns(const conv *j, const comp *c, size_t *n)
+{
+	const rule_file *f = j->rs->files[0];
+	*n = c->rc ? c->rc->n_files : f->n_files;
+	return c->rc ? c->rc->files : f->files;
+}
+
+/* Tokenizer and processor files travel next to the packed file: OUT.hf-files/<component>/,
+ * their checksums into sums. Symlinks may point anywhere inside the source directory. */
+static int carry_to_cs(const conv *j, const char *tmpdir, json_t *sums, ck_err *e)
+{
+	char *copy = strdup(j->a.src);
+	const char *root;
+	int rc = 0;
+	if (!copy)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	root = path_is_dir(j->a.src) ? j->a.src : dirname(copy);
+	for (size_t i = 0; i < j->n && !rc; i++) {
+		const comp *c = &j->c[i];
+		size_t np;
+		char **pat = file_patterns(j, c, &np), *dst = NULL, *rel = NULL, *tmp = NULL;
+		if (!np)
+			continue;
+		if (asprintf(&dst, "%s%s%s", tmpdir, c->rc ? "/" : "", c->rc ? c->rc->dir : "") < 0 ||
+			asprintf(&rel, "%s%s", c->rc ? c->rc->dir : "", c->rc ? "/" : "") < 0 || !(tmp = strdup(c->dir))) {
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		} else { /* a file source (x.safetensors, *.index.json): its directory holds the tokenizer */
+			rc = carry_copy(path_is_dir(c->dir) ? c->dir : dirname(tmp), root, pat, np, dst, rel, sums, NULL, e);
+		}
+		free(dst);
+		free(rel);
+		free(tmp);
+	}
+	free(copy);
+	return rc;
+}
+
+/* Execute a plan into a sink with the progress display the options ask for. */
+static int run_plan(const conv *j, const plan *p, ck_tsink *sink, const char *label, ck_err *e)
+{
+	progress pg;
+	uint64_t total = 0;
+	for (size_t i = 0; i < p->n_out; i++)
+		total += p->out[i].nbytes;
+	progress_begin(&pg, label, total, j->a.quiet || j->a.no_progress);
+	int rc = exec_run(p, sink, progress_step, &pg, e);
+	if (!rc)
+		progress_end(&pg, p->n_out, total);
+	else if (pg.tty && !pg.off)
+		fputc('\n', stderr);
+	return rc;
+}
+
+/* HF -> CS: carried files, params and the packed file, in that order, so the packed file (what
+ * names the checkpoint) is the last to appear. */
+static int write_cs(conv *j, txn *tx, ck_err *e)
+{
+	char *mdl = NULL, *yaml = NULL, *files = NULL, *prov = NULL, *text = NULL;
+	const char *ftmp, *ytmp, *mtmp;
+	ck_tsink *sink = NULL;
+	h5ck_opts ho = {0};
+	json_t *sums = json_object();
+	int rc, any = 0;
+	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
+		goto done;
+	/* an OUT.hf-files left empty is no output: the transaction removes an older one (--force) */
+	if ((rc = txn_add(tx, files, TXN_DIR, &ftmp, e)) || (rc = txn_add(tx, yaml, TXN_FILE, &ytmp, e)) ||
+		(rc = txn_add(tx, mdl, TXN_FILE, &mtmp, e)))
+		goto done;
+	if (!sums || !(text = valio_yaml_dumps(j->params))) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((rc = carry_to_cs(j, ftmp, sums, e)) || (rc = txn_write_file(ytmp, text, strlen(text), e)))
+		goto done;
+	any = json_object_size(sums) > 0;
+	if (!(prov = provenance(j, sums))) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
+	ho.compress_lz4 = j->a.lz4;
+	ho.provenance_json = prov;
+	ho.in_place = 1;
+	if ((rc = h5ck_sink_open(mtmp, "model", j->p.out, j->p.n_out, &ho, &sink, e)))
+		goto done;
+	if ((rc = run_plan(j, &j->p, sink, "packed", e))) {
+		ck_tsink_abort(sink);
+		goto done;
+	}
+	if ((rc = ck_tsink_commit(sink, e)) || (rc = txn_commit(tx, e)))
+		goto done;
+	if (!j->a.quiet)
+		fprintf(stderr, "ckconv: wrote %s (%zu tensors) and %s%s%s\n", mdl, j->p.n_out, yaml, any ? " and " : "",
+			any ? files : "");
+done:
+	json_decref(sums);
+	free(mdl);
+	free(yaml);
+	free(files);
+	free(prov);
+	free(text);
+	return rc;
+}
+
+/* A sink that writes nothing: it compares each tensor with the one of the same name in a
+ * reference checkpoint (`ckconv verify --against`). */
+typedef struct cmp_sink {
+	ck_tsink base;
+	const ck_tinfo *t;
+	ck_tsrc *ref;
+	strmap names;
+	size_t same, differ;
+	const char *label;
+} cmp_sink;
+
+static int cmp_write(ck_tsink *b, size_t i, const void *buf, ck_err *e)
+{
+	cmp_sink *k = (cmp_sink *)b;
+	const ck_tinfo *t = &k->t[i];
+	size_t r;
+	char s1[96], s2[96];
+	if (!strmap_get(&k->names, t->name, &r)) { /* e.g. a buffer the rules rebuild on the way back */
+		printf("%s%s: created on the way back; %s has no such tensor\n", k->label, t->name, k->ref->path);
+		return 0;
+	}
+	const ck_tinfo *x = &k->ref->t[r];
+	if (x->dtype != t->dtype || !ck_shape_eq(&x->shape, &t->shape)) {
+		printf("%s%s: converted back as %s %s, the reference has %s %s\n", k->label, t->name, ck_dtype_short_name(t->dtype),
+			ck_shape_str(&t->shape, s1, sizeof s1), ck_dtype_short_name(x->dtype), ck_shape_str(&x->shape, s2, sizeof s2));
+		k->differ++;
+		return 0;
+	}
+	void *mine = ck_malloc(e, x->nbytes);
+	int rc = mine ? ck_tsrc_read(k->ref, r, mine, e) : CK_ENOMEM;
+	if (!rc) {
+		int same = !memcmp(mine, buf, x->nbytes);
+		k->same += same;
+		k->differ += !same;
+		if (!same)
+			printf("%s%s: bytes differ from the reference\n", k->label, t->name);
+	}
+	free(mine);
+	return rc;
+}
+
+static int cmp_commit(ck_tsink *b, ck_err *e)
+{
+	(void)b, (void)e;
+	return 0;
+}
+
+static void cmp_abort(ck_tsink *b)
+{
+	(void)b;
+}
+
+static const ck_tsink_ops cmp_ops = {cmp_write, cmp_commit, cmp_abort, NULL, NULL};
+
+static int compare_hf(conv *j, ck_err *e)
+{
+	size_t same = 0, differ = 0;
+	int rc = 0;
+	for (size_t i = 0; i < j->n && !rc; i++) {
+		comp *c = &j->c[i];
+		cmp_sink k = {{&cmp_ops, 0}, c->p.out, NULL, {0}, 0, 0, ""};
+		char *dir = NULL, label[256] = "";
+		if (asprintf(&dir, "%s%s%s", j->against, c->rc ? "/" : "", c->rc ? c->rc->dir : "") < 0)
+			return ck_errf(e, CK_ENOMEM, "out of memory");
+		if (c->rc)
+			snprintf(label, sizeof label, "%s: ", c->rc->dir);
+		k.label = label;
+		strmap_init(&k.names);
+		if (!(rc = cli_open_source(dir, &k.ref, e))) {
+			for (size_t r = 0; r < k.ref->n; r++)
+				strmap_put(&k.names, k.ref->t[r].name, r);
+			rc = exec_run(&c->p, &k.base, NULL, NULL, e);
+			for (size_t r = 0; !rc && r < k.ref->n; r++) { /* HF-only buffers the CS side does not carry */
+				int made = 0;
+				for (size_t o = 0; o < c->p.n_out && !made; o++)
+					made = !strcmp(c->p.out[o].name, k.ref->t[r].name);
+				if (!made)
+					printf("%s%s: only in the reference (not carried by the packed checkpoint)\n", label, k.ref->t[r].name);
+			}
+		}
+		same += k.same;
+		differ += k.differ;
+		ck_tsrc_free(k.ref);
+		strmap_dispose(&k.names);
+		free(dir);
+	}
+	if (rc)
+		return rc;
+	if (differ || !same)
+		return ck_errf(e, CK_ECORRUPT, "%zu of %zu tensors do not convert back to the reference", differ ? differ : same + differ,
+			same + differ);
+	printf("lossless: all %zu tensors convert back to %s bit for bit\n", same, j->against);
+	return 0;
+}
+
+/* One component's directory inside the temporary output: weights, config.json, files. */
+/* carried: this component's SRC.hf-files[/component]; root: SRC.hf-files; got gets the
+ * checksums of what was copied, for carry_check. */
+static int write_hf_comp(conv *j, comp *c, const char *dir, const char *carried, const char *root, json_t *got,
+	ck_err *e)
+{
+	ck_tsink *sink = NULL;
+	char *cfgp = NULL, *text = NULL;
+	int rc;
+	if ((rc = st_sink_open(dir, c->p.out, c->p.n_out, j->a.shard_size, &sink, e)))
+		return rc;
+	if ((rc = run_plan(j, &c->p, sink, c->rc ? c->rc->dir : "hf", e))) {
+		ck_tsink_abort(sink);
+		return rc;
+	}
+	if ((rc = ck_tsink_commit(sink, e)))
+		return rc;
+	if (!(text = valio_json_dumps(c->hf)) || asprintf(&cfgp, "%s/config.json", dir) < 0) {
+		free(text);
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	rc = valio_write_file(cfgp, text, e);
+	free(text);
+	free(cfgp);
+	text = NULL;
+	if (!rc && path_is_dir(carried)) { /* the originals first: they win over generated files */
+		size_t np;
+		char **pat = file_patterns(j, c, &np), *rel = NULL;
+		json_t *skipped = json_array();
+		if (!skipped || asprintf(&rel, "%s%s", c->rc ? c->rc->dir : "", c->rc ? "/" : "") < 0)
+			rel = NULL, rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		else
+			rc = carry_copy(carried, root, pat, np, dir, rel, got, skipped, e);
+		for (size_t k = 0; !rc && !j->a.quiet && k < json_array_size(skipped); k++) {
+			const char *name = json_string_value(json_array_get(skipped, k));
+			struct stat st;
+			char *p = NULL;
+			if (asprintf(&p, "%s/%s", carried, name) >= 0 && lstat(p, &st) == 0 && !S_ISDIR(st.st_mode))
+				fprintf(stderr, "ckconv: note: %s: not carried (no rule lists it)\n", p);
+			free(p);
+		}
+		json_decref(skipped);
+		free(rel);
+	}
+	for (size_t i = 0; !rc && c->rc && i < c->rc->n_make; i++) {
+		cfg_env env = {.hf = c->hf, .cs = c->env_cs, .scope = c->rs->files[0], .vars = j->vars};
+		json_t *v = NULL;
+		char *p = NULL;
+		if ((rc = cfg_eval(&env, c->rc->make[i], &v, e)))
+			break;
+		if (v && (text = valio_json_dumps(v)) && asprintf(&p, "%s/%s", dir, c->rc->make_name[i]) >= 0 &&
+			!cli_exists(p))
+			rc = valio_write_file(p, text, e);
+		free(p);
+		free(text);
+		text = NULL;
+		json_decref(v);
+	}
+	return rc;
+}
+
+static int write_hf(conv *j, txn *tx, ck_err *e)
+{
+	char *files = NULL, *mdl = NULL, *yaml = NULL;
+	const char *tmp;
+	json_t *got = json_object(), *want = carry_record(h5ck_provenance(j->mdl));
+	int rc;
+	if ((rc = txn_add(tx, j->out, TXN_MODEL, &tmp, e)) || (rc = cs_paths(j->a.src, &mdl, &yaml, &files, e)))
+		goto done;
+	if (!got) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < j->n && !rc; i++) {
+		comp *c = &j->c[i];
+		char *d = NULL, *carried = NULL;
+		if (asprintf(&d, "%s%s%s", tmp, c->rc ? "/" : "", c->rc ? c->rc->dir : "") < 0 ||
+			asprintf(&carried, "%s%s%s", files, c->rc ? "/" : "", c->rc ? c->rc->dir : "") < 0) {
+			free(d);
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+			break;
+		}
+		if (c->rc && mkdir(d, 0777))
+			rc = ck_errf(e, CK_EIO, "%s: %s", d, strerror(errno));
+		if (!rc)
+			rc = write_hf_comp(j, c, d, carried, files, got, e);
+		free(d);
+		free(carried);
+	}
+	if (!rc && !(rc = carry_check(got, want, files, e)))
+		rc = txn_commit(tx, e);
+	if (!rc && !j->a.quiet)
+		fprintf(stderr, "ckconv: wrote %s (%zu component%s)\n", j->out, j->n, j->n == 1 ? "" : "s");
+done:
+	json_decref(got);
+	json_decref(want);
+	free(files);
+	free(mdl);
+	free(yaml);
+	return rc;
+}
+
+/* HF -> CS: every component into the one plan (one packed file). */
+static int plan_to_cs(conv *j, plan_opts *po, ck_err *e)
+{
+	int rc = plan_init(&j->p, e);
+	if (rc)
+		return rc;
+	j->have_plan = 1;
+	for (size_t i = 0; i < j->n; i++) {
+		comp *c = &j->c[i];
+		if ((rc = shard_refuse_member(c->dir, e)) || (rc = cli_open_source(c->dir, &c->src, e)))
+			return rc;
+		rc = plan_add(&j->p, c->rs, 0, c->src, "", "", c->hf, c->env_cs, po, e);
+		if (rc && e->code)
+			return rc;
+		if (!rc && (rc = layers_check(c->rs, 0, c->src, "", c->hf, c->env_cs, c->dir, e)))
+			return rc;
+	}
+	print_problems(&j->p);
+	return plan_check(&j->p, e); /* the problems, or the generators' bound */
+}
+
+/* CS -> HF: each component takes the keys its rules claim; a key nobody claims is an error. */
+/* Sideband sparsity keeps pruned weights as NaN; the HF model is dense: every floating source
+ * tensor gets NaN -> 0 before its actions, as the reference's post_model_convert does. */
+static void finalize_sparsity(conv *j, plan *p)
+{
+	size_t n = 0;
+	for (size_t g = 0; g < p->n_groups; g++)
+		for (size_t i = 0; i < p->g[g].n_in; i++) {
+			plan_in *in = &p->g[g].in[i];
+			ck_dtype dt = in->src ? in->src->t[in->idx].dtype : CK_DT_U8;
+			if (!in->src || !(dt == CK_DT_F32 || dt == CK_DT_F64 || dt == CK_DT_F16 || dt == CK_DT_BF16))
+				continue;
+			if (in->n_ops < PLAN_MAX_OPS) /* muP folds take at most 3: there is always room */
+				in->ops[in->n_ops++] = (plan_op){.nan0 = 1};
+			n++;
+		}
+	text_printf(&j->notes, "ckconv: note: params sparsity type sideband: NaN (pruned) weights are written as 0 in "
+		"%zu tensor%s, as the reference does; the HF model is dense\n", n, n == 1 ? "" : "s");
+}
+
+static int plan_to_hf(conv *j, plan_opts *po, ck_err *e)
+{
+	unsigned char *claimed = NULL;
+	size_t problems = 0, unclaimed = 0;
+	int rc;
+	if ((rc = path_ends_with(j->a.src, ".mdl") || path_ends_with(j->a.src, ".h5") ? h5ck_open(j->a.src, &j->mdl, e)
+										 : cli_open_source(j->a.src, &j->mdl, e)))
+		return rc;
+	if (!(claimed = ck_calloc(e, j->mdl->n, 1)))
+		return CK_ENOMEM;
+	po->claimed = j->n > 1 ? claimed : NULL;
+	for (size_t i = 0; i < j->n; i++) {
+		comp *c = &j->c[i];
+		if ((rc = plan_init(&c->p, e)))
+			goto done;
+		c->have_plan = 1;
+		po->mup = c->mup;
+		rc = plan_add(&c->p, c->rs, 1, j->mdl, "model.", "", c->hf, c->env_cs, po, e);
+		if (rc && e->code)
+			goto done;
+		if (!rc && (rc = layers_check(c->rs, 1, j->mdl, "model.", c->hf, c->env_cs, j->a.src, e)))
+			goto done;
+		if (!rc && j->sideband)
+			finalize_sparsity(j, &c->p);
+		print_problems(&c->p);
+		problems += c->p.n_problems;
+	}
+	for (size_t k = 0; j->n > 1 && k < j->mdl->n; k++) {
+		const char *name = j->mdl->t[k].name;
+		if (claimed[k] || strncmp(name, "model.", 6))
+			continue;
+		unclaimed++;
+		if (!po->drop_unmatched)
+			fprintf(stderr, "ckconv: error: %s: no rule of any component matches this key\n", name);
+		else
+			fprintf(stderr, "ckconv: warning: %s: no rule matches; dropped (--drop-unmatched-keys)\n", name);
+	}
+	if (po->drop_unmatched)
+		unclaimed = 0;
+	rc = 0;
+	if (problems + unclaimed == 1 && problems)
+		rc = ck_errf(e, CK_EINVALID, "%s; nothing was written", j->c[0].p.n_problems ? j->c[0].p.problems[0] :
+			j->c[j->n - 1].p.problems[0]);
+	else if (problems + unclaimed)
+		rc = ck_errf(e, CK_EINVALID, "%zu problems (listed above); nothing was written", problems + unclaimed);
+	for (size_t i = 0; i < j->n && !rc; i++)
+		rc = plan_check(&j->c[i].p, e); /* no problems left: the generators' bound */
+done:
+	free(claimed);
+	return rc;
+}
+
+/* {"out": {component dir: final output path}} so rules can point one component at another. */
+static int set_vars(conv *j, ck_err *e)
+{
+	json_t *paths = json_object();
+	char *abs = NULL;
+	if (!paths)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	for (size_t i = 0; i < j->n; i++) {
+		const char *d = j->c[i].rc ? j->c[i].rc->dir : "";
+		if (asprintf(&abs, "%s%s%s", j->out, *d ? "/" : "", d) >= 0)
+			json_object_set_new(paths, *d ? d : "model", json_string(abs));
+		free(abs);
+		abs = NULL;
+	}
+	unsigned maj = 0, min = 0;
+	sscanf(j->src_fmt && j->dir == 1 ? j->src_fmt : j->tgt_fmt ? j->tgt_fmt : "", "cs-%u.%u", &maj, &min);
+	j->vars = json_pack("{so si si}", "out", paths, "cs_major", (int)maj, "cs_minor", (int)min);
+	return 0;
+}
+
+/* One writer per output base name (OUT for a directory, OUT less .mdl/.h5 for a packed file). */
+static int begin_outputs(const conv *j, txn **tx, ck_err *e)
+{
+	char *mdl = NULL, *yaml = NULL, *files = NULL;
+	int rc;
+	if (j->dir == 1)
+		return txn_begin(j->out, j->a.force, j->a.quiet ? NULL : stderr, tx, e);
+	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
+		return rc;
+	yaml[strlen(yaml) - 5] = '\0'; /* OUT.yaml -> OUT */
+	rc = txn_begin(yaml, j->a.force, j->a.quiet ? NULL : stderr, tx, e);
+	free(mdl);
+	free(yaml);
+	free(files);
+	return rc;
+}
+
+int conv_open(const conv_opts *o, conv **out, ck_err *e)
+{
+	conv *j = ck_calloc(e, 1, sizeof *j);
+	int rc;
+	if (!(*out = j))
+		return CK_ENOMEM;
+	j->a = *o;
+	if ((rc = pick_direction(j, e)))
+		return rc;
+	if ((rc = j->dir == 0 ? single_hf_config(j, &j->hf_single, e) : load_cs_params(j, e)))
+		return rc;
+	if ((rc = load_rules(j, j->hf_single, e)) || (rc = setup_comps(j, e)))
+		return rc;
+	if (j->dir == 0 && !j->hf_single && !j->rs->files[0]->n_comp)
+		return ck_errf(e, CK_ENOTFOUND, "%s/config.json: not found (pass --config)", j->a.src);
+	if (!(j->out = j->a.out ? strdup(j->a.out) : default_out(j)) || set_vars(j, e))
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	return j->dir == 0 ? convert_configs_to_cs(j, j->hf_single, e) : convert_configs_to_hf(j, e);
+}
+
+int conv_check_outputs(const conv *c, ck_err *e)
+{
+	return check_out(c, e);
+}
+
+int conv_plan(conv *j, ck_err *e)
+{
+	plan_opts po = {0};
+	int rc;
+	po.drop_unmatched = j->a.drop_unmatched;
+	po.debug = j->a.debug ? stdout : NULL;
+	po.vars = j->vars;
+	if ((rc = j->dir == 0 ? plan_to_cs(j, &po, e) : plan_to_hf(j, &po, e)))
+		return rc;
+	if (j->a.cast) {
+		static const char *const torch[] = {[CK_DT_F16] = "float16", [CK_DT_BF16] = "bfloat16",
+			[CK_DT_F32] = "float32", [CK_DT_F64] = "float64"};
+		if (j->dir == 0)
+			plan_set_dtype(&j->p, j->a.dtype);
+		for (size_t i = 0; j->dir == 1 && i < j->n; i++) {
+			plan_set_dtype(&j->c[i].p, j->a.dtype);
+			json_object_set_new(j->c[i].hf, "torch_dtype", json_string(torch[j->a.dtype]));
+		}
+	}
+	print_notes(j);
+	return 0;
+}
+
+void conv_print_plan(const conv *j, FILE *f)
+{
+	uint64_t peak = 0, one = 0; /* over the components, each converted on its own */
+	int overlap = 0, o;
+	for (size_t i = 0; i < (j->dir == 0 ? 1 : j->n); i++) {
+		const plan *p = j->dir == 0 ? &j->p : &j->c[i].p;
+		uint64_t b = exec_peak_bytes(p, j->dir == 1, &o), g = plan_peak_bytes(p); /* HF out: safetensors */
+		plan_print(p, f);
+		peak = b > peak ? b : peak;
+		one = g > one ? g : one;
+		overlap |= o;
+	}
+	fprintf(f, "peak buffer: %.1f MiB of tensor memory (largest group %.1f MiB; %s)\n", (double)peak / (1 << 20),
+		(double)one / (1 << 20), !overlap ? "no I/O overlap for these formats"
+				       : peak > one ? "two tensors while the I/O thread overlaps"
+						    : "the I/O overlap fits within it");
+	char *text = j->dir == 0 ? valio_yaml_dumps(j->params) : NULL;
+	if (text)
+		fprintf(f, "--- params (yaml)\n%s", text);
+	for (size_t i = 0; j->dir == 1 && i < j->n; i++) {
+		text = valio_json_dumps(j->c[i].hf);
+		fprintf(f, "--- %s%sconfig.json\n%s", j->c[i].rc ? j->c[i].rc->dir : "", j->c[i].rc ? "/" : "", text ? text : "");
+		free(text);
+		text = NULL;
+	}
+	free(text);
+}
+
+void conv_print_summary(const conv *j, FILE *f)
+{
+	size_t nsrc = 0, nout = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		nsrc += j->dir == 0 ? j->c[i].src->n : 0;
+		nout += j->dir == 1 ? j->c[i].p.n_out : 0;
+	}
+	fprintf(f, "ckconv: %s %s -> %s: %zu source tensors -> %zu target tensors (rules %s)\n",
+		j->rs->files[0]->model, j->src_fmt, j->tgt_fmt, j->dir == 0 ? nsrc : j->mdl->n, j->dir == 0 ? j->p.n_out : nout,
+		j->rules_path);
+}
+
+int conv_write(conv *j, ck_err *e)
+{
+	txn *tx = NULL;
+	int rc = begin_outputs(j, &tx, e);
+	if (!rc)
+		rc = j->dir == 0 ? write_cs(j, tx, e) : write_hf(j, tx, e);
+	txn_free(tx);
+	return rc;
+}
+
+int conv_compare(conv *j, const char *against, ck_err *e)
+{
+	j->against = against;
+	return j->dir == 1 ? compare_hf(j, e) : ck_errf(e, CK_EINVALID, "%s: comparing needs a packed source", j->a.src);
+}
+
+void conv_free(conv *j)
+{
+	if (!j)
+		return;
+	conv_dispose(j);
+	free(j);
+}

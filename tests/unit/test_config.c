@@ -1,0 +1,126 @@
+/* Unit tests for config.c: config rules (rename, map, require, type, to_cs/to_hf, defaults,
+ * drop) converting an HF config.json to the CS model section and back, table-driven. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "config.h"
+#include "rule.h"
+#include "t.h"
+
+static const char rules[] =
+	"model: t\n"
+	"keys:\n  - {hf: a, cs: b}\n"
+	"config:\n"
+	"  hf_defaults: {rope_theta: 10000.0}\n"
+	"  rules:\n"
+	"    - {hf: model_type, require: llama}\n"
+	"    - {cs: norm_type, require: [rmsnorm, layernorm]}\n"
+	"    - {hf: hidden_size, cs: hidden_size, type: int}\n"
+	"    - {hf: hidden_act, cs: nonlinearity, map: {silu: swiglu}}\n"
+	"    - {hf: rope_theta, cs: rope_theta}\n"
+	"    - hf: num_attention_heads\n"
+	"      cs: [num_heads, head_size]\n"
+	"      to_cs: {num_heads: hf.num_attention_heads, head_size: 'hf.hidden_size // hf.num_attention_heads'}\n"
+	"      to_hf: {num_attention_heads: cs.model.num_heads}\n"
+	"    - {hf: [torch_dtype], drop: true}\n";
+
+/* HF config -> CS model section: the JSON the rules give, or the error text. */
+static const struct to_cs {
+	const char *what, *hf, *want; /* want: compact JSON, or "!" + part of the error */
+} to_cs[] = {
+	{"rename, map, require written, computed keys, defaults",
+		"{\"model_type\": \"llama\", \"hidden_size\": 64, \"hidden_act\": \"silu\", \"num_attention_heads\": 4}",
+		"{\"norm_type\": \"rmsnorm\", \"hidden_size\": 64, \"nonlinearity\": \"swiglu\", \"rope_theta\": 10000.0, "
+		"\"num_heads\": 4, \"head_size\": 16}"},
+	{"a value the map does not know",
+		"{\"model_type\": \"llama\", \"hidden_size\": 64, \"hidden_act\": \"tanh\", \"num_attention_heads\": 4}",
+		"!hidden_act = \"tanh\" has no CS counterpart"},
+	{"require violated", "{\"model_type\": \"gpt2\", \"hidden_size\": 64, \"hidden_act\": \"silu\", \"num_attention_heads\": 4}",
+		"!model_type must be \"llama\", found \"gpt2\""},
+	{"type: int refuses a string",
+		"{\"model_type\": \"llama\", \"hidden_size\": \"64\", \"hidden_act\": \"silu\", \"num_attention_heads\": 4}",
+		"!hidden_size"},
+};
+
+int main(void)
+{
+	char dir[64] = "/tmp/ckconv-test-config-XXXXXX", path[128];
+	ck_err e = {0};
+	rule_set *rs = NULL;
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(path, sizeof path, "%s/t.yaml", dir);
+	FILE *f = fopen(path, "w");
+	fputs(rules, f);
+	fclose(f);
+	T_EQ_INT(rule_set_load(path, &rs, &e), 0, "the config rules load");
+	if (!rs)
+		return t_done();
+
+	for (size_t i = 0; i < sizeof to_cs / sizeof *to_cs; i++) {
+		json_t *hf = json_loads(to_cs[i].hf, 0, NULL), *out = NULL;
+		char *warn = NULL, *got;
+		ck_err_clear(&e);
+		int rc = cfg_convert(rs, RULE_HF, hf, "config.json", &out, &warn, &e);
+		if (to_cs[i].want[0] == '!') {
+			T_OK(rc != 0, "%s: refused", to_cs[i].what);
+			T_HAS(e.msg, to_cs[i].want + 1, to_cs[i].what);
+		} else {
+			got = rc ? NULL : json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			json_t *want = json_loads(to_cs[i].want, 0, NULL);
+			T_OK(got && json_equal(out, want), "%s", to_cs[i].what);
+			if (!(got && json_equal(out, want)))
+				printf("#   got %s (%s)\n", got ? got : "?", e.msg);
+			json_decref(want);
+			free(got);
+		}
+		free(warn);
+		json_decref(hf);
+		json_decref(out);
+	}
+
+	/* an HF key no rule mentions is reported, not carried */
+	json_t *hf = json_loads("{\"model_type\": \"llama\", \"hidden_size\": 8, \"hidden_act\": \"silu\", "
+		"\"num_attention_heads\": 2, \"mystery\": 1, \"torch_dtype\": \"bf16\"}", 0, NULL), *cs = NULL, *back = NULL;
+	char *warn = NULL;
+	T_EQ_INT(cfg_convert(rs, RULE_HF, hf, "config.json", &cs, &warn, &e), 0, "a config with an unknown key converts");
+	T_HAS(warn, "mystery", "the unknown key is named in the note");
+	T_OK(warn && !strstr(warn, "torch_dtype"), "a dropped key is not");
+	T_OK(cs && !json_object_get(cs, "mystery"), "and it is not carried");
+	free(warn);
+	warn = NULL;
+
+	/* and back: map reversed, require written, to_hf computed */
+	T_EQ_INT(cfg_convert(rs, RULE_CS, cs, "params.yaml", &back, &warn, &e), 0, "the CS section converts back");
+	T_EQ_STR(json_string_value(json_object_get(back, "model_type")), "llama", "require is written on the way to HF");
+	T_EQ_STR(json_string_value(json_object_get(back, "hidden_act")), "silu", "the map runs backwards");
+	T_EQ_INT(json_integer_value(json_object_get(back, "num_attention_heads")), 2, "to_hf computes its key");
+	free(warn);
+	json_decref(hf);
+	json_decref(cs);
+	json_decref(back);
+
+	/* expression evaluation sees hf, cs.model and let names */
+	rule_set_free(rs);
+	f = fopen(path, "w");
+	fputs("model: t\nlet: {twice: 'cs.model.n * 2'}\nkeys:\n  - {hf: a, cs: b}\n", f);
+	fclose(f);
+	rs = NULL;
+	T_EQ_INT(rule_set_load(path, &rs, &e), 0, "a file with a let loads");
+	if (rs) {
+		expr *x = NULL;
+		long long v = 0;
+		json_t *params = json_loads("{\"model\": {\"n\": 21}}", 0, NULL);
+		cfg_env env = {.cs = params, .scope = rs->files[0]};
+		expr_parse("twice + 0", "test", &x, &e);
+		T_EQ_INT(cfg_eval_int(&env, x, &v, &e), 0, "an expression over a let evaluates");
+		T_EQ_INT(v, 42, "to the let's value");
+		expr_free(x);
+		json_decref(params);
+	}
+	rule_set_free(rs);
+	unlink(path);
+	rmdir(dir);
+	return t_done();
+}

@@ -1,0 +1,144 @@
+/* Unit tests for plan.c: matching, grouping (a stack gathers its keys by the placeholder the
+ * table marks), dropping, create, problems collected with names; shapes only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "mem.h"
+#include "plan.h"
+#include "rule.h"
+#include "t.h"
+
+static const char rules[] =
+	"model: t\n"
+	"placeholders: {E: '\\d+', L: '\\d+'}\n"
+	"keys:\n"
+	"  - {hf: 'w.<L>', cs: 'W.<L>', action: transpose}\n"
+	"  - {hf: 'e.<L>.<E>', cs: 'S.<L>', action: {stack: {axis: 0, over: E}}}\n"
+	"  - {hf: dup, cs: [d1, d2], action: duplicate}\n"
+	"  - {hf: gone}\n"
+	"  - {cs: 'made.<L>', create: {for_each: 'w.<L>', fill: 1.5, dtype: f32, shape: '[2]'}}\n";
+
+/* A source from (name, rank, dims) rows. */
+typedef struct key {
+	const char *name;
+	int rank;
+	int64_t dim[2];
+} key;
+
+static mem_src *source(const key *k, size_t n)
+{
+	mem_src *m = mem_src_new(n);
+	for (size_t i = 0; i < n; i++)
+		mem_src_f32(m, i, k[i].name, k[i].rank, k[i].dim, (float)(10 * i));
+	return m;
+}
+
+static const key good[] = {
+	{"w.0", 2, {2, 3}}, {"w.1", 2, {2, 3}}, {"e.0.2", 1, {4}}, {"e.0.0", 1, {4}}, {"e.0.1", 1, {4}},
+	{"dup", 1, {2}}, {"gone", 1, {1}},
+};
+
+/* Target name -> "dtype shape", as the plan names it. */
+static const struct want {
+	const char *name, *shape;
+} want[] = {
+	{"W.0", "[3, 2]"}, {"W.1", "[3, 2]"}, {"S.0", "[3, 4]"}, {"d1", "[2]"}, {"d2", "[2]"}, {"made.0", "[2]"}, {"made.1", "[2]"},
+};
+
+static rule_set *load_rules(const char *dir)
+{
+	char path[128];
+	rule_set *rs = NULL;
+	ck_err e = {0};
+	snprintf(path, sizeof path, "%s/t.yaml", dir);
+	FILE *f = fopen(path, "w");
+	fputs(rules, f);
+	fclose(f);
+	rule_set_load(path, &rs, &e);
+	unlink(path);
+	return rs;
+}
+
+int main(void)
+{
+	char dir[64] = "/tmp/ckconv-test-plan-XXXXXX";
+	ck_err e = {0};
+	plan p;
+	if (!mkdtemp(dir))
+		return 1;
+	rule_set *rs = load_rules(dir);
+	rmdir(dir);
+	T_OK(rs != NULL, "the rules load");
+	if (!rs)
+		return t_done();
+	json_t *hf = json_object(), *cs = json_pack("{s{}}", "model");
+
+	mem_src *src = source(good, sizeof good / sizeof *good);
+	plan_init(&p, &e);
+	T_EQ_INT(plan_add(&p, rs, RULE_HF, &src->base, "", "", hf, cs, NULL, &e), 0, "a checkpoint the rules cover plans");
+	T_EQ_INT(p.n_problems, 0, "with no problems");
+	T_EQ_INT(p.n_out, sizeof want / sizeof *want, "every target is planned");
+	T_EQ_INT(p.n_dropped, 1, "the HF-only key is dropped");
+	T_EQ_INT(p.n_groups, 6, "two transposes, one stack of three, one duplicate, two creates");
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+		long t = mem_find(p.out, p.n_out, want[i].name);
+		char sh[64];
+		T_OK(t >= 0, "target %s is planned", want[i].name);
+		if (t >= 0)
+			T_EQ_STR(ck_shape_str(&p.out[t].shape, sh, sizeof sh), want[i].shape, want[i].name);
+	}
+	for (size_t g = 0; g < p.n_groups; g++) {
+		const plan_group *gr = &p.g[g];
+		if (gr->kind == PLAN_MOVE && gr->n_act == 1 && gr->act[0].kind == VOCAB_STACK) {
+			T_EQ_INT(gr->n_in, 3, "the stack gathers e.0.0, e.0.1, e.0.2");
+			T_EQ_STR(src->base.t[gr->in[0].idx].name, "e.0.0", "ordered by the over placeholder, not key order");
+			T_EQ_STR(src->base.t[gr->in[2].idx].name, "e.0.2", "up to the last");
+		}
+		if (gr->kind == PLAN_GEN) {
+			T_EQ_INT(gr->gen, VOCAB_FILL, "a created key runs its generator");
+			T_OK(gr->fill == 1.5, "with its value");
+		}
+	}
+	plan_dispose(&p);
+	ck_tsrc_free(&src->base);
+
+	/* the way back: the stack's inverse unstacks into one key per index; the created keys drop */
+	static const key packed[] = {{"W.0", 2, {3, 2}}, {"S.0", 2, {3, 4}}, {"d1", 1, {2}}, {"d2", 1, {2}}, {"made.0", 1, {2}}};
+	src = source(packed, sizeof packed / sizeof *packed);
+	plan_init(&p, &e);
+	T_EQ_INT(plan_add(&p, rs, RULE_CS, &src->base, "", "", hf, cs, NULL, &e), 0, "CS -> HF plans");
+	T_OK(mem_find(p.out, p.n_out, "e.0.1") >= 0, "unstack names each index");
+	T_OK(mem_find(p.out, p.n_out, "w.0") >= 0 && mem_find(p.out, p.n_out, "dup") >= 0, "transpose and first run back");
+	T_EQ_INT(p.n_out, 5, "w.0, e.0.0..2, dup");
+	plan_dispose(&p);
+	ck_tsrc_free(&src->base);
+
+	/* problems are collected, each naming the key */
+	static const key broken[] = {{"w.0", 2, {2, 3}}, {"zzz", 1, {1}}, {"e.1.0", 1, {4}}, {"e.1.2", 1, {4}}};
+	src = source(broken, sizeof broken / sizeof *broken);
+	plan_init(&p, &e);
+	T_EQ_INT(plan_add(&p, rs, RULE_HF, &src->base, "", "", hf, cs, NULL, &e), CK_EINVALID, "a broken checkpoint does not plan");
+	T_EQ_INT(p.n_problems, 2, "two problems");
+	T_HAS(p.n_problems > 0 ? p.problems[0] : NULL, "zzz: no rule matches this key", "an unmatched key is named");
+	T_HAS(p.n_problems > 1 ? p.problems[1] : NULL, "<E> values must run 0..1 without gaps", "a gap in a stack is named");
+	T_EQ_INT(plan_check(&p, &e), CK_EINVALID, "plan_check refuses it");
+	T_HAS(e.msg, "2 problems", "and counts them");
+	plan_dispose(&p);
+	ck_tsrc_free(&src->base);
+
+	/* --drop-unmatched-keys turns the unmatched key into a warning */
+	static const key extra[] = {{"w.0", 2, {2, 3}}, {"zzz", 1, {1}}};
+	plan_opts o = {.drop_unmatched = 1};
+	src = source(extra, 2);
+	plan_init(&p, &e);
+	T_EQ_INT(plan_add(&p, rs, RULE_HF, &src->base, "", "", hf, cs, &o, &e), 0, "dropping unmatched keys plans");
+	T_EQ_INT(p.n_warnings, 1, "with one warning");
+	plan_dispose(&p);
+	ck_tsrc_free(&src->base);
+
+	json_decref(hf);
+	json_decref(cs);
+	rule_set_free(rs);
+	return t_done();
+}
