@@ -601,3 +601,24 @@ int act_scale(ck_dtype dt, void *data, uint64_t nbytes, int div, double by, ck_e
 	}
 	return ck_errf(e, CK_EINVALID, "scaling a %s tensor is not supported", ck_dtype_short_name(dt));
 }
+
+void act_nan_to_zero(ck_dtype dt, void *data, uint64_t nbytes)
+{
+	uint64_t n = nbytes / ck_dtype_size(dt);
+	if (dt == CK_DT_F64) {
+		double *x = data;
+		for (uint64_t i = 0; i < n; i++)
+			if (x[i] != x[i])
+				x[i] = 0.0;
+	} else if (dt == CK_DT_F32) {
+		float *x = data;
+		for (uint64_t i = 0; i < n; i++)
+			if (x[i] != x[i])
+				x[i] = 0.0f;
+	} else if (dt == CK_DT_BF16 || dt == CK_DT_F16) { /* NaN: exponent all ones, mantissa not zero */
+		uint16_t *x = data, em = dt == CK_DT_BF16 ? 0x7f80 : 0x7c00, mm = dt == CK_DT_BF16 ? 0x007f : 0x03ff;
+		for (uint64_t i = 0; i < n; i++)
+			if ((x[i] & em) == em && (x[i] & mm))
+				x[i] = 0;
+	}
+}

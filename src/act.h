@@ -54,6 +54,8 @@ void act_list_dispose(act_list *l);
  * (round-to-nearest-even); division multiplies by the reciprocal, as PyTorch's CPU kernel
  * does for a scalar divisor. Floating dtypes only. */
 int act_scale(ck_dtype dt, void *data, uint64_t nbytes, int div, double by, ck_err *e);
+/* Every NaN of a floating tensor becomes +0 (other values and integer tensors untouched). */
+void act_nan_to_zero(ck_dtype dt, void *data, uint64_t nbytes);
 
 /* Run generator gen (a GEN entry of actions.def) into data (nbytes of dt/s): value is the
  * generator's value (fill value, uniform bound), seed the uniform stream's. */

@@ -51,6 +51,7 @@ struct conv {
 	size_t n;
 	comp *c;
 	json_t *params;      /* CS params: {"model": {...}} */
+	int sideband;        /* params sparsity type sideband: NaN weights are pruned ones, 0 on the way to HF */
 	char *cfg_path;      /* the config read: HF config.json or CS params (for messages) */
 	json_t *vars;        /* {"out": {dir: path}} for expressions */
 	ck_tsrc *mdl;        /* CS -> HF: the packed source */
@@ -281,6 +282,11 @@ static int load_cs_params(conv *j, ck_err *e)
 		goto done;
 	}
 	j->params = json_pack("{sO}", "model", m);
+	json_t *sp = json_object_get(raw, "sparsity");
+	if (!sp && tr && !json_is_array(tr))
+		sp = cfg_path_get(tr, "init.sparsity");
+	j->sideband = json_is_object(sp) && json_is_string(json_object_get(sp, "type")) &&
+		!strcmp(json_string_value(json_object_get(sp, "type")), "sideband");
 done:
 	json_decref(raw);
 	j->cfg_path = cfg;
@@ -919,6 +925,25 @@ static int plan_to_cs(conv *j, plan_opts *po, ck_err *e)
 }
 
 /* CS -> HF: each component takes the keys its rules claim; a key nobody claims is an error. */
+/* Sideband sparsity keeps pruned weights as NaN; the HF model is dense: every floating source
+ * tensor gets NaN -> 0 before its actions, as the reference's post_model_convert does. */
+static void finalize_sparsity(conv *j, plan *p)
+{
+	size_t n = 0;
+	for (size_t g = 0; g < p->n_groups; g++)
+		for (size_t i = 0; i < p->g[g].n_in; i++) {
+			plan_in *in = &p->g[g].in[i];
+			ck_dtype dt = in->src ? in->src->t[in->idx].dtype : CK_DT_U8;
+			if (!in->src || !(dt == CK_DT_F32 || dt == CK_DT_F64 || dt == CK_DT_F16 || dt == CK_DT_BF16))
+				continue;
+			if (in->n_ops < PLAN_MAX_OPS) /* muP folds take at most 3: there is always room */
+				in->ops[in->n_ops++] = (plan_op){.nan0 = 1};
+			n++;
+		}
+	text_printf(&j->notes, "ckconv: note: params sparsity type sideband: NaN (pruned) weights are written as 0 in "
+		"%zu tensor%s, as the reference does; the HF model is dense\n", n, n == 1 ? "" : "s");
+}
+
 static int plan_to_hf(conv *j, plan_opts *po, ck_err *e)
 {
 	unsigned char *claimed = NULL;
@@ -941,6 +966,8 @@ static int plan_to_hf(conv *j, plan_opts *po, ck_err *e)
 			goto done;
 		if (!rc && (rc = layers_check(c->rs, 1, j->mdl, "model.", c->hf, c->env_cs, j->a.src, e)))
 			goto done;
+		if (!rc && j->sideband)
+			finalize_sparsity(j, &c->p);
 		print_problems(&c->p);
 		problems += c->p.n_problems;
 	}

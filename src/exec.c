@@ -63,14 +63,22 @@ static int cast_to(act_t *t, ck_dtype to, ck_err *e)
 	return 0;
 }
 
+static int apply_op(const plan_op *op, ck_dtype dt, void *buf, uint64_t nbytes, ck_err *e)
+{
+	if (!op->nan0)
+		return act_scale(dt, buf, nbytes, op->div, op->by, e);
+	act_nan_to_zero(dt, buf, nbytes);
+	return 0;
+}
+
 /* One source tensor into buf, with its muP scaling applied. Safe on the helper thread when
  * the source is concurrent. */
 static int fill_in(const plan_in *in, void *buf, ck_err *e)
 {
 	const ck_tinfo *ti = &in->src->t[in->idx];
 	int rc = ck_tsrc_read(in->src, in->idx, buf, e);
-	for (size_t k = 0; !rc && k < in->n_ops; k++) /* muP folding, before the actions */
-		rc = act_scale(ti->dtype, buf, ti->nbytes, in->ops[k].div, in->ops[k].by, e);
+	for (size_t k = 0; !rc && k < in->n_ops; k++) /* muP folding, sparsity finalizing: before the actions */
+		rc = apply_op(&in->ops[k], ti->dtype, buf, ti->nbytes, e);
 	return rc;
 }
 
@@ -133,7 +141,7 @@ static int run_unstack(const plan *p, const plan_group *g, ck_tsink *sink, ck_er
 			return CK_ENOMEM;
 		rc = in->src->ops->read_slice(in->src, in->idx, (int)g->act[0].axis, j, buf, e);
 		for (size_t k = 0; !rc && k < in->n_ops; k++)
-			rc = act_scale(to->dtype, buf, to->nbytes, in->ops[k].div, in->ops[k].by, e);
+			rc = apply_op(&in->ops[k], to->dtype, buf, to->nbytes, e);
 		if (!rc)
 			rc = ck_tsink_write(sink, g->out[j], buf, e);
 		buf_put(buf);

@@ -10,6 +10,7 @@
 #include <hdf5.h>
 #include <jansson.h>
 #include "bounds.h"
+#include "cast.h"
 #include "buf.h"
 #include "h5ck.h"
 #include "h5lz4.h"
@@ -970,6 +971,8 @@ typedef struct h5src {
 	hid_t fid;
 	hid_t dapl;    /* every dataset open: external links refused (see ds_open) */
 	char **ds;     /* dataset path per tensor (aliases point at their target's) */
+	unsigned char *deferred; /* per tensor: 1 for a DeferredFullTensor (no dataset: every element fill[i]) */
+	double *fill;
 	char *prov;
 	size_t cap;
 	uint64_t fsize;  /* the file's size: no storage may lie past it */
@@ -987,6 +990,8 @@ static void src_free(ck_tsrc *base)
 	for (size_t i = 0; s->ds && i < s->base.n; i++)
 		free(s->ds[i]);
 	free(s->ds);
+	free(s->deferred);
+	free(s->fill);
 	ck_tinfo_array_free(s->base.t, s->base.n);
 	free(s->base.path);
 	free(s->prov);
@@ -1453,6 +1458,28 @@ static int src_open_ds(h5src *s, size_t i, dsr *r, ck_err *e)
 	return rc;
 }
 
+/* n bytes of dtype dt, every element v (a deferred constant tensor: nothing is stored). */
+static void fill_elems(ck_dtype dt, double v, void *buf, uint64_t n)
+{
+	size_t es = ck_dtype_size(dt);
+	unsigned char one[8] = {0};
+	switch (dt) {
+	case CK_DT_F64: { double x = v; memcpy(one, &x, 8); break; }
+	case CK_DT_F32: { float x = (float)v; memcpy(one, &x, 4); break; }
+	case CK_DT_F16: { uint16_t x = cast_f32_to_f16((float)v); memcpy(one, &x, 2); break; }
+	case CK_DT_BF16: { uint16_t x = cast_f32_to_bf16((float)v); memcpy(one, &x, 2); break; }
+	case CK_DT_BOOL: one[0] = v != 0; break;
+	case CK_DT_U8: case CK_DT_U16: case CK_DT_U32: case CK_DT_U64: {
+		uint64_t x = v > 0 ? (uint64_t)v : 0;
+		memcpy(one, &x, es); /* little-endian: the low bytes */
+		break;
+	}
+	default: { int64_t x = (int64_t)v; memcpy(one, &x, es); break; }
+	}
+	for (uint64_t o = 0; o + es <= n; o += es)
+		memcpy((unsigned char *)buf + o, one, es);
+}
+
 static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
 {
 	h5src *s = (h5src *)base;
@@ -1463,6 +1490,10 @@ static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
 		return ck_errf(e, CK_EINVALID, "%s: tensor index %zu out of range (%zu tensors)", s->base.path, i, s->base.n);
 	if (!s->base.t[i].nbytes)
 		return 0;
+	if (s->deferred[i]) {
+		fill_elems(s->base.t[i].dtype, s->fill[i], buf, s->base.t[i].nbytes);
+		return 0;
+	}
 	if ((rc = src_open_ds(s, i, &r, e)))
 		return rc;
 	if (!(rc = dsr_read_block(s, &r, start, r.dim, buf, e)) && H5Aexists(r.ds, H5CK_CHECKSUM_ATTR) > 0)
@@ -1504,6 +1535,10 @@ static int src_read_slice(ck_tsrc *base, size_t i, int axis, uint64_t index, voi
 	if (axis < 0 || axis >= t->shape.rank || index >= (uint64_t)t->shape.dim[axis] || !t->nbytes)
 		return ck_errf(e, CK_EINVALID, "%s: tensor '%s': no slice %llu along axis %d", s->base.path, t->name,
 			       (unsigned long long)index, axis);
+	if (s->deferred[i]) {
+		fill_elems(t->dtype, s->fill[i], buf, t->nbytes / (uint64_t)t->shape.dim[axis]);
+		return 0;
+	}
 	if ((rc = src_open_ds(s, i, &r, e)))
 		return rc;
 	src_rows c = {s, &r};
@@ -1536,7 +1571,13 @@ static ck_tinfo *src_add(h5src *s, const char *name, const char *ds, ck_err *e)
 		char **d = t ? realloc(s->ds, cap * sizeof *d) : NULL;
 		if (d)
 			s->ds = d;
-		if (!t || !d) {
+		unsigned char *df = d ? realloc(s->deferred, cap) : NULL;
+		if (df)
+			s->deferred = df;
+		double *fv = df ? realloc(s->fill, cap * sizeof *fv) : NULL;
+		if (fv)
+			s->fill = fv;
+		if (!t || !d || !df || !fv) {
 			ck_errf(e, CK_ENOMEM, "out of memory");
 			return NULL;
 		}
@@ -1545,6 +1586,8 @@ static ck_tinfo *src_add(h5src *s, const char *name, const char *ds, ck_err *e)
 	ck_tinfo *t = &s->base.t[s->base.n];
 	memset(t, 0, sizeof *t);
 	s->ds[s->base.n] = NULL;
+	s->deferred[s->base.n] = 0;
+	s->fill[s->base.n] = 0;
 	s->base.n++;
 	if (!(t->name = ck_strdup(e, name)) || !(s->ds[s->base.n - 1] = ck_strdup(e, ds)))
 		return NULL;
@@ -1910,6 +1953,49 @@ static int add_torch(h5src *s, const char *sub, const json_t *om, ck_err *e)
 	return check_dataset(s, t, sub, 1, 0, e);
 }
 
+/* A NestedObject's DeferredFullTensor (object "<key>.0"): a constant tensor cstorch did not
+ * materialize; its shape, dtype and fill value are in the JSON and no dataset exists. */
+static int add_deferred(h5src *s, const char *sub, const json_t *om, ck_err *e)
+{
+	const char *f = s->base.path, *dt = json_string_value(json_object_get(om, "dtype"));
+	json_t *shp = json_object_get(om, "shape"), *fv = json_object_get(om, "fill_value");
+	size_t len = strlen(sub);
+	ck_dtype d;
+	ck_tinfo *t;
+	uint64_t n = 1;
+	if (len < 3 || strcmp(sub + len - 2, ".0"))
+		return ck_errf(e, CK_EINVALID, "%s: '%s': a DeferredFullTensor outside a NestedObject ('<key>.0')", f, sub);
+	if (!dt || !json_is_array(shp) || !json_is_number(fv))
+		return ck_errf(e, CK_EINVALID, "%s: '%s': DeferredFullTensor lacks shape, dtype or a numeric fill_value", f, sub);
+	if (ck_dtype_from_torch(dt, &d) < 0)
+		return ck_errf(e, CK_EINVALID, "%s: '%s': unsupported dtype '%s'", f, sub, dt);
+	if (json_array_size(shp) > CK_MAX_RANK)
+		return ck_errf(e, CK_ELIMIT, "%s: '%s': rank %zu, limit is %d", f, sub, json_array_size(shp), CK_MAX_RANK);
+	char *name = ck_strdup(e, sub);
+	if (!name)
+		return CK_ENOMEM;
+	name[len - 2] = '\0';
+	t = src_add(s, name, name, e);
+	free(name);
+	if (!t)
+		return CK_ENOMEM;
+	s->deferred[s->base.n - 1] = 1;
+	s->fill[s->base.n - 1] = json_number_value(fv);
+	t->dtype = d;
+	t->shape.rank = (int)json_array_size(shp);
+	for (int i = 0; i < t->shape.rank; i++) {
+		json_t *v = json_array_get(shp, (size_t)i);
+		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (1LL << 40))
+			return ck_errf(e, CK_EINVALID, "%s: '%s': shape[%d] is not a size", f, sub, i);
+		t->shape.dim[i] = json_integer_value(v);
+		if (n > (UINT64_MAX >> 1) / ((uint64_t)t->shape.dim[i] + 1))
+			return ck_errf(e, CK_ELIMIT, "%s: '%s': shape too large", f, sub);
+		n *= (uint64_t)t->shape.dim[i];
+	}
+	t->nbytes = n * ck_dtype_size(d);
+	return 0;
+}
+
 /* One object of a per-key metadata: a tensor, a numpy array, an alias, or something skipped. */
 static int add_object(h5src *s, links *l, const char *sub, const json_t *om, ck_err *e)
 {
@@ -1925,6 +2011,8 @@ static int add_object(h5src *s, links *l, const char *sub, const json_t *om, ck_
 	}
 	if (!strcmp(type, "TorchTensorSerializer"))
 		return add_torch(s, sub, om, e);
+	if (!strcmp(type, "DeferredFullTensor"))
+		return add_deferred(s, sub, om, e);
 	if (!strcmp(type, "NumpyArraySerializer")) {
 		if (!(t = src_add(s, sub, sub, e)))
 			return CK_ENOMEM;
@@ -2025,6 +2113,8 @@ static int resolve_links(h5src *s, links *l, ck_err *e)
 		}
 		free(s->ds[at]);
 		s->ds[at] = ds;
+		s->deferred[at] = s->deferred[ti];
+		s->fill[at] = s->fill[ti];
 		s->base.t[at].dtype = s->base.t[ti].dtype;
 		s->base.t[at].shape = s->base.t[ti].shape;
 		s->base.t[at].nbytes = s->base.t[ti].nbytes;
@@ -2036,6 +2126,8 @@ static int resolve_links(h5src *s, links *l, ck_err *e)
 			continue;
 		}
 		s->base.t[m] = s->base.t[k];
+		s->deferred[m] = s->deferred[k];
+		s->fill[m] = s->fill[k];
 		s->ds[m++] = s->ds[k];
 	}
 	s->base.n = m;

@@ -824,7 +824,10 @@ void plan_print(const plan *p, FILE *f)
 				const ck_tinfo *t = &g->in[j].src->t[g->in[j].idx];
 				fprintf(f, "  < %s %s %s", t->name, ck_dtype_short_name(t->dtype), ck_shape_str(&t->shape, sh, sizeof sh));
 				for (size_t o = 0; o < g->in[j].n_ops; o++)
-					fprintf(f, " %s %.17g", g->in[j].ops[o].div ? "/" : "*", g->in[j].ops[o].by);
+					if (g->in[j].ops[o].nan0)
+						fprintf(f, " nan->0");
+					else
+						fprintf(f, " %s %.17g", g->in[j].ops[o].div ? "/" : "*", g->in[j].ops[o].by);
 				fprintf(f, "\n");
 			}
 		for (size_t j = 0; j < g->n_out; j++) {

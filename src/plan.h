@@ -17,6 +17,7 @@
 typedef struct plan_op {
 	int div;
 	double by;
+	int nan0;  /* instead: NaN becomes 0 (sideband sparsity's pruned weights, finalized on the way to HF) */
 } plan_op;
 
 typedef struct plan_in {

@@ -1,4 +1,5 @@
 /* Unit tests for act.c: each kernel on small known tensors, and every action's inverse. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "act.h"
@@ -60,10 +61,31 @@ static int roundtrip(act_inst fwd, act_inst back, act_list in_copy_src)
 	return ok;
 }
 
+/* act_nan_to_zero: sideband sparsity's finalizing, per floating dtype; other values untouched. */
+static void test_nan_to_zero(void)
+{
+	float f[4] = {1.5f, NAN, -NAN, -2.0f};
+	act_nan_to_zero(CK_DT_F32, f, sizeof f);
+	T_OK(f[0] == 1.5f && f[1] == 0.0f && f[2] == 0.0f && f[3] == -2.0f, "nan->0 f32");
+	double d[3] = {NAN, 3.0, INFINITY};
+	act_nan_to_zero(CK_DT_F64, d, sizeof d);
+	T_OK(d[0] == 0.0 && d[1] == 3.0 && d[2] == INFINITY, "nan->0 f64 (inf kept)");
+	uint16_t b[4] = {0x7fc0, 0x7f80, 0x3f80, 0xffc1}; /* bf16: NaN, +inf, 1.0, -NaN */
+	act_nan_to_zero(CK_DT_BF16, b, sizeof b);
+	T_OK(b[0] == 0 && b[1] == 0x7f80 && b[2] == 0x3f80 && b[3] == 0, "nan->0 bf16 (inf kept)");
+	uint16_t h[3] = {0x7e00, 0x7c00, 0x3c00}; /* f16: NaN, +inf, 1.0 */
+	act_nan_to_zero(CK_DT_F16, h, sizeof h);
+	T_OK(h[0] == 0 && h[1] == 0x7c00 && h[2] == 0x3c00, "nan->0 f16 (inf kept)");
+	int32_t i[2] = {-1, 0x7fc00000};
+	act_nan_to_zero(CK_DT_I32, i, sizeof i);
+	T_OK(i[0] == -1 && i[1] == 0x7fc00000, "nan->0 leaves integer tensors alone");
+}
+
 int main(void)
 {
 	ck_err e = {0};
 	act_list in, out;
+	test_nan_to_zero();
 
 	/* transpose [2,3] -> [3,2] */
 	int64_t d23[] = {2, 3};
