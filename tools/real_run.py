@@ -333,10 +333,16 @@ class Case:
         if not os.path.exists(want_path):
             self.fails.append(f"{what}: no expected file {os.path.relpath(want_path, ROOT)}")
             return
-        want = loader(want_path)
-        if loader(got) != want:
-            self.fails.append(f"{what}: differs from {os.path.relpath(want_path, ROOT)} "
-                              f"(diff {got} {want_path})")
+        want, have = loader(want_path), loader(got)
+        if have != want:
+            diff = [f"{k}: {have.get(k, '(absent)')!r} (expected {want.get(k, '(absent)')!r})"
+                    for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k)] \
+                if isinstance(have, dict) and isinstance(want, dict) else []
+            if diff and set(have) == {"model"}:  # params: compare the model section
+                diff = [f"model.{k}: {have['model'].get(k, '(absent)')!r} (expected {want['model'].get(k, '(absent)')!r})"
+                        for k in sorted(set(have["model"]) | set(want["model"]))
+                        if have["model"].get(k) != want["model"].get(k)]
+            self.fails.append(f"{what}: differs from {os.path.relpath(want_path, ROOT)}: " + "; ".join(diff[:6]))
 
     def error(self, rc, line):
         path = os.path.join(self.exp, "error.txt")
