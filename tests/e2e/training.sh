@@ -98,3 +98,25 @@ check "... no NaN left" hf "$T/o7" nans 0
 check "without sideband sparsity NaN stays NaN (as the reference: only sideband is finalized)" \
 	cv "$T/sparse.mdl" --config "$G/gpt2/cs/params.yaml" -o "$T/o8"
 check "... both NaN kept" hf "$T/o8" nans 2
+
+# a DeferredFullTensor whose metadata is not usable is refused by name, never guessed
+"$PY" - "$T/deferred.mdl" "$T/bad-fill.mdl" "$T/bad-name.mdl" <<'PYEOF'
+import json, shutil, sys
+import h5py
+src, bad_fill, bad_name = sys.argv[1:4]
+k = "model.model.transformer_decoder.layers.0.norm1.weight"
+for out, edit in ((bad_fill, "fill"), (bad_name, "name")):
+    shutil.copyfile(src, out)
+    with h5py.File(out, "r+") as f:
+        m = json.loads(f.attrs[k + ".__metadata__"])
+        if edit == "fill":
+            m[k + ".0.__metadata__"]["fill_value"] = "one"
+        else:
+            m["__objects__"] = [k + ".x"]
+            m[k + ".x.__metadata__"] = m.pop(k + ".0.__metadata__")
+        f.attrs[k + ".__metadata__"] = json.dumps(m)
+PYEOF
+expect_fail "a DeferredFullTensor without a numeric fill_value is refused" 'DeferredFullTensor lacks shape, dtype or a numeric fill_value' \
+	"$T/o9" "$CKCONV" convert "$T/bad-fill.mdl" --config "$G/gpt2/cs/params.yaml" -o "$T/o9"
+expect_fail "a DeferredFullTensor outside a NestedObject is refused" "a DeferredFullTensor outside a NestedObject" \
+	"$T/o10" "$CKCONV" convert "$T/bad-name.mdl" --config "$G/gpt2/cs/params.yaml" -o "$T/o10"
