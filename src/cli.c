@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "h5ck.h"
 #include "path.h"
+#include "shard.h"
 #include "st.h"
 #include "tb.h"
 
@@ -64,6 +65,27 @@ static int has_file(const char *dir, const char *name)
 }
 
 /* safetensors first: a repository shipping both formats means the same tensors. */
+/* A directory holding shards of a set but not the set's index: say so (1, e set), rather than
+ * "no weights". */
+static int orphan_shards(const char *dir, ck_err *e)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int found = 0;
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d))) {
+		ck_err tmp = {0};
+		if (shard_refuse_member(de->d_name, &tmp)) {
+			found = 1;
+			ck_errf(e, CK_EINVALID, "%s: holds %s, one shard of a set, but not the set's index: give the "
+				"directory with all shards and their index", dir, de->d_name);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
 int cli_open_source(const char *path, ck_tsrc **out, ck_err *e)
 {
 	struct stat st;
@@ -74,8 +96,8 @@ int cli_open_source(const char *path, ck_tsrc **out, ck_err *e)
 			return st_open(path, out, e);
 		if (has_file(path, TB_INDEX_NAME) || has_file(path, TB_SINGLE_NAME))
 			return tb_open(path, out, e);
-		return ck_errf(e, CK_ENOTFOUND, "%s: directory holds no weights (model.safetensors, "
-			       "model.safetensors.index.json, %s or %s)", path, TB_SINGLE_NAME, TB_INDEX_NAME);
+		return orphan_shards(path, e) ? CK_EINVALID : ck_errf(e, CK_ENOTFOUND, "%s: directory holds no weights "
+			"(model.safetensors, model.safetensors.index.json, %s or %s)", path, TB_SINGLE_NAME, TB_INDEX_NAME);
 	}
 	if (S_ISREG(st.st_mode) && h5ck_is_hdf5(path))
 		return h5ck_open(path, out, e);

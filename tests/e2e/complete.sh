@@ -21,6 +21,10 @@ mkdir -p "$T/miss" && cp "$T/in/sharded/config.json" "$T/in/sharded/model.safete
 	"$T/in/sharded/model-00001-of-00002.safetensors" "$T/miss/"
 expect_fail "a shard set missing a member is refused, naming it" "shard 'model-00002-of-00002.safetensors' not found" \
 	"$T/miss.mdl" "$CKCONV" convert "$T/miss" --model llama -o "$T/miss.mdl"
+mkdir -p "$T/orphan" && cp "$T/in/sharded/config.json" "$T/in/sharded/model-00002-of-00002.safetensors" "$T/orphan/"
+expect_fail "a directory holding a shard but not its index says so" \
+	"holds model-00002-of-00002.safetensors, one shard of a set, but not the set's index" \
+	"$T/orphan.mdl" "$CKCONV" convert "$T/orphan" --model llama -o "$T/orphan.mdl"
 expect_fail "a checkpoint without layer 1 of 2 is refused" \
 	'layer 1 is missing: no tensor of it, but the config implies 2 layers (hf.num_hidden_layers' \
 	"$T/nl.mdl" "$CKCONV" convert "$T/in/no-layer-1" --model llama -o "$T/nl.mdl"
