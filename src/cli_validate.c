@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "act.h"
 #include "cli.h"
+#include "config.h"
 #include "h5ck.h"
 #include "io.h"
 #include "match.h"
@@ -19,6 +20,7 @@
 
 static const char usage[] =
 	"usage: ckconv validate [--strict] [--keys FILE [--from hf|cs]] [--rules DIR] [FILE|DIR ...]\n"
+	"       ckconv validate --config FILE [--model M] [--rules DIR]\n"
 	"\n"
 	"Checks rule files (default: every file of the installed rules): YAML and structure,\n"
 	"includes and components (exist, no cycles), placeholder regexes (compile, no capture\n"
@@ -26,7 +28,10 @@ static const char usage[] =
 	"one side only, rules shadowed by earlier ones, names and config keys expressions refer to.\n"
 	"--keys FILE (a list of keys, one per line, or a checkpoint: safetensors, HF dir, .mdl)\n"
 	"adds coverage: keys no rule matches, rules that matched nothing, keys that do not convert\n"
-	"back to themselves. Exit status 0 unless an error is found (with --strict: or a warning).\n";
+	"back to themselves. --config FILE checks a real HF config.json or CS params file (flat or\n"
+	"trainer layout) against its model's rules (detected, or --model): keys no rule accounts for\n"
+	"(an error for CS keys, a warning for HF ones) and whatever the conversion would refuse.\n"
+	"Exit status 0 unless an error is found (with --strict: or a warning).\n";
 
 static const char *const side_name[2] = {[RULE_HF] = "hf", [RULE_CS] = "cs"};
 static const char *const side_upper[2] = {[RULE_HF] = "HF", [RULE_CS] = "CS"};
@@ -559,9 +564,124 @@ static int load_keys(lint *L, ck_err *e)
 	return 0;
 }
 
+/* --- a real config against its model's rules (--config) -------------------------------------- */
+
+/* muP keys as a conversion to HF handles them: removed when the rules' `mup.detect` holds. */
+static void strip_mup(lint *L, const char *path, const rule_set *s, json_t *cfg, json_t *vars)
+{
+	const rule_mup *m = s->files[0]->mup;
+	json_t *wrap = json_pack("{sO}", "model", cfg), *v = NULL;
+	cfg_env env = {.cs = wrap, .scope = s->files[0], .vars = vars};
+	ck_err e = {0};
+	if (m && wrap && !cfg_eval(&env, m->detect, &v, &e) && v && json_is_true(v)) {
+		for (size_t i = 0; i < m->n_drop; i++)
+			json_object_del(cfg, m->drop[i]);
+		if (!m->n_tensors)
+			say(L, path, 1, 1, 1, "a muP config, which %s cannot fold (refused unless --no-mup-to-sp)", m->pos.file);
+	} else if (e.code) {
+		say_err(L, e.msg, path);
+	}
+	json_decref(v);
+	json_decref(wrap);
+}
+
+/* A conversion's error about path, without repeating the path. */
+static void say_conv(lint *L, const char *path, const char *msg)
+{
+	size_t n = strlen(path);
+	if (!strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2))
+		msg += n + 2;
+	say(L, path, 1, 1, 0, "%s", msg);
+}
+
+/* One config against one rule set: the keys no rule accounts for, then what a conversion says. */
+static void config_against(lint *L, const char *path, const char *rules_path, int dir, const json_t *cfg)
+{
+	rule_set *s = NULL;
+	ck_err e = {0};
+	json_t *copy = json_deep_copy(cfg), *out = NULL;
+	json_t *vars = json_pack("{s{}sisi}", "out", "cs_major", 2, "cs_minor", 9);
+	char *u = NULL, *warn = NULL;
+	if (!copy || !vars || rule_set_load(rules_path, &s, &e)) {
+		say_err(L, e.code ? e.msg : "out of memory", rules_path);
+		goto done;
+	}
+	if ((u = cfg_unaccounted(s, dir, cfg)))
+		say(L, path, 1, 1, dir == 0, "%s keys no rule of %s accounts for: %s (%s)", dir ? "CS model" : "HF",
+			s->files[0]->path, u, dir ? "an error on the way to HF" : "left out, with a note");
+	if (dir == 1)
+		strip_mup(L, path, s, copy, vars);
+	if (!(u && dir == 1) && cfg_convert_vars(s, dir, copy, path, vars, &out, &warn, &e))
+		say_conv(L, path, e.msg);
+done:
+	free(u);
+	free(warn);
+	json_decref(out);
+	json_decref(copy);
+	json_decref(vars);
+	rule_set_free(s);
+}
+
+static void check_config(lint *L, const char *path, const char *rules, const char *model)
+{
+	ck_err e = {0};
+	json_t *raw = NULL, *m = NULL, *wrap = NULL;
+	char *dir = cli_rules_dir(rules), *rpath = NULL;
+	rule_file *f = NULL;
+	int cs = !path_ends_with(path, ".json");
+	if (cs ? valio_yaml_load(path, &raw, &e) : valio_json_load(path, &raw, &e)) {
+		say_err(L, e.msg, path);
+		goto done;
+	}
+	if (cs) { /* the model section, flat or in trainer layout */
+		m = json_object_get(raw, "model");
+		if (!m && json_is_object(json_object_get(raw, "trainer")))
+			m = cfg_path_get(json_object_get(raw, "trainer"), "init.model");
+		if (!json_is_object(m)) {
+			say(L, path, 1, 1, 0, "no 'model:' mapping (nor trainer.init.model)");
+			goto done;
+		}
+		wrap = json_pack("{sO}", "model", m);
+	} else if (!json_is_object(raw)) {
+		say(L, path, 1, 1, 0, "an HF config.json is a JSON object");
+		goto done;
+	}
+	if (model ? rule_find_model(dir, model, &rpath, &e)
+		  : rule_detect_model(dir, cs ? NULL : raw, wrap, path, &rpath, &e)) {
+		say_err(L, e.msg, path);
+		goto done;
+	}
+	if (rule_file_load(rpath, &f, &e)) {
+		say_err(L, e.msg, rpath);
+		goto done;
+	}
+	if (f->n_comp && !cs) {
+		say(L, path, 1, 1, 0, "%s has components: check its CS params, or each component's config.json "
+			"with --model naming the component's rules", f->model);
+		goto done;
+	}
+	config_against(L, path, rpath, cs, cs ? m : raw);
+	for (size_t i = 0; i < f->n_comp; i++) { /* each component's section, with its own rules */
+		char *cp = rule_sibling(rpath, f->comp[i].rules);
+		json_t *sec = json_object_get(m, f->comp[i].config);
+		if (!json_is_object(sec))
+			say(L, path, 1, 1, 0, "model.%s: expected the %s component's config mapping", f->comp[i].config,
+				f->comp[i].dir);
+		else if (cp)
+			config_against(L, path, cp, 1, sec);
+		free(cp);
+	}
+done:
+	rule_file_free(f);
+	free(rpath);
+	free(dir);
+	json_decref(wrap);
+	json_decref(raw);
+}
+
 int cli_validate(int argc, char **argv, ck_err *e)
 {
-	const char *rules = NULL, *v;
+	const char *rules = NULL, *config = NULL, *model = NULL, *v;
 	size_t count = 0;
 	int given = 0, strict = 0, rc = 0;
 	const char **paths = NULL;
@@ -570,6 +690,7 @@ int cli_validate(int argc, char **argv, ck_err *e)
 	strmap_init(&L.seen);
 	static const struct option opts[] = {{"rules", required_argument, NULL, 'r'}, {"keys", required_argument, NULL, 'k'},
 		{"from", required_argument, NULL, 'f'}, {"strict", no_argument, NULL, 's'},
+		{"config", required_argument, NULL, 'c'}, {"model", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	int n_paths = 0, c;
 	paths = calloc((size_t)argc + 1, sizeof *paths);
@@ -585,8 +706,18 @@ int cli_validate(int argc, char **argv, ck_err *e)
 		case 'k': L.keys_path = v; break;
 		case 'f': L.from = v; break;
 		case 's': strict = 1; break;
+		case 'c': config = v; break;
+		case 'm': model = v; break;
 		default: paths[n_paths++] = v; /* an operand: a rule file or directory */
 		}
+	}
+	if (config) {
+		check_config(&L, config, rules, model);
+		if (L.errors || (strict && L.warnings))
+			rc = ck_errf(e, CK_EINVALID, "validate: %s: %d error(s), %d warning(s)", config, L.errors, L.warnings);
+		else
+			printf("%s: every key accounted for%s\n", config, L.warnings ? " (with warnings)" : "");
+		goto done;
 	}
 	if (L.keys_path && (rc = load_keys(&L, e)))
 		goto done;

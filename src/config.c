@@ -187,6 +187,21 @@ static int do_require(conv *c, const rule_cfg *r, int src_side)
 	for (size_t i = 0; i < n; i++) {
 		if (src_side) {
 			json_t *v = cfg_path_get(c->in, keys[i]);
+			if (v && !allowed(r->require, v) && json_is_null(json_array_get(r->require, 0))) {
+				/* [null, default...]: a key with no counterpart, convertible only at its default */
+				char *got = dump(v), msg[600], acc[300] = "absent";
+				size_t n = json_array_size(r->require);
+				for (size_t k = 0; k < n; k++) {
+					char *a = dump(json_array_get(r->require, k));
+					snprintf(acc + strlen(acc), sizeof acc - strlen(acc), "%s%s", k + 1 == n ? " or " : ", ",
+						a ? a : "?");
+					free(a);
+				}
+				snprintf(msg, sizeof msg, "%s = %s has no %s counterpart (accepted: %s)", keys[i], got,
+					c->dir == 0 ? "CS" : "HF", acc);
+				free(got);
+				return at(c, r, msg);
+			}
 			if (v && !allowed(r->require, v)) {
 				char *want = dump(r->require), *got = dump(v), msg[600];
 				snprintf(msg, sizeof msg, "%s must be %s%s, found %s", keys[i], json_is_array(r->require) ? "one of " : "",
@@ -197,6 +212,8 @@ static int do_require(conv *c, const rule_cfg *r, int src_side)
 			}
 		} else if (!cfg_path_get(c->out, keys[i])) {
 			json_t *v = json_is_array(r->require) ? json_array_get(r->require, 0) : r->require;
+			if (json_is_null(v)) /* "absent or null": the key is left out */
+				continue;
 			if (cfg_path_set(c->out, keys[i], json_deep_copy(v)))
 				return at(c, r, "cannot set a nested key under a non-object");
 		}
@@ -373,13 +390,14 @@ static void fill_defaults(json_t *obj, const json_t *defs)
 	}
 }
 
-static char *unused_keys(conv *c)
+/* The keys of src (the config as given, before defaults) that no rule consumed, comma-separated. */
+static char *unused_keys(conv *c, const json_t *src)
 {
 	const char *k;
 	json_t *v;
 	size_t len = 0;
 	char *s = NULL;
-	json_object_foreach(c->in, k, v) {
+	json_object_foreach((json_t *)src, k, v) {
 		if (json_object_get(c->used, k))
 			continue;
 		size_t add = strlen(k) + 2;
@@ -433,8 +451,22 @@ int cfg_convert_vars(const rule_set *rs, int dir, const json_t *src, const char 
 	fill_defaults(c.out, dir == 0 ? f->cs_out : f->hf_out);
 	if (dir == 1 && f->n_arch && !json_object_get(c.out, "architectures"))
 		json_object_set_new(c.out, "architectures", json_pack("[s]", f->arch[0]));
-	if (warn)
-		*warn = unused_keys(&c);
+	for (size_t i = 0; i < f->n_comp; i++) /* a component's section is its own rules' business */
+		json_object_set_new(c.used, dir == 1 ? f->comp[i].config : f->comp[i].dir, json_true());
+	if (dir == 1) {
+		/* CS params are a closed schema: a key no rule accounts for may change what the model
+		 * computes, so it stops the conversion (HF configs carry tooling noise: a note there) */
+		char *u = unused_keys(&c, src);
+		if (u) {
+			rc = ck_errf(e, CK_EINVALID, "%s: model key%s not accounted for by %s: %s (no rule converts, refuses or "
+				"drops %s as inert, which could change what the model computes)", where, strchr(u, ',') ? "s" : "",
+				f->path, u, strchr(u, ',') ? "them" : "it");
+			free(u);
+			goto done;
+		}
+	} else if (warn) {
+		*warn = unused_keys(&c, src);
+	}
 	*out = c.out;
 	c.out = NULL;
 done:
@@ -471,4 +503,22 @@ int cfg_hf_nested(const rule_set *rs, json_t **hf, const char *where, char **not
 	json_decref(*hf);
 	*hf = sub;
 	return 0;
+}
+
+char *cfg_unaccounted(const rule_set *rs, int dir, const json_t *cfg)
+{
+	const rule_file *f = rs->files[0];
+	conv c = {rs, dir, "", NULL, NULL, json_object(), {0}, NULL};
+	char *u;
+	if (!c.used)
+		return NULL;
+	for (size_t i = 0; i < f->n_cfg; i++)
+		mark_used(&c, &f->cfg[i]);
+	for (size_t i = 0; i < f->n_comp; i++)
+		json_object_set_new(c.used, dir == 1 ? f->comp[i].config : f->comp[i].dir, json_true());
+	for (size_t i = 0; dir == 1 && f->mup && i < f->mup->n_drop; i++)
+		json_object_set_new(c.used, f->mup->drop[i], json_true());
+	u = json_is_object(cfg) ? unused_keys(&c, cfg) : NULL;
+	json_decref(c.used);
+	return u;
 }

@@ -33,6 +33,10 @@ int cfg_convert(const rule_set *rs, int dir, const json_t *src, const char *wher
 int cfg_convert_vars(const rule_set *rs, int dir, const json_t *src, const char *where, json_t *vars, json_t **out,
 	char **warn, ck_err *e);
 
+/* The top-level keys of cfg (an HF config when dir 0, a CS model section when dir 1) that no config
+ * rule of rs mentions, nor a component section or muP key: comma-separated (malloc'd), or NULL. */
+char *cfg_unaccounted(const rule_set *rs, int dir, const json_t *cfg);
+
 /* Dotted-path access into nested objects ("moe.num_experts"). get returns borrowed or NULL. */
 json_t *cfg_path_get(const json_t *obj, const char *path);
 /* Sets (new reference taken over: the call steals v). -1 if an intermediate is not an object. */

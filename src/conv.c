@@ -375,6 +375,12 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 		for (size_t i = 0; i < j->n; i++)
 			json_object_set(model, j->c[i].rc->config, j->c[i].cs);
 	}
+	/* A release's params schema: `name` is in the model section from cs-2.4 on, and older releases
+	 * validate strictly (the reference adds it only for targets from cs-2.4; components keep theirs) */
+	json_int_t maj = json_integer_value(json_object_get(j->vars, "cs_major"));
+	json_int_t min = json_integer_value(json_object_get(j->vars, "cs_minor"));
+	if (maj < 2 || (maj == 2 && min < 4))
+		json_object_del(model, "name");
 	j->params = json_pack("{sO}", "model", model);
 done:
 	json_decref(model);

@@ -297,7 +297,7 @@ case("cfg-missing", HF, "config.json: not found", no_cfg)
 case("cfg-not-json", HF, "hf/config.json", hf_dir() | {"hf/config.json": b'{"model_type": "gpt2",\n  "n_embd": 8\n'})
 case("cfg-not-object", HF, "hf/config.json: expected a JSON object", hf_dir() | {"hf/config.json": b"[]\n"})
 case("cfg-wrong-type", HF, "hf/config.json: n_embd must be int, found \"8\" (rule ", hf_dir(cfg=CONFIG | {"n_embd": "8"}))
-case("cfg-require-violated", HF, "scale_attn_weights", hf_dir(cfg=CONFIG | {"scale_attn_weights": False}))
+case("cfg-require-violated", HF, "reorder_and_upcast_attn", hf_dir(cfg=CONFIG | {"reorder_and_upcast_attn": True}))
 case("cfg-unknown-model-type", "convert IN/hf -o OUT/x.mdl",
      "hf/config.json: architectures (none) / model_type \"bloom\" match no model in",
      hf_dir(cfg={k: v for k, v in CONFIG.items() if k != "architectures"} | {"model_type": "bloom"}))
