@@ -138,13 +138,11 @@ static void check_sides(lint *L, const rule_key *k)
 static size_t samples(const char *rx, char out[2][32])
 {
 	static const char *const cand[] = {"0", "7", "12", "weight", "bias", "x", "a.b", "inv_freq", ""};
-	char *buf = NULL;
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof cand / sizeof *cand && n < 2; i++) {
 		rule_file f = {0};
 		rule_ph ph = {"s", (char *)rx, {"", 0, 0}};
-		rule_key k = {0};
-		rule_set s = {0};
+		rule_key k = {0}; /* a probe: the one-placeholder template <s> */
 		match_prog *p = NULL;
 		match_hit h;
 		ck_err e = {0};
@@ -155,13 +153,10 @@ static size_t samples(const char *rx, char out[2][32])
 		k.scope = &f;
 		k.n_tpl[RULE_HF] = 1;
 		k.tpl[RULE_HF] = &t;
-		s.n_keys = 1;
-		s.keys = &k;
-		if (match_compile(&s, 0, &p, &e) == 0 && match_key(p, cand[i], &h, &e) > 0)
+		if (match_compile_keys(&k, 1, RULE_HF, &p, &e) == 0 && match_key(p, cand[i], &h, &e) > 0)
 			snprintf(out[n++], 32, "%s", cand[i]);
 		match_free(p);
 	}
-	free(buf);
 	return n;
 }
 

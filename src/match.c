@@ -22,7 +22,7 @@ typedef struct slot_re {
 } slot_re;
 
 struct match_prog {
-	const rule_set *set;
+	size_t n_keys;
 	int dir;
 	pcre2_code *all;
 	pcre2_match_data *md;
@@ -201,6 +201,15 @@ static int slot_compile(const rule_key *k, const char *tpl, slot_re *sr, text *a
 
 int match_compile(const rule_set *s, int dir, match_prog **out, ck_err *e)
 {
+	int rc = 0;
+	*out = NULL;
+	for (size_t i = 0; i < s->n_files && !rc; i++)
+		rc = check_ph(s->files[i], e);
+	return rc ? rc : match_compile_keys(s->keys, s->n_keys, dir, out, e);
+}
+
+int match_compile_keys(const rule_key *keys, size_t n_keys, int dir, match_prog **out, ck_err *e)
+{
 	match_prog *p = ck_calloc(e, 1, sizeof *p);
 	text all = {0};
 	char *src = NULL;
@@ -209,20 +218,17 @@ int match_compile(const rule_set *s, int dir, match_prog **out, ck_err *e)
 	*out = NULL;
 	if (!p)
 		return CK_ENOMEM;
-	p->set = s;
+	p->n_keys = n_keys;
 	p->dir = dir;
-	for (size_t i = 0; i < s->n_files; i++)
-		if ((rc = check_ph(s->files[i], e)))
-			goto fail;
-	for (size_t r = 0; r < s->n_keys; r++)
-		total += s->keys[r].n_tpl[dir];
+	for (size_t r = 0; r < n_keys; r++)
+		total += keys[r].n_tpl[dir];
 	if (!(p->slots = ck_calloc(e, total, sizeof *p->slots)) ||
-		!(p->for_each = ck_calloc(e, s->n_keys, sizeof *p->for_each))) {
+		!(p->for_each = ck_calloc(e, n_keys, sizeof *p->for_each))) {
 		rc = CK_ENOMEM;
 		goto fail;
 	}
-	for (size_t r = 0; r < s->n_keys; r++) {
-		const rule_key *k = &s->keys[r];
+	for (size_t r = 0; r < n_keys; r++) {
+		const rule_key *k = &keys[r];
 		size_t n = k->n_tpl[dir];
 		char **t = k->tpl[dir];
 		for (size_t j = 0; j < n; j++) {
@@ -266,7 +272,7 @@ void match_free(match_prog *p)
 		return;
 	for (size_t i = 0; i < p->n; i++)
 		pcre2_code_free(p->slots[i].re);
-	for (size_t i = 0; p->for_each && i < p->set->n_keys; i++)
+	for (size_t i = 0; p->for_each && i < p->n_keys; i++)
 		pcre2_code_free(p->for_each[i].re);
 	free(p->slots);
 	free(p->for_each);
@@ -313,7 +319,19 @@ int match_key(const match_prog *p, const char *key, match_hit *out, ck_err *e)
 	if (rc < 0)
 		return ck_errf(e, CK_ERROR, "key '%s': regex matching failed (%d)", key, rc);
 	size_t idx = (size_t)strtoul((const char *)pcre2_get_mark(p->md), NULL, 10);
-	/* the combined program picked the first rule; rerun it alone to read its groups */
+	/* one match: the combined program's groups are the picked alternative's (PCRE2_DUPNAMES:
+	 * by name, the group that is set), so its bindings are read from this very match */
+	if (idx < p->n) {
+		int ok = bind(&p->slots[idx], key, p->md, &out->b, e);
+		if (ok < 0)
+			return ok;
+		if (ok) {
+			out->rule = p->slots[idx].rule;
+			out->slot = p->slots[idx].slot;
+			return 1;
+		}
+		idx++; /* an index formula did not invert (an odd index against <2*J>): the next rules, alone */
+	}
 	for (; idx < p->n; idx++) {
 		const slot_re *sr = &p->slots[idx];
 		if (run(sr->re, key, p->md) < 0)

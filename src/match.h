@@ -26,6 +26,9 @@ typedef struct match_prog match_prog;
 
 /* Compile all rules of a direction. Reports the first bad template or regex with its position. */
 int match_compile(const rule_set *s, int dir, match_prog **out, ck_err *e);
+/* The same over a list of key rules (muP tensor rules, a probe), each placeholder looked up
+ * in its rule's scope; hits name indices into keys. */
+int match_compile_keys(const rule_key *keys, size_t n_keys, int dir, match_prog **out, ck_err *e);
 void match_free(match_prog *p);
 /* 1 and *out filled when a rule matches (first match wins), 0 when none, <0 on error. */
 int match_key(const match_prog *p, const char *key, match_hit *out, ck_err *e);

@@ -37,9 +37,8 @@ static int note(char ***list, size_t *n, const char *fmt, ...)
 int plan_init(plan *p, ck_err *e)
 {
 	memset(p, 0, sizeof *p);
-	if (!(p->targets = ck_calloc(e, 1, sizeof(strmap))))
-		return CK_ENOMEM;
-	strmap_init(p->targets);
+	(void)e;
+	strmap_init(&p->targets);
 	return 0;
 }
 
@@ -58,9 +57,7 @@ void plan_dispose(plan *p)
 	for (size_t i = 0; i < p->n_warnings; i++)
 		free(p->warnings[i]);
 	free(p->warnings);
-	if (p->targets)
-		strmap_dispose(p->targets);
-	free(p->targets);
+	strmap_dispose(&p->targets);
 	memset(p, 0, sizeof *p);
 }
 
@@ -185,7 +182,7 @@ static int add_target(builder *B, const char *name, const act_t *t, size_t *out_
 	char *full = NULL;
 	if (asprintf(&full, "%s%s", B->dst_prefix, name) < 0)
 		return ck_errf(B->e, CK_ENOMEM, "out of memory");
-	if (strmap_get(p->targets, full, &prev)) {
+	if (strmap_get(&p->targets, full, &prev)) {
 		PROBLEM(p, "target key '%s' is produced twice", full);
 		free(full);
 		*out_idx = prev;
@@ -206,7 +203,7 @@ static int add_target(builder *B, const char *name, const act_t *t, size_t *out_
 	ti->dtype = t->dtype;
 	ti->shape = t->shape;
 	ti->nbytes = t->nbytes;
-	if (strmap_put(p->targets, full, p->n_out))
+	if (strmap_put(&p->targets, full, p->n_out))
 		return ck_errf(B->e, CK_ENOMEM, "out of memory");
 	*out_idx = p->n_out++;
 	return 0;
@@ -261,15 +258,12 @@ static void copy_ops(const builder *B, plan_in *in)
  * evaluated once per key. */
 static int mup_ops(builder *B, const rule_mup *m)
 {
-	rule_set fake = {0};
 	match_prog *mp = NULL;
 	int rc;
-	fake.n_keys = m->n_tensors;
-	fake.keys = m->tensors;
 	if (!(B->n_ops = ck_calloc(B->e, B->src->n, sizeof *B->n_ops)) ||
 		!(B->ops = ck_calloc(B->e, B->src->n, sizeof *B->ops)))
 		return CK_ENOMEM;
-	if ((rc = match_compile(&fake, MATCH_CS_TO_HF, &mp, B->e)))
+	if ((rc = match_compile_keys(m->tensors, m->n_tensors, MATCH_CS_TO_HF, &mp, B->e)))
 		return rc;
 	for (size_t i = 0; i < B->src->n && !rc; i++) {
 		match_hit h;
@@ -650,7 +644,7 @@ static int create_one(builder *B, const rule_key *k, const char *tpl, const matc
 		free(tname);
 		return ck_errf(B->e, CK_ENOMEM, "out of memory");
 	}
-	if (!strmap_get(B->p->targets, full, &dummy)) {
+	if (!strmap_get(&B->p->targets, full, &dummy)) {
 		json_t *vars = bind_vars(b);
 		rc = add_generated(B, k, tname, vars);
 		json_decref(vars);

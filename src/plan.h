@@ -8,6 +8,7 @@
 #include "act.h"
 #include "match.h"
 #include "rule.h"
+#include "strmap.h"
 #include "tensor.h"
 
 #define PLAN_MAX_OPS 4
@@ -61,7 +62,7 @@ typedef struct plan {
 	size_t n_warnings;
 	char **warnings;
 	size_t n_dropped;   /* source keys consumed by drop rules */
-	void *targets;      /* private: name -> out index */
+	strmap targets;     /* target name -> index into out */
 } plan;
 
 int plan_init(plan *p, ck_err *e);
