@@ -28,7 +28,10 @@ for p in glob.glob(os.path.join(sys.argv[2], "*.safetensors")):
 bad = [k for k in src if out.get(k) != src[k]]
 assert len(src) == 10012 and not bad, (len(src), bad[:3])
 PY
+# AddressSanitizer's checks make the same code ~10x slower (make check sets CK_SANITIZED): the
+# bound there is 4x, still far below the quadratic 50 s x 10
+bound=30; [ -n "${CK_SANITIZED:-}" ] && bound=120
 for d in w r; do
-	check "10k tensors: $([ $d = w ] && echo HF '->' CS || echo CS '->' HF) took $(cat "$T/$d" 2>/dev/null) s of CPU (bound 30 s)" \
-		awk -v t="$(cat "$T/$d" 2>/dev/null || echo 999)" 'BEGIN { exit !(t <= 30) }'
+	check "10k tensors: $([ $d = w ] && echo HF '->' CS || echo CS '->' HF) took $(cat "$T/$d" 2>/dev/null) s of CPU (bound $bound s)" \
+		awk -v t="$(cat "$T/$d" 2>/dev/null || echo 999)" -v b="$bound" 'BEGIN { exit !(t <= b) }'
 done
