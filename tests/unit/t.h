@@ -31,6 +31,23 @@ static int t_pass, t_fail;
 	T_OK(t_c_, "%s", name); \
 	if (!t_c_) printf("#   '%s'\n#   does not contain '%s'\n", t_h_ ? t_h_ : "(null)", (needle)); } while (0)
 
+/* Scratch files for tests that load from disk: t_at gives DIR/NAME (eight results stay valid at
+ * once), t_put writes TEXT there; a file that cannot be written fails the test. */
+static inline char *t_at(const char *dir, const char *name)
+{
+	static char buf[8][512];
+	static int k;
+	k = (k + 1) % 8;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+	return buf[k];
+}
+
+static inline void t_put(const char *dir, const char *name, const char *text)
+{
+	FILE *f = fopen(t_at(dir, name), "w");
+	T_OK(f && fputs(text, f) >= 0 && fclose(f) == 0, "write %s", name);
+}
+
 static inline int t_done(void)
 {
 	printf("%d passed, %d failed\n", t_pass, t_fail);

@@ -8,22 +8,6 @@
 
 static char dir[64];
 
-static char *at(const char *name)
-{
-	static char buf[8][512];
-	static int k;
-	k = (k + 1) % 8;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-	return buf[k];
-}
-
-static void put(const char *name, const char *text)
-{
-	FILE *f = fopen(at(name), "w");
-	fputs(text, f);
-	fclose(f);
-}
-
 int main(void)
 {
 	ck_err e = {0};
@@ -31,30 +15,30 @@ int main(void)
 	snprintf(dir, sizeof dir, "/tmp/test_carry.XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;
-	mkdir(at("src"), 0777);
-	put("src/tokenizer.json", "{\"v\": 1}");
-	put("src/modeling_evil.py", "import os");
-	put("outside.txt", "secret");
-	symlink("../outside.txt", at("src/tokenizer_config.json"));
+	mkdir(t_at(dir, "src"), 0777);
+	t_put(dir, "src/tokenizer.json", "{\"v\": 1}");
+	t_put(dir, "src/modeling_evil.py", "import os");
+	t_put(dir, "outside.txt", "secret");
+	symlink("../outside.txt", t_at(dir, "src/tokenizer_config.json"));
 
 	json_t *sums = json_object(), *skipped = json_array();
-	T_EQ_INT(carry_copy(at("src"), at("src"), pat, 2, at("dst"), "text_model/", sums, skipped, &e), CK_EINVALID,
+	T_EQ_INT(carry_copy(t_at(dir, "src"), t_at(dir, "src"), pat, 2, t_at(dir, "dst"), "text_model/", sums, skipped, &e), CK_EINVALID,
 		"a listed symlink out of the source tree is refused");
 	T_HAS(e.msg, "tokenizer_config.json: a symbolic link to", "... naming it");
 	T_HAS(e.msg, "outside the source directory; refusing to follow it", "... and why");
-	unlink(at("src/tokenizer_config.json"));
-	mkdir(at("src/sub"), 0777);
-	put("src/sub/tok.json", "{\"v\": 2}");
-	symlink("sub/tok.json", at("src/tokenizer_config.json"));
+	unlink(t_at(dir, "src/tokenizer_config.json"));
+	mkdir(t_at(dir, "src/sub"), 0777);
+	t_put(dir, "src/sub/tok.json", "{\"v\": 2}");
+	symlink("sub/tok.json", t_at(dir, "src/tokenizer_config.json"));
 	json_object_clear(sums);
 	json_array_clear(skipped);
-	cli_remove_tree(at("dst"));
+	cli_remove_tree(t_at(dir, "dst"));
 	ck_err_clear(&e);
-	T_EQ_INT(carry_copy(at("src"), at("src"), pat, 2, at("dst"), "text_model/", sums, skipped, &e), 0,
+	T_EQ_INT(carry_copy(t_at(dir, "src"), t_at(dir, "src"), pat, 2, t_at(dir, "dst"), "text_model/", sums, skipped, &e), 0,
 		"a listed symlink inside the source tree is followed");
 	struct stat st;
-	T_OK(lstat(at("dst/tokenizer_config.json"), &st) == 0 && S_ISREG(st.st_mode), "... and copied as a regular file");
-	T_OK(access(at("dst/modeling_evil.py"), F_OK) != 0, "an unlisted file is not copied");
+	T_OK(lstat(t_at(dir, "dst/tokenizer_config.json"), &st) == 0 && S_ISREG(st.st_mode), "... and copied as a regular file");
+	T_OK(access(t_at(dir, "dst/modeling_evil.py"), F_OK) != 0, "an unlisted file is not copied");
 	T_EQ_INT(json_object_size(sums), 2, "two checksums recorded");
 	T_OK(json_is_string(json_object_get(sums, "text_model/tokenizer.json")) &&
 		strlen(json_string_value(json_object_get(sums, "text_model/tokenizer.json"))) == 16,
@@ -65,15 +49,15 @@ int main(void)
 	T_OK(evil, "the unlisted file is reported as skipped");
 
 	/* the HF cache layout: snapshots/REV/x -> ../../blobs/HASH */
-	mkdir(at("models--m"), 0777);
-	mkdir(at("models--m/blobs"), 0777);
-	mkdir(at("models--m/snapshots"), 0777);
-	mkdir(at("models--m/snapshots/r1"), 0777);
-	put("models--m/blobs/abc", "{\"cached\": 1}");
-	symlink("../../blobs/abc", at("models--m/snapshots/r1/tokenizer.json"));
+	mkdir(t_at(dir, "models--m"), 0777);
+	mkdir(t_at(dir, "models--m/blobs"), 0777);
+	mkdir(t_at(dir, "models--m/snapshots"), 0777);
+	mkdir(t_at(dir, "models--m/snapshots/r1"), 0777);
+	t_put(dir, "models--m/blobs/abc", "{\"cached\": 1}");
+	symlink("../../blobs/abc", t_at(dir, "models--m/snapshots/r1/tokenizer.json"));
 	json_t *s2 = json_object();
 	ck_err_clear(&e);
-	T_EQ_INT(carry_copy(at("models--m/snapshots/r1"), at("models--m/snapshots/r1"), pat, 2, at("dst2"), "", s2, NULL, &e),
+	T_EQ_INT(carry_copy(t_at(dir, "models--m/snapshots/r1"), t_at(dir, "models--m/snapshots/r1"), pat, 2, t_at(dir, "dst2"), "", s2, NULL, &e),
 		0, "a link into the HF cache's blob store is followed");
 
 	/* checks against a record */

@@ -10,15 +10,6 @@
 
 static char dir[64];
 
-static void put(const char *name, const char *text)
-{
-	char p[256];
-	snprintf(p, sizeof p, "%s/%s", dir, name);
-	FILE *f = fopen(p, "w");
-	fputs(text, f);
-	fclose(f);
-}
-
 static rule_set *load(const char *name, ck_err *e)
 {
 	char p[256];
@@ -66,13 +57,13 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 
-	put("body.yaml",
+	t_put(dir, "body.yaml",
 		"placeholders: {L: '\\d+', P: 'weight|bias'}\n"
 		"keys:\n"
 		"  - {hf: layers.<L>.attn.<P>, cs: blocks.<L>.attention.<P>}\n"
 		"  - {hf: layers.<L>.rotary.inv_freq}\n"
 		"  - {hf: norm.<P>, cs: [final_norm.<P>, ln_f.<P>], action: duplicate}\n");
-	put("m.yaml",
+	t_put(dir, "m.yaml",
 		"model: m\n"
 		"formats: [cs-2.9]\n"
 		"placeholders: {P: 'weight|bias', J: '\\d+'}\n"
@@ -102,7 +93,7 @@ int main(void)
 	rule_set_free(s);
 
 	/* first match wins */
-	put("order.yaml",
+	t_put(dir, "order.yaml",
 		"model: o\nplaceholders: {P: 'weight|bias', X: '.*'}\n"
 		"keys:\n  - {hf: a.<P>, cs: first.<P>}\n  - {hf: a.<X>, cs: second.<X>}\n");
 	s = load("order.yaml", &e);
@@ -111,32 +102,32 @@ int main(void)
 	rule_set_free(s);
 
 	/* author errors, with positions */
-	put("cap.yaml", "model: c\nplaceholders: {L: '(\\d+)'}\nkeys:\n  - {hf: a.<L>, cs: b.<L>}\n");
+	t_put(dir, "cap.yaml", "model: c\nplaceholders: {L: '(\\d+)'}\nkeys:\n  - {hf: a.<L>, cs: b.<L>}\n");
 	s = load("cap.yaml", &e);
 	T_OK(s && strcmp(conv(s, 0, "a.1"), "x"), "capture group");
 	T_HAS(conv(s, 0, "a.1"), "cap.yaml:2:19: placeholder 'L': regex '(\\d+)' has a capturing group", "capture group is refused at its position");
 	rule_set_free(s);
 
-	put("badre.yaml", "model: c\nplaceholders: {L: '[0-9'}\nkeys:\n  - {hf: a.<L>, cs: b.<L>}\n");
+	t_put(dir, "badre.yaml", "model: c\nplaceholders: {L: '[0-9'}\nkeys:\n  - {hf: a.<L>, cs: b.<L>}\n");
 	s = load("badre.yaml", &e);
 	T_HAS(conv(s, 0, "a.1"), "badre.yaml:2:19: placeholder 'L': bad regex '[0-9'", "bad regex names file:line:col");
 	rule_set_free(s);
 
-	put("undecl.yaml", "model: c\nkeys:\n  - {hf: a.<Q>, cs: b.<Q>}\n");
+	t_put(dir, "undecl.yaml", "model: c\nkeys:\n  - {hf: a.<Q>, cs: b.<Q>}\n");
 	s = load("undecl.yaml", &e);
 	T_HAS(conv(s, 0, "a.1"), "undecl.yaml:3:5: template 'a.<Q>': placeholder <Q> is not declared", "undeclared placeholder");
 	rule_set_free(s);
 
-	put("unk.yaml", "model: c\nkeys:\n  - {hf: a, cs: b, acton: copy}\n");
+	t_put(dir, "unk.yaml", "model: c\nkeys:\n  - {hf: a, cs: b, acton: copy}\n");
 	s = load("unk.yaml", &e);
 	T_OK(s == NULL, "unknown key in a rule fails to load");
 	T_HAS(e.msg, "unk.yaml:3:20: unknown key 'acton' in a key rule", "unknown key message with position");
 
-	put("inc.yaml", "model: c\nkeys:\n  - include: nothere\n");
+	t_put(dir, "inc.yaml", "model: c\nkeys:\n  - include: nothere\n");
 	s = load("inc.yaml", &e);
 	T_HAS(e.msg, "inc.yaml:3:14: included rule set 'nothere' not found", "missing include named");
 
-	put("cyc.yaml", "model: c\nkeys:\n  - include: cyc\n");
+	t_put(dir, "cyc.yaml", "model: c\nkeys:\n  - include: cyc\n");
 	s = load("cyc.yaml", &e);
 	T_HAS(e.msg, "cyc.yaml:3:14: include cycle: cyc.yaml -> cyc.yaml", "include cycle is caught, with its chain");
 

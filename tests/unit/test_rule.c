@@ -10,20 +10,11 @@
 
 static char dir[64];
 
-static void put(const char *name, const char *text)
-{
-	char p[256];
-	snprintf(p, sizeof p, "%s/%s", dir, name);
-	FILE *f = fopen(p, "w");
-	fputs(text, f);
-	fclose(f);
-}
-
 static rule_set *load(const char *name, const char *text, ck_err *e)
 {
 	char p[256];
 	rule_set *s = NULL;
-	put(name, text);
+	t_put(dir, name, text);
 	snprintf(p, sizeof p, "%s/%s", dir, name);
 	ck_err_clear(e);
 	rule_set_load(p, &s, e);
@@ -94,9 +85,9 @@ int main(void)
 	rule_set_free(s);
 
 	/* includes: key rules with prefixes; placeholders, let and mup from a piece */
-	put("piece.yaml", "placeholders: {L: '\\d+'}\nlet: {w: '2 * 3'}\n"
+	t_put(dir, "piece.yaml", "placeholders: {L: '\\d+'}\nlet: {w: '2 * 3'}\n"
 		"mup:\n  detect: 'cs.model.m != null'\n  drop: [m]\n  tensors:\n    - {cs: 'l.<L>.w', ops: [{mul: w}]}\n");
-	put("body.yaml", "placeholders: {L: '\\d+'}\nkeys:\n  - {hf: 'layers.<L>.w', cs: 'l.<L>.w'}\n");
+	t_put(dir, "body.yaml", "placeholders: {L: '\\d+'}\nkeys:\n  - {hf: 'layers.<L>.w', cs: 'l.<L>.w'}\n");
 	s = load("t.yaml", "model: t\nplaceholders: {include: piece, P: 'x'}\nlet: {include: piece, v: '1'}\n"
 		"mup:\n  include: piece\n  tensors:\n    - {cs: 'head.<P>', ops: [{div: v, when: 'cs_minor > 2'}]}\n"
 		"keys:\n  - {include: body, hf_prefix: 'model.'}\n", &e);
@@ -120,8 +111,8 @@ int main(void)
 	rule_set_free(s);
 
 	/* an include cycle among pieces stops */
-	put("p1.yaml", "mup: {include: p2}\n");
-	put("p2.yaml", "mup: {include: p1}\n");
+	t_put(dir, "p1.yaml", "mup: {include: p2}\n");
+	t_put(dir, "p2.yaml", "mup: {include: p1}\n");
 	s = load("t.yaml", "model: t\nmup: {include: p1}\nkeys:\n  - {hf: a, cs: b}\n", &e);
 	T_OK(!s, "a cycle of mup includes is refused");
 	T_HAS(e.msg, "nested deeper than 8 levels", "and named as a likely cycle");

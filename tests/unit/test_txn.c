@@ -14,26 +14,10 @@
 
 static char dir[64];
 
-static char *at(const char *name)
-{
-	static char buf[8][512];
-	static int k;
-	k = (k + 1) % 8;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-	return buf[k];
-}
-
-static void put(const char *name, const char *text)
-{
-	FILE *f = fopen(at(name), "w");
-	fputs(text, f);
-	fclose(f);
-}
-
 static char *get(const char *name)
 {
 	static char buf[256];
-	FILE *f = fopen(at(name), "r");
+	FILE *f = fopen(t_at(dir, name), "r");
 	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
 	if (f)
 		fclose(f);
@@ -66,31 +50,31 @@ static void test_lock(void)
 {
 	ck_err e = {0};
 	txn *a = NULL, *b = NULL;
-	T_EQ_INT(txn_begin(at("out"), 0, NULL, &a, &e), 0, "begin takes the lock");
-	T_OK(access(at("out.ckconv-lock"), F_OK) == 0, "the lock file is OUT.ckconv-lock");
+	T_EQ_INT(txn_begin(t_at(dir, "out"), 0, NULL, &a, &e), 0, "begin takes the lock");
+	T_OK(access(t_at(dir, "out.ckconv-lock"), F_OK) == 0, "the lock file is OUT.ckconv-lock");
 	char want[64];
 	snprintf(want, sizeof want, "%d ", (int)getpid());
 	T_OK(get("out.ckconv-lock") && !strncmp(get("out.ckconv-lock"), want, strlen(want)), "it records our pid and token");
-	T_EQ_INT(txn_begin(at("out"), 0, NULL, &b, &e), CK_EEXIST, "a second writer of the same base is refused");
+	T_EQ_INT(txn_begin(t_at(dir, "out"), 0, NULL, &b, &e), CK_EEXIST, "a second writer of the same base is refused");
 	T_HAS(e.msg, "another ckconv is writing this output", "... saying so");
 	txn_free(a);
-	T_OK(access(at("out.ckconv-lock"), F_OK) != 0, "free removes the lock file");
+	T_OK(access(t_at(dir, "out.ckconv-lock"), F_OK) != 0, "free removes the lock file");
 
 	/* a planted symlink at the lock path is never followed */
-	put("victim", "precious");
-	symlink(at("victim"), at("out.ckconv-lock"));
+	t_put(dir, "victim", "precious");
+	symlink(t_at(dir, "victim"), t_at(dir, "out.ckconv-lock"));
 	ck_err_clear(&e);
-	T_EQ_INT(txn_begin(at("out"), 0, NULL, &a, &e), CK_EINVALID, "a symlink at the lock path is refused");
+	T_EQ_INT(txn_begin(t_at(dir, "out"), 0, NULL, &a, &e), CK_EINVALID, "a symlink at the lock path is refused");
 	T_HAS(e.msg, "is a symbolic link; refusing to follow", "... with one line saying why");
 	T_EQ_STR(get("victim"), "precious", "... and its target is untouched");
-	unlink(at("out.ckconv-lock"));
+	unlink(t_at(dir, "out.ckconv-lock"));
 	/* nor a hard link, whose other name we would truncate */
-	link(at("victim"), at("out.ckconv-lock"));
+	link(t_at(dir, "victim"), t_at(dir, "out.ckconv-lock"));
 	ck_err_clear(&e);
-	T_EQ_INT(txn_begin(at("out"), 0, NULL, &a, &e), CK_EINVALID, "a hard-linked lock file is refused");
+	T_EQ_INT(txn_begin(t_at(dir, "out"), 0, NULL, &a, &e), CK_EINVALID, "a hard-linked lock file is refused");
 	T_EQ_STR(get("victim"), "precious", "... and the other name is untouched");
-	unlink(at("out.ckconv-lock"));
-	unlink(at("victim"));
+	unlink(t_at(dir, "out.ckconv-lock"));
+	unlink(t_at(dir, "victim"));
 }
 
 static void test_commit(void)
@@ -99,32 +83,32 @@ static void test_commit(void)
 	txn *t = NULL;
 	const char *y, *d;
 	char tmpl[600];
-	T_EQ_INT(txn_begin(at("m"), 0, NULL, &t, &e), 0, "begin");
-	T_EQ_INT(txn_add(t, at("m.yaml"), TXN_FILE, &y, &e), 0, "add a file");
+	T_EQ_INT(txn_begin(t_at(dir, "m"), 0, NULL, &t, &e), 0, "begin");
+	T_EQ_INT(txn_add(t, t_at(dir, "m.yaml"), TXN_FILE, &y, &e), 0, "add a file");
 	snprintf(tmpl, sizeof tmpl, "%s/.m.yaml.ckconv-tmp.%d.", dir, (int)getpid());
 	T_OK(!strncmp(y, tmpl, strlen(tmpl)) && strlen(y) == strlen(tmpl) + 16, "its temporary is .NAME.ckconv-tmp.PID.TOKEN");
 	T_EQ_INT(txn_write_file(y, "a: 1\n", 5, &e), 0, "write it");
 	mode_t old = umask(022);
-	T_EQ_INT(txn_add(t, at("m.d"), TXN_DIR, &d, &e), 0, "add a directory");
+	T_EQ_INT(txn_add(t, t_at(dir, "m.d"), TXN_DIR, &d, &e), 0, "add a directory");
 	struct stat st;
 	T_OK(stat(d, &st) == 0 && (st.st_mode & 0777) == 0755, "its temporary is created honouring the umask (0755)");
 	umask(old);
-	T_OK(access(at("m.yaml"), F_OK) != 0, "nothing is at the final path before commit");
+	T_OK(access(t_at(dir, "m.yaml"), F_OK) != 0, "nothing is at the final path before commit");
 	T_EQ_INT(txn_commit(t, &e), 0, "commit");
 	T_EQ_STR(get("m.yaml"), "a: 1\n", "the file is in place");
-	T_OK(access(at("m.d"), F_OK) != 0, "an empty directory output is not created");
+	T_OK(access(t_at(dir, "m.d"), F_OK) != 0, "an empty directory output is not created");
 	txn_free(t);
 	T_EQ_INT(count_entries(), 1, "nothing else is left (no temporary, no lock)");
 
 	/* without force an existing output is refused; with force it is replaced */
 	ck_err_clear(&e);
-	T_EQ_INT(txn_begin(at("m"), 0, NULL, &t, &e), 0, "begin again");
-	T_EQ_INT(txn_add(t, at("m.yaml"), TXN_FILE, &y, &e), CK_EEXIST, "an existing output needs --force");
+	T_EQ_INT(txn_begin(t_at(dir, "m"), 0, NULL, &t, &e), 0, "begin again");
+	T_EQ_INT(txn_add(t, t_at(dir, "m.yaml"), TXN_FILE, &y, &e), CK_EEXIST, "an existing output needs --force");
 	T_HAS(e.msg, "output exists; pass --force to replace it", "... saying so");
 	txn_free(t);
 	ck_err_clear(&e);
-	T_EQ_INT(txn_begin(at("m"), 1, NULL, &t, &e), 0, "begin with force");
-	T_EQ_INT(txn_add(t, at("m.yaml"), TXN_FILE, &y, &e), 0, "add the file again");
+	T_EQ_INT(txn_begin(t_at(dir, "m"), 1, NULL, &t, &e), 0, "begin with force");
+	T_EQ_INT(txn_add(t, t_at(dir, "m.yaml"), TXN_FILE, &y, &e), 0, "add the file again");
 	T_EQ_INT(txn_write_file(y, "a: 2\n", 5, &e), 0, "write the new one");
 	T_EQ_STR(get("m.yaml"), "a: 1\n", "the old one stays until commit");
 	T_EQ_INT(txn_commit(t, &e), 0, "commit");
@@ -133,12 +117,12 @@ static void test_commit(void)
 	T_EQ_INT(count_entries(), 1, "no old copy is left");
 
 	/* a commit failing half-way leaves exactly what was there */
-	put("m.mdl", "old packed");
+	t_put(dir, "m.mdl", "old packed");
 	ck_err_clear(&e);
 	const char *p;
-	T_EQ_INT(txn_begin(at("m"), 1, NULL, &t, &e), 0, "begin with force");
-	T_EQ_INT(txn_add(t, at("m.yaml"), TXN_FILE, &y, &e), 0, "add the params");
-	T_EQ_INT(txn_add(t, at("m.mdl"), TXN_FILE, &p, &e), 0, "add the packed file");
+	T_EQ_INT(txn_begin(t_at(dir, "m"), 1, NULL, &t, &e), 0, "begin with force");
+	T_EQ_INT(txn_add(t, t_at(dir, "m.yaml"), TXN_FILE, &y, &e), 0, "add the params");
+	T_EQ_INT(txn_add(t, t_at(dir, "m.mdl"), TXN_FILE, &p, &e), 0, "add the packed file");
 	T_EQ_INT(txn_write_file(y, "a: 3\n", 5, &e), 0, "write the params");
 	/* the packed file's temporary is never written: its rename fails after the params' */
 	T_OK(txn_commit(t, &e) != 0, "a commit whose second rename fails fails");
@@ -149,16 +133,16 @@ static void test_commit(void)
 	T_EQ_INT(count_entries(), 2, "and nothing else is there");
 
 	/* drop: with force an output the run does not produce is removed */
-	mkdir(at("m.hf-files"), 0777);
-	put("m.hf-files/tokenizer.json", "{}");
+	mkdir(t_at(dir, "m.hf-files"), 0777);
+	t_put(dir, "m.hf-files/tokenizer.json", "{}");
 	ck_err_clear(&e);
-	T_EQ_INT(txn_begin(at("m"), 1, NULL, &t, &e), 0, "begin with force");
-	T_EQ_INT(txn_drop(t, at("m.hf-files"), TXN_DIR, &e), 0, "drop the carried files");
+	T_EQ_INT(txn_begin(t_at(dir, "m"), 1, NULL, &t, &e), 0, "begin with force");
+	T_EQ_INT(txn_drop(t, t_at(dir, "m.hf-files"), TXN_DIR, &e), 0, "drop the carried files");
 	T_EQ_INT(txn_commit(t, &e), 0, "commit");
-	T_OK(access(at("m.hf-files"), F_OK) != 0, "the old carried files are gone");
+	T_OK(access(t_at(dir, "m.hf-files"), F_OK) != 0, "the old carried files are gone");
 	txn_free(t);
-	unlink(at("m.yaml"));
-	unlink(at("m.mdl"));
+	unlink(t_at(dir, "m.yaml"));
+	unlink(t_at(dir, "m.mdl"));
 }
 
 static void test_check(void)
@@ -168,33 +152,33 @@ static void test_check(void)
 	T_HAS(e.msg, "/dev/null: exists and is a character device", "... saying what it is");
 	ck_err_clear(&e);
 	T_EQ_INT(txn_check("/dev/null", TXN_MODEL, 1, &e), CK_EINVALID, "... nor with a directory");
-	mkdir(at("hf"), 0777);
-	put("hf/tokenizer.json", "{}");
+	mkdir(t_at(dir, "hf"), 0777);
+	t_put(dir, "hf/tokenizer.json", "{}");
 	ck_err_clear(&e);
-	T_EQ_INT(txn_check(at("hf"), TXN_MODEL, 1, &e), CK_EINVALID, "a directory without config.json is no model output");
+	T_EQ_INT(txn_check(t_at(dir, "hf"), TXN_MODEL, 1, &e), CK_EINVALID, "a directory without config.json is no model output");
 	T_HAS(e.msg, "holds no config.json", "... saying so");
-	put("hf/config.json", "{}");
+	t_put(dir, "hf/config.json", "{}");
 	ck_err_clear(&e);
-	T_EQ_INT(txn_check(at("hf"), TXN_MODEL, 1, &e), 0, "with config.json it may be replaced");
-	symlink("/etc/passwd", at("hf/evil"));
+	T_EQ_INT(txn_check(t_at(dir, "hf"), TXN_MODEL, 1, &e), 0, "with config.json it may be replaced");
+	symlink("/etc/passwd", t_at(dir, "hf/evil"));
 	ck_err_clear(&e);
-	T_EQ_INT(txn_check(at("hf"), TXN_MODEL, 1, &e), CK_EINVALID, "one holding a symlink is not ours");
+	T_EQ_INT(txn_check(t_at(dir, "hf"), TXN_MODEL, 1, &e), CK_EINVALID, "one holding a symlink is not ours");
 	T_HAS(e.msg, "(a symbolic link), which ckconv never writes", "... naming it");
-	symlink(at("hf"), at("hflink"));
+	symlink(t_at(dir, "hf"), t_at(dir, "hflink"));
 	ck_err_clear(&e);
-	T_EQ_INT(txn_check(at("hflink"), TXN_MODEL, 1, &e), CK_EINVALID, "a symlink to a directory is not replaced");
-	cli_remove_tree(at("hf"));
-	unlink(at("hflink"));
+	T_EQ_INT(txn_check(t_at(dir, "hflink"), TXN_MODEL, 1, &e), CK_EINVALID, "a symlink to a directory is not replaced");
+	cli_remove_tree(t_at(dir, "hf"));
+	unlink(t_at(dir, "hflink"));
 
 	/* a symlink planted at a temporary path is refused, never followed */
-	put("victim", "precious");
-	symlink(at("victim"), at("planted"));
+	t_put(dir, "victim", "precious");
+	symlink(t_at(dir, "victim"), t_at(dir, "planted"));
 	ck_err_clear(&e);
-	T_OK(txn_create_file(at("planted"), &e) < 0, "creating a file over a planted symlink is refused");
+	T_OK(txn_create_file(t_at(dir, "planted"), &e) < 0, "creating a file over a planted symlink is refused");
 	T_HAS(e.msg, "not followed", "... with one line");
 	T_EQ_STR(get("victim"), "precious", "... and the target is untouched");
-	unlink(at("planted"));
-	unlink(at("victim"));
+	unlink(t_at(dir, "planted"));
+	unlink(t_at(dir, "victim"));
 }
 
 static void test_sweep(void)
@@ -202,30 +186,30 @@ static void test_sweep(void)
 	char name[128];
 	long dead = dead_pid();
 	snprintf(name, sizeof name, ".s.mdl.ckconv-tmp.%ld.0123456789abcdef", dead);
-	put(name, "dead run's temporary");
+	t_put(dir, name, "dead run's temporary");
 	char alive[128];
 	snprintf(alive, sizeof alive, ".s.mdl.ckconv-tmp.%d.0123456789abcdef", (int)getppid());
-	put(alive, "a live run's temporary");
+	t_put(dir, alive, "a live run's temporary");
 	char old[128];
 	snprintf(old, sizeof old, ".s.yaml.ckconv-old.%ld.0123456789abcdef", dead);
-	put(old, "old params");
-	put("s.yaml.tmpBackup", "user file");
-	put(".s.mdl.ckconv-tmp.1.short", "user file");
-	mkdir(at("s.hf-files.ckconv-old-notes"), 0777);
-	txn_sweep(at("s.mdl"), NULL);
-	txn_sweep(at("s.yaml"), NULL);
-	txn_sweep(at("s.hf-files"), NULL);
-	T_OK(access(at(name), F_OK) != 0, "a dead run's temporary is removed");
-	T_OK(access(at(alive), F_OK) == 0, "a live run's temporary is kept");
+	t_put(dir, old, "old params");
+	t_put(dir, "s.yaml.tmpBackup", "user file");
+	t_put(dir, ".s.mdl.ckconv-tmp.1.short", "user file");
+	mkdir(t_at(dir, "s.hf-files.ckconv-old-notes"), 0777);
+	txn_sweep(t_at(dir, "s.mdl"), NULL);
+	txn_sweep(t_at(dir, "s.yaml"), NULL);
+	txn_sweep(t_at(dir, "s.hf-files"), NULL);
+	T_OK(access(t_at(dir, name), F_OK) != 0, "a dead run's temporary is removed");
+	T_OK(access(t_at(dir, alive), F_OK) == 0, "a live run's temporary is kept");
 	T_EQ_STR(get("s.yaml"), "old params", "a dead run's old copy whose output is missing is put back");
-	T_OK(access(at("s.yaml.tmpBackup"), F_OK) == 0, "a user file that looks like a temporary is kept");
-	T_OK(access(at(".s.mdl.ckconv-tmp.1.short"), F_OK) == 0, "a name without the full token is kept");
-	T_OK(access(at("s.hf-files.ckconv-old-notes"), F_OK) == 0, "a user directory that looks old is kept");
-	cli_remove_tree(at("s.hf-files.ckconv-old-notes"));
-	unlink(at(alive));
-	unlink(at("s.yaml"));
-	unlink(at("s.yaml.tmpBackup"));
-	unlink(at(".s.mdl.ckconv-tmp.1.short"));
+	T_OK(access(t_at(dir, "s.yaml.tmpBackup"), F_OK) == 0, "a user file that looks like a temporary is kept");
+	T_OK(access(t_at(dir, ".s.mdl.ckconv-tmp.1.short"), F_OK) == 0, "a name without the full token is kept");
+	T_OK(access(t_at(dir, "s.hf-files.ckconv-old-notes"), F_OK) == 0, "a user directory that looks old is kept");
+	cli_remove_tree(t_at(dir, "s.hf-files.ckconv-old-notes"));
+	unlink(t_at(dir, alive));
+	unlink(t_at(dir, "s.yaml"));
+	unlink(t_at(dir, "s.yaml.tmpBackup"));
+	unlink(t_at(dir, ".s.mdl.ckconv-tmp.1.short"));
 	T_EQ_INT(count_entries(), 0, "sweep test leaves nothing");
 }
 
@@ -245,37 +229,37 @@ static void test_journal(void)
 	snprintf(d, sizeof d, ".j.mdl.ckconv-tmp.%ld.%s", dead, tok);
 	/* killed after placing j.mdl, before j.yaml: forward */
 	snprintf(rec, sizeof rec, "%ld %s\nplacing\n", dead, tok);
-	put("j.ckconv-lock", rec);
-	put(a, "new params");
-	put(b, "old params");
-	put(c, "old packed");
-	put("j.mdl", "new packed");
-	T_EQ_INT(txn_begin(at("j"), 1, NULL, &t, &e), 0, "begin over a dead run's lock");
-	T_EQ_INT(txn_add(t, at("j.yaml"), TXN_FILE, &tmp, &e), 0, "add");
-	T_EQ_INT(txn_add(t, at("j.mdl"), TXN_FILE, &tmp, &e), 0, "add");
+	t_put(dir, "j.ckconv-lock", rec);
+	t_put(dir, a, "new params");
+	t_put(dir, b, "old params");
+	t_put(dir, c, "old packed");
+	t_put(dir, "j.mdl", "new packed");
+	T_EQ_INT(txn_begin(t_at(dir, "j"), 1, NULL, &t, &e), 0, "begin over a dead run's lock");
+	T_EQ_INT(txn_add(t, t_at(dir, "j.yaml"), TXN_FILE, &tmp, &e), 0, "add");
+	T_EQ_INT(txn_add(t, t_at(dir, "j.mdl"), TXN_FILE, &tmp, &e), 0, "add");
 	T_EQ_STR(get("j.yaml"), "new params", "its commit had begun placing: the rest is placed");
-	T_OK(access(at(b), F_OK) != 0 && access(at(c), F_OK) != 0, "... and its old copies removed");
+	T_OK(access(t_at(dir, b), F_OK) != 0 && access(t_at(dir, c), F_OK) != 0, "... and its old copies removed");
 	T_EQ_STR(get("j.mdl"), "new packed", "... what it had placed stays");
 	txn_free(t);
 	T_EQ_INT(count_entries(), 2, "nothing else is left");
 	/* killed while moving the old ones aside (j.yaml moved, j.mdl not yet): back */
-	unlink(at("j.yaml"));
-	put("j.mdl", "old packed");
-	put(b, "old params");
-	put(a, "new params");
-	put(d, "new packed");
+	unlink(t_at(dir, "j.yaml"));
+	t_put(dir, "j.mdl", "old packed");
+	t_put(dir, b, "old params");
+	t_put(dir, a, "new params");
+	t_put(dir, d, "new packed");
 	snprintf(rec, sizeof rec, "%ld %s\n", dead, tok);
-	put("j.ckconv-lock", rec);
+	t_put(dir, "j.ckconv-lock", rec);
 	ck_err_clear(&e);
-	T_EQ_INT(txn_begin(at("j"), 1, NULL, &t, &e), 0, "begin over a dead run's lock");
-	T_EQ_INT(txn_add(t, at("j.yaml"), TXN_FILE, &tmp, &e), 0, "add");
-	T_EQ_INT(txn_add(t, at("j.mdl"), TXN_FILE, &tmp, &e), 0, "add");
+	T_EQ_INT(txn_begin(t_at(dir, "j"), 1, NULL, &t, &e), 0, "begin over a dead run's lock");
+	T_EQ_INT(txn_add(t, t_at(dir, "j.yaml"), TXN_FILE, &tmp, &e), 0, "add");
+	T_EQ_INT(txn_add(t, t_at(dir, "j.mdl"), TXN_FILE, &tmp, &e), 0, "add");
 	T_EQ_STR(get("j.yaml"), "old params", "its commit had not begun placing: the old output is put back");
 	T_EQ_STR(get("j.mdl"), "old packed", "... the one not yet moved is untouched");
-	T_OK(access(at(a), F_OK) != 0 && access(at(d), F_OK) != 0, "... and its temporaries removed");
+	T_OK(access(t_at(dir, a), F_OK) != 0 && access(t_at(dir, d), F_OK) != 0, "... and its temporaries removed");
 	txn_free(t);
-	unlink(at("j.yaml"));
-	unlink(at("j.mdl"));
+	unlink(t_at(dir, "j.yaml"));
+	unlink(t_at(dir, "j.mdl"));
 	T_EQ_INT(count_entries(), 0, "nothing else is left");
 }
 
@@ -283,16 +267,16 @@ static void test_journal(void)
  * with 128 + signal. */
 static void test_signal(int sig)
 {
-	mkdir(at("tree"), 0777);
-	mkdir(at("tree/comp"), 0777);
-	put("tree/comp/shard", "x");
-	put("tree/config.json", "{}");
-	put("file", "x");
+	mkdir(t_at(dir, "tree"), 0777);
+	mkdir(t_at(dir, "tree/comp"), 0777);
+	t_put(dir, "tree/comp/shard", "x");
+	t_put(dir, "tree/config.json", "{}");
+	t_put(dir, "file", "x");
 	pid_t p = fork();
 	if (p == 0) {
 		guard_signals_install();
-		guard_watch(at("file"), 0);
-		guard_watch(at("tree"), 1);
+		guard_watch(t_at(dir, "file"), 0);
+		guard_watch(t_at(dir, "tree"), 1);
 		raise(sig);
 		_exit(0);
 	}
@@ -305,14 +289,14 @@ static void test_signal(int sig)
 /* Held during a commit: the signal acts only at resume. */
 static void test_hold(void)
 {
-	put("file", "x");
+	t_put(dir, "file", "x");
 	pid_t p = fork();
 	if (p == 0) {
 		guard_signals_install();
-		guard_watch(at("file"), 0);
+		guard_watch(t_at(dir, "file"), 0);
 		guard_hold();
 		raise(SIGTERM);
-		if (access(at("file"), F_OK) != 0)
+		if (access(t_at(dir, "file"), F_OK) != 0)
 			_exit(3); /* acted too early */
 		guard_resume();
 		_exit(0);
