@@ -50,10 +50,8 @@ int main(void)
 	rule_set *rs = NULL;
 	if (!mkdtemp(dir))
 		return 1;
+	t_put(dir, "t.yaml", rules);
 	snprintf(path, sizeof path, "%s/t.yaml", dir);
-	FILE *f = fopen(path, "w");
-	fputs(rules, f);
-	fclose(f);
 	T_EQ_INT(rule_set_load(path, &rs, &e), 0, "the config rules load");
 	if (!rs)
 		return t_done();
@@ -103,9 +101,7 @@ int main(void)
 
 	/* expression evaluation sees hf, cs.model and let names */
 	rule_set_free(rs);
-	f = fopen(path, "w");
-	fputs("model: t\nlet: {twice: 'cs.model.n * 2'}\nkeys:\n  - {hf: a, cs: b}\n", f);
-	fclose(f);
+	t_put(dir, "t.yaml", "model: t\nlet: {twice: 'cs.model.n * 2'}\nkeys:\n  - {hf: a, cs: b}\n");
 	rs = NULL;
 	T_EQ_INT(rule_set_load(path, &rs, &e), 0, "a file with a let loads");
 	if (rs) {

@@ -42,10 +42,8 @@ int main(void)
 	plan p;
 	if (!mkdtemp(dir))
 		return 1;
+	t_put(dir, "t.yaml", rules);
 	snprintf(path, sizeof path, "%s/t.yaml", dir);
-	FILE *f = fopen(path, "w");
-	fputs(rules, f);
-	fclose(f);
 	T_EQ_INT(rule_set_load(path, &rs, &e), 0, "the rules load");
 	unlink(path);
 	rmdir(dir);

@@ -51,10 +51,8 @@ static rule_set *load_rules(const char *dir)
 	char path[128];
 	rule_set *rs = NULL;
 	ck_err e = {0};
+	t_put(dir, "t.yaml", rules);
 	snprintf(path, sizeof path, "%s/t.yaml", dir);
-	FILE *f = fopen(path, "w");
-	fputs(rules, f);
-	fclose(f);
 	rule_set_load(path, &rs, &e);
 	unlink(path);
 	return rs;
