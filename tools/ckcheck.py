@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """Independent checks for the test suite (numpy, h5py, PyYAML; no ckconv code).
 
-  ckcheck.py mdl-vs-st OUT.mdl REF.safetensors   packed file holds exactly REF's tensors
+  ckcheck.py mdl-vs-st OUT.mdl REF.safetensors [--random K1,K2]
+                                                  packed file holds exactly REF's tensors
+                                                  (--random: those keys compare dtype and shape only)
   ckcheck.py mdl-vs-mdl A.mdl B.mdl               two packed files hold the same tensors
   ckcheck.py st-vs-st A B [--common]              safetensors (file/dir/index) equal; --common: shared keys only
   ckcheck.py bin-vs-st BIN ST                      PyTorch .bin (file/dir/index) holds ST's tensors
   ckcheck.py yaml-eq A B                          both YAML files parse to the same mapping
-  ckcheck.py json-superset OUT REF                OUT has every key of REF with the same value
+  ckcheck.py json-superset OUT REF [--override JSON]
+                                                  OUT has every key of REF with the same value
+                                                  (--override: REF's values corrected first)
 Prints one line and exits 0 on success, 1 with the first difference otherwise.
 """
 import json, os, struct, sys
@@ -110,7 +114,8 @@ def mdl_load(path):
     return out
 
 
-def compare(a, b, common=False):
+def compare(a, b, common=False, random=()):
+    """random: keys the reference initialises at random (headless LM heads): dtype and shape only."""
     if not common:
         if set(a) != set(b):
             return f"key sets differ: only in first {sorted(set(a) - set(b))[:5]}, only in second {sorted(set(b) - set(a))[:5]}"
@@ -120,17 +125,23 @@ def compare(a, b, common=False):
     for k in keys:
         if a[k][0] != b[k][0] or a[k][1] != b[k][1]:
             return f"{k}: {a[k][0]} {a[k][1]} vs {b[k][0]} {b[k][1]}"
-        if a[k][2] != b[k][2]:
+        if a[k][2] != b[k][2] and k not in random:
             return f"{k}: bytes differ"
     return None
 
 
+def opt(argv, name):
+    """The value after --name, or None."""
+    return argv[argv.index(name) + 1] if name in argv else None
+
+
 def main(argv):
     cmd = argv[1]
+    random = set(filter(None, (opt(argv, "--random") or "").split(",")))
     if cmd == "mdl-vs-mdl":
         err = compare(mdl_load(argv[2]), mdl_load(argv[3]))
     elif cmd == "mdl-vs-st":
-        err = compare(mdl_load(argv[2]), st_load(argv[3]))
+        err = compare(mdl_load(argv[2]), st_load(argv[3]), random=random)
     elif cmd == "st-vs-st":
         err = compare(st_load(argv[2]), st_load(argv[3]), "--common" in argv)
     elif cmd == "bin-vs-st":
@@ -141,6 +152,7 @@ def main(argv):
         err = None if a == b else f"YAML differs:\n{json.dumps(a, sort_keys=True)}\n{json.dumps(b, sort_keys=True)}"
     elif cmd == "json-superset":
         a, b = json.load(open(argv[2])), json.load(open(argv[3]))
+        b.update(json.loads(opt(argv, "--override") or "{}"))
         bad = [k for k in b if k not in a or a[k] != b[k]]
         err = None if not bad else "; ".join(f"{k}: {a.get(k, '<missing>')!r} != {b[k]!r}" for k in bad)
     else:
