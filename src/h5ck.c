@@ -14,7 +14,9 @@
 #include "buf.h"
 #include "h5ck.h"
 #include "h5lz4.h"
+#include "h5raw.h"
 #include "io.h"
+#include "strmap.h"
 #include "text.h"
 #include "valio.h"
 #include <xxhash.h>
@@ -982,6 +984,10 @@ typedef struct h5src {
 	uint64_t fsize;  /* the file's size: no storage may lie past it */
 	unsigned char *zbuf, *cbuf; /* one stored chunk, one decoded chunk (reused) */
 	size_t zcap, ccap;
+	h5raw *root;     /* the root group's attributes read in one pass (NULL: HDF5 reads them by name) */
+	strmap links;    /* the root group's links by name -> index in link (read in one pass) */
+	struct rlink { haddr_t addr; H5L_type_t type; } *link;
+	size_t nlink, lcap;
 } h5src;
 
 static void src_free(ck_tsrc *base)
@@ -1001,7 +1007,117 @@ static void src_free(ck_tsrc *base)
 	free(s->prov);
 	free(s->zbuf);
 	free(s->cbuf);
+	h5raw_free(s->root);
+	strmap_dispose(&s->links);
+	free(s->link);
 	free(s);
+}
+
+/* ---- reading: the root group's attributes ----
+ * A cstorch file keeps one attribute per key in the root group; in h5py's compact storage HDF5
+ * finds one by name by scanning them all. They are read here once, in one pass over the root
+ * object header (h5raw.c), and looked up in a hash map; HDF5 reads them only when h5raw declines
+ * (a version-2 header: ckconv's own dense storage, where HDF5's lookup is a B-tree). */
+
+static int root_load(h5src *s, ck_err *e)
+{
+	char why[256];
+	H5O_info_t oi;
+	hid_t fcpl = -1;
+	hsize_t ub = 0;
+	size_t sa = 0, ss = 0;
+	void *h = NULL;
+	struct stat sb;
+	const char *w;
+	int rc = 0;
+	if (H5Oget_info2(s->fid, &oi, H5O_INFO_BASIC) < 0 || (fcpl = H5Fget_create_plist(s->fid)) < 0 ||
+		H5Pget_userblock(fcpl, &ub) < 0 || H5Pget_sizes(fcpl, &sa, &ss) < 0 ||
+		H5Fget_vfd_handle(s->fid, H5P_DEFAULT, &h) < 0 || !h || fstat(*(int *)h, &sb) < 0) {
+		rc = ck_errf(e, CK_EIO, "%s: cannot locate the root group's attributes: %s", s->base.path, h5_why(why));
+		goto done;
+	}
+	h5raw_loc l = {*(int *)h, ub, oi.addr, (uint64_t)sb.st_size, (int)sa, (int)ss};
+	if (h5raw_read(&l, &s->root, &w) < 0)
+		rc = ck_errf(e, CK_EINVALID, "%s: the root group's attributes are unreadable: %s", s->base.path, w);
+done:
+	close_id(&fcpl, H5Pclose);
+	H5Eclear2(H5E_DEFAULT);
+	return rc;
+}
+
+/* Root attribute `name` as a string (attr_get_str's contract). */
+static int root_str(h5src *s, const char *name, size_t max, char **out, ck_err *e)
+{
+	const char *f = s->base.path;
+	if (!s->root)
+		return attr_get_str(s->fid, name, max, out, f, e);
+	const h5raw_attr *a = h5raw_get(s->root, name);
+	*out = NULL;
+	if (!a)
+		return 0;
+	if (a->kind != H5RAW_STR)
+		return ck_errf(e, CK_EINVALID, "%s: attribute '%s': expected one string", f, name);
+	size_t len = strnlen(a->str, a->len); /* as a C string, like HDF5's read */
+	if (len > max)
+		return ck_errf(e, CK_ELIMIT, "%s: attribute '%s' longer than %zu bytes", f, name, max);
+	if (!(*out = ck_malloc(e, len + 1)))
+		return CK_ENOMEM;
+	memcpy(*out, a->str, len);
+	(*out)[len] = '\0';
+	return 0;
+}
+
+/* Root attribute `name` as a number or bool (attr_get_num's contract). */
+static int root_num(h5src *s, const char *name, int *found, double *num, int *truthy, ck_err *e)
+{
+	if (!s->root)
+		return attr_get_num(s->fid, name, found, num, truthy, s->base.path, e);
+	const h5raw_attr *a = h5raw_get(s->root, name);
+	*found = 0;
+	*num = 0;
+	*truthy = 0;
+	if (!a)
+		return 0;
+	if (a->kind != H5RAW_NUM)
+		return ck_errf(e, CK_EINVALID, "%s: attribute '%s': expected one number or bool", s->base.path, name);
+	*found = 1;
+	*num = a->num;
+	*truthy = a->truthy;
+	return 0;
+}
+
+static herr_t root_link_cb(hid_t g, const char *name, const H5L_info_t *li, void *data)
+{
+	h5src *s = data;
+	(void)g;
+	if (s->nlink == s->lcap) {
+		size_t cap = s->lcap ? s->lcap * 2 : 64;
+		struct rlink *l = realloc(s->link, cap * sizeof *l);
+		if (!l)
+			return -1;
+		s->link = l;
+		s->lcap = cap;
+	}
+	s->link[s->nlink] = (struct rlink){li->type == H5L_TYPE_HARD ? li->u.address : HADDR_UNDEF, li->type};
+	if (strmap_put(&s->links, name, s->nlink) < 0)
+		return -1;
+	s->nlink++;
+	return 0;
+}
+
+/* The root group's links, in one pass (H5Literate walks the group's index once). */
+static int root_links(h5src *s, ck_err *e)
+{
+	char why[256];
+	H5G_info_t gi;
+	if (H5Gget_info(s->fid, &gi) < 0)
+		return ck_errf(e, CK_EIO, "%s: cannot list the root group: %s", s->base.path, h5_why(why));
+	if (gi.nlinks > MAX_DATASETS)
+		return ck_errf(e, CK_ELIMIT, "%s: %llu root links, limit is %d", s->base.path,
+			(unsigned long long)gi.nlinks, MAX_DATASETS);
+	if (H5Literate(s->fid, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, root_link_cb, s) < 0)
+		return ck_errf(e, CK_EIO, "%s: cannot list the root group: %s", s->base.path, h5_why(why));
+	return 0;
 }
 
 /* Memory type for a read: the file type itself (no value conversion), only made little-endian. */
@@ -1168,11 +1284,22 @@ static int ds_open(h5src *s, const char *dsname, hid_t *ds, ck_err *e)
 {
 	char why[256];
 	int rc;
+	size_t li;
 	*ds = -1;
-	if ((rc = path_hard(s, dsname, e)))
+	if (!strchr(dsname, '/') && strmap_get(&s->links, dsname, &li) && s->link[li].type == H5L_TYPE_HARD) {
+		/* a key in the root group: opened at the address its hard link names, found in the map
+		 * (HDF5's lookup by name scans the root's object header, all keys' attributes) */
+		if ((*ds = H5Oopen_by_addr(s->fid, s->link[li].addr)) < 0)
+			return ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", s->base.path, dsname, h5_why(why));
+		if (H5Iget_type(*ds) != H5I_DATASET) {
+			close_id(ds, H5Oclose);
+			return ck_errf(e, CK_EINVALID, "%s: '%s' is not a dataset", s->base.path, dsname);
+		}
+	} else if ((rc = path_hard(s, dsname, e))) {
 		return rc;
-	if ((*ds = H5Dopen2(s->fid, dsname, s->dapl)) < 0)
+	} else if ((*ds = H5Dopen2(s->fid, dsname, s->dapl)) < 0) {
 		return ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", s->base.path, dsname, h5_why(why));
+	}
 	if ((rc = storage_ok(s, *ds, dsname, e)))
 		close_id(ds, H5Dclose);
 	return rc;
@@ -1875,7 +2002,7 @@ static int spec_keys(h5src *s, walk *w, ck_err *e)
 	char *text = NULL;
 	json_t *spec = NULL, *ts = NULL;
 	const char *f = s->base.path;
-	int rc = attr_get_str(s->fid, "__spec__", MAX_SPEC, &text, f, e);
+	int rc = root_str(s, "__spec__", MAX_SPEC, &text, e);
 	if (rc)
 		return rc;
 	if (!text)
@@ -2036,7 +2163,7 @@ static int load_key(h5src *s, links *l, const char *key, ck_err *e)
 	if (!aname)
 		return CK_ENOMEM;
 	snprintf(aname, len, "%s.__metadata__", key);
-	if ((rc = attr_get_str(s->fid, aname, MAX_META, &text, f, e)))
+	if ((rc = root_str(s, aname, MAX_META, &text, e)))
 		goto done;
 	if (!text) {
 		rc = ck_errf(e, CK_EINVALID, "%s: key '%s': root attribute '%s' missing", f, key, aname);
@@ -2329,16 +2456,16 @@ int h5ck_open(const char *path, ck_tsrc **out, ck_err *e)
 		goto done;
 	}
 	s->fsize = fsize;
-	if ((rc = attr_get_num(s->fid, "__version__", &found, &ver, &ok, path, e)))
+	if ((rc = root_load(s, e)) || (rc = root_links(s, e)) || (rc = root_num(s, "__version__", &found, &ver, &ok, e)))
 		goto done;
 	if (!found) {
 		rc = ck_errf(e, CK_EINVALID, "%s: not a cstorch checkpoint (no __version__ root attribute)", path);
 		goto done;
 	}
-	if ((rc = attr_get_str(s->fid, "__ckconv__", MAX_META, &s->prov, path, e)))
+	if ((rc = root_str(s, "__ckconv__", MAX_META, &s->prov, e)))
 		goto done;
 	if (ver >= 0.5) {
-		if ((rc = attr_get_num(s->fid, "__SUCCESS__", &found, &ver, &ok, path, e)))
+		if ((rc = root_num(s, "__SUCCESS__", &found, &ver, &ok, e)))
 			goto done;
 		if (!found || !ok) {
 			rc = ck_errf(e, CK_EINVALID, "%s: checkpoint is incomplete (__SUCCESS__ missing or false)", path);
