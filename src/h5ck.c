@@ -16,6 +16,7 @@
 #include "h5lz4.h"
 #include "h5raw.h"
 #include "io.h"
+#include "sandbox.h"
 #include "strmap.h"
 #include "text.h"
 #include "valio.h"
@@ -2418,7 +2419,8 @@ const char *h5ck_provenance(const ck_tsrc *s)
 	return s && s->ops == &src_ops ? ((const h5src *)s)->prov : NULL;
 }
 
-int h5ck_open(const char *path, ck_tsrc **out, ck_err *e)
+/* The whole open, in this process (the sandboxed child runs it first: h5ck_open). */
+static int open_here(const char *path, ck_tsrc **out, ck_err *e)
 {
 	char why[256];
 	h5src *s = NULL;
@@ -2483,6 +2485,98 @@ done:
 	else
 		*out = &s->base;
 	return rc;
+}
+
+/* ---- the sandbox: libhdf5's own bugs (docs/security.md) ----
+ * libhdf5 1.10 decodes object headers, B-trees and heaps of a hostile file with bugs of its own
+ * (the fuzz harness found an overflow read and an endless loop), before any check of ours can
+ * run. So the metadata is first read in a sandboxed child (sandbox.h): the whole open, then every
+ * dataset's header, checksum attribute and chunk index as a read would touch them. A crash,
+ * hang or runaway there is one error line; only a file libhdf5 survived is opened here. */
+
+static sandbox_limits box = {0, 0, 0}; /* 0: derived from the file's size (h5ck_sandbox_limits) */
+
+void h5ck_sandbox_limits(unsigned cpu_s, unsigned wall_s)
+{
+	box.cpu_s = cpu_s;
+	box.wall_s = wall_s;
+}
+
+/* Every HDF5 structure a read of tensor i parses: its header, checksum, chunk index. */
+static int touch_tensor(h5src *s, size_t i, ck_err *e)
+{
+	hsize_t n[CK_MAX_RANK], c[CK_MAX_RANK] = {0}, off[CK_MAX_RANK];
+	unsigned long long sum;
+	dsr r;
+	int rc;
+	if (s->deferred[i] || !s->base.t[i].nbytes || (rc = src_open_ds(s, i, &r, e)))
+		return s->deferred[i] || !s->base.t[i].nbytes ? 0 : rc;
+	if (H5Aexists(r.ds, H5CK_CHECKSUM_ATTR) > 0) {
+		hid_t a = H5Aopen(r.ds, H5CK_CHECKSUM_ATTR, H5P_DEFAULT);
+		if (a >= 0)
+			H5Aread(a, H5T_NATIVE_ULLONG, &sum), H5Aclose(a);
+	}
+	for (int d = 0; r.chunked && d < r.rank; d++)
+		n[d] = (r.dim[d] + r.cdim[d] - 1) / r.cdim[d];
+	while (r.chunked) {
+		unsigned mask;
+		haddr_t addr;
+		hsize_t size;
+		for (int d = 0; d < r.rank; d++)
+			off[d] = c[d] * r.cdim[d];
+		H5Dget_chunk_info_by_coord(r.ds, off, &mask, &addr, &size);
+		int d = r.rank - 1;
+		for (; d >= 0 && ++c[d] >= n[d]; d--)
+			c[d] = 0;
+		if (d < 0)
+			break;
+	}
+	H5Eclear2(H5E_DEFAULT);
+	dsr_done(&r);
+	H5Dclose(r.ds);
+	return 0;
+}
+
+static int probe(void *arg)
+{
+	const char *path = arg;
+	ck_tsrc *src = NULL;
+	ck_err e = {0};
+	int rc = open_here(path, &src, &e);
+	for (size_t i = 0; !rc && i < src->n; i++)
+		rc = touch_tensor((h5src *)src, i, &e);
+	if (src)
+		src_free(src);
+	return rc;
+}
+
+int h5ck_open(const char *path, ck_tsrc **out, ck_err *e)
+{
+	char why[256];
+	struct stat sb;
+	int rc, fd, res = 0;
+	*out = NULL;
+	if (!path)
+		return ck_errf(e, CK_EINVALID, "h5ck_open: no path");
+	if ((rc = io_open_input(path, &fd, &sb, e)))
+		return rc;
+	close(fd);
+	if (!h5ck_is_hdf5(path))
+		return ck_errf(e, CK_EINVALID, "%s: not an HDF5 file (no HDF5 signature)", path);
+	/* metadata costs ~0.1 ms per tensor and grows with the file; the limits leave room for
+	 * a million tensors and only stop what no file needs */
+	uint64_t mib = (uint64_t)sb.st_size >> 20;
+	sandbox_limits l = {box.cpu_s ? box.cpu_s : (unsigned)(60 + (mib > 4 * 3540 ? 3540 : mib / 4)),
+		box.wall_s, ((uint64_t)2 << 30) + 2 * (uint64_t)sb.st_size};
+	if (!l.wall_s)
+		l.wall_s = 4 * l.cpu_s + 60; /* a shared machine gives a process a fraction of a core */
+	if (sandbox_run(probe, (void *)path, &l, &res, why, sizeof why) < 0)
+		return ck_errf(e, CK_ECORRUPT, "%s: reading its HDF5 metadata in a sandbox, libhdf5 %s; the file is damaged "
+			"or hostile (docs/security.md)", path, why);
+	if (res == CK_ENOMEM)
+		return ck_errf(e, CK_ELIMIT, "%s: its HDF5 metadata needs more than %llu MiB of memory", path,
+			(unsigned long long)(l.mem_extra >> 20));
+	return open_here(path, out, e);
 }
 
 size_t h5ck_checksummed(const ck_tsrc *base)
