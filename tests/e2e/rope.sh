@@ -43,7 +43,7 @@ expect_fail "llama3 extra args HF cannot take are refused by name" 'pos_scaling_
 # --- linear (vicuna-7b-v1.5-16k)
 hf lin '{"rope_scaling": {"type": "linear", "factor": 4.0}}'
 check "linear HF -> CS -> HF round trip" sh -c "'$CKCONV' convert '$T/lin' -o '$T/lin.mdl' -q && '$CKCONV' convert '$T/lin.mdl' -o '$T/lin-back' -q"
-check "... CS pos_scaling_type linear, factor 4.0, no extra args" test "$(yget "$T/lin.yaml" pos_scaling_type) $(yget "$T/lin.yaml" pos_scaling_factor) $(yget "$T/lin.yaml" pos_scaling_extra_args)" = '"linear" 4.0 null'
+check "... CS pos_scaling_type linear, factor 4.0, no extra args" test "$(yget "$T/lin.yaml" pos_scaling_type) $(yget "$T/lin.yaml" pos_scaling_factor) $(yget "$T/lin.yaml" pos_scaling_extra_args)" = '"linear" 4.0 "ABSENT"'
 check "... HF {type: linear, factor: 4.0}" test "$(jget "$T/lin-back/config.json" rope_scaling)" = '{"factor": 4.0, "type": "linear"}'
 
 # --- yarn
