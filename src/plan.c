@@ -88,6 +88,7 @@ typedef struct builder {
 	size_t *n_ops;   /* per source tensor: scalings to apply first (muP) */
 	plan_op (*ops)[PLAN_MAX_OPS];
 	unsigned char *rule_said; /* per key rule: its shapes already reported as disagreeing */
+	unsigned char *off;       /* per key rule: its `when` is false for this config */
 } builder;
 
 /* The placeholder a stacking action gathers over (its PLACEHOLDER parameter), or NULL. */
@@ -149,7 +150,7 @@ static int add_member(builder *B, const match_hit *h, size_t key)
 }
 
 typedef struct param_ctx {
-	cfg_env env;
+	config_env env;
 } param_ctx;
 
 static int eval_param(void *vctx, const rule_param *p, vocab_ptype type, double *out, ck_err *e)
@@ -159,11 +160,11 @@ static int eval_param(void *vctx, const rule_param *p, vocab_ptype type, double 
 	long long i;
 	int rc;
 	if (type == VOCAB_P_INT) {
-		rc = cfg_eval_int(&c->env, p->x, &i, e);
+		rc = config_eval_int(&c->env, p->x, &i, e);
 		*out = (double)i;
 		return rc;
 	}
-	if ((rc = cfg_eval(&c->env, p->x, &v, e)))
+	if ((rc = config_eval(&c->env, p->x, &v, e)))
 		return rc;
 	if (type == VOCAB_P_COND)
 		*out = expr_truthy(v);
@@ -381,8 +382,8 @@ static int expected_shape(builder *B, const rule_key *k, int side, const match_b
 		return 0;
 	if (!(vars = bind_vars(b)))
 		return ck_errf(B->e, CK_ENOMEM, "out of memory"), -1;
-	cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
-	rc = cfg_eval(&env, x, &v, &pe);
+	config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
+	rc = config_eval(&env, x, &v, &pe);
 	json_decref(vars);
 	if (rc) {
 		PROBLEM(B->p, "rule %s:%d:%d: shape: %s", k->shape_pos.file, k->shape_pos.line, k->shape_pos.col, pe.msg);
@@ -565,11 +566,11 @@ static int finish_group(builder *B, const pending *pg)
 
 static int eval_shape(builder *B, const rule_key *k, json_t *vars, ck_shape *out)
 {
-	cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
+	config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
 	json_t *v = NULL, *it;
 	ck_err pe = {0};
 	size_t i;
-	if (cfg_eval(&env, k->gen_shape, &v, &pe)) {
+	if (config_eval(&env, k->gen_shape, &v, &pe)) {
 		PROBLEM(B->p, "%s", pe.msg);
 		return 1;
 	}
@@ -595,7 +596,7 @@ static int eval_shape(builder *B, const rule_key *k, json_t *vars, ck_shape *out
 
 static int add_generated(builder *B, const rule_key *k, const char *tname, json_t *vars)
 {
-	cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
+	config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
 	act_t t = {0};
 	plan_group *g;
 	ck_err pe = {0};
@@ -610,7 +611,7 @@ static int add_generated(builder *B, const rule_key *k, const char *tname, json_
 		PROBLEM(B->p, "%s: %s", tname, pe.msg);
 		return 0;
 	}
-	if (cfg_eval(&env, k->gen_value, &v, &pe) || !json_is_number(v)) {
+	if (config_eval(&env, k->gen_value, &v, &pe) || !json_is_number(v)) {
 		PROBLEM(B->p, "%s", pe.code ? pe.msg : "create: the generator's value must be a number");
 		json_decref(v);
 		return 0;
@@ -657,12 +658,12 @@ static int create_one(builder *B, const rule_key *k, const char *tpl, const matc
 /* for: {NAME: <list>} binds NAME to each value of the list. */
 static int create_for_list(builder *B, const rule_key *k, const char *tpl)
 {
-	cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope};
+	config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope};
 	json_t *list = NULL, *it;
 	ck_err pe = {0};
 	size_t i;
 	int rc = 0;
-	if (cfg_eval(&env, k->for_list, &list, &pe) || !json_is_array(list)) {
+	if (config_eval(&env, k->for_list, &list, &pe) || !json_is_array(list)) {
 		PROBLEM(B->p, "%s", pe.code ? pe.msg : "create: 'for' must give a list");
 		json_decref(list);
 		return 0;
@@ -691,7 +692,7 @@ static int add_created(builder *B, match_prog *mp)
 	for (size_t r = 0; r < B->rs->n_keys && !rc; r++) {
 		const rule_key *k = &B->rs->keys[r];
 		const char *tpl = k->n_tpl[!B->dir] ? k->tpl[!B->dir][0] : NULL;
-		if (!k->creates || !tpl || k->n_tpl[B->dir])
+		if (!k->creates || !tpl || k->n_tpl[B->dir] || B->off[r])
 			continue;
 		if (k->for_list) {
 			rc = create_for_list(B, k, tpl);
@@ -710,15 +711,57 @@ static int add_created(builder *B, match_prog *mp)
 	return rc;
 }
 
+/* The rules in force for this config: B->off marks those whose `when` is false, and *out is a
+ * copy of the rule list in which they have no source templates, so that they match nothing and
+ * their keys fall through to later rules (first match wins). */
+static int rules_in_force(builder *B, rule_key **out)
+{
+	const rule_set *rs = B->rs;
+	json_t *vars = json_object();
+	int rc = 0;
+	*out = NULL;
+	if (!vars || !(B->off = calloc(rs->n_keys ? rs->n_keys : 1, 1)) ||
+		!(*out = malloc((rs->n_keys ? rs->n_keys : 1) * sizeof **out))) {
+		rc = ck_errf(B->e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
+	memcpy(*out, rs->keys, rs->n_keys * sizeof **out);
+	for (size_t r = 0; r < rs->n_keys && !rc; r++) {
+		const rule_key *k = &rs->keys[r];
+		json_t *v = NULL;
+		ck_err pe = {0};
+		if (!k->when)
+			continue;
+		config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
+		if (config_eval(&env, k->when, &v, &pe)) {
+			rc = ck_errf(B->e, CK_EINVALID, "%s (the `when` of rule %s:%d:%d)", pe.msg, k->pos.file, k->pos.line,
+				k->pos.col);
+			break;
+		}
+		B->off[r] = !expr_truthy(v);
+		json_decref(v);
+		if (B->off[r])
+			(*out)[r].n_tpl[B->dir] = 0;
+	}
+done:
+	json_decref(vars);
+	return rc;
+}
+
 int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src_prefix, const char *dst_prefix,
 	json_t *hf, json_t *cs, const plan_opts *o, ck_err *e)
 {
-	builder B = {p, rs, dir, src, src_prefix, dst_prefix, hf, cs, o, e, {0}, 0, NULL, NULL, NULL, NULL};
+	builder B = {p, rs, dir, src, src_prefix, dst_prefix, hf, cs, o, e, {0}, 0, NULL, NULL, NULL, NULL, NULL};
 	match_prog *mp = NULL;
+	rule_key *in_force = NULL;
 	size_t before = p->n_problems;
 	int rc;
 	strmap_init(&B.groups);
-	if ((rc = match_compile(rs, dir, &mp, e)))
+	if ((rc = rules_in_force(&B, &in_force)))
+		goto done;
+	rule_set view = *rs;
+	view.keys = in_force;
+	if ((rc = match_compile(&view, dir, &mp, e)))
 		goto done;
 	if (o && o->mup && dir == MATCH_CS_TO_HF && (rc = mup_ops(&B, o->mup)))
 		goto done;
@@ -768,6 +811,8 @@ done:
 	free(B.n_ops);
 	free(B.ops);
 	free(B.rule_said);
+	free(B.off);
+	free(in_force);
 	strmap_dispose(&B.groups);
 	match_free(mp);
 	return rc;
