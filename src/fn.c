@@ -23,7 +23,7 @@ static int perr(ck_err *e, rule_pos p, const char *fmt, const char *a, const cha
 	return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s", p.file, p.line, p.col, msg);
 }
 
-static rule_pos pos_at(const rule_file *f, const yd_node *n)
+static rule_pos pos_at(const rule_file *f, const ydoc_node *n)
 {
 	rule_pos p = {f->path, n->line, n->col};
 	return p;
@@ -71,11 +71,11 @@ size_t fn_table_count(const fn_table *t) { return t ? t->n : 0; }
 
 const fn_def *fn_table_at(const fn_table *t, size_t i) { return t && i < t->n ? &t->d[i] : NULL; }
 
-const char *fn_step_name(const yd_node *step)
+const char *fn_step_name(const ydoc_node *step)
 {
-	if (step->kind == YD_SCALAR)
+	if (step->kind == YDOC_SCALAR)
 		return step->value;
-	return step->kind == YD_MAP && step->n == 1 ? step->items[0]->value : NULL;
+	return step->kind == YDOC_MAP && step->n == 1 ? step->items[0]->value : NULL;
 }
 
 /* --- expressions as text ------------------------------------------------------------------ */
@@ -698,15 +698,15 @@ static int check_free_names(const fn_def *d, const rule_act *a, ck_err *e)
 }
 
 /* The text of an argument or parameter value: a scalar as written, a sequence as "[a, b]". */
-static int node_text(const rule_file *f, const yd_node *v, char *buf, size_t cap, ck_err *e)
+static int node_text(const rule_file *f, const ydoc_node *v, char *buf, size_t cap, ck_err *e)
 {
 	size_t o = 0;
-	if (v->kind == YD_SCALAR)
+	if (v->kind == YDOC_SCALAR)
 		return snprintf(buf, cap, "%s", v->value) < (int)cap ? 0 : perr(e, pos_at(f, v), "value too long", NULL, NULL);
-	if (v->kind != YD_SEQ)
-		return perr(e, pos_at(f, v), "a value must be a scalar or a list, found a %s", yd_kind_name(v->kind), NULL);
+	if (v->kind != YDOC_SEQ)
+		return perr(e, pos_at(f, v), "a value must be a scalar or a list, found a %s", ydoc_kind_name(v->kind), NULL);
 	for (size_t i = 0; i < v->n; i++) {
-		if (v->items[i]->kind != YD_SCALAR)
+		if (v->items[i]->kind != YDOC_SCALAR)
 			return perr(e, pos_at(f, v->items[i]), "list items must be scalars", NULL, NULL);
 		int w = snprintf(buf + o, cap - o, "%s%s", i ? ", " : "[", v->items[i]->value);
 		if (w < 0 || (o += (size_t)w) + 2 >= cap)
@@ -717,7 +717,7 @@ static int node_text(const rule_file *f, const yd_node *v, char *buf, size_t cap
 }
 
 /* One step of a body or a chain: a call (expanded) or a primitive. vis: the functions visible. */
-static int parse_step(const fn_table *vis, const rule_file *f, const yd_node *n, rule_act **acts, size_t *cnt,
+static int parse_step(const fn_table *vis, const rule_file *f, const ydoc_node *n, rule_act **acts, size_t *cnt,
 	ck_err *e)
 {
 	const char *name = fn_step_name(n);
@@ -730,10 +730,10 @@ static int parse_step(const fn_table *vis, const rule_file *f, const yd_node *n,
 	return rule_act_parse(f, n, &(*acts)[*cnt - 1], e);
 }
 
-static int parse_def(fn_table *t, const rule_file *f, const yd_node *k, const yd_node *v, ck_err *e)
+static int parse_def(fn_table *t, const rule_file *f, const ydoc_node *k, const ydoc_node *v, ck_err *e)
 {
 	static const char *const allowed[] = {"params", "steps", "doc", NULL};
-	const yd_node *ps = yd_map_get(v, "params"), *st = yd_map_get(v, "steps"), *doc = yd_map_get(v, "doc");
+	const ydoc_node *ps = ydoc_map_get(v, "params"), *st = ydoc_map_get(v, "steps"), *doc = ydoc_map_get(v, "doc");
 	vocab_kind kind;
 	fn_def *d = &t->d[t->n];
 	memset(d, 0, sizeof *d);
@@ -742,7 +742,7 @@ static int parse_def(fn_table *t, const rule_file *f, const yd_node *k, const yd
 	if (vocab_lookup(k->value, ~0u, &kind) == 0 || fn_lookup(t, k->value))
 		return perr(e, pos_at(f, k), "function '%s' is already defined (%s)", k->value,
 			fn_lookup(t, k->value) ? "a function" : "a primitive of actions.def");
-	if (v->kind != YD_MAP)
+	if (v->kind != YDOC_MAP)
 		return perr(e, pos_at(f, v), "function '%s' must be a mapping {params: [...], steps: [...], doc: TEXT}",
 			k->value, NULL);
 	for (size_t i = 0; i < v->n; i++) {
@@ -754,10 +754,10 @@ static int parse_def(fn_table *t, const rule_file *f, const yd_node *k, const yd
 			return perr(e, pos_at(f, v->items[2 * i]), "unknown key '%s' in function (expected one of: params, steps, doc)",
 				key, NULL);
 	}
-	if (!st || st->kind != YD_SEQ || !st->n)
+	if (!st || st->kind != YDOC_SEQ || !st->n)
 		return perr(e, pos_at(f, st ? st : v), "function '%s' needs steps: a non-empty list of actions", k->value, NULL);
-	if ((ps && ps->kind != YD_SEQ) || (doc && doc->kind != YD_SCALAR))
-		return perr(e, pos_at(f, ps && ps->kind != YD_SEQ ? ps : doc), "function '%s': params is a list of names, doc a text",
+	if ((ps && ps->kind != YDOC_SEQ) || (doc && doc->kind != YDOC_SCALAR))
+		return perr(e, pos_at(f, ps && ps->kind != YDOC_SEQ ? ps : doc), "function '%s': params is a list of names, doc a text",
 			k->value, NULL);
 	d->pos = pos_at(f, k);
 	t->n++; /* owned from here: freed with the table on any error */
@@ -765,8 +765,8 @@ static int parse_def(fn_table *t, const rule_file *f, const yd_node *k, const yd
 		(ps && ps->n && !(d->params = calloc(ps->n, sizeof *d->params))))
 		return ck_errf(e, CK_ENOMEM, "out of memory");
 	for (size_t i = 0; ps && i < ps->n; i++) {
-		const yd_node *p = ps->items[i];
-		if (p->kind != YD_SCALAR || !ident_ok(p->value) ||
+		const ydoc_node *p = ps->items[i];
+		if (p->kind != YDOC_SCALAR || !ident_ok(p->value) ||
 			name_index(d->params, d->n_params, p->value, strlen(p->value)) >= 0)
 			return perr(e, pos_at(f, p), "function '%s': parameters are distinct identifiers", k->value, NULL);
 		if (!(d->params[d->n_params++] = strdup(p->value)))
@@ -787,7 +787,7 @@ static int parse_def(fn_table *t, const rule_file *f, const yd_node *k, const yd
 	return fn_derive(d->steps, d->n_steps, e);
 }
 
-int fn_table_parse(const rule_file *f, const yd_node *sec, const fn_table *const *inc, size_t n_inc, fn_table **out,
+int fn_table_parse(const rule_file *f, const ydoc_node *sec, const fn_table *const *inc, size_t n_inc, fn_table **out,
 	ck_err *e)
 {
 	fn_table *t = calloc(1, sizeof *t);
@@ -846,22 +846,22 @@ static int bind_step(const fn_def *d, char *const *with, const rule_act *b, rule
 	return 0;
 }
 
-int fn_expand(const fn_def *d, const rule_file *f, const yd_node *call, rule_act **acts, size_t *n, ck_err *e)
+int fn_expand(const fn_def *d, const rule_file *f, const ydoc_node *call, rule_act **acts, size_t *n, ck_err *e)
 {
-	const yd_node *args = call->kind == YD_MAP ? call->items[1] : NULL;
-	rule_pos at = pos_at(f, call->kind == YD_MAP ? call->items[0] : call);
+	const ydoc_node *args = call->kind == YDOC_MAP ? call->items[1] : NULL;
+	rule_pos at = pos_at(f, call->kind == YDOC_MAP ? call->items[0] : call);
 	char **with = calloc(d->n_params ? d->n_params : 1, sizeof *with), buf[FN_MAX_TEXT];
 	int rc = 0;
 	if (!with)
 		return ck_errf(e, CK_ENOMEM, "out of memory");
-	if (args && args->kind == YD_SCALAR && !args->quoted && (!strcmp(args->value, "null") || !args->value[0]))
+	if (args && args->kind == YDOC_SCALAR && !args->quoted && (!strcmp(args->value, "null") || !args->value[0]))
 		args = NULL;
-	if (args && args->kind != YD_MAP) {
+	if (args && args->kind != YDOC_MAP) {
 		rc = perr(e, pos_at(f, args), "a call of '%s' takes a mapping of its params", d->name, NULL);
 		goto done;
 	}
 	for (size_t i = 0; args && i < args->n && !rc; i++) {
-		const yd_node *k = args->items[2 * i];
+		const ydoc_node *k = args->items[2 * i];
 		int j = name_index(d->params, d->n_params, k->value, strlen(k->value));
 		if (j < 0)
 			rc = perr(e, pos_at(f, k), "function '%s' has no parameter '%s'", d->name, k->value);
@@ -884,13 +884,13 @@ done:
 }
 
 /* A chain written in a key rule: calls expanded, primitives parsed, the inverse derived. */
-int fn_chain_parse(const fn_table *vis, const rule_file *f, const yd_node *n, rule_act **acts, size_t *cnt, ck_err *e)
+int fn_chain_parse(const fn_table *vis, const rule_file *f, const ydoc_node *n, rule_act **acts, size_t *cnt, ck_err *e)
 {
-	size_t items = n->kind == YD_SEQ ? n->n : 1;
+	size_t items = n->kind == YDOC_SEQ ? n->n : 1;
 	int rc = 0;
 	*acts = NULL;
 	*cnt = 0;
 	for (size_t i = 0; i < items && !rc; i++)
-		rc = parse_step(vis, f, n->kind == YD_SEQ ? n->items[i] : n, acts, cnt, e);
+		rc = parse_step(vis, f, n->kind == YDOC_SEQ ? n->items[i] : n, acts, cnt, e);
 	return rc ? rc : fn_derive(*acts, *cnt, e);
 }

@@ -27,7 +27,7 @@ typedef struct fn_table fn_table;
  * an `include` entry is skipped: the caller loads those pieces and passes their tables in inc,
  * which must outlive *out). A definition sees the included functions and those defined before it.
  * Every error names its file:line:col. */
-int fn_table_parse(const rule_file *f, const yd_node *sec, const fn_table *const *inc, size_t n_inc, fn_table **out,
+int fn_table_parse(const rule_file *f, const ydoc_node *sec, const fn_table *const *inc, size_t n_inc, fn_table **out,
 	ck_err *e);
 void fn_table_free(fn_table *t); /* NULL-safe */
 
@@ -38,14 +38,14 @@ size_t fn_table_count(const fn_table *t);
 const fn_def *fn_table_at(const fn_table *t, size_t i);
 
 /* The name a chain step (a scalar or a one-entry mapping) calls, or NULL. */
-const char *fn_step_name(const yd_node *step);
+const char *fn_step_name(const ydoc_node *step);
 /* Expand a call of d written at node call (in file f): appends d's steps, their parameters bound
  * to the call's expressions, to *acts (realloc'd; *n counts). */
-int fn_expand(const fn_def *d, const rule_file *f, const yd_node *call, rule_act **acts, size_t *n, ck_err *e);
+int fn_expand(const fn_def *d, const rule_file *f, const ydoc_node *call, rule_act **acts, size_t *n, ck_err *e);
 /* Parse a chain written at n in file f (a step or a list of steps; vis: the functions visible
  * there): calls expanded, primitives resolved against actions.def, the inverse derived.
  * *acts is malloc'd (also on error: *cnt counts what to dispose). */
-int fn_chain_parse(const fn_table *vis, const rule_file *f, const yd_node *n, rule_act **acts, size_t *cnt, ck_err *e);
+int fn_chain_parse(const fn_table *vis, const rule_file *f, const ydoc_node *n, rule_act **acts, size_t *cnt, ck_err *e);
 /* Check that the chain acts[0..n) can be inverted and complete what the inverses need from the
  * forward shapes; a chain that cannot be inverted is an error at the offending step. */
 int fn_derive(rule_act *acts, size_t n, ck_err *e);

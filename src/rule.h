@@ -138,7 +138,7 @@ enum { RULE_MUP_OWN_DETECT = 1, RULE_MUP_OWN_INVALID = 2, RULE_MUP_OWN_DROP = 4 
 
 typedef struct rule_file {
 	char *path;
-	yd_doc *doc;
+	ydoc_doc *doc;
 	char *model;          /* NULL for a shared piece */
 	size_t n_alias, n_arch, n_fmt, n_cs_name;
 	char **alias, **arch, **fmt; /* formats on the CS side, e.g. cs-2.1 .. cs-2.9 */
@@ -164,6 +164,10 @@ typedef struct rule_file {
 	 * its section `take` (vision_config) is the config these rules convert */
 	char *hf_nested_type, *hf_nested_take;
 	struct fn_table *fns; /* `functions:` (fn.h): its own and its included pieces', or NULL */
+	/* config.cs_layout: the CS model section as the release writes it (to_cs, applied last on the
+	 * way to CS) and back to the section the rules read (to_hf, applied first); NULL: the same */
+	expr *layout_to_cs, *layout_to_hf;
+	rule_pos layout_pos;
 } rule_file;
 
 typedef struct rule_set {
@@ -186,13 +190,15 @@ int rule_set_load_prefixed(const char *path, const char *hf_prefix, const char *
  * top->files[0]->n_comp sets; a missing file is named at its component. */
 int rule_load_components(const rule_set *top, rule_set ***out, ck_err *e);
 void rule_components_free(rule_set **v, size_t n); /* NULL-safe */
+/* Component i of top alone (validate reports every broken component, not the first). */
+int rule_load_component(const rule_set *top, size_t i, rule_set **out, ck_err *e);
 /* Path of rule set `name` next to the file `from` (malloc'd). */
 char *rule_sibling(const char *from, const char *name);
 
 /* One action as written (a name or {name: {param: value}}; a list value is the expression
  * "[a, b]"), resolved against actions.def: unknown names and parameters are errors. fn.c parses
  * function bodies with it. */
-int rule_act_parse(const rule_file *f, const yd_node *n, rule_act *a, ck_err *e);
+int rule_act_parse(const rule_file *f, const ydoc_node *n, rule_act *a, ck_err *e);
 void rule_act_dispose(rule_act *a);
 
 /* Load one file on its own (no include resolution) - used by list and detection. */
