@@ -505,6 +505,34 @@ int config_hf_nested(const rule_set *rs, json_t **hf, const char *where, char **
 	return 0;
 }
 
+int config_layout(const rule_set *rs, int dir, json_t **model, json_t *vars, const char *where, ck_err *e)
+{
+	const rule_file *f = rs->files[0];
+	const expr *x = dir == 0 ? f->layout_to_cs : f->layout_to_hf;
+	config_env env = {.scope = f, .vars = vars};
+	json_t *v = NULL;
+	int rc;
+	if (!x)
+		return 0;
+	if (!(env.cs = json_pack("{sO}", "model", *model)))
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	rc = config_eval(&env, x, &v, e);
+	json_decref(env.cs);
+	if (rc) {
+		char msg[sizeof e->msg];
+		snprintf(msg, sizeof msg, "%s", e->msg);
+		return ck_errf_reset(e, rc, "%s: %s", where, msg);
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return ck_errf(e, CK_EINVALID, "%s: cs_layout.%s must give the model mapping (rule %s:%d:%d)", where,
+			dir == 0 ? "to_cs" : "to_hf", f->layout_pos.file, f->layout_pos.line, f->layout_pos.col);
+	}
+	json_decref(*model);
+	*model = v;
+	return 0;
+}
+
 char *config_unaccounted(const rule_set *rs, int dir, const json_t *cfg)
 {
 	const rule_file *f = rs->files[0];

@@ -46,5 +46,9 @@ int config_path_set(json_t *obj, const char *path, json_t *v);
  * (malloc'd, or NULL when nothing changed) says what was taken and which other keys are dropped.
  * A composite config without that section is an error naming it. */
 int config_hf_nested(const rule_set *rs, json_t **hf, const char *where, char **note, ck_err *e);
+/* `config.cs_layout`: *model (a CS model section, replaced) rewritten by to_cs (dir 0: the section
+ * the rules built -> the release's layout) or to_hf (dir 1: the params' layout -> the one the rules
+ * read); vars as config_convert_vars (cs_major, cs_minor). Without cs_layout *model is left alone. */
+int config_layout(const rule_set *rs, int dir, json_t **model, json_t *vars, const char *where, ck_err *e);
 
 #endif

@@ -631,8 +631,10 @@ static int merge_defaults(ck_err *e, const rule_file *f, const ydoc_node *n, jso
 
 static int load_config(loader *L, rule_file *root, const rule_file *f, const ydoc_node *cfg, int depth)
 {
-	static const char *const allowed[] = {"hf_defaults", "cs_defaults", "hf_out", "cs_out", "rules", "hf_nested", NULL};
+	static const char *const allowed[] = {"hf_defaults", "cs_defaults", "hf_out", "cs_out", "rules", "hf_nested",
+		"cs_layout", NULL};
 	static const char *const nested_keys[] = {"model_type", "take", NULL};
+	static const char *const layout_keys[] = {"to_cs", "to_hf", NULL};
 	ck_err *e = L->e;
 	const ydoc_node *v;
 	int rc;
@@ -650,6 +652,18 @@ static int load_config(loader *L, rule_file *root, const rule_file *f, const ydo
 		free(root->hf_nested_take);
 		if (!(root->hf_nested_type = ck_strdup(e, mt->value)) || !(root->hf_nested_take = ck_strdup(e, tk->value)))
 			return CK_ENOMEM;
+	}
+	if ((v = ydoc_map_get(cfg, "cs_layout"))) { /* {to_cs: EXPR, to_hf: EXPR}, both or neither */
+		const ydoc_node *tc, *th;
+		if (want_kind(e, f, v, YDOC_MAP, "cs_layout") || check_keys(e, f, v, "cs_layout", layout_keys))
+			return CK_EINVALID;
+		if (!(tc = ydoc_map_get(v, "to_cs")) || !(th = ydoc_map_get(v, "to_hf")))
+			return perr(e, f, v, "cs_layout needs 'to_cs' and 'to_hf' (one undoes the other)", NULL, NULL);
+		if (root->layout_to_cs)
+			return perr(e, f, v, "a second cs_layout (one per model)", NULL, NULL);
+		root->layout_pos = pos_of(f, v);
+		if (parse_expr(e, f, tc, &root->layout_to_cs) || parse_expr(e, f, th, &root->layout_to_hf))
+			return CK_EINVALID;
 	}
 	if ((v = ydoc_map_get(cfg, "hf_defaults")) && (rc = merge_defaults(e, f, v, &root->hf_defaults)))
 		return rc;
@@ -1121,6 +1135,8 @@ void rule_file_free(rule_file *f)
 	free(f->hf_nested_type);
 	free(f->hf_nested_take);
 	expr_free(f->layers_count);
+	expr_free(f->layout_to_cs);
+	expr_free(f->layout_to_hf);
 	free(f->note);
 	for (size_t i = 0; i < f->n_ph; i++) {
 		free(f->ph[i].name);

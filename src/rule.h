@@ -162,6 +162,10 @@ typedef struct rule_file {
 	/* config.hf_nested: an HF config of this model_type is a composite one (a whole CLIPModel):
 	 * its section `take` (vision_config) is the config these rules convert */
 	char *hf_nested_type, *hf_nested_take;
+	/* config.cs_layout: the CS model section as the release writes it (to_cs, applied last on the
+	 * way to CS) and back to the section the rules read (to_hf, applied first); NULL: the same */
+	expr *layout_to_cs, *layout_to_hf;
+	rule_pos layout_pos;
 } rule_file;
 
 typedef struct rule_set {
