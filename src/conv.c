@@ -374,7 +374,7 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 			goto done;
 		for (size_t i = 0; i < j->n; i++)
 			json_object_set(model, j->c[i].rc->config, j->c[i].cs);
-		if ((rc = config_layout(j->rs, 0, &model, j->vars, j->a.src, e)))
+		if ((rc = config_layout(j->rs, RULE_CS, &model, j->vars, j->a.src, e)))
 			goto done;
 	}
 	/* A release's params schema: `name` is in the model section from cs-2.4 on, and older releases
@@ -454,7 +454,7 @@ static int convert_configs_to_hf(conv *j, ck_err *e)
 	char *warn = NULL;
 	int rc = 0;
 	if (f->n_comp) { /* the release's layout of the section -> the one the rules read */
-		rc = config_layout(j->rs, 1, &model, j->vars, j->cfg_path, e);
+		rc = config_layout(j->rs, RULE_HF, &model, j->vars, j->cfg_path, e);
 		if (!rc && json_object_set(j->params, "model", model))
 			rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		json_decref(model);
