@@ -279,6 +279,7 @@ static void key_dispose(rule_key *k)
 	expr_free(k->gen_shape);
 	expr_free(k->shape[0]);
 	expr_free(k->shape[1]);
+	expr_free(k->when);
 }
 
 /* shape: EXPR (both sides) or {hf: EXPR, cs: EXPR} (either may be left out) */
@@ -379,7 +380,7 @@ static int load_include(loader *L, const rule_file *from, const ydoc_node *n, co
 
 static int parse_key(loader *L, const rule_file *f, const ydoc_node *n, const char *hf_pre, const char *cs_pre, int depth)
 {
-	static const char *const allowed[] = {"hf", "cs", "action", "create", "shape", NULL};
+	static const char *const allowed[] = {"hf", "cs", "action", "create", "shape", "when", NULL};
 	ck_err *e = L->e;
 	rule_key k;
 	int rc;
@@ -413,6 +414,8 @@ static int parse_key(loader *L, const rule_file *f, const ydoc_node *n, const ch
 			goto fail;
 	}
 	if ((v = ydoc_map_get(n, "shape")) && (rc = parse_shape(e, f, v, &k)))
+		goto fail;
+	if ((v = ydoc_map_get(n, "when")) && (rc = parse_expr(e, f, v, &k.when)))
 		goto fail;
 	if ((rc = prefix_all(e, k.tpl[RULE_HF], k.n_tpl[RULE_HF], hf_pre)) ||
 		(rc = prefix_all(e, k.tpl[RULE_CS], k.n_tpl[RULE_CS], cs_pre)))

@@ -67,6 +67,9 @@ typedef struct rule_key {
 	 * check; NULL when the rule states none for that side. */
 	expr *shape[2];
 	rule_pos shape_pos;
+	/* when: the rule exists only where this config expression holds (both directions; a
+	 * disabled rule matches nothing, so later rules get its keys); NULL: always. */
+	expr *when;
 } rule_key;
 
 typedef struct rule_ph {
