@@ -88,6 +88,7 @@ typedef struct builder {
 	size_t *n_ops;   /* per source tensor: scalings to apply first (muP) */
 	plan_op (*ops)[PLAN_MAX_OPS];
 	unsigned char *rule_said; /* per key rule: its shapes already reported as disagreeing */
+	unsigned char *off;       /* per key rule: its `when` is false on this config */
 } builder;
 
 /* The placeholder a stacking action gathers over (its PLACEHOLDER parameter), or NULL. */
@@ -683,18 +684,37 @@ static int create_for_list(builder *B, const rule_key *k, const char *tpl)
 	return rc;
 }
 
+/* 1 when an earlier key rule is the same `create` met through another include and found its
+ * for_each (made[]: matches per rule): the optional CS `model.` prefix includes a piece twice,
+ * and only the first include that finds its for_each makes the keys (or leaves them to the rule
+ * that produced them); the second would make them again under `model.`. */
+static int created_before(const rule_set *rs, const size_t *made, size_t r)
+{
+	const rule_key *k = &rs->keys[r];
+	for (size_t i = 0; i < r; i++) {
+		const rule_key *a = &rs->keys[i];
+		if (made[i] && a->pos.line == k->pos.line && a->pos.col == k->pos.col && !strcmp(a->pos.file, k->pos.file))
+			return 1;
+	}
+	return 0;
+}
+
 /* Keys that exist on the target side only: made once per match of the rule's for_each (or per
  * value of its `for` list), when no rule produced them from the source. */
 static int add_created(builder *B, match_prog *mp)
 {
 	int rc = 0;
+	size_t *made = ck_calloc(B->e, B->rs->n_keys ? B->rs->n_keys : 1, sizeof *made);
+	if (!made)
+		return CK_ENOMEM;
 	for (size_t r = 0; r < B->rs->n_keys && !rc; r++) {
 		const rule_key *k = &B->rs->keys[r];
 		const char *tpl = k->n_tpl[!B->dir] ? k->tpl[!B->dir][0] : NULL;
-		if (!k->creates || !tpl || k->n_tpl[B->dir])
+		if (!k->creates || !tpl || k->n_tpl[B->dir] || B->off[r] || created_before(B->rs, made, r))
 			continue;
 		if (k->for_list) {
 			rc = create_for_list(B, k, tpl);
+			made[r] = 1;
 			continue;
 		}
 		for (size_t i = 0; i < B->src->n && !rc; i++) {
@@ -703,23 +723,47 @@ static int add_created(builder *B, match_prog *mp)
 			ck_err pe = {0};
 			if (strncmp(name, B->src_prefix, strlen(B->src_prefix)))
 				continue;
-			if (match_for_each(mp, r, name + strlen(B->src_prefix), &b, &pe) > 0)
+			if (match_for_each(mp, r, name + strlen(B->src_prefix), &b, &pe) > 0) {
+				made[r]++;
 				rc = create_one(B, k, tpl, &b);
+			}
 		}
 	}
+	free(made);
 	return rc;
+}
+
+/* Each key rule's `when`, on the converted config: B->off[r] = 1 where it is false. */
+static int rules_off(builder *B)
+{
+	if (!(B->off = ck_calloc(B->e, B->rs->n_keys ? B->rs->n_keys : 1, 1)))
+		return CK_ENOMEM;
+	for (size_t r = 0; r < B->rs->n_keys; r++) {
+		const rule_key *k = &B->rs->keys[r];
+		cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = B->o ? B->o->vars : NULL};
+		json_t *v = NULL;
+		ck_err pe = {0};
+		if (!k->when)
+			continue;
+		if (cfg_eval(&env, k->when, &v, &pe))
+			return ck_errf(B->e, CK_EINVALID, "%s:%d:%d: when: %s", k->pos.file, k->pos.line, k->pos.col, pe.msg);
+		B->off[r] = !expr_truthy(v);
+		json_decref(v);
+	}
+	return 0;
 }
 
 int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src_prefix, const char *dst_prefix,
 	json_t *hf, json_t *cs, const plan_opts *o, ck_err *e)
 {
-	builder B = {p, rs, dir, src, src_prefix, dst_prefix, hf, cs, o, e, {0}, 0, NULL, NULL, NULL, NULL};
+	builder B = {p, rs, dir, src, src_prefix, dst_prefix, hf, cs, o, e, {0}, 0, NULL, NULL, NULL, NULL, NULL};
 	match_prog *mp = NULL;
 	size_t before = p->n_problems;
 	int rc;
 	strmap_init(&B.groups);
-	if ((rc = match_compile(rs, dir, &mp, e)))
+	if ((rc = match_compile(rs, dir, &mp, e)) || (rc = rules_off(&B)))
 		goto done;
+	match_set_off(mp, B.off);
 	if (o && o->mup && dir == MATCH_CS_TO_HF && (rc = mup_ops(&B, o->mup)))
 		goto done;
 	for (size_t i = 0; i < src->n; i++) {
@@ -768,6 +812,7 @@ done:
 	free(B.n_ops);
 	free(B.ops);
 	free(B.rule_said);
+	free(B.off);
 	strmap_dispose(&B.groups);
 	match_free(mp);
 	return rc;

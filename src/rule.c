@@ -266,6 +266,7 @@ static void key_dispose(rule_key *k)
 	expr_free(k->gen_shape);
 	expr_free(k->shape[0]);
 	expr_free(k->shape[1]);
+	expr_free(k->when);
 }
 
 /* shape: EXPR (both sides) or {hf: EXPR, cs: EXPR} (either may be left out) */
@@ -349,7 +350,7 @@ static int parse_create(loader *L, const rule_file *f, const yd_node *n, rule_ke
 	if (parse_expr(e, f, v, &k->gen_shape))
 		return CK_EINVALID;
 	if (!kind)
-		return perr(e, f, n, "create needs one of 'fill: <value>', 'tril: 1', 'arange: 1' or 'uniform: <bound>'", NULL,
+		return perr(e, f, n, "create needs one of 'fill: <value>', 'tril: 1', 'arange: 1', 'uniform: <bound>' or 'normal: <std>'", NULL,
 			NULL);
 	k->creates = 1;
 	if ((v = yd_map_get(n, "seed")))
@@ -366,7 +367,7 @@ static int load_include(loader *L, const rule_file *from, const yd_node *n, cons
 
 static int parse_key(loader *L, const rule_file *f, const yd_node *n, const char *hf_pre, const char *cs_pre, int depth)
 {
-	static const char *const allowed[] = {"hf", "cs", "action", "create", "shape", NULL};
+	static const char *const allowed[] = {"hf", "cs", "action", "create", "shape", "when", NULL};
 	ck_err *e = L->e;
 	rule_key k;
 	int rc;
@@ -400,6 +401,8 @@ static int parse_key(loader *L, const rule_file *f, const yd_node *n, const char
 			goto fail;
 	}
 	if ((v = yd_map_get(n, "shape")) && (rc = parse_shape(e, f, v, &k)))
+		goto fail;
+	if ((v = yd_map_get(n, "when")) && (rc = parse_expr(e, f, v, &k.when)))
 		goto fail;
 	if ((rc = prefix_all(e, k.tpl[RULE_HF], k.n_tpl[RULE_HF], hf_pre)) ||
 		(rc = prefix_all(e, k.tpl[RULE_CS], k.n_tpl[RULE_CS], cs_pre)))

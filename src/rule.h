@@ -64,6 +64,9 @@ typedef struct rule_key {
 	 * check; NULL when the rule states none for that side. */
 	expr *shape[2];
 	rule_pos shape_pos;
+	/* when: the rule applies only while this holds on the converted config (both directions);
+	 * otherwise matching falls through to the later rules and nothing is created. NULL: always. */
+	expr *when;
 } rule_key;
 
 typedef struct rule_ph {
