@@ -25,7 +25,7 @@ typedef struct ex {
 	const rule_set *rs;
 	const char *comp; /* component dir, or NULL */
 	match_prog *fwd, *back;
-	cfg_env env;      /* hf/cs from --config, for parameters */
+	config_env env;      /* hf/cs from --config, for parameters */
 	int dir;
 } ex;
 
@@ -37,13 +37,13 @@ static void print_params(const ex *x, const rule_key *k)
 		if (a->n)
 			printf("(");
 		for (size_t j = 0; j < a->n; j++) {
-			cfg_env env = x->env;
+			config_env env = x->env;
 			json_t *v = NULL;
 			ck_err e = {0};
 			env.scope = k->scope;
 			printf("%s%s: %s", j ? ", " : "", a->p[j].name, a->p[j].text);
 			if (vocab_get(a->kind)->p[a->p[j].slot].type != VOCAB_P_PLACEHOLDER && !expr_is_literal(a->p[j].x)) {
-				if ((x->env.hf || x->env.cs) && cfg_eval(&env, a->p[j].x, &v, &e) == 0 && v) {
+				if ((x->env.hf || x->env.cs) && config_eval(&env, a->p[j].x, &v, &e) == 0 && v) {
 					char *s = json_dumps(v, JSON_ENCODE_ANY);
 					printf(" = %s", s ? s : "?");
 					free(s);
@@ -114,7 +114,7 @@ static void print_shapes(const ex *x, const rule_key *k, const match_bind *b)
 	for (size_t i = 0; vars && i < b->n; i++)
 		json_object_set_new(vars, b->name[i], b->num[i] >= 0 ? json_integer(b->num[i]) : json_string(b->val[i]));
 	for (int s = 0; s < 2; s++) {
-		cfg_env env = x->env;
+		config_env env = x->env;
 		json_t *v = NULL;
 		ck_err e = {0};
 		if (!k->shape[s] || (same && s == 1))
@@ -122,7 +122,7 @@ static void print_shapes(const ex *x, const rule_key *k, const match_bind *b)
 		env.scope = k->scope;
 		env.vars = vars;
 		printf("  shape    %s: %s", side[same ? 2 : s], expr_src(k->shape[s]));
-		if ((x->env.hf || x->env.cs) && cfg_eval(&env, k->shape[s], &v, &e) == 0) {
+		if ((x->env.hf || x->env.cs) && config_eval(&env, k->shape[s], &v, &e) == 0) {
 			char *t = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
 			printf(" = %s\n", t ? t : "null (no check)");
 			free(t);
@@ -198,7 +198,7 @@ static int load_config(const char *path, json_t **hf, json_t **cs, ck_err *e)
 static int hf_to_cs(const rule_set *rs, const json_t *hf, const char *where, json_t **cs, ck_err *e)
 {
 	json_t *model = NULL;
-	int rc = cfg_convert(rs, 0, hf, where, &model, NULL, e);
+	int rc = config_convert(rs, 0, hf, where, &model, NULL, e);
 	if (!rc && !(*cs = json_pack("{so}", "model", model)))
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 	return rc;

@@ -33,8 +33,8 @@ static void print_model(const char *path, const char *config, const char *rules)
 	printf("params: %s (model %s)\n", yaml, f->model);
 	if (f->mup) {
 		json_t *v = NULL, *vars = json_pack("{si si}", "cs_major", 2, "cs_minor", 9);
-		cfg_env env = {.cs = wrap, .scope = f->mup->scope, .vars = vars};
-		if (cfg_eval(&env, f->mup->detect, &v, &e) == 0)
+		config_env env = {.cs = wrap, .scope = f->mup->scope, .vars = vars};
+		if (config_eval(&env, f->mup->detect, &v, &e) == 0)
 			printf("muP: %s\n", expr_truthy(v) ? (f->mup->n_tensors ? "yes (convert folds the multipliers into the "
 				"weights; --no-mup-to-sp keeps them)" : "yes (this model's rules cannot fold it: convert with "
 				"--no-mup-to-sp)") : "no");

@@ -470,13 +470,15 @@ static void check_file(lint *L, const char *path)
 	const rule_file *f = s->files[0];
 	if (!f->n_comp)
 		check_set(L, s);
-	rule_set **comps = NULL;
-	ck_err ce = {0};
-	if (f->n_comp && rule_load_components(s, &comps, &ce)) /* each component's rules, as the model uses them */
-		say_err(L, ce.msg, path);
-	for (size_t i = 0; comps && i < f->n_comp; i++)
-		check_set(L, comps[i]);
-	rule_components_free(comps, f->n_comp);
+	for (size_t i = 0; i < f->n_comp; i++) { /* each component's rules, as the model uses them; every broken one */
+		rule_set *cs = NULL;
+		ck_err ce = {0};
+		if (rule_load_component(s, i, &cs, &ce))
+			say_err(L, ce.msg, path);
+		else
+			check_set(L, cs);
+		rule_set_free(cs);
+	}
 	if (f->n_comp)
 		check_refs(L, s);
 	rule_set_free(s);
@@ -572,9 +574,9 @@ static void strip_mup(lint *L, const char *path, const rule_set *s, json_t *cfg,
 {
 	const rule_mup *m = s->files[0]->mup;
 	json_t *wrap = json_pack("{sO}", "model", cfg), *v = NULL;
-	cfg_env env = {.cs = wrap, .scope = s->files[0], .vars = vars};
+	config_env env = {.cs = wrap, .scope = s->files[0], .vars = vars};
 	ck_err e = {0};
-	if (m && wrap && !cfg_eval(&env, m->detect, &v, &e) && v && json_is_true(v)) {
+	if (m && wrap && !config_eval(&env, m->detect, &v, &e) && v && json_is_true(v)) {
 		for (size_t i = 0; i < m->n_drop; i++)
 			json_object_del(cfg, m->drop[i]);
 		if (!m->n_tensors)
@@ -607,12 +609,12 @@ static void config_against(lint *L, const char *path, const char *rules_path, in
 		say_err(L, e.code ? e.msg : "out of memory", rules_path);
 		goto done;
 	}
-	if ((u = cfg_unaccounted(s, dir, cfg)))
+	if ((u = config_unaccounted(s, dir, cfg)))
 		say(L, path, 1, 1, dir == 0, "%s keys no rule of %s accounts for: %s (%s)", dir ? "CS model" : "HF",
 			s->files[0]->path, u, dir ? "an error on the way to HF" : "left out, with a note");
 	if (dir == 1)
 		strip_mup(L, path, s, copy, vars);
-	if (!(u && dir == 1) && cfg_convert_vars(s, dir, copy, path, vars, &out, &warn, &e))
+	if (!(u && dir == 1) && config_convert_vars(s, dir, copy, path, vars, &out, &warn, &e))
 		say_conv(L, path, e.msg);
 done:
 	free(u);
@@ -637,7 +639,7 @@ static void check_config(lint *L, const char *path, const char *rules, const cha
 	if (cs) { /* the model section, flat or in trainer layout */
 		m = json_object_get(raw, "model");
 		if (!m && json_is_object(json_object_get(raw, "trainer")))
-			m = cfg_path_get(json_object_get(raw, "trainer"), "init.model");
+			m = config_path_get(json_object_get(raw, "trainer"), "init.model");
 		if (!json_is_object(m)) {
 			say(L, path, 1, 1, 0, "no 'model:' mapping (nor trainer.init.model)");
 			goto done;

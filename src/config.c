@@ -11,7 +11,7 @@
 /* --- evaluation environment ----------------------------------------------- */
 
 typedef struct env_ctx {
-	cfg_env *env;
+	config_env *env;
 	ck_err *e;
 	int failed;
 	json_t *tmp; /* keeps let values alive while the caller borrows them */
@@ -20,7 +20,7 @@ typedef struct env_ctx {
 /* A `let` name's value, evaluated now (lets may use each other, not themselves). */
 static json_t *let_value(env_ctx *c, const rule_let *l)
 {
-	cfg_env *env = c->env;
+	config_env *env = c->env;
 	json_t *v = NULL;
 	if (env->depth >= MAX_LET_DEPTH) {
 		ck_errf(c->e, CK_EINVALID, "%s:%d:%d: let '%s' refers to itself", l->pos.file, l->pos.line, l->pos.col,
@@ -29,7 +29,7 @@ static json_t *let_value(env_ctx *c, const rule_let *l)
 		return NULL;
 	}
 	env->depth++;
-	int rc = cfg_eval(env, l->x, &v, c->e);
+	int rc = config_eval(env, l->x, &v, c->e);
 	env->depth--;
 	if (rc) {
 		c->failed = 1;
@@ -44,7 +44,7 @@ static json_t *let_value(env_ctx *c, const rule_let *l)
 static json_t *resolve(void *vctx, const char *name)
 {
 	env_ctx *c = vctx;
-	cfg_env *env = c->env;
+	config_env *env = c->env;
 	/* hf/cs are known names even while one side is still being built */
 	if (!strcmp(name, "hf"))
 		return env->hf ? env->hf : expr_absent();
@@ -61,7 +61,7 @@ static json_t *resolve(void *vctx, const char *name)
 	return NULL;
 }
 
-int cfg_eval(cfg_env *env, const expr *x, json_t **out, ck_err *e)
+int config_eval(config_env *env, const expr *x, json_t **out, ck_err *e)
 {
 	env_ctx c = {env, e, 0, json_array()};
 	int rc;
@@ -75,10 +75,10 @@ int cfg_eval(cfg_env *env, const expr *x, json_t **out, ck_err *e)
 	return rc;
 }
 
-int cfg_eval_int(cfg_env *env, const expr *x, long long *out, ck_err *e)
+int config_eval_int(config_env *env, const expr *x, long long *out, ck_err *e)
 {
 	json_t *v = NULL;
-	int rc = cfg_eval(env, x, &v, e);
+	int rc = config_eval(env, x, &v, e);
 	if (rc)
 		return rc;
 	if (json_is_integer(v)) {
@@ -96,7 +96,7 @@ int cfg_eval_int(cfg_env *env, const expr *x, long long *out, ck_err *e)
 
 /* --- dotted paths --------------------------------------------------------- */
 
-json_t *cfg_path_get(const json_t *obj, const char *path)
+json_t *config_path_get(const json_t *obj, const char *path)
 {
 	char buf[256];
 	const char *p = path;
@@ -115,7 +115,7 @@ json_t *cfg_path_get(const json_t *obj, const char *path)
 	return NULL;
 }
 
-int cfg_path_set(json_t *obj, const char *path, json_t *v)
+int config_path_set(json_t *obj, const char *path, json_t *v)
 {
 	char buf[256];
 	const char *p = path;
@@ -148,7 +148,7 @@ typedef struct conv {
 	const char *where;
 	json_t *in, *out;
 	json_t *used; /* object: source keys some rule consumed */
-	cfg_env env;
+	config_env env;
 	ck_err *e;
 } conv;
 
@@ -186,7 +186,7 @@ static int do_require(conv *c, const rule_cfg *r, int src_side)
 	size_t n = (c->dir == 0) == src_side ? r->n_hf : r->n_cs;
 	for (size_t i = 0; i < n; i++) {
 		if (src_side) {
-			json_t *v = cfg_path_get(c->in, keys[i]);
+			json_t *v = config_path_get(c->in, keys[i]);
 			if (v && !allowed(r->require, v) && json_is_null(json_array_get(r->require, 0))) {
 				/* [null, default...]: a key with no counterpart, convertible only at its default */
 				char *got = dump(v), msg[600], acc[300] = "absent";
@@ -210,11 +210,11 @@ static int do_require(conv *c, const rule_cfg *r, int src_side)
 				free(got);
 				return at(c, r, msg);
 			}
-		} else if (!cfg_path_get(c->out, keys[i])) {
+		} else if (!config_path_get(c->out, keys[i])) {
 			json_t *v = json_is_array(r->require) ? json_array_get(r->require, 0) : r->require;
 			if (json_is_null(v)) /* "absent or null": the key is left out */
 				continue;
-			if (cfg_path_set(c->out, keys[i], json_deep_copy(v)))
+			if (config_path_set(c->out, keys[i], json_deep_copy(v)))
 				return at(c, r, "cannot set a nested key under a non-object");
 		}
 	}
@@ -241,7 +241,7 @@ static int do_types(conv *c, const rule_cfg *r)
 	char **keys = c->dir == 0 ? r->hf : r->cs;
 	size_t n = c->dir == 0 ? r->n_hf : r->n_cs;
 	for (size_t i = 0; r->types && i < n; i++) {
-		json_t *v = cfg_path_get(c->in, keys[i]);
+		json_t *v = config_path_get(c->in, keys[i]);
 		if (!v || (type_of(v) & r->types))
 			continue;
 		char want[80], *got = dump(v), msg[600];
@@ -260,7 +260,7 @@ static int do_check(conv *c, const rule_cfg *r)
 	int rc;
 	if (!x)
 		return 0;
-	if ((rc = cfg_eval(&c->env, x, &v, c->e)))
+	if ((rc = config_eval(&c->env, x, &v, c->e)))
 		return rc;
 	int ok = v && !json_is_false(v) && !json_is_null(v) && !(json_is_integer(v) && !json_integer_value(v));
 	json_decref(v);
@@ -279,10 +279,10 @@ static int do_assign(conv *c, const rule_cfg *r)
 	expr **xs = c->dir == 0 ? r->to_cs : r->to_hf;
 	for (size_t i = 0; i < n; i++) {
 		json_t *v = NULL;
-		int rc = cfg_eval(&c->env, xs[i], &v, c->e);
+		int rc = config_eval(&c->env, xs[i], &v, c->e);
 		if (rc)
 			return rc;
-		if (v && cfg_path_set(c->out, keys[i], v))
+		if (v && config_path_set(c->out, keys[i], v))
 			return at(c, r, "cannot set a nested key under a non-object");
 	}
 	return 0;
@@ -321,13 +321,13 @@ static int do_rename(conv *c, const rule_cfg *r)
 	if (ns != nd)
 		return at(c, r, "a rename pairs one key with one key; use to_cs/to_hf for anything else");
 	for (size_t i = 0; i < ns; i++) {
-		json_t *v = cfg_path_get(c->in, src[i]), *m = NULL;
+		json_t *v = config_path_get(c->in, src[i]), *m = NULL;
 		if (!v)
 			continue;
 		int rc = map_value(c, r, src[i], v, &m);
 		if (rc)
 			return rc;
-		if (cfg_path_set(c->out, dst[i], m))
+		if (config_path_set(c->out, dst[i], m))
 			return at(c, r, "cannot set a nested key under a non-object");
 	}
 	return 0;
@@ -410,13 +410,13 @@ static char *unused_keys(conv *c, const json_t *src)
 	return s;
 }
 
-int cfg_convert(const rule_set *rs, int dir, const json_t *src, const char *where, json_t **out, char **warn,
+int config_convert(const rule_set *rs, int dir, const json_t *src, const char *where, json_t **out, char **warn,
 	ck_err *e)
 {
-	return cfg_convert_vars(rs, dir, src, where, NULL, out, warn, e);
+	return config_convert_vars(rs, dir, src, where, NULL, out, warn, e);
 }
 
-int cfg_convert_vars(const rule_set *rs, int dir, const json_t *src, const char *where, json_t *vars, json_t **out,
+int config_convert_vars(const rule_set *rs, int dir, const json_t *src, const char *where, json_t *vars, json_t **out,
 	char **warn, ck_err *e)
 {
 	const rule_file *f = rs->files[0];
@@ -477,7 +477,7 @@ done:
 	return rc;
 }
 
-int cfg_hf_nested(const rule_set *rs, json_t **hf, const char *where, char **note, ck_err *e)
+int config_hf_nested(const rule_set *rs, json_t **hf, const char *where, char **note, ck_err *e)
 {
 	const rule_file *f = rs->files[0];
 	const char *mt = json_string_value(json_object_get(*hf, "model_type"));
@@ -505,7 +505,7 @@ int cfg_hf_nested(const rule_set *rs, json_t **hf, const char *where, char **not
 	return 0;
 }
 
-char *cfg_unaccounted(const rule_set *rs, int dir, const json_t *cfg)
+char *config_unaccounted(const rule_set *rs, int dir, const json_t *cfg)
 {
 	const rule_file *f = rs->files[0];
 	conv c = {rs, dir, "", NULL, NULL, json_object(), {0}, NULL};

@@ -10,41 +10,41 @@
 
 /* What expressions see: `hf.<key>` (HF config), `cs.model.<key>` (CS params), and the
  * `let` names of scope. */
-typedef struct cfg_env {
+typedef struct config_env {
 	json_t *hf, *cs;
 	const rule_file *scope;
 	json_t *vars; /* more names (placeholder bindings, `out`), or NULL */
 	const rule_let *rule_let; /* the `let` names of the config rule being applied (n_rule_let) */
 	size_t n_rule_let;
 	int depth;
-} cfg_env;
+} config_env;
 
 /* *out: new reference, or NULL when the value is absent. */
-int cfg_eval(cfg_env *env, const expr *x, json_t **out, ck_err *e);
+int config_eval(config_env *env, const expr *x, json_t **out, ck_err *e);
 /* Evaluate to an integer (floats with no fraction accepted); absent is an error. */
-int cfg_eval_int(cfg_env *env, const expr *x, long long *out, ck_err *e);
+int config_eval_int(config_env *env, const expr *x, long long *out, ck_err *e);
 
 /* Convert a model config. dir 0: src = HF config.json object, *out = CS model section.
  * dir 1: src = CS model section, *out = HF config. *warn (malloc'd, or NULL) lists source
  * keys no rule consumed. `where` names the source file for messages. */
-int cfg_convert(const rule_set *rs, int dir, const json_t *src, const char *where, json_t **out, char **warn,
+int config_convert(const rule_set *rs, int dir, const json_t *src, const char *where, json_t **out, char **warn,
 	ck_err *e);
 /* Same, with extra names for expressions (e.g. `out`, the output paths of components). */
-int cfg_convert_vars(const rule_set *rs, int dir, const json_t *src, const char *where, json_t *vars, json_t **out,
+int config_convert_vars(const rule_set *rs, int dir, const json_t *src, const char *where, json_t *vars, json_t **out,
 	char **warn, ck_err *e);
 
 /* The top-level keys of cfg (an HF config when dir 0, a CS model section when dir 1) that no config
  * rule of rs mentions, nor a component section or muP key: comma-separated (malloc'd), or NULL. */
-char *cfg_unaccounted(const rule_set *rs, int dir, const json_t *cfg);
+char *config_unaccounted(const rule_set *rs, int dir, const json_t *cfg);
 
 /* Dotted-path access into nested objects ("moe.num_experts"). get returns borrowed or NULL. */
-json_t *cfg_path_get(const json_t *obj, const char *path);
+json_t *config_path_get(const json_t *obj, const char *path);
 /* Sets (new reference taken over: the call steals v). -1 if an intermediate is not an object. */
-int cfg_path_set(json_t *obj, const char *path, json_t *v);
+int config_path_set(json_t *obj, const char *path, json_t *v);
 /* A composite HF config the rules name in `config.hf_nested` (model_type clip: a whole CLIPModel
  * config) is replaced in *hf by its nested section (vision_config), as the reference does; *note
  * (malloc'd, or NULL when nothing changed) says what was taken and which other keys are dropped.
  * A composite config without that section is an error naming it. */
-int cfg_hf_nested(const rule_set *rs, json_t **hf, const char *where, char **note, ck_err *e);
+int config_hf_nested(const rule_set *rs, json_t **hf, const char *where, char **note, ck_err *e);
 
 #endif

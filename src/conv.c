@@ -269,7 +269,7 @@ static int load_cs_params(conv *j, ck_err *e)
 			rc = ck_errf(e, CK_EINVALID, "%s: params with several trainers are not supported", cfg);
 			goto done;
 		}
-		m = cfg_path_get(tr, "init.model");
+		m = config_path_get(tr, "init.model");
 	}
 	if (m && !json_is_object(m)) {
 		static const char *const kind[] = {"a mapping", "a list", "a string", "a number", "a number", "a bool",
@@ -284,7 +284,7 @@ static int load_cs_params(conv *j, ck_err *e)
 	j->params = json_pack("{sO}", "model", m);
 	json_t *sp = json_object_get(raw, "sparsity");
 	if (!sp && tr && !json_is_array(tr))
-		sp = cfg_path_get(tr, "init.sparsity");
+		sp = config_path_get(tr, "init.sparsity");
 	j->sideband = json_is_object(sp) && json_is_string(json_object_get(sp, "type")) &&
 		!strcmp(json_string_value(json_object_get(sp, "type")), "sideband");
 done:
@@ -349,14 +349,14 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 		else if (asprintf(&where, "%s/config.json", c->dir) < 0)
 			where = NULL;
 		char *nested = NULL;
-		if ((rc = cfg_hf_nested(c->rs, &c->hf, where ? where : c->dir, &nested, e))) {
+		if ((rc = config_hf_nested(c->rs, &c->hf, where ? where : c->dir, &nested, e))) {
 			free(where);
 			break;
 		}
 		if (nested)
 			text_printf(&j->notes, "ckconv: note: %s\n", nested);
 		free(nested);
-		rc = cfg_convert(c->rs, 0, c->hf, where ? where : c->dir, &c->cs, &warn, e);
+		rc = config_convert(c->rs, 0, c->hf, where ? where : c->dir, &c->cs, &warn, e);
 		note_unused(j, c->rc ? c->rc->dir : f->model, warn);
 		free(where);
 		where = NULL;
@@ -370,7 +370,7 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 	if (!f->n_comp) {
 		model = json_incref(j->c[0].cs);
 	} else { /* the model's own config rules see hf.<component dir>.<key> */
-		if ((rc = cfg_convert(j->rs, 0, hf_all, j->a.src, &model, NULL, e)))
+		if ((rc = config_convert(j->rs, 0, hf_all, j->a.src, &model, NULL, e)))
 			goto done;
 		for (size_t i = 0; i < j->n; i++)
 			json_object_set(model, j->c[i].rc->config, j->c[i].cs);
@@ -392,13 +392,13 @@ done:
 static int mup_detected(const conv *j, const comp *c, ck_err *e)
 {
 	const rule_mup *m = c->rs->files[0]->mup;
-	cfg_env env = {.cs = c->env_cs, .scope = m ? m->scope : NULL, .vars = j->vars};
+	config_env env = {.cs = c->env_cs, .scope = m ? m->scope : NULL, .vars = j->vars};
 	json_t *v = NULL;
 	int rc;
 	if (!m)
 		return 0;
 	if (m->invalid) {
-		if ((rc = cfg_eval(&env, m->invalid, &v, e)))
+		if ((rc = config_eval(&env, m->invalid, &v, e)))
 			return rc;
 		int bad = expr_truthy(v);
 		json_decref(v);
@@ -407,7 +407,7 @@ static int mup_detected(const conv *j, const comp *c, ck_err *e)
 			return ck_errf(e, CK_EINVALID, "%s: %s (%s:%d:%d)", j->cfg_path, m->invalid_msg, m->pos.file, m->pos.line,
 				m->pos.col);
 	}
-	if ((rc = cfg_eval(&env, m->detect, &v, e)))
+	if ((rc = config_eval(&env, m->detect, &v, e)))
 		return rc;
 	rc = expr_truthy(v);
 	json_decref(v);
@@ -460,9 +460,9 @@ static int convert_configs_to_hf(conv *j, ck_err *e)
 		c->env_cs = json_pack("{sO}", "model", c->cs);
 		if ((rc = mup_prepare(j, c, e)))
 			return rc;
-		rc = cfg_convert_vars(c->rs, 1, c->cs, j->cfg_path, j->vars, &c->hf, &warn, e);
+		rc = config_convert_vars(c->rs, 1, c->cs, j->cfg_path, j->vars, &c->hf, &warn, e);
 		for (size_t k = 0; !rc && c->keep_mup && k < c->keep_mup->n_drop; k++) {
-			json_t *v = cfg_path_get(c->env_cs, "model"); /* the original, for muP-aware HF code */
+			json_t *v = config_path_get(c->env_cs, "model"); /* the original, for muP-aware HF code */
 			v = json_object_get(v, c->keep_mup->drop[k]);
 			if (v)
 				json_object_set(c->hf, c->keep_mup->drop[k], v);
@@ -472,7 +472,7 @@ static int convert_configs_to_hf(conv *j, ck_err *e)
 	if (rc || !f->n_comp)
 		return rc;
 	/* model-level rules write hf.<component dir>.<key> */
-	if ((rc = cfg_convert_vars(j->rs, 1, model, j->cfg_path, j->vars, &top, NULL, e)))
+	if ((rc = config_convert_vars(j->rs, 1, model, j->cfg_path, j->vars, &top, NULL, e)))
 		return rc;
 	for (size_t i = 0; i < j->n; i++) {
 		json_t *part = json_object_get(top, j->c[i].rc->dir);
@@ -852,10 +852,10 @@ static int write_hf_comp(conv *j, comp *c, const char *dir, const char *carried,
 		free(rel);
 	}
 	for (size_t i = 0; !rc && c->rc && i < c->rc->n_make; i++) {
-		cfg_env env = {.hf = c->hf, .cs = c->env_cs, .scope = c->rs->files[0], .vars = j->vars};
+		config_env env = {.hf = c->hf, .cs = c->env_cs, .scope = c->rs->files[0], .vars = j->vars};
 		json_t *v = NULL;
 		char *p = NULL;
-		if ((rc = cfg_eval(&env, c->rc->make[i], &v, e)))
+		if ((rc = config_eval(&env, c->rc->make[i], &v, e)))
 			break;
 		if (v && (text = valio_json_dumps(v)) && asprintf(&p, "%s/%s", dir, c->rc->make_name[i]) >= 0 &&
 			!cli_exists(p))

@@ -9,8 +9,8 @@
 #include "strmap.h"
 #include "text.h"
 
-#define PK_MAX_VALUES ((size_t)1 << 22) /* values one pickle may create */
-#define PK_MAX_KEY 4096
+#define PICKLE_MAX_VALUES ((size_t)1 << 22) /* values one pickle may create */
+#define PICKLE_MAX_KEY 4096
 #define PK_CHUNK 4096                   /* values per arena chunk */
 
 typedef enum {
@@ -35,7 +35,7 @@ struct val {
 		struct { char *s; size_t len; } str;
 		val **it;
 		struct { char *key; uint64_t numel; } st;
-		pk_tensor *t;
+		pickle_tensor *t;
 	} u;
 };
 
@@ -48,7 +48,7 @@ typedef struct pk {
 	size_t nchunk, nval, nitem;
 	val **stk;
 	size_t sp, scap;
-	size_t mark[PK_MAX_DEPTH];
+	size_t mark[PICKLE_MAX_DEPTH];
 	int nm;
 	val **memo;
 	uint32_t mcap, mlen;
@@ -70,8 +70,8 @@ static int fail(pk *p, int code, const char *fmt, ...)
 static val *new_val(pk *p, vkind k)
 {
 	val *v;
-	if (p->nval >= PK_MAX_VALUES) {
-		fail(p, CK_ELIMIT, "more than %zu values; limit reached", PK_MAX_VALUES);
+	if (p->nval >= PICKLE_MAX_VALUES) {
+		fail(p, CK_ELIMIT, "more than %zu values; limit reached", PICKLE_MAX_VALUES);
 		return NULL;
 	}
 	if (p->nval % PK_CHUNK == 0) {
@@ -115,8 +115,8 @@ static void arena_free(pk *p)
 
 static int add_item(pk *p, val *c, val *x)
 {
-	if (++p->nitem > 2 * PK_MAX_VALUES) /* DUP + APPEND adds items without new values */
-		return fail(p, CK_ELIMIT, "more than %zu container items; limit reached", 2 * PK_MAX_VALUES);
+	if (++p->nitem > 2 * PICKLE_MAX_VALUES) /* DUP + APPEND adds items without new values */
+		return fail(p, CK_ELIMIT, "more than %zu container items; limit reached", 2 * PICKLE_MAX_VALUES);
 	if (c->n == c->cap) {
 		uint32_t cap = c->cap ? c->cap * 2 : 4;
 		val **it = cap > c->cap ? realloc(c->u.it, cap * sizeof *it) : NULL;
@@ -135,8 +135,8 @@ static int push(pk *p, val *v)
 {
 	if (!v)
 		return p->e->code ? p->e->code : CK_ENOMEM;
-	if (p->sp >= PK_MAX_VALUES)
-		return fail(p, CK_ELIMIT, "stack deeper than %zu values", PK_MAX_VALUES);
+	if (p->sp >= PICKLE_MAX_VALUES)
+		return fail(p, CK_ELIMIT, "stack deeper than %zu values", PICKLE_MAX_VALUES);
 	if (p->sp == p->scap) {
 		size_t cap = p->scap ? p->scap * 2 : 64;
 		val **s = realloc(p->stk, cap * sizeof *s);
@@ -242,8 +242,8 @@ static int op_str(pk *p, int lenbytes)
 	int rc = arg_uint(p, lenbytes, &k);
 	if (rc)
 		return rc;
-	if (k > PK_MAX_STR)
-		return fail(p, CK_ELIMIT, "string of %llu bytes; limit is %d", (unsigned long long)k, PK_MAX_STR);
+	if (k > PICKLE_MAX_STR)
+		return fail(p, CK_ELIMIT, "string of %llu bytes; limit is %d", (unsigned long long)k, PICKLE_MAX_STR);
 	if ((rc = need(p, (size_t)k)) || !(v = new_val(p, V_STR)))
 		return rc ? rc : p->e->code;
 	if (!(v->u.str.s = malloc((size_t)k + 1)))
@@ -338,8 +338,8 @@ static int memo_put(pk *p, uint64_t idx)
 	val *v = top(p);
 	if (!v)
 		return p->e->code;
-	if (idx >= PK_MAX_MEMO)
-		return fail(p, CK_ELIMIT, "memo index %llu; limit is %u", (unsigned long long)idx, PK_MAX_MEMO);
+	if (idx >= PICKLE_MAX_MEMO)
+		return fail(p, CK_ELIMIT, "memo index %llu; limit is %u", (unsigned long long)idx, PICKLE_MAX_MEMO);
 	if (idx >= p->mcap) {
 		uint32_t cap = p->mcap ? p->mcap : 64;
 		while (cap <= idx)
@@ -494,7 +494,7 @@ static int int_tuple(pk *p, val *t, const char *what, int64_t *out, int *rank)
 /* Whether two indices of a view reach the same element (a stride-0 view expands a small storage
  * to any size). Axes by increasing stride: each stride must pass the farthest element the
  * smaller ones reach. Axes of size 1 do not move. */
-static int view_overlaps(const pk_tensor *t)
+static int view_overlaps(const pickle_tensor *t)
 {
 	int ax[CK_MAX_RANK], n = 0;
 	uint64_t reach = 0;
@@ -515,7 +515,7 @@ static int view_overlaps(const pk_tensor *t)
 }
 
 /* The view must stay inside its storage: offset + sum((size-1)*stride) < numel. */
-static int view_ok(pk *p, const pk_tensor *t)
+static int view_ok(pk *p, const pickle_tensor *t)
 {
 	uint64_t numel, last = t->offset, step;
 	ck_err tmp = {0};
@@ -545,7 +545,7 @@ static int view_ok(pk *p, const pk_tensor *t)
 static int rebuild_tensor(pk *p, val *args)
 {
 	val **a = args->u.it, *v;
-	pk_tensor *t;
+	pickle_tensor *t;
 	int rs = 0, rc;
 	if (args->n != 6 && args->n != 7)
 		return fail(p, CK_EINVALID, "_rebuild_tensor_v2 takes 6 or 7 arguments, got %u", args->n);
@@ -617,8 +617,8 @@ static int op_simple(pk *p, vkind k, int64_t x)
 
 static int op_mark(pk *p)
 {
-	if (p->nm >= PK_MAX_DEPTH)
-		return fail(p, CK_ELIMIT, "MARKs nested deeper than %d", PK_MAX_DEPTH);
+	if (p->nm >= PICKLE_MAX_DEPTH)
+		return fail(p, CK_ELIMIT, "MARKs nested deeper than %d", PICKLE_MAX_DEPTH);
 	p->mark[p->nm++] = p->sp;
 	return 0;
 }
@@ -682,7 +682,7 @@ static int step(pk *p, int c)
 
 /* ---- the state dict ---- */
 
-static int take_tensors(pk *p, val *d, pk_dict *out)
+static int take_tensors(pk *p, val *d, pickle_dict *out)
 {
 	strmap seen, storages;
 	size_t k, nt = d->n / 2;
@@ -693,14 +693,14 @@ static int take_tensors(pk *p, val *d, pk_dict *out)
 	strmap_init(&storages);
 	for (size_t i = 0; i < nt && !rc; i++) {
 		val *key = d->u.it[2 * i], *v = d->u.it[2 * i + 1];
-		pk_tensor *t = &out->t[out->n];
+		pickle_tensor *t = &out->t[out->n];
 		if (key->k != V_STR)
 			rc = fail(p, CK_EINVALID, "state dict key #%zu: expected a string, found %s", i,
 				  kind_name[key->k]);
-		else if (!key->u.str.len || key->u.str.len > PK_MAX_KEY || strlen(key->u.str.s) != key->u.str.len ||
+		else if (!key->u.str.len || key->u.str.len > PICKLE_MAX_KEY || strlen(key->u.str.s) != key->u.str.len ||
 			 !text_utf8_valid(key->u.str.s))
 			rc = fail(p, CK_EINVALID, "state dict key #%zu is not 1-%d bytes of UTF-8 without NUL", i,
-				  PK_MAX_KEY);
+				  PICKLE_MAX_KEY);
 		else if (v->k != V_TENSOR)
 			rc = fail(p, CK_EINVALID, "'%.200s': expected a tensor, found %s", key->u.str.s,
 				  kind_name[v->k]);
@@ -746,15 +746,15 @@ static int run(pk *p, val **result)
 	return fail(p, CK_EINVALID, "truncated: the pickle ends before its STOP opcode");
 }
 
-int pk_parse(const char *where, const unsigned char *buf, size_t n, pk_dict *out, ck_err *e)
+int pickle_parse(const char *where, const unsigned char *buf, size_t n, pickle_dict *out, ck_err *e)
 {
 	ck_err local = {0};
 	pk p = {.where = where, .b = buf, .n = n, .e = e ? e : &local};
 	val *root = NULL;
 	int rc;
 	memset(out, 0, sizeof *out);
-	if (n > PK_MAX_BYTES)
-		return ck_errf(e, CK_ELIMIT, "%s: pickle is %zu bytes; limit is %zu", where, n, PK_MAX_BYTES);
+	if (n > PICKLE_MAX_BYTES)
+		return ck_errf(e, CK_ELIMIT, "%s: pickle is %zu bytes; limit is %zu", where, n, PICKLE_MAX_BYTES);
 	rc = run(&p, &root);
 	if (!rc && root->k != V_DICT)
 		rc = fail(&p, CK_EINVALID, "expected a state dict (dict of tensors), found %s", kind_name[root->k]);
@@ -762,11 +762,11 @@ int pk_parse(const char *where, const unsigned char *buf, size_t n, pk_dict *out
 		rc = take_tensors(&p, root, out);
 	arena_free(&p);
 	if (rc)
-		pk_dict_dispose(out);
+		pickle_dict_dispose(out);
 	return rc;
 }
 
-void pk_dict_dispose(pk_dict *d)
+void pickle_dict_dispose(pickle_dict *d)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		free(d->t[i].name);
@@ -776,7 +776,7 @@ void pk_dict_dispose(pk_dict *d)
 	memset(d, 0, sizeof *d);
 }
 
-int pk_contiguous(const pk_tensor *t)
+int pickle_contiguous(const pickle_tensor *t)
 {
 	int64_t want = 1;
 	for (int i = 0; i < t->shape.rank; i++)

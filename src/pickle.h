@@ -11,13 +11,13 @@
 #include "err.h"
 #include "tensor.h"
 
-#define PK_MAX_BYTES ((size_t)256 << 20) /* data.pkl size */
-#define PK_MAX_DEPTH 256                 /* nested MARKs */
-#define PK_MAX_MEMO ((uint32_t)1 << 22)   /* memo slots */
-#define PK_MAX_STR 65536                 /* one string */
+#define PICKLE_MAX_BYTES ((size_t)256 << 20) /* data.pkl size */
+#define PICKLE_MAX_DEPTH 256                 /* nested MARKs */
+#define PICKLE_MAX_MEMO ((uint32_t)1 << 22)   /* memo slots */
+#define PICKLE_MAX_STR 65536                 /* one string */
 
 /* One tensor of the state dict: a strided view of a storage (zip member data/<storage>). */
-typedef struct pk_tensor {
+typedef struct pickle_tensor {
 	char *name;
 	char *storage;          /* the storage's key */
 	ck_dtype dtype;         /* the storage's element type */
@@ -25,19 +25,19 @@ typedef struct pk_tensor {
 	uint64_t offset;        /* first element of the view */
 	ck_shape shape;
 	int64_t stride[CK_MAX_RANK]; /* in elements */
-} pk_tensor;
+} pickle_tensor;
 
-typedef struct pk_dict {
+typedef struct pickle_dict {
 	size_t n;
-	pk_tensor *t; /* in pickle order */
-} pk_dict;
+	pickle_tensor *t; /* in pickle order */
+} pickle_dict;
 
 /* Parses buf (where = the name used in messages). The top object must be a dict or
  * OrderedDict of string -> tensor; every view must lie inside its declared storage. */
-int pk_parse(const char *where, const unsigned char *buf, size_t n, pk_dict *out, ck_err *e);
-void pk_dict_dispose(pk_dict *d);
+int pickle_parse(const char *where, const unsigned char *buf, size_t n, pickle_dict *out, ck_err *e);
+void pickle_dict_dispose(pickle_dict *d);
 
 /* 1 when the view is row-major contiguous (strides of size-1 dims do not matter). */
-int pk_contiguous(const pk_tensor *t);
+int pickle_contiguous(const pickle_tensor *t);
 
 #endif

@@ -150,7 +150,7 @@ static int add_member(builder *B, const match_hit *h, size_t key)
 }
 
 typedef struct param_ctx {
-	cfg_env env;
+	config_env env;
 } param_ctx;
 
 static int eval_param(void *vctx, const rule_param *p, vocab_ptype type, double *out, ck_err *e)
@@ -160,11 +160,11 @@ static int eval_param(void *vctx, const rule_param *p, vocab_ptype type, double 
 	long long i;
 	int rc;
 	if (type == VOCAB_P_INT) {
-		rc = cfg_eval_int(&c->env, p->x, &i, e);
+		rc = config_eval_int(&c->env, p->x, &i, e);
 		*out = (double)i;
 		return rc;
 	}
-	if ((rc = cfg_eval(&c->env, p->x, &v, e)))
+	if ((rc = config_eval(&c->env, p->x, &v, e)))
 		return rc;
 	if (type == VOCAB_P_COND)
 		*out = expr_truthy(v);
@@ -382,8 +382,8 @@ static int expected_shape(builder *B, const rule_key *k, int side, const match_b
 		return 0;
 	if (!(vars = bind_vars(b)))
 		return ck_errf(B->e, CK_ENOMEM, "out of memory"), -1;
-	cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
-	rc = cfg_eval(&env, x, &v, &pe);
+	config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
+	rc = config_eval(&env, x, &v, &pe);
 	json_decref(vars);
 	if (rc) {
 		PROBLEM(B->p, "rule %s:%d:%d: shape: %s", k->shape_pos.file, k->shape_pos.line, k->shape_pos.col, pe.msg);
@@ -566,11 +566,11 @@ static int finish_group(builder *B, const pending *pg)
 
 static int eval_shape(builder *B, const rule_key *k, json_t *vars, ck_shape *out)
 {
-	cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
+	config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
 	json_t *v = NULL, *it;
 	ck_err pe = {0};
 	size_t i;
-	if (cfg_eval(&env, k->gen_shape, &v, &pe)) {
+	if (config_eval(&env, k->gen_shape, &v, &pe)) {
 		PROBLEM(B->p, "%s", pe.msg);
 		return 1;
 	}
@@ -596,7 +596,7 @@ static int eval_shape(builder *B, const rule_key *k, json_t *vars, ck_shape *out
 
 static int add_generated(builder *B, const rule_key *k, const char *tname, json_t *vars)
 {
-	cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
+	config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
 	act_t t = {0};
 	plan_group *g;
 	ck_err pe = {0};
@@ -611,7 +611,7 @@ static int add_generated(builder *B, const rule_key *k, const char *tname, json_
 		PROBLEM(B->p, "%s: %s", tname, pe.msg);
 		return 0;
 	}
-	if (cfg_eval(&env, k->gen_value, &v, &pe) || !json_is_number(v)) {
+	if (config_eval(&env, k->gen_value, &v, &pe) || !json_is_number(v)) {
 		PROBLEM(B->p, "%s", pe.code ? pe.msg : "create: the generator's value must be a number");
 		json_decref(v);
 		return 0;
@@ -658,12 +658,12 @@ static int create_one(builder *B, const rule_key *k, const char *tpl, const matc
 /* for: {NAME: <list>} binds NAME to each value of the list. */
 static int create_for_list(builder *B, const rule_key *k, const char *tpl)
 {
-	cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope};
+	config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope};
 	json_t *list = NULL, *it;
 	ck_err pe = {0};
 	size_t i;
 	int rc = 0;
-	if (cfg_eval(&env, k->for_list, &list, &pe) || !json_is_array(list)) {
+	if (config_eval(&env, k->for_list, &list, &pe) || !json_is_array(list)) {
 		PROBLEM(B->p, "%s", pe.code ? pe.msg : "create: 'for' must give a list");
 		json_decref(list);
 		return 0;

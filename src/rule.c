@@ -19,7 +19,7 @@ typedef struct loader {
 
 /* --- small YAML helpers ------------------------------------------------- */
 
-static int perr(ck_err *e, const rule_file *f, const yd_node *n, const char *fmt, const char *a,
+static int perr(ck_err *e, const rule_file *f, const ydoc_node *n, const char *fmt, const char *a,
 	const char *b)
 {
 	char msg[1200];
@@ -27,41 +27,41 @@ static int perr(ck_err *e, const rule_file *f, const yd_node *n, const char *fmt
 	return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s", f->path, n ? n->line : 1, n ? n->col : 1, msg);
 }
 
-static rule_pos pos_of(const rule_file *f, const yd_node *n)
+static rule_pos pos_of(const rule_file *f, const ydoc_node *n)
 {
 	rule_pos p = {f->path, n ? n->line : 1, n ? n->col : 1};
 	return p;
 }
 
-static int want_kind(ck_err *e, const rule_file *f, const yd_node *n, yd_kind k, const char *what)
+static int want_kind(ck_err *e, const rule_file *f, const ydoc_node *n, ydoc_kind k, const char *what)
 {
 	if (n->kind == k)
 		return 0;
 	char buf[300];
-	snprintf(buf, sizeof buf, "%s must be a %s, found a %s", what, yd_kind_name(k), yd_kind_name(n->kind));
+	snprintf(buf, sizeof buf, "%s must be a %s, found a %s", what, ydoc_kind_name(k), ydoc_kind_name(n->kind));
 	return perr(e, f, n, "%s%s", buf, "");
 }
 
 /* A scalar or a sequence of scalars -> array of strings. A null scalar gives zero items. */
-static int str_list(ck_err *e, const rule_file *f, const yd_node *n, const char *what, char ***out, size_t *out_n)
+static int str_list(ck_err *e, const rule_file *f, const ydoc_node *n, const char *what, char ***out, size_t *out_n)
 {
-	size_t cnt = n->kind == YD_SEQ ? n->n : 1;
+	size_t cnt = n->kind == YDOC_SEQ ? n->n : 1;
 	char **v = NULL;
 	*out = NULL;
 	*out_n = 0;
-	if (n->kind == YD_MAP)
+	if (n->kind == YDOC_MAP)
 		return perr(e, f, n, "%s must be a string or a list of strings, found a mapping", what, NULL);
-	if (n->kind == YD_SCALAR && !n->quoted && (!strcmp(n->value, "null") || !strcmp(n->value, "~") || !n->value[0]))
+	if (n->kind == YDOC_SCALAR && !n->quoted && (!strcmp(n->value, "null") || !strcmp(n->value, "~") || !n->value[0]))
 		return 0;
 	if (!(v = ck_calloc(e, cnt, sizeof *v)))
 		return CK_ENOMEM;
 	for (size_t i = 0; i < cnt; i++) {
-		const yd_node *it = n->kind == YD_SEQ ? n->items[i] : n;
-		if (it->kind != YD_SCALAR) {
+		const ydoc_node *it = n->kind == YDOC_SEQ ? n->items[i] : n;
+		if (it->kind != YDOC_SCALAR) {
 			for (size_t j = 0; j < i; j++)
 				free(v[j]);
 			free(v);
-			return perr(e, f, it, "%s: list items must be strings, found a %s", what, yd_kind_name(it->kind));
+			return perr(e, f, it, "%s: list items must be strings, found a %s", what, ydoc_kind_name(it->kind));
 		}
 		v[i] = ck_strdup(e, it->value);
 	}
@@ -71,11 +71,11 @@ static int str_list(ck_err *e, const rule_file *f, const yd_node *n, const char 
 }
 
 /* An optional string field: *out stays NULL when absent; anything but a scalar is an error. */
-static int opt_str(ck_err *e, const rule_file *f, const yd_node *map, const char *key, const char *dflt, char **out)
+static int opt_str(ck_err *e, const rule_file *f, const ydoc_node *map, const char *key, const char *dflt, char **out)
 {
-	const yd_node *v = yd_map_get(map, key);
-	if (v && v->kind != YD_SCALAR)
-		return perr(e, f, v, "'%s' must be a string, found a %s", key, yd_kind_name(v->kind));
+	const ydoc_node *v = ydoc_map_get(map, key);
+	if (v && v->kind != YDOC_SCALAR)
+		return perr(e, f, v, "'%s' must be a string, found a %s", key, ydoc_kind_name(v->kind));
 	if (!v && !dflt)
 		return 0;
 	return (*out = ck_strdup(e, v ? v->value : dflt)) ? 0 : CK_ENOMEM;
@@ -88,10 +88,10 @@ static void str_list_free(char **v, size_t n)
 	free(v);
 }
 
-static int check_keys(ck_err *e, const rule_file *f, const yd_node *map, const char *what, const char *const *allowed)
+static int check_keys(ck_err *e, const rule_file *f, const ydoc_node *map, const char *what, const char *const *allowed)
 {
 	for (size_t i = 0; i < map->n; i++) {
-		const yd_node *k = map->items[2 * i];
+		const ydoc_node *k = map->items[2 * i];
 		int ok = 0;
 		for (const char *const *a = allowed; *a && !ok; a++)
 			ok = strcmp(k->value, *a) == 0;
@@ -107,12 +107,12 @@ static int check_keys(ck_err *e, const rule_file *f, const yd_node *map, const c
 	return 0;
 }
 
-static int parse_expr(ck_err *e, const rule_file *f, const yd_node *n, expr **out)
+static int parse_expr(ck_err *e, const rule_file *f, const ydoc_node *n, expr **out)
 {
 	char where[1100];
 	*out = NULL;
-	if (n->kind != YD_SCALAR)
-		return perr(e, f, n, "expected an expression (a scalar), found a %s", yd_kind_name(n->kind), NULL);
+	if (n->kind != YDOC_SCALAR)
+		return perr(e, f, n, "expected an expression (a scalar), found a %s", ydoc_kind_name(n->kind), NULL);
 	snprintf(where, sizeof where, "%s:%d:%d", f->path, n->line, n->col);
 	if (n->quoted) {
 		/* A quoted YAML scalar is a string literal unless it is clearly an expression;
@@ -154,31 +154,31 @@ static int resolve_act(ck_err *e, rule_act *a, unsigned roles, const char *what)
 	return 0;
 }
 
-static int parse_act(ck_err *e, const rule_file *f, const yd_node *n, rule_act *a)
+static int parse_act(ck_err *e, const rule_file *f, const ydoc_node *n, rule_act *a)
 {
 	memset(a, 0, sizeof *a);
 	a->pos = pos_of(f, n);
-	if (n->kind == YD_SCALAR) {
+	if (n->kind == YDOC_SCALAR) {
 		a->name = ck_strdup(e, n->value);
 		return a->name ? resolve_act(e, a, VOCAB_ROLES_ACTION, "action") : CK_ENOMEM;
 	}
-	if (n->kind != YD_MAP || n->n != 1)
+	if (n->kind != YDOC_MAP || n->n != 1)
 		return perr(e, f, n, "an action is a name or a one-entry mapping {name: {param: value}}", NULL, NULL);
-	const yd_node *k = n->items[0], *v = n->items[1];
+	const ydoc_node *k = n->items[0], *v = n->items[1];
 	a->name = ck_strdup(e, k->value);
 	a->pos = pos_of(f, k);
-	if (v->kind == YD_SCALAR && !v->quoted && (!strcmp(v->value, "null") || !strcmp(v->value, "~") || !v->value[0]))
+	if (v->kind == YDOC_SCALAR && !v->quoted && (!strcmp(v->value, "null") || !strcmp(v->value, "~") || !v->value[0]))
 		return resolve_act(e, a, VOCAB_ROLES_ACTION, "action");
-	if (want_kind(e, f, v, YD_MAP, "action parameters"))
+	if (want_kind(e, f, v, YDOC_MAP, "action parameters"))
 		return CK_EINVALID;
 	if (!(a->p = ck_calloc(e, v->n, sizeof *a->p)))
 		return CK_ENOMEM;
 	for (size_t i = 0; i < v->n; i++) {
-		const yd_node *pk = v->items[2 * i], *pv = v->items[2 * i + 1];
+		const ydoc_node *pk = v->items[2 * i], *pv = v->items[2 * i + 1];
 		rule_param *p = &a->p[a->n++];
 		p->name = ck_strdup(e, pk->value);
 		p->pos = pos_of(f, pv);
-		if (pv->kind != YD_SCALAR)
+		if (pv->kind != YDOC_SCALAR)
 			return perr(e, f, pv, "action parameter '%s' must be a scalar", pk->value, NULL);
 		p->text = ck_strdup(e, pv->value);
 		if (parse_expr(e, f, pv, &p->x))
@@ -198,16 +198,16 @@ static void act_dispose(rule_act *a)
 	free(a->name);
 }
 
-static int parse_chain(ck_err *e, const rule_file *f, const yd_node *n, rule_act **out, size_t *out_n)
+static int parse_chain(ck_err *e, const rule_file *f, const ydoc_node *n, rule_act **out, size_t *out_n)
 {
-	size_t cnt = n->kind == YD_SEQ ? n->n : 1;
+	size_t cnt = n->kind == YDOC_SEQ ? n->n : 1;
 	rule_act *v = ck_calloc(e, cnt, sizeof *v);
 	if (!v)
 		return CK_ENOMEM;
 	*out = v;
 	*out_n = 0;
 	for (size_t i = 0; i < cnt; i++) {
-		int rc = parse_act(e, f, n->kind == YD_SEQ ? n->items[i] : n, &v[i]);
+		int rc = parse_act(e, f, n->kind == YDOC_SEQ ? n->items[i] : n, &v[i]);
 		(*out_n)++;
 		if (rc)
 			return rc;
@@ -270,20 +270,20 @@ static void key_dispose(rule_key *k)
 }
 
 /* shape: EXPR (both sides) or {hf: EXPR, cs: EXPR} (either may be left out) */
-static int parse_shape(ck_err *e, const rule_file *f, const yd_node *n, rule_key *k)
+static int parse_shape(ck_err *e, const rule_file *f, const ydoc_node *n, rule_key *k)
 {
 	static const char *const allowed[] = {"hf", "cs", NULL};
-	const yd_node *v;
+	const ydoc_node *v;
 	k->shape_pos = pos_of(f, n);
-	if (n->kind == YD_SCALAR)
+	if (n->kind == YDOC_SCALAR)
 		return parse_expr(e, f, n, &k->shape[0]) || parse_expr(e, f, n, &k->shape[1]) ? CK_EINVALID : 0;
-	if (n->kind != YD_MAP || check_keys(e, f, n, "shape", allowed))
-		return n->kind != YD_MAP ? perr(e, f, n, "'shape' must be an expression or {hf: EXPR, cs: EXPR}, found a %s",
-						yd_kind_name(n->kind), NULL)
+	if (n->kind != YDOC_MAP || check_keys(e, f, n, "shape", allowed))
+		return n->kind != YDOC_MAP ? perr(e, f, n, "'shape' must be an expression or {hf: EXPR, cs: EXPR}, found a %s",
+						ydoc_kind_name(n->kind), NULL)
 					 : CK_EINVALID;
-	if ((v = yd_map_get(n, "hf")) && parse_expr(e, f, v, &k->shape[0]))
+	if ((v = ydoc_map_get(n, "hf")) && parse_expr(e, f, v, &k->shape[0]))
 		return CK_EINVALID;
-	if ((v = yd_map_get(n, "cs")) && parse_expr(e, f, v, &k->shape[1]))
+	if ((v = ydoc_map_get(n, "cs")) && parse_expr(e, f, v, &k->shape[1]))
 		return CK_EINVALID;
 	return 0;
 }
@@ -291,7 +291,7 @@ static int parse_shape(ck_err *e, const rule_file *f, const yd_node *n, rule_key
 static const char *const create_keys[] = {"for_each", "for", "seed", "dtype", "shape", NULL};
 
 /* A key of `create:` that is neither one of create_keys nor a generator of actions.def. */
-static int create_key_err(ck_err *e, const rule_file *f, const yd_node *k)
+static int create_key_err(ck_err *e, const rule_file *f, const ydoc_node *k)
 {
 	char gens[300] = "";
 	for (int i = 0; i < VOCAB__COUNT; i++)
@@ -304,14 +304,14 @@ static int create_key_err(ck_err *e, const rule_file *f, const yd_node *k)
 
 /* create: {for_each: T | for: {NAME: EXPR}, <generator>: V, seed: N, dtype: D, shape: EXPR};
  * the generators are the GEN entries of actions.def. */
-static int parse_create(loader *L, const rule_file *f, const yd_node *n, rule_key *k)
+static int parse_create(loader *L, const rule_file *f, const ydoc_node *n, rule_key *k)
 {
 	ck_err *e = L->e;
-	const yd_node *v, *fe, *fo, *kind = NULL;
-	if (want_kind(e, f, n, YD_MAP, "create"))
+	const ydoc_node *v, *fe, *fo, *kind = NULL;
+	if (want_kind(e, f, n, YDOC_MAP, "create"))
 		return CK_EINVALID;
 	for (size_t i = 0; i < n->n; i++) {
-		const yd_node *key = n->items[2 * i];
+		const ydoc_node *key = n->items[2 * i];
 		vocab_kind g;
 		int fixed = 0;
 		for (const char *const *a = create_keys; *a && !fixed; a++)
@@ -326,26 +326,26 @@ static int parse_create(loader *L, const rule_file *f, const yd_node *n, rule_ke
 		kind = n->items[2 * i + 1];
 		k->gen = g;
 	}
-	fe = yd_map_get(n, "for_each");
-	fo = yd_map_get(n, "for");
+	fe = ydoc_map_get(n, "for_each");
+	fo = ydoc_map_get(n, "for");
 	if (!!fe == !!fo)
 		return perr(e, f, n, "create needs exactly one of 'for_each: <template on the other side>' or 'for: {NAME: <list>}'",
 			NULL, NULL);
 	if (fe) {
-		if (fe->kind != YD_SCALAR)
+		if (fe->kind != YDOC_SCALAR)
 			return perr(e, f, fe, "for_each must be a key template", NULL, NULL);
 		k->for_each = ck_strdup(e, fe->value);
 	} else {
-		if (fo->kind != YD_MAP || fo->n != 1)
+		if (fo->kind != YDOC_MAP || fo->n != 1)
 			return perr(e, f, fo, "for must be a one-entry mapping {NAME: <expression giving a list>}", NULL, NULL);
 		k->for_name = ck_strdup(e, fo->items[0]->value);
 		if (parse_expr(e, f, fo->items[1], &k->for_list))
 			return CK_EINVALID;
 	}
-	if (!(v = yd_map_get(n, "dtype")) || v->kind != YD_SCALAR)
+	if (!(v = ydoc_map_get(n, "dtype")) || v->kind != YDOC_SCALAR)
 		return perr(e, f, n, "create needs 'dtype'", NULL, NULL);
 	k->gen_dtype = ck_strdup(e, v->value);
-	if (!(v = yd_map_get(n, "shape")))
+	if (!(v = ydoc_map_get(n, "shape")))
 		return perr(e, f, n, "create needs 'shape' (an expression giving a list of ints)", NULL, NULL);
 	if (parse_expr(e, f, v, &k->gen_shape))
 		return CK_EINVALID;
@@ -353,46 +353,46 @@ static int parse_create(loader *L, const rule_file *f, const yd_node *n, rule_ke
 		return perr(e, f, n, "create needs one of 'fill: <value>', 'tril: 1', 'arange: 1', 'uniform: <bound>' or 'normal: <std>'", NULL,
 			NULL);
 	k->creates = 1;
-	if ((v = yd_map_get(n, "seed")))
+	if ((v = ydoc_map_get(n, "seed")))
 	{
-		if (v->kind != YD_SCALAR)
-			return perr(e, f, v, "'seed' must be an integer, found a %s", yd_kind_name(v->kind), NULL);
+		if (v->kind != YDOC_SCALAR)
+			return perr(e, f, v, "'seed' must be an integer, found a %s", ydoc_kind_name(v->kind), NULL);
 		k->gen_seed = strtoll(v->value, NULL, 10);
 	}
 	return parse_expr(e, f, kind, &k->gen_value);
 }
 
-static int load_include(loader *L, const rule_file *from, const yd_node *n, const char *hf_pre, const char *cs_pre,
+static int load_include(loader *L, const rule_file *from, const ydoc_node *n, const char *hf_pre, const char *cs_pre,
 	int depth, int want_keys);
 
-static int parse_key(loader *L, const rule_file *f, const yd_node *n, const char *hf_pre, const char *cs_pre, int depth)
+static int parse_key(loader *L, const rule_file *f, const ydoc_node *n, const char *hf_pre, const char *cs_pre, int depth)
 {
 	static const char *const allowed[] = {"hf", "cs", "action", "create", "shape", "when", NULL};
 	ck_err *e = L->e;
 	rule_key k;
 	int rc;
-	const yd_node *v;
+	const ydoc_node *v;
 
-	if (want_kind(e, f, n, YD_MAP, "a key rule"))
+	if (want_kind(e, f, n, YDOC_MAP, "a key rule"))
 		return CK_EINVALID;
-	if (yd_map_get(n, "include"))
+	if (ydoc_map_get(n, "include"))
 		return load_include(L, f, n, hf_pre, cs_pre, depth, 1);
 	if (check_keys(e, f, n, "a key rule", allowed))
 		return CK_EINVALID;
 	memset(&k, 0, sizeof k);
 	k.scope = f;
 	k.pos = pos_of(f, n);
-	if ((v = yd_map_get(n, "hf")) && (rc = str_list(e, f, v, "hf", &k.tpl[RULE_HF], &k.n_tpl[RULE_HF])))
+	if ((v = ydoc_map_get(n, "hf")) && (rc = str_list(e, f, v, "hf", &k.tpl[RULE_HF], &k.n_tpl[RULE_HF])))
 		goto fail;
-	if ((v = yd_map_get(n, "cs")) && (rc = str_list(e, f, v, "cs", &k.tpl[RULE_CS], &k.n_tpl[RULE_CS])))
+	if ((v = ydoc_map_get(n, "cs")) && (rc = str_list(e, f, v, "cs", &k.tpl[RULE_CS], &k.n_tpl[RULE_CS])))
 		goto fail;
 	if (!k.n_tpl[RULE_HF] && !k.n_tpl[RULE_CS]) {
 		rc = perr(e, f, n, "a key rule needs 'hf' and/or 'cs' templates", NULL, NULL);
 		goto fail;
 	}
-	if ((v = yd_map_get(n, "action")) && (rc = parse_chain(e, f, v, &k.act, &k.n_act)))
+	if ((v = ydoc_map_get(n, "action")) && (rc = parse_chain(e, f, v, &k.act, &k.n_act)))
 		goto fail;
-	if ((v = yd_map_get(n, "create"))) {
+	if ((v = ydoc_map_get(n, "create"))) {
 		if (k.n_tpl[RULE_HF] && k.n_tpl[RULE_CS]) {
 			rc = perr(e, f, v, "'create' is for keys that exist on one side only", NULL, NULL);
 			goto fail;
@@ -400,7 +400,7 @@ static int parse_key(loader *L, const rule_file *f, const yd_node *n, const char
 		if ((rc = parse_create(L, f, v, &k)))
 			goto fail;
 	}
-	if ((v = yd_map_get(n, "shape")) && (rc = parse_shape(e, f, v, &k)))
+	if ((v = ydoc_map_get(n, "shape")) && (rc = parse_shape(e, f, v, &k)))
 		goto fail;
 	if ((v = yd_map_get(n, "when")) && (rc = parse_expr(e, f, v, &k.when)))
 		goto fail;
@@ -426,9 +426,9 @@ fail:
 
 /* --- config rules ----------------------------------------------------- */
 
-static int parse_assign(ck_err *e, const rule_file *f, const yd_node *n, char ***keys, expr ***xs, size_t *cnt)
+static int parse_assign(ck_err *e, const rule_file *f, const ydoc_node *n, char ***keys, expr ***xs, size_t *cnt)
 {
-	if (want_kind(e, f, n, YD_MAP, "to_cs/to_hf"))
+	if (want_kind(e, f, n, YDOC_MAP, "to_cs/to_hf"))
 		return CK_EINVALID;
 	if (!(*keys = ck_calloc(e, n->n, sizeof **keys)) || !(*xs = ck_calloc(e, n->n, sizeof **xs)))
 		return CK_ENOMEM;
@@ -441,21 +441,21 @@ static int parse_assign(ck_err *e, const rule_file *f, const yd_node *n, char **
 	return 0;
 }
 
-static int yd_to_json(ck_err *e, const rule_file *f, const yd_node *n, json_t **out)
+static int yd_to_json(ck_err *e, const rule_file *f, const ydoc_node *n, json_t **out)
 {
 	return valio_from_yd(f->path, n, out, e);
 }
 
 /* `let: {name: EXPR, ...}` -> *lets (a model file's names, or one config rule's) */
-static int parse_lets(ck_err *e, const rule_file *f, const yd_node *v, rule_let **lets, size_t *n)
+static int parse_lets(ck_err *e, const rule_file *f, const ydoc_node *v, rule_let **lets, size_t *n)
 {
 	int rc;
-	if (want_kind(e, f, v, YD_MAP, "let"))
+	if (want_kind(e, f, v, YDOC_MAP, "let"))
 		return CK_EINVALID;
 	if (!(*lets = ck_calloc(e, v->n ? v->n : 1, sizeof **lets)))
 		return CK_ENOMEM;
 	for (size_t i = 0; i < v->n; i++) {
-		const yd_node *k = v->items[2 * i];
+		const ydoc_node *k = v->items[2 * i];
 		rule_let *l = &(*lets)[i];
 		l->pos = pos_of(f, v->items[2 * i + 1]);
 		if (!(l->name = ck_strdup(e, k->value)))
@@ -523,7 +523,7 @@ const char *rule_types_str(unsigned types, char *buf, size_t n)
 }
 
 /* `type: int` or `type: [int, null]` -> RULE_T_* bits. */
-static int parse_types(ck_err *e, const rule_file *f, const yd_node *n, unsigned *out)
+static int parse_types(ck_err *e, const rule_file *f, const ydoc_node *n, unsigned *out)
 {
 	char **v = NULL;
 	size_t cnt = 0, k;
@@ -545,36 +545,36 @@ static int parse_types(ck_err *e, const rule_file *f, const yd_node *n, unsigned
 	return rc;
 }
 
-static int parse_cfg_rule(loader *L, rule_file *root, const rule_file *f, const yd_node *n, int depth)
+static int parse_cfg_rule(loader *L, rule_file *root, const rule_file *f, const ydoc_node *n, int depth)
 {
 	static const char *const allowed[] = {"hf", "cs", "map", "require", "to_cs", "to_hf", "check_hf", "check_cs",
 		"drop", "type", "let", NULL};
 	ck_err *e = L->e;
 	rule_cfg c;
-	const yd_node *v;
+	const ydoc_node *v;
 	int rc = 0;
 
-	if (want_kind(e, f, n, YD_MAP, "a config rule"))
+	if (want_kind(e, f, n, YDOC_MAP, "a config rule"))
 		return CK_EINVALID;
-	if (yd_map_get(n, "include"))
+	if (ydoc_map_get(n, "include"))
 		return load_include(L, f, n, "", "", depth, 0);
 	if (check_keys(e, f, n, "a config rule", allowed))
 		return CK_EINVALID;
 	memset(&c, 0, sizeof c);
 	c.pos = pos_of(f, n);
-	if ((v = yd_map_get(n, "hf")) && (rc = str_list(e, f, v, "hf", &c.hf, &c.n_hf)))
+	if ((v = ydoc_map_get(n, "hf")) && (rc = str_list(e, f, v, "hf", &c.hf, &c.n_hf)))
 		goto fail;
-	if ((v = yd_map_get(n, "cs")) && (rc = str_list(e, f, v, "cs", &c.cs, &c.n_cs)))
+	if ((v = ydoc_map_get(n, "cs")) && (rc = str_list(e, f, v, "cs", &c.cs, &c.n_cs)))
 		goto fail;
 	if (!c.n_hf && !c.n_cs) {
 		rc = perr(e, f, n, "a config rule needs 'hf' and/or 'cs' keys", NULL, NULL);
 		goto fail;
 	}
-	if ((v = yd_map_get(n, "map"))) {
-		if ((rc = want_kind(e, f, v, YD_MAP, "map")) || (rc = yd_to_json(e, f, v, &c.map)))
+	if ((v = ydoc_map_get(n, "map"))) {
+		if ((rc = want_kind(e, f, v, YDOC_MAP, "map")) || (rc = yd_to_json(e, f, v, &c.map)))
 			goto fail;
 	}
-	if ((v = yd_map_get(n, "require"))) {
+	if ((v = ydoc_map_get(n, "require"))) {
 		if (c.n_hf && c.n_cs) {
 			rc = perr(e, f, v, "'require' is for a key on one side only (the other side has no counterpart)", NULL, NULL);
 			goto fail;
@@ -582,19 +582,19 @@ static int parse_cfg_rule(loader *L, rule_file *root, const rule_file *f, const 
 		if ((rc = yd_to_json(e, f, v, &c.require)))
 			goto fail;
 	}
-	if ((v = yd_map_get(n, "to_cs")) && (rc = parse_assign(e, f, v, &c.to_cs_key, &c.to_cs, &c.n_to_cs)))
+	if ((v = ydoc_map_get(n, "to_cs")) && (rc = parse_assign(e, f, v, &c.to_cs_key, &c.to_cs, &c.n_to_cs)))
 		goto fail;
-	if ((v = yd_map_get(n, "to_hf")) && (rc = parse_assign(e, f, v, &c.to_hf_key, &c.to_hf, &c.n_to_hf)))
+	if ((v = ydoc_map_get(n, "to_hf")) && (rc = parse_assign(e, f, v, &c.to_hf_key, &c.to_hf, &c.n_to_hf)))
 		goto fail;
-	if ((v = yd_map_get(n, "check_hf")) && (rc = parse_expr(e, f, v, &c.check_hf)))
+	if ((v = ydoc_map_get(n, "check_hf")) && (rc = parse_expr(e, f, v, &c.check_hf)))
 		goto fail;
-	if ((v = yd_map_get(n, "check_cs")) && (rc = parse_expr(e, f, v, &c.check_cs)))
+	if ((v = ydoc_map_get(n, "check_cs")) && (rc = parse_expr(e, f, v, &c.check_cs)))
 		goto fail;
-	if ((v = yd_map_get(n, "type")) && (rc = parse_types(e, f, v, &c.types)))
+	if ((v = ydoc_map_get(n, "type")) && (rc = parse_types(e, f, v, &c.types)))
 		goto fail;
-	if ((v = yd_map_get(n, "let")) && (rc = parse_lets(e, f, v, &c.let, &c.n_let)))
+	if ((v = ydoc_map_get(n, "let")) && (rc = parse_lets(e, f, v, &c.let, &c.n_let)))
 		goto fail;
-	if ((v = yd_map_get(n, "drop"))) { /* YAML 1.1 booleans: true, yes, on ... */
+	if ((v = ydoc_map_get(n, "drop"))) { /* YAML 1.1 booleans: true, yes, on ... */
 		json_t *b = NULL;
 		if ((rc = yd_to_json(e, f, v, &b)))
 			goto fail;
@@ -615,12 +615,12 @@ fail:
 }
 
 /* Merge src defaults into *dst without overriding keys already there (the includer wins). */
-static int merge_defaults(ck_err *e, const rule_file *f, const yd_node *n, json_t **dst)
+static int merge_defaults(ck_err *e, const rule_file *f, const ydoc_node *n, json_t **dst)
 {
 	json_t *v = NULL;
 	const char *k;
 	json_t *x;
-	if (want_kind(e, f, n, YD_MAP, "defaults") || yd_to_json(e, f, n, &v))
+	if (want_kind(e, f, n, YDOC_MAP, "defaults") || yd_to_json(e, f, n, &v))
 		return CK_EINVALID;
 	if (!*dst)
 		*dst = json_object();
@@ -632,38 +632,38 @@ static int merge_defaults(ck_err *e, const rule_file *f, const yd_node *n, json_
 	return 0;
 }
 
-static int load_config(loader *L, rule_file *root, const rule_file *f, const yd_node *cfg, int depth)
+static int load_config(loader *L, rule_file *root, const rule_file *f, const ydoc_node *cfg, int depth)
 {
 	static const char *const allowed[] = {"hf_defaults", "cs_defaults", "hf_out", "cs_out", "rules", "hf_nested", NULL};
 	static const char *const nested_keys[] = {"model_type", "take", NULL};
 	ck_err *e = L->e;
-	const yd_node *v;
+	const ydoc_node *v;
 	int rc;
-	if (want_kind(e, f, cfg, YD_MAP, "config") || check_keys(e, f, cfg, "config", allowed))
+	if (want_kind(e, f, cfg, YDOC_MAP, "config") || check_keys(e, f, cfg, "config", allowed))
 		return CK_EINVALID;
-	if ((v = yd_map_get(cfg, "hf_nested"))) { /* {model_type: clip, take: vision_config} */
-		const yd_node *mt, *tk;
-		if (want_kind(e, f, v, YD_MAP, "hf_nested") || check_keys(e, f, v, "hf_nested", nested_keys))
+	if ((v = ydoc_map_get(cfg, "hf_nested"))) { /* {model_type: clip, take: vision_config} */
+		const ydoc_node *mt, *tk;
+		if (want_kind(e, f, v, YDOC_MAP, "hf_nested") || check_keys(e, f, v, "hf_nested", nested_keys))
 			return CK_EINVALID;
-		mt = yd_map_get(v, "model_type");
-		tk = yd_map_get(v, "take");
-		if (!mt || !tk || mt->kind != YD_SCALAR || tk->kind != YD_SCALAR)
+		mt = ydoc_map_get(v, "model_type");
+		tk = ydoc_map_get(v, "take");
+		if (!mt || !tk || mt->kind != YDOC_SCALAR || tk->kind != YDOC_SCALAR)
 			return perr(e, f, v, "hf_nested needs 'model_type' and 'take' (strings)", NULL, NULL);
 		free(root->hf_nested_type);
 		free(root->hf_nested_take);
 		if (!(root->hf_nested_type = ck_strdup(e, mt->value)) || !(root->hf_nested_take = ck_strdup(e, tk->value)))
 			return CK_ENOMEM;
 	}
-	if ((v = yd_map_get(cfg, "hf_defaults")) && (rc = merge_defaults(e, f, v, &root->hf_defaults)))
+	if ((v = ydoc_map_get(cfg, "hf_defaults")) && (rc = merge_defaults(e, f, v, &root->hf_defaults)))
 		return rc;
-	if ((v = yd_map_get(cfg, "cs_defaults")) && (rc = merge_defaults(e, f, v, &root->cs_defaults)))
+	if ((v = ydoc_map_get(cfg, "cs_defaults")) && (rc = merge_defaults(e, f, v, &root->cs_defaults)))
 		return rc;
-	if ((v = yd_map_get(cfg, "hf_out")) && (rc = merge_defaults(e, f, v, &root->hf_out)))
+	if ((v = ydoc_map_get(cfg, "hf_out")) && (rc = merge_defaults(e, f, v, &root->hf_out)))
 		return rc;
-	if ((v = yd_map_get(cfg, "cs_out")) && (rc = merge_defaults(e, f, v, &root->cs_out)))
+	if ((v = ydoc_map_get(cfg, "cs_out")) && (rc = merge_defaults(e, f, v, &root->cs_out)))
 		return rc;
-	if ((v = yd_map_get(cfg, "rules"))) {
-		if (want_kind(e, f, v, YD_SEQ, "config rules"))
+	if ((v = ydoc_map_get(cfg, "rules"))) {
+		if (want_kind(e, f, v, YDOC_SEQ, "config rules"))
 			return CK_EINVALID;
 		for (size_t i = 0; i < v->n; i++)
 			if ((rc = parse_cfg_rule(L, root, f, v->items[i], depth)))
@@ -680,34 +680,34 @@ static int plain_name(const char *s)
 }
 
 /* components: [{dir, rules, config, hf_prefix, cs_prefix, files, make_files}] */
-static int parse_components(ck_err *e, rule_file *f, const yd_node *n)
+static int parse_components(ck_err *e, rule_file *f, const ydoc_node *n)
 {
 	static const char *const allowed[] = {"dir", "rules", "config", "hf_prefix", "cs_prefix", "files", "make_files",
 		NULL};
-	if (want_kind(e, f, n, YD_SEQ, "components"))
+	if (want_kind(e, f, n, YDOC_SEQ, "components"))
 		return CK_EINVALID;
 	if (!(f->comp = ck_calloc(e, n->n, sizeof *f->comp)))
 		return CK_ENOMEM;
 	for (size_t i = 0; i < n->n; i++) {
-		const yd_node *c = n->items[i], *v;
+		const ydoc_node *c = n->items[i], *v;
 		rule_comp *rc = &f->comp[f->n_comp++];
 		int r;
 		rc->pos = pos_of(f, c);
-		if (want_kind(e, f, c, YD_MAP, "a component") || check_keys(e, f, c, "a component", allowed))
+		if (want_kind(e, f, c, YDOC_MAP, "a component") || check_keys(e, f, c, "a component", allowed))
 			return CK_EINVALID;
 		static const char *const need[] = {"dir", "rules", "config"};
 		char **dst[] = {&rc->dir, &rc->rules, &rc->config};
 		for (int j = 0; j < 3; j++) {
-			if (!(v = yd_map_get(c, need[j])) || v->kind != YD_SCALAR || !plain_name(v->value))
+			if (!(v = ydoc_map_get(c, need[j])) || v->kind != YDOC_SCALAR || !plain_name(v->value))
 				return perr(e, f, v ? v : c, "a component needs '%s' (a plain name)", need[j], NULL);
 			*dst[j] = ck_strdup(e, v->value);
 		}
 		if ((r = opt_str(e, f, c, "hf_prefix", "", &rc->hf_prefix)) || (r = opt_str(e, f, c, "cs_prefix", "", &rc->cs_prefix)))
 			return r;
-		if ((v = yd_map_get(c, "files")) && (r = str_list(e, f, v, "files", &rc->files, &rc->n_files)))
+		if ((v = ydoc_map_get(c, "files")) && (r = str_list(e, f, v, "files", &rc->files, &rc->n_files)))
 			return r;
-		if ((v = yd_map_get(c, "make_files"))) {
-			if (want_kind(e, f, v, YD_MAP, "make_files"))
+		if ((v = ydoc_map_get(c, "make_files"))) {
+			if (want_kind(e, f, v, YDOC_MAP, "make_files"))
 				return CK_EINVALID;
 			if (!(rc->make_name = ck_calloc(e, v->n, sizeof *rc->make_name)) ||
 				!(rc->make = ck_calloc(e, v->n, sizeof *rc->make)))
@@ -746,27 +746,27 @@ static void comp_dispose(rule_comp *c)
 
 /* ops: [{mul|div: EXPR, when: EXPR}]: the scale and unscale actions of actions.def, spelt the
  * way muP folds are written (`mul: x` is {scale: {by: x}}, `div: x` is {unscale: {by: x}}). */
-static int parse_ops(ck_err *e, const rule_file *f, const yd_node *n, rule_act **out, size_t *cnt)
+static int parse_ops(ck_err *e, const rule_file *f, const ydoc_node *n, rule_act **out, size_t *cnt)
 {
 	static const char *const allowed[] = {"mul", "div", "when", NULL};
-	if (want_kind(e, f, n, YD_SEQ, "ops"))
+	if (want_kind(e, f, n, YDOC_SEQ, "ops"))
 		return CK_EINVALID;
 	if (!(*out = ck_calloc(e, n->n, sizeof **out)))
 		return CK_ENOMEM;
 	for (size_t i = 0; i < n->n; i++) {
-		const yd_node *o = n->items[i], *m, *d, *w;
+		const ydoc_node *o = n->items[i], *m, *d, *w;
 		rule_act *a = &(*out)[(*cnt)++];
 		a->pos = pos_of(f, o);
-		if (want_kind(e, f, o, YD_MAP, "an op") || check_keys(e, f, o, "an op", allowed))
+		if (want_kind(e, f, o, YDOC_MAP, "an op") || check_keys(e, f, o, "an op", allowed))
 			return CK_EINVALID;
-		m = yd_map_get(o, "mul");
-		d = yd_map_get(o, "div");
+		m = ydoc_map_get(o, "mul");
+		d = ydoc_map_get(o, "div");
 		if (!!m == !!d)
 			return perr(e, f, o, "an op is {mul: <expr>} or {div: <expr>}, optionally with 'when'", NULL, NULL);
-		w = yd_map_get(o, "when");
+		w = ydoc_map_get(o, "when");
 		if (!(a->name = ck_strdup(e, m ? "scale" : "unscale")) || !(a->p = ck_calloc(e, 2, sizeof *a->p)))
 			return CK_ENOMEM;
-		const yd_node *pv[2] = {m ? m : d, w};
+		const ydoc_node *pv[2] = {m ? m : d, w};
 		const char *pn[2] = {"by", "when"};
 		for (int j = 0; j < 2 && pv[j]; j++) {
 			rule_param *p = &a->p[a->n++];
@@ -787,13 +787,13 @@ static int file_load(const char *path, int depth, rule_file **out, ck_err *e);
 
 /* `include: NAME` inside placeholders / let / mup: load NAME.yaml (same directory) with its own
  * includes, keep it in f->inc, and return it. */
-static int include_piece(ck_err *e, rule_file *f, const yd_node *inc, int depth, rule_file **out)
+static int include_piece(ck_err *e, rule_file *f, const ydoc_node *inc, int depth, rule_file **out)
 {
 	char *dir = NULL, *path = NULL;
 	rule_file **nv, *g = NULL;
 	int rc;
 	*out = NULL;
-	if (inc->kind != YD_SCALAR || strchr(inc->value, '/') || !inc->value[0])
+	if (inc->kind != YDOC_SCALAR || strchr(inc->value, '/') || !inc->value[0])
 		return perr(e, f, inc, "include names a rule set in the same directory (no '/')", NULL, NULL);
 	if (depth >= MAX_PIECE_DEPTH)
 		return perr(e, f, inc, "includes nested deeper than %s levels (a cycle?)", "8", NULL);
@@ -821,31 +821,31 @@ static int include_piece(ck_err *e, rule_file *f, const yd_node *inc, int depth,
 	return 0;
 }
 
-static int parse_tensors(ck_err *e, rule_file *f, const yd_node *v, rule_mup *m)
+static int parse_tensors(ck_err *e, rule_file *f, const ydoc_node *v, rule_mup *m)
 {
 	rule_key *nt;
-	if (want_kind(e, f, v, YD_SEQ, "tensors"))
+	if (want_kind(e, f, v, YDOC_SEQ, "tensors"))
 		return CK_EINVALID;
 	if (!(nt = realloc(m->tensors, (m->n_tensors + v->n + 1) * sizeof *nt)))
 		return ck_errf(e, CK_ENOMEM, "out of memory");
 	m->tensors = nt;
 	for (size_t i = 0; i < v->n; i++) {
 		static const char *const tallowed[] = {"cs", "ops", NULL};
-		const yd_node *t = v->items[i], *c, *o;
+		const ydoc_node *t = v->items[i], *c, *o;
 		rule_key *k = &m->tensors[m->n_tensors++];
 		int rc;
 		memset(k, 0, sizeof *k);
-		if (want_kind(e, f, t, YD_MAP, "a muP tensor rule") || check_keys(e, f, t, "a muP tensor rule", tallowed))
+		if (want_kind(e, f, t, YDOC_MAP, "a muP tensor rule") || check_keys(e, f, t, "a muP tensor rule", tallowed))
 			return CK_EINVALID;
 		k->scope = f;
 		k->pos = pos_of(f, t);
-		if (!(c = yd_map_get(t, "cs")) || c->kind != YD_SCALAR)
+		if (!(c = ydoc_map_get(t, "cs")) || c->kind != YDOC_SCALAR)
 			return perr(e, f, t, "a muP tensor rule needs 'cs: <template>'", NULL, NULL);
 		if (!(k->tpl[RULE_CS] = ck_calloc(e, 1, sizeof *k->tpl[RULE_CS])) ||
 			!(k->tpl[RULE_CS][0] = ck_strdup(e, c->value)))
 			return CK_ENOMEM;
 		k->n_tpl[RULE_CS] = 1;
-		if (!(o = yd_map_get(t, "ops")))
+		if (!(o = ydoc_map_get(t, "ops")))
 			return perr(e, f, t, "a muP tensor rule needs 'ops'", NULL, NULL);
 		if ((rc = parse_ops(e, f, o, &k->act, &k->n_act)))
 			return rc;
@@ -872,19 +872,19 @@ static int mup_borrow(ck_err *e, rule_mup *m, const rule_mup *b)
 }
 
 /* mup: {include, detect, invalid: {when, message}, tensors: [{cs, ops}], drop: [...], set: {...}} */
-static int parse_mup(ck_err *e, rule_file *f, const yd_node *n, int depth)
+static int parse_mup(ck_err *e, rule_file *f, const ydoc_node *n, int depth)
 {
 	static const char *const allowed[] = {"include", "detect", "invalid", "tensors", "drop", "set", NULL};
-	const yd_node *v;
+	const ydoc_node *v;
 	rule_mup *m;
 	int rc;
-	if (want_kind(e, f, n, YD_MAP, "mup") || check_keys(e, f, n, "mup", allowed))
+	if (want_kind(e, f, n, YDOC_MAP, "mup") || check_keys(e, f, n, "mup", allowed))
 		return CK_EINVALID;
 	if (!(m = f->mup = ck_calloc(e, 1, sizeof *m)))
 		return CK_ENOMEM;
 	m->pos = pos_of(f, n);
 	m->scope = f;
-	if ((v = yd_map_get(n, "include"))) {
+	if ((v = ydoc_map_get(n, "include"))) {
 		rule_file *g;
 		if ((rc = include_piece(e, f, v, depth, &g)))
 			return rc;
@@ -893,7 +893,7 @@ static int parse_mup(ck_err *e, rule_file *f, const yd_node *n, int depth)
 		if ((rc = mup_borrow(e, m, g->mup)))
 			return rc;
 	}
-	if ((v = yd_map_get(n, "detect"))) {
+	if ((v = ydoc_map_get(n, "detect"))) {
 		if ((rc = parse_expr(e, f, v, &m->detect)))
 			return rc;
 		m->own |= RULE_MUP_OWN_DETECT;
@@ -901,9 +901,9 @@ static int parse_mup(ck_err *e, rule_file *f, const yd_node *n, int depth)
 	}
 	if (!m->detect)
 		return perr(e, f, n, "mup needs 'detect: <expression true for a muP checkpoint>'", NULL, NULL);
-	if ((v = yd_map_get(n, "invalid"))) {
-		const yd_node *w = yd_map_get(v, "when"), *msg = yd_map_get(v, "message");
-		if (v->kind != YD_MAP || !w || !msg || msg->kind != YD_SCALAR)
+	if ((v = ydoc_map_get(n, "invalid"))) {
+		const ydoc_node *w = ydoc_map_get(v, "when"), *msg = ydoc_map_get(v, "message");
+		if (v->kind != YDOC_MAP || !w || !msg || msg->kind != YDOC_SCALAR)
 			return perr(e, f, v, "invalid is {when: <expression>, message: <text>}", NULL, NULL);
 		m->own |= RULE_MUP_OWN_INVALID;
 		m->invalid = NULL;
@@ -912,21 +912,21 @@ static int parse_mup(ck_err *e, rule_file *f, const yd_node *n, int depth)
 		if ((rc = parse_expr(e, f, w, &m->invalid)))
 			return rc;
 	}
-	if ((v = yd_map_get(n, "drop"))) {
+	if ((v = ydoc_map_get(n, "drop"))) {
 		m->own |= RULE_MUP_OWN_DROP;
 		m->drop = NULL;
 		m->n_drop = 0;
 		if ((rc = str_list(e, f, v, "drop", &m->drop, &m->n_drop)))
 			return rc;
 	}
-	if ((v = yd_map_get(n, "set"))) {
+	if ((v = ydoc_map_get(n, "set"))) {
 		json_decref(m->set);
 		m->set = NULL;
-		if (want_kind(e, f, v, YD_MAP, "set") || yd_to_json(e, f, v, &m->set))
+		if (want_kind(e, f, v, YDOC_MAP, "set") || yd_to_json(e, f, v, &m->set))
 			return CK_EINVALID;
 	}
 	/* no tensors at all: detection only, the model refuses muP checkpoints */
-	return (v = yd_map_get(n, "tensors")) ? parse_tensors(e, f, v, m) : 0;
+	return (v = ydoc_map_get(n, "tensors")) ? parse_tensors(e, f, v, m) : 0;
 }
 
 static void mup_free(rule_mup *m)
@@ -951,15 +951,15 @@ static void mup_free(rule_mup *m)
 /* --- files -------------------------------------------------------------- */
 
 /* layers: {placeholder: L, count: EXPR}: the checkpoint must hold layers 0..count-1, each alike. */
-static int parse_layers(ck_err *e, rule_file *f, const yd_node *n)
+static int parse_layers(ck_err *e, rule_file *f, const ydoc_node *n)
 {
 	static const char *const allowed[] = {"placeholder", "count", NULL};
-	const yd_node *ph, *cnt;
-	if (want_kind(e, f, n, YD_MAP, "layers") || check_keys(e, f, n, "layers", allowed))
+	const ydoc_node *ph, *cnt;
+	if (want_kind(e, f, n, YDOC_MAP, "layers") || check_keys(e, f, n, "layers", allowed))
 		return CK_EINVALID;
-	ph = yd_map_get(n, "placeholder");
-	cnt = yd_map_get(n, "count");
-	if (!ph || ph->kind != YD_SCALAR || !cnt)
+	ph = ydoc_map_get(n, "placeholder");
+	cnt = ydoc_map_get(n, "count");
+	if (!ph || ph->kind != YDOC_SCALAR || !cnt)
 		return perr(e, f, n, "layers needs 'placeholder' (a placeholder name) and 'count' (an expression)", NULL, NULL);
 	f->layers_pos = pos_of(f, n);
 	if (!(f->layers_ph = ck_strdup(e, ph->value)))
@@ -969,22 +969,22 @@ static int parse_layers(ck_err *e, rule_file *f, const yd_node *n)
 
 /* placeholders: {NAME: REGEX, ..., include: PIECE}: the file's own, then PIECE's (the file's
  * own win: lookups take the first of a name). */
-static int parse_placeholders(ck_err *e, rule_file *f, const yd_node *v, int depth)
+static int parse_placeholders(ck_err *e, rule_file *f, const ydoc_node *v, int depth)
 {
-	const yd_node *inc;
+	const ydoc_node *inc;
 	rule_file *g = NULL;
 	int rc;
-	if (want_kind(e, f, v, YD_MAP, "placeholders"))
+	if (want_kind(e, f, v, YDOC_MAP, "placeholders"))
 		return CK_EINVALID;
-	if ((inc = yd_map_get(v, "include")) && (rc = include_piece(e, f, inc, depth, &g)))
+	if ((inc = ydoc_map_get(v, "include")) && (rc = include_piece(e, f, inc, depth, &g)))
 		return rc;
 	if (!(f->ph = ck_calloc(e, v->n + (g ? g->n_ph : 0) + 1, sizeof *f->ph)))
 		return CK_ENOMEM;
 	for (size_t i = 0; i < v->n; i++) {
-		const yd_node *k = v->items[2 * i], *x = v->items[2 * i + 1];
+		const ydoc_node *k = v->items[2 * i], *x = v->items[2 * i + 1];
 		if (x == inc)
 			continue;
-		if (x->kind != YD_SCALAR)
+		if (x->kind != YDOC_SCALAR)
 			return perr(e, f, x, "placeholder '%s' must be a regex string", k->value, NULL);
 		rule_ph *p = &f->ph[f->n_ph++];
 		p->pos = pos_of(f, x);
@@ -1001,22 +1001,22 @@ static int parse_placeholders(ck_err *e, rule_file *f, const yd_node *v, int dep
 }
 
 /* let: {NAME: EXPR, ..., include: PIECE}: the file's own names, then PIECE's (borrowed). */
-static int parse_file_lets(ck_err *e, rule_file *f, const yd_node *v, int depth)
+static int parse_file_lets(ck_err *e, rule_file *f, const ydoc_node *v, int depth)
 {
-	const yd_node *inc;
+	const ydoc_node *inc;
 	rule_file *g = NULL;
 	rule_let *nl;
 	int rc;
-	if (want_kind(e, f, v, YD_MAP, "let"))
+	if (want_kind(e, f, v, YDOC_MAP, "let"))
 		return CK_EINVALID;
-	if (!(inc = yd_map_get(v, "include")))
+	if (!(inc = ydoc_map_get(v, "include")))
 		return parse_lets(e, f, v, &f->let, &f->n_let);
 	if ((rc = include_piece(e, f, inc, depth, &g)))
 		return rc;
 	if (!(f->let = ck_calloc(e, v->n + g->n_let + 1, sizeof *f->let)))
 		return CK_ENOMEM;
 	for (size_t i = 0; i < v->n; i++) {
-		const yd_node *k = v->items[2 * i], *x = v->items[2 * i + 1];
+		const ydoc_node *k = v->items[2 * i], *x = v->items[2 * i + 1];
 		rule_let *l = &f->let[f->n_let];
 		if (x == inc)
 			continue;
@@ -1043,44 +1043,44 @@ static int parse_header(ck_err *e, rule_file *f, int depth)
 {
 	static const char *const allowed[] = {"model", "aliases", "architectures", "hf_model_type", "cs_name",
 		"formats", "note", "placeholders", "let", "keys", "config", "components", "files", "mup", "layers", NULL};
-	const yd_node *r = f->doc->root, *v;
+	const ydoc_node *r = f->doc->root, *v;
 	int rc;
 	if (!r)
 		return ck_errf(e, CK_EINVALID, "%s:1:1: empty rule file", f->path);
-	if (want_kind(e, f, r, YD_MAP, "a rule file") || check_keys(e, f, r, "a rule file", allowed))
+	if (want_kind(e, f, r, YDOC_MAP, "a rule file") || check_keys(e, f, r, "a rule file", allowed))
 		return CK_EINVALID;
 	if ((rc = opt_str(e, f, r, "model", NULL, &f->model)))
 		return rc;
-	if ((v = yd_map_get(r, "aliases")) && (rc = str_list(e, f, v, "aliases", &f->alias, &f->n_alias)))
+	if ((v = ydoc_map_get(r, "aliases")) && (rc = str_list(e, f, v, "aliases", &f->alias, &f->n_alias)))
 		return rc;
-	if ((v = yd_map_get(r, "architectures")) && (rc = str_list(e, f, v, "architectures", &f->arch, &f->n_arch)))
+	if ((v = ydoc_map_get(r, "architectures")) && (rc = str_list(e, f, v, "architectures", &f->arch, &f->n_arch)))
 		return rc;
-	if ((v = yd_map_get(r, "formats")) && (rc = str_list(e, f, v, "formats", &f->fmt, &f->n_fmt)))
+	if ((v = ydoc_map_get(r, "formats")) && (rc = str_list(e, f, v, "formats", &f->fmt, &f->n_fmt)))
 		return rc;
 	for (size_t i = 0; i < f->n_fmt; i++) {
 		unsigned a, b;
 		char tail;
 		if (sscanf(f->fmt[i], "cs-%u.%u%c", &a, &b, &tail) != 2)
-			return perr(e, f, v->kind == YD_SEQ ? v->items[i] : v,
+			return perr(e, f, v->kind == YDOC_SEQ ? v->items[i] : v,
 				"format '%s' is not of the form cs-MAJOR.MINOR", f->fmt[i], NULL);
 	}
 	if ((rc = opt_str(e, f, r, "hf_model_type", NULL, &f->hf_model_type)) ||
 		(rc = opt_str(e, f, r, "note", NULL, &f->note)))
 		return rc;
 	/* several CS models may convert with one family (Cerebras-GPT's gpt3 with gpt2): a list */
-	if ((v = yd_map_get(r, "cs_name")) && (rc = str_list(e, f, v, "cs_name", &f->cs_name, &f->n_cs_name)))
+	if ((v = ydoc_map_get(r, "cs_name")) && (rc = str_list(e, f, v, "cs_name", &f->cs_name, &f->n_cs_name)))
 		return rc;
-	if ((v = yd_map_get(r, "placeholders")) && (rc = parse_placeholders(e, f, v, depth)))
+	if ((v = ydoc_map_get(r, "placeholders")) && (rc = parse_placeholders(e, f, v, depth)))
 		return rc;
-	if ((v = yd_map_get(r, "files")) && (rc = str_list(e, f, v, "files", &f->files, &f->n_files)))
+	if ((v = ydoc_map_get(r, "files")) && (rc = str_list(e, f, v, "files", &f->files, &f->n_files)))
 		return rc;
-	if ((v = yd_map_get(r, "components")) && (rc = parse_components(e, f, v)))
+	if ((v = ydoc_map_get(r, "components")) && (rc = parse_components(e, f, v)))
 		return rc;
-	if ((v = yd_map_get(r, "mup")) && (rc = parse_mup(e, f, v, depth)))
+	if ((v = ydoc_map_get(r, "mup")) && (rc = parse_mup(e, f, v, depth)))
 		return rc;
-	if ((v = yd_map_get(r, "layers")) && (rc = parse_layers(e, f, v)))
+	if ((v = ydoc_map_get(r, "layers")) && (rc = parse_layers(e, f, v)))
 		return rc;
-	if ((v = yd_map_get(r, "let")) && (rc = parse_file_lets(e, f, v, depth)))
+	if ((v = ydoc_map_get(r, "let")) && (rc = parse_file_lets(e, f, v, depth)))
 		return rc;
 	return 0;
 }
@@ -1102,7 +1102,7 @@ static int file_load(const char *path, int depth, rule_file **out, ck_err *e)
 		free(f);
 		return CK_ENOMEM;
 	}
-	if ((rc = yd_load_file(path, &f->doc, e)) || (rc = parse_header(e, f, depth))) {
+	if ((rc = ydoc_load_file(path, &f->doc, e)) || (rc = parse_header(e, f, depth))) {
 		rule_file_free(f);
 		return rc;
 	}
@@ -1146,17 +1146,17 @@ void rule_file_free(rule_file *f)
 	for (size_t i = 0; i < f->n_inc; i++)
 		rule_file_free(f->inc[i]);
 	free(f->inc);
-	yd_doc_free(f->doc);
+	ydoc_doc_free(f->doc);
 	free(f->path);
 	free(f);
 }
 
 static int load_file(loader *L, const char *path, const char *hf_pre, const char *cs_pre, int depth, int want_keys,
-	const yd_node *from_node, const rule_file *from);
+	const ydoc_node *from_node, const rule_file *from);
 
 /* Load a file into the set (keeping it alive for its positions) and walk its keys/config. */
 static int load_into(loader *L, const char *path, const char *hf_pre, const char *cs_pre, int depth, int want_keys,
-	const yd_node *from_node, const rule_file *from)
+	const ydoc_node *from_node, const rule_file *from)
 {
 	int pushed = L->n_chain < MAX_INCLUDE_DEPTH + 2, rc;
 	if (pushed)
@@ -1168,7 +1168,7 @@ static int load_into(loader *L, const char *path, const char *hf_pre, const char
 }
 
 /* An include of a file that is still being loaded: "a.yaml -> b.yaml -> a.yaml" as the message. */
-static int include_cycle(loader *L, const rule_file *from, const yd_node *inc, const char *path)
+static int include_cycle(loader *L, const rule_file *from, const ydoc_node *inc, const char *path)
 {
 	char msg[600] = "";
 	for (int i = 0; i < L->n_chain; i++) {
@@ -1186,12 +1186,12 @@ static int include_cycle(loader *L, const rule_file *from, const yd_node *inc, c
 }
 
 static int load_file(loader *L, const char *path, const char *hf_pre, const char *cs_pre, int depth, int want_keys,
-	const yd_node *from_node, const rule_file *from)
+	const ydoc_node *from_node, const rule_file *from)
 {
 	ck_err *e = L->e;
 	rule_set *s = L->set;
 	rule_file *f = NULL, **nf;
-	const yd_node *v;
+	const ydoc_node *v;
 	int rc;
 
 	if (depth > MAX_INCLUDE_DEPTH)
@@ -1204,32 +1204,32 @@ static int load_file(loader *L, const char *path, const char *hf_pre, const char
 	}
 	s->files = nf;
 	s->files[s->n_files++] = f;
-	if (want_keys && (v = yd_map_get(f->doc->root, "keys"))) {
-		if (want_kind(e, f, v, YD_SEQ, "keys"))
+	if (want_keys && (v = ydoc_map_get(f->doc->root, "keys"))) {
+		if (want_kind(e, f, v, YDOC_SEQ, "keys"))
 			return CK_EINVALID;
 		for (size_t i = 0; i < v->n; i++)
 			if ((rc = parse_key(L, f, v->items[i], hf_pre, cs_pre, depth)))
 				return rc;
 	}
-	if (!want_keys && (v = yd_map_get(f->doc->root, "config")))
+	if (!want_keys && (v = ydoc_map_get(f->doc->root, "config")))
 		return load_config(L, s->files[0], f, v, depth);
 	return 0;
 }
 
-static int load_include(loader *L, const rule_file *from, const yd_node *n, const char *hf_pre, const char *cs_pre,
+static int load_include(loader *L, const rule_file *from, const ydoc_node *n, const char *hf_pre, const char *cs_pre,
 	int depth, int want_keys)
 {
 	static const char *const allowed[] = {"include", "hf_prefix", "cs_prefix", NULL};
 	ck_err *e = L->e;
-	const yd_node *inc = yd_map_get(n, "include"), *h = yd_map_get(n, "hf_prefix"), *c = yd_map_get(n, "cs_prefix");
+	const ydoc_node *inc = ydoc_map_get(n, "include"), *h = ydoc_map_get(n, "hf_prefix"), *c = ydoc_map_get(n, "cs_prefix");
 	char *dir = NULL, *path = NULL, *hp = NULL, *cp = NULL;
 	int rc;
 
 	if (check_keys(e, from, n, "an include", allowed))
 		return CK_EINVALID;
-	if ((h && h->kind != YD_SCALAR) || (c && c->kind != YD_SCALAR))
-		return perr(e, from, h && h->kind != YD_SCALAR ? h : c, "include prefixes must be strings", NULL, NULL);
-	if (inc->kind != YD_SCALAR || strchr(inc->value, '/') || !inc->value[0])
+	if ((h && h->kind != YDOC_SCALAR) || (c && c->kind != YDOC_SCALAR))
+		return perr(e, from, h && h->kind != YDOC_SCALAR ? h : c, "include prefixes must be strings", NULL, NULL);
+	if (inc->kind != YDOC_SCALAR || strchr(inc->value, '/') || !inc->value[0])
 		return perr(e, from, inc, "include names a rule set in the same directory (no '/')", NULL, NULL);
 	if (!want_keys && (h || c))
 		return perr(e, from, n, "config includes take no prefixes", NULL, NULL);
@@ -1260,24 +1260,32 @@ int rule_set_load(const char *path, rule_set **out, ck_err *e)
 	return rule_set_load_prefixed(path, "", "", out, e);
 }
 
+int rule_load_component(const rule_set *top, size_t i, rule_set **out, ck_err *e)
+{
+	const rule_file *f = top->files[0];
+	const rule_comp *c = &f->comp[i];
+	char *p = rule_sibling(f->path, c->rules);
+	int rc;
+	*out = NULL;
+	if (!p)
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+	else if (access(p, F_OK))
+		rc = ck_errf(e, CK_EINVALID, "%s:%d:%d: component rule set '%s' not found (%s)", f->path, c->pos.line,
+			c->pos.col, c->rules, p);
+	else
+		rc = rule_set_load_prefixed(p, c->hf_prefix, c->cs_prefix, out, e);
+	free(p);
+	return rc;
+}
+
 int rule_load_components(const rule_set *top, rule_set ***out, ck_err *e)
 {
 	const rule_file *f = top->files[0];
 	rule_set **v = ck_calloc(e, f->n_comp ? f->n_comp : 1, sizeof *v);
 	int rc = v ? 0 : CK_ENOMEM;
 	*out = NULL;
-	for (size_t i = 0; !rc && i < f->n_comp; i++) {
-		const rule_comp *c = &f->comp[i];
-		char *p = rule_sibling(f->path, c->rules);
-		if (!p)
-			rc = ck_errf(e, CK_ENOMEM, "out of memory");
-		else if (access(p, F_OK))
-			rc = ck_errf(e, CK_EINVALID, "%s:%d:%d: component rule set '%s' not found (%s)", f->path, c->pos.line,
-				c->pos.col, c->rules, p);
-		else
-			rc = rule_set_load_prefixed(p, c->hf_prefix, c->cs_prefix, &v[i], e);
-		free(p);
-	}
+	for (size_t i = 0; !rc && i < f->n_comp; i++)
+		rc = rule_load_component(top, i, &v[i], e);
 	if (rc) {
 		rule_components_free(v, f->n_comp);
 		return rc;
@@ -1306,7 +1314,7 @@ int rule_set_load_prefixed(const char *path, const char *hf_prefix, const char *
 {
 	loader L = {0};
 	rule_set *s = ck_calloc(e, 1, sizeof *s);
-	const yd_node *v;
+	const ydoc_node *v;
 	int rc;
 	*out = NULL;
 	if (!s)
@@ -1315,7 +1323,7 @@ int rule_set_load_prefixed(const char *path, const char *hf_prefix, const char *
 	L.e = e;
 	if ((rc = load_into(&L, path, hf_prefix, cs_prefix, 0, 1, NULL, NULL)))
 		goto fail;
-	if ((v = yd_map_get(s->files[0]->doc->root, "config")) &&
+	if ((v = ydoc_map_get(s->files[0]->doc->root, "config")) &&
 		(rc = load_config(&L, s->files[0], s->files[0], v, 0)))
 		goto fail;
 	*out = s;

@@ -140,7 +140,7 @@ enum { RULE_MUP_OWN_DETECT = 1, RULE_MUP_OWN_INVALID = 2, RULE_MUP_OWN_DROP = 4 
 
 typedef struct rule_file {
 	char *path;
-	yd_doc *doc;
+	ydoc_doc *doc;
 	char *model;          /* NULL for a shared piece */
 	size_t n_alias, n_arch, n_fmt, n_cs_name;
 	char **alias, **arch, **fmt; /* formats on the CS side, e.g. cs-2.1 .. cs-2.9 */
@@ -187,6 +187,8 @@ int rule_set_load_prefixed(const char *path, const char *hf_prefix, const char *
  * top->files[0]->n_comp sets; a missing file is named at its component. */
 int rule_load_components(const rule_set *top, rule_set ***out, ck_err *e);
 void rule_components_free(rule_set **v, size_t n); /* NULL-safe */
+/* Component i of top alone (validate reports every broken component, not the first). */
+int rule_load_component(const rule_set *top, size_t i, rule_set **out, ck_err *e);
 /* Path of rule set `name` next to the file `from` (malloc'd). */
 char *rule_sibling(const char *from, const char *name);
 

@@ -38,7 +38,7 @@ typedef struct tb_zip {
 typedef struct tb_src {
 	ck_tsrc base;
 	int fd;
-	pk_dict d;     /* the views, same order as base.t */
+	pickle_dict d;     /* the views, same order as base.t */
 	uint64_t *off; /* per tensor: file offset of its storage's first byte */
 } tb_src;
 
@@ -198,7 +198,7 @@ static void src_free(ck_tsrc *base)
 	tb_src *s = (tb_src *)base;
 	if (s->fd >= 0)
 		close(s->fd);
-	pk_dict_dispose(&s->d);
+	pickle_dict_dispose(&s->d);
 	free(s->off);
 	ck_tinfo_array_free(s->base.t, s->base.n);
 	free(s->base.path);
@@ -206,7 +206,7 @@ static void src_free(ck_tsrc *base)
 }
 
 /* Row-major copy of a strided view out of `span` (the storage bytes from its offset on). */
-static void gather(const pk_tensor *t, const unsigned char *span, unsigned char *dst)
+static void gather(const pickle_tensor *t, const unsigned char *span, unsigned char *dst)
 {
 	size_t es = ck_dtype_size(t->dtype);
 	int64_t idx[CK_MAX_RANK] = {0};
@@ -225,7 +225,7 @@ static void gather(const pk_tensor *t, const unsigned char *span, unsigned char 
 }
 
 /* Bytes from the view's first element to its last, inclusive. */
-static uint64_t span_bytes(const pk_tensor *t)
+static uint64_t span_bytes(const pickle_tensor *t)
 {
 	uint64_t last = 0;
 	for (int i = 0; i < t->shape.rank; i++)
@@ -236,7 +236,7 @@ static uint64_t span_bytes(const pk_tensor *t)
 static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
 {
 	tb_src *s = (tb_src *)base;
-	const pk_tensor *t;
+	const pickle_tensor *t;
 	unsigned char *span = NULL;
 	uint64_t at, n;
 	int r;
@@ -247,7 +247,7 @@ static int src_read(ck_tsrc *base, size_t i, void *buf, ck_err *e)
 	if (!s->base.t[i].nbytes)
 		return 0;
 	at = s->off[i] + t->offset * ck_dtype_size(t->dtype);
-	if (pk_contiguous(t)) {
+	if (pickle_contiguous(t)) {
 		n = s->base.t[i].nbytes;
 		r = io_read_at(s->fd, buf, (size_t)n, at);
 	} else {
@@ -308,7 +308,7 @@ static int locate_storages(tb_src *s, tb_zip *zp, const char *prefix, ck_err *e)
 	char name[TB_MAX_NAME + 96];
 	int rc;
 	for (size_t i = 0; i < s->d.n; i++) {
-		const pk_tensor *t = &s->d.t[i];
+		const pickle_tensor *t = &s->d.t[i];
 		const tb_member *m;
 		uint64_t want = t->storage_numel * ck_dtype_size(t->dtype); /* pickle.c checked: no overflow */
 		ck_tinfo *ti = &s->base.t[i];
@@ -344,10 +344,10 @@ static int load(tb_src *s, tb_zip *zp, ck_err *e)
 		return rc;
 	snprintf(prefix, sizeof prefix, "%.*s", (int)(strchr(pkl->name, '/') - pkl->name), pkl->name);
 	if ((rc = check_byteorder(zp, s->fd, prefix, e)) ||
-	    (rc = read_member(zp, s->fd, pkl, PK_MAX_BYTES, &b, e)))
+	    (rc = read_member(zp, s->fd, pkl, PICKLE_MAX_BYTES, &b, e)))
 		goto done;
 	snprintf(where, sizeof where, "%s: %s", s->base.path, pkl->name);
-	if ((rc = pk_parse(where, b, (size_t)pkl->size, &s->d, e)))
+	if ((rc = pickle_parse(where, b, (size_t)pkl->size, &s->d, e)))
 		goto done;
 	s->off = ck_calloc(e, s->d.n ? s->d.n : 1, sizeof *s->off);
 	s->base.t = ck_calloc(e, s->d.n ? s->d.n : 1, sizeof *s->base.t);

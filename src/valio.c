@@ -309,7 +309,7 @@ static int to_float(const char *text, double *out)
 	return rc;
 }
 
-static int scalar_json(const char *path, const yd_node *n, json_t **out, ck_err *e)
+static int scalar_json(const char *path, const ydoc_node *n, json_t **out, ck_err *e)
 {
 	const char *t = n->tag, *s = n->value;
 	size_t len = strlen(s);
@@ -382,26 +382,26 @@ static int scalar_json(const char *path, const yd_node *n, json_t **out, ck_err 
 	return ck_errf(e, CK_ENOMEM, "%s: out of memory", path);
 }
 
-static int node_json(const char *path, const yd_node *n, int depth, json_t **out, ck_err *e)
+static int node_json(const char *path, const ydoc_node *n, int depth, json_t **out, ck_err *e)
 {
 	json_t *c = NULL;
 	int rc = 0;
 	*out = NULL;
-	if (depth > YD_MAX_DEPTH + 1)
-		return ck_errf(e, CK_ELIMIT, "%s:%d:%d: nested deeper than %d", path, n->line, n->col, YD_MAX_DEPTH);
-	if (n->kind == YD_SCALAR)
+	if (depth > YDOC_MAX_DEPTH + 1)
+		return ck_errf(e, CK_ELIMIT, "%s:%d:%d: nested deeper than %d", path, n->line, n->col, YDOC_MAX_DEPTH);
+	if (n->kind == YDOC_SCALAR)
 		return scalar_json(path, n, out, e);
-	if (n->tag && strcmp(n->tag, "!") && strcmp(n->tag, n->kind == YD_MAP ? T_MAP : T_SEQ))
+	if (n->tag && strcmp(n->tag, "!") && strcmp(n->tag, n->kind == YDOC_MAP ? T_MAP : T_SEQ))
 		return ck_errf(e, CK_EINVALID, "%s:%d:%d: unsupported tag '%.100s' on a %s", path, n->line, n->col,
-			n->tag, yd_kind_name(n->kind));
-	if (!(c = n->kind == YD_MAP ? json_object() : json_array()))
+			n->tag, ydoc_kind_name(n->kind));
+	if (!(c = n->kind == YDOC_MAP ? json_object() : json_array()))
 		return ck_errf(e, CK_ENOMEM, "%s: out of memory", path);
 	for (size_t i = 0; i < n->n && !rc; i++) {
-		const yd_node *k = n->kind == YD_MAP ? n->items[2 * i] : NULL;
+		const ydoc_node *k = n->kind == YDOC_MAP ? n->items[2 * i] : NULL;
 		json_t *v = NULL;
-		if (k && k->kind != YD_SCALAR) {
+		if (k && k->kind != YDOC_SCALAR) {
 			rc = ck_errf(e, CK_EINVALID, "%s:%d:%d: mapping keys must be scalars, found a %s", path, k->line,
-				k->col, yd_kind_name(k->kind));
+				k->col, ydoc_kind_name(k->kind));
 			break;
 		}
 		if ((rc = node_json(path, k ? n->items[2 * i + 1] : n->items[i], depth + 1, &v, e)))
@@ -418,7 +418,7 @@ static int node_json(const char *path, const yd_node *n, int depth, json_t **out
 	return 0;
 }
 
-int valio_from_yd(const char *path, const yd_node *n, json_t **out, ck_err *e)
+int valio_from_yd(const char *path, const ydoc_node *n, json_t **out, ck_err *e)
 {
 	*out = NULL;
 	if (!n) {
@@ -430,13 +430,13 @@ int valio_from_yd(const char *path, const yd_node *n, json_t **out, ck_err *e)
 
 int valio_yaml_load(const char *path, json_t **out, ck_err *e)
 {
-	yd_doc *d = NULL;
+	ydoc_doc *d = NULL;
 	int rc;
 	*out = NULL;
-	if ((rc = yd_load_file(path, &d, e)))
+	if ((rc = ydoc_load_file(path, &d, e)))
 		return rc;
 	rc = valio_from_yd(path, d->root, out, e);
-	yd_doc_free(d);
+	ydoc_doc_free(d);
 	return rc;
 }
 

@@ -21,7 +21,7 @@ void valio_json_why(const json_error_t *je, int quote, char out[JSON_ERROR_TEXT_
 int valio_yaml_load(const char *path, json_t **out, ck_err *e);
 /* Convert an already-loaded node with the same typing (non-string keys become their text).
  * path is used in messages. */
-int valio_from_yd(const char *path, const yd_node *n, json_t **out, ck_err *e);
+int valio_from_yd(const char *path, const ydoc_node *n, json_t **out, ck_err *e);
 /* Python json.dumps(v, indent=2, sort_keys=True) + "\n". malloc'd; NULL when out of memory. */
 char *valio_json_dumps(const json_t *v);
 /* Python json.dumps(v, indent=indent or None (indent < 0), sort_keys=...), ensure_ascii, no

@@ -1,4 +1,4 @@
-/* ydoc.c - libyaml event stream -> yd_node tree with positions, aliases shared by refcount. */
+/* ydoc.c - libyaml event stream -> ydoc_node tree with positions, aliases shared by refcount. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,9 +12,9 @@
 #define YD_MAX_FILE CK_MAX_META_FILE
 #define TAG_MERGE "tag:yaml.org,2002:merge"
 
-/* Private node: the public part first, so a yd_node * from here can be cast back. */
+/* Private node: the public part first, so a ydoc_node * from here can be cast back. */
 typedef struct ynode {
-	yd_node n;
+	ydoc_node n;
 	size_t refs;   /* owners: parent slots, the anchor table, the document */
 	size_t size;   /* nodes in the expanded subtree */
 	size_t bytes;  /* scalar and tag bytes in the expanded subtree */
@@ -38,7 +38,7 @@ static void node_unref(ynode *y)
 {
 	if (!y || --y->refs > 0)
 		return;
-	size_t m = y->n.kind == YD_MAP ? 2 * y->n.n : y->n.n;
+	size_t m = y->n.kind == YDOC_MAP ? 2 * y->n.n : y->n.n;
 	for (size_t i = 0; i < m; i++)
 		node_unref((ynode *)y->n.items[i]);
 	free(y->n.items);
@@ -100,18 +100,18 @@ static int next(loader *L, yaml_event_t *ev)
 /* Counts n more expanded bytes: what the document costs once every alias is copied out. */
 static int add_bytes(loader *L, yaml_mark_t m, size_t n)
 {
-	if (n > YD_MAX_BYTES - L->bytes)
-		return lerr(L, CK_ELIMIT, m, "more than %zu MiB of text (aliases expanded)", YD_MAX_BYTES >> 20);
+	if (n > YDOC_MAX_BYTES - L->bytes)
+		return lerr(L, CK_ELIMIT, m, "more than %zu MiB of text (aliases expanded)", YDOC_MAX_BYTES >> 20);
 	L->bytes += n;
 	return 0;
 }
 
-static int new_node(loader *L, const yaml_event_t *ev, yd_kind k, const yaml_char_t *tag, ynode **out)
+static int new_node(loader *L, const yaml_event_t *ev, ydoc_kind k, const yaml_char_t *tag, ynode **out)
 {
 	ynode *y;
 	int rc;
-	if (++L->total > YD_MAX_NODES)
-		return lerr(L, CK_ELIMIT, ev->start_mark, "more than %d nodes (aliases expanded)", YD_MAX_NODES);
+	if (++L->total > YDOC_MAX_NODES)
+		return lerr(L, CK_ELIMIT, ev->start_mark, "more than %d nodes (aliases expanded)", YDOC_MAX_NODES);
 	if (!(y = ck_calloc(L->e, 1, sizeof *y)))
 		return CK_ENOMEM;
 	y->n.kind = k;
@@ -140,7 +140,7 @@ static int parse_scalar(loader *L, const yaml_event_t *ev, ynode **out)
 	int rc;
 	if (strlen((const char *)ev->data.scalar.value) != ev->data.scalar.length)
 		return lerr(L, CK_EINVALID, ev->start_mark, "scalar contains a NUL character");
-	if ((rc = new_node(L, ev, YD_SCALAR, ev->data.scalar.tag, &y)))
+	if ((rc = new_node(L, ev, YDOC_SCALAR, ev->data.scalar.tag, &y)))
 		return rc;
 	y->n.quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
 	if ((rc = add_bytes(L, ev->start_mark, ev->data.scalar.length))) {
@@ -164,11 +164,11 @@ static int parse_alias(loader *L, const yaml_event_t *ev, int depth, ynode **out
 	int rc;
 	if (!t)
 		return lerr(L, CK_EINVALID, ev->start_mark, "undefined alias '*%.200s'", name);
-	if (t->size > YD_MAX_NODES - L->total)
-		return lerr(L, CK_ELIMIT, ev->start_mark, "more than %d nodes (aliases expanded)", YD_MAX_NODES);
-	if (depth + t->height > YD_MAX_DEPTH)
+	if (t->size > YDOC_MAX_NODES - L->total)
+		return lerr(L, CK_ELIMIT, ev->start_mark, "more than %d nodes (aliases expanded)", YDOC_MAX_NODES);
+	if (depth + t->height > YDOC_MAX_DEPTH)
 		return lerr(L, CK_ELIMIT, ev->start_mark, "alias '*%.200s' nests collections deeper than %d",
-			name, YD_MAX_DEPTH);
+			name, YDOC_MAX_DEPTH);
 	if ((rc = add_bytes(L, ev->start_mark, t->bytes)))
 		return rc;
 	L->total += t->size;
@@ -182,7 +182,7 @@ static int put_item(loader *L, ynode *c, size_t i, size_t *cap, ynode *child)
 {
 	if (i >= *cap) {
 		size_t nc = *cap ? *cap * 2 : 8;
-		yd_node **it = realloc(c->n.items, nc * sizeof *it);
+		ydoc_node **it = realloc(c->n.items, nc * sizeof *it);
 		if (!it)
 			return ck_errf(L->e, CK_ENOMEM, "%s: out of memory", L->path);
 		c->n.items = it;
@@ -202,13 +202,13 @@ static int check_key(loader *L, const yaml_event_t *kev, const ynode *c, size_t 
 {
 	const ynode *k = (const ynode *)c->n.items[slot];
 	size_t first;
-	if (k->n.kind != YD_SCALAR)
+	if (k->n.kind != YDOC_SCALAR)
 		return lerr(L, CK_EINVALID, kev->start_mark, "mapping keys must be scalars, found a %s",
-			yd_kind_name(k->n.kind));
+			ydoc_kind_name(k->n.kind));
 	if ((!k->n.quoted && !k->n.tag && !strcmp(k->n.value, "<<")) || (k->n.tag && !strcmp(k->n.tag, TAG_MERGE)))
 		return lerr(L, CK_EINVALID, kev->start_mark, "merge keys are not supported");
 	if (strmap_get(seen, k->n.value, &first)) {
-		const yd_node *o = c->n.items[first];
+		const ydoc_node *o = c->n.items[first];
 		return lerr(L, CK_EINVALID, kev->start_mark, "duplicate key '%.200s' (first defined at %d:%d)",
 			k->n.value, o->line, o->col);
 	}
@@ -225,9 +225,9 @@ static int parse_coll(loader *L, const yaml_event_t *ev, int depth, ynode **out)
 	size_t cap = 0, i = 0;
 	ynode *c = NULL;
 	int rc;
-	if (depth + 1 > YD_MAX_DEPTH)
-		return lerr(L, CK_ELIMIT, ev->start_mark, "collections nested deeper than %d", YD_MAX_DEPTH);
-	if ((rc = new_node(L, ev, is_map ? YD_MAP : YD_SEQ, tag, &c)))
+	if (depth + 1 > YDOC_MAX_DEPTH)
+		return lerr(L, CK_ELIMIT, ev->start_mark, "collections nested deeper than %d", YDOC_MAX_DEPTH);
+	if ((rc = new_node(L, ev, is_map ? YDOC_MAP : YDOC_SEQ, tag, &c)))
 		return rc;
 	strmap_init(&seen);
 	c->height = 1;
@@ -330,7 +330,7 @@ static int expect(loader *L, yaml_event_type_t t, const char *what)
 	return rc;
 }
 
-static int load(loader *L, yd_node **root)
+static int load(loader *L, ydoc_node **root)
 {
 	yaml_event_t ev;
 	ynode *y = NULL;
@@ -355,7 +355,7 @@ static int load(loader *L, yd_node **root)
 		return rc;
 	}
 	/* "---" alone or an empty plain scalar is an empty document, as PyYAML reads it (None). */
-	if (y->n.kind == YD_SCALAR && !y->n.quoted && !y->n.tag && !y->n.value[0] && y->refs == 1) {
+	if (y->n.kind == YDOC_SCALAR && !y->n.quoted && !y->n.tag && !y->n.value[0] && y->refs == 1) {
 		node_unref(y);
 		return 0;
 	}
@@ -363,10 +363,10 @@ static int load(loader *L, yd_node **root)
 	return 0;
 }
 
-int yd_load_string(const char *name, const char *text, size_t len, yd_doc **out, ck_err *e)
+int ydoc_load_string(const char *name, const char *text, size_t len, ydoc_doc **out, ck_err *e)
 {
 	loader L;
-	yd_doc *d = NULL;
+	ydoc_doc *d = NULL;
 	int rc;
 	*out = NULL;
 	memset(&L, 0, sizeof L);
@@ -379,7 +379,7 @@ int yd_load_string(const char *name, const char *text, size_t len, yd_doc **out,
 		return CK_ENOMEM;
 	}
 	if (!yaml_parser_initialize(&L.p)) {
-		yd_doc_free(d);
+		ydoc_doc_free(d);
 		return ck_errf(e, CK_ENOMEM, "%s: out of memory", name);
 	}
 	yaml_parser_set_input_string(&L.p, L.text, len);
@@ -390,14 +390,14 @@ int yd_load_string(const char *name, const char *text, size_t len, yd_doc **out,
 	free(L.anchor);
 	strmap_dispose(&L.anchor_at);
 	if (rc) {
-		yd_doc_free(d);
+		ydoc_doc_free(d);
 		return rc;
 	}
 	*out = d;
 	return 0;
 }
 
-int yd_load_file(const char *path, yd_doc **out, ck_err *e)
+int ydoc_load_file(const char *path, ydoc_doc **out, ck_err *e)
 {
 	char *buf;
 	size_t len;
@@ -405,12 +405,12 @@ int yd_load_file(const char *path, yd_doc **out, ck_err *e)
 	*out = NULL;
 	if ((rc = io_slurp(path, YD_MAX_FILE, &buf, &len, e)))
 		return rc;
-	rc = yd_load_string(path, buf, len, out, e);
+	rc = ydoc_load_string(path, buf, len, out, e);
 	free(buf);
 	return rc;
 }
 
-void yd_doc_free(yd_doc *d)
+void ydoc_doc_free(ydoc_doc *d)
 {
 	if (!d)
 		return;
@@ -419,24 +419,24 @@ void yd_doc_free(yd_doc *d)
 	free(d);
 }
 
-const yd_node *yd_map_get(const yd_node *map, const char *key)
+const ydoc_node *ydoc_map_get(const ydoc_node *map, const char *key)
 {
-	if (!map || map->kind != YD_MAP || !key)
+	if (!map || map->kind != YDOC_MAP || !key)
 		return NULL;
 	for (size_t i = 0; i < map->n; i++) {
-		const yd_node *k = map->items[2 * i];
-		if (k->kind == YD_SCALAR && !strcmp(k->value, key))
+		const ydoc_node *k = map->items[2 * i];
+		if (k->kind == YDOC_SCALAR && !strcmp(k->value, key))
 			return map->items[2 * i + 1];
 	}
 	return NULL;
 }
 
-const char *yd_kind_name(yd_kind k)
+const char *ydoc_kind_name(ydoc_kind k)
 {
 	switch (k) {
-	case YD_SCALAR: return "scalar";
-	case YD_SEQ: return "sequence";
-	case YD_MAP: return "mapping";
+	case YDOC_SCALAR: return "scalar";
+	case YDOC_SEQ: return "sequence";
+	case YDOC_MAP: return "mapping";
 	}
 	return "node";
 }

@@ -15,7 +15,7 @@ import jsonschema  # Debian python3-jsonschema (4.10: Draft202012Validator)
 import yaml
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
-MAX_NODES, MAX_DEPTH = 1000000, 64  # src/ydoc.h: YD_MAX_NODES, YD_MAX_DEPTH
+MAX_NODES, MAX_DEPTH = 1000000, 64  # src/ydoc.h: YDOC_MAX_NODES, YDOC_MAX_DEPTH
 
 
 class Problem(Exception):

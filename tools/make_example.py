@@ -5,20 +5,7 @@ usage: make_example.py OUTDIR   (deterministic: seed 0)
 """
 import json, os, struct, sys
 import numpy as np
-
-
-def save_safetensors(path, tensors):
-    # the layout Python's safetensors writes: sorted names, F32 only here, header padded to 8
-    hdr, off, blobs = {"__metadata__": {"format": "pt"}}, 0, []
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name], dtype="<f4")
-        hdr[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
-        off += a.nbytes
-        blobs.append(a.tobytes())
-    h = json.dumps(hdr, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+import stfile
 
 
 def main(out):
@@ -44,7 +31,7 @@ def main(out):
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2, sort_keys=True)
         f.write("\n")
-    save_safetensors(os.path.join(out, "model.safetensors"), t)
+    stfile.write_f32(os.path.join(out, "model.safetensors"), t)
     print(f"wrote {out}: {len(t)} tensors")
 
 

@@ -17,23 +17,10 @@ HF -> CS moves row i to 2i and row i + r/2 to 2i + 1 in every head. Qwen2's q/k 
 import json, os, struct, sys
 import numpy as np
 import yaml
+import stfile
 
 H, I, L, V, NH, KV = 64, 160, 2, 96, 4, 2   # hidden, MLP, layers, vocab, heads, KV heads
 HD = H // NH                                # head dim = rotary dim
-
-
-def save_safetensors(path, tensors):
-    """The safetensors layout by hand: u64 LE header length, JSON header, then the data."""
-    hdr, off, blobs = {"__metadata__": {"format": "pt"}}, 0, []
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name], dtype="<f4")
-        hdr[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
-        off += a.nbytes
-        blobs.append(a.tobytes())
-    h = json.dumps(hdr, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)   # pad the header so the data starts 8-aligned
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def write_json(path, obj):
@@ -138,12 +125,12 @@ def main(out):
     for d in ("hf", "cs", "hf_back"):
         os.makedirs(os.path.join(out, d), exist_ok=True)
     write_json(os.path.join(out, "hf", "config.json"), HF_CONFIG)
-    save_safetensors(os.path.join(out, "hf", "model.safetensors"), hf)
-    save_safetensors(os.path.join(out, "cs", "model.safetensors"), cs)
+    stfile.write_f32(os.path.join(out, "hf", "model.safetensors"), hf)
+    stfile.write_f32(os.path.join(out, "cs", "model.safetensors"), cs)
     with open(os.path.join(out, "cs", "params.yaml"), "w") as f:
         yaml.safe_dump(CS_PARAMS, f, default_flow_style=False, sort_keys=True)
     write_json(os.path.join(out, "hf_back", "config.json"), HF_BACK_CONFIG)
-    save_safetensors(os.path.join(out, "hf_back", "model.safetensors"), hf)   # lossless: same tensors
+    stfile.write_f32(os.path.join(out, "hf_back", "model.safetensors"), hf)   # lossless: same tensors
     write_json(os.path.join(out, "case.json"), {
         "model": "qwen2", "src_fmt": "hf", "tgt_fmt": "cs-2.9", "components": [],
         "hf_tensors": len(hf), "cs_tensors": len(cs),

@@ -24,58 +24,21 @@ import zipfile
 os.environ.setdefault("HDF5_PLUGIN_PATH", "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins")
 import numpy as np  # noqa: E402
 import h5py  # noqa: E402
+import stfile  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(ROOT, "tests", "golden")
 FIRST = 201  # case numbers 201.. (make_bad_corpus.py numbers its own from 01)
-DT = {"F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8", "U8": "u1"}
 
 # ---------------------------------------------------------------- safetensors
-
-
-def st_read(path):
-    """{name: (dtype string, numpy array)} of one safetensors file."""
-    data = open(path, "rb").read()
-    n = struct.unpack("<Q", data[:8])[0]
-    hdr = json.loads(data[8:8 + n])
-    out = {}
-    for k, v in hdr.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        out[k] = (v["dtype"], np.frombuffer(data[8 + n + a:8 + n + b], DT[v["dtype"]]).reshape(v["shape"]))
-    return out
-
-
-def st_dir(path):
-    """All tensors of an HF directory (single file or shards)."""
-    out = {}
-    for f in sorted(os.listdir(path)):
-        if f.endswith(".safetensors"):
-            out.update(st_read(os.path.join(path, f)))
-    return out
-
-
-def st_bytes(ts):
-    """A safetensors file of {name: (dtype, array)}, names sorted, data packed."""
-    hdr, off, blobs = {"__metadata__": {"format": "pt"}}, 0, []
-    for k in sorted(ts):
-        dt, a = ts[k]
-        b = np.ascontiguousarray(a).tobytes()
-        hdr[k] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        off += len(b)
-        blobs.append(b)
-    h = json.dumps(hdr, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
 
 
 def golden_hf(case, edit):
     """{hf/config.json, hf/model.safetensors} of a golden case's HF side, tensors edited."""
     src = os.path.join(GOLDEN, case, "hf")
-    ts = st_dir(src)
+    ts = stfile.read_dir(src)
     edit(ts)
-    return {"hf/config.json": open(os.path.join(src, "config.json"), "rb").read(), "hf/model.safetensors": st_bytes(ts)}
+    return {"hf/config.json": open(os.path.join(src, "config.json"), "rb").read(), "hf/model.safetensors": stfile.encode(ts)}
 
 
 def reshape(name, shape):

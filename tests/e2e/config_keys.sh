@@ -5,31 +5,9 @@
 . "$(dirname "$0")/lib.inc"
 G="$ROOT/tests/golden/llama"
 $PY "$ROOT/tools/make_cstorch_h5.py" --format 0.5 "$G/cs/model.safetensors" "$T/llama.mdl" >/dev/null
-# params SRC OUT JSON: SRC's params with model keys replaced (null deletes them)
-params() {
-	$PY - "$1" "$2" "$3" <<'PY'
-import json, sys, yaml
-p = yaml.safe_load(open(sys.argv[1])); m = p["model"]
-for k, v in json.loads(sys.argv[3]).items():
-    if v is None: m.pop(k, None)
-    else: m[k] = v
-yaml.safe_dump(p, open(sys.argv[2], "w"))
-PY
-}
-# hf NAME JSON: the golden llama HF input with config.json keys replaced (null deletes them)
-hf() {
-	local d="$T/$1"; mkdir -p "$d" && cp "$G/hf/"*.safetensors* "$d/"
-	$PY - "$G/hf/config.json" "$d/config.json" "$2" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-for k, v in json.loads(sys.argv[3]).items():
-    if v is None: c.pop(k, None)
-    else: c[k] = v
-json.dump(c, open(sys.argv[2], "w"))
-PY
-}
-yget() { $PY -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))["model"].get(sys.argv[2], "ABSENT"), sort_keys=True))' "$1" "$2"; }
-jget() { $PY -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1])).get(sys.argv[2], "ABSENT"), sort_keys=True))' "$1" "$2"; }
+# params SRC OUT JSON / hf NAME JSON: the golden llama params / HF input with keys replaced (null deletes)
+params() { params_edit "$@"; }
+hf() { hf_variant "$1" "$G/hf" "$2"; }
 
 # --- older-style muP (scale_qk_dot_by_d + embeddings_scale + output_logits_scale, no mup_base_*) in
 # params of any release: folded for llama and gpt2 as the reference's mup.py does; mixtral refuses

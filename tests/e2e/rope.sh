@@ -9,29 +9,11 @@
 #   longrope: microsoft/Phi-3-mini-128k-instruct's shape (long/short factors; shrunk to this model)
 . "$(dirname "$0")/lib.inc"
 G="$ROOT/tests/golden/llama"
-# hf NAME JSON-OBJECT: a copy of the golden HF input with config.json keys replaced
-hf() {
-	local d="$T/$1"; mkdir -p "$d" && cp "$G/hf/"*.safetensors* "$d/"
-	$PY - "$G/hf/config.json" "$d/config.json" "$2" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1])); c.update(json.loads(sys.argv[3])); json.dump(c, open(sys.argv[2], "w"))
-PY
-}
-# cs NAME JSON-OBJECT: the golden packed checkpoint with params model keys replaced (null deletes)
+# hf NAME JSON: a copy of the golden HF input with config.json keys replaced (nulls kept as values)
+hf() { hf_variant --keep-null "$1" "$G/hf" "$2"; }
+# cs NAME JSON: the golden packed checkpoint with params model keys replaced (null deletes)
 $PY "$ROOT/tools/make_cstorch_h5.py" --format 0.5 "$G/cs/model.safetensors" "$T/base.mdl" >/dev/null
-cs() {
-	cp "$T/base.mdl" "$T/$1.mdl"
-	$PY - "$G/cs/params.yaml" "$T/$1.yaml" "$2" <<'PY'
-import json, sys, yaml
-p = yaml.safe_load(open(sys.argv[1])); m = p["model"]
-for k, v in json.loads(sys.argv[3]).items():
-    if v is None: m.pop(k, None)
-    else: m[k] = v
-yaml.safe_dump(p, open(sys.argv[2], "w"))
-PY
-}
-yget() { $PY -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))["model"].get(sys.argv[2]), sort_keys=True))' "$1" "$2"; }
-jget() { $PY -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1])).get(sys.argv[2]), sort_keys=True))' "$1" "$2"; }
+cs() { cp "$T/base.mdl" "$T/$1.mdl" && params_edit "$G/cs/params.yaml" "$T/$1.yaml" "$2"; }
 
 # --- llama3 (Llama 3.1 / 3.2 / 3.3)
 L3='{"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192, "rope_type": "llama3"}'
@@ -61,7 +43,7 @@ expect_fail "llama3 extra args HF cannot take are refused by name" 'pos_scaling_
 # --- linear (vicuna-7b-v1.5-16k)
 hf lin '{"rope_scaling": {"type": "linear", "factor": 4.0}}'
 check "linear HF -> CS -> HF round trip" sh -c "'$CKCONV' convert '$T/lin' -o '$T/lin.mdl' -q && '$CKCONV' convert '$T/lin.mdl' -o '$T/lin-back' -q"
-check "... CS pos_scaling_type linear, factor 4.0, no extra args" test "$(yget "$T/lin.yaml" pos_scaling_type) $(yget "$T/lin.yaml" pos_scaling_factor) $(yget "$T/lin.yaml" pos_scaling_extra_args)" = '"linear" 4.0 null'
+check "... CS pos_scaling_type linear, factor 4.0, no extra args" test "$(yget "$T/lin.yaml" pos_scaling_type) $(yget "$T/lin.yaml" pos_scaling_factor) $(yget "$T/lin.yaml" pos_scaling_extra_args)" = '"linear" 4.0 "ABSENT"'
 check "... HF {type: linear, factor: 4.0}" test "$(jget "$T/lin-back/config.json" rope_scaling)" = '{"factor": 4.0, "type": "linear"}'
 
 # --- yarn
@@ -107,10 +89,6 @@ expect_fail "an unknown pos_scaling_type is refused, naming it" "pos_scaling_typ
 hf mistral-l3 "{\"rope_scaling\": $L3, \"model_type\": \"mistral\", \"architectures\": [\"MistralForCausalLM\"], \"sliding_window\": null}"
 check "mistral: llama3 rope_scaling HF -> CS -> HF keeps every field" sh -c "'$CKCONV' convert '$T/mistral-l3' -o '$T/mistral-l3.mdl' -q && '$CKCONV' convert '$T/mistral-l3.mdl' -o '$T/mistral-l3-back' -q && $PY -c 'import json,sys; assert json.load(open(sys.argv[1]))[\"rope_scaling\"] == json.loads(sys.argv[2])' '$T/mistral-l3-back/config.json' '$L3'"
 for m in mixtral qwen2; do
-	d="$T/$m-l3"; mkdir -p "$d"; cp "$ROOT/tests/golden/$m/hf/"*.safetensors* "$d/"
-	$PY - "$ROOT/tests/golden/$m/hf/config.json" "$d/config.json" "$L3" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1])); c["rope_scaling"] = json.loads(sys.argv[3]); json.dump(c, open(sys.argv[2], "w"))
-PY
+	d="$T/$m-l3"; hf_variant "$m-l3" "$ROOT/tests/golden/$m/hf" "{\"rope_scaling\": $L3}"
 	check "$m: llama3 rope_scaling HF -> CS -> HF keeps every field" sh -c "'$CKCONV' convert '$d' -o '$d.mdl' -q && '$CKCONV' convert '$d.mdl' -o '$d-back' -q && $PY -c 'import json,sys; assert json.load(open(sys.argv[1]))[\"rope_scaling\"] == json.loads(sys.argv[2])' '$d-back/config.json' '$L3'"
 done

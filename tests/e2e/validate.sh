@@ -31,3 +31,12 @@ check "list --actions prints the vocabulary" grep -q '^rope_interleave .*inverse
 for a in $(awk '{print $1}' <<<"$out"); do
 	check "docs/rules.md describes '$a'" grep -q "\`$a[\`:]" docs/rules.md
 done
+# every broken component is reported (one line each), not only the first
+mkdir -p "$T/comps"
+printf 'model: t2\nformats: [cs-2.9]\ncomponents:\n  - {dir: a, rules: no-such-a, config: a}\n  - {dir: b, rules: broken-b, config: b}\n  - {dir: c, rules: no-such-c, config: c}\n' >"$T/comps/t2.yaml"
+printf 'placeholders: {L: "\\\\d+"}\nkeys:\n  - {hf: x.<L>, cs: y.<L>, action: transpos}\n' >"$T/comps/broken-b.yaml"
+"$CKCONV" validate "$T/comps/t2.yaml" >"$T/comps.out" 2>&1; rc=$?
+check "validate: every broken component reported, exit non-zero" test "$rc" -ne 0
+check "validate: a missing component rule set, at its component" grep -q "^$T/comps/t2.yaml:4:5: error: component rule set 'no-such-a' not found" "$T/comps.out"
+check "validate: a broken component rule set, at its rule" grep -q "^$T/comps/broken-b.yaml:3:36: error: unknown action 'transpos'" "$T/comps.out"
+check "validate: the component after a broken one is still checked" grep -q "^$T/comps/t2.yaml:6:5: error: component rule set 'no-such-c' not found" "$T/comps.out"

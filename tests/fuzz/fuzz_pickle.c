@@ -5,11 +5,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	pk_dict d;
+	pickle_dict d;
 	ck_err e = {0};
 	if (size > FUZZ_MAX_INPUT)
 		return 0;
-	if (pk_parse("fuzz.pkl", data, size, &d, &e) == 0) {
+	if (pickle_parse("fuzz.pkl", data, size, &d, &e) == 0) {
 		for (size_t i = 0; i < d.n; i++) {
 			uint64_t numel = 0;
 			ck_err te = {0};
@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			}
 		}
-		pk_dict_dispose(&d);
+		pickle_dict_dispose(&d);
 	} else if (!e.msg[0]) {
 		fprintf(stderr, "fuzz_pickle: refused without a message\n");
 		abort();

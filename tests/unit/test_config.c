@@ -60,7 +60,7 @@ int main(void)
 		json_t *hf = json_loads(to_cs[i].hf, 0, NULL), *out = NULL;
 		char *warn = NULL, *got;
 		ck_err_clear(&e);
-		int rc = cfg_convert(rs, RULE_HF, hf, "config.json", &out, &warn, &e);
+		int rc = config_convert(rs, RULE_HF, hf, "config.json", &out, &warn, &e);
 		if (to_cs[i].want[0] == '!') {
 			T_OK(rc != 0, "%s: refused", to_cs[i].what);
 			T_HAS(e.msg, to_cs[i].want + 1, to_cs[i].what);
@@ -82,7 +82,7 @@ int main(void)
 	json_t *hf = json_loads("{\"model_type\": \"llama\", \"hidden_size\": 8, \"hidden_act\": \"silu\", "
 		"\"num_attention_heads\": 2, \"mystery\": 1, \"torch_dtype\": \"bf16\"}", 0, NULL), *cs = NULL, *back = NULL;
 	char *warn = NULL;
-	T_EQ_INT(cfg_convert(rs, RULE_HF, hf, "config.json", &cs, &warn, &e), 0, "a config with an unknown key converts");
+	T_EQ_INT(config_convert(rs, RULE_HF, hf, "config.json", &cs, &warn, &e), 0, "a config with an unknown key converts");
 	T_HAS(warn, "mystery", "the unknown key is named in the note");
 	T_OK(warn && !strstr(warn, "torch_dtype"), "a dropped key is not");
 	T_OK(cs && !json_object_get(cs, "mystery"), "and it is not carried");
@@ -90,7 +90,7 @@ int main(void)
 	warn = NULL;
 
 	/* and back: map reversed, require written, to_hf computed */
-	T_EQ_INT(cfg_convert(rs, RULE_CS, cs, "params.yaml", &back, &warn, &e), 0, "the CS section converts back");
+	T_EQ_INT(config_convert(rs, RULE_CS, cs, "params.yaml", &back, &warn, &e), 0, "the CS section converts back");
 	T_EQ_STR(json_string_value(json_object_get(back, "model_type")), "llama", "require is written on the way to HF");
 	T_EQ_STR(json_string_value(json_object_get(back, "hidden_act")), "silu", "the map runs backwards");
 	T_EQ_INT(json_integer_value(json_object_get(back, "num_attention_heads")), 2, "to_hf computes its key");
@@ -108,9 +108,9 @@ int main(void)
 		expr *x = NULL;
 		long long v = 0;
 		json_t *params = json_loads("{\"model\": {\"n\": 21}}", 0, NULL);
-		cfg_env env = {.cs = params, .scope = rs->files[0]};
+		config_env env = {.cs = params, .scope = rs->files[0]};
 		expr_parse("twice + 0", "test", &x, &e);
-		T_EQ_INT(cfg_eval_int(&env, x, &v, &e), 0, "an expression over a let evaluates");
+		T_EQ_INT(config_eval_int(&env, x, &v, &e), 0, "an expression over a let evaluates");
 		T_EQ_INT(v, 42, "to the let's value");
 		expr_free(x);
 		json_decref(params);

@@ -87,27 +87,27 @@ static void dict1(buf *p, const char *name, const char *type, int numel, int off
 	op(p, '.');
 }
 
-static int parse(buf *p, pk_dict *d, ck_err *e)
+static int parse(buf *p, pickle_dict *d, ck_err *e)
 {
 	memset(e, 0, sizeof *e);
-	return pk_parse("t.pkl", p->b, p->n, d, e);
+	return pickle_parse("t.pkl", p->b, p->n, d, e);
 }
 
 static void bad(buf *p, const char *want, const char *name)
 {
-	pk_dict d;
+	pickle_dict d;
 	ck_err e;
 	int rc = parse(p, &d, &e);
 	T_OK(rc < 0 && d.n == 0, "%s: refused", name);
 	T_OK(strncmp(e.msg, "t.pkl: ", 7) == 0, "%s: message names the file", name);
 	T_HAS(e.msg, want, name);
-	pk_dict_dispose(&d);
+	pickle_dict_dispose(&d);
 }
 
 static void test_good(void)
 {
 	buf p;
-	pk_dict d;
+	pickle_dict d;
 	ck_err e;
 	dict1(&p, "w", "BFloat16Storage", 6, 0, st31);
 	T_OK(parse(&p, &d, &e) == 0, "plain dict: parses (%s)", e.msg);
@@ -119,13 +119,13 @@ static void test_good(void)
 		T_EQ_INT(d.t[0].shape.rank, 2, "rank");
 		T_EQ_INT(d.t[0].shape.dim[1], 3, "size");
 		T_EQ_INT(d.t[0].storage_numel, 6, "storage numel");
-		T_OK(pk_contiguous(&d.t[0]), "row-major strides are contiguous");
+		T_OK(pickle_contiguous(&d.t[0]), "row-major strides are contiguous");
 	}
-	pk_dict_dispose(&d);
+	pickle_dict_dispose(&d);
 
 	dict1(&p, "w", "FloatStorage", 6, 0, st12);
-	T_OK(parse(&p, &d, &e) == 0 && d.n == 1 && !pk_contiguous(&d.t[0]), "transposed view: not contiguous");
-	pk_dict_dispose(&d);
+	T_OK(parse(&p, &d, &e) == 0 && d.n == 1 && !pickle_contiguous(&d.t[0]), "transposed view: not contiguous");
+	pickle_dict_dispose(&d);
 
 	/* OrderedDict() + SETITEMS + BUILD({'_metadata': ...}) as model.state_dict() pickles,
 	 * a Parameter, memoised globals, LONG1 and a shared storage. */
@@ -154,7 +154,7 @@ static void test_good(void)
 	T_OK(parse(&p, &d, &e) == 0, "OrderedDict + Parameter + BUILD: parses (%s)", e.msg);
 	T_OK(d.n == 2 && !strcmp(d.t[1].name, "b") && d.t[1].shape.dim[0] == 3 && d.t[1].stride[0] == 2,
 	     "two tensors sharing a storage, in order");
-	pk_dict_dispose(&d);
+	pickle_dict_dispose(&d);
 }
 
 static void test_hostile(void)
@@ -210,7 +210,7 @@ static void test_hostile(void)
 
 	p.n = 0;
 	op(&p, 0x80); op(&p, 2);
-	for (int i = 0; i < PK_MAX_DEPTH + 1; i++)
+	for (int i = 0; i < PICKLE_MAX_DEPTH + 1; i++)
 		op(&p, '(');
 	op(&p, '.');
 	bad(&p, "MARKs nested deeper than 256", "MARK nesting");
@@ -257,11 +257,11 @@ static void test_hostile(void)
 
 	/* s23 = [2, 3] from 6 elements: stride (0, 1) repeats 3 of them into 6 (an expand(): fits its
 	 * storage, read as numpy would); from 3 elements it would grow the storage, and is refused */
-	pk_dict dd;
+	pickle_dict dd;
 	ck_err ee;
 	dict1(&p, "w", "FloatStorage", 6, 0, (int[]){0, 1});
 	T_OK(parse(&p, &dd, &ee) == 0 && dd.n == 1, "a stride-0 view no larger than its storage is read: %s", ee.msg);
-	pk_dict_dispose(&dd);
+	pickle_dict_dispose(&dd);
 	dict1(&p, "w", "FloatStorage", 3, 0, (int[]){0, 1});
 	bad(&p, "repeats its elements (a stride 0 or overlapping strides) into 6 elements, more than the 3",
 	    "stride-0 view larger than its storage");
@@ -269,7 +269,7 @@ static void test_hostile(void)
 	bad(&p, "repeats its elements", "overlapping strides larger than the storage");
 	dict1(&p, "w", "FloatStorage", 6, 0, (int[]){1, 2});
 	T_OK(parse(&p, &dd, &ee) == 0 && dd.n == 1, "a transposed view (no repeats) is read: %s", ee.msg);
-	pk_dict_dispose(&dd);
+	pickle_dict_dispose(&dd);
 
 	p.n = 0;
 	op(&p, 0x80); op(&p, 2); op(&p, 's');

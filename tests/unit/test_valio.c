@@ -174,14 +174,14 @@ static char *slurp(const char *path, size_t *len)
 /* Loads YAML text through ydoc + valio_from_yd. */
 static int from_text(const char *text, json_t **out, ck_err *e)
 {
-	yd_doc *d = NULL;
+	ydoc_doc *d = NULL;
 	int rc;
 	*out = NULL;
 	ck_err_clear(e);
-	if ((rc = yd_load_string("v.yaml", text, strlen(text), &d, e)))
+	if ((rc = ydoc_load_string("v.yaml", text, strlen(text), &d, e)))
 		return rc;
 	rc = valio_from_yd(d->path, d->root, out, e);
-	yd_doc_free(d);
+	ydoc_doc_free(d);
 	return rc;
 }
 

@@ -8,11 +8,11 @@
 #include "ydoc.h"
 #include "t.h"
 
-static yd_doc *load(const char *text, ck_err *e, int *rc)
+static ydoc_doc *load(const char *text, ck_err *e, int *rc)
 {
-	yd_doc *d = NULL;
+	ydoc_doc *d = NULL;
 	ck_err_clear(e);
-	*rc = yd_load_string("t.yaml", text, strlen(text), &d, e);
+	*rc = ydoc_load_string("t.yaml", text, strlen(text), &d, e);
 	return d;
 }
 
@@ -20,10 +20,10 @@ static yd_doc *load(const char *text, ck_err *e, int *rc)
 static const char *fails(const char *text, int code, ck_err *e)
 {
 	int rc;
-	yd_doc *d = load(text, e, &rc);
+	ydoc_doc *d = load(text, e, &rc);
 	T_EQ_INT(rc, code, "error code");
 	T_OK(d == NULL, "no document on error");
-	yd_doc_free(d);
+	ydoc_doc_free(d);
 	return e->msg;
 }
 
@@ -42,27 +42,27 @@ static void test_positions(void)
 		"    flow: {x: [1, 2], \"y\": z}\n"
 		"    lit: |\n"
 		"      text\n";
-	yd_doc *d = load(text, &e, &rc);
+	ydoc_doc *d = load(text, &e, &rc);
 	T_EQ_INT(rc, 0, "load ok");
 	if (!d)
 		return;
-	const yd_node *r = d->root, *v;
+	const ydoc_node *r = d->root, *v;
 	T_EQ_STR(d->path, "t.yaml", "doc path");
-	T_EQ_INT(r->kind, YD_MAP, "root is a mapping");
+	T_EQ_INT(r->kind, YDOC_MAP, "root is a mapping");
 	T_EQ_INT(r->n, 3, "3 pairs");
 	T_EQ_INT(r->line, 2, "root line");
 	T_EQ_INT(r->col, 1, "root col");
 	T_EQ_STR(r->items[0]->value, "model", "first key");
 	T_EQ_INT(r->items[0]->line, 2, "key line");
 	T_EQ_INT(r->items[0]->col, 1, "key col");
-	v = yd_map_get(r, "model");
+	v = ydoc_map_get(r, "model");
 	T_EQ_STR(v ? v->value : NULL, "llama", "map_get model");
 	T_EQ_INT(v->line, 2, "value line");
 	T_EQ_INT(v->col, 8, "value col");
 	T_EQ_INT(v->quoted, 0, "plain is not quoted");
 	T_OK(v->tag == NULL, "no tag");
-	v = yd_map_get(r, "list");
-	T_EQ_INT(v->kind, YD_SEQ, "list is a sequence");
+	v = ydoc_map_get(r, "list");
+	T_EQ_INT(v->kind, YDOC_SEQ, "list is a sequence");
 	T_EQ_INT(v->n, 2, "2 items");
 	T_EQ_INT(v->line, 4, "seq line");
 	T_EQ_INT(v->col, 3, "seq col");
@@ -70,28 +70,28 @@ static void test_positions(void)
 	T_EQ_INT(v->items[1]->col, 5, "item col");
 	T_EQ_INT(v->items[1]->quoted, 1, "single-quoted");
 	T_EQ_STR(v->items[1]->value, "b", "quoted value");
-	v = yd_map_get(yd_map_get(r, "nested"), "k");
+	v = ydoc_map_get(ydoc_map_get(r, "nested"), "k");
 	T_EQ_STR(v->tag, "tag:yaml.org,2002:str", "explicit tag resolved");
 	T_EQ_STR(v->value, "12", "tagged value");
 	T_EQ_INT(v->col, 8, "tagged node starts at the tag");
-	v = yd_map_get(yd_map_get(r, "nested"), "flow");
-	T_EQ_INT(v->kind, YD_MAP, "flow mapping");
+	v = ydoc_map_get(ydoc_map_get(r, "nested"), "flow");
+	T_EQ_INT(v->kind, YDOC_MAP, "flow mapping");
 	T_EQ_INT(v->line, 8, "flow line");
 	T_EQ_INT(v->col, 11, "flow col");
-	T_EQ_INT(yd_map_get(v, "x")->items[1]->col, 19, "flow item col");
-	T_EQ_INT(yd_map_get(v, "y")->quoted, 0, "flow plain scalar");
-	v = yd_map_get(yd_map_get(r, "nested"), "lit");
+	T_EQ_INT(ydoc_map_get(v, "x")->items[1]->col, 19, "flow item col");
+	T_EQ_INT(ydoc_map_get(v, "y")->quoted, 0, "flow plain scalar");
+	v = ydoc_map_get(ydoc_map_get(r, "nested"), "lit");
 	T_EQ_STR(v->value, "text\n", "literal block");
 	T_EQ_INT(v->quoted, 1, "literal counts as quoted");
 	T_EQ_INT(v->line, 9, "literal line");
-	T_OK(yd_map_get(r, "missing") == NULL, "map_get missing");
-	T_OK(yd_map_get(NULL, "x") == NULL, "map_get NULL map");
-	T_OK(yd_map_get(yd_map_get(r, "list"), "a") == NULL, "map_get on a sequence");
-	T_EQ_STR(yd_kind_name(YD_SCALAR), "scalar", "kind name scalar");
-	T_EQ_STR(yd_kind_name(YD_SEQ), "sequence", "kind name seq");
-	T_EQ_STR(yd_kind_name(YD_MAP), "mapping", "kind name map");
-	yd_doc_free(d);
-	yd_doc_free(NULL);
+	T_OK(ydoc_map_get(r, "missing") == NULL, "map_get missing");
+	T_OK(ydoc_map_get(NULL, "x") == NULL, "map_get NULL map");
+	T_OK(ydoc_map_get(ydoc_map_get(r, "list"), "a") == NULL, "map_get on a sequence");
+	T_EQ_STR(ydoc_kind_name(YDOC_SCALAR), "scalar", "kind name scalar");
+	T_EQ_STR(ydoc_kind_name(YDOC_SEQ), "sequence", "kind name seq");
+	T_EQ_STR(ydoc_kind_name(YDOC_MAP), "mapping", "kind name map");
+	ydoc_doc_free(d);
+	ydoc_doc_free(NULL);
 }
 
 static void test_empty(void)
@@ -100,16 +100,16 @@ static void test_empty(void)
 	int rc;
 	const char *empties[] = {"", "# only a comment\n", "---\n", "--- \n...\n"};
 	for (size_t i = 0; i < sizeof empties / sizeof *empties; i++) {
-		yd_doc *d = load(empties[i], &e, &rc);
+		ydoc_doc *d = load(empties[i], &e, &rc);
 		T_OK(rc == 0 && d && d->root == NULL, "empty document %zu has no root", i);
-		yd_doc_free(d);
+		ydoc_doc_free(d);
 	}
-	yd_doc *d = load("''", &e, &rc);
-	T_OK(rc == 0 && d->root && d->root->kind == YD_SCALAR && d->root->quoted, "'' is a quoted empty scalar");
-	yd_doc_free(d);
+	ydoc_doc *d = load("''", &e, &rc);
+	T_OK(rc == 0 && d->root && d->root->kind == YDOC_SCALAR && d->root->quoted, "'' is a quoted empty scalar");
+	ydoc_doc_free(d);
 	d = load("--- 5\n...\n", &e, &rc);
 	T_OK(rc == 0 && d->root && !strcmp(d->root->value, "5"), "explicit document markers");
-	yd_doc_free(d);
+	ydoc_doc_free(d);
 }
 
 static void test_errors(void)
@@ -134,29 +134,29 @@ static void test_errors(void)
 		"complex key refused");
 
 	int rc;
-	yd_doc *d = load("\"<<\": 1\n", &e, &rc);
+	ydoc_doc *d = load("\"<<\": 1\n", &e, &rc);
 	T_OK(rc == 0 && d && d->root->items[0]->quoted, "quoted << is an ordinary key");
-	yd_doc_free(d);
+	ydoc_doc_free(d);
 }
 
 static void test_aliases(void)
 {
 	ck_err e;
 	int rc;
-	yd_doc *d = load("a: &x [1, {k: v}]\nb: *x\nc: &s one\nd: &s two\ne: *s\nf: *x\n", &e, &rc);
+	ydoc_doc *d = load("a: &x [1, {k: v}]\nb: *x\nc: &s one\nd: &s two\ne: *s\nf: *x\n", &e, &rc);
 	T_EQ_INT(rc, 0, "aliases load");
 	if (!d)
 		return;
-	const yd_node *a = yd_map_get(d->root, "a"), *b = yd_map_get(d->root, "b");
-	T_OK(a == b && a == yd_map_get(d->root, "f"), "alias shares the anchored node");
+	const ydoc_node *a = ydoc_map_get(d->root, "a"), *b = ydoc_map_get(d->root, "b");
+	T_OK(a == b && a == ydoc_map_get(d->root, "f"), "alias shares the anchored node");
 	T_EQ_INT(b->line, 1, "shared node keeps the anchor's position");
-	T_EQ_STR(yd_map_get(b->items[1], "k")->value, "v", "alias content");
-	T_EQ_STR(yd_map_get(d->root, "e")->value, "two", "a redefined anchor wins for later aliases");
-	yd_doc_free(d);
+	T_EQ_STR(ydoc_map_get(b->items[1], "k")->value, "v", "alias content");
+	T_EQ_STR(ydoc_map_get(d->root, "e")->value, "two", "a redefined anchor wins for later aliases");
+	ydoc_doc_free(d);
 	/* an anchored key used again as a key elsewhere */
 	d = load("- &k key: 1\n- *k : 2\n", &e, &rc);
 	T_OK(rc == 0 && d && d->root->items[1]->items[0] == d->root->items[0]->items[0], "alias as a key");
-	yd_doc_free(d);
+	ydoc_doc_free(d);
 }
 
 /* depth nested flow sequences around a scalar */
@@ -191,19 +191,19 @@ static void test_text_bound(void)
 	ck_err e;
 	int rc;
 	/* the anchor and 14 aliases of 1 MiB, and two keys: just under 16 MiB */
-	char *s = aliased((size_t)1 << 20, YD_MAX_BYTES / ((size_t)1 << 20) - 2);
-	yd_doc *d = load(s, &e, &rc);
-	T_EQ_INT(rc, 0, "aliased text up to YD_MAX_BYTES loads");
-	yd_doc_free(d);
+	char *s = aliased((size_t)1 << 20, YDOC_MAX_BYTES / ((size_t)1 << 20) - 2);
+	ydoc_doc *d = load(s, &e, &rc);
+	T_EQ_INT(rc, 0, "aliased text up to YDOC_MAX_BYTES loads");
+	ydoc_doc_free(d);
 	free(s);
 	s = aliased((size_t)1 << 20, 1000);
 	T_HAS(fails(s, CK_ELIMIT, &e), "t.yaml:17:3: more than 16 MiB of text (aliases expanded)",
 		"the alias that passes 16 MiB of text is named");
 	free(s);
 	/* keys and tags count too */
-	s = malloc(YD_MAX_BYTES + 64);
-	memset(s, 'k', YD_MAX_BYTES + 1);
-	strcpy(s + YD_MAX_BYTES + 1, ": v\n");
+	s = malloc(YDOC_MAX_BYTES + 64);
+	memset(s, 'k', YDOC_MAX_BYTES + 1);
+	strcpy(s + YDOC_MAX_BYTES + 1, ": v\n");
 	T_HAS(fails(s, CK_ELIMIT, &e), "more than 16 MiB of text", "a key longer than the bound");
 	free(s);
 }
@@ -212,12 +212,12 @@ static void test_limits(void)
 {
 	ck_err e;
 	int rc;
-	char *s = nest(YD_MAX_DEPTH);
-	yd_doc *d = load(s, &e, &rc);
+	char *s = nest(YDOC_MAX_DEPTH);
+	ydoc_doc *d = load(s, &e, &rc);
 	T_EQ_INT(rc, 0, "64 nested collections are fine");
-	yd_doc_free(d);
+	ydoc_doc_free(d);
 	free(s);
-	s = nest(YD_MAX_DEPTH + 1);
+	s = nest(YDOC_MAX_DEPTH + 1);
 	T_HAS(fails(s, CK_ELIMIT, &e), "t.yaml:1:65: collections nested deeper than 64", "65 levels refused");
 	free(s);
 	s = nest(100000);
@@ -257,7 +257,7 @@ static void test_limits(void)
 		"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
 		"e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", &e, &rc);
 	T_EQ_INT(rc, 0, "100k expanded nodes load");
-	yd_doc_free(d);
+	ydoc_doc_free(d);
 	test_text_bound();
 }
 
@@ -265,7 +265,7 @@ static void test_file(void)
 {
 	char dir[] = "/tmp/test_ydoc.XXXXXX", path[256];
 	ck_err e;
-	yd_doc *d = NULL;
+	ydoc_doc *d = NULL;
 	int rc;
 	if (!mkdtemp(dir)) {
 		T_OK(0, "mkdtemp");
@@ -276,20 +276,20 @@ static void test_file(void)
 	fputs("x:\n  - 1\n  - oops: [\n", f);
 	fclose(f);
 	ck_err_clear(&e);
-	rc = yd_load_file(path, &d, &e);
+	rc = ydoc_load_file(path, &d, &e);
 	T_EQ_INT(rc, CK_EINVALID, "file with a syntax error");
 	T_HAS(e.msg, path, "message names the file");
 	f = fopen(path, "w");
 	fputs("x:\n  - 1\n", f);
 	fclose(f);
 	ck_err_clear(&e);
-	rc = yd_load_file(path, &d, &e);
-	T_OK(rc == 0 && d && yd_map_get(d->root, "x")->n == 1, "file loads");
+	rc = ydoc_load_file(path, &d, &e);
+	T_OK(rc == 0 && d && ydoc_map_get(d->root, "x")->n == 1, "file loads");
 	T_EQ_STR(d ? d->path : NULL, path, "doc path is the file path");
-	yd_doc_free(d);
+	ydoc_doc_free(d);
 	unlink(path);
 	ck_err_clear(&e);
-	rc = yd_load_file(path, &d, &e);
+	rc = ydoc_load_file(path, &d, &e);
 	T_EQ_INT(rc, CK_ENOTFOUND, "missing file");
 	T_HAS(e.msg, "r.yaml: cannot open", "missing file message");
 	rmdir(dir);
