@@ -740,12 +740,12 @@ static int rules_off(builder *B)
 		return CK_ENOMEM;
 	for (size_t r = 0; r < B->rs->n_keys; r++) {
 		const rule_key *k = &B->rs->keys[r];
-		cfg_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = B->o ? B->o->vars : NULL};
+		config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = B->o ? B->o->vars : NULL};
 		json_t *v = NULL;
 		ck_err pe = {0};
 		if (!k->when)
 			continue;
-		if (cfg_eval(&env, k->when, &v, &pe))
+		if (config_eval(&env, k->when, &v, &pe))
 			return ck_errf(B->e, CK_EINVALID, "%s:%d:%d: when: %s", k->pos.file, k->pos.line, k->pos.col, pe.msg);
 		B->off[r] = !expr_truthy(v);
 		json_decref(v);

@@ -402,7 +402,7 @@ static int parse_key(loader *L, const rule_file *f, const ydoc_node *n, const ch
 	}
 	if ((v = ydoc_map_get(n, "shape")) && (rc = parse_shape(e, f, v, &k)))
 		goto fail;
-	if ((v = yd_map_get(n, "when")) && (rc = parse_expr(e, f, v, &k.when)))
+	if ((v = ydoc_map_get(n, "when")) && (rc = parse_expr(e, f, v, &k.when)))
 		goto fail;
 	if ((rc = prefix_all(e, k.tpl[RULE_HF], k.n_tpl[RULE_HF], hf_pre)) ||
 		(rc = prefix_all(e, k.tpl[RULE_CS], k.n_tpl[RULE_CS], cs_pre)))
