@@ -238,7 +238,7 @@ typedef struct refs {
 	const rule_file *scope;
 	rule_pos pos;
 	const char *extra; /* a name bound by `for:` */
-	json_t *hf_keys, *cs_keys; /* known config keys, or NULL when the set has no config */
+	json_t *known[2]; /* per side: known config keys, or NULL when the set has no config */
 	const rule_cfg *cfg; /* the config rule whose expressions are checked (its own `let` names) */
 } refs;
 
@@ -265,9 +265,11 @@ static void one_ref(void *ctx, const char *path)
 	size_t n = strcspn(path, ".");
 	snprintf(root, sizeof root, "%.*s", (int)n, path);
 	const char *rest = path[n] ? path + n + 1 : "";
-	if (!strcmp(root, "hf") || !strcmp(root, "cs")) {
-		json_t *known = root[0] == 'h' ? R->hf_keys : R->cs_keys;
-		if (root[0] == 'c') {
+	for (int side = 0; side < 2; side++) {
+		json_t *known = R->known[side];
+		if (strcmp(root, rule_side_name(side)))
+			continue;
+		if (side == RULE_CS) {
 			if (*rest && strncmp(rest, "model", 5)) {
 				say(R->L, R->pos.file, R->pos.line, R->pos.col, 1, "'%s': CS values are read as cs.model.<key>", path);
 				return;
@@ -277,7 +279,7 @@ static void one_ref(void *ctx, const char *path)
 		snprintf(key, sizeof key, "%.*s", (int)strcspn(rest, "."), rest);
 		if (known && *key && !json_object_get(known, key))
 			say(R->L, R->pos.file, R->pos.line, R->pos.col, 1,
-				"'%s': no config rule or default mentions %s key '%s'", path, root[0] == 'h' ? "HF" : "CS", key);
+				"'%s': no config rule or default mentions %s key '%s'", path, rule_side_label(side), key);
 		return;
 	}
 	if (!strcmp(root, "out") || !strcmp(root, "cs_major") || !strcmp(root, "cs_minor") ||
@@ -308,29 +310,21 @@ static void refs_of(refs *R, const rule_file *scope, rule_pos pos, const expr *x
 static void check_refs(lint *L, const rule_set *s)
 {
 	const rule_file *root = s->files[0];
-	refs R = {L, s, root, {0}, NULL, NULL, NULL, NULL};
-	if (root->n_cfg) {
-		R.hf_keys = json_object();
-		R.cs_keys = json_object();
+	refs R = {L, s, root, {0}, NULL, {NULL, NULL}, NULL};
+	for (int side = 0; root->n_cfg && side < 2; side++) {
+		json_t *known = R.known[side] = json_object();
 		for (size_t i = 0; i < root->n_cfg; i++) {
-			const rule_cfg *c = &root->cfg[i];
-			add_keys(R.hf_keys, c->hf, c->n_hf);
-			add_keys(R.cs_keys, c->cs, c->n_cs);
-			add_keys(R.hf_keys, c->to_hf_key, c->n_to_hf);
-			add_keys(R.cs_keys, c->to_cs_key, c->n_to_cs);
+			add_keys(known, root->cfg[i].key[side], root->cfg[i].n_key[side]);
+			add_keys(known, root->cfg[i].set_key[side], root->cfg[i].n_set[side]);
 		}
-		add_obj_keys(R.hf_keys, root->hf_defaults);
-		add_obj_keys(R.hf_keys, root->hf_out);
-		add_obj_keys(R.cs_keys, root->cs_defaults);
-		add_obj_keys(R.cs_keys, root->cs_out);
-		if (root->mup) { /* the muP keys a model folds are known CS keys */
-			add_keys(R.cs_keys, root->mup->drop, root->mup->n_drop);
-			add_obj_keys(R.cs_keys, root->mup->set);
-		}
-		for (size_t i = 0; i < root->n_comp; i++) { /* model-level rules see whole components */
-			json_object_set_new(R.hf_keys, root->comp[i].dir, json_true());
-			json_object_set_new(R.cs_keys, root->comp[i].config, json_true());
-		}
+		add_obj_keys(known, root->defaults[side]);
+		add_obj_keys(known, root->out[side]);
+		for (size_t i = 0; i < root->n_comp; i++) /* model-level rules see whole components */
+			json_object_set_new(known, root->comp[i].section[side], json_true());
+	}
+	if (root->n_cfg && root->mup) { /* the muP keys a model folds are known CS keys */
+		add_keys(R.known[RULE_CS], root->mup->drop, root->mup->n_drop);
+		add_obj_keys(R.known[RULE_CS], root->mup->set);
 	}
 	for (size_t f = 0; f < s->n_files; f++)
 		for (size_t i = 0; i < s->files[f]->n_let; i++)
@@ -355,12 +349,12 @@ static void check_refs(lint *L, const rule_set *s)
 		R.cfg = c;
 		for (size_t j = 0; j < c->n_let; j++)
 			refs_of(&R, root, c->let[j].pos, c->let[j].x);
-		for (size_t j = 0; j < c->n_to_cs; j++)
-			refs_of(&R, root, c->pos, c->to_cs[j]);
-		for (size_t j = 0; j < c->n_to_hf; j++)
-			refs_of(&R, root, c->pos, c->to_hf[j]);
-		refs_of(&R, root, c->pos, c->check_hf);
-		refs_of(&R, root, c->pos, c->check_cs);
+		for (int side = 1; side >= 0; side--) { /* to_cs, to_hf, then the checks: as written before */
+			for (size_t j = 0; j < c->n_set[side]; j++)
+				refs_of(&R, root, c->pos, c->set[side][j]);
+		}
+		refs_of(&R, root, c->pos, c->check[RULE_HF]);
+		refs_of(&R, root, c->pos, c->check[RULE_CS]);
 		R.cfg = NULL;
 	}
 	if (root->mup) {
@@ -372,8 +366,8 @@ static void check_refs(lint *L, const rule_set *s)
 				for (size_t q = 0; q < m->tensors[i].act[j].n; q++)
 					refs_of(&R, m->tensors[i].scope, m->tensors[i].act[j].p[q].pos, m->tensors[i].act[j].p[q].x);
 	}
-	json_decref(R.hf_keys);
-	json_decref(R.cs_keys);
+	json_decref(R.known[RULE_HF]);
+	json_decref(R.known[RULE_CS]);
 }
 
 /* --- coverage against real keys ------------------------------------------------------ */
@@ -597,8 +591,17 @@ static void say_conv(lint *L, const char *path, const char *msg)
 	say(L, path, 1, 1, 0, "%s", msg);
 }
 
-/* One config against one rule set: the keys no rule accounts for, then what a conversion says. */
-static void config_against(lint *L, const char *path, const char *rules_path, int dir, const json_t *cfg)
+/* How a config of each side treats a key no rule accounts for (config.c: CS params are a closed
+ * schema, HF configs carry tooling noise). */
+static const struct {
+	const char *what, *then;
+	int warn;
+} unaccounted[2] = {[RULE_HF] = {"HF", "left out, with a note", 1},
+	[RULE_CS] = {"CS model", "an error on the way to HF", 0}};
+
+/* One config of side `side` against one rule set: the keys no rule accounts for, then what a
+ * conversion says. */
+static void config_against(lint *L, const char *path, const char *rules_path, rule_side side, const json_t *cfg)
 {
 	rule_set *s = NULL;
 	ck_err e = {0};
@@ -609,12 +612,12 @@ static void config_against(lint *L, const char *path, const char *rules_path, in
 		say_err(L, e.code ? e.msg : "out of memory", rules_path);
 		goto done;
 	}
-	if ((u = config_unaccounted(s, dir, cfg)))
-		say(L, path, 1, 1, dir == 0, "%s keys no rule of %s accounts for: %s (%s)", dir ? "CS model" : "HF",
-			s->files[0]->path, u, dir ? "an error on the way to HF" : "left out, with a note");
-	if (dir == 1)
+	if ((u = config_unaccounted(s, side, cfg)))
+		say(L, path, 1, 1, unaccounted[side].warn, "%s keys no rule of %s accounts for: %s (%s)", unaccounted[side].what,
+			s->files[0]->path, u, unaccounted[side].then);
+	if (side == RULE_CS) /* muP keys, as a conversion to HF handles them */
 		strip_mup(L, path, s, copy, vars);
-	if (!(u && dir == 1) && config_convert_vars(s, dir, copy, path, vars, &out, &warn, &e))
+	if (!(u && !unaccounted[side].warn) && config_convert_vars(s, side, copy, path, vars, &out, &warn, &e))
 		say_conv(L, path, e.msg);
 done:
 	free(u);
@@ -663,7 +666,7 @@ static void check_config(lint *L, const char *path, const char *rules, const cha
 			"with --model naming the component's rules", f->model);
 		goto done;
 	}
-	config_against(L, path, rpath, cs, cs ? m : raw);
+	config_against(L, path, rpath, cs ? RULE_CS : RULE_HF, cs ? m : raw);
 	for (size_t i = 0; i < f->n_comp; i++) { /* each component's section, with its own rules */
 		char *cp = rule_sibling(rpath, f->comp[i].rules);
 		json_t *sec = json_object_get(m, f->comp[i].config);
@@ -671,7 +674,7 @@ static void check_config(lint *L, const char *path, const char *rules, const cha
 			say(L, path, 1, 1, 0, "model.%s: expected the %s component's config mapping", f->comp[i].config,
 				f->comp[i].dir);
 		else if (cp)
-			config_against(L, path, cp, 1, sec);
+			config_against(L, path, cp, RULE_CS, sec);
 		free(cp);
 	}
 done:

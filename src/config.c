@@ -142,9 +142,10 @@ int config_path_set(json_t *obj, const char *path, json_t *v)
 
 /* --- conversion ------------------------------------------------------------ */
 
+/* One conversion: read the source side `from`, write the other side `to`. */
 typedef struct conv {
 	const rule_set *rs;
-	int dir;
+	rule_side from, to;
 	const char *where;
 	json_t *in, *out;
 	json_t *used; /* object: source keys some rule consumed */
@@ -182,8 +183,9 @@ static int allowed(const json_t *req, const json_t *v)
 
 static int do_require(conv *c, const rule_cfg *r, int src_side)
 {
-	char **keys = (c->dir == 0) == src_side ? r->hf : r->cs;
-	size_t n = (c->dir == 0) == src_side ? r->n_hf : r->n_cs;
+	rule_side side = src_side ? c->from : c->to;
+	char **keys = r->key[side];
+	size_t n = r->n_key[side];
 	for (size_t i = 0; i < n; i++) {
 		if (src_side) {
 			json_t *v = config_path_get(c->in, keys[i]);
@@ -198,7 +200,7 @@ static int do_require(conv *c, const rule_cfg *r, int src_side)
 					free(a);
 				}
 				snprintf(msg, sizeof msg, "%s = %s has no %s counterpart (accepted: %s)", keys[i], got,
-					c->dir == 0 ? "CS" : "HF", acc);
+					rule_side_label(c->to), acc);
 				free(got);
 				return at(c, r, msg);
 			}
@@ -238,8 +240,8 @@ static unsigned type_of(const json_t *v)
 /* `type:` - a value of the wrong type would otherwise flow on (4 * "8" is "8888" in expressions) */
 static int do_types(conv *c, const rule_cfg *r)
 {
-	char **keys = c->dir == 0 ? r->hf : r->cs;
-	size_t n = c->dir == 0 ? r->n_hf : r->n_cs;
+	char **keys = r->key[c->from];
+	size_t n = r->n_key[c->from];
 	for (size_t i = 0; r->types && i < n; i++) {
 		json_t *v = config_path_get(c->in, keys[i]);
 		if (!v || (type_of(v) & r->types))
@@ -255,7 +257,7 @@ static int do_types(conv *c, const rule_cfg *r)
 
 static int do_check(conv *c, const rule_cfg *r)
 {
-	const expr *x = c->dir == 0 ? r->check_hf : r->check_cs;
+	const expr *x = r->check[c->from];
 	json_t *v = NULL;
 	int rc;
 	if (!x)
@@ -274,9 +276,9 @@ static int do_check(conv *c, const rule_cfg *r)
 
 static int do_assign(conv *c, const rule_cfg *r)
 {
-	size_t n = c->dir == 0 ? r->n_to_cs : r->n_to_hf;
-	char **keys = c->dir == 0 ? r->to_cs_key : r->to_hf_key;
-	expr **xs = c->dir == 0 ? r->to_cs : r->to_hf;
+	size_t n = r->n_set[c->to];
+	char **keys = r->set_key[c->to];
+	expr **xs = r->set[c->to];
 	for (size_t i = 0; i < n; i++) {
 		json_t *v = NULL;
 		int rc = config_eval(&c->env, xs[i], &v, c->e);
@@ -288,36 +290,35 @@ static int do_assign(conv *c, const rule_cfg *r)
 	return 0;
 }
 
-/* Value map: forward HF -> CS uses the map; backward looks the value up among the map's values. */
+/* Value map: the pair whose `from` value is v gives its `to` value (numbers by value). */
 static int map_value(conv *c, const rule_cfg *r, const char *key, json_t *v, json_t **out)
 {
-	const char *k;
-	json_t *x;
+	size_t i;
+	json_t *pair;
 	char list[400] = "", msg[700];
 	if (!r->map) {
 		*out = json_incref(v);
 		return 0;
 	}
-	json_object_foreach(r->map, k, x) {
-		json_t *from = c->dir == 0 ? NULL : x;
-		if (c->dir == 0 ? (json_is_string(v) && !strcmp(json_string_value(v), k)) : same(from, v)) {
-			*out = c->dir == 0 ? json_incref(x) : json_string(k);
+	json_array_foreach(r->map, i, pair) {
+		if (same(json_array_get(pair, c->from), v)) {
+			*out = json_incref(json_array_get(pair, c->to));
 			return 0;
 		}
-		char *s = c->dir == 0 ? strdup(k) : dump(x);
+		char *s = dump(json_array_get(pair, c->from));
 		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "", s ? s : "?");
 		free(s);
 	}
 	char *got = dump(v);
-	snprintf(msg, sizeof msg, "%s = %s has no %s counterpart (supported: %s)", key, got, c->dir == 0 ? "CS" : "HF", list);
+	snprintf(msg, sizeof msg, "%s = %s has no %s counterpart (supported: %s)", key, got, rule_side_label(c->to), list);
 	free(got);
 	return at(c, r, msg);
 }
 
 static int do_rename(conv *c, const rule_cfg *r)
 {
-	char **src = c->dir == 0 ? r->hf : r->cs, **dst = c->dir == 0 ? r->cs : r->hf;
-	size_t ns = c->dir == 0 ? r->n_hf : r->n_cs, nd = c->dir == 0 ? r->n_cs : r->n_hf;
+	char **src = r->key[c->from], **dst = r->key[c->to];
+	size_t ns = r->n_key[c->from], nd = r->n_key[c->to];
 	if (ns != nd)
 		return at(c, r, "a rename pairs one key with one key; use to_cs/to_hf for anything else");
 	for (size_t i = 0; i < ns; i++) {
@@ -335,8 +336,8 @@ static int do_rename(conv *c, const rule_cfg *r)
 
 static void mark_used(conv *c, const rule_cfg *r)
 {
-	char **src = c->dir == 0 ? r->hf : r->cs;
-	size_t n = c->dir == 0 ? r->n_hf : r->n_cs;
+	char **src = r->key[c->from];
+	size_t n = r->n_key[c->from];
 	for (size_t i = 0; i < n; i++) {
 		char top[256];
 		snprintf(top, sizeof top, "%.*s", (int)strcspn(src[i], "."), src[i]);
@@ -346,9 +347,7 @@ static void mark_used(conv *c, const rule_cfg *r)
 
 static int apply(conv *c, const rule_cfg *r)
 {
-	int has_src = c->dir == 0 ? r->n_hf > 0 : r->n_cs > 0;
-	int has_dst = c->dir == 0 ? r->n_cs > 0 : r->n_hf > 0;
-	int has_assign = c->dir == 0 ? r->n_to_cs > 0 : r->n_to_hf > 0;
+	int has_src = r->n_key[c->from] > 0, has_dst = r->n_key[c->to] > 0, has_assign = r->n_set[c->to] > 0;
 	int rc;
 	mark_used(c, r);
 	if (r->drop)
@@ -410,18 +409,26 @@ static char *unused_keys(conv *c, const json_t *src)
 	return s;
 }
 
-int config_convert(const rule_set *rs, int dir, const json_t *src, const char *where, json_t **out, char **warn,
+int config_convert(const rule_set *rs, rule_side from, const json_t *src, const char *where, json_t **out, char **warn,
 	ck_err *e)
 {
-	return config_convert_vars(rs, dir, src, where, NULL, out, warn, e);
+	return config_convert_vars(rs, from, src, where, NULL, out, warn, e);
 }
 
-int config_convert_vars(const rule_set *rs, int dir, const json_t *src, const char *where, json_t *vars, json_t **out,
-	char **warn, ck_err *e)
+/* Expressions always see hf.<key> and cs.model.<key>: the source config is bound as its side. */
+static json_t *bind_source(conv *c)
+{
+	if (c->from == RULE_HF)
+		return c->env.hf = json_incref(c->in);
+	return c->env.cs = json_pack("{sO}", "model", c->in);
+}
+
+int config_convert_vars(const rule_set *rs, rule_side from, const json_t *src, const char *where, json_t *vars,
+	json_t **out, char **warn, ck_err *e)
 {
 	const rule_file *f = rs->files[0];
-	conv c = {rs, dir, where, json_deep_copy(src), json_object(), json_object(), {0}, e};
-	json_t *wrap = NULL;
+	conv c = {rs, from, !from, where, json_deep_copy(src), json_object(), json_object(), {0}, e};
+	json_t *bound = NULL;
 	int rc = 0;
 	*out = NULL;
 	if (warn)
@@ -434,13 +441,10 @@ int config_convert_vars(const rule_set *rs, int dir, const json_t *src, const ch
 		rc = ck_errf(e, CK_EINVALID, "%s: the model config must be a mapping", where);
 		goto done;
 	}
-	fill_defaults(c.in, dir == 0 ? f->hf_defaults : f->cs_defaults);
-	/* expressions always see hf.<key> and cs.model.<key> */
-	if (dir == 1) {
-		wrap = json_pack("{sO}", "model", c.in);
-		c.env.cs = wrap;
-	} else {
-		c.env.hf = c.in;
+	fill_defaults(c.in, f->defaults[from]);
+	if (!(bound = bind_source(&c))) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
 	}
 	c.env.scope = f;
 	c.env.vars = vars;
@@ -448,12 +452,12 @@ int config_convert_vars(const rule_set *rs, int dir, const json_t *src, const ch
 		rc = apply(&c, &f->cfg[i]);
 	if (rc)
 		goto done;
-	fill_defaults(c.out, dir == 0 ? f->cs_out : f->hf_out);
-	if (dir == 1 && f->n_arch && !json_object_get(c.out, "architectures"))
+	fill_defaults(c.out, f->out[c.to]);
+	if (c.to == RULE_HF && f->n_arch && !json_object_get(c.out, "architectures"))
 		json_object_set_new(c.out, "architectures", json_pack("[s]", f->arch[0]));
 	for (size_t i = 0; i < f->n_comp; i++) /* a component's section is its own rules' business */
-		json_object_set_new(c.used, dir == 1 ? f->comp[i].config : f->comp[i].dir, json_true());
-	if (dir == 1) {
+		json_object_set_new(c.used, f->comp[i].section[from], json_true());
+	if (from == RULE_CS) {
 		/* CS params are a closed schema: a key no rule accounts for may change what the model
 		 * computes, so it stops the conversion (HF configs carry tooling noise: a note there) */
 		char *u = unused_keys(&c, src);
@@ -470,7 +474,7 @@ int config_convert_vars(const rule_set *rs, int dir, const json_t *src, const ch
 	*out = c.out;
 	c.out = NULL;
 done:
-	json_decref(wrap);
+	json_decref(bound);
 	json_decref(c.in);
 	json_decref(c.out);
 	json_decref(c.used);
@@ -505,18 +509,46 @@ int config_hf_nested(const rule_set *rs, json_t **hf, const char *where, char **
 	return 0;
 }
 
-char *config_unaccounted(const rule_set *rs, int dir, const json_t *cfg)
+int config_layout(const rule_set *rs, rule_side to, json_t **model, json_t *vars, const char *where, ck_err *e)
 {
 	const rule_file *f = rs->files[0];
-	conv c = {rs, dir, "", NULL, NULL, json_object(), {0}, NULL};
+	const expr *x = f->layout[to];
+	config_env env = {.scope = f, .vars = vars};
+	json_t *v = NULL;
+	int rc;
+	if (!x)
+		return 0;
+	if (!(env.cs = json_pack("{sO}", "model", *model)))
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	rc = config_eval(&env, x, &v, e);
+	json_decref(env.cs);
+	if (rc) {
+		char msg[sizeof e->msg];
+		snprintf(msg, sizeof msg, "%s", e->msg);
+		return ck_errf_reset(e, rc, "%s: %s", where, msg);
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return ck_errf(e, CK_EINVALID, "%s: cs_layout.to_%s must give the model mapping (rule %s:%d:%d)", where,
+			rule_side_name(to), f->layout_pos.file, f->layout_pos.line, f->layout_pos.col);
+	}
+	json_decref(*model);
+	*model = v;
+	return 0;
+}
+
+char *config_unaccounted(const rule_set *rs, rule_side side, const json_t *cfg)
+{
+	const rule_file *f = rs->files[0];
+	conv c = {rs, side, !side, "", NULL, NULL, json_object(), {0}, NULL};
 	char *u;
 	if (!c.used)
 		return NULL;
 	for (size_t i = 0; i < f->n_cfg; i++)
 		mark_used(&c, &f->cfg[i]);
 	for (size_t i = 0; i < f->n_comp; i++)
-		json_object_set_new(c.used, dir == 1 ? f->comp[i].config : f->comp[i].dir, json_true());
-	for (size_t i = 0; dir == 1 && f->mup && i < f->mup->n_drop; i++)
+		json_object_set_new(c.used, f->comp[i].section[side], json_true());
+	for (size_t i = 0; side == RULE_CS && f->mup && i < f->mup->n_drop; i++) /* muP keys are CS params */
 		json_object_set_new(c.used, f->mup->drop[i], json_true());
 	u = json_is_object(cfg) ? unused_keys(&c, cfg) : NULL;
 	json_decref(c.used);

@@ -24,18 +24,18 @@ int config_eval(config_env *env, const expr *x, json_t **out, ck_err *e);
 /* Evaluate to an integer (floats with no fraction accepted); absent is an error. */
 int config_eval_int(config_env *env, const expr *x, long long *out, ck_err *e);
 
-/* Convert a model config. dir 0: src = HF config.json object, *out = CS model section.
- * dir 1: src = CS model section, *out = HF config. *warn (malloc'd, or NULL) lists source
+/* Convert a model config read from side `from`: RULE_HF: src = HF config.json object, *out = CS
+ * model section; RULE_CS: src = CS model section, *out = HF config. *warn (malloc'd, or NULL) lists source
  * keys no rule consumed. `where` names the source file for messages. */
-int config_convert(const rule_set *rs, int dir, const json_t *src, const char *where, json_t **out, char **warn,
+int config_convert(const rule_set *rs, rule_side from, const json_t *src, const char *where, json_t **out, char **warn,
 	ck_err *e);
 /* Same, with extra names for expressions (e.g. `out`, the output paths of components). */
-int config_convert_vars(const rule_set *rs, int dir, const json_t *src, const char *where, json_t *vars, json_t **out,
+int config_convert_vars(const rule_set *rs, rule_side from, const json_t *src, const char *where, json_t *vars, json_t **out,
 	char **warn, ck_err *e);
 
-/* The top-level keys of cfg (an HF config when dir 0, a CS model section when dir 1) that no config
- * rule of rs mentions, nor a component section or muP key: comma-separated (malloc'd), or NULL. */
-char *config_unaccounted(const rule_set *rs, int dir, const json_t *cfg);
+/* The top-level keys of cfg (a config of side `side`: an HF config, a CS model section) that no
+ * config rule of rs mentions, nor a component section or muP key: comma-separated (malloc'd), or NULL. */
+char *config_unaccounted(const rule_set *rs, rule_side side, const json_t *cfg);
 
 /* Dotted-path access into nested objects ("moe.num_experts"). get returns borrowed or NULL. */
 json_t *config_path_get(const json_t *obj, const char *path);
@@ -46,5 +46,9 @@ int config_path_set(json_t *obj, const char *path, json_t *v);
  * (malloc'd, or NULL when nothing changed) says what was taken and which other keys are dropped.
  * A composite config without that section is an error naming it. */
 int config_hf_nested(const rule_set *rs, json_t **hf, const char *where, char **note, ck_err *e);
+/* `config.cs_layout`: *model (a CS model section, replaced) rewritten for side `to`: to_cs (RULE_CS:
+ * the section the rules built -> the release's layout) or to_hf (RULE_HF: the params' layout -> the one the rules
+ * read); vars as config_convert_vars (cs_major, cs_minor). Without cs_layout *model is left alone. */
+int config_layout(const rule_set *rs, rule_side to, json_t **model, json_t *vars, const char *where, ck_err *e);
 
 #endif

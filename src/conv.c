@@ -374,6 +374,8 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 			goto done;
 		for (size_t i = 0; i < j->n; i++)
 			json_object_set(model, j->c[i].rc->config, j->c[i].cs);
+		if ((rc = config_layout(j->rs, RULE_CS, &model, j->vars, j->a.src, e)))
+			goto done;
 	}
 	/* A release's params schema: `name` is in the model section from cs-2.4 on, and older releases
 	 * validate strictly (the reference adds it only for targets from cs-2.4; components keep theirs) */
@@ -448,9 +450,19 @@ static int mup_prepare(conv *j, comp *c, ck_err *e)
 static int convert_configs_to_hf(conv *j, ck_err *e)
 {
 	const rule_file *f = j->rs->files[0];
-	json_t *model = json_object_get(j->params, "model"), *top = NULL;
+	json_t *model = json_incref(json_object_get(j->params, "model")), *top = NULL;
 	char *warn = NULL;
 	int rc = 0;
+	if (f->n_comp) { /* the release's layout of the section -> the one the rules read */
+		rc = config_layout(j->rs, RULE_HF, &model, j->vars, j->cfg_path, e);
+		if (!rc && json_object_set(j->params, "model", model))
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		json_decref(model);
+		if (rc)
+			return rc;
+	} else {
+		json_decref(model);
+	}
 	for (size_t i = 0; i < j->n && !rc; i++) {
 		comp *c = &j->c[i];
 		c->cs = json_incref(c->rc ? json_object_get(model, c->rc->config) : model);

@@ -10,6 +10,19 @@
 
 #define MAX_INCLUDE_DEPTH 16
 
+static const char *const side_names[2] = {[RULE_HF] = "hf", [RULE_CS] = "cs"};
+static const char *const side_labels[2] = {[RULE_HF] = "HF", [RULE_CS] = "CS"};
+
+const char *rule_side_name(rule_side s)
+{
+	return side_names[s];
+}
+
+const char *rule_side_label(rule_side s)
+{
+	return side_labels[s];
+}
+
 typedef struct loader {
 	rule_set *set;
 	ck_err *e;
@@ -446,6 +459,23 @@ static int yd_to_json(ck_err *e, const rule_file *f, const ydoc_node *n, json_t 
 	return valio_from_yd(f->path, n, out, e);
 }
 
+/* `map: {hf value: cs value, ...}` -> [[hf, cs], ...]: either side can then be looked up by index. */
+static int map_pairs(ck_err *e, const rule_file *f, const ydoc_node *n, json_t **out)
+{
+	json_t *obj = NULL, *pairs, *v;
+	const char *k;
+	if (yd_to_json(e, f, n, &obj))
+		return CK_EINVALID;
+	if (!(pairs = json_array())) {
+		json_decref(obj);
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	json_object_foreach(obj, k, v) json_array_append_new(pairs, json_pack("[sO]", k, v));
+	json_decref(obj);
+	*out = pairs;
+	return 0;
+}
+
 /* `let: {name: EXPR, ...}` -> *lets (a model file's names, or one config rule's) */
 static int parse_lets(ck_err *e, const rule_file *f, const ydoc_node *v, rule_let **lets, size_t *n)
 {
@@ -480,24 +510,18 @@ static void lets_free(rule_let *lets, size_t n)
 static void cfg_dispose(rule_cfg *c)
 {
 	lets_free(c->let, c->n_let);
-	str_list_free(c->hf, c->n_hf);
-	str_list_free(c->cs, c->n_cs);
 	json_decref(c->map);
 	json_decref(c->require);
-	for (size_t i = 0; i < c->n_to_cs; i++) {
-		free(c->to_cs_key[i]);
-		expr_free(c->to_cs[i]);
+	for (int s = 0; s < 2; s++) {
+		str_list_free(c->key[s], c->n_key[s]);
+		for (size_t i = 0; i < c->n_set[s]; i++) {
+			free(c->set_key[s][i]);
+			expr_free(c->set[s][i]);
+		}
+		free(c->set_key[s]);
+		free(c->set[s]);
+		expr_free(c->check[s]);
 	}
-	for (size_t i = 0; i < c->n_to_hf; i++) {
-		free(c->to_hf_key[i]);
-		expr_free(c->to_hf[i]);
-	}
-	free(c->to_cs_key);
-	free(c->to_cs);
-	free(c->to_hf_key);
-	free(c->to_hf);
-	expr_free(c->check_hf);
-	expr_free(c->check_cs);
 }
 
 static int push_cfg(ck_err *e, rule_file *root, rule_cfg *c)
@@ -562,34 +586,33 @@ static int parse_cfg_rule(loader *L, rule_file *root, const rule_file *f, const 
 		return CK_EINVALID;
 	memset(&c, 0, sizeof c);
 	c.pos = pos_of(f, n);
-	if ((v = ydoc_map_get(n, "hf")) && (rc = str_list(e, f, v, "hf", &c.hf, &c.n_hf)))
-		goto fail;
-	if ((v = ydoc_map_get(n, "cs")) && (rc = str_list(e, f, v, "cs", &c.cs, &c.n_cs)))
-		goto fail;
-	if (!c.n_hf && !c.n_cs) {
+	for (int s = 0; s < 2; s++) /* `hf:` and `cs:` */
+		if ((v = ydoc_map_get(n, side_names[s])) && (rc = str_list(e, f, v, side_names[s], &c.key[s], &c.n_key[s])))
+			goto fail;
+	if (!c.n_key[RULE_HF] && !c.n_key[RULE_CS]) {
 		rc = perr(e, f, n, "a config rule needs 'hf' and/or 'cs' keys", NULL, NULL);
 		goto fail;
 	}
 	if ((v = ydoc_map_get(n, "map"))) {
-		if ((rc = want_kind(e, f, v, YDOC_MAP, "map")) || (rc = yd_to_json(e, f, v, &c.map)))
+		if ((rc = want_kind(e, f, v, YDOC_MAP, "map")) || (rc = map_pairs(e, f, v, &c.map)))
 			goto fail;
 	}
 	if ((v = ydoc_map_get(n, "require"))) {
-		if (c.n_hf && c.n_cs) {
+		if (c.n_key[RULE_HF] && c.n_key[RULE_CS]) {
 			rc = perr(e, f, v, "'require' is for a key on one side only (the other side has no counterpart)", NULL, NULL);
 			goto fail;
 		}
 		if ((rc = yd_to_json(e, f, v, &c.require)))
 			goto fail;
 	}
-	if ((v = ydoc_map_get(n, "to_cs")) && (rc = parse_assign(e, f, v, &c.to_cs_key, &c.to_cs, &c.n_to_cs)))
-		goto fail;
-	if ((v = ydoc_map_get(n, "to_hf")) && (rc = parse_assign(e, f, v, &c.to_hf_key, &c.to_hf, &c.n_to_hf)))
-		goto fail;
-	if ((v = ydoc_map_get(n, "check_hf")) && (rc = parse_expr(e, f, v, &c.check_hf)))
-		goto fail;
-	if ((v = ydoc_map_get(n, "check_cs")) && (rc = parse_expr(e, f, v, &c.check_cs)))
-		goto fail;
+	for (int s = 0; s < 2; s++) { /* `to_hf:`/`to_cs:` compute a side's values, `check_hf:`/`check_cs:` guard reading one */
+		static const char *const to[2] = {[RULE_HF] = "to_hf", [RULE_CS] = "to_cs"};
+		static const char *const check[2] = {[RULE_HF] = "check_hf", [RULE_CS] = "check_cs"};
+		if ((v = ydoc_map_get(n, to[s])) && (rc = parse_assign(e, f, v, &c.set_key[s], &c.set[s], &c.n_set[s])))
+			goto fail;
+		if ((v = ydoc_map_get(n, check[s])) && (rc = parse_expr(e, f, v, &c.check[s])))
+			goto fail;
+	}
 	if ((v = ydoc_map_get(n, "type")) && (rc = parse_types(e, f, v, &c.types)))
 		goto fail;
 	if ((v = ydoc_map_get(n, "let")) && (rc = parse_lets(e, f, v, &c.let, &c.n_let)))
@@ -634,8 +657,10 @@ static int merge_defaults(ck_err *e, const rule_file *f, const ydoc_node *n, jso
 
 static int load_config(loader *L, rule_file *root, const rule_file *f, const ydoc_node *cfg, int depth)
 {
-	static const char *const allowed[] = {"hf_defaults", "cs_defaults", "hf_out", "cs_out", "rules", "hf_nested", NULL};
+	static const char *const allowed[] = {"hf_defaults", "cs_defaults", "hf_out", "cs_out", "rules", "hf_nested",
+		"cs_layout", NULL};
 	static const char *const nested_keys[] = {"model_type", "take", NULL};
+	static const char *const layout_keys[] = {"to_cs", "to_hf", NULL};
 	ck_err *e = L->e;
 	const ydoc_node *v;
 	int rc;
@@ -654,14 +679,26 @@ static int load_config(loader *L, rule_file *root, const rule_file *f, const ydo
 		if (!(root->hf_nested_type = ck_strdup(e, mt->value)) || !(root->hf_nested_take = ck_strdup(e, tk->value)))
 			return CK_ENOMEM;
 	}
-	if ((v = ydoc_map_get(cfg, "hf_defaults")) && (rc = merge_defaults(e, f, v, &root->hf_defaults)))
-		return rc;
-	if ((v = ydoc_map_get(cfg, "cs_defaults")) && (rc = merge_defaults(e, f, v, &root->cs_defaults)))
-		return rc;
-	if ((v = ydoc_map_get(cfg, "hf_out")) && (rc = merge_defaults(e, f, v, &root->hf_out)))
-		return rc;
-	if ((v = ydoc_map_get(cfg, "cs_out")) && (rc = merge_defaults(e, f, v, &root->cs_out)))
-		return rc;
+	if ((v = ydoc_map_get(cfg, "cs_layout"))) { /* {to_cs: EXPR, to_hf: EXPR}, both or neither */
+		const ydoc_node *tc, *th;
+		if (want_kind(e, f, v, YDOC_MAP, "cs_layout") || check_keys(e, f, v, "cs_layout", layout_keys))
+			return CK_EINVALID;
+		if (!(tc = ydoc_map_get(v, "to_cs")) || !(th = ydoc_map_get(v, "to_hf")))
+			return perr(e, f, v, "cs_layout needs 'to_cs' and 'to_hf' (one undoes the other)", NULL, NULL);
+		if (root->layout[RULE_CS])
+			return perr(e, f, v, "a second cs_layout (one per model)", NULL, NULL);
+		root->layout_pos = pos_of(f, v);
+		if (parse_expr(e, f, tc, &root->layout[RULE_CS]) || parse_expr(e, f, th, &root->layout[RULE_HF]))
+			return CK_EINVALID;
+	}
+	for (int s = 0; s < 2; s++) {
+		static const char *const defs[2] = {[RULE_HF] = "hf_defaults", [RULE_CS] = "cs_defaults"};
+		static const char *const outs[2] = {[RULE_HF] = "hf_out", [RULE_CS] = "cs_out"};
+		if ((v = ydoc_map_get(cfg, defs[s])) && (rc = merge_defaults(e, f, v, &root->defaults[s])))
+			return rc;
+		if ((v = ydoc_map_get(cfg, outs[s])) && (rc = merge_defaults(e, f, v, &root->out[s])))
+			return rc;
+	}
 	if ((v = ydoc_map_get(cfg, "rules"))) {
 		if (want_kind(e, f, v, YDOC_SEQ, "config rules"))
 			return CK_EINVALID;
@@ -702,6 +739,8 @@ static int parse_components(ck_err *e, rule_file *f, const ydoc_node *n)
 				return perr(e, f, v ? v : c, "a component needs '%s' (a plain name)", need[j], NULL);
 			*dst[j] = ck_strdup(e, v->value);
 		}
+		rc->section[RULE_HF] = rc->dir;
+		rc->section[RULE_CS] = rc->config;
 		if ((r = opt_str(e, f, c, "hf_prefix", "", &rc->hf_prefix)) || (r = opt_str(e, f, c, "cs_prefix", "", &rc->cs_prefix)))
 			return r;
 		if ((v = ydoc_map_get(c, "files")) && (r = str_list(e, f, v, "files", &rc->files, &rc->n_files)))
@@ -1124,6 +1163,8 @@ void rule_file_free(rule_file *f)
 	free(f->hf_nested_type);
 	free(f->hf_nested_take);
 	expr_free(f->layers_count);
+	expr_free(f->layout[RULE_HF]);
+	expr_free(f->layout[RULE_CS]);
 	free(f->note);
 	for (size_t i = 0; i < f->n_ph; i++) {
 		free(f->ph[i].name);
@@ -1131,10 +1172,10 @@ void rule_file_free(rule_file *f)
 	}
 	free(f->ph);
 	lets_free(f->let, f->n_let);
-	json_decref(f->hf_defaults);
-	json_decref(f->cs_defaults);
-	json_decref(f->hf_out);
-	json_decref(f->cs_out);
+	for (int s = 0; s < 2; s++) {
+		json_decref(f->defaults[s]);
+		json_decref(f->out[s]);
+	}
 	for (size_t i = 0; i < f->n_cfg; i++)
 		cfg_dispose(&f->cfg[i]);
 	free(f->cfg);

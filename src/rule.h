@@ -13,6 +13,9 @@
 /* The two sides of a conversion. A direction is named by its source side: HF -> CS is RULE_HF
  * (the `dir` 0 of match, plan and config), CS -> HF is RULE_CS. */
 typedef enum { RULE_HF = 0, RULE_CS = 1 } rule_side;
+/* "hf" / "cs" (as rule files spell the sides) and "HF" / "CS" (as messages do). */
+const char *rule_side_name(rule_side s);
+const char *rule_side_label(rule_side s);
 
 typedef struct rule_pos {
 	const char *file; /* borrowed from the owning rule_file */
@@ -88,17 +91,18 @@ enum { RULE_T_INT = 1, RULE_T_FLOAT = 2, RULE_T_BOOL = 4, RULE_T_STR = 8, RULE_T
 /* "int or null" for a set of RULE_T_* bits, into buf (always terminated). */
 const char *rule_types_str(unsigned types, char *buf, size_t n);
 
-/* One config rule (see docs/rules.md). */
+/* One config rule (see docs/rules.md). Every pair of side-specific fields is indexed by
+ * rule_side, so a direction reads [from] and writes [to] with no choosing between fields. */
 typedef struct rule_cfg {
 	rule_pos pos;
-	size_t n_hf, n_cs;
-	char **hf, **cs;      /* keys (dotted paths allowed) on each side */
-	json_t *map;          /* value map HF -> CS, or NULL */
+	size_t n_key[2];
+	char **key[2];        /* keys (dotted paths allowed) on each side: key[RULE_HF] is `hf:` */
+	json_t *map;          /* value map as [[hf value, cs value], ...] (`map:` HF -> CS), or NULL */
 	json_t *require;      /* required value or array of allowed values, or NULL */
-	size_t n_to_cs, n_to_hf;
-	char **to_cs_key, **to_hf_key;
-	expr **to_cs, **to_hf;
-	expr *check_hf, *check_cs; /* must be true when converting from that side */
+	size_t n_set[2];
+	char **set_key[2];    /* values computed for a side: set[RULE_CS] is `to_cs:` (run on the way to CS) */
+	expr **set[2];
+	expr *check[2];       /* check[RULE_HF] is `check_hf:`: must be true when converting from that side */
 	int drop;             /* key(s) are known and intentionally not carried over */
 	unsigned types;       /* RULE_T_* bits every key read on the source side must match; 0: any */
 	size_t n_let;
@@ -111,6 +115,7 @@ typedef struct rule_comp {
 	char *dir;        /* HF sub-directory */
 	char *rules;      /* rule set converting it (file name without .yaml) */
 	char *config;     /* key under the CS params `model:` holding its config */
+	const char *section[2]; /* its key in a model-level config of each side: [RULE_HF] dir, [RULE_CS] config */
 	char *hf_prefix, *cs_prefix; /* added to every key template of that rule set */
 	size_t n_files;
 	char **files;     /* non-tensor files carried along (glob patterns) */
@@ -149,7 +154,8 @@ typedef struct rule_file {
 	size_t n_ph, n_let;
 	rule_ph *ph;
 	rule_let *let;
-	json_t *hf_defaults, *cs_defaults, *hf_out, *cs_out; /* objects (maybe empty) */
+	json_t *defaults[2];  /* per side: filled into a config read from it (`hf_defaults`, `cs_defaults`) */
+	json_t *out[2];       /* per side: filled into a config written for it (`hf_out`, `cs_out`) */
 	size_t n_cfg;
 	rule_cfg *cfg;
 	size_t n_files;
@@ -165,6 +171,10 @@ typedef struct rule_file {
 	/* config.hf_nested: an HF config of this model_type is a composite one (a whole CLIPModel):
 	 * its section `take` (vision_config) is the config these rules convert */
 	char *hf_nested_type, *hf_nested_take;
+	/* config.cs_layout: the CS model section as the release writes it (to_cs, applied last on the
+	 * way to CS) and back to the section the rules read (to_hf, applied first); NULL: the same */
+	expr *layout[2];      /* by the side it is for: [RULE_CS] is to_cs, [RULE_HF] to_hf */
+	rule_pos layout_pos;
 } rule_file;
 
 typedef struct rule_set {

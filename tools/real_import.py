@@ -88,6 +88,10 @@ CS = [
     ("cs-cerebras-gpt-111m-mup", "gpt2", MZ_243, NLP + "gpt3/configs/Cerebras_GPT/111m_mup.yaml"),
     ("cs-gpt3-40m-mup", "gpt2", MZ_243, NLP + "gpt3/configs/muP/params_gpt3_40M.yaml"),
     ("cs-gpt3-125m-static75", "gpt2", MZ_243, NLP + "gpt3/configs/sparsity/pretraining/params_gpt3_125m_static75.yaml"),
+    ("cs-mmsimple-llava-7b-phase1", "mmsimple-llava", MZ_210,
+     MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase1.yaml"),
+    ("cs-mmsimple-llava-7b-phase2", "mmsimple-llava", MZ_210,
+     MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase2.yaml"),
 ]
 
 HEAD = 8      # head dim after shrinking (even: RoPE pairs)
@@ -161,9 +165,12 @@ def shrink_cs(p):
     p = copy.deepcopy(p)
     m = model_section(p)
     subs = [m[k] for k in ("image_model", "text_model", "q_encoder", "ctx_encoder") if isinstance(m.get(k), dict)]
+    iml = m.get("image_model_list") or {}  # multimodal_simple: the vision encoders nest in a list
+    for im in iml.get("image_models") or []:
+        subs += [im["image_encoder"]] if "image_encoder" in im else list(im.get("image_model") or [])
     for s in subs or [m]:
         shrink_cs_model(s)
-    proj = ((m.get("projector") or {}).get("image_model"))
+    proj = ((m.get("projector") or {}).get("image_model")) or iml.get("global_image_projection")
     if proj:
         proj["input_unit"] = HEADS * HEAD
         proj["layers_units"] = [HEADS * HEAD] * len(proj["layers_units"])

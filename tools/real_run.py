@@ -225,8 +225,13 @@ def weights_for_cs(model, p):
                          "intermediate_size": e["filter_size"], "vocab_size": e["vocab_size"],
                          "max_position_embeddings": e["max_position_embeddings"]}
         return out
-    if model == "llava":
-        im, tx = m["image_model"], m["text_model"]
+    if model in ("llava", "mmsimple-llava"):
+        if model == "llava":
+            im = m["image_model"]
+        else:  # multimodal_simple nests the one vision encoder in image_model_list (cs-2.3: image_model[0])
+            e = m["image_model_list"]["image_models"][0]
+            im = e["image_encoder"] if "image_encoder" in e else e["image_model"][0]
+        tx = m["text_model"]
         size = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731
         img = {"model_type": "clip_vision_model", "architectures": ["CLIPVisionModel"],
                "hidden_size": im["hidden_size"], "num_hidden_layers": im["num_hidden_layers"],
