@@ -29,7 +29,6 @@ struct match_prog {
 	size_t n;
 	slot_re *slots;
 	slot_re *for_each; /* per rule: compiled for_each template or re == NULL */
-	const unsigned char *off; /* per rule: 1 when its `when` is false (borrowed), or NULL */
 };
 
 /* text appends that report running out of memory, for chains of `||` */
@@ -312,16 +311,6 @@ static int run(const pcre2_code *re, const char *key, pcre2_match_data *md)
 	return pcre2_match(re, (PCRE2_SPTR)key, strlen(key), 0, PCRE2_ANCHORED, md, NULL);
 }
 
-void match_set_off(match_prog *p, const unsigned char *off)
-{
-	p->off = off;
-}
-
-static int is_off(const match_prog *p, size_t slot)
-{
-	return p->off && p->off[p->slots[slot].rule];
-}
-
 int match_key(const match_prog *p, const char *key, match_hit *out, ck_err *e)
 {
 	int rc = run(p->all, key, p->md);
@@ -332,9 +321,7 @@ int match_key(const match_prog *p, const char *key, match_hit *out, ck_err *e)
 	size_t idx = (size_t)strtoul((const char *)pcre2_get_mark(p->md), NULL, 10);
 	/* one match: the combined program's groups are the picked alternative's (PCRE2_DUPNAMES:
 	 * by name, the group that is set), so its bindings are read from this very match */
-	if (idx < p->n && is_off(p, idx)) {
-		idx++; /* a rule whose `when` is false: the next rules, alone */
-	} else if (idx < p->n) {
+	if (idx < p->n) {
 		int ok = bind(&p->slots[idx], key, p->md, &out->b, e);
 		if (ok < 0)
 			return ok;
@@ -347,7 +334,7 @@ int match_key(const match_prog *p, const char *key, match_hit *out, ck_err *e)
 	}
 	for (; idx < p->n; idx++) {
 		const slot_re *sr = &p->slots[idx];
-		if (is_off(p, idx) || run(sr->re, key, p->md) < 0)
+		if (run(sr->re, key, p->md) < 0)
 			continue;
 		int ok = bind(sr, key, p->md, &out->b, e);
 		if (ok < 0)

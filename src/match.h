@@ -30,8 +30,6 @@ int match_compile(const rule_set *s, int dir, match_prog **out, ck_err *e);
  * in its rule's scope; hits name indices into keys. */
 int match_compile_keys(const rule_key *keys, size_t n_keys, int dir, match_prog **out, ck_err *e);
 void match_free(match_prog *p);
-/* Rules to skip (off[r] != 0: a key rule whose `when` is false); borrowed, NULL: none. */
-void match_set_off(match_prog *p, const unsigned char *off);
 /* 1 and *out filled when a rule matches (first match wins), 0 when none, <0 on error. */
 int match_key(const match_prog *p, const char *key, match_hit *out, ck_err *e);
 /* 1 when key matches rule r's for_each template (bindings in *out), 0 when not. */

@@ -88,7 +88,7 @@ typedef struct builder {
 	size_t *n_ops;   /* per source tensor: scalings to apply first (muP) */
 	plan_op (*ops)[PLAN_MAX_OPS];
 	unsigned char *rule_said; /* per key rule: its shapes already reported as disagreeing */
-	unsigned char *off;       /* per key rule: its `when` is false on this config */
+	unsigned char *off;       /* per key rule: its `when` is false for this config */
 } builder;
 
 /* The placeholder a stacking action gathers over (its PLACEHOLDER parameter), or NULL. */
@@ -733,24 +733,41 @@ static int add_created(builder *B, match_prog *mp)
 	return rc;
 }
 
-/* Each key rule's `when`, on the converted config: B->off[r] = 1 where it is false. */
-static int rules_off(builder *B)
+/* The rules in force for this config: B->off marks those whose `when` is false, and *out is a
+ * copy of the rule list in which they have no source templates, so that they match nothing and
+ * their keys fall through to later rules (first match wins). */
+static int rules_in_force(builder *B, rule_key **out)
 {
-	if (!(B->off = ck_calloc(B->e, B->rs->n_keys ? B->rs->n_keys : 1, 1)))
-		return CK_ENOMEM;
-	for (size_t r = 0; r < B->rs->n_keys; r++) {
-		const rule_key *k = &B->rs->keys[r];
-		config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = B->o ? B->o->vars : NULL};
+	const rule_set *rs = B->rs;
+	json_t *vars = json_object();
+	int rc = 0;
+	*out = NULL;
+	if (!vars || !(B->off = calloc(rs->n_keys ? rs->n_keys : 1, 1)) ||
+		!(*out = malloc((rs->n_keys ? rs->n_keys : 1) * sizeof **out))) {
+		rc = ck_errf(B->e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
+	memcpy(*out, rs->keys, rs->n_keys * sizeof **out);
+	for (size_t r = 0; r < rs->n_keys && !rc; r++) {
+		const rule_key *k = &rs->keys[r];
 		json_t *v = NULL;
 		ck_err pe = {0};
 		if (!k->when)
 			continue;
-		if (config_eval(&env, k->when, &v, &pe))
-			return ck_errf(B->e, CK_EINVALID, "%s:%d:%d: when: %s", k->pos.file, k->pos.line, k->pos.col, pe.msg);
+		config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
+		if (config_eval(&env, k->when, &v, &pe)) {
+			rc = ck_errf(B->e, CK_EINVALID, "%s (the `when` of rule %s:%d:%d)", pe.msg, k->pos.file, k->pos.line,
+				k->pos.col);
+			break;
+		}
 		B->off[r] = !expr_truthy(v);
 		json_decref(v);
+		if (B->off[r])
+			(*out)[r].n_tpl[B->dir] = 0;
 	}
-	return 0;
+done:
+	json_decref(vars);
+	return rc;
 }
 
 int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src_prefix, const char *dst_prefix,
@@ -758,12 +775,16 @@ int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src
 {
 	builder B = {p, rs, dir, src, src_prefix, dst_prefix, hf, cs, o, e, {0}, 0, NULL, NULL, NULL, NULL, NULL};
 	match_prog *mp = NULL;
+	rule_key *in_force = NULL;
 	size_t before = p->n_problems;
 	int rc;
 	strmap_init(&B.groups);
-	if ((rc = match_compile(rs, dir, &mp, e)) || (rc = rules_off(&B)))
+	if ((rc = rules_in_force(&B, &in_force)))
 		goto done;
-	match_set_off(mp, B.off);
+	rule_set view = *rs;
+	view.keys = in_force;
+	if ((rc = match_compile(&view, dir, &mp, e)))
+		goto done;
 	if (o && o->mup && dir == MATCH_CS_TO_HF && (rc = mup_ops(&B, o->mup)))
 		goto done;
 	for (size_t i = 0; i < src->n; i++) {
@@ -813,6 +834,7 @@ done:
 	free(B.ops);
 	free(B.rule_said);
 	free(B.off);
+	free(in_force);
 	strmap_dispose(&B.groups);
 	match_free(mp);
 	return rc;

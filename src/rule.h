@@ -67,8 +67,8 @@ typedef struct rule_key {
 	 * check; NULL when the rule states none for that side. */
 	expr *shape[2];
 	rule_pos shape_pos;
-	/* when: the rule applies only while this holds on the converted config (both directions);
-	 * otherwise matching falls through to the later rules and nothing is created. NULL: always. */
+	/* when: the rule exists only where this config expression holds (both directions; a
+	 * disabled rule matches nothing, so later rules get its keys); NULL: always. */
 	expr *when;
 } rule_key;
 

@@ -54,7 +54,20 @@ static const char head_rules[] =
 	"  - {hf: emb, cs: E}\n"
 	"  - {cs: H, create: {for_each: emb, normal: 0.02, seed: 3, dtype: f32, shape: '[2]'}}\n";
 
-static rule_set *load_rules(const char *dir, const char *text)
+/* `when`: a rule exists only where its config expression holds; its keys fall through */
+static const char when_rules[] =
+	"model: t\n"
+	"placeholders: {L: '\\d+'}\n"
+	"keys:\n"
+	"  - {hf: 'a.<L>', cs: 'n.<L>', when: cs.model.two}\n"
+	"  - {hf: 'b.<L>', cs: 'n.<L>'}\n"
+	"  - {hf: made, create: {for_each: 'n.<L>', fill: 0, dtype: f32, shape: '[1]'}, when: cs.model.two}\n";
+static const char when_broken[] =
+	"model: t\n"
+	"keys:\n"
+	"  - {hf: c, cs: m, when: cs.model.nope + 1}\n";
+
+static rule_set *load_text(const char *dir, const char *text)
 {
 	char path[128];
 	rule_set *rs = NULL;
@@ -66,6 +79,57 @@ static rule_set *load_rules(const char *dir, const char *text)
 	return rs;
 }
 
+static void test_when(const char *dir)
+{
+	rule_set *rs = load_text(dir, when_rules);
+	ck_err e = {0};
+	plan p;
+	T_OK(rs != NULL, "rules with `when` load");
+	if (!rs)
+		return;
+	json_t *hf = json_object(), *two = json_pack("{s{sb}}", "model", "two", 1), *one = json_pack("{s{sb}}", "model", "two", 0);
+	static const key cs_keys[] = {{"n.0", 1, {2}}, {"n.1", 1, {2}}};
+	mem_src *src = source(cs_keys, 2);
+	plan_init(&p, &e);
+	T_EQ_INT(plan_add(&p, rs, RULE_CS, &src->base, "", "", hf, two, NULL, &e), 0, "when true: CS -> HF plans");
+	T_OK(mem_find(p.out, p.n_out, "a.0") >= 0 && mem_find(p.out, p.n_out, "a.1") >= 0, "... the rule in force names the targets");
+	T_OK(mem_find(p.out, p.n_out, "made") >= 0, "... and its create runs");
+	plan_dispose(&p);
+	plan_init(&p, &e);
+	T_EQ_INT(plan_add(&p, rs, RULE_CS, &src->base, "", "", hf, one, NULL, &e), 0, "when false: CS -> HF plans");
+	T_OK(mem_find(p.out, p.n_out, "b.0") >= 0 && mem_find(p.out, p.n_out, "a.0") < 0, "... the keys fall through to the next rule");
+	T_OK(mem_find(p.out, p.n_out, "made") < 0, "... and the create is off too");
+	plan_dispose(&p);
+	ck_tsrc_free(&src->base);
+	static const key hf_keys[] = {{"a.0", 1, {2}}};
+	src = source(hf_keys, 1);
+	plan_init(&p, &e);
+	T_EQ_INT(plan_add(&p, rs, RULE_HF, &src->base, "", "", hf, one, NULL, &e), CK_EINVALID, "when false: HF -> CS of its key");
+	T_HAS(p.n_problems > 0 ? p.problems[0] : NULL, "a.0: no rule matches this key", "... matches no rule");
+	plan_dispose(&p);
+	ck_tsrc_free(&src->base);
+	rule_set *bad = load_text(dir, when_broken);
+	static const key m_keys[] = {{"m", 1, {2}}};
+	src = source(m_keys, 1);
+	plan_init(&p, &e);
+	T_EQ_INT(bad ? plan_add(&p, bad, RULE_CS, &src->base, "", "", hf, one, NULL, &e) : -1, CK_EINVALID,
+		"a `when` that fails to evaluate");
+	T_HAS(e.msg, "t.yaml:3:26: in 'cs.model.nope + 1'", "... is an error naming the expression");
+	T_HAS(e.msg, "(the `when` of rule ", "... and the rule");
+	plan_dispose(&p);
+	ck_tsrc_free(&src->base);
+	rule_set_free(bad);
+	json_decref(hf);
+	json_decref(two);
+	json_decref(one);
+	rule_set_free(rs);
+}
+
+static rule_set *load_rules(const char *dir)
+{
+	return load_text(dir, rules);
+}
+
 int main(void)
 {
 	char dir[64] = "/tmp/ckconv-test-plan-XXXXXX";
@@ -73,7 +137,8 @@ int main(void)
 	plan p;
 	if (!mkdtemp(dir))
 		return 1;
-	rule_set *rs = load_rules(dir, rules), *heads = load_rules(dir, head_rules);
+	rule_set *rs = load_rules(dir), *heads = load_text(dir, head_rules);
+	test_when(dir);
 	rmdir(dir);
 	T_OK(rs != NULL, "the rules load");
 	if (!rs)
