@@ -58,6 +58,18 @@ SEEDS = {
 }
 
 
+def cstorch_seed(base, dst):
+    """The same tensors written the way cstorch writes them (tools/make_cstorch_h5.py: h5py's
+    defaults, so the root attributes sit in compact storage in a version-1 object header, which
+    ckconv reads itself, h5raw.c); ckconv's own files keep them in dense storage, read by HDF5."""
+    import make_cstorch_h5 as mc
+    st_of = {np.dtype(v[0]).str: k for k, v in mc.DTYPES.items() if k != "BF16"}
+    with h5py.File(base, "r") as f:
+        tensors = [(k, st_of[f[k].dtype.str], list(f[k].shape), f[k][()]) for k in sorted(f)]
+    with h5py.File(dst, "w") as f:
+        mc.write_v05(tensors, f)
+
+
 def main():
     tmp = os.path.join(ROOT, "build", "fuzz-convert-base")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -68,6 +80,7 @@ def main():
         subprocess.run([os.path.join(ROOT, "bin", "ckconv"), "convert", os.path.join(tmp, "hf"), "--model", "gpt2",
                         "-o", os.path.join(tmp, "lz4.mdl"), "--compress", "lz4", "-q"], check=True)
         shutil.copyfile(os.path.join(tmp, "lz4.mdl"), os.path.join(OUT, "ckconv-lz4.mdl"))
+        cstorch_seed(base, os.path.join(OUT, "cstorch-h5py.mdl"))
         for name, edit in SEEDS.items():
             dst = os.path.join(OUT, name + ".mdl")
             shutil.copyfile(base, dst)
