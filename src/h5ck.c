@@ -2552,9 +2552,11 @@ static int touch_tensor(h5src *s, size_t i, ck_err *e)
 	hsize_t n[CK_MAX_RANK], c[CK_MAX_RANK] = {0}, off[CK_MAX_RANK];
 	unsigned long long sum;
 	dsr r;
-	int rc;
-	if (s->deferred[i] || !s->base.t[i].nbytes || (rc = src_open_ds(s, i, &r, e)))
-		return s->deferred[i] || !s->base.t[i].nbytes ? 0 : rc;
+	int rc = 0;
+	if (s->deferred[i] || !s->base.t[i].nbytes)
+		return 0;
+	if ((rc = src_open_ds(s, i, &r, e)))
+		return rc;
 	if (H5Aexists(r.ds, H5CK_CHECKSUM_ATTR) > 0) {
 		hid_t a = H5Aopen(r.ds, H5CK_CHECKSUM_ATTR, H5P_DEFAULT);
 		if (a >= 0)
