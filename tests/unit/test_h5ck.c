@@ -543,10 +543,11 @@ static void test_legacy_quoting(void)
 }
 
 /* libhdf5 1.10.8's own bugs: one byte of a global heap collection changed in a ckconv-written
- * file (tests/bad/340, 341) makes H5Aread of the root's __spec__ crash (a collection size of
- * 0x01xx: memcpy past the heap in H5HG_read) or never return (an object size with 0x7f in its
- * high byte). h5ck_open reads the metadata in a sandboxed child first: both are refused with one
- * error naming the file, and this process goes on. */
+ * file (tests/bad/340, 341) makes H5Aread of the root's __spec__ read past its heap (a collection
+ * size of 0x01xx: memcpy in H5HG_read, a crash with glibc's malloc; with a sanitizer's or
+ * valgrind's allocator the bytes read are garbage instead, refused as bad JSON) or never return
+ * (an object size with 0x7f in its high byte). h5ck_open reads the metadata in a sandboxed child
+ * first: both are refused with one error naming the file, and this process goes on. */
 static void test_libhdf5_bugs(void)
 {
 	static const struct { const char *file, *name; } c[] = {
@@ -556,9 +557,11 @@ static void test_libhdf5_bugs(void)
 	for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
 		ck_tsrc *s = NULL;
 		ck_err e = {0};
-		T_OK(h5ck_open(c[i].file, &s, &e) == CK_ECORRUPT, "%s: refused", c[i].name);
+		int rc = h5ck_open(c[i].file, &s, &e);
+		T_OK(rc == CK_ECORRUPT || (i == 0 && rc == CK_EINVALID), "%s: refused", c[i].name);
 		T_HAS(e.msg, c[i].file, "  the error names the file");
-		T_HAS(e.msg, "in a sandbox, libhdf5", "  and says libhdf5 failed in the sandbox");
+		if (rc == CK_ECORRUPT)
+			T_HAS(e.msg, "in a sandbox, libhdf5", "  and says libhdf5 failed in the sandbox");
 		T_OK(s == NULL, "  no source");
 		if (s)
 			s->ops->free(s);
