@@ -472,9 +472,10 @@ static int k_permute(const act_inst *a, act_t *in, act_t *out, int planning, ck_
 	for (int i = m; i < in->shape.rank; i++)
 		inner *= (uint64_t)in->shape.dim[i];
 	size_t blk = (size_t)inner * ck_dtype_size(in->dtype);
-	for (int i = m - 1, acc = 1; i >= 0; i--) { /* in's block strides */
-		stride[i] = (uint64_t)acc;
-		acc *= (int)in->shape.dim[i];
+	uint64_t acc = 1;
+	for (int i = m - 1; i >= 0; i--) { /* in's block strides (their product is within the valid shape's size) */
+		stride[i] = acc;
+		acc *= (uint64_t)in->shape.dim[i];
 	}
 	for (int i = 0; i < m; i++)
 		blocks *= (uint64_t)out->shape.dim[i];
