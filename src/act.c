@@ -812,7 +812,7 @@ int act_gen_inv_freq(ck_dtype dt, const ck_shape *s, double base, void *data, ck
 /* The reference's get_alibi_slopes(n), in double as Python computes it: for a power of two the
  * geometric series from 2^(-8/n); otherwise those of the closest lower power of two, then every
  * other slope of twice that many. slopes must hold n. */
-static void alibi_slopes(long long n, double *slopes)
+static int alibi_slopes(long long n, double *slopes, ck_err *e)
 {
 	long long p = 1;
 	while (p * 2 <= n)
@@ -821,14 +821,15 @@ static void alibi_slopes(long long n, double *slopes)
 	for (long long i = 0; i < p; i++)
 		slopes[i] = start * pow(start, (double)i);
 	if (p == n)
-		return;
+		return 0;
 	double *twice = malloc((size_t)(2 * p) * sizeof *twice);
 	if (!twice)
-		return;
-	alibi_slopes(2 * p, twice);
-	for (long long i = 0; i < n - p; i++)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	int rc = alibi_slopes(2 * p, twice, e);
+	for (long long i = 0; !rc && i < n - p; i++)
 		slopes[p + i] = twice[2 * i];
 	free(twice);
+	return rc;
 }
 
 int act_gen_alibi_slopes(ck_dtype dt, const ck_shape *s, double heads, void *data, ck_err *e)
@@ -846,10 +847,34 @@ int act_gen_alibi_slopes(ck_dtype dt, const ck_shape *s, double heads, void *dat
 	double *v = calloc(n, sizeof *v);
 	if (!v)
 		return ck_errf(e, CK_ENOMEM, "out of memory");
-	alibi_slopes((long long)n, v);
-	for (uint64_t i = 0; i < n; i++) /* torch.tensor(list of floats): float32, rounded to nearest */
+	rc = alibi_slopes((long long)n, v, e);
+	for (uint64_t i = 0; !rc && i < n; i++) /* torch.tensor(list of floats): float32, rounded to nearest */
 		put_value(dt, (unsigned char *)data + i * ck_dtype_size(dt), (double)(float)v[i]);
 	free(v);
+	return rc;
+}
+
+/* Box-Muller over the splitmix64 stream: each pair of uniforms gives two normals, used in
+ * order, so the values depend only on the seed and the element count. */
+int act_gen_normal(ck_dtype dt, const ck_shape *s, double std, unsigned long long seed, void *data, ck_err *e)
+{
+	uint64_t n, state = seed;
+	int rc = ck_shape_numel(s, &n, e);
+	if (rc)
+		return rc;
+	if (!ck_dtype_is_float(dt))
+		return ck_errf(e, CK_EINVALID, "normal: dtype %s is not supported (use a floating dtype)",
+			ck_dtype_short_name(dt));
+	size_t es = ck_dtype_size(dt);
+	for (uint64_t i = 0; i < n; i += 2) {
+		/* u1 in (0, 1]: log(u1) is finite */
+		double u1 = (double)((splitmix64(&state) >> 11) + 1) * (1.0 / 9007199254740992.0);
+		double u2 = (double)(splitmix64(&state) >> 11) * (1.0 / 9007199254740992.0);
+		double r = sqrt(-2.0 * log(u1)) * std, a = 2.0 * M_PI * u2;
+		put_value(dt, (unsigned char *)data + i * es, r * cos(a));
+		if (i + 1 < n)
+			put_value(dt, (unsigned char *)data + (i + 1) * es, r * sin(a));
+	}
 	return 0;
 }
 
@@ -863,6 +888,7 @@ int act_generate(vocab_kind gen, ck_dtype dt, const ck_shape *s, double value, u
 	case VOCAB_UNIFORM: return act_gen_uniform(dt, s, value, seed, data, e);
 	case VOCAB_INV_FREQ: return act_gen_inv_freq(dt, s, value, data, e);
 	case VOCAB_ALIBI_SLOPES: return act_gen_alibi_slopes(dt, s, value, data, e);
+	case VOCAB_NORMAL: return act_gen_normal(dt, s, value, seed, data, e);
 	default: return ck_errf(e, CK_EINVALID, "'%s' is not a generator", vocab_name(gen));
 	}
 }

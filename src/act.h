@@ -98,5 +98,8 @@ int act_gen_inv_freq(ck_dtype dt, const ck_shape *s, double base, void *data, ck
 /* ALiBi slopes of `heads` heads (the shape holds that many elements), computed in double as the
  * reference's get_alibi_slopes and rounded to float32 as torch.tensor does, whatever dt is. */
 int act_gen_alibi_slopes(ck_dtype dt, const ck_shape *s, double heads, void *data, ck_err *e);
+/* Normal(0, std) from the same fixed-seed stream (Box-Muller): a headless model's LM head on
+ * the way to CS (the reference's normal_(0, 0.02); its values are not reproducible, ours are). */
+int act_gen_normal(ck_dtype dt, const ck_shape *s, double std, unsigned long long seed, void *data, ck_err *e);
 
 #endif
