@@ -106,6 +106,8 @@ CS = [
     ("cs-t5-11b", "t5", MZ_210, NLP + "t5/configs/t5_11B.yaml"),
     ("cs-t5-11b-mup", "t5", MZ_210, NLP + "t5/configs/t5_11B_muP.yaml"),
     ("cs-transformer-base", "t5", MZ_210, NLP + "transformer/configs/transformer_base.yaml"),
+    ("cs-vit-base-patch16", "clip-vit", MZ_210, "src/cerebras/modelzoo/models/vision/vision_transformer/configs/params_vit_base_patch_16_imagenet_1k.yaml"),
+    ("cs-vit-huge-patch16", "clip-vit", MZ_210, "src/cerebras/modelzoo/models/vision/vision_transformer/configs/params_vit_huge_patch_16_imagenet_1k.yaml"),
     ("cs-mmsimple-llava-7b-phase1", "mmsimple-llava", MZ_210,
      MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase1.yaml"),
     ("cs-mmsimple-llava-7b-phase2", "mmsimple-llava", MZ_210,

@@ -406,6 +406,13 @@ def weights_for_cs(model, p):
              "num_layers": m["encoder_num_hidden_layers"], "num_decoder_layers": m["decoder_num_hidden_layers"],
              "vocab_size": m["src_vocab_size"], "feed_forward_proj": act}
         return {"": c}
+    if model == "clip-vit":
+        size = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731
+        return {"": {"model_type": "clip_vision_model", "architectures": ["CLIPVisionModelWithProjection"],
+                     "hidden_size": m["hidden_size"], "num_hidden_layers": m["num_hidden_layers"],
+                     "num_attention_heads": m["num_heads"], "intermediate_size": m["filter_size"],
+                     "image_size": size(m["image_size"]), "patch_size": size(m["patch_size"]),
+                     "projection_dim": m.get("num_classes", 512)}}
     if model in ("llava", "mmsimple-llava"):
         if model == "llava":
             im = m["image_model"]
@@ -452,6 +459,8 @@ def make_hf(model, configs, out, seed, behead=None):
             gen_t5(g, c)
         elif mt in ("clip_vision_model", "clip"):
             gen_clip(g, c.get("vision_config", c))
+            if "CLIPVisionModelWithProjection" in (c.get("architectures") or []):
+                g("visual_projection.weight", c["projection_dim"], c["hidden_size"])
         elif mt == "llava":
             gen_llava_text(g, c)
         else:
