@@ -79,6 +79,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ckconv/rules $(DESTDIR)$(PREFIX)/share/ckconv/schemas
 	install -m 755 $(BIN)/ckconv $(DESTDIR)$(PREFIX)/bin/ckconv
 	install -m 644 rules/*.yaml $(DESTDIR)$(PREFIX)/share/ckconv/rules/
+	install -d $(DESTDIR)$(PREFIX)/share/ckconv/rules/cscs
+	install -m 644 rules/cscs/*.yaml $(DESTDIR)$(PREFIX)/share/ckconv/rules/cscs/
 	install -m 644 schemas/* $(DESTDIR)$(PREFIX)/share/ckconv/schemas/
 
 clean:

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "cli.h"
 #include "conv.h"
+#include "cscs.h"
 
 static const char usage[] =
 	"usage: ckconv convert SRC [-o OUT] [--model M] [--src-fmt hf|cs-X.Y] [--tgt-fmt hf|cs-X.Y]\n"
@@ -91,7 +92,13 @@ int cli_convert(int argc, char **argv, ck_err *e)
 	conv_opts o;
 	conv *c = NULL;
 	int rc;
-	if ((rc = parse_args(argc, argv, &o, e)) || (rc = conv_open(&o, &c, e)))
+	if ((rc = parse_args(argc, argv, &o, e)))
+		goto done;
+	if (cscs_wanted(&o)) { /* CS -> CS across releases: its own walk (cscs.c) */
+		rc = cscs_run(&o, e);
+		goto done;
+	}
+	if ((rc = conv_open(&o, &c, e)))
 		goto done;
 	if (!o.dry_run && (rc = conv_check_outputs(c, e)))
 		goto done;
