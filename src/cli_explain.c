@@ -51,8 +51,12 @@ static void print_steps(const ex *x, const prog_rule *r)
 {
 	for (size_t i = 0; i < r->n_step; i++) {
 		const act_step *st = &r->step[i];
-		const rule_act *a = st->as_written;
-		printf("%s%s", i ? ", then " : "", vocab_name(st->kind));
+		const rule_act *a = st->as_written, *prev = i ? r->step[i - 1].as_written : NULL;
+		size_t fl = a->via ? strcspn(a->via, " ") : 0;
+		printf("%s", i ? ", then " : "");
+		if (a->via && (!prev || !prev->via || strncmp(prev->via, a->via, fl + 1))) /* a call's first step */
+			printf("[%.*s] ", (int)fl, a->via);
+		printf("%s", vocab_name(st->kind));
 		if (a->n)
 			printf("(");
 		for (size_t j = 0; j < a->n; j++) {

@@ -14,6 +14,7 @@
 #include "conv.h"
 #include "exec.h"
 #include "h5ck.h"
+#include "outpath.h"
 #include "layers.h"
 #include "path.h"
 #include "shard.h"
@@ -48,7 +49,6 @@ typedef struct comp {
 /* What differs between the two directions, indexed by the source side and picked once
  * (conv_open); every step below runs through it, so no step asks which way it goes. */
 typedef struct way {
-	const char *out_ext;  /* the default output name's suffix */
 	int sink_concurrent;  /* the output format takes tensors from the I/O thread (safetensors) */
 	int (*read_config)(conv *j, ck_err *e);
 	int (*companions)(const conv *j, char **params, char **files, ck_err *e); /* inputs beside the source */
@@ -67,6 +67,8 @@ struct conv {
 	rule_side from, to;  /* the source side and the target side */
 	const way *w;        /* what the direction does at each step (ways[from]) */
 	char *rules_dir, *rules_path, *out;
+	char *out_params;    /* CS target: the params YAML when not OUT.yaml (outpath.h) */
+	char *out_mkdir;     /* the output directory to create first, or NULL */
 	char *fmt[2];        /* per side: "hf", "cs-X.Y" */
 	const char *src_fmt, *tgt_fmt; /* fmt[from], fmt[to] */
 	rule_set *rs;        /* the model file (and, single-component, its rules) */
@@ -110,6 +112,8 @@ static void conv_dispose(conv *j)
 	free(j->fmt[RULE_CS]);
 	free(j->plans);
 	free(j->out);
+	free(j->out_params);
+	free(j->out_mkdir);
 	free(j->cfg_path);
 	rule_set_free(j->rs);
 	json_decref(j->params);
@@ -259,10 +263,12 @@ static int single_hf_config(conv *j, json_t **out, ck_err *e)
 	char *tmp = NULL;
 	int rc;
 	*out = NULL;
-	if (j->a.config) {
+	/* --config DIR: the reference's form for a multi-component model (the outer directory) */
+	const char *dir = j->a.config && path_is_dir(j->a.config) ? j->a.config : j->a.src;
+	if (j->a.config && dir != j->a.config) {
 		j->cfg_path = strdup(j->a.config);
-	} else if (path_is_dir(j->a.src)) {
-		if (asprintf(&j->cfg_path, "%s/config.json", j->a.src) < 0)
+	} else if (path_is_dir(dir)) {
+		if (asprintf(&j->cfg_path, "%s/config.json", dir) < 0)
 			j->cfg_path = NULL;
 		else if (!cli_exists(j->cfg_path))
 			return 0; /* maybe a multi-component directory */
@@ -568,22 +574,20 @@ static char *provenance(const conv *j, json_t *carried)
 	return s;
 }
 
-static char *default_out(const conv *j)
+/* -o, --output-dir or the reference's names and places (outpath.h). */
+static int choose_outputs(conv *j, ck_err *e)
 {
-	char *copy = strdup(j->a.src), *base, *out = NULL;
-	if (!copy)
-		return NULL;
-	size_t n = strlen(copy);
-	while (n > 1 && copy[n - 1] == '/')
-		copy[--n] = '\0';
-	base = basename(copy);
-	n = strlen(base);
-	if (path_ends_with(base, ".mdl"))
-		n -= 4;
-	if (asprintf(&out, "%.*s_to_%s%s", (int)n, base, j->tgt_fmt, j->w->out_ext) < 0)
-		out = NULL;
-	free(copy);
-	return out;
+	outpath op;
+	int multi = j->rs->files[0]->n_comp > 0;
+	outpath_in in = {.src = j->a.src, .config = j->from == RULE_HF && !multi ? j->cfg_path : NULL, .tgt = j->tgt_fmt,
+		.to_hf = j->to == RULE_HF, .multi = j->from == RULE_HF && multi, .out = j->a.out, .out_dir = j->a.out_dir};
+	int rc = outpath_choose(&in, &op, e);
+	if (rc)
+		return rc;
+	j->out = op.ckpt;
+	j->out_params = op.params;
+	j->out_mkdir = op.mkdir;
+	return 0;
 }
 
 /* OUT.mdl (or .h5), its params OUT.yaml and carried files OUT.hf-files/ (base = OUT minus .mdl). */
@@ -601,6 +605,22 @@ static int cs_paths(const char *out, char **mdl, char **yaml, char **files, ck_e
 		return ck_errf(e, CK_ENOMEM, "out of memory");
 	}
 	return 0;
+}
+
+/* The outputs of an HF -> CS run: cs_paths of OUT, the params where outpath put them. */
+static int out_cs_paths(const conv *j, char **mdl, char **yaml, char **files, ck_err *e)
+{
+	int rc = cs_paths(j->out, mdl, yaml, files, e);
+	if (!rc && j->out_params) {
+		free(*yaml);
+		if (!(*yaml = strdup(j->out_params))) {
+			free(*mdl);
+			free(*files);
+			*mdl = *files = NULL;
+			return ck_errf(e, CK_ENOMEM, "out of memory");
+		}
+	}
+	return rc;
 }
 
 /* 0, or an error when the existing output `out` is an input or a directory holding one. */
@@ -666,7 +686,7 @@ static int check_out_cs(const conv *j, ck_err *e)
 {
 	char *mdl, *yaml, *files;
 	int rc;
-	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
+	if ((rc = out_cs_paths(j, &mdl, &yaml, &files, e)))
 		return rc;
 	if (!(rc = check_not_input(j, mdl, e)) && !(rc = check_not_input(j, yaml, e)) && !(rc = check_not_input(j, files, e)) &&
 		!(rc = txn_check(mdl, TXN_FILE, j->a.force, e)) && !(rc = txn_check(yaml, TXN_FILE, j->a.force, e)))
@@ -714,6 +734,19 @@ static int carry_to_cs(const conv *j, const char *tmpdir, json_t *sums, ck_err *
 	return rc;
 }
 
+/* For the progress line: the first target of the group run once `done` targets are written. */
+static const char *next_target(const void *ctx, size_t done)
+{
+	const plan *p = ctx;
+	size_t k = 0;
+	for (size_t i = 0; i < p->n_groups; i++) {
+		if (k >= done && p->g[i].n_out)
+			return p->out[p->g[i].out[0]].name;
+		k += p->g[i].n_out;
+	}
+	return NULL;
+}
+
 /* Execute a plan into a sink with the progress display the options ask for. */
 static int run_plan(const conv *j, const plan *p, ck_tsink *sink, const char *label, ck_err *e)
 {
@@ -721,12 +754,12 @@ static int run_plan(const conv *j, const plan *p, ck_tsink *sink, const char *la
 	uint64_t total = 0;
 	for (size_t i = 0; i < p->n_out; i++)
 		total += p->out[i].nbytes;
-	progress_begin(&pg, label, total, j->a.quiet || j->a.no_progress);
+	progress_begin(&pg, label, total, j->a.quiet || j->a.no_progress, next_target, p);
 	int rc = exec_run(p, sink, progress_step, &pg, e);
 	if (!rc)
 		progress_end(&pg, p->n_out, total);
-	else if (pg.tty && !pg.off)
-		fputc('\n', stderr);
+	else
+		progress_abort(&pg);
 	return rc;
 }
 
@@ -740,7 +773,7 @@ static int write_cs(conv *j, txn *tx, ck_err *e)
 	h5ck_opts ho = {0};
 	json_t *sums = json_object();
 	int rc, any = 0;
-	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
+	if ((rc = out_cs_paths(j, &mdl, &yaml, &files, e)))
 		goto done;
 	/* an OUT.hf-files left empty is no output: the transaction removes an older one (--force) */
 	if ((rc = txn_add(tx, files, TXN_DIR, &ftmp, e)) || (rc = txn_add(tx, yaml, TXN_FILE, &ytmp, e)) ||
@@ -768,9 +801,9 @@ static int write_cs(conv *j, txn *tx, ck_err *e)
 	}
 	if ((rc = ck_tsink_commit(sink, e)) || (rc = txn_commit(tx, e)))
 		goto done;
-	if (!j->a.quiet)
-		fprintf(stderr, "ckconv: wrote %s (%zu tensors) and %s%s%s\n", mdl, j->p.n_out, yaml, any ? " and " : "",
-			any ? files : "");
+	if (!j->a.quiet) /* the reference's lines, on stdout as there */
+		printf("Checkpoint saved to %s\nConfig saved to %s\n%s%s%s", mdl, yaml, any ? "Files saved to " : "",
+			any ? files : "", any ? "\n" : "");
 done:
 	json_decref(sums);
 	free(mdl);
@@ -967,8 +1000,11 @@ static int write_hf(conv *j, txn *tx, ck_err *e)
 	}
 	if (!rc && !(rc = carry_check(got, want, files, e)))
 		rc = txn_commit(tx, e);
-	if (!rc && !j->a.quiet)
-		fprintf(stderr, "ckconv: wrote %s (%zu component%s)\n", j->out, j->n, j->n == 1 ? "" : "s");
+	if (!rc && !j->a.quiet) { /* the reference's lines, on stdout as there */
+		printf("Checkpoint saved to %s\n", j->out);
+		for (size_t i = 0; i < j->n; i++)
+			printf("Config saved to %s/%s%sconfig.json\n", j->out, j->c[i].rc ? j->c[i].rc->dir : "", j->c[i].rc ? "/" : "");
+	}
 done:
 	json_decref(got);
 	json_decref(want);
@@ -1165,9 +1201,9 @@ static int no_compare(conv *j, ck_err *e)
 
 
 static const way ways[2] = {
-	[RULE_HF] = {".mdl", 0, read_hf_config, hf_companions, configs_to_cs, plan_to_cs, check_out_cs, begin_cs, write_cs,
+	[RULE_HF] = {0, read_hf_config, hf_companions, configs_to_cs, plan_to_cs, check_out_cs, begin_cs, write_cs,
 		print_params, no_compare},
-	[RULE_CS] = {"", 1, read_cs_config, cs_companions, convert_configs_to_hf, plan_to_hf, check_out_hf, begin_hf,
+	[RULE_CS] = {1, read_cs_config, cs_companions, convert_configs_to_hf, plan_to_hf, check_out_hf, begin_hf,
 		write_hf, print_hf_configs, compare_hf},
 };
 
@@ -1198,7 +1234,9 @@ int conv_open(const conv_opts *o, conv **out, ck_err *e)
 	j->w = &ways[j->from];
 	if ((rc = j->w->read_config(j, e)) || (rc = load_rules(j, e)) || (rc = setup_comps(j, e)))
 		return rc;
-	if (!(j->out = j->a.out ? strdup(j->a.out) : default_out(j)) || set_vars(j, e))
+	if ((rc = choose_outputs(j, e)))
+		return rc;
+	if (set_vars(j, e))
 		return ck_errf(e, CK_ENOMEM, "out of memory");
 	if ((rc = j->w->configs(j, e)))
 		return rc;
@@ -1263,7 +1301,9 @@ void conv_print_summary(const conv *j, FILE *f)
 int conv_write(conv *j, ck_err *e)
 {
 	txn *tx = NULL;
-	int rc = j->w->begin(j, &tx, e);
+	int rc = j->out_mkdir ? outpath_make_dir(j->out_mkdir, e) : 0;
+	if (!rc)
+		rc = j->w->begin(j, &tx, e);
 	if (!rc)
 		rc = j->w->write(j, tx, e);
 	txn_free(tx);

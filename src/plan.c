@@ -2,6 +2,7 @@
  * chains on shapes only, and name the targets. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "bounds.h"

@@ -1,5 +1,6 @@
 /* prog.c - the compile stage: rule AST + direction (+ config) -> the program every later stage
  * reads. The only place that turns a direction into "which side is the source". */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +70,27 @@ static int decide_when(prog_rule *r, const prog_cfg *cfg, ck_err *e)
 	return rc;
 }
 
+/* A LIST parameter: a list of at most ACT_MAX_LIST integers. */
+static int eval_list(const rule_param *p, const json_t *v, act_pval *out, ck_err *e)
+{
+	size_t i;
+	json_t *it;
+	if (!json_is_array(v) || json_array_size(v) > ACT_MAX_LIST)
+		return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s: expected a list of at most %d integers", p->pos.file,
+			p->pos.line, p->pos.col, expr_src(p->x), ACT_MAX_LIST);
+	json_array_foreach(v, i, it) {
+		double d = json_is_real(it) ? json_real_value(it) : 0.5; /* integral reals pass, as config_eval_int */
+		if (!json_is_integer(it) && (d != floor(d) || fabs(d) >= 9e15))
+			return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s: item %zu is not an integer", p->pos.file, p->pos.line,
+				p->pos.col, expr_src(p->x), i);
+		out->list[i] = json_is_integer(it) ? (long long)json_integer_value(it) : (long long)d;
+	}
+	out->n = json_array_size(v);
+	return 0;
+}
+
 /* Parameters are read with the config's names and the rule's `let`s. */
-static int eval_param(void *vctx, const rule_param *p, vocab_ptype type, double *out, ck_err *e)
+static int eval_param(void *vctx, const rule_param *p, vocab_ptype type, act_pval *out, ck_err *e)
 {
 	config_env *env = vctx;
 	json_t *v = NULL;
@@ -78,15 +98,17 @@ static int eval_param(void *vctx, const rule_param *p, vocab_ptype type, double 
 	int rc;
 	if (type == VOCAB_P_INT) {
 		rc = config_eval_int(env, p->x, &i, e);
-		*out = (double)i;
+		out->num = (double)i;
 		return rc;
 	}
 	if ((rc = config_eval(env, p->x, &v, e)))
 		return rc;
 	if (type == VOCAB_P_COND)
-		*out = expr_truthy(v);
+		out->num = expr_truthy(v);
+	else if (type == VOCAB_P_LIST)
+		rc = eval_list(p, v, out, e);
 	else if (json_is_number(v))
-		*out = json_number_value(v);
+		out->num = json_number_value(v);
 	else
 		rc = ck_errf(e, CK_EINVALID, "%s: not a number", expr_src(p->x));
 	json_decref(v);
