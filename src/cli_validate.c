@@ -159,8 +159,8 @@ static int shadowed(const prog *p, size_t r, size_t *by)
 				return 0;
 			int m = prog_match(p, key, &h, &e);
 			free(key);
-			if (m <= 0 || h.rule >= r)
-				return 0;
+			if (m <= 0 || h.rule >= r || p->r[h.rule].key->when)
+				return 0; /* a rule with `when` lets the later ones apply when it is false */
 			*by = h.rule;
 			tried++;
 		}
@@ -306,6 +306,7 @@ static void check_refs(lint *L, const rule_set *s)
 		refs_of(&R, k->scope, k->pos, k->for_list);
 		refs_of(&R, k->scope, k->shape_pos, k->shape[0]);
 		refs_of(&R, k->scope, k->shape_pos, k->shape[1]);
+		refs_of(&R, k->scope, k->pos, k->when);
 		R.extra = NULL;
 	}
 	for (size_t i = 0; i < root->n_cfg; i++) {

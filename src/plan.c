@@ -641,18 +641,37 @@ static int create_for_list(builder *B, const rule_key *k, const match_tpl *tpl)
 	return rc;
 }
 
+/* 1 when an earlier key rule is the same `create` met through another include and found its
+ * for_each (made[]: matches per rule): the optional CS `model.` prefix includes a piece twice,
+ * and only the first include that finds its for_each makes the keys (or leaves them to the rule
+ * that produced them); the second would make them again under `model.`. */
+static int created_before(const prog *pg, const size_t *made, size_t r)
+{
+	const rule_key *k = pg->r[r].key;
+	for (size_t i = 0; i < r; i++) {
+		const rule_key *a = pg->r[i].key;
+		if (made[i] && a->pos.line == k->pos.line && a->pos.col == k->pos.col && !strcmp(a->pos.file, k->pos.file))
+			return 1;
+	}
+	return 0;
+}
+
 /* Keys that exist on the target side only: made once per match of the rule's for_each (or per
  * value of its `for` list), when no rule produced them from the source. */
 static int add_created(builder *B)
 {
 	int rc = 0;
+	size_t *made = ck_calloc(B->e, B->pg->n ? B->pg->n : 1, sizeof *made);
+	if (!made)
+		return CK_ENOMEM;
 	for (size_t r = 0; r < B->pg->n && !rc; r++) {
 		const prog_rule *pr = &B->pg->r[r];
 		const rule_key *k = pr->key;
-		if (!pr->creates || pr->off)
+		if (!pr->creates || pr->off || created_before(B->pg, made, r))
 			continue;
 		if (k->for_list) {
 			rc = create_for_list(B, k, &pr->tpl[PROG_DST][0]);
+			made[r] = 1;
 			continue;
 		}
 		for (size_t i = 0; i < B->src->n && !rc; i++) {
@@ -661,10 +680,13 @@ static int add_created(builder *B)
 			ck_err pe = {0};
 			if (strncmp(name, B->src_prefix, strlen(B->src_prefix)))
 				continue;
-			if (match_for_each(B->pg->m, r, name + strlen(B->src_prefix), &b, &pe) > 0)
+			if (match_for_each(B->pg->m, r, name + strlen(B->src_prefix), &b, &pe) > 0) {
+				made[r]++;
 				rc = create_one(B, k, &pr->tpl[PROG_DST][0], &b);
+			}
 		}
 	}
+	free(made);
 	return rc;
 }
 
