@@ -49,6 +49,8 @@ HF = [
     ("hf-bert-snowflake-arctic-embed-m", "dragon", "snowflake-arctic-embed-m"),
     ("hf-codellama-13b", "llama", "codellama_13b"), ("hf-smollm-135m", "llama", "smollm_135m"),
     ("hf-smollm-360m", "llama", "smollm_360m"), ("hf-qwen1.5-1.8b-chat", "qwen2", "qwen2"),
+    ("hf-llama2-7b-headless", "llama-headless", "llama2_7b"), ("hf-codellama-7b-headless", "llama-headless", "codellama_7b"),
+    ("hf-gpt2-headless", "gpt2-headless", "gpt2"), ("hf-gpt2-medium-headless", "gpt2-headless", "gpt2_medium"),
 ]
 # (case, model family, commit, path)
 CS = [
@@ -92,6 +94,8 @@ CS = [
      MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase1.yaml"),
     ("cs-mmsimple-llava-7b-phase2", "mmsimple-llava", MZ_210,
      MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase2.yaml"),
+    ("cs-santacoder-1b", "santacoder", MZ_210, NLP + "santacoder/configs/params_santacoder_1b.yaml"),
+    ("cs-r231-santacoder-1b", "santacoder", MZ_231, NLP + "santacoder/configs/params_santacoder_1b.yaml"),
 ]
 
 HEAD = 8      # head dim after shrinking (even: RoPE pairs)

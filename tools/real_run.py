@@ -132,6 +132,19 @@ def gen_gpt2(g, c):
         g("lm_head.weight", V, H)
 
 
+def gen_santacoder(g, c, p="transformer."):
+    """GPT2LMHeadCustomModel (multi-query): gen_gpt2 with q_attn / kv_attn for c_attn"""
+    gen_gpt2(g, c)
+    H, hd = c["n_embd"], c["n_embd"] // c["n_head"]
+    for i in range(c["n_layer"]):
+        q = f"{p}h.{i}.attn."
+        del g.t[q + "c_attn.weight"], g.t[q + "c_attn.bias"]
+        g(q + "q_attn.weight", H, H)
+        g(q + "q_attn.bias", H)
+        g(q + "kv_attn.weight", H, 2 * hd)
+        g(q + "kv_attn.bias", 2 * hd)
+
+
 def gen_bert(g, c):
     H, L, V, I = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"], c["intermediate_size"]
     g("embeddings.word_embeddings.weight", V, H)
@@ -216,6 +229,11 @@ def weights_for_cs(model, p):
                      "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
                      "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
                      "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+    if model == "santacoder":
+        return {"": {"model_type": "gpt2", "architectures": ["GPT2LMHeadCustomModel"], "attention_head_type": "multiquery",
+                     "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
+                     "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
+                     "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
     if model == "dragon":
         out = {}
         for comp in ("q_encoder", "ctx_encoder"):
@@ -255,7 +273,9 @@ def make_hf(model, configs, out, seed, behead=None):
         os.makedirs(d, exist_ok=True)
         g = Gen(seed)
         mt = c.get("model_type")
-        if mt == "gpt2":
+        if mt == "gpt2" and c.get("attention_head_type") == "multiquery":
+            gen_santacoder(g, c)
+        elif mt == "gpt2":
             gen_gpt2(g, c)
         elif mt == "bert":
             gen_bert(g, c)
@@ -320,6 +340,7 @@ def copy_portable(src, dst):
 # keys one side has and the other lacks, by design of the family (the rules say so)
 FAMILY = {
     "gpt2": {"created": [".attn.bias", ".attn.masked_bias"]},          # HF buffers rebuilt on the way back
+    "santacoder": {"created": [".attn.bias", ".attn.masked_bias"]},
     "dragon": {"dropped": ["pooler.dense."], "created": ["embeddings.position_ids"]},  # HF pooler dropped
     # headless: made without LM head, the base model's prefix stripped; CS -> HF names the model
     "llama-headless": {"behead": "model.", "pass_model": True},
