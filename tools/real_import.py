@@ -90,6 +90,15 @@ CS = [
     ("cs-cerebras-gpt-111m-mup", "gpt2", MZ_243, NLP + "gpt3/configs/Cerebras_GPT/111m_mup.yaml"),
     ("cs-gpt3-40m-mup", "gpt2", MZ_243, NLP + "gpt3/configs/muP/params_gpt3_40M.yaml"),
     ("cs-gpt3-125m-static75", "gpt2", MZ_243, NLP + "gpt3/configs/sparsity/pretraining/params_gpt3_125m_static75.yaml"),
+    ("cs-bert-base-msl128", "bert", MZ_210, NLP + "bert/configs/bert_base_MSL128.yaml"),
+    ("cs-bert-large-msl512", "bert", MZ_210, NLP + "bert/configs/bert_large_MSL512.yaml"),
+    ("cs-bert-large-msl512-mup", "bert", MZ_210, NLP + "bert/configs/bert_large_MSL512_muP.yaml"),
+    ("cs-bert-base-classifier-sst2", "bert-sequence-classifier", MZ_210,
+     NLP + "bert/classifier/configs/bert_base_classifier_sst2.yaml"),
+    ("cs-bert-large-classifier-mnli", "bert-sequence-classifier", MZ_210,
+     NLP + "bert/classifier/configs/bert_large_classifier_mnli.yaml"),
+    ("cs-bert-base-ner-bc5cdr-chem", "bert-token-classifier", MZ_210,
+     NLP + "bert/token_classifier/configs/bert_base_ner_bc5cdr_chem.yaml"),
     ("cs-mmsimple-llava-7b-phase1", "mmsimple-llava", MZ_210,
      MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase1.yaml"),
     ("cs-mmsimple-llava-7b-phase2", "mmsimple-llava", MZ_210,
@@ -211,6 +220,8 @@ def main():
         meta = {"model": model, "from": "cs"}
         if commit == MZ_231:  # params before 2.4 have no model.name: the user names the model, as for the reference
             meta["pass_model"] = True
+        if model.startswith(("bert", "roberta", "esm")):  # HF's position_ids buffer is rebuilt on the way back
+            meta["created"] = ["position_ids"]
         if "mup" in name:  # CS -> HF folds the muP multipliers into the weights: values change
             meta["values"] = False
         write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
