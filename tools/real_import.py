@@ -51,6 +51,7 @@ HF = [
     ("hf-smollm-360m", "llama", "smollm_360m"), ("hf-qwen1.5-1.8b-chat", "qwen2", "qwen2"),
     ("hf-llama2-7b-headless", "llama-headless", "llama2_7b"), ("hf-codellama-7b-headless", "llama-headless", "codellama_7b"),
     ("hf-gpt2-headless", "gpt2-headless", "gpt2"), ("hf-gpt2-medium-headless", "gpt2-headless", "gpt2_medium"),
+    ("hf-gpt-bigcode", "starcoder", "gpt_bigcode"),
 ]
 # (case, model family, commit, path)
 CS = [
@@ -105,6 +106,10 @@ CS = [
      MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase2.yaml"),
     ("cs-santacoder-1b", "santacoder", MZ_210, NLP + "santacoder/configs/params_santacoder_1b.yaml"),
     ("cs-r231-santacoder-1b", "santacoder", MZ_231, NLP + "santacoder/configs/params_santacoder_1b.yaml"),
+    ("cs-starcoder-15b", "starcoder", MZ_210, NLP + "starcoder/configs/params_starcoder_15b.yaml"),
+    ("cs-octocoder-15b", "starcoder", MZ_210, NLP + "starcoder/configs/params_octocoder_15b.yaml"),
+    ("cs-wizardcoder-15b", "starcoder", MZ_210, NLP + "starcoder/configs/params_wizardcoder_15b.yaml"),
+    ("cs-sqlcoder-15b", "starcoder", MZ_210, NLP + "starcoder/configs/params_sqlcoder_15b.yaml"),
 ]
 
 HEAD = 8      # head dim after shrinking (even: RoPE pairs)

@@ -145,6 +145,32 @@ def gen_santacoder(g, c, p="transformer."):
         g(q + "kv_attn.bias", 2 * hd)
 
 
+def gen_starcoder(g, c, p="transformer."):
+    """GPTBigCodeForCausalLM: Linear layers ([out, in]); c_attn multi-query (q, one k, one v head) or per head"""
+    H, L, V, P = c["n_embd"], c["n_layer"], c["vocab_size"], c["n_positions"]
+    inner = c.get("n_inner") or 4 * H
+    qkv = H + 2 * (H // c["n_head"]) if c.get("multi_query", True) else 3 * H
+    g(p + "wte.weight", V, H)
+    g(p + "wpe.weight", P, H)
+    for i in range(L):
+        q = f"{p}h.{i}."
+        for n in ("ln_1", "ln_2"):
+            g(q + n + ".weight", H)
+            g(q + n + ".bias", H)
+        g(q + "attn.c_attn.weight", qkv, H)
+        g(q + "attn.c_attn.bias", qkv)
+        g(q + "attn.c_proj.weight", H, H)
+        g(q + "attn.c_proj.bias", H)
+        g(q + "mlp.c_fc.weight", inner, H)
+        g(q + "mlp.c_fc.bias", inner)
+        g(q + "mlp.c_proj.weight", H, inner)
+        g(q + "mlp.c_proj.bias", H)
+    g(p + "ln_f.weight", H)
+    g(p + "ln_f.bias", H)
+    if not c.get("tie_word_embeddings", True):
+        g("lm_head.weight", V, H)
+
+
 def gen_bert(g, c):
     H, L, V, I = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"], c["intermediate_size"]
     g("embeddings.word_embeddings.weight", V, H)
@@ -265,6 +291,12 @@ def weights_for_cs(model, p):
                      "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
                      "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
                      "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+    if model == "starcoder":
+        return {"": {"model_type": "gpt_bigcode", "architectures": ["GPTBigCodeForCausalLM"],
+                     "multi_query": m.get("attention_module") == "multiquery_attention",
+                     "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
+                     "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
+                     "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
     if model == "dragon":
         out = {}
         for comp in ("q_encoder", "ctx_encoder"):
@@ -318,6 +350,8 @@ def make_hf(model, configs, out, seed, behead=None):
             gen_santacoder(g, c)
         elif mt == "gpt2":
             gen_gpt2(g, c)
+        elif mt == "gpt_bigcode":
+            gen_starcoder(g, c)
         elif mt == "bert":
             gen_bert_head(g, c)
         elif mt in ("clip_vision_model", "clip"):
