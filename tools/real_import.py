@@ -52,6 +52,7 @@ HF = [
     ("hf-llama2-7b-headless", "llama-headless", "llama2_7b"), ("hf-codellama-7b-headless", "llama-headless", "codellama_7b"),
     ("hf-gpt2-headless", "gpt2-headless", "gpt2"), ("hf-gpt2-medium-headless", "gpt2-headless", "gpt2_medium"),
     ("hf-gpt-bigcode", "starcoder", "gpt_bigcode"),
+    ("hf-gemma2-2b", "gemma2", "gemma2_2b"), ("hf-gemma2-27b", "gemma2", "gemma2_27b"),
 ]
 # (case, model family, commit, path)
 CS = [
@@ -110,6 +111,8 @@ CS = [
     ("cs-octocoder-15b", "starcoder", MZ_210, NLP + "starcoder/configs/params_octocoder_15b.yaml"),
     ("cs-wizardcoder-15b", "starcoder", MZ_210, NLP + "starcoder/configs/params_wizardcoder_15b.yaml"),
     ("cs-sqlcoder-15b", "starcoder", MZ_210, NLP + "starcoder/configs/params_sqlcoder_15b.yaml"),
+    ("cs-gemma2-9b", "gemma2", MZ_210, NLP + "gemma2/configs/params_gemma2_9b_msl8k.yaml"),
+    ("cs-gemma2-27b", "gemma2", MZ_210, NLP + "gemma2/configs/params_gemma2_27b_msl8k.yaml"),
 ]
 
 HEAD = 8      # head dim after shrinking (even: RoPE pairs)
@@ -167,6 +170,9 @@ def shrink_cs_model(m):
         m["attention_inner_dim"] = HEADS * HEAD // 2
     if "rotary_dim" in m:  # the rotated part of a head: the whole head here
         m["rotary_dim"] = HEAD
+    if m.get("name") == "gemma2":  # head_dim = attention_inner_dim / heads = rotary_dim; embeddings_scale = sqrt(hidden)
+        m["rotary_dim"] = m["attention_inner_dim"] // m["num_heads"]
+        m["embeddings_scale"] = round((HEADS * HEAD) ** 0.5, 7)
     if "image_size" in m:  # ViT: 32x32 images of 8x8 patches
         m["image_size"] = [32, 32] if isinstance(m["image_size"], list) else 32
         m["patch_size"] = [8, 8] if isinstance(m.get("patch_size"), list) else 8

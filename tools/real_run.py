@@ -171,6 +171,27 @@ def gen_starcoder(g, c, p="transformer."):
         g("lm_head.weight", V, H)
 
 
+def gen_gemma2(g, c):
+    """Gemma2ForCausalLM: LLaMA's keys with head_dim of its own and four norms per layer"""
+    H, L, V, nh = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"], c["num_attention_heads"]
+    kv, hd, inter = c.get("num_key_value_heads") or nh, c.get("head_dim") or 256, c["intermediate_size"]
+    g("model.embed_tokens.weight", V, H)
+    for i in range(L):
+        q = f"model.layers.{i}."
+        g(q + "self_attn.q_proj.weight", nh * hd, H)
+        g(q + "self_attn.k_proj.weight", kv * hd, H)
+        g(q + "self_attn.v_proj.weight", kv * hd, H)
+        g(q + "self_attn.o_proj.weight", H, nh * hd)
+        g(q + "mlp.gate_proj.weight", inter, H)
+        g(q + "mlp.up_proj.weight", inter, H)
+        g(q + "mlp.down_proj.weight", H, inter)
+        for n in ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"):
+            g(q + n + ".weight", H)
+    g("model.norm.weight", H)
+    if not c.get("tie_word_embeddings", True):
+        g("lm_head.weight", V, H)
+
+
 def gen_bert(g, c):
     H, L, V, I = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"], c["intermediate_size"]
     g("embeddings.word_embeddings.weight", V, H)
@@ -297,6 +318,14 @@ def weights_for_cs(model, p):
                      "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
                      "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
                      "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+    if model == "gemma2":
+        nh = m["num_heads"]
+        kv = (m.get("extra_attention_params") or {}).get("num_kv_groups", nh)
+        return {"": {"model_type": "gemma2", "architectures": ["Gemma2ForCausalLM"], "hidden_size": m["hidden_size"],
+                     "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": nh, "num_key_value_heads": kv,
+                     "head_dim": (m.get("attention_inner_dim") or m["hidden_size"]) // nh,
+                     "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"],
+                     "tie_word_embeddings": m.get("share_embedding_weights", True)}}
     if model == "dragon":
         out = {}
         for comp in ("q_encoder", "ctx_encoder"):
@@ -352,6 +381,8 @@ def make_hf(model, configs, out, seed, behead=None):
             gen_gpt2(g, c)
         elif mt == "gpt_bigcode":
             gen_starcoder(g, c)
+        elif mt == "gemma2":
+            gen_gemma2(g, c)
         elif mt == "bert":
             gen_bert_head(g, c)
         elif mt in ("clip_vision_model", "clip"):
@@ -416,6 +447,7 @@ def copy_portable(src, dst):
 FAMILY = {
     "gpt2": {"created": [".attn.bias", ".attn.masked_bias"]},          # HF buffers rebuilt on the way back
     "santacoder": {"created": [".attn.bias", ".attn.masked_bias"]},
+    "gemma2": {"values": False},   # norms come back as (w + 1) - 1: shapes and dtypes compared
     "dragon": {"dropped": ["pooler.dense."], "created": ["embeddings.position_ids"]},  # HF pooler dropped
     # headless: made without LM head, the base model's prefix stripped; CS -> HF names the model
     "llama-headless": {"behead": "model.", "pass_model": True},
