@@ -452,6 +452,8 @@ FAMILY = {
     # headless: made without LM head, the base model's prefix stripped; CS -> HF names the model
     "llama-headless": {"behead": "model.", "pass_model": True},
     "gpt2-headless": {"behead": "transformer.", "pass_model": True, "created": [".attn.bias", ".attn.masked_bias"]},
+    "mistral-headless": {"behead": "model.", "pass_model": True},
+    "mixtral-headless": {"behead": "model.", "pass_model": True},
 }
 
 
