@@ -56,6 +56,7 @@ HF = [
     ("hf-mistral-7b-headless", "mistral-headless", "mistral_7b"),
     ("hf-mistral-7b-v0.3-headless", "mistral-headless", "mistral_7b_v03"),
     ("hf-mixtral-8x7b-v0.1-headless", "mixtral-headless", "Mixtral-8x7B-v0.1"),
+    ("hf-redpajama-3b-v1", "gpt-neox", "redpajama_3b_v1"),
 ]
 # (case, model family, commit, path)
 CS = [
@@ -116,6 +117,11 @@ CS = [
     ("cs-sqlcoder-15b", "starcoder", MZ_210, NLP + "starcoder/configs/params_sqlcoder_15b.yaml"),
     ("cs-gemma2-9b", "gemma2", MZ_210, NLP + "gemma2/configs/params_gemma2_9b_msl8k.yaml"),
     ("cs-gemma2-27b", "gemma2", MZ_210, NLP + "gemma2/configs/params_gemma2_27b_msl8k.yaml"),
+    ("cs-gpt-neox-20b", "gpt-neox", MZ_243, NLP + "gptj/configs/params_gpt_neox_20B.yaml"),
+    ("cs-r231-gpt-neox-1p3b", "gpt-neox", MZ_231, NLP + "gptj/configs/params_gpt_neox_1p3b.yaml"),
+    ("cs-r231-gpt-neox-small", "gpt-neox", MZ_231, NLP + "gptj/configs/params_gpt_neox_small.yaml"),
+    ("cs-bloom-7b", "bloom", MZ_210, NLP + "bloom/configs/params_bloom_7b.yaml"),
+    ("cs-r231-bloom-7b", "bloom", MZ_231, NLP + "bloom/configs/params_bloom_7b.yaml"),
 ]
 
 HEAD = 8      # head dim after shrinking (even: RoPE pairs)
@@ -158,12 +164,14 @@ def shrink_hf(c):
     return c
 
 
-def shrink_cs_model(m):
+def shrink_cs_model(m, family=None):
     heads = m.get("num_heads")
     for k, v in (("hidden_size", HEADS * HEAD), ("num_heads", HEADS), ("num_hidden_layers", 2),
                  ("vocab_size", 64), ("filter_size", 48)):
         if k in m:
             m[k] = v
+    if family == "bloom" and "filter_size" in m:  # HF BLOOM's MLP is 4 x hidden_size, no other width
+        m["filter_size"] = 4 * HEADS * HEAD
     kv = (m.get("extra_attention_params") or {}).get("num_kv_groups")
     if kv is not None:
         m["extra_attention_params"]["num_kv_groups"] = kv_shrink(heads, kv)
@@ -188,7 +196,7 @@ def model_section(p):
     return p["model"]
 
 
-def shrink_cs(p):
+def shrink_cs(p, family=None):
     p = copy.deepcopy(p)
     m = model_section(p)
     subs = [m[k] for k in ("image_model", "text_model", "q_encoder", "ctx_encoder") if isinstance(m.get(k), dict)]
@@ -196,7 +204,7 @@ def shrink_cs(p):
     for im in iml.get("image_models") or []:
         subs += [im["image_encoder"]] if "image_encoder" in im else list(im.get("image_model") or [])
     for s in subs or [m]:
-        shrink_cs_model(s)
+        shrink_cs_model(s, family)
     proj = ((m.get("projector") or {}).get("image_model")) or iml.get("global_image_projection")
     if proj:
         proj["input_unit"] = HEADS * HEAD
@@ -229,10 +237,12 @@ def main():
         os.makedirs(out, exist_ok=True)
         full, text = git_show(MZ, commit, path)
         write(os.path.join(out, "upstream.yaml"), text.decode())
-        p = shrink_cs(yaml.safe_load(text))
+        p = shrink_cs(yaml.safe_load(text), model)
         write(os.path.join(out, "params.yaml"), yaml.safe_dump(p, sort_keys=False))
         meta = {"model": model, "from": "cs"}
         if commit == MZ_231:  # params before 2.4 have no model.name: the user names the model, as for the reference
+            meta["pass_model"] = True
+        if name == "cs-gpt-neox-20b":  # `name: gptj` (ModelZoo's GPT-J class, configured as NeoX): named by the user
             meta["pass_model"] = True
         if model.startswith(("bert", "roberta", "esm")):  # HF's position_ids buffer is rebuilt on the way back
             meta["created"] = ["position_ids"]
