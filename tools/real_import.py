@@ -88,6 +88,8 @@ CS = [
     ("cs-cerebras-gpt-111m-mup", "gpt2", MZ_243, NLP + "gpt3/configs/Cerebras_GPT/111m_mup.yaml"),
     ("cs-gpt3-40m-mup", "gpt2", MZ_243, NLP + "gpt3/configs/muP/params_gpt3_40M.yaml"),
     ("cs-gpt3-125m-static75", "gpt2", MZ_243, NLP + "gpt3/configs/sparsity/pretraining/params_gpt3_125m_static75.yaml"),
+    ("cs-gptj-6b", "gptj", MZ_210, NLP + "gptj/configs/params_gptj_6B.yaml"),
+    ("cs-gptj-6b-mup", "gptj", MZ_210, NLP + "gptj/configs/params_gptj_6B_muP.yaml"),
     ("cs-mmsimple-llava-7b-phase1", "mmsimple-llava", MZ_210,
      MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase1.yaml"),
     ("cs-mmsimple-llava-7b-phase2", "mmsimple-llava", MZ_210,
