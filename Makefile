@@ -17,7 +17,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBIAN_PKGS := build-essential pkg-config libyaml-dev libpcre2-dev libhdf5-dev hdf5-tools \
-	libjansson-dev libminizip-dev libxxhash-dev nettle-dev liblz4-dev hdf5-filter-plugin python3-hdf5plugin python3-numpy python3-h5py python3-yaml python3-jsonschema clang libclang-rt-14-dev valgrind time
+	libjansson-dev libminizip-dev libxxhash-dev nettle-dev liblz4-dev hdf5-filter-plugin python3-hdf5plugin python3-numpy python3-h5py python3-yaml python3-jsonschema clang libclang-rt-14-dev valgrind time tmux
 
 .PHONY: all test check valgrind demo bench fuzz deps install clean units
 
@@ -79,6 +79,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ckconv/rules $(DESTDIR)$(PREFIX)/share/ckconv/schemas
 	install -m 755 $(BIN)/ckconv $(DESTDIR)$(PREFIX)/bin/ckconv
 	install -m 644 rules/*.yaml $(DESTDIR)$(PREFIX)/share/ckconv/rules/
+	install -d $(DESTDIR)$(PREFIX)/share/ckconv/rules/cscs
+	install -m 644 rules/cscs/*.yaml $(DESTDIR)$(PREFIX)/share/ckconv/rules/cscs/
 	install -m 644 schemas/* $(DESTDIR)$(PREFIX)/share/ckconv/schemas/
 
 clean:

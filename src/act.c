@@ -13,7 +13,30 @@ static long long *int_field(act_inst *inst, const char *name)
 {
 	return !strcmp(name, "groups") ? &inst->groups : !strcmp(name, "dim") ? &inst->dim
 		: !strcmp(name, "axis") ? &inst->axis : !strcmp(name, "parts") ? &inst->parts
-		: !strcmp(name, "shift") ? &inst->shift : NULL;
+		: !strcmp(name, "shift") ? &inst->shift : !strcmp(name, "count") ? &inst->count : NULL;
+}
+
+static int list_err(const act_inst *inst, const rule_param *p, const char *msg, ck_err *e)
+{
+	return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s: %s %s", p->pos.file, p->pos.line, p->pos.col,
+		vocab_name(inst->kind), p->name, msg);
+}
+
+/* A LIST value into the step: `only` becomes a bit set, any other list is the step's list. */
+static int put_list(act_inst *inst, const rule_param *p, const act_pval *v, ck_err *e)
+{
+	if (strcmp(p->name, "only")) {
+		inst->has_list = 1;
+		inst->n_list = v->n;
+		memcpy(inst->list, v->list, v->n * sizeof *v->list);
+		return 0;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->list[i] < 0 || v->list[i] >= 32)
+			return list_err(inst, p, "items must be tensor positions 0..31", e);
+		inst->only |= 1u << v->list[i];
+	}
+	return v->n ? 0 : list_err(inst, p, "must name at least one tensor", e);
 }
 
 /* Evaluate the written parameters of one action into inst (checked against the spec at load). */
@@ -23,13 +46,15 @@ static int resolve_one(const rule_act *a, act_param_fn fn, void *ctx, act_inst *
 	memset(inst, 0, sizeof *inst);
 	inst->kind = a->kind;
 	inst->pos = a->pos;
+	inst->via = a->via;
 	inst->parts = -1;
+	inst->count = 2;
 	/* conditions first: a step that is off evaluates nothing else (its `by` may not be set) */
 	for (int pass = 0; pass < 2 && !inst->off; pass++)
 		for (size_t i = 0; i < a->n; i++) {
 			const rule_param *p = &a->p[i];
 			const vocab_param *spec = &d->p[p->slot];
-			double v;
+			act_pval v = {0};
 			long long *f;
 			int rc;
 			if ((spec->type == VOCAB_P_COND) != (pass == 0))
@@ -40,13 +65,57 @@ static int resolve_one(const rule_act *a, act_param_fn fn, void *ctx, act_inst *
 			}
 			if ((rc = fn(ctx, p, spec->type, &v, e)))
 				return rc;
-			if (spec->type == VOCAB_P_COND)
-				inst->off = v == 0;
+			if (spec->type == VOCAB_P_LIST) {
+				if ((rc = put_list(inst, p, &v, e)))
+					return rc;
+			} else if (spec->type == VOCAB_P_COND)
+				inst->off = v.num == 0;
 			else if (spec->type == VOCAB_P_NUM)
-				inst->by = v;
+				inst->by = v.num;
 			else if ((f = int_field(inst, spec->name)))
-				*f = (long long)v;
+				*f = (long long)v.num;
 		}
+	return 0;
+}
+
+static int perr(ck_err *e, const act_inst *a, const char *msg);
+
+/* 0 when list[0..n) is a permutation of 0..n-1. */
+static int is_perm(const long long *list, size_t n)
+{
+	unsigned seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i] < 0 || (size_t)list[i] >= n || (seen >> list[i] & 1))
+			return -1;
+		seen |= 1u << list[i];
+	}
+	return 0;
+}
+
+/* Turn a step into its inverse: the declared inverse kind, with the parameters it needs. */
+static int invert(act_inst *a, ck_err *e)
+{
+	vocab_kind was = a->kind;
+	a->kind = vocab_get(was)->inverse;
+	switch (was) {
+	case VOCAB_ROLL: a->shift = -a->shift; break;
+	case VOCAB_UNFLATTEN: a->count = (long long)a->n_list; break;
+	case VOCAB_FLATTEN:
+		if (!a->has_list || a->n_list != (size_t)a->count)
+			return perr(e, a, "the sizes of the merged axes are unknown: the inverse needs `sizes`");
+		break;
+	case VOCAB_PERMUTE:
+	case VOCAB_SELECT: {
+		long long inv[ACT_MAX_LIST];
+		if (is_perm(a->list, a->n_list))
+			return perr(e, a, "the list is not a permutation of 0..n-1");
+		for (size_t i = 0; i < a->n_list; i++)
+			inv[a->list[i]] = (long long)i;
+		memcpy(a->list, inv, a->n_list * sizeof *inv);
+		break;
+	}
+	default: break;
+	}
 	return 0;
 }
 
@@ -60,13 +129,11 @@ int act_chain_resolve(const rule_key *k, int dir, size_t n_targets, act_param_fn
 		return CK_ENOMEM;
 	for (size_t i = 0; i < k->n_act; i++) {
 		int rc = resolve_one(&k->act[i], fn, ctx, &v[i], e);
+		if (!rc && dir == 1)
+			rc = invert(&v[i], e);
 		if (rc) {
 			free(v);
 			return rc;
-		}
-		if (dir == 1) {
-			v[i].kind = vocab_get(v[i].kind)->inverse;
-			v[i].shift = -v[i].shift;
 		}
 	}
 	if (dir == 1) /* inverses run in reverse order */
@@ -76,7 +143,7 @@ int act_chain_resolve(const rule_key *k, int dir, size_t n_targets, act_param_fn
 			v[k->n_act - 1 - i] = t;
 		}
 	for (size_t i = 0; i < k->n_act; i++)
-		if ((v[i].kind == VOCAB_SPLIT || v[i].kind == VOCAB_DUPLICATE) && v[i].parts < 0)
+		if ((v[i].kind == VOCAB_SPLIT || v[i].kind == VOCAB_DUPLICATE) && v[i].parts < 0 && !v[i].has_list)
 			v[i].parts = (long long)n_targets;
 	*out = v;
 	*out_n = k->n_act;
@@ -118,7 +185,8 @@ static int t_alloc(act_t *t, int planning, ck_err *e)
 
 static int perr(ck_err *e, const act_inst *a, const char *msg)
 {
-	return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s: %s", a->pos.file, a->pos.line, a->pos.col, vocab_name(a->kind), msg);
+	return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s%s%s: %s", a->pos.file, a->pos.line, a->pos.col, a->via ? a->via : "",
+		a->via ? ": " : "", vocab_name(a->kind), msg);
 }
 
 /* outer x axis x inner element view of a shape around axis */
@@ -217,36 +285,63 @@ static int k_roll(const act_inst *a, act_t *in, act_t *out, int planning, ck_err
 	return 0;
 }
 
+/* The part sizes along an axis of size n: a's `sizes` (summing to n), else `parts` equal parts. */
+static int part_sizes(const act_inst *a, long long n, long long *sz, size_t *cnt, ck_err *e)
+{
+	char msg[200];
+	long long sum = 0;
+	if (a->has_list) {
+		for (size_t j = 0; j < a->n_list; j++) {
+			if (a->list[j] < 0)
+				return perr(e, a, "sizes must not be negative");
+			sz[j] = a->list[j];
+			sum += a->list[j];
+		}
+		*cnt = a->n_list;
+		if (sum == n && a->n_list)
+			return 0;
+		snprintf(msg, sizeof msg, "axis %lld has size %lld, the sizes sum to %lld", a->axis, n, sum);
+		return perr(e, a, msg);
+	}
+	if (a->parts <= 0 || n % a->parts || a->parts > CK_MAX_UNSTACK) {
+		snprintf(msg, sizeof msg, "axis %lld of size %lld does not split into %lld equal parts", a->axis, n, a->parts);
+		return perr(e, a, msg);
+	}
+	for (long long j = 0; j < a->parts; j++)
+		sz[j] = n / a->parts;
+	*cnt = (size_t)a->parts;
+	return 0;
+}
+
 /* split: one tensor -> parts along axis. concat: the inverse. */
 static int k_split(const act_inst *a, act_list *in, act_list *out, int planning, ck_err *e)
 {
-	char msg[200];
+	long long sz[CK_MAX_UNSTACK > ACT_MAX_LIST ? CK_MAX_UNSTACK : ACT_MAX_LIST];
+	size_t p = 0;
 	if (in->n != 1)
 		return perr(e, a, "takes exactly one tensor");
 	act_t *t = &in->t[0];
 	if (a->axis < 0 || a->axis >= t->shape.rank)
 		return perr(e, a, "axis out of range");
-	long long n = t->shape.dim[a->axis], p = a->parts;
-	if (p <= 0 || n % p) {
-		snprintf(msg, sizeof msg, "axis %lld of size %lld does not split into %lld equal parts", a->axis, n, p);
-		return perr(e, a, msg);
-	}
-	if (list_alloc(out, (size_t)p, e))
+	if (part_sizes(a, t->shape.dim[a->axis], sz, &p, e))
+		return CK_EINVALID;
+	if (list_alloc(out, p, e))
 		return CK_ENOMEM;
 	uint64_t outer, inner;
 	split_dims(&t->shape, (int)a->axis, &outer, &inner);
-	size_t es = ck_dtype_size(t->dtype), part = (size_t)(n / p) * (size_t)inner * es, whole = (size_t)n * inner * es;
-	for (long long j = 0; j < p; j++) {
+	size_t es = ck_dtype_size(t->dtype), whole = (size_t)t->shape.dim[a->axis] * inner * es, at = 0;
+	for (size_t j = 0; j < p; at += (size_t)sz[j] * inner * es, j++) {
 		act_t *o = &out->t[j];
+		size_t part = (size_t)sz[j] * inner * es;
 		o->dtype = t->dtype;
 		o->shape = t->shape;
-		o->shape.dim[a->axis] = n / p;
+		o->shape.dim[a->axis] = sz[j];
 		if (t_alloc(o, planning, e))
 			return e->code;
 		if (planning)
 			continue;
 		for (uint64_t k = 0; k < outer; k++)
-			memcpy((unsigned char *)o->data + k * part, (unsigned char *)t->data + k * whole + (size_t)j * part, part);
+			memcpy((unsigned char *)o->data + k * part, (unsigned char *)t->data + k * whole + at, part);
 	}
 	return 0;
 }
@@ -256,6 +351,10 @@ static int k_concat(const act_inst *a, act_list *in, act_list *out, int planning
 	char msg[300], sa[80], sb[80];
 	if (in->n < 1)
 		return perr(e, a, "needs at least one tensor");
+	if (a->has_list && a->n_list != in->n) {
+		snprintf(msg, sizeof msg, "%zu sizes for %zu tensors", a->n_list, in->n);
+		return perr(e, a, msg);
+	}
 	act_t *f = &in->t[0];
 	if (a->axis < 0 || a->axis >= f->shape.rank)
 		return perr(e, a, "axis out of range");
@@ -263,11 +362,13 @@ static int k_concat(const act_inst *a, act_list *in, act_list *out, int planning
 	s.dim[a->axis] = 0;
 	for (size_t i = 0; i < in->n; i++) {
 		ck_shape x = in->t[i].shape;
+		long long want = a->has_list ? a->list[i] : f->shape.dim[a->axis];
 		x.dim[a->axis] = f->shape.dim[a->axis];
-		if (in->t[i].dtype != f->dtype || !ck_shape_eq(&x, &f->shape) || in->t[i].shape.dim[a->axis] != f->shape.dim[a->axis]) {
-			snprintf(msg, sizeof msg, "parts differ: %s %s vs %s %s", ck_dtype_short_name(f->dtype),
+		/* without sizes the parts are equal, so that the inverse (equal parts) gives them back */
+		if (in->t[i].dtype != f->dtype || !ck_shape_eq(&x, &f->shape) || in->t[i].shape.dim[a->axis] != want) {
+			snprintf(msg, sizeof msg, "parts differ: %s %s vs %s %s%s", ck_dtype_short_name(f->dtype),
 				ck_shape_str(&f->shape, sa, sizeof sa), ck_dtype_short_name(in->t[i].dtype),
-				ck_shape_str(&in->t[i].shape, sb, sizeof sb));
+				ck_shape_str(&in->t[i].shape, sb, sizeof sb), a->has_list ? " (not the sizes given)" : "");
 			return perr(e, a, msg);
 		}
 		s.dim[a->axis] += in->t[i].shape.dim[a->axis];
@@ -281,10 +382,127 @@ static int k_concat(const act_inst *a, act_list *in, act_list *out, int planning
 		return e && e->code ? e->code : 0;
 	uint64_t outer, inner;
 	split_dims(&f->shape, (int)a->axis, &outer, &inner);
-	size_t part = (size_t)f->shape.dim[a->axis] * inner * ck_dtype_size(f->dtype), whole = part * in->n;
-	for (size_t j = 0; j < in->n; j++)
+	size_t es = ck_dtype_size(f->dtype), whole = (size_t)s.dim[a->axis] * inner * es, at = 0;
+	for (size_t j = 0; j < in->n; j++) {
+		size_t part = (size_t)in->t[j].shape.dim[a->axis] * inner * es;
 		for (uint64_t k = 0; k < outer; k++)
-			memcpy((unsigned char *)o->data + k * whole + j * part, (unsigned char *)in->t[j].data + k * part, part);
+			memcpy((unsigned char *)o->data + k * whole + at, (unsigned char *)in->t[j].data + k * part, part);
+		at += part;
+	}
+	return 0;
+}
+
+/* A view with another shape: the bytes (and their ownership) pass unchanged. */
+static int view_as(act_t *in, const ck_shape *s, act_t *out)
+{
+	*out = *in;
+	out->shape = *s;
+	in->owned = 0;
+	return 0;
+}
+
+static int k_unflatten(const act_inst *a, act_t *in, act_t *out, int planning, ck_err *e)
+{
+	char msg[200];
+	ck_shape s = {0};
+	long long prod = 1;
+	(void)planning;
+	if (a->axis < 0 || a->axis >= in->shape.rank)
+		return perr(e, a, "axis out of range");
+	if (!a->n_list || in->shape.rank - 1 + (int)a->n_list > CK_MAX_RANK)
+		return perr(e, a, "sizes must give between 1 and the rank limit of axes");
+	for (size_t j = 0; j < a->n_list; j++) {
+		if (a->list[j] < 0 || (a->list[j] && prod > INT64_MAX / a->list[j]))
+			return perr(e, a, "sizes must be non-negative and their product in range");
+		prod *= a->list[j];
+	}
+	if (prod != in->shape.dim[a->axis]) {
+		snprintf(msg, sizeof msg, "axis %lld has size %lld, the sizes multiply to %lld", a->axis,
+			(long long)in->shape.dim[a->axis], prod);
+		return perr(e, a, msg);
+	}
+	for (int i = 0; i < in->shape.rank; i++)
+		if (i == a->axis)
+			for (size_t j = 0; j < a->n_list; j++)
+				s.dim[s.rank++] = a->list[j];
+		else
+			s.dim[s.rank++] = in->shape.dim[i];
+	return view_as(in, &s, out);
+}
+
+static int k_flatten(const act_inst *a, act_t *in, act_t *out, int planning, ck_err *e)
+{
+	char msg[200];
+	ck_shape s = {0};
+	long long prod = 1;
+	(void)planning;
+	if (a->axis < 0 || a->count < 1 || a->axis + a->count > in->shape.rank)
+		return perr(e, a, "axis and count out of range");
+	for (long long j = 0; j < a->count; j++) {
+		long long d = in->shape.dim[a->axis + j];
+		if (a->has_list && (a->n_list != (size_t)a->count || a->list[j] != d)) {
+			snprintf(msg, sizeof msg, "axis %lld has size %lld, not the size given in sizes", a->axis + j, d);
+			return perr(e, a, msg);
+		}
+		prod *= d; /* within range: the dims come from a valid shape */
+	}
+	for (int i = 0; i < in->shape.rank; i++)
+		if (i < a->axis || i >= a->axis + a->count)
+			s.dim[s.rank++] = in->shape.dim[i];
+		else if (i == a->axis)
+			s.dim[s.rank++] = prod;
+	return view_as(in, &s, out);
+}
+
+/* permute: the first len(axes) axes reordered (out axis i is in axis axes[i]); the trailing
+ * axes stay, so each move is a memcpy of one trailing block. */
+static int k_permute(const act_inst *a, act_t *in, act_t *out, int planning, ck_err *e)
+{
+	int m = (int)a->n_list;
+	uint64_t stride[CK_MAX_RANK], idx[CK_MAX_RANK] = {0}, blocks = 1, inner = 1;
+	*out = *in;
+	out->data = NULL;
+	out->owned = 0;
+	if (is_perm(a->list, a->n_list) || m > in->shape.rank)
+		return perr(e, a, "axes must be a permutation of 0..n-1 with n at most the tensor's rank");
+	for (int i = 0; i < m; i++)
+		out->shape.dim[i] = in->shape.dim[a->list[i]];
+	if (t_alloc(out, planning, e) || planning)
+		return e && e->code ? e->code : 0;
+	for (int i = m; i < in->shape.rank; i++)
+		inner *= (uint64_t)in->shape.dim[i];
+	size_t blk = (size_t)inner * ck_dtype_size(in->dtype);
+	for (int i = m - 1, acc = 1; i >= 0; i--) { /* in's block strides */
+		stride[i] = (uint64_t)acc;
+		acc *= (int)in->shape.dim[i];
+	}
+	for (int i = 0; i < m; i++)
+		blocks *= (uint64_t)out->shape.dim[i];
+	for (uint64_t b = 0; b < blocks; b++) {
+		uint64_t src = 0;
+		for (int i = 0; i < m; i++)
+			src += idx[i] * stride[a->list[i]];
+		memcpy((unsigned char *)out->data + b * blk, (unsigned char *)in->data + src * blk, blk);
+		for (int i = m - 1; i >= 0 && ++idx[i] == (uint64_t)out->shape.dim[i]; i--)
+			idx[i] = 0;
+	}
+	return 0;
+}
+
+/* select: the list reordered, out[i] = in[order[i]]; buffers move, no bytes are copied. */
+static int k_select(const act_inst *a, act_list *in, act_list *out, ck_err *e)
+{
+	char msg[120];
+	if (a->n_list != in->n || is_perm(a->list, a->n_list)) {
+		snprintf(msg, sizeof msg, "order must be a permutation of the %zu tensors", in->n);
+		return perr(e, a, msg);
+	}
+	if (list_alloc(out, in->n, e))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < in->n; i++) {
+		out->t[i] = in->t[a->list[i]];
+		in->t[a->list[i]].owned = 0;
+	}
 	return 0;
 }
 
@@ -385,20 +603,6 @@ static int k_first(const act_inst *a, act_list *in, act_list *out, ck_err *e)
 	return 0;
 }
 
-/* Apply a one-tensor kernel to every tensor of the list. */
-static int each(const act_inst *a, act_list *in, act_list *out, int planning, ck_err *e,
-	int (*fn)(const act_inst *, act_t *, act_t *, int, ck_err *))
-{
-	if (list_alloc(out, in->n, e))
-		return CK_ENOMEM;
-	for (size_t i = 0; i < in->n; i++) {
-		int rc = fn(a, &in->t[i], &out->t[i], planning, e);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
 static int k_copy(const act_inst *a, act_t *in, act_t *out, int planning, ck_err *e)
 {
 	(void)a, (void)planning, (void)e;
@@ -407,7 +611,25 @@ static int k_copy(const act_inst *a, act_t *in, act_t *out, int planning, ck_err
 	return 0;
 }
 
-/* scale / unscale in a chain: the tensor's own buffer when it owns one, else a copy. */
+/* Apply a one-tensor kernel to every tensor of the list. */
+static int each(const act_inst *a, act_list *in, act_list *out, int planning, ck_err *e,
+	int (*fn)(const act_inst *, act_t *, act_t *, int, ck_err *))
+{
+	if (list_alloc(out, in->n, e))
+		return CK_ENOMEM;
+	for (size_t i = 0; i < in->n; i++) {
+		int skip = a->only && !(i < 32 && (a->only >> i & 1)); /* `only`: the others pass */
+		int rc = skip ? k_copy(a, &in->t[i], &out->t[i], planning, e) : fn(a, &in->t[i], &out->t[i], planning, e);
+		if (rc)
+			return rc;
+	}
+	if (a->only && in->n < 32 && a->only >> in->n)
+		return perr(e, a, "only names a tensor the chain does not have here");
+	return 0;
+}
+
+
+/* scale / unscale / add / subtract in a chain: the tensor's own buffer when it owns one, else a copy. */
 static int k_scale(const act_inst *a, act_t *in, act_t *out, int planning, ck_err *e)
 {
 	*out = *in;
@@ -422,6 +644,8 @@ static int k_scale(const act_inst *a, act_t *in, act_t *out, int planning, ck_er
 		out->data = copy;
 		out->owned = 1;
 	}
+	if (a->kind == VOCAB_ADD || a->kind == VOCAB_SUBTRACT)
+		return act_add(out->dtype, out->data, out->nbytes, a->kind == VOCAB_ADD ? a->by : -a->by, e);
 	return act_scale(out->dtype, out->data, out->nbytes, a->kind == VOCAB_UNSCALE, a->by, e);
 }
 
@@ -443,7 +667,13 @@ static int run_one(const act_inst *a, act_list *in, act_list *out, int planning,
 	case VOCAB_DUPLICATE: return k_duplicate(a, in, out, e);
 	case VOCAB_FIRST: return k_first(a, in, out, e);
 	case VOCAB_SCALE:
-	case VOCAB_UNSCALE: return each(a, in, out, planning, e, k_scale);
+	case VOCAB_UNSCALE:
+	case VOCAB_ADD:
+	case VOCAB_SUBTRACT: return each(a, in, out, planning, e, k_scale);
+	case VOCAB_UNFLATTEN: return each(a, in, out, planning, e, k_unflatten);
+	case VOCAB_FLATTEN: return each(a, in, out, planning, e, k_flatten);
+	case VOCAB_PERMUTE: return each(a, in, out, planning, e, k_permute);
+	case VOCAB_SELECT: return k_select(a, in, out, e);
 	default: return perr(e, a, "not implemented");
 	}
 }
@@ -600,6 +830,35 @@ int act_scale(ck_dtype dt, void *data, uint64_t nbytes, int div, double by, ck_e
 		return 0;
 	}
 	return ck_errf(e, CK_EINVALID, "scaling a %s tensor is not supported", ck_dtype_short_name(dt));
+}
+
+int act_add(ck_dtype dt, void *data, uint64_t nbytes, double value, ck_err *e)
+{
+	uint64_t n = nbytes / ck_dtype_size(dt);
+	if (dt == CK_DT_F64) {
+		double *x = data;
+		for (uint64_t i = 0; i < n; i++)
+			x[i] += value;
+		return 0;
+	}
+	float v = (float)value; /* PyTorch's opmath for a scalar operand of a float32/16 tensor */
+	if (dt == CK_DT_F32) {
+		float *x = data;
+		for (uint64_t i = 0; i < n; i++)
+			x[i] += v;
+		return 0;
+	}
+	if (dt == CK_DT_BF16 || dt == CK_DT_F16) {
+		uint16_t *x = data;
+		if (dt == CK_DT_BF16)
+			for (uint64_t i = 0; i < n; i++)
+				x[i] = cast_f32_to_bf16(cast_bf16_to_f32(x[i]) + v);
+		else
+			for (uint64_t i = 0; i < n; i++)
+				x[i] = cast_f32_to_f16(cast_f16_to_f32(x[i]) + v);
+		return 0;
+	}
+	return ck_errf(e, CK_EINVALID, "adding to a %s tensor is not supported", ck_dtype_short_name(dt));
 }
 
 void act_nan_to_zero(ck_dtype dt, void *data, uint64_t nbytes)

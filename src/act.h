@@ -10,13 +10,20 @@
 #include "tensor.h"
 #include "vocab.h"
 
+#define ACT_MAX_LIST 8 /* items of a list parameter (sizes, axes, order) */
+
 /* An action with its parameters evaluated. */
 typedef struct act_inst {
 	vocab_kind kind;
-	long long groups, dim, axis, parts, shift;
-	double by;   /* scale, unscale */
-	int off;     /* scale, unscale: `when` was false, the step passes the tensor on */
+	long long groups, dim, axis, parts, shift, count;
+	double by;   /* scale, unscale: the factor; add, subtract: the value */
+	int off;     /* scale, unscale, add, subtract: `when` was false, the step passes the tensor on */
+	int has_list;
+	size_t n_list;
+	long long list[ACT_MAX_LIST]; /* the step's list parameter: sizes, axes or order */
+	unsigned only; /* `only`: bit i set applies the step to tensor i of the list; 0: to every one */
 	char over[32];
+	const char *via; /* the rule-file function the step came from, or NULL */
 	rule_pos pos;
 } act_inst;
 
@@ -35,12 +42,21 @@ typedef struct act_list {
 	act_t *t;
 } act_list;
 
+/* A parameter's value: num for INT, NUM, COND; n and list for LIST. */
+typedef struct act_pval {
+	double num;
+	size_t n;
+	long long list[ACT_MAX_LIST];
+} act_pval;
+
 /* Evaluates one parameter of the type its spec declares: INT (an integer, else an error), NUM
- * (a number), COND (1 or 0 by expr_truthy). */
-typedef int (*act_param_fn)(void *ctx, const rule_param *p, vocab_ptype type, double *out, ck_err *e);
+ * (a number), COND (1 or 0 by expr_truthy), LIST (at most ACT_MAX_LIST integers). */
+typedef int (*act_param_fn)(void *ctx, const rule_param *p, vocab_ptype type, act_pval *out, ck_err *e);
 
 /* Resolve a rule's chain for a direction (0 = HF->CS as written, 1 = CS->HF: inverses,
- * reversed). n_targets sizes split/duplicate when not given. *out is malloc'd. */
+ * reversed, each with its parameters inverted: permutations inverted, flatten <-> unflatten
+ * sizes, roll's shift negated). n_targets sizes split/duplicate when not given. *out is
+ * malloc'd. */
 int act_chain_resolve(const rule_key *k, int dir, size_t n_targets, act_param_fn fn, void *ctx,
 	act_inst **out, size_t *out_n, ck_err *e);
 
@@ -54,6 +70,9 @@ void act_list_dispose(act_list *l);
  * (round-to-nearest-even); division multiplies by the reciprocal, as PyTorch's CPU kernel
  * does for a scalar divisor. Floating dtypes only. */
 int act_scale(ck_dtype dt, void *data, uint64_t nbytes, int div, double by, ck_err *e);
+/* Add value to every element as PyTorch's `tensor + scalar`: float32 math (float64 for f64)
+ * rounded to the dtype (round-to-nearest-even). Floating dtypes only. */
+int act_add(ck_dtype dt, void *data, uint64_t nbytes, double value, ck_err *e);
 /* Every NaN of a floating tensor becomes +0 (other values and integer tensors untouched). */
 void act_nan_to_zero(ck_dtype dt, void *data, uint64_t nbytes);
 

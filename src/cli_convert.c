@@ -6,32 +6,45 @@
 #include <string.h>
 #include "cli.h"
 #include "conv.h"
+#include "cscs.h"
 
 static const char usage[] =
-	"usage: ckconv convert SRC [-o OUT] [--model M] [--src-fmt hf|cs-X.Y] [--tgt-fmt hf|cs-X.Y]\n"
-	"                      [--config FILE] [--rules DIR] [--dry-run] [--debug] [--force]\n"
-	"                      [--drop-unmatched-keys] [--shard-size 5GB] [--compress none|lz4] [--quiet]\n"
-	"                      [--no-mup-to-sp] [--no-progress] [--dtype bf16|f16|f32|f64]\n"
+	"usage: ckconv convert SRC [-o OUT | --output-dir DIR] [--model M] [--src-fmt hf|cs-X.Y|cs-auto]\n"
+	"                      [--tgt-fmt hf|cs-X.Y|cs-current] [--config FILE] [--rules DIR] [--dry-run]\n"
+	"                      [--debug] [--force] [--drop-unmatched-keys] [--hf-shard-size 10GB]\n"
+	"                      [--compress none|lz4] [--dtype bf16|f16|f32|f64] [--no-mup-to-sp]\n"
+	"                      [--export-safetensors] [--no-progress-bar] [--quiet]\n"
 	"\n"
 	"HF -> CS: SRC is an HF directory (config.json + safetensors or PyTorch .bin), a .safetensors\n"
-	"  or .bin file or a *.index.json; writes OUT.mdl (packed HDF5) and OUT.yaml (CS params).\n"
+	"  or .bin file or a *.index.json; writes a packed .mdl (HDF5) and its CS params .yaml.\n"
 	"CS -> HF: SRC is a packed .mdl; --config names its params YAML (default: SRC with .yaml);\n"
-	"  writes the directory OUT with config.json and safetensors (sharded above --shard-size).\n"
+	"  writes an HF directory with config.json and safetensors (sharded above --hf-shard-size).\n"
+	"Where: -o OUT writes OUT.mdl + OUT.yaml (HF: the directory OUT). -o DIR/ (or an existing\n"
+	"directory, or .) and --output-dir DIR (created if missing) use the reference converter's names\n"
+	"there; without either they go where the reference puts them: HF -> CS\n"
+	"<ckpt dir>/<name>_to_cs-X.Y.mdl and <config dir>/<config name>_to_cs-X.Y.yaml, CS -> HF\n"
+	"<ckpt dir>/<name>_to_hf/ (<name>: the file name less its alphabetic extensions).\n"
 	"--model is optional when config.json (architectures/model_type) or the params (model.name)\n"
 	"identify the model. Nothing is written when any key fails to plan; --dry-run prints the plan.\n"
+	"--src-fmt cs-auto reads the release from the packed file; --tgt-fmt cs-current is the newest\n"
+	"release the model's rules know. HF weights are always written as safetensors\n"
+	"(--export-safetensors is accepted; ckconv does not write pytorch_model*.bin).\n"
 	"A muP checkpoint (CS -> HF) has its multipliers folded into the weights as its rules say,\n"
 	"so standard HF code computes the same function; --no-mup-to-sp keeps weights and config.\n"
 	"--dtype casts every floating tensor while streaming (round to nearest even, as PyTorch);\n"
-	"integer and bool tensors are never cast.\n";
+	"integer and bool tensors are never cast. --shard-size and --no-progress are other spellings\n"
+	"of --hf-shard-size and --no-progress-bar.\n";
 
 enum { O_MODEL = 256, O_SRC_FMT, O_TGT_FMT, O_CONFIG, O_RULES, O_SHARD_SIZE, O_DTYPE, O_COMPRESS,
-	O_DRY_RUN, O_DEBUG, O_FORCE, O_DROP, O_NO_MUP, O_NO_PROGRESS };
+	O_DRY_RUN, O_DEBUG, O_FORCE, O_DROP, O_NO_MUP, O_NO_PROGRESS, O_OUT_DIR, O_SAFETENSORS };
 
 static const struct option long_opts[] = {
 	{"output", required_argument, NULL, 'o'}, {"model", required_argument, NULL, O_MODEL},
 	{"src-fmt", required_argument, NULL, O_SRC_FMT}, {"tgt-fmt", required_argument, NULL, O_TGT_FMT},
 	{"config", required_argument, NULL, O_CONFIG}, {"rules", required_argument, NULL, O_RULES},
-	{"shard-size", required_argument, NULL, O_SHARD_SIZE},
+	{"shard-size", required_argument, NULL, O_SHARD_SIZE}, {"hf-shard-size", required_argument, NULL, O_SHARD_SIZE},
+	{"output-dir", required_argument, NULL, O_OUT_DIR}, {"export-safetensors", no_argument, NULL, O_SAFETENSORS},
+	{"no-progress-bar", no_argument, NULL, O_NO_PROGRESS},
 	{"dtype", required_argument, NULL, O_DTYPE}, {"compress", required_argument, NULL, O_COMPRESS},
 	{"dry-run", no_argument, NULL, O_DRY_RUN}, {"debug", no_argument, NULL, O_DEBUG},
 	{"force", no_argument, NULL, O_FORCE}, {"drop-unmatched-keys", no_argument, NULL, O_DROP},
@@ -43,12 +56,14 @@ static int parse_args(int argc, char **argv, conv_opts *a, ck_err *e)
 	const char *v;
 	int c;
 	memset(a, 0, sizeof *a);
-	a->shard_size = 5000000000ULL;
+	a->shard_size = 10000000000ULL; /* the reference's --hf-shard-size default, 10GB */
 	for (optind = 0; (c = cli_getopt(argc, argv, "convert", "o:qh", long_opts, &v, e)) != -1;) {
 		switch (c) {
 		case CLI_OPT_ERROR: return CK_EINVALID;
 		case 'h': fputs(usage, stdout); exit(0);
 		case 'o': a->out = v; break;
+		case O_OUT_DIR: a->out_dir = v; break;
+		case O_SAFETENSORS: break; /* what ckconv always writes */
 		case O_MODEL: a->model = v; break;
 		case O_SRC_FMT: a->src_fmt = v; break;
 		case O_TGT_FMT: a->tgt_fmt = v; break;
@@ -91,7 +106,13 @@ int cli_convert(int argc, char **argv, ck_err *e)
 	conv_opts o;
 	conv *c = NULL;
 	int rc;
-	if ((rc = parse_args(argc, argv, &o, e)) || (rc = conv_open(&o, &c, e)))
+	if ((rc = parse_args(argc, argv, &o, e)))
+		goto done;
+	if (cscs_wanted(&o)) { /* CS -> CS across releases: its own walk (cscs.c) */
+		rc = cscs_run(&o, e);
+		goto done;
+	}
+	if ((rc = conv_open(&o, &c, e)))
 		goto done;
 	if (!o.dry_run && (rc = conv_check_outputs(c, e)))
 		goto done;

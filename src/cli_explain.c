@@ -32,8 +32,12 @@ typedef struct ex {
 static void print_params(const ex *x, const rule_key *k)
 {
 	for (size_t i = 0; i < k->n_act; i++) {
-		const rule_act *a = &k->act[i];
-		printf("%s%s", i ? ", then " : "", a->name);
+		const rule_act *a = &k->act[i], *prev = i ? &k->act[i - 1] : NULL;
+		size_t fl = a->via ? strcspn(a->via, " ") : 0;
+		printf("%s", i ? ", then " : "");
+		if (a->via && (!prev || !prev->via || strncmp(prev->via, a->via, fl + 1))) /* a call's first step */
+			printf("[%.*s] ", (int)fl, a->via);
+		printf("%s", a->name);
 		if (a->n)
 			printf("(");
 		for (size_t j = 0; j < a->n; j++) {

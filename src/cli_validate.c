@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "act.h"
+#include "fn.h"
 #include "cli.h"
 #include "config.h"
 #include "h5ck.h"
@@ -477,6 +478,29 @@ static void check_file(lint *L, const char *path)
 	rule_set_free(s);
 }
 
+/* The functions a file defines, each with its steps and the inverse the loader derived. */
+static void print_functions(const char *path)
+{
+	rule_file *f = NULL;
+	ck_err e = {0};
+	if (rule_file_load(path, &f, &e))
+		return;
+	for (size_t i = 0; i < fn_table_count(f->fns); i++) {
+		const fn_def *d = fn_table_at(f->fns, i);
+		printf("%s:%d:%d: function %s(", d->pos.file, d->pos.line, d->pos.col, d->name);
+		for (size_t j = 0; j < d->n_params; j++)
+			printf("%s%s", j ? ", " : "", d->params[j]);
+		printf("):");
+		for (size_t j = 0; j < d->n_steps; j++)
+			printf("%s%s", j ? ", " : " ", d->steps[j].name);
+		printf("; inverse:");
+		for (size_t j = d->n_steps; j-- > 0;)
+			printf("%s%s", j + 1 < d->n_steps ? ", " : " ", vocab_name(vocab_get(d->steps[j].kind)->inverse));
+		printf("\n");
+	}
+	rule_file_free(f);
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static size_t check_dir(lint *L, const char *dir)
@@ -731,7 +755,10 @@ int cli_validate(int argc, char **argv, ck_err *e)
 		if (path_is_dir(paths[i])) {
 			count += check_dir(&L, paths[i]);
 		} else {
+			int before = L.errors;
 			check_file(&L, paths[i]);
+			if (L.errors == before) /* a file named on its own: its functions too */
+				print_functions(paths[i]);
 			count++;
 		}
 	}

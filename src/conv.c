@@ -14,6 +14,7 @@
 #include "conv.h"
 #include "exec.h"
 #include "h5ck.h"
+#include "outpath.h"
 #include "layers.h"
 #include "path.h"
 #include "shard.h"
@@ -42,11 +43,31 @@ typedef struct comp {
 	const rule_mup *keep_mup; /* --no-mup-to-sp: carry these muP keys into config.json */
 } comp;
 
+/* What differs between the two directions, indexed by the source side and picked once
+ * (conv_open); every step below runs through it, so no step asks which way it goes. */
+typedef struct way {
+	int sink_concurrent;  /* the output format takes tensors from the I/O thread (safetensors) */
+	int (*read_config)(conv *j, ck_err *e);
+	int (*companions)(const conv *j, char **params, char **files, ck_err *e); /* inputs beside the source */
+	int (*configs)(conv *j, ck_err *e);  /* configs converted, muP detected and folded */
+	int (*plan)(conv *j, plan_opts *po, ck_err *e);
+	int (*check_out)(const conv *j, ck_err *e);
+	int (*begin)(const conv *j, txn **tx, ck_err *e);
+	int (*write)(conv *j, txn *tx, ck_err *e);
+	void (*print_configs)(const conv *j, FILE *f);
+	int (*compare)(conv *j, ck_err *e);
+} way;
+
 /* Everything one conversion holds; released in one place whatever happens. */
 struct conv {
 	conv_opts a;
-	int dir; /* 0: HF -> CS, 1: CS -> HF */
-	char *rules_dir, *rules_path, *tgt_fmt, *src_fmt, *out;
+	rule_side from, to;  /* the source side and the target side */
+	const way *w;        /* what the direction does at each step (ways[from]) */
+	char *rules_dir, *rules_path, *out;
+	char *out_params;    /* CS target: the params YAML when not OUT.yaml (outpath.h) */
+	char *out_mkdir;     /* the output directory to create first, or NULL */
+	char *fmt[2];        /* per side: "hf", "cs-X.Y" */
+	const char *src_fmt, *tgt_fmt; /* fmt[from], fmt[to] */
 	rule_set *rs;        /* the model file (and, single-component, its rules) */
 	size_t n;
 	comp *c;
@@ -57,6 +78,9 @@ struct conv {
 	ck_tsrc *mdl;        /* CS -> HF: the packed source */
 	plan p;              /* HF -> CS: one plan for the one packed output */
 	int have_plan;
+	size_t n_plans;
+	plan **plans;        /* every plan made: &p (HF -> CS), each component's (CS -> HF) */
+	size_t n_src;        /* source tensors planned from */
 	text notes;          /* "ckconv: note: ..." lines, shown once the conversion is planned */
 	json_t *hf_single;   /* HF -> CS, single component: its config.json */
 	const char *against; /* conv_compare: the reference checkpoint */
@@ -79,9 +103,12 @@ static void conv_dispose(conv *j)
 	free(j->c);
 	free(j->rules_dir);
 	free(j->rules_path);
-	free(j->tgt_fmt);
-	free(j->src_fmt);
+	free(j->fmt[RULE_HF]);
+	free(j->fmt[RULE_CS]);
+	free(j->plans);
 	free(j->out);
+	free(j->out_params);
+	free(j->out_mkdir);
 	free(j->cfg_path);
 	rule_set_free(j->rs);
 	json_decref(j->params);
@@ -97,12 +124,14 @@ static int pick_direction(conv *j, ck_err *e)
 {
 	const char *sf = j->a.src_fmt, *tf = j->a.tgt_fmt;
 	if (sf)
-		j->dir = strcmp(sf, "hf") != 0;
+		j->from = strcmp(sf, "hf") ? RULE_CS : RULE_HF;
 	else if (tf)
-		j->dir = strcmp(tf, "hf") == 0;
+		j->from = strcmp(tf, "hf") ? RULE_HF : RULE_CS;
 	else /* a damaged .mdl is still a packed source: its reader says what is wrong with it */
-		j->dir = !path_is_dir(j->a.src) &&
-			(h5ck_is_hdf5(j->a.src) || path_ends_with(j->a.src, ".mdl") || path_ends_with(j->a.src, ".h5"));
+		j->from = !path_is_dir(j->a.src) &&
+			(h5ck_is_hdf5(j->a.src) || path_ends_with(j->a.src, ".mdl") || path_ends_with(j->a.src, ".h5")) ? RULE_CS
+															 : RULE_HF;
+	j->to = !j->from;
 	if (sf && strcmp(sf, "hf") && strncmp(sf, "cs-", 3))
 		return ck_errf(e, CK_EINVALID, "--src-fmt '%s': expected hf or cs-X.Y", sf);
 	if (tf && strcmp(tf, "hf") && strncmp(tf, "cs-", 3))
@@ -147,22 +176,26 @@ static int detect_components(const char *rules_dir, const char *src, char **out_
 				   "there; pass --model (see 'ckconv list')", src);
 }
 
-static int load_rules(conv *j, json_t *hf_single, ck_err *e)
+/* The model: --model, else detected from the config read (HF config.json or CS params), else
+ * (an HF directory without config.json) from its component directories. */
+static int load_rules(conv *j, ck_err *e)
 {
 	int rc;
 	const rule_file *f;
+	const char *given[2];
 	j->rules_dir = cli_rules_dir(j->a.rules);
 	if (j->a.model)
 		rc = rule_find_model(j->rules_dir, j->a.model, &j->rules_path, e);
-	else if (j->dir == 0 && !hf_single)
+	else if (!j->hf_single && !j->params)
 		rc = detect_components(j->rules_dir, j->a.src, &j->rules_path, e);
 	else
-		rc = rule_detect_model(j->rules_dir, j->dir == 0 ? hf_single : NULL, j->dir == 1 ? j->params : NULL,
-			j->cfg_path, &j->rules_path, e);
+		rc = rule_detect_model(j->rules_dir, j->hf_single, j->params, j->cfg_path, &j->rules_path, e);
 	if (rc || (rc = rule_set_load(j->rules_path, &j->rs, e)))
 		return rc;
 	f = j->rs->files[0];
-	const char *cs = j->dir == 0 ? j->a.tgt_fmt : j->a.src_fmt;
+	given[j->from] = j->a.src_fmt;
+	given[j->to] = j->a.tgt_fmt;
+	const char *cs = given[RULE_CS];
 	if (!cs) {
 		if (!f->n_fmt)
 			return ck_errf(e, CK_EINVALID, "%s: declares no CS formats", f->path);
@@ -174,8 +207,10 @@ static int load_rules(conv *j, json_t *hf_single, ck_err *e)
 			snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", f->fmt[i]);
 		return ck_errf(e, CK_EINVALID, "model %s does not support format %s (supported: hf, %s)", f->model, cs, list);
 	}
-	j->tgt_fmt = strdup(j->dir == 0 ? cs : "hf");
-	j->src_fmt = strdup(j->dir == 0 ? "hf" : cs);
+	if (!(j->fmt[RULE_HF] = strdup("hf")) || !(j->fmt[RULE_CS] = strdup(cs)))
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	j->src_fmt = j->fmt[j->from];
+	j->tgt_fmt = j->fmt[j->to];
 	return 0;
 }
 
@@ -223,10 +258,12 @@ static int single_hf_config(conv *j, json_t **out, ck_err *e)
 	char *tmp = NULL;
 	int rc;
 	*out = NULL;
-	if (j->a.config) {
+	/* --config DIR: the reference's form for a multi-component model (the outer directory) */
+	const char *dir = j->a.config && path_is_dir(j->a.config) ? j->a.config : j->a.src;
+	if (j->a.config && dir != j->a.config) {
 		j->cfg_path = strdup(j->a.config);
-	} else if (path_is_dir(j->a.src)) {
-		if (asprintf(&j->cfg_path, "%s/config.json", j->a.src) < 0)
+	} else if (path_is_dir(dir)) {
+		if (asprintf(&j->cfg_path, "%s/config.json", dir) < 0)
 			j->cfg_path = NULL;
 		else if (!cli_exists(j->cfg_path))
 			return 0; /* maybe a multi-component directory */
@@ -307,7 +344,7 @@ static void note_unused(conv *j, const char *what, char *warn)
 {
 	if (warn && *warn)
 		text_printf(&j->notes, "ckconv: note: %s config keys with no %s counterpart, not carried over: %s\n", what,
-			j->dir == 0 ? "CS" : "HF", warn);
+			rule_side_label(j->to), warn);
 	free(warn);
 }
 
@@ -356,7 +393,7 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 		if (nested)
 			text_printf(&j->notes, "ckconv: note: %s\n", nested);
 		free(nested);
-		rc = config_convert(c->rs, 0, c->hf, where ? where : c->dir, &c->cs, &warn, e);
+		rc = config_convert(c->rs, RULE_HF, c->hf, where ? where : c->dir, &c->cs, &warn, e);
 		note_unused(j, c->rc ? c->rc->dir : f->model, warn);
 		free(where);
 		where = NULL;
@@ -370,7 +407,7 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 	if (!f->n_comp) {
 		model = json_incref(j->c[0].cs);
 	} else { /* the model's own config rules see hf.<component dir>.<key> */
-		if ((rc = config_convert(j->rs, 0, hf_all, j->a.src, &model, NULL, e)))
+		if ((rc = config_convert(j->rs, RULE_HF, hf_all, j->a.src, &model, NULL, e)))
 			goto done;
 		for (size_t i = 0; i < j->n; i++)
 			json_object_set(model, j->c[i].rc->config, j->c[i].cs);
@@ -472,7 +509,7 @@ static int convert_configs_to_hf(conv *j, ck_err *e)
 		c->env_cs = json_pack("{sO}", "model", c->cs);
 		if ((rc = mup_prepare(j, c, e)))
 			return rc;
-		rc = config_convert_vars(c->rs, 1, c->cs, j->cfg_path, j->vars, &c->hf, &warn, e);
+		rc = config_convert_vars(c->rs, RULE_CS, c->cs, j->cfg_path, j->vars, &c->hf, &warn, e);
 		for (size_t k = 0; !rc && c->keep_mup && k < c->keep_mup->n_drop; k++) {
 			json_t *v = config_path_get(c->env_cs, "model"); /* the original, for muP-aware HF code */
 			v = json_object_get(v, c->keep_mup->drop[k]);
@@ -484,7 +521,7 @@ static int convert_configs_to_hf(conv *j, ck_err *e)
 	if (rc || !f->n_comp)
 		return rc;
 	/* model-level rules write hf.<component dir>.<key> */
-	if ((rc = config_convert_vars(j->rs, 1, model, j->cfg_path, j->vars, &top, NULL, e)))
+	if ((rc = config_convert_vars(j->rs, RULE_CS, model, j->cfg_path, j->vars, &top, NULL, e)))
 		return rc;
 	for (size_t i = 0; i < j->n; i++) {
 		json_t *part = json_object_get(top, j->c[i].rc->dir);
@@ -532,22 +569,20 @@ static char *provenance(const conv *j, json_t *carried)
 	return s;
 }
 
-static char *default_out(const conv *j)
+/* -o, --output-dir or the reference's names and places (outpath.h). */
+static int choose_outputs(conv *j, ck_err *e)
 {
-	char *copy = strdup(j->a.src), *base, *out = NULL;
-	if (!copy)
-		return NULL;
-	size_t n = strlen(copy);
-	while (n > 1 && copy[n - 1] == '/')
-		copy[--n] = '\0';
-	base = basename(copy);
-	n = strlen(base);
-	if (path_ends_with(base, ".mdl"))
-		n -= 4;
-	if (asprintf(&out, "%.*s_to_%s%s", (int)n, base, j->tgt_fmt, j->dir == 0 ? ".mdl" : "") < 0)
-		out = NULL;
-	free(copy);
-	return out;
+	outpath op;
+	int multi = j->rs->files[0]->n_comp > 0;
+	outpath_in in = {.src = j->a.src, .config = j->from == RULE_HF && !multi ? j->cfg_path : NULL, .tgt = j->tgt_fmt,
+		.to_hf = j->to == RULE_HF, .multi = j->from == RULE_HF && multi, .out = j->a.out, .out_dir = j->a.out_dir};
+	int rc = outpath_choose(&in, &op, e);
+	if (rc)
+		return rc;
+	j->out = op.ckpt;
+	j->out_params = op.params;
+	j->out_mkdir = op.mkdir;
+	return 0;
 }
 
 /* OUT.mdl (or .h5), its params OUT.yaml and carried files OUT.hf-files/ (base = OUT minus .mdl). */
@@ -567,6 +602,22 @@ static int cs_paths(const char *out, char **mdl, char **yaml, char **files, ck_e
 	return 0;
 }
 
+/* The outputs of an HF -> CS run: cs_paths of OUT, the params where outpath put them. */
+static int out_cs_paths(const conv *j, char **mdl, char **yaml, char **files, ck_err *e)
+{
+	int rc = cs_paths(j->out, mdl, yaml, files, e);
+	if (!rc && j->out_params) {
+		free(*yaml);
+		if (!(*yaml = strdup(j->out_params))) {
+			free(*mdl);
+			free(*files);
+			*mdl = *files = NULL;
+			return ck_errf(e, CK_ENOMEM, "out of memory");
+		}
+	}
+	return rc;
+}
+
 /* 0, or an error when the existing output `out` is an input or a directory holding one. */
 static int out_vs_input(const char *out, const char *in, ck_err *e)
 {
@@ -581,35 +632,56 @@ static int out_vs_input(const char *out, const char *in, ck_err *e)
 	return rc;
 }
 
+/* An HF source is its directory (or file) and --config: nothing beside it is read. */
+static int hf_companions(const conv *j, char **params, char **files, ck_err *e)
+{
+	(void)j, (void)e;
+	*params = *files = NULL;
+	return 0;
+}
+
+/* A packed source is read with its params (SRC.yaml unless --config) and carried files. */
+static int cs_companions(const conv *j, char **params, char **files, ck_err *e)
+{
+	char *mdl = NULL;
+	int rc = cs_paths(j->a.src, &mdl, params, files, e);
+	free(mdl);
+	return rc;
+}
+
 /* --force replaces outputs, never the checkpoint or config being read. */
 static int check_not_input(const conv *j, const char *out, ck_err *e)
 {
-	char *mdl = NULL, *yaml = NULL, *files = NULL;
+	char *params = NULL, *files = NULL;
 	int rc;
 	if (!cli_exists(out))
 		return 0;
-	if (j->dir == 1 && (rc = cs_paths(j->a.src, &mdl, &yaml, &files, e)))
+	if ((rc = j->w->companions(j, &params, &files, e)))
 		return rc;
 	rc = out_vs_input(out, j->a.src, e);
 	if (!rc)
-		rc = out_vs_input(out, j->a.config ? j->a.config : yaml, e); /* yaml: the default params */
-	if (!rc && j->dir == 1) /* the packed source's carried files are an input too */
+		rc = out_vs_input(out, j->a.config ? j->a.config : params, e);
+	if (!rc) /* a packed source's carried files are an input too */
 		rc = out_vs_input(out, files, e);
-	free(mdl);
-	free(yaml);
+	free(params);
 	free(files);
 	return rc;
 }
 
 /* Before any work: the outputs are not inputs, and are absent or (--force) replaceable. The
- * transaction checks again when it takes them. */
-static int check_out(const conv *j, ck_err *e)
+ * transaction checks again when it takes them. An HF output is one directory. */
+static int check_out_hf(const conv *j, ck_err *e)
+{
+	int rc = check_not_input(j, j->out, e);
+	return rc ? rc : txn_check(j->out, TXN_MODEL, j->a.force, e);
+}
+
+/* A packed output is three: OUT.mdl, OUT.yaml, OUT.hf-files/. */
+static int check_out_cs(const conv *j, ck_err *e)
 {
 	char *mdl, *yaml, *files;
 	int rc;
-	if (j->dir == 1)
-		return (rc = check_not_input(j, j->out, e)) ? rc : txn_check(j->out, TXN_MODEL, j->a.force, e);
-	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
+	if ((rc = out_cs_paths(j, &mdl, &yaml, &files, e)))
 		return rc;
 	if (!(rc = check_not_input(j, mdl, e)) && !(rc = check_not_input(j, yaml, e)) && !(rc = check_not_input(j, files, e)) &&
 		!(rc = txn_check(mdl, TXN_FILE, j->a.force, e)) && !(rc = txn_check(yaml, TXN_FILE, j->a.force, e)))
@@ -657,6 +729,19 @@ static int carry_to_cs(const conv *j, const char *tmpdir, json_t *sums, ck_err *
 	return rc;
 }
 
+/* For the progress line: the first target of the group run once `done` targets are written. */
+static const char *next_target(const void *ctx, size_t done)
+{
+	const plan *p = ctx;
+	size_t k = 0;
+	for (size_t i = 0; i < p->n_groups; i++) {
+		if (k >= done && p->g[i].n_out)
+			return p->out[p->g[i].out[0]].name;
+		k += p->g[i].n_out;
+	}
+	return NULL;
+}
+
 /* Execute a plan into a sink with the progress display the options ask for. */
 static int run_plan(const conv *j, const plan *p, ck_tsink *sink, const char *label, ck_err *e)
 {
@@ -664,12 +749,12 @@ static int run_plan(const conv *j, const plan *p, ck_tsink *sink, const char *la
 	uint64_t total = 0;
 	for (size_t i = 0; i < p->n_out; i++)
 		total += p->out[i].nbytes;
-	progress_begin(&pg, label, total, j->a.quiet || j->a.no_progress);
+	progress_begin(&pg, label, total, j->a.quiet || j->a.no_progress, next_target, p);
 	int rc = exec_run(p, sink, progress_step, &pg, e);
 	if (!rc)
 		progress_end(&pg, p->n_out, total);
-	else if (pg.tty && !pg.off)
-		fputc('\n', stderr);
+	else
+		progress_abort(&pg);
 	return rc;
 }
 
@@ -683,7 +768,7 @@ static int write_cs(conv *j, txn *tx, ck_err *e)
 	h5ck_opts ho = {0};
 	json_t *sums = json_object();
 	int rc, any = 0;
-	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
+	if ((rc = out_cs_paths(j, &mdl, &yaml, &files, e)))
 		goto done;
 	/* an OUT.hf-files left empty is no output: the transaction removes an older one (--force) */
 	if ((rc = txn_add(tx, files, TXN_DIR, &ftmp, e)) || (rc = txn_add(tx, yaml, TXN_FILE, &ytmp, e)) ||
@@ -711,9 +796,9 @@ static int write_cs(conv *j, txn *tx, ck_err *e)
 	}
 	if ((rc = ck_tsink_commit(sink, e)) || (rc = txn_commit(tx, e)))
 		goto done;
-	if (!j->a.quiet)
-		fprintf(stderr, "ckconv: wrote %s (%zu tensors) and %s%s%s\n", mdl, j->p.n_out, yaml, any ? " and " : "",
-			any ? files : "");
+	if (!j->a.quiet) /* the reference's lines, on stdout as there */
+		printf("Checkpoint saved to %s\nConfig saved to %s\n%s%s%s", mdl, yaml, any ? "Files saved to " : "",
+			any ? files : "", any ? "\n" : "");
 done:
 	json_decref(sums);
 	free(mdl);
@@ -910,8 +995,11 @@ static int write_hf(conv *j, txn *tx, ck_err *e)
 	}
 	if (!rc && !(rc = carry_check(got, want, files, e)))
 		rc = txn_commit(tx, e);
-	if (!rc && !j->a.quiet)
-		fprintf(stderr, "ckconv: wrote %s (%zu component%s)\n", j->out, j->n, j->n == 1 ? "" : "s");
+	if (!rc && !j->a.quiet) { /* the reference's lines, on stdout as there */
+		printf("Checkpoint saved to %s\n", j->out);
+		for (size_t i = 0; i < j->n; i++)
+			printf("Config saved to %s/%s%sconfig.json\n", j->out, j->c[i].rc ? j->c[i].rc->dir : "", j->c[i].rc ? "/" : "");
+	}
 done:
 	json_decref(got);
 	json_decref(want);
@@ -928,14 +1016,18 @@ static int plan_to_cs(conv *j, plan_opts *po, ck_err *e)
 	if (rc)
 		return rc;
 	j->have_plan = 1;
+	if (!(j->plans = ck_calloc(e, 1, sizeof *j->plans)))
+		return CK_ENOMEM;
+	j->plans[j->n_plans++] = &j->p;
 	for (size_t i = 0; i < j->n; i++) {
 		comp *c = &j->c[i];
 		if ((rc = shard_refuse_member(c->dir, e)) || (rc = cli_open_source(c->dir, &c->src, e)))
 			return rc;
-		rc = plan_add(&j->p, c->rs, 0, c->src, "", "", c->hf, c->env_cs, po, e);
+		j->n_src += c->src->n;
+		rc = plan_add(&j->p, c->rs, RULE_HF, c->src, "", "", c->hf, c->env_cs, po, e);
 		if (rc && e->code)
 			return rc;
-		if (!rc && (rc = layers_check(c->rs, 0, c->src, "", c->hf, c->env_cs, c->dir, e)))
+		if (!rc && (rc = layers_check(c->rs, RULE_HF, c->src, "", c->hf, c->env_cs, c->dir, e)))
 			return rc;
 	}
 	print_problems(&j->p);
@@ -970,19 +1062,23 @@ static int plan_to_hf(conv *j, plan_opts *po, ck_err *e)
 	if ((rc = path_ends_with(j->a.src, ".mdl") || path_ends_with(j->a.src, ".h5") ? h5ck_open(j->a.src, &j->mdl, e)
 										 : cli_open_source(j->a.src, &j->mdl, e)))
 		return rc;
-	if (!(claimed = ck_calloc(e, j->mdl->n, 1)))
+	j->n_src = j->mdl->n;
+	if (!(claimed = ck_calloc(e, j->mdl->n, 1)) || !(j->plans = ck_calloc(e, j->n, sizeof *j->plans))) {
+		free(claimed);
 		return CK_ENOMEM;
+	}
 	po->claimed = j->n > 1 ? claimed : NULL;
 	for (size_t i = 0; i < j->n; i++) {
 		comp *c = &j->c[i];
 		if ((rc = plan_init(&c->p, e)))
 			goto done;
 		c->have_plan = 1;
+		j->plans[j->n_plans++] = &c->p;
 		po->mup = c->mup;
-		rc = plan_add(&c->p, c->rs, 1, j->mdl, "model.", "", c->hf, c->env_cs, po, e);
+		rc = plan_add(&c->p, c->rs, RULE_CS, j->mdl, "model.", "", c->hf, c->env_cs, po, e);
 		if (rc && e->code)
 			goto done;
-		if (!rc && (rc = layers_check(c->rs, 1, j->mdl, "model.", c->hf, c->env_cs, j->a.src, e)))
+		if (!rc && (rc = layers_check(c->rs, RULE_CS, j->mdl, "model.", c->hf, c->env_cs, j->a.src, e)))
 			goto done;
 		if (!rc && j->sideband)
 			finalize_sparsity(j, &c->p);
@@ -1029,18 +1125,22 @@ static int set_vars(conv *j, ck_err *e)
 		abs = NULL;
 	}
 	unsigned maj = 0, min = 0;
-	sscanf(j->src_fmt && j->dir == 1 ? j->src_fmt : j->tgt_fmt ? j->tgt_fmt : "", "cs-%u.%u", &maj, &min);
+	sscanf(j->fmt[RULE_CS], "cs-%u.%u", &maj, &min);
 	j->vars = json_pack("{so si si}", "out", paths, "cs_major", (int)maj, "cs_minor", (int)min);
 	return 0;
 }
 
-/* One writer per output base name (OUT for a directory, OUT less .mdl/.h5 for a packed file). */
-static int begin_outputs(const conv *j, txn **tx, ck_err *e)
+/* One writer per output base name: an HF output is its directory OUT ... */
+static int begin_hf(const conv *j, txn **tx, ck_err *e)
+{
+	return txn_begin(j->out, j->a.force, j->a.quiet ? NULL : stderr, tx, e);
+}
+
+/* ... a packed one OUT less .mdl/.h5 (OUT.mdl, OUT.yaml, OUT.hf-files). */
+static int begin_cs(const conv *j, txn **tx, ck_err *e)
 {
 	char *mdl = NULL, *yaml = NULL, *files = NULL;
 	int rc;
-	if (j->dir == 1)
-		return txn_begin(j->out, j->a.force, j->a.quiet ? NULL : stderr, tx, e);
 	if ((rc = cs_paths(j->out, &mdl, &yaml, &files, e)))
 		return rc;
 	yaml[strlen(yaml) - 5] = '\0'; /* OUT.yaml -> OUT */
@@ -1051,6 +1151,57 @@ static int begin_outputs(const conv *j, txn **tx, ck_err *e)
 	return rc;
 }
 
+/* The source's config: an HF model's config.json (none for a multi-component directory) ... */
+static int read_hf_config(conv *j, ck_err *e)
+{
+	return single_hf_config(j, &j->hf_single, e);
+}
+
+/* ... a packed checkpoint's params. */
+static int read_cs_config(conv *j, ck_err *e)
+{
+	return load_cs_params(j, e);
+}
+
+static int configs_to_cs(conv *j, ck_err *e)
+{
+	if (!j->hf_single && !j->rs->files[0]->n_comp)
+		return ck_errf(e, CK_ENOTFOUND, "%s/config.json: not found (pass --config)", j->a.src);
+	return convert_configs_to_cs(j, j->hf_single, e);
+}
+
+/* The --dry-run listing's configs: the params to be written ... */
+static void print_params(const conv *j, FILE *f)
+{
+	char *text = valio_yaml_dumps(j->params);
+	if (text)
+		fprintf(f, "--- params (yaml)\n%s", text);
+	free(text);
+}
+
+/* ... or each component's config.json. */
+static void print_hf_configs(const conv *j, FILE *f)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		char *text = valio_json_dumps(j->c[i].hf);
+		fprintf(f, "--- %s%sconfig.json\n%s", j->c[i].rc ? j->c[i].rc->dir : "", j->c[i].rc ? "/" : "", text ? text : "");
+		free(text);
+	}
+}
+
+static int no_compare(conv *j, ck_err *e)
+{
+	return ck_errf(e, CK_EINVALID, "%s: comparing needs a packed source", j->a.src);
+}
+
+
+static const way ways[2] = {
+	[RULE_HF] = {0, read_hf_config, hf_companions, configs_to_cs, plan_to_cs, check_out_cs, begin_cs, write_cs,
+		print_params, no_compare},
+	[RULE_CS] = {1, read_cs_config, cs_companions, convert_configs_to_hf, plan_to_hf, check_out_hf, begin_hf,
+		write_hf, print_hf_configs, compare_hf},
+};
+
 int conv_open(const conv_opts *o, conv **out, ck_err *e)
 {
 	conv *j = ck_calloc(e, 1, sizeof *j);
@@ -1060,20 +1211,19 @@ int conv_open(const conv_opts *o, conv **out, ck_err *e)
 	j->a = *o;
 	if ((rc = pick_direction(j, e)))
 		return rc;
-	if ((rc = j->dir == 0 ? single_hf_config(j, &j->hf_single, e) : load_cs_params(j, e)))
+	j->w = &ways[j->from];
+	if ((rc = j->w->read_config(j, e)) || (rc = load_rules(j, e)) || (rc = setup_comps(j, e)))
 		return rc;
-	if ((rc = load_rules(j, j->hf_single, e)) || (rc = setup_comps(j, e)))
+	if ((rc = choose_outputs(j, e)))
 		return rc;
-	if (j->dir == 0 && !j->hf_single && !j->rs->files[0]->n_comp)
-		return ck_errf(e, CK_ENOTFOUND, "%s/config.json: not found (pass --config)", j->a.src);
-	if (!(j->out = j->a.out ? strdup(j->a.out) : default_out(j)) || set_vars(j, e))
+	if (set_vars(j, e))
 		return ck_errf(e, CK_ENOMEM, "out of memory");
-	return j->dir == 0 ? convert_configs_to_cs(j, j->hf_single, e) : convert_configs_to_hf(j, e);
+	return j->w->configs(j, e);
 }
 
 int conv_check_outputs(const conv *c, ck_err *e)
 {
-	return check_out(c, e);
+	return c->w->check_out(c, e);
 }
 
 int conv_plan(conv *j, ck_err *e)
@@ -1083,17 +1233,16 @@ int conv_plan(conv *j, ck_err *e)
 	po.drop_unmatched = j->a.drop_unmatched;
 	po.debug = j->a.debug ? stdout : NULL;
 	po.vars = j->vars;
-	if ((rc = j->dir == 0 ? plan_to_cs(j, &po, e) : plan_to_hf(j, &po, e)))
+	if ((rc = j->w->plan(j, &po, e)))
 		return rc;
 	if (j->a.cast) {
 		static const char *const torch[] = {[CK_DT_F16] = "float16", [CK_DT_BF16] = "bfloat16",
 			[CK_DT_F32] = "float32", [CK_DT_F64] = "float64"};
-		if (j->dir == 0)
-			plan_set_dtype(&j->p, j->a.dtype);
-		for (size_t i = 0; j->dir == 1 && i < j->n; i++) {
-			plan_set_dtype(&j->c[i].p, j->a.dtype);
+		for (size_t i = 0; i < j->n_plans; i++)
+			plan_set_dtype(j->plans[i], j->a.dtype);
+		/* an HF config written (CS -> HF) records the dtype; one read (HF -> CS) is not written */
+		for (size_t i = 0; i < j->n; i++)
 			json_object_set_new(j->c[i].hf, "torch_dtype", json_string(torch[j->a.dtype]));
-		}
 	}
 	print_notes(j);
 	return 0;
@@ -1103,9 +1252,9 @@ void conv_print_plan(const conv *j, FILE *f)
 {
 	uint64_t peak = 0, one = 0; /* over the components, each converted on its own */
 	int overlap = 0, o;
-	for (size_t i = 0; i < (j->dir == 0 ? 1 : j->n); i++) {
-		const plan *p = j->dir == 0 ? &j->p : &j->c[i].p;
-		uint64_t b = exec_peak_bytes(p, j->dir == 1, &o), g = plan_peak_bytes(p); /* HF out: safetensors */
+	for (size_t i = 0; i < j->n_plans; i++) {
+		const plan *p = j->plans[i];
+		uint64_t b = exec_peak_bytes(p, j->w->sink_concurrent, &o), g = plan_peak_bytes(p);
 		plan_print(p, f);
 		peak = b > peak ? b : peak;
 		one = g > one ? g : one;
@@ -1115,36 +1264,26 @@ void conv_print_plan(const conv *j, FILE *f)
 		(double)one / (1 << 20), !overlap ? "no I/O overlap for these formats"
 				       : peak > one ? "two tensors while the I/O thread overlaps"
 						    : "the I/O overlap fits within it");
-	char *text = j->dir == 0 ? valio_yaml_dumps(j->params) : NULL;
-	if (text)
-		fprintf(f, "--- params (yaml)\n%s", text);
-	for (size_t i = 0; j->dir == 1 && i < j->n; i++) {
-		text = valio_json_dumps(j->c[i].hf);
-		fprintf(f, "--- %s%sconfig.json\n%s", j->c[i].rc ? j->c[i].rc->dir : "", j->c[i].rc ? "/" : "", text ? text : "");
-		free(text);
-		text = NULL;
-	}
-	free(text);
+	j->w->print_configs(j, f);
 }
 
 void conv_print_summary(const conv *j, FILE *f)
 {
-	size_t nsrc = 0, nout = 0;
-	for (size_t i = 0; i < j->n; i++) {
-		nsrc += j->dir == 0 ? j->c[i].src->n : 0;
-		nout += j->dir == 1 ? j->c[i].p.n_out : 0;
-	}
+	size_t nout = 0;
+	for (size_t i = 0; i < j->n_plans; i++)
+		nout += j->plans[i]->n_out;
 	fprintf(f, "ckconv: %s %s -> %s: %zu source tensors -> %zu target tensors (rules %s)\n",
-		j->rs->files[0]->model, j->src_fmt, j->tgt_fmt, j->dir == 0 ? nsrc : j->mdl->n, j->dir == 0 ? j->p.n_out : nout,
-		j->rules_path);
+		j->rs->files[0]->model, j->src_fmt, j->tgt_fmt, j->n_src, nout, j->rules_path);
 }
 
 int conv_write(conv *j, ck_err *e)
 {
 	txn *tx = NULL;
-	int rc = begin_outputs(j, &tx, e);
+	int rc = j->out_mkdir ? outpath_make_dir(j->out_mkdir, e) : 0;
 	if (!rc)
-		rc = j->dir == 0 ? write_cs(j, tx, e) : write_hf(j, tx, e);
+		rc = j->w->begin(j, &tx, e);
+	if (!rc)
+		rc = j->w->write(j, tx, e);
 	txn_free(tx);
 	return rc;
 }
@@ -1152,7 +1291,7 @@ int conv_write(conv *j, ck_err *e)
 int conv_compare(conv *j, const char *against, ck_err *e)
 {
 	j->against = against;
-	return j->dir == 1 ? compare_hf(j, e) : ck_errf(e, CK_EINVALID, "%s: comparing needs a packed source", j->a.src);
+	return j->w->compare(j, e);
 }
 
 void conv_free(conv *j)

@@ -12,7 +12,8 @@
 
 typedef struct conv_opts {
 	const char *src;              /* checkpoint: HF directory/file, or a packed .mdl */
-	const char *out;              /* NULL: SRC_to_FMT[.mdl] */
+	const char *out;              /* -o: the output, or a directory to write into (outpath.h) */
+	const char *out_dir;          /* --output-dir: the reference's names, in this directory */
 	const char *model, *src_fmt, *tgt_fmt, *config, *rules; /* NULL: detected / defaults */
 	int dry_run;                  /* plan only: outputs are not checked */
 	int debug;                    /* one line per key on stdout while planning */

@@ -71,7 +71,7 @@ struct expr {
 };
 
 enum { F_SQRT, F_INT, F_FLOAT, F_STR, F_LEN, F_MIN, F_MAX, F_ABS, F_POW, F_ROUND, F_RANGE, F_LIST, F_LOG, F_LOWER,
-	F_MERGE, F_WITHOUT, F_ERROR, F_COUNT };
+	F_MERGE, F_WITHOUT, F_ERROR, F_REPLACE, F_TYPE, F_COUNT };
 
 static const struct {
 	const char *name;
@@ -83,6 +83,7 @@ static const struct {
 	[F_ROUND] = {"round", 1, 1}, [F_RANGE] = {"range", 1, 1}, [F_LIST] = {"list", 1, 1},
 	[F_LOG] = {"log", 1, 1}, [F_LOWER] = {"lower", 1, 1}, [F_MERGE] = {"merge", 1, -1},
 	[F_WITHOUT] = {"without", 2, 2}, [F_ERROR] = {"error", 1, 1},
+	[F_REPLACE] = {"replace", 3, 3}, [F_TYPE] = {"type", 1, 1},
 };
 
 static char absent_tag;
@@ -1584,6 +1585,36 @@ static int fn_error(ev *c, const json_t *a)
 	return rc;
 }
 
+/* replace(s, old, new): Python's str.replace (every occurrence, left to right). */
+static int fn_replace(ev *c, const node *n, json_t **args, json_t **out)
+{
+	for (int i = 0; i < 3; i++)
+		if (want(c, n, args[i], json_is_string(args[i]), "strings"))
+			return CK_EINVALID;
+	const char *s = json_string_value(args[0]), *o = json_string_value(args[1]), *r = json_string_value(args[2]);
+	size_t ol = strlen(o), rl = strlen(r), cnt = 0;
+	if (!ol)
+		return want(c, n, args[1], 0, "a non-empty string");
+	for (const char *p = strstr(s, o); p; p = strstr(p + ol, o))
+		cnt++;
+	char *buf = malloc(strlen(s) + cnt * rl + 1), *w = buf;
+	if (!buf)
+		return nomem(c);
+	for (const char *p = s, *q; ; p = q + ol) {
+		if (!(q = strstr(p, o))) {
+			strcpy(w, p);
+			break;
+		}
+		memcpy(w, p, (size_t)(q - p));
+		w += q - p;
+		memcpy(w, r, rl);
+		w += rl;
+	}
+	*out = json_string(buf);
+	free(buf);
+	return *out ? 0 : nomem(c);
+}
+
 static int call(ev *c, const node *n, json_t **args, size_t na, json_t **out)
 {
 	json_t *a = args[0];
@@ -1604,6 +1635,11 @@ static int call(ev *c, const node *n, json_t **args, size_t na, json_t **out)
 	case F_MERGE: return fn_merge(c, n, args, na, out);
 	case F_WITHOUT: return fn_without(c, n, args, out);
 	case F_ERROR: return fn_error(c, a);
+	case F_REPLACE: return fn_replace(c, n, args, out);
+	case F_TYPE: /* Python's type(v).__name__ for config values */
+		*out = json_string(json_is_null(a) ? "NoneType" : json_is_boolean(a) ? "bool" : json_is_integer(a) ? "int"
+			: json_is_real(a) ? "float" : json_is_string(a) ? "str" : json_is_array(a) ? "list" : "dict");
+		return *out ? 0 : nomem(c);
 	case F_LOG:
 		if (want(c, n, a, json_is_number(a), "a number"))
 			return CK_EINVALID;

@@ -281,6 +281,9 @@ typedef struct h5sink {
 	unsigned char *written;
 	uint64_t *slices; /* write_slice: slices written so far, per tensor (allocated on first use) */
 	char *cstorch_version, *prov;
+	char *spec;       /* h5ck_opts.spec, or NULL */
+	size_t n_leaf;
+	char **leaf_key, **leaf_meta;
 	int fd;           /* the sec2 driver's fd, for the flusher */
 	io_flusher *fl;
 } h5sink;
@@ -297,6 +300,13 @@ static void sink_free(h5sink *k)
 		free(k->names[i]);
 	ck_tinfo_array_free(k->t, k->n);
 	free(k->names);
+	for (size_t i = 0; i < k->n_leaf; i++) {
+		free(k->leaf_key[i]);
+		free(k->leaf_meta[i]);
+	}
+	free(k->leaf_key);
+	free(k->leaf_meta);
+	free(k->spec);
 	free(k->written);
 	free(k->slices);
 	free(k->path);
@@ -432,9 +442,20 @@ static int root_attrs(h5sink *k, ck_err *e)
 		free(text), text = NULL;
 		free(aname), aname = NULL;
 	}
+	for (size_t i = 0; i < k->n_leaf && !rc; i++) {
+		size_t len = strlen(k->leaf_key[i]) + sizeof ".__metadata__";
+		if (!(aname = malloc(len))) {
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+			break;
+		}
+		snprintf(aname, len, "%s.__metadata__", k->leaf_key[i]);
+		if (attr_str(k->fid, aname, k->leaf_meta[i], 0) < 0)
+			rc = ck_errf(e, CK_EIO, "%s: root attribute '%s': write failed: %s", k->path, aname, h5_why(why));
+		free(aname), aname = NULL;
+	}
 	if (rc)
 		goto done;
-	if (!(text = spec_text(k))) {
+	if (!(text = k->spec ? strdup(k->spec) : spec_text(k))) {
 		rc = ck_errf(e, CK_ENOMEM, "%s: out of memory building __spec__", k->path);
 		goto done;
 	}
@@ -790,10 +811,22 @@ int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t 
 		!(k->names = ck_calloc(e, n, sizeof *k->names)) || !(k->written = ck_calloc(e, n, 1)) ||
 		(top && top[0] && !(k->top = ck_strdup(e, top))) ||
 		!(k->cstorch_version = ck_strdup(e, o->cstorch_version ? o->cstorch_version : "2.10.0")) ||
-		(o->provenance_json && !(k->prov = ck_strdup(e, o->provenance_json)))) {
+		(o->provenance_json && !(k->prov = ck_strdup(e, o->provenance_json))) ||
+		(o->spec && !(k->spec = ck_strdup(e, o->spec)))) {
 		rc = CK_ENOMEM;
 		goto done;
 	}
+	if (o->n_leaf && (!(k->leaf_key = ck_calloc(e, o->n_leaf, sizeof *k->leaf_key)) ||
+		!(k->leaf_meta = ck_calloc(e, o->n_leaf, sizeof *k->leaf_meta)))) {
+		rc = CK_ENOMEM;
+		goto done;
+	}
+	for (size_t i = 0; i < o->n_leaf; i++, k->n_leaf++)
+		if (!(k->leaf_key[i] = ck_strdup(e, o->leaf_key[i])) || !(k->leaf_meta[i] = ck_strdup(e, o->leaf_meta[i]))) {
+			k->n_leaf++;
+			rc = CK_ENOMEM;
+			goto done;
+		}
 	if ((rc = sink_declare(k, t, e)) || !(k->tmp = o->in_place ? ck_strdup(e, path) : temp_name(path, e))) {
 		rc = rc ? rc : CK_ENOMEM;
 		goto done;
@@ -2284,6 +2317,17 @@ int h5ck_is_hdf5(const char *path)
 	}
 	fclose(fp);
 	return ok;
+}
+
+int h5ck_root_attr(const ck_tsrc *base, const char *name, char **out, ck_err *e)
+{
+	*out = NULL;
+	if (!base || base->ops != &src_ops)
+		return ck_errf(e, CK_EINVALID, "h5ck_root_attr: not a packed source");
+	const h5src *s = (const h5src *)base;
+	int rc = attr_get_str(s->fid, name, strcmp(name, "__spec__") ? MAX_META : MAX_SPEC, out, s->base.path, e);
+	H5Eclear2(H5E_DEFAULT);
+	return rc;
 }
 
 const char *h5ck_provenance(const ck_tsrc *s)

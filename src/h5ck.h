@@ -13,6 +13,13 @@ typedef struct h5ck_opts {
 	const char *cstorch_version;   /* "2.10.0" if NULL */
 	const char *provenance_json;   /* written as one extra root attribute "__ckconv__" (vlen UTF-8), or NULL */
 	int in_place;                  /* path is already a private temporary (txn.h): create it exclusively and write there, no rename of its own */
+	/* A whole state dict (training checkpoints, tree.h): spec is the root "__spec__" JSON text
+	 * written instead of the one built from top and the tensor names (it must describe every
+	 * tensor and leaf), and leaf_key[i] / leaf_meta[i] the "<key>.__metadata__" JSON of each
+	 * non-tensor leaf, written as given. NULL / 0: the dict {top: {tensors}} only. */
+	const char *spec;
+	size_t n_leaf;
+	const char *const *leaf_key, *const *leaf_meta;
 } h5ck_opts;
 
 /* Open a sink that writes the state dict {top: {t[i].name: tensor_i}} to `path`: it writes to
@@ -33,6 +40,9 @@ int h5ck_open(const char *path, ck_tsrc **out, ck_err *e);
 size_t h5ck_checksummed(const ck_tsrc *s);
 /* 1 if the file starts with the HDF5 signature, 0 otherwise (no error for non-HDF5). */
 int h5ck_is_hdf5(const char *path);
+/* Root attribute `name` (a string, e.g. "__spec__" or "<key>.__metadata__") of an open packed
+ * source: *out malloc'd, NULL when absent. Checked like every metadata string the reader takes. */
+int h5ck_root_attr(const ck_tsrc *s, const char *name, char **out, ck_err *e);
 /* The "__ckconv__" provenance JSON of an open packed source, or NULL. Borrowed. */
 const char *h5ck_provenance(const ck_tsrc *s);
 

@@ -2,6 +2,7 @@
  * chains on shapes only, and name the targets. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "bounds.h"
@@ -153,7 +154,26 @@ typedef struct param_ctx {
 	config_env env;
 } param_ctx;
 
-static int eval_param(void *vctx, const rule_param *p, vocab_ptype type, double *out, ck_err *e)
+/* A LIST parameter: a list of at most ACT_MAX_LIST integers. */
+static int eval_list(const rule_param *p, const json_t *v, act_pval *out, ck_err *e)
+{
+	size_t i;
+	json_t *it;
+	if (!json_is_array(v) || json_array_size(v) > ACT_MAX_LIST)
+		return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s: expected a list of at most %d integers", p->pos.file,
+			p->pos.line, p->pos.col, expr_src(p->x), ACT_MAX_LIST);
+	json_array_foreach(v, i, it) {
+		double d = json_is_real(it) ? json_real_value(it) : 0.5; /* integral reals pass, as config_eval_int */
+		if (!json_is_integer(it) && (d != floor(d) || fabs(d) >= 9e15))
+			return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s: item %zu is not an integer", p->pos.file, p->pos.line,
+				p->pos.col, expr_src(p->x), i);
+		out->list[i] = json_is_integer(it) ? (long long)json_integer_value(it) : (long long)d;
+	}
+	out->n = json_array_size(v);
+	return 0;
+}
+
+static int eval_param(void *vctx, const rule_param *p, vocab_ptype type, act_pval *out, ck_err *e)
 {
 	param_ctx *c = vctx;
 	json_t *v = NULL;
@@ -161,15 +181,17 @@ static int eval_param(void *vctx, const rule_param *p, vocab_ptype type, double 
 	int rc;
 	if (type == VOCAB_P_INT) {
 		rc = config_eval_int(&c->env, p->x, &i, e);
-		*out = (double)i;
+		out->num = (double)i;
 		return rc;
 	}
 	if ((rc = config_eval(&c->env, p->x, &v, e)))
 		return rc;
 	if (type == VOCAB_P_COND)
-		*out = expr_truthy(v);
+		out->num = expr_truthy(v);
+	else if (type == VOCAB_P_LIST)
+		rc = eval_list(p, v, out, e);
 	else if (json_is_number(v))
-		*out = json_number_value(v);
+		out->num = json_number_value(v);
 	else
 		rc = ck_errf(e, CK_EINVALID, "%s: not a number", expr_src(p->x));
 	json_decref(v);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "fn.h"
 #include "path.h"
 #include "rule.h"
 #include "valio.h"
@@ -167,7 +168,28 @@ static int resolve_act(ck_err *e, rule_act *a, unsigned roles, const char *what)
 	return 0;
 }
 
-static int parse_act(ck_err *e, const rule_file *f, const ydoc_node *n, rule_act *a)
+/* "[a, b, c]" from a sequence of scalars (each an expression). */
+static int list_text(ck_err *e, const rule_file *f, const ydoc_node *n, char **out)
+{
+	size_t len = 3;
+	for (size_t i = 0; i < n->n; i++) {
+		if (n->items[i]->kind != YDOC_SCALAR)
+			return perr(e, f, n->items[i], "list items must be scalars (expressions)", NULL, NULL);
+		len += strlen(n->items[i]->value) + 2;
+	}
+	if (!(*out = ck_malloc(e, len)))
+		return CK_ENOMEM;
+	strcpy(*out, "[");
+	for (size_t i = 0; i < n->n; i++) {
+		if (i)
+			strcat(*out, ", ");
+		strcat(*out, n->items[i]->value);
+	}
+	strcat(*out, "]");
+	return 0;
+}
+
+int rule_act_parse(const rule_file *f, const ydoc_node *n, rule_act *a, ck_err *e)
 {
 	memset(a, 0, sizeof *a);
 	a->pos = pos_of(f, n);
@@ -191,8 +213,17 @@ static int parse_act(ck_err *e, const rule_file *f, const ydoc_node *n, rule_act
 		rule_param *p = &a->p[a->n++];
 		p->name = ck_strdup(e, pk->value);
 		p->pos = pos_of(f, pv);
+		if (pv->kind == YDOC_SEQ) { /* a list parameter: [a, b] is the expression "[a, b]" */
+			char where[1100];
+			if (list_text(e, f, pv, &p->text))
+				return CK_EINVALID;
+			snprintf(where, sizeof where, "%s:%d:%d", f->path, pv->line, pv->col);
+			if (expr_parse(p->text, where, &p->x, e))
+				return CK_EINVALID;
+			continue;
+		}
 		if (pv->kind != YDOC_SCALAR)
-			return perr(e, f, pv, "action parameter '%s' must be a scalar", pk->value, NULL);
+			return perr(e, f, pv, "action parameter '%s' must be a scalar or a list", pk->value, NULL);
 		p->text = ck_strdup(e, pv->value);
 		if (parse_expr(e, f, pv, &p->x))
 			return CK_EINVALID;
@@ -200,8 +231,9 @@ static int parse_act(ck_err *e, const rule_file *f, const ydoc_node *n, rule_act
 	return resolve_act(e, a, VOCAB_ROLES_ACTION, "action");
 }
 
-static void act_dispose(rule_act *a)
+void rule_act_dispose(rule_act *a)
 {
+	free(a->via);
 	for (size_t i = 0; i < a->n; i++) {
 		free(a->p[i].name);
 		free(a->p[i].text);
@@ -209,23 +241,6 @@ static void act_dispose(rule_act *a)
 	}
 	free(a->p);
 	free(a->name);
-}
-
-static int parse_chain(ck_err *e, const rule_file *f, const ydoc_node *n, rule_act **out, size_t *out_n)
-{
-	size_t cnt = n->kind == YDOC_SEQ ? n->n : 1;
-	rule_act *v = ck_calloc(e, cnt, sizeof *v);
-	if (!v)
-		return CK_ENOMEM;
-	*out = v;
-	*out_n = 0;
-	for (size_t i = 0; i < cnt; i++) {
-		int rc = parse_act(e, f, n->kind == YDOC_SEQ ? n->items[i] : n, &v[i]);
-		(*out_n)++;
-		if (rc)
-			return rc;
-	}
-	return 0;
 }
 
 /* --- key rules -------------------------------------------------------- */
@@ -269,7 +284,7 @@ static void key_dispose(rule_key *k)
 	for (int s = 0; s < 2; s++)
 		str_list_free(k->tpl[s], k->n_tpl[s]);
 	for (size_t i = 0; i < k->n_act; i++)
-		act_dispose(&k->act[i]);
+		rule_act_dispose(&k->act[i]);
 	free(k->act);
 	free(k->for_each);
 	free(k->for_name);
@@ -403,7 +418,7 @@ static int parse_key(loader *L, const rule_file *f, const ydoc_node *n, const ch
 		rc = perr(e, f, n, "a key rule needs 'hf' and/or 'cs' templates", NULL, NULL);
 		goto fail;
 	}
-	if ((v = ydoc_map_get(n, "action")) && (rc = parse_chain(e, f, v, &k.act, &k.n_act)))
+	if ((v = ydoc_map_get(n, "action")) && (rc = fn_chain_parse(f->fns, f, v, &k.act, &k.n_act, e)))
 		goto fail;
 	if ((v = ydoc_map_get(n, "create"))) {
 		if (k.n_tpl[RULE_HF] && k.n_tpl[RULE_CS]) {
@@ -1078,10 +1093,35 @@ static int parse_file_lets(ck_err *e, rule_file *f, const ydoc_node *v, int dept
 	return 0;
 }
 
+/* functions: {NAME: {params, steps, doc}, ..., include: PIECE or [PIECE, ...]} (fn.c): the
+ * included pieces' functions are visible to this file's, and to its key rules. */
+static int parse_functions(ck_err *e, rule_file *f, const ydoc_node *v, int depth)
+{
+	const ydoc_node *inc;
+	const fn_table *vis[MAX_PIECE_DEPTH];
+	size_t n_vis = 0;
+	int rc;
+	if (want_kind(e, f, v, YDOC_MAP, "functions"))
+		return CK_EINVALID;
+	if ((inc = ydoc_map_get(v, "include"))) {
+		size_t n = inc->kind == YDOC_SEQ ? inc->n : 1;
+		if (n > MAX_PIECE_DEPTH)
+			return perr(e, f, inc, "at most %s function pieces", "8", NULL);
+		for (size_t i = 0; i < n; i++) {
+			rule_file *g = NULL;
+			if ((rc = include_piece(e, f, inc->kind == YDOC_SEQ ? inc->items[i] : inc, depth, &g)))
+				return rc;
+			vis[n_vis++] = g->fns;
+		}
+	}
+	return fn_table_parse(f, v, vis, n_vis, &f->fns, e);
+}
+
 static int parse_header(ck_err *e, rule_file *f, int depth)
 {
 	static const char *const allowed[] = {"model", "aliases", "architectures", "hf_model_type", "cs_name",
-		"formats", "note", "placeholders", "let", "keys", "config", "components", "files", "mup", "layers", NULL};
+		"formats", "note", "placeholders", "let", "keys", "config", "components", "files", "mup", "layers", "functions",
+		NULL};
 	const ydoc_node *r = f->doc->root, *v;
 	int rc;
 	if (!r)
@@ -1120,6 +1160,8 @@ static int parse_header(ck_err *e, rule_file *f, int depth)
 	if ((v = ydoc_map_get(r, "layers")) && (rc = parse_layers(e, f, v)))
 		return rc;
 	if ((v = ydoc_map_get(r, "let")) && (rc = parse_file_lets(e, f, v, depth)))
+		return rc;
+	if ((v = ydoc_map_get(r, "functions")) && (rc = parse_functions(e, f, v, depth)))
 		return rc;
 	return 0;
 }
@@ -1184,6 +1226,7 @@ void rule_file_free(rule_file *f)
 		comp_dispose(&f->comp[i]);
 	free(f->comp);
 	mup_free(f->mup);
+	fn_table_free(f->fns);
 	for (size_t i = 0; i < f->n_inc; i++)
 		rule_file_free(f->inc[i]);
 	free(f->inc);

@@ -34,6 +34,7 @@ typedef struct rule_param {
 /* One action of a chain, its name and parameters checked against actions.def at load. */
 typedef struct rule_act {
 	char *name;
+	char *via;         /* "F (FILE:LINE:COL)": the function F whose step (written there) this is, else NULL */
 	vocab_kind kind;
 	rule_pos pos;
 	size_t n;
@@ -171,6 +172,7 @@ typedef struct rule_file {
 	/* config.hf_nested: an HF config of this model_type is a composite one (a whole CLIPModel):
 	 * its section `take` (vision_config) is the config these rules convert */
 	char *hf_nested_type, *hf_nested_take;
+	struct fn_table *fns; /* `functions:` (fn.h): its own and its included pieces', or NULL */
 	/* config.cs_layout: the CS model section as the release writes it (to_cs, applied last on the
 	 * way to CS) and back to the section the rules read (to_hf, applied first); NULL: the same */
 	expr *layout[2];      /* by the side it is for: [RULE_CS] is to_cs, [RULE_HF] to_hf */
@@ -201,6 +203,12 @@ void rule_components_free(rule_set **v, size_t n); /* NULL-safe */
 int rule_load_component(const rule_set *top, size_t i, rule_set **out, ck_err *e);
 /* Path of rule set `name` next to the file `from` (malloc'd). */
 char *rule_sibling(const char *from, const char *name);
+
+/* One action as written (a name or {name: {param: value}}; a list value is the expression
+ * "[a, b]"), resolved against actions.def: unknown names and parameters are errors. fn.c parses
+ * function bodies with it. */
+int rule_act_parse(const rule_file *f, const ydoc_node *n, rule_act *a, ck_err *e);
+void rule_act_dispose(rule_act *a);
 
 /* Load one file on its own (no include resolution) - used by list and detection. */
 int rule_file_load(const char *path, rule_file **out, ck_err *e);

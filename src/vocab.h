@@ -17,9 +17,9 @@ typedef enum {
 typedef enum { VOCAB_ROLE_CHAIN = 1, VOCAB_ROLE_GEN = 2, VOCAB_ROLE_SCALE = 4 } vocab_role;
 #define VOCAB_ROLES_ACTION (VOCAB_ROLE_CHAIN | VOCAB_ROLE_SCALE) /* what `action:` may name */
 
-typedef enum { VOCAB_P_INT, VOCAB_P_NUM, VOCAB_P_COND, VOCAB_P_PLACEHOLDER, VOCAB_P_VALUE } vocab_ptype;
+typedef enum { VOCAB_P_INT, VOCAB_P_NUM, VOCAB_P_COND, VOCAB_P_PLACEHOLDER, VOCAB_P_VALUE, VOCAB_P_LIST } vocab_ptype;
 
-#define VOCAB_MAX_PARAMS 3
+#define VOCAB_MAX_PARAMS 4
 
 typedef struct vocab_param {
 	const char *name; /* NULL ends the list */

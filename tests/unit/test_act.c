@@ -81,11 +81,169 @@ static void test_nan_to_zero(void)
 	T_OK(i[0] == -1 && i[1] == 0x7fc00000, "nan->0 leaves integer tensors alone");
 }
 
+static act_list iota(int rank, const int64_t *dims) { return one(mk_f32(rank, dims, 1)); }
+
+static int values_are(const act_list *l, size_t t, const float *want, size_t n)
+{
+	int same = l->n > t && l->t[t].nbytes == n * 4;
+	for (size_t i = 0; same && i < n; i++)
+		same = at(l, t, i) == want[i];
+	return same;
+}
+
+static act_inst with_list(vocab_kind k, const long long *v, size_t n)
+{
+	act_inst a = inst(k);
+	a.has_list = 1;
+	a.n_list = n;
+	memcpy(a.list, v, n * sizeof *v);
+	a.count = 2;
+	return a;
+}
+
+/* The generic primitives of rule-file functions: known vectors (numpy's) and their inverses. */
+static void test_primitives(void)
+{
+	ck_err e = {0};
+	act_list in, out;
+	int64_t d234[] = {2, 3, 4}, d62[] = {6, 2}, d23[] = {2, 3}, d12[] = {12};
+
+	/* permute [1, 0] of a [2, 3, 4]: numpy.transpose(a, (1, 0, 2)) */
+	static const float p10[24] = {0, 1, 2, 3, 12, 13, 14, 15, 4, 5, 6, 7, 16, 17, 18, 19, 8, 9, 10, 11, 20, 21, 22, 23};
+	act_inst pm = with_list(VOCAB_PERMUTE, (long long[]){1, 0}, 2);
+	in = iota(3, d234);
+	T_EQ_INT(act_chain_run(&pm, 1, 0, &in, &out, &e), 0, "permute [1, 0] runs");
+	T_OK(out.t[0].shape.dim[0] == 3 && out.t[0].shape.dim[1] == 2 && out.t[0].shape.dim[2] == 4, "permute shape [3, 2, 4]");
+	T_OK(values_are(&out, 0, p10, 24), "permute [1, 0] = numpy.transpose(a, (1, 0, 2))");
+	act_list_dispose(&out);
+	/* permute [2, 0, 1]: numpy.transpose(a, (2, 0, 1)); its inverse is [1, 2, 0] */
+	static const float p201[24] = {0, 4, 8, 12, 16, 20, 1, 5, 9, 13, 17, 21, 2, 6, 10, 14, 18, 22, 3, 7, 11, 15, 19, 23};
+	act_inst p3 = with_list(VOCAB_PERMUTE, (long long[]){2, 0, 1}, 3), p3i = with_list(VOCAB_PERMUTE, (long long[]){1, 2, 0}, 3);
+	in = iota(3, d234);
+	T_EQ_INT(act_chain_run(&p3, 1, 0, &in, &out, &e), 0, "permute [2, 0, 1] runs");
+	T_OK(values_are(&out, 0, p201, 24), "permute [2, 0, 1] = numpy.transpose(a, (2, 0, 1))");
+	act_list_dispose(&out);
+	act_list r = iota(3, d234);
+	T_OK(roundtrip(p3, p3i, r), "permute [1, 2, 0] inverts permute [2, 0, 1]");
+	act_list_dispose(&r);
+	act_inst bad = with_list(VOCAB_PERMUTE, (long long[]){0, 0}, 2);
+	in = iota(3, d234);
+	T_OK(act_chain_run(&bad, 1, 0, &in, &out, &e) != 0, "permute refuses [0, 0]");
+	T_HAS(e.msg, "test:0:0: permute: axes must be a permutation", "permute message");
+	ck_err_clear(&e);
+
+	/* unflatten [6, 2] -> [2, 3, 2], then flatten back: views, the bytes untouched */
+	act_inst uf = with_list(VOCAB_UNFLATTEN, (long long[]){2, 3}, 2), fl = with_list(VOCAB_FLATTEN, (long long[]){2, 3}, 2);
+	in = iota(2, d62);
+	T_EQ_INT(act_chain_run(&uf, 1, 0, &in, &out, &e), 0, "unflatten runs");
+	T_OK(out.t[0].shape.rank == 3 && out.t[0].shape.dim[0] == 2 && out.t[0].shape.dim[1] == 3 && out.t[0].shape.dim[2] == 2 &&
+			at(&out, 0, 11) == 11, "unflatten [6, 2] -> [2, 3, 2]");
+	act_list_dispose(&out);
+	r = iota(2, d62);
+	T_OK(roundtrip(uf, fl, r), "flatten inverts unflatten");
+	act_list_dispose(&r);
+	act_inst uf5 = with_list(VOCAB_UNFLATTEN, (long long[]){5, 1}, 2);
+	in = iota(2, d62);
+	T_OK(act_chain_run(&uf5, 1, 0, &in, &out, &e) != 0, "unflatten refuses sizes that do not multiply to the axis");
+	T_HAS(e.msg, "axis 0 has size 6, the sizes multiply to 5", "unflatten message");
+	ck_err_clear(&e);
+	act_inst fl2 = with_list(VOCAB_FLATTEN, (long long[]){3, 2}, 2);
+	in = one(mk_f32(3, (int64_t[]){2, 3, 2}, 1));
+	T_OK(act_chain_run(&fl2, 1, 0, &in, &out, &e) != 0, "flatten refuses sizes that are not the axes'");
+	ck_err_clear(&e);
+
+	/* GPT-NeoX's rows [heads, (q, k, v), d]: unflatten [2, 3, 1], permute [1, 0], flatten 3:
+	 * numpy a.reshape(2, 3, 2).transpose(1, 0, 2).reshape(6, 2) for a [6, 2] with d = 1 row */
+	static const float neox[12] = {0, 1, 6, 7, 2, 3, 8, 9, 4, 5, 10, 11};
+	act_inst chain[3] = {with_list(VOCAB_UNFLATTEN, (long long[]){2, 3, 1}, 3), pm,
+		with_list(VOCAB_FLATTEN, (long long[]){3, 2, 1}, 3)};
+	chain[2].count = 3;
+	in = iota(2, d62);
+	T_EQ_INT(act_chain_run(chain, 3, 0, &in, &out, &e), 0, "unflatten, permute, flatten run");
+	T_OK(out.t[0].shape.rank == 2 && out.t[0].shape.dim[0] == 6 && values_are(&out, 0, neox, 12),
+		"per-head fused rows regrouped as numpy does");
+	act_list_dispose(&out);
+
+	/* split by sizes [1, 2] along axis 1 of a [2, 3]: numpy.split(a, [1], axis=1); concat back */
+	act_inst sp = with_list(VOCAB_SPLIT, (long long[]){1, 2}, 2), cc = with_list(VOCAB_CONCAT, (long long[]){1, 2}, 2);
+	sp.axis = cc.axis = 1;
+	in = iota(2, d23);
+	T_EQ_INT(act_chain_run(&sp, 1, 0, &in, &out, &e), 0, "split by sizes runs");
+	T_OK(out.n == 2 && values_are(&out, 0, (float[]){0, 3}, 2) && values_are(&out, 1, (float[]){1, 2, 4, 5}, 4),
+		"split [1, 2] along axis 1 = numpy.split");
+	act_list_dispose(&out);
+	r = iota(2, d23);
+	T_OK(roundtrip(sp, cc, r), "concat by sizes inverts split by sizes");
+	act_list_dispose(&r);
+	act_inst sp9 = with_list(VOCAB_SPLIT, (long long[]){1, 1}, 2);
+	in = iota(1, d12);
+	T_OK(act_chain_run(&sp9, 1, 0, &in, &out, &e) != 0, "split refuses sizes that do not sum to the axis");
+	T_HAS(e.msg, "axis 0 has size 12, the sizes sum to 2", "split message");
+	ck_err_clear(&e);
+	act_inst ceq = inst(VOCAB_CONCAT);
+	in = (act_list){2, calloc(2, sizeof(act_t))};
+	in.t[0] = mk_f32(1, (int64_t[]){2}, 1);
+	in.t[1] = mk_f32(1, (int64_t[]){3}, 1);
+	T_OK(act_chain_run(&ceq, 1, 0, &in, &out, &e) != 0, "concat without sizes refuses unequal parts (no equal split would invert it)");
+	ck_err_clear(&e);
+
+	/* select [0, 2, 1]: CodeGen's q, v, k -> q, k, v; it is its own inverse here */
+	act_inst sel = with_list(VOCAB_SELECT, (long long[]){0, 2, 1}, 3), sp3 = inst(VOCAB_SPLIT);
+	sp3.parts = 3;
+	in = iota(1, d12);
+	act_inst qvk[2] = {sp3, sel};
+	T_EQ_INT(act_chain_run(qvk, 2, 0, &in, &out, &e), 0, "split then select runs");
+	T_OK(out.n == 3 && at(&out, 0, 0) == 0 && at(&out, 1, 0) == 8 && at(&out, 2, 0) == 4, "select [0, 2, 1] reorders the parts");
+	act_list_dispose(&out);
+	act_inst sel2 = with_list(VOCAB_SELECT, (long long[]){0, 0, 1}, 3);
+	in = (act_list){3, calloc(3, sizeof(act_t))};
+	for (int i = 0; i < 3; i++)
+		in.t[i] = mk_f32(1, (int64_t[]){1}, 1);
+	T_OK(act_chain_run(&sel2, 1, 0, &in, &out, &e) != 0, "select refuses an order that is not a permutation");
+	ck_err_clear(&e);
+
+	/* only: a step applied to tensor 1 of 2, the other passes unchanged */
+	act_inst sc = inst(VOCAB_SCALE);
+	sc.by = 2.0;
+	sc.only = 2;
+	in = (act_list){2, calloc(2, sizeof(act_t))};
+	in.t[0] = mk_f32(1, (int64_t[]){2}, 1);
+	in.t[1] = mk_f32(1, (int64_t[]){2}, 1);
+	T_EQ_INT(act_chain_run(&sc, 1, 0, &in, &out, &e), 0, "scale only [1] runs");
+	T_OK(at(&out, 0, 1) == 1 && at(&out, 1, 1) == 2, "only tensor 1 is scaled");
+	act_list_dispose(&out);
+	sc.only = 4;
+	in = one(mk_f32(1, (int64_t[]){2}, 1));
+	T_OK(act_chain_run(&sc, 1, 0, &in, &out, &e) != 0, "only naming a tensor the chain lacks is refused");
+	ck_err_clear(&e);
+
+	/* add / subtract: float32 math rounded to bf16 (round-to-nearest-even) as PyTorch; the vector
+	 * (numpy, float32 then RNE) shows (w + 1) - 1 is not always w: 0x4049 -> 0x4084 -> 0x4048 */
+	static const uint16_t bin[6] = {0x3f80, 0x3b80, 0xbfc0, 0x4049, 0x3a83, 0x4780},
+			      plus[6] = {0x4000, 0x3f80, 0xbf00, 0x4084, 0x3f80, 0x4780},
+			      back[6] = {0x3f80, 0x0000, 0xbfc0, 0x4048, 0x0000, 0x4780};
+	uint16_t b[6];
+	memcpy(b, bin, sizeof b);
+	T_EQ_INT(act_add(CK_DT_BF16, b, sizeof b, 1.0, &e), 0, "add 1 to bf16 runs");
+	T_OK(!memcmp(b, plus, sizeof b), "bf16 + 1 as PyTorch rounds it");
+	T_EQ_INT(act_add(CK_DT_BF16, b, sizeof b, -1.0, &e), 0, "subtract 1 from bf16 runs");
+	T_OK(!memcmp(b, back, sizeof b), "bf16 (w + 1) - 1 as PyTorch rounds it");
+	act_inst ad = inst(VOCAB_ADD), su = inst(VOCAB_SUBTRACT);
+	ad.by = su.by = 0.5;
+	r = iota(1, d12);
+	T_OK(roundtrip(ad, su, r), "subtract inverts add (f32 values exact here)");
+	act_list_dispose(&r);
+	int32_t ints[2] = {1, 2};
+	T_OK(act_add(CK_DT_I32, ints, sizeof ints, 1.0, &e) != 0, "add refuses an integer tensor");
+	ck_err_clear(&e);
+}
+
 int main(void)
 {
 	ck_err e = {0};
 	act_list in, out;
 	test_nan_to_zero();
+	test_primitives();
 
 	/* transpose [2,3] -> [3,2] */
 	int64_t d23[] = {2, 3};

@@ -1,0 +1,851 @@
+/* cscs.c - CS <-> CS across Cerebras releases (cscs.h). The rule files say what changes at
+ * each release step; this file only walks the steps: key renames and tied-weight repairs of
+ * `model`, the params rewrites (ops evaluated with expr.c), the trainer state carried, the
+ * metadata record appended. It holds no model name and no release-specific key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "cscs.h"
+#include "expr.h"
+#include "h5ck.h"
+#include "path.h"
+#include "text.h"
+#include "tree.h"
+#include "txn.h"
+#include "valio.h"
+
+#define MAX_OPS_DEPTH 8
+
+typedef struct hop {
+	const char *from, *to;   /* release names, borrowed from the rules */
+	const json_t *step;      /* the family's step covering it, or NULL (generic step) */
+	int up;                  /* 1: the step's left -> right */
+} hop;
+
+typedef struct run {
+	const conv_opts *o;
+	char *rel_path, *fam_path;
+	json_t *rel, *fam;       /* rules/cscs/releases.yaml, rules/cscs/<family>.yaml (or NULL) */
+	const char *model;       /* canonical model name */
+	const json_t *releases;  /* ["cs-1.6", ...] */
+	char *src_fmt, *tgt_fmt;
+	hop *hops;
+	size_t n_hops;
+	ck_tsrc *src;
+	json_t *tree, *params;
+	text log;                /* --dry-run: what each step changes */
+} run;
+
+/* ---- releases ---- */
+
+static long rel_index(const run *r, const char *name)
+{
+	for (size_t i = 0; i < json_array_size(r->releases); i++)
+		if (!strcmp(json_string_value(json_array_get(r->releases, i)), name))
+			return (long)i;
+	return -1;
+}
+
+static int is_cs(const char *f)
+{
+	return f && !strncmp(f, "cs-", 3) && strcmp(f, "cs-") != 0;
+}
+
+int cscs_wanted(const conv_opts *o)
+{
+	return is_cs(o->src_fmt) && is_cs(o->tgt_fmt);
+}
+
+static int in_list(const json_t *l, const char *s)
+{
+	for (size_t i = 0; i < json_array_size(l); i++)
+		if (json_is_string(json_array_get(l, i)) && !strcmp(json_string_value(json_array_get(l, i)), s))
+			return 1;
+	return 0;
+}
+
+static int load_rules(run *r, ck_err *e)
+{
+	char *dir = cli_rules_dir(r->o->rules);
+	const char *k;
+	json_t *m, *models;
+	int rc = 0;
+	if (!dir || asprintf(&r->rel_path, "%s/cscs/releases.yaml", dir) < 0) {
+		free(dir);
+		r->rel_path = NULL;
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	if ((rc = valio_yaml_load(r->rel_path, &r->rel, e)))
+		goto done;
+	if (!json_is_array(r->releases = json_object_get(r->rel, "releases")) || !json_is_object(models = json_object_get(r->rel, "models"))) {
+		rc = ck_errf(e, CK_EINVALID, "%s: expected 'releases' (a list) and 'models' (a mapping)", r->rel_path);
+		goto done;
+	}
+	if (!r->o->model) {
+		rc = ck_errf(e, CK_EINVALID, "CS -> CS needs --model (one of the models in %s)", r->rel_path);
+		goto done;
+	}
+	json_object_foreach(models, k, m)
+		if (!strcmp(k, r->o->model) || in_list(json_object_get(m, "aliases"), r->o->model))
+			break;
+	if (!k) {
+		rc = ck_errf(e, CK_ENOTFOUND, "model '%s' has no CS -> CS rules (%s lists the models)", r->o->model, r->rel_path);
+		goto done;
+	}
+	r->model = k;
+	const char *fam = json_string_value(json_object_get(m, "rules"));
+	if (fam) {
+		if (asprintf(&r->fam_path, "%s/cscs/%s.yaml", dir, fam) < 0) {
+			r->fam_path = NULL;
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+			goto done;
+		}
+		if (!(rc = valio_yaml_load(r->fam_path, &r->fam, e)) && !json_is_array(json_object_get(r->fam, "steps")))
+			rc = ck_errf(e, CK_EINVALID, "%s: expected 'steps' (a list)", r->fam_path);
+	}
+done:
+	free(dir);
+	return rc;
+}
+
+/* The source release: given, or (cs-auto) the last __metadata__ record's version. */
+static int pick_formats(run *r, ck_err *e)
+{
+	const char *s = r->o->src_fmt, *t = r->o->tgt_fmt;
+	if (!strcmp(s, "cs-auto")) {
+		json_t *md = tree_get(r->tree, "__metadata__"), *cs = json_object_get(md, "c"), *v = NULL;
+		json_t *last = json_array_get(cs, json_array_size(cs) ? json_array_size(cs) - 1 : 0);
+		const char *ver;
+		int a, b;
+		if (!last || tree_to_json(r->tree, tree_get(last, "version") ? tree_get(last, "version") : last, &v, e) ||
+			!(ver = json_string_value(v)) || sscanf(ver, "%d.%d", &a, &b) != 2) {
+			json_decref(v);
+			return ck_errf(e, CK_EINVALID, "%s: --src-fmt cs-auto: the checkpoint has no __metadata__ record with a version "
+				"(pass --src-fmt cs-X.Y)", r->o->src);
+		}
+		json_decref(v);
+		if (asprintf(&r->src_fmt, "cs-%d.%d", a, b) < 0)
+			r->src_fmt = NULL;
+	} else {
+		r->src_fmt = strdup(s);
+	}
+	if (!strcmp(t, "cs-current"))
+		t = json_string_value(json_object_get(r->rel, "current"));
+	r->tgt_fmt = t ? strdup(t) : NULL;
+	if (!r->src_fmt || !r->tgt_fmt)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	if (rel_index(r, r->src_fmt) < 0 || rel_index(r, r->tgt_fmt) < 0)
+		return ck_errf(e, CK_EINVALID, "CS -> CS between %s and %s: the releases are %s ... %s (%s)", r->src_fmt, r->tgt_fmt,
+			json_string_value(json_array_get(r->releases, 0)),
+			json_string_value(json_array_get(r->releases, json_array_size(r->releases) - 1)), r->rel_path);
+	if (!strcmp(r->src_fmt, r->tgt_fmt))
+		return ck_errf(e, CK_EINVALID, "CS -> CS: source and target are both %s", r->src_fmt);
+	return 0;
+}
+
+/* The family's step converting a -> b (either way), or NULL. */
+static const json_t *fam_step(const run *r, const char *a, const char *b, int *up)
+{
+	json_t *steps = json_object_get(r->fam, "steps");
+	for (size_t i = 0; i < json_array_size(steps); i++) {
+		json_t *s = json_array_get(steps, i), *L = json_object_get(s, "left"), *R = json_object_get(s, "right");
+		if ((*up = in_list(L, a) && in_list(R, b)) || (in_list(R, a) && in_list(L, b)))
+			return s;
+	}
+	return NULL;
+}
+
+/* One step when the family has one covering both releases (as the reference's multi-release
+ * converters do); otherwise release by release. */
+static int plan_hops(run *r, ck_err *e)
+{
+	const json_t *models = json_object_get(r->rel, "models");
+	const char *since = json_string_value(json_object_get(json_object_get(models, r->model), "since"));
+	long a = rel_index(r, r->src_fmt), b = rel_index(r, r->tgt_fmt), lo = since ? rel_index(r, since) : 0;
+	int up;
+	if (a < lo || b < lo)
+		return ck_errf(e, CK_EINVALID, "model %s has no checkpoints before %s (%s)", r->model, since, r->rel_path);
+	if (!(r->hops = calloc((size_t)labs(b - a), sizeof *r->hops)))
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	const json_t *s = fam_step(r, r->src_fmt, r->tgt_fmt, &up);
+	if (s) {
+		r->hops[r->n_hops++] = (hop){json_string_value(json_array_get(r->releases, (size_t)a)),
+			json_string_value(json_array_get(r->releases, (size_t)b)), s, up};
+		return 0;
+	}
+	for (long i = a; i != b; i += b > a ? 1 : -1) {
+		hop *h = &r->hops[r->n_hops++];
+		h->from = json_string_value(json_array_get(r->releases, (size_t)i));
+		h->to = json_string_value(json_array_get(r->releases, (size_t)(i + (b > a ? 1 : -1))));
+		h->step = fam_step(r, h->from, h->to, &h->up);
+	}
+	return 0;
+}
+
+/* ---- params: paths and ops ---- */
+
+static json_t *path_get(json_t *v, const char *path)
+{
+	char *p = strdup(path), *save = NULL;
+	for (char *k = p ? strtok_r(p, ".", &save) : NULL; k && v; k = strtok_r(NULL, ".", &save))
+		v = json_object_get(v, k);
+	free(p);
+	return p ? v : NULL;
+}
+
+/* Set (v non-NULL, stolen) or delete (v NULL) the value at path, creating mappings on the way. */
+static int path_put(json_t *root, const char *path, json_t *v)
+{
+	char *p = strdup(path), *dot;
+	json_t *cur = root;
+	int rc = 0;
+	if (!p)
+		return json_decref(v), -1;
+	char *k = p;
+	while ((dot = strchr(k, '.')) && cur) {
+		*dot = '\0';
+		json_t *nx = json_object_get(cur, k);
+		if (!json_is_object(nx)) {
+			if (!v)
+				cur = NULL;
+			else if (json_object_set_new(cur, k, nx = json_object()))
+				rc = -1;
+		}
+		cur = cur ? nx : NULL;
+		k = dot + 1;
+	}
+	if (!rc && json_is_object(cur))
+		rc = v ? json_object_set_new(cur, k, v) : (json_object_del(cur, k), 0);
+	else
+		json_decref(v);
+	free(p);
+	return rc;
+}
+
+typedef struct env {
+	run *r;
+	const hop *h;
+	json_t *p, *x, *lets;
+	const json_t *let_src;  /* the op's `let`: evaluated when first read */
+	const char *where;
+	ck_err *e;
+} env;
+
+static int eval(struct env *v, const char *where, const json_t *src, json_t **out, ck_err *e);
+
+static json_t *resolve(void *ctx, const char *name)
+{
+	env *v = ctx;
+	json_t *t;
+	if (!strcmp(name, "p"))
+		return v->p;
+	if (!strcmp(name, "x"))
+		return v->x ? v->x : expr_absent();
+	if ((t = json_object_get(v->lets, name)))
+		return t;
+	if ((t = json_object_get(v->let_src, name)) && v->e) {
+		json_t *res = NULL;
+		const json_t *src = v->let_src;
+		v->let_src = NULL; /* a let does not read itself */
+		int rc = eval(v, v->where, t, &res, v->e);
+		v->let_src = src;
+		if (rc)
+			return NULL;
+		json_object_set_new(v->lets, name, res ? res : json_null());
+		return json_object_get(v->lets, name);
+	}
+	if ((t = json_object_get(json_object_get(v->r->rel, "let"), name)))
+		return t;
+	return NULL;
+}
+
+static int eval(env *v, const char *where, const json_t *src, json_t **out, ck_err *e)
+{
+	expr *x = NULL;
+	char *s = json_is_string(src) ? NULL : valio_json_text(src, -1, 0);
+	int rc = expr_parse(s ? s : json_string_value(src), where, &x, e);
+	free(s);
+	if (!rc)
+		rc = expr_eval(x, resolve, v, out, e);
+	expr_free(x);
+	return rc;
+}
+
+static int run_ops(env *v, const json_t *ops, const char *where, int depth, ck_err *e);
+
+/* The base an op works on: `at: model` is the model section of either params layout. */
+static json_t *op_base(env *v, const json_t *op)
+{
+	const char *at = json_string_value(json_object_get(op, "at"));
+	if (!at)
+		return v->x ? v->x : v->p;
+	if (!strcmp(at, "model"))
+		return json_object_get(v->p, "trainer") ? path_get(v->p, "trainer.init.model") : json_object_get(v->p, "model");
+	return path_get(v->x ? v->x : v->p, at);
+}
+
+static int run_op(env *v, const json_t *op, const char *where, int depth, ck_err *e)
+{
+	json_t *base = op_base(v, op), *old_x = v->x, *old_lets = v->lets, *t, *res = NULL;
+	const json_t *old_src = v->let_src;
+	const char *old_where = v->where;
+	ck_err *old_e = v->e;
+	const char *k;
+	json_t *val;
+	int rc = 0;
+	if (!json_is_object(op))
+		return ck_errf(e, CK_EINVALID, "%s: an op is a mapping", where);
+	if (!json_is_object(base))
+		return 0; /* the section it edits is not there */
+	v->x = base;
+	v->lets = json_object();
+	json_object_update(v->lets, old_lets ? old_lets : NULL);
+	v->let_src = json_object_get(op, "let");
+	v->where = where;
+	v->e = e;
+	if ((t = json_object_get(op, "when"))) {
+		if ((rc = eval(v, where, t, &res, e)))
+			goto done;
+		int go = expr_truthy(res);
+		json_decref(res), res = NULL;
+		if (!go)
+			goto done;
+	}
+	if ((t = json_object_get(op, "set")))
+		json_object_foreach(t, k, val) {
+			if ((rc = eval(v, where, val, &res, e)))
+				goto done;
+			if (path_put(base, k, res)) {
+				rc = ck_errf(e, CK_ENOMEM, "out of memory");
+				goto done;
+			}
+			res = NULL;
+		}
+	if ((t = json_object_get(op, "rename")))
+		json_object_foreach(t, k, val) {
+			json_t *x = path_get(base, k);
+			if (x && json_is_string(val)) {
+				json_incref(x);
+				path_put(base, k, NULL);
+				if (path_put(base, json_string_value(val), x)) {
+					rc = ck_errf(e, CK_ENOMEM, "out of memory");
+					goto done;
+				}
+			}
+		}
+	if ((t = json_object_get(op, "drop")))
+		for (size_t i = 0; i < json_array_size(t); i++)
+			if (json_is_string(json_array_get(t, i)))
+				path_put(base, json_string_value(json_array_get(t, i)), NULL);
+	if ((t = json_object_get(op, "each"))) {
+		json_t *l = path_get(base, json_string_value(t)), *dos = json_object_get(op, "do");
+		for (size_t i = 0; json_is_array(l) && i < json_array_size(l) && !rc; i++) {
+			v->x = json_array_get(l, i);
+			if (json_is_object(v->x))
+				rc = run_ops(v, dos, where, depth + 1, e);
+		}
+		if (json_is_object(l)) {
+			v->x = l;
+			rc = run_ops(v, dos, where, depth + 1, e);
+		}
+	}
+done:
+	json_decref(v->lets);
+	v->lets = old_lets;
+	v->x = old_x;
+	v->let_src = old_src;
+	v->where = old_where;
+	v->e = old_e;
+	return rc;
+}
+
+static int run_ops(env *v, const json_t *ops, const char *where, int depth, ck_err *e)
+{
+	if (depth > MAX_OPS_DEPTH)
+		return ck_errf(e, CK_ELIMIT, "%s: ops nested deeper than %d", where, MAX_OPS_DEPTH);
+	for (size_t i = 0; i < json_array_size(ops); i++) {
+		char at[512];
+		snprintf(at, sizeof at, "%s[%zu]", where, i);
+		int rc = run_op(v, json_array_get(ops, i), at, depth, e);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* The params of one step: the family's own changes (its direction), then every release's. */
+static int step_params(run *r, const hop *h, json_t *p, ck_err *e)
+{
+	json_t *lets = json_pack("{s:s, s:s, s:s, s:b}", "src", h->from, "tgt", h->to, "model", r->model, "up", h->up);
+	env v = {.r = r, .h = h, .p = p, .lets = lets};
+	char where[600];
+	int rc = 0;
+	if (!lets)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	if (h->step) {
+		snprintf(where, sizeof where, "%s: step %s %s", r->fam_path, h->from, h->to);
+		rc = run_ops(&v, json_object_get(h->step, h->up ? "up" : "down"), where, 0, e);
+	}
+	if (!rc) {
+		snprintf(where, sizeof where, "%s: params", r->rel_path);
+		rc = run_ops(&v, json_object_get(r->rel, "params"), where, 0, e);
+	}
+	json_decref(lets);
+	return rc;
+}
+
+/* ---- model keys: templates with <NAME> placeholders (one dot-free run of characters each) ---- */
+
+typedef struct binds {
+	size_t n;
+	char name[8][32], val[8][128];
+} binds;
+
+static int tpl_match(const char *t, const char *k, binds *b)
+{
+	if (!*t)
+		return !*k;
+	if (*t != '<')
+		return *t == *k && tpl_match(t + 1, k + 1, b);
+	const char *close = strchr(t, '>');
+	if (!close || b->n >= 8 || (size_t)(close - t - 1) >= sizeof b->name[0])
+		return 0;
+	size_t n = b->n++;
+	snprintf(b->name[n], sizeof b->name[n], "%.*s", (int)(close - t - 1), t + 1);
+	for (size_t len = 1; k[len - 1] && k[len - 1] != '.' && len < sizeof b->val[0]; len++) {
+		snprintf(b->val[n], sizeof b->val[n], "%.*s", (int)len, k);
+		if (tpl_match(close + 1, k + len, b))
+			return 1;
+	}
+	b->n = n;
+	return 0;
+}
+
+static char *tpl_fill(const char *t, const binds *b)
+{
+	text o = {0};
+	while (*t) {
+		const char *open = strchr(t, '<'), *close = open ? strchr(open, '>') : NULL;
+		if (!close) {
+			text_puts(&o, t);
+			break;
+		}
+		text_add(&o, t, (size_t)(open - t));
+		for (size_t i = 0; i < b->n; i++)
+			if (strlen(b->name[i]) == (size_t)(close - open - 1) && !strncmp(b->name[i], open + 1, (size_t)(close - open - 1))) {
+				text_puts(&o, b->val[i]);
+				break;
+			}
+		t = close + 1;
+	}
+	if (!o.p)
+		text_puts(&o, "");
+	return text_take(&o);
+}
+
+/* The key rule of the step that the key (without its optional prefix) meets, and the key it
+ * becomes (*to) or its tied partner (*tie). */
+static const json_t *key_rule(const json_t *rules, const char *from_side, const char *to_side, const char *rest, char **to)
+{
+	for (size_t i = 0; i < json_array_size(rules); i++) {
+		const json_t *k = json_array_get(rules, i);
+		const char *ft = json_string_value(json_object_get(k, from_side)), *tt = json_string_value(json_object_get(k, to_side));
+		binds b = {0};
+		if (ft && tt && tpl_match(ft, rest, &b)) {
+			*to = tpl_fill(tt, &b);
+			return k;
+		}
+	}
+	return NULL;
+}
+
+static int is_none(const json_t *leaf)
+{
+	json_t *v = NULL;
+	ck_err e = {0};
+	int none = !json_object_get(leaf, "c") && !json_object_get(leaf, "tensor") && !tree_to_json(NULL, leaf, &v, &e) && json_is_null(v);
+	json_decref(v);
+	return none;
+}
+
+static const char *prefix_of(const run *r, const char *key)
+{
+	json_t *ps = json_object_get(r->rel, "model_prefixes");
+	for (size_t i = 0; i < json_array_size(ps); i++) {
+		const char *p = json_string_value(json_array_get(ps, i));
+		if (p && !strncmp(key, p, strlen(p)))
+			return p;
+	}
+	return "";
+}
+
+static int note(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int note(run *r, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	text_puts(&r->log, buf);
+	return 0;
+}
+
+/* `model` converted by the step's key renames and tied-weight repairs, keys in source order. */
+static int step_model(run *r, const hop *h, const json_t *params, json_t *old, json_t **out, ck_err *e)
+{
+	const char *fs = h->up ? "left" : "right", *ts = h->up ? "right" : "left";
+	json_t *renames = json_object_get(h->step, "keys"), *ties = json_object_get(h->step, "tie");
+	json_t *ks = json_object_get(old, "d"), *cs = json_object_get(old, "c"), *nm = json_pack("{s:[], s:[], s:O}", "d", "c", "ty",
+		json_object_get(old, "ty"));
+	int rc = 0;
+	if (!nm)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	for (size_t i = 0; i < json_array_size(ks) && !rc; i++) {
+		char b[32], *to = NULL, *full = NULL;
+		const char *key = tree_key_str(json_array_get(ks, i), b), *pre = prefix_of(r, key);
+		json_t *val = json_array_get(cs, i);
+		const json_t *k;
+		long at = -1;
+		if ((k = key_rule(ties, fs, ts, key + strlen(pre), &to)) || (k = key_rule(ties, ts, fs, key + strlen(pre), &to))) {
+			json_t *cond = json_object_get(k, "when"), *res = NULL;
+			env v = {.r = r, .h = h, .p = (json_t *)params};
+			int go = 1;
+			if (cond) {
+				if ((rc = eval(&v, r->fam_path, cond, &res, e)))
+					break;
+				go = expr_truthy(res);
+				json_decref(res);
+			}
+			if (asprintf(&full, "%s%s", pre, to) < 0) {
+				rc = ck_errf(e, CK_ENOMEM, "out of memory");
+				free(to);
+				break;
+			}
+			json_t *partner = tree_get(old, full), *pick = val;
+			int both = 0;
+			if (go && (!partner || (!is_none(val) && is_none(partner))))
+				both = 1;
+			else if (go && is_none(val) && partner && !is_none(partner))
+				both = 1, pick = partner;
+			rc = tree_set(nm, key, json_incref(pick), -1);
+			if (!rc && both) {
+				for (size_t j = 0; j < json_array_size(json_object_get(nm, "d")); j++)
+					if (!strcmp(tree_key_str(json_array_get(json_object_get(nm, "d"), j), b), key))
+						at = (long)j + 1;
+				if (!tree_get(nm, full) && (pick != val || !partner || is_none(partner)))
+					note(r, "  %s: %s filled from %s\n", h->to, pick == val ? full : key, pick == val ? key : full);
+				rc = tree_set(nm, full, json_incref(pick), at);
+			}
+		} else if ((k = key_rule(renames, fs, ts, key + strlen(pre), &to))) {
+			if (asprintf(&full, "%s%s", pre, to) < 0)
+				rc = ck_errf(e, CK_ENOMEM, "out of memory");
+			else {
+				note(r, "  %s -> %s\n", key, full);
+				rc = tree_set(nm, full, json_incref(val), -1);
+			}
+		} else {
+			rc = tree_set(nm, key, json_incref(val), -1);
+		}
+		if (rc > 0)
+			;
+		else if (rc)
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		free(to);
+		free(full);
+	}
+	if (rc)
+		json_decref(nm), nm = NULL;
+	*out = nm;
+	return rc;
+}
+
+/* ---- the trainer state ---- */
+
+static int get_int(run *r, const json_t *node, const char *what, long long *out, ck_err *e)
+{
+	json_t *v = NULL;
+	int rc = tree_to_json(r->tree, node, &v, e);
+	if (!rc && !json_is_integer(v))
+		rc = ck_errf(e, CK_EINVALID, "%s: %s is not an int", r->o->src, what);
+	if (!rc)
+		*out = json_integer_value(v);
+	json_decref(v);
+	return rc;
+}
+
+/* Before 2.0 a scheduler's last_epoch did not follow global_step: it becomes global_step, and a
+ * SequentialLR's sub-schedulers (max(global_step - milestone, 0),) (the reference's rule). */
+static int reset_scheduler(run *r, json_t *root, ck_err *e)
+{
+	json_t *ls = tree_get(root, "lr_scheduler"), *gs = tree_get(root, "global_step"), *le, *subs, *ms;
+	long long step, last;
+	int rc;
+	if (!ls || !gs || !(le = tree_get(ls, "last_epoch")))
+		return 0;
+	if ((rc = get_int(r, gs, "global_step", &step, e)) || (rc = get_int(r, le, "lr_scheduler.last_epoch", &last, e)))
+		return rc;
+	if (last == step)
+		return 0;
+	note(r, "  lr_scheduler.last_epoch %lld -> global_step %lld\n", last, step);
+	if (tree_set(ls, "last_epoch", json_pack("{s:I}", "value", (json_int_t)step), -1))
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	if (!(subs = tree_get(ls, "_schedulers")) || !(ms = tree_get(ls, "_milestones")))
+		return 0;
+	for (size_t i = 0; i < json_array_size(json_object_get(subs, "c")); i++) {
+		long long m = 0;
+		json_t *s = json_array_get(json_object_get(subs, "c"), i);
+		if (i && (rc = get_int(r, json_array_get(json_object_get(ms, "c"), i - 1), "lr_scheduler._milestones", &m, e)))
+			return rc;
+		if (i && i - 1 >= json_array_size(json_object_get(ms, "c")))
+			break;
+		if (json_object_get(s, "d") && tree_set(s, "last_epoch", json_pack("{s:[{s:I}], s:s, s:s}", "c", "value",
+			(json_int_t)(step - m > 0 ? step - m : 0), "ty", "builtins.tuple", "ctx", "null"), -1))
+			return ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* optimizer.sparsity's masks move into model["<name>_mask"]; its step and per-parameter
+ * schedule index into a top-level `sparsity`. */
+static int move_sparsity(run *r, json_t *root, ck_err *e)
+{
+	json_t *opt = tree_get(root, "optimizer"), *model = tree_get(root, "model"), *sp = opt ? tree_get(opt, "sparsity") : NULL;
+	json_t *st = sp ? tree_get(sp, "state") : NULL, *out, *sched, *groups;
+	int rc = 0;
+	if (!model || !st || !json_object_get(st, "d"))
+		return 0;
+	json_incref(sp);
+	for (size_t i = 0; i < json_array_size(json_object_get(st, "d")); i++) {
+		char b[32], *name = NULL;
+		const char *w = tree_key_str(json_array_get(json_object_get(st, "d"), i), b);
+		json_t *mask = tree_get(json_array_get(json_object_get(st, "c"), i), "mask");
+		if (!mask || !tree_get(model, w))
+			continue;
+		if (asprintf(&name, "%s_mask", w) < 0 || tree_set(model, name, json_incref(mask), -1))
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		note(r, "  optimizer.sparsity.state.%s.mask -> model.%s\n", w, name);
+		free(name);
+	}
+	tree_del(opt, "sparsity");
+	tree_del(root, "sparsity");
+	if (!(out = json_pack("{s:[], s:[], s:s}", "d", "c", "ty", "builtins.dict")) || !(sched = json_pack("{s:[], s:[], s:s}", "d", "c", "ty", "builtins.dict"))) {
+		json_decref(out);
+		json_decref(sp);
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	if (tree_get(sp, "step"))
+		tree_set(out, "step", json_incref(tree_get(sp, "step")), -1);
+	groups = tree_get(sp, "param_groups");
+	for (size_t g = 0; g < json_array_size(json_object_get(groups, "c")); g++) {
+		json_t *grp = json_array_get(json_object_get(groups, "c"), g), *gs = tree_get(grp, "sparsity");
+		json_t *names = tree_get(grp, "param_names"), *step = gs ? tree_get(gs, "step") : NULL;
+		if (!step)
+			continue;
+		for (size_t i = 0; i < json_array_size(json_object_get(names, "c")); i++) {
+			json_t *nv = NULL;
+			if ((rc = tree_to_json(r->tree, json_array_get(json_object_get(names, "c"), i), &nv, e)) || !json_is_string(nv)) {
+				json_decref(nv);
+				rc = rc ? rc : ck_errf(e, CK_EINVALID, "%s: optimizer.sparsity param_names holds a non-string", r->o->src);
+				break;
+			}
+			json_t *idx = json_pack("{s:[s], s:[O], s:s}", "d", "index", "c", step, "ty", "builtins.dict");
+			tree_set(sched, json_string_value(nv), idx, -1);
+			json_decref(nv);
+		}
+	}
+	if (json_array_size(json_object_get(sched, "d")))
+		tree_set(out, "sparsity", json_incref(sched), -1);
+	json_decref(sched);
+	json_decref(sp);
+	tree_set(root, "sparsity", out, -1);
+	return rc;
+}
+
+/* ---- one step ---- */
+
+static int run_hop(run *r, const hop *h, ck_err *e)
+{
+	json_t *old = r->tree, *model = tree_get(old, "model"), *nm = NULL, *np = json_deep_copy(r->params), *root = NULL;
+	json_t *md, *rec = NULL;
+	int rc;
+	char ver[64];
+	note(r, "step %s -> %s (%s)\n", h->from, h->to, h->step ? r->fam_path : "generic");
+	if (!model || !json_object_get(model, "d"))
+		return json_decref(np), ck_errf(e, CK_EINVALID, "%s: the checkpoint has no 'model' dict", r->o->src);
+	if (!np)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	if ((rc = step_params(r, h, np, e)) || (rc = step_model(r, h, np, model, &nm, e)))
+		goto done;
+	if (!(root = json_pack("{s:[], s:[], s:O}", "d", "c", "ty", json_object_get(old, "ty")))) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < json_array_size(json_object_get(old, "d")); i++) {
+		char b[32];
+		const char *k = tree_key_str(json_array_get(json_object_get(old, "d"), i), b);
+		if (strcmp(k, "model") && strcmp(k, "__metadata__") &&
+			(json_array_append(json_object_get(root, "d"), json_array_get(json_object_get(old, "d"), i)) ||
+			json_array_append(json_object_get(root, "c"), json_array_get(json_object_get(old, "c"), i)))) {
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+			goto done;
+		}
+	}
+	snprintf(ver, sizeof ver, "%s.0", h->to + 3);
+	md = tree_get(old, "__metadata__");
+	md = md ? json_deep_copy(md) : json_pack("{s:[], s:s, s:s}", "c", "ty", "builtins.list", "ctx", "null");
+	rec = tree_from_json(json_pack("{s:s, s:s, s:O}", "version", ver, "model_name", "", "params", np));
+	if (!md || !rec || tree_set(root, "model", nm, -1) || json_array_append_new(json_object_get(md, "c"), rec) ||
+		tree_set(root, "__metadata__", md, -1)) {
+		nm = NULL;
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
+	nm = NULL;
+	const json_t *reset = json_object_get(json_object_get(r->rel, "checkpoint"), "reset_scheduler_before");
+	if (json_is_string(reset) && rel_index(r, h->from) < rel_index(r, json_string_value(reset)) &&
+		(rc = reset_scheduler(r, root, e)))
+		goto done;
+	if ((rc = move_sparsity(r, root, e)))
+		goto done;
+	json_decref(r->tree);
+	r->tree = root, root = NULL;
+	json_decref(r->params);
+	r->params = np, np = NULL;
+done:
+	json_decref(nm);
+	json_decref(np);
+	json_decref(root);
+	return rc;
+}
+
+/* ---- the run ---- */
+
+static int load_params(run *r, ck_err *e)
+{
+	char *cfg = NULL;
+	int rc;
+	if (r->o->config)
+		cfg = strdup(r->o->config);
+	else if (asprintf(&cfg, "%.*s.yaml", (int)(strlen(r->o->src) - (path_ends_with(r->o->src, ".mdl") ? 4 : 0)), r->o->src) < 0)
+		cfg = NULL;
+	if (!cfg)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	rc = valio_yaml_load(cfg, &r->params, e);
+	if (!rc && !json_is_object(r->params))
+		rc = ck_errf(e, CK_EINVALID, "%s: the params are not a mapping", cfg);
+	free(cfg);
+	return rc;
+}
+
+static int write_out(run *r, ck_err *e)
+{
+	char *mdl = NULL, *yaml = NULL, *base = NULL, *text = NULL;
+	const char *ytmp, *mtmp;
+	txn *tx = NULL;
+	h5ck_opts ho = {0};
+	int rc;
+	size_t n = strlen(r->o->out);
+	if (path_ends_with(r->o->out, ".mdl"))
+		n -= 4;
+	if (asprintf(&base, "%.*s", (int)n, r->o->out) < 0 || asprintf(&mdl, "%s.mdl", base) < 0 ||
+		asprintf(&yaml, "%s.yaml", base) < 0 || !(text = valio_yaml_dumps(r->params))) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (!strcmp(mdl, r->o->src) || (r->o->config && !strcmp(yaml, r->o->config))) {
+		rc = ck_errf(e, CK_EINVALID, "%s: the output would overwrite an input", mdl);
+		goto done;
+	}
+	if ((rc = txn_begin(base, r->o->force, r->o->quiet ? NULL : stderr, &tx, e)) ||
+		(rc = txn_add(tx, yaml, TXN_FILE, &ytmp, e)) || (rc = txn_add(tx, mdl, TXN_FILE, &mtmp, e)) ||
+		(rc = txn_write_file(ytmp, text, strlen(text), e)))
+		goto done;
+	ho.compress_lz4 = r->o->lz4;
+	ho.in_place = 1;
+	if ((rc = tree_write(r->tree, r->src, mtmp, &ho, e)) || (rc = txn_commit(tx, e)))
+		goto done;
+	if (!r->o->quiet)
+		fprintf(stderr, "ckconv: %s %s -> %s in %zu step%s: wrote %s and %s\n", r->model, r->src_fmt, r->tgt_fmt,
+			r->n_hops, r->n_hops == 1 ? "" : "s", mdl, yaml);
+done:
+	txn_free(tx);
+	free(base);
+	free(mdl);
+	free(yaml);
+	free(text);
+	return rc;
+}
+
+/* --dry-run: every params key that changes, as dotted paths. */
+static void diff_params(text *t, const json_t *a, const json_t *b, const char *path)
+{
+	const char *k;
+	json_t *v;
+	char *sub = NULL;
+	if (json_is_object(a) && json_is_object(b)) {
+		json_object_foreach((json_t *)a, k, v) {
+			if (asprintf(&sub, "%s%s%s", path, *path ? "." : "", k) < 0)
+				return;
+			diff_params(t, v, json_object_get(b, k), sub);
+			free(sub);
+		}
+		json_object_foreach((json_t *)b, k, v)
+			if (!json_object_get(a, k)) {
+				char *s = valio_json_text(v, -1, 1);
+				text_printf(t, "  params + %s%s%s: %s\n", path, *path ? "." : "", k, s ? s : "?");
+				free(s);
+			}
+		return;
+	}
+	if (json_equal(a, b))
+		return;
+	char *sa = valio_json_text(a, -1, 1), *sb = b ? valio_json_text(b, -1, 1) : NULL;
+	if (b)
+		text_printf(t, "  params ~ %s: %s -> %s\n", path, sa ? sa : "?", sb ? sb : "?");
+	else
+		text_printf(t, "  params - %s\n", path);
+	free(sa);
+	free(sb);
+}
+
+int cscs_run(const conv_opts *o, ck_err *e)
+{
+	run r = {.o = o};
+	int rc;
+	if (!o->dry_run && !o->out) {
+		rc = ck_errf(e, CK_EINVALID, "CS -> CS: give the output with -o OUT.mdl");
+		goto done;
+	}
+	if ((rc = load_rules(&r, e)) || (rc = h5ck_open(o->src, &r.src, e)) || (rc = tree_read(r.src, &r.tree, e)) ||
+		(rc = load_params(&r, e)) || (rc = pick_formats(&r, e)) || (rc = plan_hops(&r, e)))
+		goto done;
+	for (size_t i = 0; i < r.n_hops && !rc; i++) {
+		json_t *before = json_incref(r.params);
+		rc = run_hop(&r, &r.hops[i], e);
+		if (!rc)
+			diff_params(&r.log, before, r.params, "");
+		json_decref(before);
+	}
+	if (rc)
+		goto done;
+	if (o->dry_run) {
+		printf("%s %s -> %s (%s)\n%s", r.model, r.src_fmt, r.tgt_fmt, r.rel_path, r.log.p ? r.log.p : "");
+		goto done;
+	}
+	rc = write_out(&r, e);
+done:
+	free(r.rel_path);
+	free(r.fam_path);
+	free(r.src_fmt);
+	free(r.tgt_fmt);
+	free(r.hops);
+	json_decref(r.rel);
+	json_decref(r.fam);
+	json_decref(r.tree);
+	json_decref(r.params);
+	ck_tsrc_free(r.src);
+	text_dispose(&r.log);
+	return rc;
+}

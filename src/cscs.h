@@ -1,0 +1,16 @@
+/* cscs.h - CS <-> CS: carry a packed training checkpoint and its params from one Cerebras
+ * release to another (cs-1.6 ... cs-2.9), one release step after another, as the rule files
+ * in rules/cscs/ say (releases.yaml: the releases, the models, the params rewrites of every
+ * step; <family>.yaml: a family's own key renames, tied-weight repairs and params changes). */
+#ifndef CK_CSCS_H
+#define CK_CSCS_H
+
+#include "conv.h"
+#include "err.h"
+
+/* 1 when both formats of o name CS releases (cs-X.Y, cs-auto, cs-current). */
+int cscs_wanted(const conv_opts *o);
+/* Convert (or, with o->dry_run, list the steps, key renames and params changes). */
+int cscs_run(const conv_opts *o, ck_err *e);
+
+#endif

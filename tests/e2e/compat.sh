@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# A drop-in for `cszoo checkpoint convert`: the reference's documented command lines run
+# unchanged and write files of the reference's names in the reference's places; -o as a
+# directory; --output-dir; the reference's flags and its "Checkpoint saved to" lines.
+. "$(dirname "$0")/lib.inc"
+G="$ROOT/tests/golden"
+
+# files DIR: the names in DIR, one line
+files() { ls -A "$1" | LC_ALL=C sort | tr '\n' ' '; }
+
+# --- HF -> CS, the reference's form: the weights file, --config, --output-dir
+mkdir -p "$T/ref"
+cp "$G/llama/hf_bin/"* "$T/ref/"
+out=$(cd "$T" && umask 022 && "$CKCONV" convert ref/pytorch_model.bin --model llama --src-fmt hf --tgt-fmt cs-2.9 \
+	--config ref/config.json --output-dir out --no-progress-bar 2>"$T/err")
+check "HF -> CS with --output-dir (created) runs unchanged" test -d "$T/out"
+check "... writes pytorch_model_to_cs-2.9.mdl and config_to_cs-2.9.yaml there" test "$(files "$T/out")" = "config_to_cs-2.9.yaml pytorch_model_to_cs-2.9.mdl "
+check "... and says so as the reference does, on stdout" test "$out" = "Checkpoint saved to out/pytorch_model_to_cs-2.9.mdl
+Config saved to out/config_to_cs-2.9.yaml"
+check "... the tensors are the reference's" $CHECK mdl-vs-st "$T/out/pytorch_model_to_cs-2.9.mdl" "$G/llama/cs/model.safetensors"
+check "--no-progress-bar: no progress lines" sh -c "! grep -q 'packed' '$T/err'"
+check "--output-dir honours the umask (0755 under 022)" test "$(stat -c %a "$T/out")" = 755
+
+# without --output-dir: next to the checkpoint and next to the config
+mkdir -p "$T/cfgdir"
+cp "$T/ref/config.json" "$T/cfgdir/my_config.json"
+(cd "$T" && "$CKCONV" convert ref/pytorch_model.bin --model llama --src-fmt hf --tgt-fmt cs-2.9 --config cfgdir/my_config.json -q)
+check "no --output-dir: the checkpoint goes next to the input checkpoint" test -f "$T/ref/pytorch_model_to_cs-2.9.mdl"
+check "... the params next to the config, named after it" test -f "$T/cfgdir/my_config_to_cs-2.9.yaml"
+
+# an HF directory (ckconv's short form): the name of its weights file, inside it
+cp -r "$G/llama/hf" "$T/hfdir"
+(cd "$T" && "$CKCONV" convert hfdir -q)
+check "a directory source: <dir>/model_to_cs-2.9.mdl and <dir>/config_to_cs-2.9.yaml" sh -c "test -f '$T/hfdir/model_to_cs-2.9.mdl' && test -f '$T/hfdir/config_to_cs-2.9.yaml'"
+
+# --- CS -> HF, the reference's form
+mkdir -p "$T/cs"
+cp "$T/out/pytorch_model_to_cs-2.9.mdl" "$T/cs/checkpoint_1.7.mdl"
+cp "$T/out/config_to_cs-2.9.yaml" "$T/cs/params.yaml"
+out=$(cd "$T" && "$CKCONV" convert cs/checkpoint_1.7.mdl --model llama --src-fmt cs-2.9 --tgt-fmt hf --config cs/params.yaml \
+	--hf-shard-size 100KB --export-safetensors 2>/dev/null)
+check "CS -> HF: <ckpt dir>/checkpoint_1.7_to_hf/ (only alphabetic extensions are dropped)" test -f "$T/cs/checkpoint_1.7_to_hf/config.json"
+check "... says so" test "$out" = "Checkpoint saved to cs/checkpoint_1.7_to_hf
+Config saved to cs/checkpoint_1.7_to_hf/config.json"
+check "--hf-shard-size shards the output" test -f "$T/cs/checkpoint_1.7_to_hf/model.safetensors.index.json"
+check "... which holds hf_back" $CHECK st-vs-st "$T/cs/checkpoint_1.7_to_hf" "$G/llama/hf_back"
+
+# --- multi-component: next to the outer directory, as pytorch_model_to_FMT.mdl
+mkdir -p "$T/mc"
+cp -r "$G/llava/hf" "$T/mc/llava-hf"
+(cd "$T/mc" && "$CKCONV" convert llava-hf --model llava --src-fmt hf --tgt-fmt cs-2.9 --config llava-hf -q)
+check "multi-component HF -> CS: pytorch_model_to_cs-2.9.mdl and config_to_cs-2.9.yaml beside the directory" \
+	sh -c "test -f '$T/mc/pytorch_model_to_cs-2.9.mdl' && test -f '$T/mc/config_to_cs-2.9.yaml'"
+
+# --- -o as a directory
+mkdir -p "$T/dot"
+(cd "$T/dot" && "$CKCONV" convert "$G/llama/hf" -o . -q)
+check "-o . writes the reference's names in the working directory (no hidden ..mdl)" test "$(files "$T/dot")" = "config_to_cs-2.9.yaml model_to_cs-2.9.mdl "
+(cd "$T/dot" && "$CKCONV" convert "$G/llama/hf" -o sub/ -q)
+check "-o sub/ creates sub and writes there" test "$(files "$T/dot/sub")" = "config_to_cs-2.9.yaml model_to_cs-2.9.mdl "
+(cd "$T/dot" && "$CKCONV" convert sub/model_to_cs-2.9.mdl --config sub/config_to_cs-2.9.yaml -o . -q)
+check "CS -> HF -o .: ./model_to_cs-2.9_to_hf/" test -f "$T/dot/model_to_cs-2.9_to_hf/config.json"
+mkdir -p "$T/dot/keep"
+echo mine >"$T/dot/keep/notes.txt"
+(cd "$T/dot" && "$CKCONV" convert sub/model_to_cs-2.9.mdl --config sub/config_to_cs-2.9.yaml -o keep/ -q)
+check "CS -> HF -o existing-dir/ (no model in it): writes inside, the user's file untouched" \
+	sh -c "test -f '$T/dot/keep/model_to_cs-2.9_to_hf/config.json' && test \"\$(cat '$T/dot/keep/notes.txt')\" = mine"
+(cd "$T/dot" && "$CKCONV" convert sub/model_to_cs-2.9.mdl --config sub/config_to_cs-2.9.yaml -o newhf/ -q)
+check "CS -> HF -o new-dir/: the HF directory itself" test -f "$T/dot/newhf/config.json"
+check "-o x.mdl still writes x.mdl and x.yaml" sh -c "cd '$T/dot' && '$CKCONV' convert '$G/llama/hf' -o x.mdl -q && test -f x.mdl -a -f x.yaml"
