@@ -791,6 +791,30 @@ int act_gen_uniform(ck_dtype dt, const ck_shape *s, double bound, unsigned long 
 	return 0;
 }
 
+/* Box-Muller over the splitmix64 stream: each pair of uniforms gives two normals, used in
+ * order, so the values depend only on the seed and the element count. */
+int act_gen_normal(ck_dtype dt, const ck_shape *s, double std, unsigned long long seed, void *data, ck_err *e)
+{
+	uint64_t n, state = seed;
+	int rc = ck_shape_numel(s, &n, e);
+	if (rc)
+		return rc;
+	if (!ck_dtype_is_float(dt))
+		return ck_errf(e, CK_EINVALID, "normal: dtype %s is not supported (use a floating dtype)",
+			ck_dtype_short_name(dt));
+	size_t es = ck_dtype_size(dt);
+	for (uint64_t i = 0; i < n; i += 2) {
+		/* u1 in (0, 1]: log(u1) is finite */
+		double u1 = (double)((splitmix64(&state) >> 11) + 1) * (1.0 / 9007199254740992.0);
+		double u2 = (double)(splitmix64(&state) >> 11) * (1.0 / 9007199254740992.0);
+		double r = sqrt(-2.0 * log(u1)) * std, a = 2.0 * M_PI * u2;
+		put_value(dt, (unsigned char *)data + i * es, r * cos(a));
+		if (i + 1 < n)
+			put_value(dt, (unsigned char *)data + (i + 1) * es, r * sin(a));
+	}
+	return 0;
+}
+
 int act_generate(vocab_kind gen, ck_dtype dt, const ck_shape *s, double value, unsigned long long seed, void *data,
 	ck_err *e)
 {
@@ -799,6 +823,7 @@ int act_generate(vocab_kind gen, ck_dtype dt, const ck_shape *s, double value, u
 	case VOCAB_TRIL: return act_gen_tril(dt, s, data, e);
 	case VOCAB_ARANGE: return act_gen_arange(dt, s, data, e);
 	case VOCAB_UNIFORM: return act_gen_uniform(dt, s, value, seed, data, e);
+	case VOCAB_NORMAL: return act_gen_normal(dt, s, value, seed, data, e);
 	default: return ck_errf(e, CK_EINVALID, "'%s' is not a generator", vocab_name(gen));
 	}
 }

@@ -90,5 +90,8 @@ int act_gen_arange(ck_dtype dt, const ck_shape *s, void *data, ck_err *e);
 /* Uniform in [-bound, bound) from a fixed-seed generator (splitmix64): reproducible run to run,
  * the same distribution as PyTorch's init but not its exact numbers. */
 int act_gen_uniform(ck_dtype dt, const ck_shape *s, double bound, unsigned long long seed, void *data, ck_err *e);
+/* Normal(0, std) from the same fixed-seed stream (Box-Muller): a headless model's LM head on
+ * the way to CS (the reference's normal_(0, 0.02); its values are not reproducible, ours are). */
+int act_gen_normal(ck_dtype dt, const ck_shape *s, double std, unsigned long long seed, void *data, ck_err *e);
 
 #endif

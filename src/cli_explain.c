@@ -152,6 +152,8 @@ static int explain_key(const ex *x, const char *key)
 	printf("%s (%s -> %s%s%s)\n", key, side_name[x->dir], side_name[!x->dir], x->comp ? ", component " : "",
 		x->comp ? x->comp : "");
 	printf("  rule     %s:%d:%d\n  template %s\n", k->pos.file, k->pos.line, k->pos.col, src[h.slot]);
+	if (k->when)
+		printf("  when     %s (while false, the later rules apply)\n", expr_src(k->when));
 	if (h.b.n) {
 		printf("  binds   ");
 		for (size_t i = 0; i < h.b.n; i++)

@@ -197,8 +197,8 @@ static int shadowed(const rule_set *s, match_prog *p, size_t r, int dir, size_t 
 				return 0;
 			int m = match_key(p, key, &h, &e);
 			free(key);
-			if (m <= 0 || h.rule >= r)
-				return 0;
+			if (m <= 0 || h.rule >= r || s->keys[h.rule].when)
+				return 0; /* a rule with `when` lets the later ones apply when it is false */
 			*by = h.rule;
 			tried++;
 		}
@@ -342,6 +342,7 @@ static void check_refs(lint *L, const rule_set *s)
 		refs_of(&R, k->scope, k->pos, k->for_list);
 		refs_of(&R, k->scope, k->shape_pos, k->shape[0]);
 		refs_of(&R, k->scope, k->shape_pos, k->shape[1]);
+		refs_of(&R, k->scope, k->pos, k->when);
 		R.extra = NULL;
 	}
 	for (size_t i = 0; i < root->n_cfg; i++) {

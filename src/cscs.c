@@ -10,6 +10,7 @@
 #include "expr.h"
 #include "h5ck.h"
 #include "path.h"
+#include "remap.h"
 #include "text.h"
 #include "tree.h"
 #include "txn.h"
@@ -183,6 +184,18 @@ static int plan_hops(run *r, ck_err *e)
 	return 0;
 }
 
+static int note(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int note(run *r, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	text_puts(&r->log, buf);
+	return 0;
+}
+
 /* ---- params: paths and ops ---- */
 
 static json_t *path_get(json_t *v, const char *path)
@@ -228,6 +241,7 @@ typedef struct env {
 	const hop *h;
 	json_t *p, *x, *lets;
 	const json_t *let_src;  /* the op's `let`: evaluated when first read */
+	json_t *busy;           /* the lets being evaluated (a let may not read itself) */
 	const char *where;
 	ck_err *e;
 } env;
@@ -246,10 +260,13 @@ static json_t *resolve(void *ctx, const char *name)
 		return t;
 	if ((t = json_object_get(v->let_src, name)) && v->e) {
 		json_t *res = NULL;
-		const json_t *src = v->let_src;
-		v->let_src = NULL; /* a let does not read itself */
+		if (json_object_get(v->busy, name)) {
+			ck_errf(v->e, CK_EINVALID, "%s: let '%s' refers to itself", v->where, name);
+			return NULL;
+		}
+		json_object_set_new(v->busy, name, json_true());
 		int rc = eval(v, v->where, t, &res, v->e);
-		v->let_src = src;
+		json_object_del(v->busy, name);
 		if (rc)
 			return NULL;
 		json_object_set_new(v->lets, name, res ? res : json_null());
@@ -283,6 +300,30 @@ static json_t *op_base(env *v, const json_t *op)
 	if (!strcmp(at, "model"))
 		return json_object_get(v->p, "trainer") ? path_get(v->p, "trainer.init.model") : json_object_get(v->p, "model");
 	return path_get(v->x ? v->x : v->p, at);
+}
+
+/* remap: {table: T, ignore: [PATH], into: KEY}: the section becomes {KEY: <remapped>} (remap.h). */
+static int run_remap(env *v, json_t *base, const json_t *spec, const char *where, ck_err *e)
+{
+	const char *into = json_string_value(json_object_get(spec, "into"));
+	json_t *out = NULL, *extra = NULL;
+	int rc;
+	if (!into || !json_is_object(json_object_get(spec, "table")))
+		return ck_errf(e, CK_EINVALID, "%s: remap: expected {table: MAPPING, into: KEY}", where);
+	if ((rc = remap_run(base, json_object_get(spec, "table"), json_object_get(spec, "ignore"), &out, &extra, e)))
+		return rc;
+	if (json_array_size(extra)) {
+		char *list = valio_json_text(extra, -1, 0);
+		note(v->r, "  params: the %s layout has no place for %s: left out\n", v->h->to, list ? list : "?");
+		if (!v->r->o->quiet && !v->r->o->dry_run)
+			fprintf(stderr, "ckconv: note: %s -> %s: the params keys %s have no place in the new layout and are left out "
+				"(as the reference does)\n", v->h->from, v->h->to, list ? list : "?");
+		free(list);
+	}
+	json_object_clear(base);
+	rc = json_object_set_new(base, into, out) ? ck_errf(e, CK_ENOMEM, "out of memory") : 0;
+	json_decref(extra);
+	return rc;
 }
 
 static int run_op(env *v, const json_t *op, const char *where, int depth, ck_err *e)
@@ -338,6 +379,19 @@ static int run_op(env *v, const json_t *op, const char *where, int depth, ck_err
 		for (size_t i = 0; i < json_array_size(t); i++)
 			if (json_is_string(json_array_get(t, i)))
 				path_put(base, json_string_value(json_array_get(t, i)), NULL);
+	if ((t = json_object_get(op, "replace"))) {
+		if ((rc = eval(v, where, t, &res, e)))
+			goto done;
+		if (!json_is_object(res)) {
+			rc = ck_errf(e, CK_EINVALID, "%s: replace: expected a mapping", where);
+			goto done;
+		}
+		json_object_clear(base);
+		json_object_update(base, res);
+		json_decref(res), res = NULL;
+	}
+	if ((t = json_object_get(op, "remap")) && (rc = run_remap(v, base, t, where, e)))
+		goto done;
 	if ((t = json_object_get(op, "each"))) {
 		json_t *l = path_get(base, json_string_value(t)), *dos = json_object_get(op, "do");
 		for (size_t i = 0; json_is_array(l) && i < json_array_size(l) && !rc; i++) {
@@ -378,7 +432,7 @@ static int run_ops(env *v, const json_t *ops, const char *where, int depth, ck_e
 static int step_params(run *r, const hop *h, json_t *p, ck_err *e)
 {
 	json_t *lets = json_pack("{s:s, s:s, s:s, s:b}", "src", h->from, "tgt", h->to, "model", r->model, "up", h->up);
-	env v = {.r = r, .h = h, .p = p, .lets = lets};
+	env v = {.r = r, .h = h, .p = p, .lets = lets, .busy = json_object()};
 	char where[600];
 	int rc = 0;
 	if (!lets)
@@ -392,6 +446,7 @@ static int step_params(run *r, const hop *h, json_t *p, ck_err *e)
 		rc = run_ops(&v, json_object_get(r->rel, "params"), where, 0, e);
 	}
 	json_decref(lets);
+	json_decref(v.busy);
 	return rc;
 }
 
@@ -478,18 +533,6 @@ static const char *prefix_of(const run *r, const char *key)
 			return p;
 	}
 	return "";
-}
-
-static int note(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int note(run *r, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	text_puts(&r->log, buf);
-	return 0;
 }
 
 /* `model` converted by the step's key renames and tied-weight repairs, keys in source order. */

@@ -47,14 +47,14 @@ typedef struct tok {
 
 enum {
 	N_LIT, N_ABSENT, N_NAME, N_CHAIN, N_CALL, N_LIST, N_DICT, N_NEG, N_POS, N_NOT,
-	N_ARITH, N_AND, N_OR, N_COAL, N_CMP, N_COND
+	N_ARITH, N_AND, N_OR, N_COAL, N_CMP, N_COND, N_COMP
 };
 
 typedef struct node {
 	int kind, fn;
 	size_t start, end; /* span in the source, for messages */
 	json_t *lit;       /* N_LIT */
-	char *name;        /* N_NAME, N_CALL */
+	char *name;        /* N_NAME, N_CALL; N_COMP: the bound name (kid[0] item, kid[1] iterable, kid[2] condition) */
 	size_t n, cap;
 	struct node **kid; /* operands; N_CHAIN: kid[0] the base, kid[i] an index or NULL for .field */
 	char **key;        /* N_DICT keys, N_CHAIN field names */
@@ -71,7 +71,7 @@ struct expr {
 };
 
 enum { F_SQRT, F_INT, F_FLOAT, F_STR, F_LEN, F_MIN, F_MAX, F_ABS, F_POW, F_ROUND, F_RANGE, F_LIST, F_LOG, F_LOWER,
-	F_MERGE, F_WITHOUT, F_ERROR, F_REPLACE, F_TYPE, F_COUNT };
+	F_MERGE, F_WITHOUT, F_ERROR, F_REPLACE, F_TYPE, F_ITEMS, F_DICT, F_COUNT };
 
 static const struct {
 	const char *name;
@@ -84,6 +84,7 @@ static const struct {
 	[F_LOG] = {"log", 1, 1}, [F_LOWER] = {"lower", 1, 1}, [F_MERGE] = {"merge", 1, -1},
 	[F_WITHOUT] = {"without", 2, 2}, [F_ERROR] = {"error", 1, 1},
 	[F_REPLACE] = {"replace", 3, 3}, [F_TYPE] = {"type", 1, 1},
+	[F_ITEMS] = {"items", 1, 1}, [F_DICT] = {"dict", 1, 1},
 };
 
 static char absent_tag;
@@ -810,6 +811,71 @@ static node *p_call(ps *p)
 	return n;
 }
 
+static node not_comp; /* p_comp: "this [ is a plain list" */
+
+/* 1 when the [ at the current token opens a comprehension: 'for' at its own nesting level. */
+static int is_comp(ps *p)
+{
+	int depth = 0;
+	for (size_t i = p->i; i < p->nt && p->t[i].type != T_END; i++) {
+		tok *t = &p->t[i];
+		if (t->type == T_OP && (t->op == O_LBRK || t->op == O_LPAR || t->op == O_LBRC))
+			depth++;
+		else if (t->type == T_OP && (t->op == O_RBRK || t->op == O_RPAR || t->op == O_RBRC)) {
+			if (--depth == 0)
+				return 0;
+		} else if (depth == 1 && t->type == T_IDENT && t->end - t->start == 3 && !strncmp(p->x->src + t->start, "for", 3))
+			return 1;
+	}
+	return 0;
+}
+
+/* [ITEM for NAME in ITERABLE] or [ITEM for NAME in ITERABLE if COND]; &not_comp (nothing
+ * consumed) for a plain list. */
+static node *p_comp(ps *p)
+{
+	size_t st = cur(p)->start;
+	node *item, *n, *k;
+	if (!is_comp(p))
+		return &not_comp;
+	adv(p);
+	if (!(item = p_expr(p)))
+		return NULL;
+	if (!is_kw(p, "for")) {
+		node_free(item);
+		return perr(p, "'for'");
+	}
+	adv(p);
+	tok *t = cur(p);
+	if (t->type != T_IDENT) {
+		node_free(item);
+		return perr(p, "a name after 'for'");
+	}
+	if (!(n = mk(p, N_COMP, st, t->end)) || !(n->name = strndup(p->x->src + t->start, t->end - t->start)) ||
+		push(p, n, item, NULL, 0, item->end)) {
+		if (n && !n->n)
+			node_free(item);
+		node_free(n);
+		return ck_errf(p->e, CK_ENOMEM, "out of memory"), NULL;
+	}
+	adv(p);
+	if (!is_kw(p, "in"))
+		return node_free(n), perr(p, "'in'");
+	adv(p);
+	if (!(k = p_or(p)) || push(p, n, k, NULL, 0, k->end))
+		return node_free(n), NULL;
+	if (is_kw(p, "if")) {
+		adv(p);
+		if (!(k = p_expr(p)) || push(p, n, k, NULL, 0, k->end))
+			return node_free(n), NULL;
+	}
+	if (!is_op(p, O_RBRK))
+		return node_free(n), perr(p, "']'");
+	n->end = cur(p)->end;
+	adv(p);
+	return n;
+}
+
 static node *p_primary(ps *p)
 {
 	tok *t = cur(p);
@@ -853,6 +919,11 @@ static node *p_primary(ps *p)
 		n->end = cur(p)->end;
 		adv(p);
 		return n;
+	}
+	if (is_op(p, O_LBRK) && p->t[p->i + 1].type != T_END && !(p->t[p->i + 1].type == T_OP && p->t[p->i + 1].op == O_RBRK)) {
+		node *c = p_comp(p);
+		if (c != &not_comp)
+			return c;
 	}
 	if (is_op(p, O_LBRK) || is_op(p, O_LBRC)) {
 		int dict = is_op(p, O_LBRC);
@@ -906,6 +977,19 @@ static const char *step_field(const node *n, size_t i)
 static int collect_refs(expr *x, const node *n, ck_err *e)
 {
 	size_t i = 0;
+	if (n->kind == N_COMP) {
+		size_t from = x->nrefs, len = strlen(n->name), m;
+		for (i = 0; i < n->n; i++)
+			if (collect_refs(x, n->kid[i], e))
+				return CK_ENOMEM;
+		for (i = m = from; i < x->nrefs; i++)
+			if (!strncmp(x->refs[i], n->name, len) && (!x->refs[i][len] || x->refs[i][len] == '.'))
+				free(x->refs[i]);
+			else
+				x->refs[m++] = x->refs[i];
+		x->nrefs = m;
+		return 0;
+	}
 	if (n->kind == N_NAME)
 		return add_ref(x, strdup(n->name), e);
 	if (n->kind == N_CHAIN && n->kid[0]->kind == N_NAME) {
@@ -1018,11 +1102,16 @@ const char *expr_float_str(double d, char *buf, size_t n)
 
 /* --- evaluation -------------------------------------------------------------------------- */
 
+#define MAX_BOUND 8 /* comprehensions nested */
+
 typedef struct ev {
 	const expr *x;
 	expr_resolve_fn resolve;
 	void *ctx;
 	ck_err *e;
+	const char *bound[MAX_BOUND]; /* names bound by the comprehensions being evaluated */
+	json_t *val[MAX_BOUND];
+	size_t nb;
 } ev;
 
 static int eval(ev *c, const node *n, json_t **out);
@@ -1636,6 +1725,32 @@ static int call(ev *c, const node *n, json_t **args, size_t na, json_t **out)
 	case F_WITHOUT: return fn_without(c, n, args, out);
 	case F_ERROR: return fn_error(c, a);
 	case F_REPLACE: return fn_replace(c, n, args, out);
+	case F_ITEMS: /* [[key, value], ...] of a dict */
+		if (want(c, n, a, json_is_object(a), "a dict"))
+			return CK_EINVALID;
+		else {
+			const char *k;
+			json_t *v;
+			if (!(*out = json_array()))
+				return nomem(c);
+			json_object_foreach(a, k, v)
+				if (json_array_append_new(*out, json_pack("[s, O]", k, v)))
+					return nomem(c);
+			return 0;
+		}
+	case F_DICT: /* dict([[key, value], ...]): later pairs win */
+		if (want(c, n, a, json_is_array(a), "a list of [key, value] pairs"))
+			return CK_EINVALID;
+		if (!(*out = json_object()))
+			return nomem(c);
+		for (size_t i = 0; i < json_array_size(a); i++) {
+			json_t *pr = json_array_get(a, i);
+			if (!json_is_array(pr) || json_array_size(pr) != 2 || !json_is_string(json_array_get(pr, 0)))
+				return want(c, n, pr, 0, "[key, value] pairs with string keys");
+			if (json_object_set(*out, json_string_value(json_array_get(pr, 0)), json_array_get(pr, 1)))
+				return nomem(c);
+		}
+		return 0;
 	case F_TYPE: /* Python's type(v).__name__ for config values */
 		*out = json_string(json_is_null(a) ? "NoneType" : json_is_boolean(a) ? "bool" : json_is_integer(a) ? "int"
 			: json_is_real(a) ? "float" : json_is_string(a) ? "str" : json_is_array(a) ? "list" : "dict");
@@ -1697,6 +1812,50 @@ static int call(ev *c, const node *n, json_t **args, size_t na, json_t **out)
 				return nomem(c);
 		return 0;
 	}
+}
+
+/* [ITEM for NAME in ITERABLE if COND]: a list (dicts iterate over their keys, as in Python); an
+ * absent item is left out. */
+static int eval_comp(ev *c, const node *n, json_t **out)
+{
+	json_t *it = NULL, *keys = NULL, *res = json_array();
+	int rc = eval_set(c, n->kid[1], &it);
+	if (!res)
+		rc = rc ? rc : nomem(c);
+	else if (!rc && json_is_object(it)) {
+		const char *k;
+		json_t *v;
+		if (!(keys = json_array()))
+			rc = nomem(c);
+		json_object_foreach(it, k, v)
+			if (!rc && json_array_append_new(keys, json_string(k)))
+				rc = nomem(c);
+	} else if (!rc && !json_is_array(it)) {
+		char d[96];
+		rc = rerr(c, CK_EINVALID, n->kid[1]->start, n->kid[1]->end, "expected a list or dict to iterate, found %s",
+			describe(it, d, sizeof d));
+	}
+	if (!rc && c->nb >= MAX_BOUND)
+		rc = rerr(c, CK_ELIMIT, n->start, n->end, "comprehensions nested deeper than %d", MAX_BOUND);
+	json_t *seq = keys ? keys : it;
+	for (size_t i = 0; !rc && i < json_array_size(seq); i++) {
+		json_t *cond = NULL, *item = NULL;
+		c->bound[c->nb] = n->name;
+		c->val[c->nb++] = json_array_get(seq, i);
+		if (n->n > 2)
+			rc = eval(c, n->kid[2], &cond);
+		if (!rc && (n->n < 3 || expr_truthy(cond)) && !(rc = eval(c, n->kid[0], &item)) && item &&
+			json_array_append_new(res, item))
+			rc = nomem(c);
+		c->nb--;
+		json_decref(cond);
+	}
+	json_decref(it);
+	json_decref(keys);
+	if (rc)
+		json_decref(res), res = NULL;
+	*out = res;
+	return rc;
 }
 
 static int eval_call(ev *c, const node *n, json_t **out)
@@ -1806,6 +1965,11 @@ static int eval(ev *c, const node *n, json_t **out)
 	case N_ABSENT:
 		return 0;
 	case N_NAME:
+		for (size_t i = c->nb; i-- > 0;)
+			if (!strcmp(c->bound[i], n->name)) {
+				*out = json_incref(c->val[i]);
+				return 0;
+			}
 		v = c->resolve ? c->resolve(c->ctx, n->name) : NULL;
 		if (v == expr_absent())
 			return 0;
@@ -1817,6 +1981,8 @@ static int eval(ev *c, const node *n, json_t **out)
 		return 0;
 	case N_CHAIN:
 		return eval_chain(c, n, out);
+	case N_COMP:
+		return eval_comp(c, n, out);
 	case N_CALL:
 		return eval_call(c, n, out);
 	case N_LIST:
@@ -1863,7 +2029,7 @@ static int eval(ev *c, const node *n, json_t **out)
 
 int expr_eval(const expr *x, expr_resolve_fn resolve, void *ctx, json_t **out, ck_err *e)
 {
-	ev c = {x, resolve, ctx, e};
+	ev c = {.x = x, .resolve = resolve, .ctx = ctx, .e = e};
 	*out = NULL;
 	if (!x || !x->root)
 		return ck_errf(e, CK_EINVALID, "no expression to evaluate");

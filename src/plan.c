@@ -706,18 +706,37 @@ static int create_for_list(builder *B, const rule_key *k, const char *tpl)
 	return rc;
 }
 
+/* 1 when an earlier key rule is the same `create` met through another include and found its
+ * for_each (made[]: matches per rule): the optional CS `model.` prefix includes a piece twice,
+ * and only the first include that finds its for_each makes the keys (or leaves them to the rule
+ * that produced them); the second would make them again under `model.`. */
+static int created_before(const rule_set *rs, const size_t *made, size_t r)
+{
+	const rule_key *k = &rs->keys[r];
+	for (size_t i = 0; i < r; i++) {
+		const rule_key *a = &rs->keys[i];
+		if (made[i] && a->pos.line == k->pos.line && a->pos.col == k->pos.col && !strcmp(a->pos.file, k->pos.file))
+			return 1;
+	}
+	return 0;
+}
+
 /* Keys that exist on the target side only: made once per match of the rule's for_each (or per
  * value of its `for` list), when no rule produced them from the source. */
 static int add_created(builder *B, match_prog *mp)
 {
 	int rc = 0;
+	size_t *made = ck_calloc(B->e, B->rs->n_keys ? B->rs->n_keys : 1, sizeof *made);
+	if (!made)
+		return CK_ENOMEM;
 	for (size_t r = 0; r < B->rs->n_keys && !rc; r++) {
 		const rule_key *k = &B->rs->keys[r];
 		const char *tpl = k->n_tpl[!B->dir] ? k->tpl[!B->dir][0] : NULL;
-		if (!k->creates || !tpl || k->n_tpl[B->dir] || B->off[r])
+		if (!k->creates || !tpl || k->n_tpl[B->dir] || B->off[r] || created_before(B->rs, made, r))
 			continue;
 		if (k->for_list) {
 			rc = create_for_list(B, k, tpl);
+			made[r] = 1;
 			continue;
 		}
 		for (size_t i = 0; i < B->src->n && !rc; i++) {
@@ -726,10 +745,13 @@ static int add_created(builder *B, match_prog *mp)
 			ck_err pe = {0};
 			if (strncmp(name, B->src_prefix, strlen(B->src_prefix)))
 				continue;
-			if (match_for_each(mp, r, name + strlen(B->src_prefix), &b, &pe) > 0)
+			if (match_for_each(mp, r, name + strlen(B->src_prefix), &b, &pe) > 0) {
+				made[r]++;
 				rc = create_one(B, k, tpl, &b);
+			}
 		}
 	}
+	free(made);
 	return rc;
 }
 

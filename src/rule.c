@@ -378,7 +378,7 @@ static int parse_create(loader *L, const rule_file *f, const ydoc_node *n, rule_
 	if (parse_expr(e, f, v, &k->gen_shape))
 		return CK_EINVALID;
 	if (!kind)
-		return perr(e, f, n, "create needs one of 'fill: <value>', 'tril: 1', 'arange: 1' or 'uniform: <bound>'", NULL,
+		return perr(e, f, n, "create needs one of 'fill: <value>', 'tril: 1', 'arange: 1', 'uniform: <bound>' or 'normal: <std>'", NULL,
 			NULL);
 	k->creates = 1;
 	if ((v = ydoc_map_get(n, "seed")))

@@ -314,8 +314,10 @@ def weights_for_cs(model, p):
     raise SystemExit(f"no weight maker for {model}")
 
 
-def make_hf(model, configs, out, seed):
-    """configs: {component dir or "": HF config}; writes config.json + model.safetensors per component"""
+def make_hf(model, configs, out, seed, behead=None):
+    """configs: {component dir or "": HF config}; writes config.json + model.safetensors per component.
+    behead: a headless model's base prefix (`model.`, `transformer.`): the LM head is left out and the
+    prefix stripped, as LlamaModel / GPT2Model save their weights"""
     for comp, c in configs.items():
         d = os.path.join(out, comp) if comp else out
         os.makedirs(d, exist_ok=True)
@@ -335,6 +337,8 @@ def make_hf(model, configs, out, seed):
             gen_llava_text(g, c)
         else:
             gen_llama(g, c)
+        if behead:
+            g.t = {k[len(behead):] if k.startswith(behead) else k: v for k, v in g.t.items() if not k.startswith("lm_head.")}
         save_st(os.path.join(d, "model.safetensors"), g.t)
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(c, f, indent=2)
@@ -389,6 +393,9 @@ def copy_portable(src, dst):
 FAMILY = {
     "gpt2": {"created": [".attn.bias", ".attn.masked_bias"]},          # HF buffers rebuilt on the way back
     "dragon": {"dropped": ["pooler.dense."], "created": ["embeddings.position_ids"]},  # HF pooler dropped
+    # headless: made without LM head, the base model's prefix stripped; CS -> HF names the model
+    "llama-headless": {"behead": "model.", "pass_model": True},
+    "gpt2-headless": {"behead": "transformer.", "pass_model": True, "created": [".attn.bias", ".attn.masked_bias"]},
 }
 
 
@@ -466,7 +473,7 @@ class Case:
             cfg = norm_json(os.path.join(self.dir, "config.json"))
             configs = {"q_encoder": cfg, "ctx_encoder": cfg} if model == "dragon" else {"": cfg}
             comps = list(configs)
-            make_hf(model, configs, hf, 1)
+            make_hf(model, configs, hf, 1, self.meta.get("behead"))
             rc, line = ck("convert", hf, "--model", model, "--tgt-fmt", self.meta.get("tgt", "cs-2.9"),
                           "-o", os.path.join(tmp, "cs.mdl"))
             if self.error(rc, line):

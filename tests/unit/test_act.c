@@ -395,5 +395,21 @@ int main(void)
 	uint16_t h;
 	T_EQ_INT(act_gen_fill(CK_DT_BF16, &sc, 1.0, &h, &e), 0, "fill bf16");
 	T_EQ_INT(h, 0x3F80, "bf16 1.0 bits");
+	/* normal(0, std): reproducible from its seed, and of that mean and spread */
+	static float n1[10000], n2[10000];
+	ck_shape sn = {1, {10000}};
+	T_EQ_INT(act_gen_normal(CK_DT_F32, &sn, 0.02, 7, n1, &e), 0, "normal runs");
+	act_gen_normal(CK_DT_F32, &sn, 0.02, 7, n2, &e);
+	T_OK(!memcmp(n1, n2, sizeof n1), "the same seed gives the same values");
+	double sum = 0, sq = 0;
+	for (int i = 0; i < 10000; i++) {
+		sum += n1[i];
+		sq += (double)n1[i] * n1[i];
+	}
+	T_OK(fabs(sum / 10000) < 0.001 && fabs(sqrt(sq / 10000) - 0.02) < 0.001, "mean 0, std 0.02 (%g, %g)", sum / 10000,
+		sqrt(sq / 10000));
+	act_gen_normal(CK_DT_F32, &sn, 0.02, 8, n2, &e);
+	T_OK(memcmp(n1, n2, sizeof n1), "another seed, other values");
+	T_EQ_INT(act_gen_normal(CK_DT_I32, &sn, 0.02, 7, n2, &e), CK_EINVALID, "integer dtypes are refused");
 	return t_done();
 }

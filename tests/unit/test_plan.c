@@ -46,6 +46,14 @@ static const struct want {
 	{"W.0", "[3, 2]"}, {"W.1", "[3, 2]"}, {"S.0", "[3, 4]"}, {"d1", "[2]"}, {"d2", "[2]"}, {"made.0", "[2]"}, {"made.1", "[2]"},
 };
 
+/* A headless model's head: the embedding when the config ties them (`when`), else created. */
+static const char head_rules[] =
+	"model: h\n"
+	"keys:\n"
+	"  - {hf: emb, cs: [E, H], action: duplicate, when: 'hf.tied'}\n"
+	"  - {hf: emb, cs: E}\n"
+	"  - {cs: H, create: {for_each: emb, normal: 0.02, seed: 3, dtype: f32, shape: '[2]'}}\n";
+
 /* `when`: a rule exists only where its config expression holds; its keys fall through */
 static const char when_rules[] =
 	"model: t\n"
@@ -119,14 +127,7 @@ static void test_when(const char *dir)
 
 static rule_set *load_rules(const char *dir)
 {
-	char path[128];
-	rule_set *rs = NULL;
-	ck_err e = {0};
-	t_put(dir, "t.yaml", rules);
-	snprintf(path, sizeof path, "%s/t.yaml", dir);
-	rule_set_load(path, &rs, &e);
-	unlink(path);
-	return rs;
+	return load_text(dir, rules);
 }
 
 int main(void)
@@ -136,7 +137,7 @@ int main(void)
 	plan p;
 	if (!mkdtemp(dir))
 		return 1;
-	rule_set *rs = load_rules(dir);
+	rule_set *rs = load_rules(dir), *heads = load_text(dir, head_rules);
 	test_when(dir);
 	rmdir(dir);
 	T_OK(rs != NULL, "the rules load");
@@ -207,6 +208,24 @@ int main(void)
 	plan_dispose(&p);
 	ck_tsrc_free(&src->base);
 
+	/* `when`: a false rule lets the later ones match, and the head is created instead */
+	T_OK(heads != NULL, "rules with `when` load");
+	static const key emb[] = {{"emb", 1, {2}}};
+	for (int tied = 0; heads && tied < 2; tied++) {
+		json_t *cfg = json_pack("{sb}", "tied", tied);
+		src = source(emb, 1);
+		plan_init(&p, &e);
+		T_EQ_INT(plan_add(&p, heads, RULE_HF, &src->base, "", "", cfg, cs, NULL, &e), 0, tied ? "tied plans" : "untied plans");
+		T_EQ_INT(p.n_out, 2, "E and H");
+		T_EQ_INT(p.n_groups, tied ? 1 : 2, tied ? "tied: one duplicate" : "untied: a copy and a created head");
+		T_OK(p.n_groups == 2 ? p.g[1].kind == PLAN_GEN && p.g[1].gen == VOCAB_NORMAL && p.g[1].seed == 3 : 1,
+			"untied: the head is normal(0, std) from the rule's seed");
+		T_OK(p.n_groups == 1 ? p.g[0].n_act == 1 && p.g[0].act[0].kind == VOCAB_DUPLICATE : 1, "tied: the embedding twice");
+		plan_dispose(&p);
+		ck_tsrc_free(&src->base);
+		json_decref(cfg);
+	}
+	rule_set_free(heads);
 	json_decref(hf);
 	json_decref(cs);
 	rule_set_free(rs);
