@@ -1,4 +1,5 @@
 /* cli.c - helpers shared by the command files. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
 #include "h5ck.h"
+#include "rule.h"
 #include "path.h"
 #include "shard.h"
 #include "st.h"
@@ -183,4 +186,65 @@ int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts, co
 	else
 		ck_errf(e, CK_EINVALID, "%s: unknown option '%s' (see ckconv %s --help)", cmd, word, cmd);
 	return CLI_OPT_ERROR;
+}
+
+/* Levenshtein distance of a and b, letters compared without case. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t n = strlen(b), row[128], best;
+	if (n >= sizeof row / sizeof *row)
+		return (size_t)-1;
+	for (size_t j = 0; j <= n; j++)
+		row[j] = j;
+	for (size_t i = 1; a[i - 1]; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= n; j++) {
+			size_t up = row[j], cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]) ? 1 : 0;
+			best = diag + cost;
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[n];
+}
+
+static void consider(const char *name, const char *cand, size_t *best, char *buf, size_t n)
+{
+	size_t d = edit_distance(name, cand), len = strlen(name);
+	size_t near = (len < 6 ? 1 : 2) + (strcasecmp(name, cand) == 0 ? 1 : 0);
+	if (d <= near && d < *best) {
+		*best = d;
+		snprintf(buf, n, "%s", cand);
+	}
+}
+
+int cli_find_model(const char *rules_dir, const char *name, char **path, ck_err *e)
+{
+	char **v, near[128] = "";
+	size_t n, best = (size_t)-1;
+	int rc = rule_find_model(rules_dir, name, path, e);
+	if (rc != CK_ENOTFOUND || rule_list_models(rules_dir, &v, &n, NULL))
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		rule_file *f = NULL;
+		if (rule_file_load(v[i], &f, NULL) == 0) {
+			consider(name, f->model, &best, near, sizeof near);
+			for (size_t k = 0; k < f->n_alias; k++)
+				consider(name, f->alias[k], &best, near, sizeof near);
+		}
+		rule_file_free(f);
+		free(v[i]);
+	}
+	free(v);
+	if (near[0]) { /* the one line gains the likely intended name */
+		char msg[sizeof e->msg];
+		snprintf(msg, sizeof msg, "%s", e->msg);
+		ck_errf_reset(e, rc, "%.1900s; did you mean '%s'?", msg, near);
+	}
+	return rc;
 }

@@ -14,6 +14,7 @@ typedef struct cli_common {
 } cli_common;
 
 int cli_convert(int argc, char **argv, ck_err *e);
+int cli_convert_config(int argc, char **argv, ck_err *e);
 int cli_list(int argc, char **argv, ck_err *e);
 int cli_inspect(int argc, char **argv, ck_err *e);
 int cli_diff(int argc, char **argv, ck_err *e);
@@ -23,6 +24,9 @@ int cli_verify(int argc, char **argv, ck_err *e);
 
 /* The rules directory to use (malloc'd). */
 char *cli_rules_dir(const char *opt);
+/* rule_find_model, and when the name is unknown, its error line ends with the nearest model
+ * name or alias ("did you mean 'llama'?": case or one or two letters off). */
+int cli_find_model(const char *rules_dir, const char *name, char **path, ck_err *e);
 /* Open a safetensors file, shard index, HF directory, or packed HDF5 file. */
 int cli_open_source(const char *path, ck_tsrc **out, ck_err *e);
 /* "5GB", "500MB", "10GiB", "1000" -> bytes. */

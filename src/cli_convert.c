@@ -7,6 +7,10 @@
 #include "cli.h"
 #include "conv.h"
 #include "cscs.h"
+#include "fmt.h"
+#include "outpath.h"
+#include "path.h"
+#include "txn.h"
 
 static const char usage[] =
 	"usage: ckconv convert SRC [-o OUT | --output-dir DIR] [--model M] [--src-fmt hf|cs-X.Y|cs-auto]\n"
@@ -101,10 +105,48 @@ static int parse_args(int argc, char **argv, conv_opts *a, ck_err *e)
 	return 0;
 }
 
+/* --model names a model the rules know (or the error says which one was probably meant). */
+static int check_model(const conv_opts *o, ck_err *e)
+{
+	char *dir, *path = NULL;
+	int rc;
+	if (!o->model)
+		return 0;
+	if (!(dir = cli_rules_dir(o->rules)))
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	rc = cli_find_model(dir, o->model, &path, e);
+	free(dir);
+	free(path);
+	return rc;
+}
+
+/* The reference's pseudo formats, for HF <-> CS (fmt.h): cs-auto reads the packed source,
+ * cs-current names the newest release. */
+static int resolve_formats(conv_opts *o, char **sf, char **tf, ck_err *e)
+{
+	int rc = 0;
+	if (o->src_fmt && !strcmp(o->src_fmt, "cs-auto")) {
+		if (path_is_dir(o->src))
+			return ck_errf(e, CK_EINVALID, "%s: --src-fmt cs-auto reads the release from a packed checkpoint (.mdl), but "
+				"this is a directory (an HF checkpoint? then --src-fmt hf)", o->src);
+		if ((rc = fmt_auto(o->src, sf, e)))
+			return rc;
+		o->src_fmt = *sf;
+	}
+	if (o->tgt_fmt && !strcmp(o->tgt_fmt, "cs-current")) {
+		char *dir = cli_rules_dir(o->rules);
+		rc = dir ? fmt_current(dir, tf, e) : ck_errf(e, CK_ENOMEM, "out of memory");
+		free(dir);
+		o->tgt_fmt = *tf;
+	}
+	return rc;
+}
+
 int cli_convert(int argc, char **argv, ck_err *e)
 {
 	conv_opts o;
 	conv *c = NULL;
+	char *sf = NULL, *tf = NULL;
 	int rc;
 	if ((rc = parse_args(argc, argv, &o, e)))
 		goto done;
@@ -112,6 +154,8 @@ int cli_convert(int argc, char **argv, ck_err *e)
 		rc = cscs_run(&o, e);
 		goto done;
 	}
+	if ((rc = check_model(&o, e)) || (rc = resolve_formats(&o, &sf, &tf, e)))
+		goto done;
 	if ((rc = conv_open(&o, &c, e)))
 		goto done;
 	if (!o.dry_run && (rc = conv_check_outputs(c, e)))
@@ -126,6 +170,118 @@ int cli_convert(int argc, char **argv, ck_err *e)
 		conv_print_summary(c, stderr);
 	rc = conv_write(c, e);
 done:
+	free(sf);
+	free(tf);
+	conv_free(c);
+	return rc;
+}
+
+static const char cc_usage[] =
+	"usage: ckconv convert-config CONFIG [--model M] [--src-fmt hf|cs-X.Y] [--tgt-fmt hf|cs-X.Y|cs-current]\n"
+	"                             [-o FILE | --output-dir DIR] [--rules DIR] [--force] [--dry-run] [--quiet]\n"
+	"\n"
+	"Convert a config alone, no weights (the reference's convert-config): an HF config.json to CS\n"
+	"params, or CS params (.yaml) to an HF config.json (single-component models). Without -o it is\n"
+	"written as <dir>/<name>_to_<fmt>.yaml (or .json), <dir> the config's directory or --output-dir\n"
+	"(created if missing), <name> its file name less the last extension. --dry-run prints it.\n";
+
+/* <dir>/<name less its last extension>_to_<fmt>.<yaml|json>, as the reference names it. */
+static char *config_out_name(const char *cfg, const char *dir, const char *fmt)
+{
+	const char *b = path_base(cfg), *dot = strrchr(b, '.');
+	char *d = dir ? strdup(dir) : path_dir(cfg), *p = NULL;
+	int bare = !dir && !strchr(cfg, '/');
+	if (d && asprintf(&p, "%s%s%.*s_to_%s.%s", bare ? "" : d, bare ? "" : "/", dot && dot != b ? (int)(dot - b) : (int)strlen(b),
+		b, fmt, strcmp(fmt, "hf") ? "yaml" : "json") < 0)
+		p = NULL;
+	free(d);
+	return p;
+}
+
+static int write_config(const char *path, const char *text, int force, ck_err *e)
+{
+	txn *t = NULL;
+	const char *tmp;
+	int rc = txn_begin(path, force, NULL, &t, e);
+	if (!rc && !(rc = txn_add(t, path, TXN_FILE, &tmp, e)) && !(rc = txn_write_file(tmp, text, strlen(text), e)))
+		rc = txn_commit(t, e);
+	txn_free(t);
+	return rc;
+}
+
+int cli_convert_config(int argc, char **argv, ck_err *e)
+{
+	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+		{"model", required_argument, NULL, O_MODEL}, {"src-fmt", required_argument, NULL, O_SRC_FMT},
+		{"tgt-fmt", required_argument, NULL, O_TGT_FMT}, {"rules", required_argument, NULL, O_RULES},
+		{"output-dir", required_argument, NULL, O_OUT_DIR}, {"debug", no_argument, NULL, O_DEBUG},
+		{"force", no_argument, NULL, O_FORCE}, {"dry-run", no_argument, NULL, O_DRY_RUN},
+		{"drop-unmatched-keys", no_argument, NULL, O_DROP}, {"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	conv_opts o;
+	conv *c = NULL;
+	const char *v, *out = NULL, *dir = NULL;
+	char *sf = NULL, *tf = NULL, *text = NULL, *path = NULL;
+	int rc = 0, ch;
+	memset(&o, 0, sizeof o);
+	for (optind = 0; (ch = cli_getopt(argc, argv, "convert-config", "o:qh", opts, &v, e)) != -1;) {
+		switch (ch) {
+		case CLI_OPT_ERROR: return CK_EINVALID;
+		case 'h': fputs(cc_usage, stdout); exit(0);
+		case 'o': out = v; break;
+		case O_OUT_DIR: dir = v; break;
+		case O_MODEL: o.model = v; break;
+		case O_SRC_FMT: o.src_fmt = v; break;
+		case O_TGT_FMT: o.tgt_fmt = v; break;
+		case O_RULES: o.rules = v; break;
+		case O_FORCE: o.force = 1; break;
+		case O_DRY_RUN: o.dry_run = 1; break;
+		case 'q': o.quiet = 1; break;
+		case O_DEBUG: case O_DROP: break; /* the reference always drops what has no counterpart */
+		default:
+			if (o.src)
+				return ck_errf(e, CK_EINVALID, "convert-config: unexpected argument '%s'", v);
+			o.src = o.config = v;
+		}
+	}
+	if (!o.src)
+		return ck_errf(e, CK_EINVALID, "convert-config: no config given (see ckconv convert-config --help)");
+	if (out && dir)
+		return ck_errf(e, CK_EINVALID, "-o %s and --output-dir %s: give one", out, dir);
+	if (out && !strcmp(out, "-"))
+		return ck_errf(e, CK_EINVALID, "-o -: ckconv writes files, not a stream; --dry-run prints the config");
+	if (o.src_fmt && !strcmp(o.src_fmt, "cs-auto"))
+		return ck_errf(e, CK_EINVALID, "convert-config: --src-fmt cs-auto reads a packed checkpoint; a config alone "
+			"does not say its release (pass --src-fmt cs-X.Y)");
+	if (path_is_dir(o.src))
+		return ck_errf(e, CK_EINVALID, "%s: a directory; convert-config takes a config file (config.json or params "
+			".yaml)", o.src);
+	if (!o.src_fmt && !o.tgt_fmt && (path_ends_with(o.src, ".yaml") || path_ends_with(o.src, ".yml")))
+		o.tgt_fmt = "hf"; /* CS params: to HF */
+	if ((rc = check_model(&o, e)) || (rc = resolve_formats(&o, &sf, &tf, e)) || (rc = conv_open(&o, &c, e)))
+		goto done;
+	if (!(text = conv_config_text(c, e))) {
+		rc = e->code ? e->code : CK_ENOMEM;
+		goto done;
+	}
+	if (o.dry_run) {
+		fputs(text, stdout);
+		goto done;
+	}
+	if (!(path = out ? strdup(out) : config_out_name(o.src, dir, conv_target_format(c)))) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((out && (rc = outpath_parent_exists(path, out, e))) || (dir && (rc = outpath_make_dir(dir, e))) ||
+		(rc = txn_check(path, TXN_FILE, o.force, e)) || (rc = write_config(path, text, o.force, e)))
+		goto done;
+	if (!o.quiet)
+		printf("Config saved to %s\n", path);
+done:
+	free(sf);
+	free(tf);
+	free(text);
+	free(path);
 	conv_free(c);
 	return rc;
 }

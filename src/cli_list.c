@@ -31,7 +31,7 @@ static void join(char *buf, size_t n, char **v, size_t cnt)
 
 int cli_list(int argc, char **argv, ck_err *e)
 {
-	const char *rules = NULL;
+	const char *rules = NULL, *only = NULL;
 	int notes = 1;
 	static const struct option opts[] = {{"rules", required_argument, NULL, 'r'}, {"hide-notes", no_argument, NULL, 'n'},
 		{"actions", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -44,11 +44,15 @@ int cli_list(int argc, char **argv, ck_err *e)
 		case 'n': notes = 0; break;
 		case 'a': print_actions(); return 0;
 		case 'h':
-			puts("usage: ckconv list [--rules DIR] [--hide-notes] [--actions]\n\nLists each model with its aliases, "
-			     "HF architectures, formats (both directions) and notes;\n--actions lists the actions, generators "
-			     "and scalings rule files may name.");
+			puts("usage: ckconv list [MODEL|all] [--rules DIR] [--hide-notes] [--actions]\n\nLists each model (or "
+			     "MODEL, a name or alias) with its aliases, HF architectures, formats (both\ndirections) and notes; "
+			     "--actions lists the actions, generators and scalings rule files\nmay name. list-converters is "
+			     "another name for list.");
 			return 0;
-		default: return ck_errf(e, CK_EINVALID, "list: unknown argument '%s'", v);
+		default:
+			if (only)
+				return ck_errf(e, CK_EINVALID, "list: unexpected argument '%s'", v);
+			only = strcmp(v, "all") ? v : NULL;
 		}
 	}
 	char *dir = cli_rules_dir(rules), **paths;
@@ -58,8 +62,28 @@ int cli_list(int argc, char **argv, ck_err *e)
 		free(dir);
 		return rc;
 	}
+	if (only) { /* one model: its file, as convert finds it (a name or an alias, any case) */
+		char *path = NULL;
+		ck_err tmp = {0};
+		int found = cli_find_model(dir, only, &path, &tmp) == 0;
+		for (size_t i = 0; i < n; i++)
+			if (!found || strcmp(paths[i], path)) {
+				free(paths[i]);
+				paths[i] = NULL;
+			}
+		free(path);
+		if (!found) {
+			for (size_t i = 0; i < n; i++)
+				free(paths[i]);
+			free(paths);
+			free(dir);
+			return ck_errf(e, CK_ENOTFOUND, "%s", tmp.msg);
+		}
+	}
 	printf("rules: %s\n", dir);
 	for (size_t i = 0; i < n; i++) {
+		if (!paths[i])
+			continue;
 		rule_file *f = NULL;
 		ck_err tmp = {0};
 		char al[256], ar[256], fm[512], cn[256];

@@ -1091,7 +1091,7 @@ static int plan_to_hf(conv *j, plan_opts *po, ck_err *e)
 			continue;
 		unclaimed++;
 		if (!po->drop_unmatched)
-			fprintf(stderr, "ckconv: error: %s: no rule of any component matches this key\n", name);
+			fprintf(stderr, "ckconv: error: %s: no rule of any component matches this key (--drop-unmatched-keys drops such keys)\n", name);
 		else
 			fprintf(stderr, "ckconv: warning: %s: no rule matches; dropped (--drop-unmatched-keys)\n", name);
 	}
@@ -1187,6 +1187,25 @@ static void print_hf_configs(const conv *j, FILE *f)
 		fprintf(f, "--- %s%sconfig.json\n%s", j->c[i].rc ? j->c[i].rc->dir : "", j->c[i].rc ? "/" : "", text ? text : "");
 		free(text);
 	}
+}
+
+const char *conv_target_format(const conv *j)
+{
+	return j->tgt_fmt;
+}
+
+char *conv_config_text(const conv *j, ck_err *e)
+{
+	char *text;
+	if (j->to == RULE_HF && j->n > 1) {
+		ck_errf(e, CK_EINVALID, "%s: model %s has %zu components, each with its config.json: convert the checkpoint "
+			"to get them", j->a.src, j->rs->files[0]->model, j->n);
+		return NULL;
+	}
+	text = j->to == RULE_HF ? valio_json_dumps(j->c[0].hf) : valio_yaml_dumps(j->params);
+	if (!text)
+		ck_errf(e, CK_ENOMEM, "out of memory");
+	return text;
 }
 
 static int no_compare(conv *j, ck_err *e)

@@ -28,6 +28,11 @@ typedef struct conv conv;
 /* Pick the direction, load the rules and components, read and convert the configs (muP
  * detected and folded on the way to HF). *out is set even on failure (conv_free it). */
 int conv_open(const conv_opts *o, conv **out, ck_err *e);
+/* The converted config alone (convert-config): CS params as YAML, or the HF config.json text
+ * (one component). malloc'd; NULL with e set. */
+char *conv_config_text(const conv *c, ck_err *e);
+/* The target format, resolved ("hf", "cs-X.Y"). */
+const char *conv_target_format(const conv *c);
 /* Outputs may be written: not an input, and absent unless --force. */
 int conv_check_outputs(const conv *c, ck_err *e);
 /* Plan every key (problems listed on stderr, one error naming their count), apply --dtype,

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cscs.h"
 #include "expr.h"
+#include "fmt.h"
 #include "h5ck.h"
 #include "path.h"
 #include "remap.h"
@@ -115,19 +116,9 @@ static int pick_formats(run *r, ck_err *e)
 {
 	const char *s = r->o->src_fmt, *t = r->o->tgt_fmt;
 	if (!strcmp(s, "cs-auto")) {
-		json_t *md = tree_get(r->tree, "__metadata__"), *cs = json_object_get(md, "c"), *v = NULL;
-		json_t *last = json_array_get(cs, json_array_size(cs) ? json_array_size(cs) - 1 : 0);
-		const char *ver;
-		int a, b;
-		if (!last || tree_to_json(r->tree, tree_get(last, "version") ? tree_get(last, "version") : last, &v, e) ||
-			!(ver = json_string_value(v)) || sscanf(ver, "%d.%d", &a, &b) != 2) {
-			json_decref(v);
-			return ck_errf(e, CK_EINVALID, "%s: --src-fmt cs-auto: the checkpoint has no __metadata__ record with a version "
-				"(pass --src-fmt cs-X.Y)", r->o->src);
-		}
-		json_decref(v);
-		if (asprintf(&r->src_fmt, "cs-%d.%d", a, b) < 0)
-			r->src_fmt = NULL;
+		int rc = fmt_saved_release(r->src, r->tree, &r->src_fmt, e); /* the one cs-auto (fmt.h) */
+		if (rc)
+			return rc;
 	} else {
 		r->src_fmt = strdup(s);
 	}

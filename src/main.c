@@ -11,6 +11,7 @@ static const char usage[] =
 	"usage: ckconv <command> [options]   (ckconv <command> --help for details)\n"
 	"\n"
 	"  convert   HF directory <-> packed CS checkpoint (.mdl + params .yaml)\n"
+	"  convert-config  a config alone: HF config.json <-> CS params\n"
 	"  list      models, aliases, formats and notes from the rule files\n"
 	"  inspect   tensors of a safetensors file, HF directory or packed file\n"
 	"  diff      compare two checkpoints tensor by tensor\n"
@@ -39,7 +40,7 @@ static void print_error(const char *msg)
 int main(int argc, char **argv)
 {
 	static const struct { const char *name; int (*fn)(int, char **, ck_err *); } cmds[] = {
-		{"convert", cli_convert}, {"list", cli_list}, {"inspect", cli_inspect}, {"diff", cli_diff},
+		{"convert", cli_convert}, {"convert-config", cli_convert_config}, {"list", cli_list}, {"list-converters", cli_list}, {"inspect", cli_inspect}, {"diff", cli_diff},
 		{"validate", cli_validate}, {"explain", cli_explain}, {"verify", cli_verify}};
 	ck_err e = {0};
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {

@@ -97,8 +97,7 @@ static int model_dir(const char *d)
 	return found;
 }
 
-/* The directory that must already hold `path` exists, or one line saying what to do. */
-static int parent_exists(const char *path, const char *given, ck_err *e)
+int outpath_parent_exists(const char *path, const char *given, ck_err *e)
 {
 	char *d = path_dir(path);
 	int rc = 0;
@@ -204,7 +203,7 @@ int outpath_choose(const outpath_in *in, outpath *o, ck_err *e)
 		if (!dir) { /* the output itself */
 			if (!(o->ckpt = strip_slashes(in->out)))
 				return ck_errf(e, CK_ENOMEM, "out of memory");
-			return parent_exists(o->ckpt, in->out, e);
+			return outpath_parent_exists(o->ckpt, in->out, e);
 		}
 	}
 	if (dir) {

@@ -34,6 +34,9 @@ void outpath_dispose(outpath *o);
  * (checkpoint_1.7.mdl -> checkpoint_1.7); a name without one is kept whole (the reference
  * reduces it to "", giving names such as "_to_hf"). malloc'd; NULL when out of memory. */
 char *outpath_generic(const char *name);
+/* The directory that must already hold `path` (from -o `given`) exists, or one line saying what
+ * to do. */
+int outpath_parent_exists(const char *path, const char *given, ck_err *e);
 /* mkdir -p: dir and its missing parents, mode 0777 less the umask. */
 int outpath_make_dir(const char *dir, ck_err *e);
 

@@ -825,7 +825,7 @@ int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src
 			if (o && o->drop_unmatched)
 				WARN(p, "%s: no rule matches; dropped (--drop-unmatched-keys)", name);
 			else
-				PROBLEM(p, "%s: no rule matches this key", name);
+				PROBLEM(p, "%s: no rule matches this key (--drop-unmatched-keys drops such keys)", name);
 			continue;
 		}
 		const rule_key *k = &rs->keys[h.rule];

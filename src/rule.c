@@ -1120,7 +1120,7 @@ static int parse_functions(ck_err *e, rule_file *f, const ydoc_node *v, int dept
 static int parse_header(ck_err *e, rule_file *f, int depth)
 {
 	static const char *const allowed[] = {"model", "aliases", "architectures", "hf_model_type", "cs_name",
-		"formats", "note", "placeholders", "let", "keys", "config", "components", "files", "mup", "layers", "functions",
+		"cs_when", "formats", "note", "placeholders", "let", "keys", "config", "components", "files", "mup", "layers", "functions",
 		NULL};
 	const ydoc_node *r = f->doc->root, *v;
 	int rc;
@@ -1148,6 +1148,9 @@ static int parse_header(ck_err *e, rule_file *f, int depth)
 		return rc;
 	/* several CS models may convert with one family (Cerebras-GPT's gpt3 with gpt2): a list */
 	if ((v = ydoc_map_get(r, "cs_name")) && (rc = str_list(e, f, v, "cs_name", &f->cs_name, &f->n_cs_name)))
+		return rc;
+	/* ... and one CS name may be several families (RoBERTa's params say `name: bert`) */
+	if ((v = ydoc_map_get(r, "cs_when")) && (rc = parse_expr(e, f, v, &f->cs_when)))
 		return rc;
 	if ((v = ydoc_map_get(r, "placeholders")) && (rc = parse_placeholders(e, f, v, depth)))
 		return rc;
@@ -1201,6 +1204,7 @@ void rule_file_free(rule_file *f)
 	free(f->model);
 	free(f->hf_model_type);
 	str_list_free(f->cs_name, f->n_cs_name);
+	expr_free(f->cs_when);
 	free(f->layers_ph);
 	free(f->hf_nested_type);
 	free(f->hf_nested_take);
@@ -1549,6 +1553,22 @@ typedef struct detect_arg {
 	const json_t *hf, *cs;
 } detect_arg;
 
+static json_t *when_resolve(void *ctx, const char *name)
+{
+	return !strcmp(name, "cs") ? ctx : NULL;
+}
+
+/* `cs_when` over the params' model section: an error (an unknown name, ...) is "no". */
+static int cs_when_holds(const rule_file *f, const json_t *model)
+{
+	json_t *cs = json_pack("{sO}", "model", (json_t *)model), *v = NULL;
+	ck_err tmp = {0};
+	int yes = cs && !expr_eval(f->cs_when, when_resolve, cs, &v, &tmp) && expr_truthy(v);
+	json_decref(v);
+	json_decref(cs);
+	return yes;
+}
+
 static int detect_pred(const rule_file *f, const void *arg)
 {
 	const detect_arg *d = arg;
@@ -1566,12 +1586,14 @@ static int detect_pred(const rule_file *f, const void *arg)
 	if (d->cs) {
 		json_t *m = json_object_get(d->cs, "model");
 		const char *name = json_string_value(json_object_get(m ? m : d->cs, "name"));
+		int hit = 0;
 		if (!name)
 			return 0;
 		for (size_t i = 0; i < f->n_cs_name; i++)
-			if (!strcmp(name, f->cs_name[i]))
-				return 1;
-		return !strcmp(name, f->model);
+			hit |= !strcmp(name, f->cs_name[i]);
+		if (!hit && strcmp(name, f->model))
+			return 0;
+		return !f->cs_when || cs_when_holds(f, m ? m : d->cs);
 	}
 	return 0;
 }

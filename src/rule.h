@@ -151,6 +151,7 @@ typedef struct rule_file {
 	size_t n_alias, n_arch, n_fmt, n_cs_name;
 	char **alias, **arch, **fmt; /* formats on the CS side, e.g. cs-2.1 .. cs-2.9 */
 	char **cs_name;       /* CS params model.name values this family converts (detection) */
+	expr *cs_when;        /* ... when this holds over cs.model too (NULL: always) */
 	char *hf_model_type, *note;
 	size_t n_ph, n_let;
 	rule_ph *ph;

@@ -94,6 +94,15 @@ CS = [
     ("cs-falcon-7b", "falcon", MZ_210, NLP + "falcon/configs/params_falcon_7b.yaml"),
     ("cs-falcon-40b", "falcon", MZ_210, NLP + "falcon/configs/params_falcon_40b.yaml"),
     ("cs-falcon-180b", "falcon", MZ_210, NLP + "falcon/configs/params_falcon_180b.yaml"),
+    ("cs-bert-base-msl128", "bert", MZ_210, NLP + "bert/configs/bert_base_MSL128.yaml"),
+    ("cs-bert-large-msl512", "bert", MZ_210, NLP + "bert/configs/bert_large_MSL512.yaml"),
+    ("cs-bert-large-msl512-mup", "bert", MZ_210, NLP + "bert/configs/bert_large_MSL512_muP.yaml"),
+    ("cs-bert-base-classifier-sst2", "bert-sequence-classifier", MZ_210,
+     NLP + "bert/classifier/configs/bert_base_classifier_sst2.yaml"),
+    ("cs-bert-large-classifier-mnli", "bert-sequence-classifier", MZ_210,
+     NLP + "bert/classifier/configs/bert_large_classifier_mnli.yaml"),
+    ("cs-bert-base-ner-bc5cdr-chem", "bert-token-classifier", MZ_210,
+     NLP + "bert/token_classifier/configs/bert_base_ner_bc5cdr_chem.yaml"),
     ("cs-mmsimple-llava-7b-phase1", "mmsimple-llava", MZ_210,
      MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase1.yaml"),
     ("cs-mmsimple-llava-7b-phase2", "mmsimple-llava", MZ_210,
@@ -219,6 +228,8 @@ def main():
             meta["pass_model"] = True
         if model == "codegen":  # CodeGen trains as the CS gptj model: its params say gptj, the user names codegen
             meta["pass_model"] = True
+        if model.startswith(("bert", "roberta", "esm")):  # HF's position_ids buffer is rebuilt on the way back
+            meta["created"] = ["position_ids"]
         if "mup" in name:  # CS -> HF folds the muP multipliers into the weights: values change
             meta["values"] = False
         write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")

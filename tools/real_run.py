@@ -152,6 +152,37 @@ def gen_bert(g, c):
     g("pooler.dense.bias", H)
 
 
+def gen_bert_head(g, c):
+    """BertFor* (architectures[0]): the encoder under bert., the pooler, and the head"""
+    arch = (c.get("architectures") or ["BertModel"])[0]
+    if arch == "BertModel":
+        return gen_bert(g, c)
+    H, V = c["hidden_size"], c["vocab_size"]
+    inner = Gen(0)
+    inner.rng = g.rng
+    gen_bert(inner, c)
+    for k, v in inner.t.items():
+        if not (arch == "BertForTokenClassification" and k.startswith("pooler.")):
+            g.t["bert." + k] = v
+    n = c.get("num_labels") or len(c.get("id2label") or {}) or 2
+    if arch == "BertForPreTraining":
+        g("cls.predictions.transform.dense.weight", H, H)
+        g("cls.predictions.transform.dense.bias", H)
+        g("cls.predictions.transform.LayerNorm.weight", H)
+        g("cls.predictions.transform.LayerNorm.bias", H)
+        g("cls.predictions.decoder.weight", V, H)
+        g("cls.predictions.decoder.bias", V)
+        g.t["cls.predictions.bias"] = g.t["cls.predictions.decoder.bias"]
+        g("cls.seq_relationship.weight", 2, H)
+        g("cls.seq_relationship.bias", 2)
+    elif arch == "BertForQuestionAnswering":
+        g("qa_outputs.weight", 2, H)
+        g("qa_outputs.bias", 2)
+    else:
+        g("classifier.weight", n, H)
+        g("classifier.bias", n)
+
+
 def gen_clip(g, c):
     H, L, I = c["hidden_size"], c["num_hidden_layers"], c["intermediate_size"]
     n = (c["image_size"] // c["patch_size"]) ** 2 + 1
@@ -293,6 +324,16 @@ def weights_for_cs(model, p):
                          "intermediate_size": e["filter_size"], "vocab_size": e["vocab_size"],
                          "max_position_embeddings": e["max_position_embeddings"]}
         return out
+    if model.startswith("bert"):
+        arch = {"bert": "BertForPreTraining", "bert-sequence-classifier": "BertForSequenceClassification",
+                "bert-token-classifier": "BertForTokenClassification", "bert-qa": "BertForQuestionAnswering"}[model]
+        c = {"model_type": "bert", "architectures": [arch], "hidden_size": m["hidden_size"],
+             "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": m["num_heads"],
+             "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"],
+             "max_position_embeddings": m["max_position_embeddings"],
+             "num_labels": m.get("num_labels") or m.get("num_classes") or 2,
+             "problem_type": m.get("problem_type")}
+        return {"": c}
     if model in ("llava", "mmsimple-llava"):
         if model == "llava":
             im = m["image_model"]
@@ -330,7 +371,7 @@ def make_hf(model, configs, out, seed, behead=None):
         elif mt in ("falcon", "RefinedWeb", "RefinedWebModel"):
             gen_falcon(g, c)
         elif mt == "bert":
-            gen_bert(g, c)
+            gen_bert_head(g, c)
         elif mt in ("clip_vision_model", "clip"):
             gen_clip(g, c.get("vision_config", c))
         elif mt == "llava":

@@ -68,3 +68,37 @@ check "CS -> HF -o existing-dir/ (no model in it): writes inside, the user's fil
 (cd "$T/dot" && "$CKCONV" convert sub/model_to_cs-2.9.mdl --config sub/config_to_cs-2.9.yaml -o newhf/ -q)
 check "CS -> HF -o new-dir/: the HF directory itself" test -f "$T/dot/newhf/config.json"
 check "-o x.mdl still writes x.mdl and x.yaml" sh -c "cd '$T/dot' && '$CKCONV' convert '$G/llama/hf' -o x.mdl -q && test -f x.mdl -a -f x.yaml"
+
+# --- cs-auto / cs-current (fmt.c, shared with CS <-> CS)
+c="$ROOT/tests/golden/cscs/llama-2.4-to-2.5"
+$PY "$ROOT/tools/cscs_case.py" pack "$c/in" "$T/train.mdl"
+err=$("$CKCONV" convert "$T/train.mdl" --model llama --src-fmt cs-auto --tgt-fmt hf --config "$c/in/params.yaml" \
+	--output-dir "$T/auto" 2>&1 >/dev/null)
+check "--src-fmt cs-auto on a training checkpoint: the release from its __metadata__ (cs-2.4)" grep -q "llama cs-2.4 -> hf" <<<"$err"
+check "... written as the reference names it" test -f "$T/auto/train_to_hf/config.json"
+err=$("$CKCONV" convert "$T/cs/checkpoint_1.7.mdl" --src-fmt cs-auto --tgt-fmt hf --config "$T/cs/params.yaml" -o "$T/auto2" 2>&1 >/dev/null)
+check "cs-auto on ckconv's own HF -> CS output (no __metadata__): the format it was converted to" grep -q "llama cs-2.9 -> hf" <<<"$err"
+expect_fail "cs-auto on a checkpoint without __metadata__ says what to pass" "has no __metadata__ record with a version" "$T/auto3" \
+	"$CKCONV" convert "$G/h5ck/llama_cstorch_lz4.mdl" --src-fmt cs-auto --tgt-fmt hf --config "$G/llama/cs/params.yaml" -o "$T/auto3"
+err=$("$CKCONV" convert "$G/llama/hf" --src-fmt hf --tgt-fmt cs-current -o "$T/cur.mdl" 2>&1 >/dev/null)
+check "--tgt-fmt cs-current: the newest release (rules/cscs/releases.yaml current)" grep -q "llama hf -> $(sed -n 's/^current: //p' "$ROOT/rules/cscs/releases.yaml"):" <<<"$err"
+
+# --- convert-config: the config alone, named as the reference names it
+mkdir -p "$T/cc"
+cp "$G/llama/cs/params.yaml" "$T/cc/params_llama.yaml"
+cp "$G/llama/hf/config.json" "$T/cc/config.json"
+out=$(cd "$T/cc" && "$CKCONV" convert-config params_llama.yaml --model llama --src-fmt cs-2.9 --tgt-fmt hf)
+check "convert-config CS -> HF: params_llama_to_hf.json, 'Config saved to'" test "$out" = "Config saved to params_llama_to_hf.json"
+check "... the same config.json as a whole conversion writes" $CHECK json-superset "$T/cc/params_llama_to_hf.json" "$T/cs/checkpoint_1.7_to_hf/config.json"
+out=$(cd "$T/cc" && "$CKCONV" convert-config config.json --model llama --src-fmt hf --tgt-fmt cs-2.9 --output-dir o)
+check "convert-config HF -> CS with --output-dir: o/config_to_cs-2.9.yaml" test "$out" = "Config saved to o/config_to_cs-2.9.yaml"
+check "... the params a whole conversion writes" cmp "$T/cc/o/config_to_cs-2.9.yaml" "$T/out/config_to_cs-2.9.yaml"
+check "convert-config writes no weights" test "$(files "$T/cc/o")" = "config_to_cs-2.9.yaml "
+expect_fail "convert-config refuses to replace without --force" "output exists; pass --force" "$T/cc/none" \
+	sh -c "cd '$T/cc' && '$CKCONV' convert-config config.json --model llama --src-fmt hf --tgt-fmt cs-2.9 --output-dir o"
+
+# --- list MODEL, list-converters
+check "list MODEL shows that model only" sh -c "'$CKCONV' list llama | grep -q '^llama ' && ! '$CKCONV' list llama | grep -q '^gpt2'"
+check "list an alias finds its model" sh -c "'$CKCONV' list code-llama | grep -q '^llama '"
+check "list-converters is list (the reference's name); 'all' lists every model" sh -c "'$CKCONV' list-converters all | grep -q '^gpt2' && '$CKCONV' list-converters all | grep -q '^llama '"
+expect_fail "list of an unknown model: one line, the nearest name" "did you mean 'llama'?" "$T/none" "$CKCONV" list lama

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Encoder families beyond their golden cases (issue 15): BERT's token-classification and QA heads
+# (made from the golden sequence classifier), label maps, the QA head's two labels, RoBERTa/BERT
+# detection from one CS name, and mmsimple-llava's cs-2.3 params layout.
+. "$(dirname "$0")/lib.inc"
+G="$ROOT/tests/golden"
+# mkhead NAME ARCH HEADKEY ROWS: $T/NAME = the golden sequence classifier with its head renamed / resized
+mkhead() {
+	$PY - "$G/bert-sequence-classifier/hf" "$T/$1" "$2" "$3" "$4" <<'PY'
+import json, os, struct, sys
+src, out, arch, head, rows = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+os.makedirs(out, exist_ok=True)
+c = json.load(open(src + "/config.json"))
+c["architectures"] = [arch]
+if rows != 3:
+    c.pop("id2label"); c.pop("label2id")
+json.dump(c, open(out + "/config.json", "w"))
+blob = open(src + "/model.safetensors", "rb").read()
+n = struct.unpack("<Q", blob[:8])[0]
+hdr = json.loads(blob[8:8 + n])
+meta, parts, off = {}, [], 0
+for k, v in hdr.items():
+    if k == "__metadata__":
+        continue
+    raw, shape = blob[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]], v["shape"]
+    if k.startswith("classifier."):
+        k = head + k[len("classifier"):]
+        raw, shape = raw[:len(raw) // 3 * rows], [rows] + shape[1:]
+    meta[k] = {"dtype": v["dtype"], "shape": shape, "data_offsets": [off, off + len(raw)]}
+    off += len(raw)
+    parts.append(raw)
+h = json.dumps(meta).encode()
+h += b" " * (-len(h) % 8)
+open(out + "/model.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"".join(parts))
+PY
+}
+mkhead tok BertForTokenClassification classifier 3
+mkhead qa BertForQuestionAnswering qa_outputs 2
+mkhead qa3 BertForQuestionAnswering qa_outputs 3
+
+# token classifier: detected from architectures; id2label's length is CS num_classes; back: num_labels
+check "bert-token-classifier: hf -> cs (detected)" "$CKCONV" convert "$T/tok" -o "$T/tok.mdl" -q
+check "bert-token-classifier: id2label (3 labels) -> num_classes 3" test "$(yget "$T/tok.yaml" num_classes)" = 3
+check "bert-token-classifier: CS name bert/token_classifier" test "$(yget "$T/tok.yaml" name)" = '"bert/token_classifier"'
+check "bert-token-classifier: classifier_dropout null -> encoder_output_dropout_rate = hidden dropout" \
+	test "$(yget "$T/tok.yaml" encoder_output_dropout_rate)" = 0.1
+check "bert-token-classifier: cs -> hf (detected from model.name)" "$CKCONV" convert "$T/tok.mdl" -o "$T/tok_hf" -q
+check "bert-token-classifier: num_labels 3 back" test "$(jget "$T/tok_hf/config.json" num_labels)" = 3
+check "bert-token-classifier: every tensor back bit for bit" $CHECK st-vs-st "$T/tok_hf" "$T/tok" --common
+check "bert-token-classifier: position_ids rebuilt on the way back" \
+	sh -c "'$CKCONV' inspect '$T/tok_hf' | grep -q '^bert.embeddings.position_ids .*i64 *\[1, 64\]'"
+
+# QA: qa_outputs <-> classifier, two labels; params carry no name (no CS model of that name)
+check "bert-qa: hf -> cs (detected)" "$CKCONV" convert "$T/qa" -o "$T/qa.mdl" -q
+check "bert-qa: qa_outputs.weight -> classifier.weight" sh -c "'$CKCONV' inspect '$T/qa.mdl' | grep -q '^model.classifier.weight .*\[2, 48\]'"
+check "bert-qa: the params have no name" test "$(yget "$T/qa.yaml" name)" = '"ABSENT"'
+check "bert-qa: cs -> hf with --model" "$CKCONV" convert "$T/qa.mdl" --model bert-qa -o "$T/qa_hf" -q
+check "bert-qa: tensors back" $CHECK st-vs-st "$T/qa_hf" "$T/qa" --common
+check "bert-qa: num_labels 2 written" test "$(jget "$T/qa_hf/config.json" num_labels)" = 2
+expect_fail "bert-qa: 3 labels refused" "num_labels must be 2" "$T/qa3.mdl" "$CKCONV" convert "$T/qa3" -o "$T/qa3.mdl"
+
+# BERT pretraining: cls.predictions.bias is decoder.bias' copy: one CS tensor, both back
+B="$G/bert"
+check "bert: hf -> cs" "$CKCONV" convert "$B/hf" -o "$T/bert.mdl" -q
+check "bert: cls.predictions.bias is not a CS tensor of its own" \
+	sh -c "test \$('$CKCONV' inspect '$T/bert.mdl' | grep -c 'bert_mlm_head.classifier.ffn.0.linear_layer.bias') = 1"
+check "bert: cs -> hf" "$CKCONV" convert "$T/bert.mdl" -o "$T/bert_hf" -q
+check "bert: cls.predictions.bias and decoder.bias both back, equal" $CHECK st-vs-st "$T/bert_hf" "$B/hf"
+params_edit "$T/bert.yaml" "$T/mlm.yaml" '{"mlm_nonlinearity": "relu"}'
+expect_fail "bert: mlm_nonlinearity unlike encoder_nonlinearity refused" "HF has one hidden_act" "$T/mlm_hf" \
+	"$CKCONV" convert "$T/bert.mdl" --config "$T/mlm.yaml" -o "$T/mlm_hf"
+params_edit "$T/bert.yaml" "$T/mup.yaml" '{"mup_base_hidden_size": 24}'
+expect_fail "bert: muP params refused" "does not support muP" "$T/mup_hf" "$CKCONV" convert "$T/bert.mdl" --config "$T/mup.yaml" -o "$T/mup_hf"
+
+# mmsimple-llava, cs-2.3: the vision config in image_model_list.image_models[0].image_model[0]
+M="$G/mmsimple-llava"
+check "mmsimple-llava: hf -> cs-2.3" "$CKCONV" convert "$M/hf" --model mmsimple-llava --tgt-fmt cs-2.3 -o "$T/mm23.mdl" -q
+check "mmsimple-llava: cs-2.3 params nest the encoder as image_model[0], no name" $PY -c '
+import sys, yaml
+m = yaml.safe_load(open(sys.argv[1]))["model"]
+e = m["image_model_list"]["image_models"][0]["image_model"][0]
+assert e["name"] == "ViTModel" and e["image_layer_idx"] == -2 and "name" not in m, m' "$T/mm23.yaml"
+check "mmsimple-llava: cs-2.3 -> hf" "$CKCONV" convert "$T/mm23.mdl" --model mmsimple-llava --src-fmt cs-2.3 -o "$T/mm23_hf" -q
+for c in image_model text_model; do
+	check "mmsimple-llava: cs-2.3 round trip, $c tensors" $CHECK st-vs-st "$T/mm23_hf/$c" "$M/hf_back/$c"
+	check "mmsimple-llava: cs-2.3 round trip, $c config" $CHECK json-superset "$T/mm23_hf/$c/config.json" "$M/hf_back/$c/config.json"
+done
+params_edit "$M/cs/params.yaml" "$T/mm2.yaml" '{}'
+$PY - "$T/mm2.yaml" <<'PY'
+import sys, yaml
+p = yaml.safe_load(open(sys.argv[1])); l = p["model"]["image_model_list"]
+l["image_models"] = l["image_models"] * 2
+yaml.safe_dump(p, open(sys.argv[1], "w"))
+PY
+"$CKCONV" convert "$M/hf" --model mmsimple-llava -o "$T/mm.mdl" -q
+expect_fail "mmsimple-llava: two image encoders refused" "2 image encoders; LLaVA has one" "$T/mm2_hf" \
+	"$CKCONV" convert "$T/mm.mdl" --config "$T/mm2.yaml" -o "$T/mm2_hf"
