@@ -3,7 +3,7 @@ PREFIX  ?= /usr/local
 BUILD   ?= build
 BIN     ?= bin
 CC      ?= cc
-PKGS    := yaml-0.1 libpcre2-8 hdf5-serial jansson minizip libxxhash nettle liblz4
+PKGS    := yaml-0.1 libpcre2-8 hdf5-serial jansson minizip libxxhash nettle liblz4 libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPTFLAGS ?= -O2 -g
@@ -17,7 +17,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBIAN_PKGS := build-essential pkg-config libyaml-dev libpcre2-dev libhdf5-dev hdf5-tools \
-	libjansson-dev libminizip-dev libxxhash-dev nettle-dev liblz4-dev hdf5-filter-plugin python3-hdf5plugin python3-numpy python3-h5py python3-yaml python3-jsonschema clang libclang-rt-14-dev valgrind time tmux
+	libjansson-dev libminizip-dev libxxhash-dev nettle-dev liblz4-dev libseccomp-dev hdf5-filter-plugin python3-hdf5plugin python3-numpy python3-h5py python3-yaml python3-jsonschema clang libclang-rt-14-dev valgrind time tmux
 
 .PHONY: all test check valgrind demo bench fuzz deps install clean units
 

@@ -472,9 +472,10 @@ static int k_permute(const act_inst *a, act_t *in, act_t *out, int planning, ck_
 	for (int i = m; i < in->shape.rank; i++)
 		inner *= (uint64_t)in->shape.dim[i];
 	size_t blk = (size_t)inner * ck_dtype_size(in->dtype);
-	for (int i = m - 1, acc = 1; i >= 0; i--) { /* in's block strides */
-		stride[i] = (uint64_t)acc;
-		acc *= (int)in->shape.dim[i];
+	uint64_t acc = 1;
+	for (int i = m - 1; i >= 0; i--) { /* in's block strides (their product is within the valid shape's size) */
+		stride[i] = acc;
+		acc *= (uint64_t)in->shape.dim[i];
 	}
 	for (int i = 0; i < m; i++)
 		blocks *= (uint64_t)out->shape.dim[i];
@@ -791,6 +792,68 @@ int act_gen_uniform(ck_dtype dt, const ck_shape *s, double bound, unsigned long 
 	return 0;
 }
 
+int act_gen_inv_freq(ck_dtype dt, const ck_shape *s, double base, void *data, ck_err *e)
+{
+	uint64_t n;
+	int rc = ck_shape_numel(s, &n, e);
+	if (rc)
+		return rc;
+	uint64_t last = s->rank ? (uint64_t)s->dim[s->rank - 1] : 1;
+	float b = (float)base, d = (float)(2 * last);
+	size_t es = ck_dtype_size(dt);
+	if (!ck_dtype_is_float(dt))
+		return ck_errf(e, CK_EINVALID, "inv_freq: dtype %s is not supported (use a floating dtype)", ck_dtype_short_name(dt));
+	/* PyTorch: 1.0 / (base ** (torch.arange(0, d, 2).float() / d)), every step in float32 */
+	for (uint64_t i = 0; i < n; i++)
+		put_value(dt, (unsigned char *)data + i * es, 1.0f / powf(b, (float)(2 * (i % last)) / d));
+	return 0;
+}
+
+/* The reference's get_alibi_slopes(n), in double as Python computes it: for a power of two the
+ * geometric series from 2^(-8/n); otherwise those of the closest lower power of two, then every
+ * other slope of twice that many. slopes must hold n. */
+static int alibi_slopes(long long n, double *slopes, ck_err *e)
+{
+	long long p = 1;
+	while (p * 2 <= n)
+		p *= 2;
+	double start = pow(2.0, -pow(2.0, -(log2((double)p) - 3.0)));
+	for (long long i = 0; i < p; i++)
+		slopes[i] = start * pow(start, (double)i);
+	if (p == n)
+		return 0;
+	double *twice = malloc((size_t)(2 * p) * sizeof *twice);
+	if (!twice)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	int rc = alibi_slopes(2 * p, twice, e);
+	for (long long i = 0; !rc && i < n - p; i++)
+		slopes[p + i] = twice[2 * i];
+	free(twice);
+	return rc;
+}
+
+int act_gen_alibi_slopes(ck_dtype dt, const ck_shape *s, double heads, void *data, ck_err *e)
+{
+	uint64_t n;
+	int rc = ck_shape_numel(s, &n, e);
+	if (rc)
+		return rc;
+	if (heads != floor(heads) || heads < 1 || (uint64_t)heads != n || n > CK_MAX_UNSTACK)
+		return ck_errf(e, CK_EINVALID, "alibi_slopes: %g heads for a shape of %llu elements (at most %d)", heads,
+			(unsigned long long)n, CK_MAX_UNSTACK);
+	if (!ck_dtype_is_float(dt))
+		return ck_errf(e, CK_EINVALID, "alibi_slopes: dtype %s is not supported (use a floating dtype)",
+			ck_dtype_short_name(dt));
+	double *v = calloc(n, sizeof *v);
+	if (!v)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	rc = alibi_slopes((long long)n, v, e);
+	for (uint64_t i = 0; !rc && i < n; i++) /* torch.tensor(list of floats): float32, rounded to nearest */
+		put_value(dt, (unsigned char *)data + i * ck_dtype_size(dt), (double)(float)v[i]);
+	free(v);
+	return rc;
+}
+
 /* Box-Muller over the splitmix64 stream: each pair of uniforms gives two normals, used in
  * order, so the values depend only on the seed and the element count. */
 int act_gen_normal(ck_dtype dt, const ck_shape *s, double std, unsigned long long seed, void *data, ck_err *e)
@@ -823,6 +886,8 @@ int act_generate(vocab_kind gen, ck_dtype dt, const ck_shape *s, double value, u
 	case VOCAB_TRIL: return act_gen_tril(dt, s, data, e);
 	case VOCAB_ARANGE: return act_gen_arange(dt, s, data, e);
 	case VOCAB_UNIFORM: return act_gen_uniform(dt, s, value, seed, data, e);
+	case VOCAB_INV_FREQ: return act_gen_inv_freq(dt, s, value, data, e);
+	case VOCAB_ALIBI_SLOPES: return act_gen_alibi_slopes(dt, s, value, data, e);
 	case VOCAB_NORMAL: return act_gen_normal(dt, s, value, seed, data, e);
 	default: return ck_errf(e, CK_EINVALID, "'%s' is not a generator", vocab_name(gen));
 	}

@@ -90,6 +90,14 @@ int act_gen_arange(ck_dtype dt, const ck_shape *s, void *data, ck_err *e);
 /* Uniform in [-bound, bound) from a fixed-seed generator (splitmix64): reproducible run to run,
  * the same distribution as PyTorch's init but not its exact numbers. */
 int act_gen_uniform(ck_dtype dt, const ck_shape *s, double bound, unsigned long long seed, void *data, ck_err *e);
+/* RoPE's inverse frequencies 1 / base^(2i / d) along the last dim (d = twice its size), computed in
+ * float32 step by step as PyTorch's `1.0 / (base ** (torch.arange(0, d, 2).float() / d))`, the
+ * power correctly rounded (libm's powf; PyTorch's vectorised pow may differ in the last bit of
+ * some elements: HF recomputes this buffer when it loads a model). */
+int act_gen_inv_freq(ck_dtype dt, const ck_shape *s, double base, void *data, ck_err *e);
+/* ALiBi slopes of `heads` heads (the shape holds that many elements), computed in double as the
+ * reference's get_alibi_slopes and rounded to float32 as torch.tensor does, whatever dt is. */
+int act_gen_alibi_slopes(ck_dtype dt, const ck_shape *s, double heads, void *data, ck_err *e);
 /* Normal(0, std) from the same fixed-seed stream (Box-Muller): a headless model's LM head on
  * the way to CS (the reference's normal_(0, 0.02); its values are not reproducible, ours are). */
 int act_gen_normal(ck_dtype dt, const ck_shape *s, double std, unsigned long long seed, void *data, ck_err *e);

@@ -526,6 +526,80 @@ static const char *prefix_of(const run *r, const char *key)
 	return "";
 }
 
+static int when_holds(run *r, const hop *h, const json_t *params, const json_t *rule, int *go, ck_err *e)
+{
+	json_t *cond = json_object_get(rule, "when"), *res = NULL;
+	env v = {.r = r, .h = h, .p = (json_t *)params};
+	int rc = 0;
+	*go = 1;
+	if (cond && !(rc = eval(&v, r->fam_path, cond, &res, e)))
+		*go = expr_truthy(res);
+	json_decref(res);
+	return rc;
+}
+
+/* The step's `regroup`: keys tied as a group (an encoder-decoder's embeddings and head) come
+ * after every other key, in the listed order, each None filled as `fill` says: in order, each
+ * entry (when its `when` holds) gives `key` the first of `from` that is not None. */
+static int regroup(run *r, const hop *h, const json_t *params, json_t *old, json_t *nm, ck_err *e)
+{
+	const json_t *g = json_object_get(h->step, "regroup"), *keys = json_object_get(g, "keys"), *fill = json_object_get(g, "fill");
+	const char *anchor = json_string_value(json_object_get(g, "prefix_from")), *pre = NULL;
+	json_t *vals, *ps = json_object_get(r->rel, "model_prefixes");
+	char *full = NULL;
+	int rc = 0;
+	if (!g)
+		return 0;
+	for (long i = -1; !pre && anchor && i < (long)json_array_size(ps); i++) {
+		const char *p = i < 0 ? "" : json_string_value(json_array_get(ps, (size_t)i));
+		if (asprintf(&full, "%s%s", p ? p : "", anchor) < 0)
+			return ck_errf(e, CK_ENOMEM, "out of memory");
+		if (p && tree_get(old, full))
+			pre = p;
+		free(full);
+	}
+	if (!pre)
+		return ck_errf(e, CK_EINVALID, "%s: %s -> %s: the model has no %s (%s)", r->o->src, h->from, h->to,
+			anchor ? anchor : "regroup prefix_from key", r->fam_path);
+	if (!(vals = json_object()))
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	for (size_t i = 0; i < json_array_size(keys) && !rc; i++) {
+		const char *k = json_string_value(json_array_get(keys, i));
+		json_t *v = NULL;
+		if (!k || asprintf(&full, "%s%s", pre, k) < 0)
+			rc = ck_errf(e, CK_EINVALID, "%s: regroup keys must be strings", r->fam_path);
+		else if (!(v = tree_get(old, full)))
+			rc = ck_errf(e, CK_EINVALID, "%s: %s -> %s: the model has no %s", r->o->src, h->from, h->to, full);
+		else if (json_object_set(vals, k, v))
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		free(full);
+	}
+	for (size_t i = 0; i < json_array_size(fill) && !rc; i++) {
+		const json_t *f = json_array_get(fill, i), *from = json_object_get(f, "from");
+		const char *k = json_string_value(json_object_get(f, "key"));
+		int go;
+		if ((rc = when_holds(r, h, params, f, &go, e)) || !go)
+			continue;
+		for (size_t j = 0; k && j < json_array_size(from); j++) {
+			json_t *v = json_object_get(vals, json_string_value(json_array_get(from, j)) ? json_string_value(json_array_get(from, j)) : "");
+			if (v && !is_none(v)) {
+				if (v != json_object_get(vals, k))
+					note(r, "  %s: %s%s filled from %s%s\n", h->to, pre, k, pre, json_string_value(json_array_get(from, j)));
+				json_object_set(vals, k, v);
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; i < json_array_size(keys) && !rc; i++) {
+		const char *k = json_string_value(json_array_get(keys, i));
+		if (asprintf(&full, "%s%s", pre, k) < 0 || tree_set(nm, full, json_incref(json_object_get(vals, k)), -1))
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		free(full);
+	}
+	json_decref(vals);
+	return rc;
+}
+
 /* `model` converted by the step's key renames and tied-weight repairs, keys in source order. */
 static int step_model(run *r, const hop *h, const json_t *params, json_t *old, json_t **out, ck_err *e)
 {
@@ -542,6 +616,8 @@ static int step_model(run *r, const hop *h, const json_t *params, json_t *old, j
 		json_t *val = json_array_get(cs, i);
 		const json_t *k;
 		long at = -1;
+		if (in_list(json_object_get(json_object_get(h->step, "regroup"), "keys"), key + strlen(pre)))
+			continue; /* re-added after every other key */
 		if ((k = key_rule(ties, fs, ts, key + strlen(pre), &to)) || (k = key_rule(ties, ts, fs, key + strlen(pre), &to))) {
 			json_t *cond = json_object_get(k, "when"), *res = NULL;
 			env v = {.r = r, .h = h, .p = (json_t *)params};
@@ -589,6 +665,8 @@ static int step_model(run *r, const hop *h, const json_t *params, json_t *old, j
 		free(to);
 		free(full);
 	}
+	if (!rc)
+		rc = regroup(r, h, params, old, nm, e);
 	if (rc)
 		json_decref(nm), nm = NULL;
 	*out = nm;
@@ -706,6 +784,9 @@ static int run_hop(run *r, const hop *h, ck_err *e)
 	int rc;
 	char ver[64];
 	note(r, "step %s -> %s (%s)\n", h->from, h->to, h->step ? r->fam_path : "generic");
+	if (json_is_string(json_object_get(h->step, "refuse")))
+		return json_decref(np), ck_errf(e, CK_EINVALID, "%s %s -> %s: %s (%s)", r->model, h->from, h->to,
+			json_string_value(json_object_get(h->step, "refuse")), r->fam_path);
 	if (!model || !json_object_get(model, "d"))
 		return json_decref(np), ck_errf(e, CK_EINVALID, "%s: the checkpoint has no 'model' dict", r->o->src);
 	if (!np)

@@ -14,7 +14,10 @@
 #include "buf.h"
 #include "h5ck.h"
 #include "h5lz4.h"
+#include "h5raw.h"
 #include "io.h"
+#include "sandbox.h"
+#include "strmap.h"
 #include "text.h"
 #include "valio.h"
 #include <xxhash.h>
@@ -1015,6 +1018,10 @@ typedef struct h5src {
 	uint64_t fsize;  /* the file's size: no storage may lie past it */
 	unsigned char *zbuf, *cbuf; /* one stored chunk, one decoded chunk (reused) */
 	size_t zcap, ccap;
+	h5raw *root;     /* the root group's attributes read in one pass (NULL: HDF5 reads them by name) */
+	strmap links;    /* the root group's links by name -> index in link (read in one pass) */
+	struct rlink { haddr_t addr; H5L_type_t type; } *link;
+	size_t nlink, lcap;
 } h5src;
 
 static void src_free(ck_tsrc *base)
@@ -1034,7 +1041,117 @@ static void src_free(ck_tsrc *base)
 	free(s->prov);
 	free(s->zbuf);
 	free(s->cbuf);
+	h5raw_free(s->root);
+	strmap_dispose(&s->links);
+	free(s->link);
 	free(s);
+}
+
+/* ---- reading: the root group's attributes ----
+ * A cstorch file keeps one attribute per key in the root group; in h5py's compact storage HDF5
+ * finds one by name by scanning them all. They are read here once, in one pass over the root
+ * object header (h5raw.c), and looked up in a hash map; HDF5 reads them only when h5raw declines
+ * (a version-2 header: ckconv's own dense storage, where HDF5's lookup is a B-tree). */
+
+static int root_load(h5src *s, ck_err *e)
+{
+	char why[256];
+	H5O_info_t oi;
+	hid_t fcpl = -1;
+	hsize_t ub = 0;
+	size_t sa = 0, ss = 0;
+	void *h = NULL;
+	struct stat sb;
+	const char *w;
+	int rc = 0;
+	if (H5Oget_info2(s->fid, &oi, H5O_INFO_BASIC) < 0 || (fcpl = H5Fget_create_plist(s->fid)) < 0 ||
+		H5Pget_userblock(fcpl, &ub) < 0 || H5Pget_sizes(fcpl, &sa, &ss) < 0 ||
+		H5Fget_vfd_handle(s->fid, H5P_DEFAULT, &h) < 0 || !h || fstat(*(int *)h, &sb) < 0) {
+		rc = ck_errf(e, CK_EIO, "%s: cannot locate the root group's attributes: %s", s->base.path, h5_why(why));
+		goto done;
+	}
+	h5raw_loc l = {*(int *)h, ub, oi.addr, (uint64_t)sb.st_size, (int)sa, (int)ss};
+	if (h5raw_read(&l, &s->root, &w) < 0)
+		rc = ck_errf(e, CK_EINVALID, "%s: the root group's attributes are unreadable: %s", s->base.path, w);
+done:
+	close_id(&fcpl, H5Pclose);
+	H5Eclear2(H5E_DEFAULT);
+	return rc;
+}
+
+/* Root attribute `name` as a string (attr_get_str's contract). */
+static int root_str(h5src *s, const char *name, size_t max, char **out, ck_err *e)
+{
+	const char *f = s->base.path;
+	if (!s->root)
+		return attr_get_str(s->fid, name, max, out, f, e);
+	const h5raw_attr *a = h5raw_get(s->root, name);
+	*out = NULL;
+	if (!a)
+		return 0;
+	if (a->kind != H5RAW_STR)
+		return ck_errf(e, CK_EINVALID, "%s: attribute '%s': expected one string", f, name);
+	size_t len = strnlen(a->str, a->len); /* as a C string, like HDF5's read */
+	if (len > max)
+		return ck_errf(e, CK_ELIMIT, "%s: attribute '%s' longer than %zu bytes", f, name, max);
+	if (!(*out = ck_malloc(e, len + 1)))
+		return CK_ENOMEM;
+	memcpy(*out, a->str, len);
+	(*out)[len] = '\0';
+	return 0;
+}
+
+/* Root attribute `name` as a number or bool (attr_get_num's contract). */
+static int root_num(h5src *s, const char *name, int *found, double *num, int *truthy, ck_err *e)
+{
+	if (!s->root)
+		return attr_get_num(s->fid, name, found, num, truthy, s->base.path, e);
+	const h5raw_attr *a = h5raw_get(s->root, name);
+	*found = 0;
+	*num = 0;
+	*truthy = 0;
+	if (!a)
+		return 0;
+	if (a->kind != H5RAW_NUM)
+		return ck_errf(e, CK_EINVALID, "%s: attribute '%s': expected one number or bool", s->base.path, name);
+	*found = 1;
+	*num = a->num;
+	*truthy = a->truthy;
+	return 0;
+}
+
+static herr_t root_link_cb(hid_t g, const char *name, const H5L_info_t *li, void *data)
+{
+	h5src *s = data;
+	(void)g;
+	if (s->nlink == s->lcap) {
+		size_t cap = s->lcap ? s->lcap * 2 : 64;
+		struct rlink *l = realloc(s->link, cap * sizeof *l);
+		if (!l)
+			return -1;
+		s->link = l;
+		s->lcap = cap;
+	}
+	s->link[s->nlink] = (struct rlink){li->type == H5L_TYPE_HARD ? li->u.address : HADDR_UNDEF, li->type};
+	if (strmap_put(&s->links, name, s->nlink) < 0)
+		return -1;
+	s->nlink++;
+	return 0;
+}
+
+/* The root group's links, in one pass (H5Literate walks the group's index once). */
+static int root_links(h5src *s, ck_err *e)
+{
+	char why[256];
+	H5G_info_t gi;
+	if (H5Gget_info(s->fid, &gi) < 0)
+		return ck_errf(e, CK_EIO, "%s: cannot list the root group: %s", s->base.path, h5_why(why));
+	if (gi.nlinks > MAX_DATASETS)
+		return ck_errf(e, CK_ELIMIT, "%s: %llu root links, limit is %d", s->base.path,
+			(unsigned long long)gi.nlinks, MAX_DATASETS);
+	if (H5Literate(s->fid, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, root_link_cb, s) < 0)
+		return ck_errf(e, CK_EIO, "%s: cannot list the root group: %s", s->base.path, h5_why(why));
+	return 0;
 }
 
 /* Memory type for a read: the file type itself (no value conversion), only made little-endian. */
@@ -1201,11 +1318,22 @@ static int ds_open(h5src *s, const char *dsname, hid_t *ds, ck_err *e)
 {
 	char why[256];
 	int rc;
+	size_t li;
 	*ds = -1;
-	if ((rc = path_hard(s, dsname, e)))
+	if (!strchr(dsname, '/') && strmap_get(&s->links, dsname, &li) && s->link[li].type == H5L_TYPE_HARD) {
+		/* a key in the root group: opened at the address its hard link names, found in the map
+		 * (HDF5's lookup by name scans the root's object header, all keys' attributes) */
+		if ((*ds = H5Oopen_by_addr(s->fid, s->link[li].addr)) < 0)
+			return ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", s->base.path, dsname, h5_why(why));
+		if (H5Iget_type(*ds) != H5I_DATASET) {
+			close_id(ds, H5Oclose);
+			return ck_errf(e, CK_EINVALID, "%s: '%s' is not a dataset", s->base.path, dsname);
+		}
+	} else if ((rc = path_hard(s, dsname, e))) {
 		return rc;
-	if ((*ds = H5Dopen2(s->fid, dsname, s->dapl)) < 0)
+	} else if ((*ds = H5Dopen2(s->fid, dsname, s->dapl)) < 0) {
 		return ck_errf(e, CK_EIO, "%s: dataset '%s': cannot open: %s", s->base.path, dsname, h5_why(why));
+	}
 	if ((rc = storage_ok(s, *ds, dsname, e)))
 		close_id(ds, H5Dclose);
 	return rc;
@@ -1908,7 +2036,7 @@ static int spec_keys(h5src *s, walk *w, ck_err *e)
 	char *text = NULL;
 	json_t *spec = NULL, *ts = NULL;
 	const char *f = s->base.path;
-	int rc = attr_get_str(s->fid, "__spec__", MAX_SPEC, &text, f, e);
+	int rc = root_str(s, "__spec__", MAX_SPEC, &text, e);
 	if (rc)
 		return rc;
 	if (!text)
@@ -2069,7 +2197,7 @@ static int load_key(h5src *s, links *l, const char *key, ck_err *e)
 	if (!aname)
 		return CK_ENOMEM;
 	snprintf(aname, len, "%s.__metadata__", key);
-	if ((rc = attr_get_str(s->fid, aname, MAX_META, &text, f, e)))
+	if ((rc = root_str(s, aname, MAX_META, &text, e)))
 		goto done;
 	if (!text) {
 		rc = ck_errf(e, CK_EINVALID, "%s: key '%s': root attribute '%s' missing", f, key, aname);
@@ -2335,7 +2463,8 @@ const char *h5ck_provenance(const ck_tsrc *s)
 	return s && s->ops == &src_ops ? ((const h5src *)s)->prov : NULL;
 }
 
-int h5ck_open(const char *path, ck_tsrc **out, ck_err *e)
+/* The whole open, in this process (the sandboxed child runs it first: h5ck_open). */
+static int open_here(const char *path, ck_tsrc **out, ck_err *e)
 {
 	char why[256];
 	h5src *s = NULL;
@@ -2373,16 +2502,16 @@ int h5ck_open(const char *path, ck_tsrc **out, ck_err *e)
 		goto done;
 	}
 	s->fsize = fsize;
-	if ((rc = attr_get_num(s->fid, "__version__", &found, &ver, &ok, path, e)))
+	if ((rc = root_load(s, e)) || (rc = root_links(s, e)) || (rc = root_num(s, "__version__", &found, &ver, &ok, e)))
 		goto done;
 	if (!found) {
 		rc = ck_errf(e, CK_EINVALID, "%s: not a cstorch checkpoint (no __version__ root attribute)", path);
 		goto done;
 	}
-	if ((rc = attr_get_str(s->fid, "__ckconv__", MAX_META, &s->prov, path, e)))
+	if ((rc = root_str(s, "__ckconv__", MAX_META, &s->prov, e)))
 		goto done;
 	if (ver >= 0.5) {
-		if ((rc = attr_get_num(s->fid, "__SUCCESS__", &found, &ver, &ok, path, e)))
+		if ((rc = root_num(s, "__SUCCESS__", &found, &ver, &ok, e)))
 			goto done;
 		if (!found || !ok) {
 			rc = ck_errf(e, CK_EINVALID, "%s: checkpoint is incomplete (__SUCCESS__ missing or false)", path);
@@ -2400,6 +2529,101 @@ done:
 	else
 		*out = &s->base;
 	return rc;
+}
+
+/* ---- the sandbox: libhdf5's own bugs (docs/security.md) ----
+ * libhdf5 1.10 decodes object headers, B-trees and heaps of a hostile file with bugs of its own
+ * (the fuzz harness found an overflow read and an endless loop), before any check of ours can
+ * run. So the metadata is first read in a sandboxed child (sandbox.h): the whole open, then every
+ * dataset's header, checksum attribute and chunk index as a read would touch them. A crash,
+ * hang or runaway there is one error line; only a file libhdf5 survived is opened here. */
+
+static sandbox_limits box = {0, 0, 0}; /* 0: derived from the file's size (h5ck_sandbox_limits) */
+
+void h5ck_sandbox_limits(unsigned cpu_s, unsigned wall_s)
+{
+	box.cpu_s = cpu_s;
+	box.wall_s = wall_s;
+}
+
+/* Every HDF5 structure a read of tensor i parses: its header, checksum, chunk index. */
+static int touch_tensor(h5src *s, size_t i, ck_err *e)
+{
+	hsize_t n[CK_MAX_RANK], c[CK_MAX_RANK] = {0}, off[CK_MAX_RANK];
+	unsigned long long sum;
+	dsr r;
+	int rc;
+	if (s->deferred[i] || !s->base.t[i].nbytes || (rc = src_open_ds(s, i, &r, e)))
+		return s->deferred[i] || !s->base.t[i].nbytes ? 0 : rc;
+	if (H5Aexists(r.ds, H5CK_CHECKSUM_ATTR) > 0) {
+		hid_t a = H5Aopen(r.ds, H5CK_CHECKSUM_ATTR, H5P_DEFAULT);
+		if (a >= 0)
+			H5Aread(a, H5T_NATIVE_ULLONG, &sum), H5Aclose(a);
+	}
+	for (int d = 0; r.chunked && d < r.rank; d++)
+		n[d] = (r.dim[d] + r.cdim[d] - 1) / r.cdim[d];
+	while (r.chunked) {
+		unsigned mask;
+		haddr_t addr;
+		hsize_t size;
+		for (int d = 0; d < r.rank; d++)
+			off[d] = c[d] * r.cdim[d];
+		H5Dget_chunk_info_by_coord(r.ds, off, &mask, &addr, &size);
+		int d = r.rank - 1;
+		for (; d >= 0 && ++c[d] >= n[d]; d--)
+			c[d] = 0;
+		if (d < 0)
+			break;
+	}
+	H5Eclear2(H5E_DEFAULT);
+	dsr_done(&r);
+	H5Dclose(r.ds);
+	return 0;
+}
+
+static int probe(void *arg)
+{
+	const char *path = arg;
+	ck_tsrc *src = NULL;
+	ck_err e = {0};
+	int rc = open_here(path, &src, &e);
+	for (size_t i = 0; !rc && i < src->n; i++)
+		rc = touch_tensor((h5src *)src, i, &e);
+	if (src)
+		src_free(src);
+	return rc;
+}
+
+int h5ck_open(const char *path, ck_tsrc **out, ck_err *e)
+{
+	char why[256];
+	struct stat sb;
+	int rc, fd, res = 0;
+	*out = NULL;
+	if (!path)
+		return ck_errf(e, CK_EINVALID, "h5ck_open: no path");
+	if ((rc = io_open_input(path, &fd, &sb, e)))
+		return rc;
+	close(fd);
+	if (!h5ck_is_hdf5(path))
+		return ck_errf(e, CK_EINVALID, "%s: not an HDF5 file (no HDF5 signature)", path);
+	/* metadata costs ~0.1-0.2 ms per tensor (~1 KiB of file each): 10 s + 1 s per 4 MiB leaves
+	 * room for a million tensors and only stops what no file needs. CKCONV_SANDBOX_CPU
+	 * (seconds, 1..3600) replaces it: the tests' hangs end in a second */
+	uint64_t mib = (uint64_t)sb.st_size >> 20;
+	const char *env = getenv("CKCONV_SANDBOX_CPU");
+	long ecpu = env ? strtol(env, NULL, 10) : 0;
+	sandbox_limits l = {box.cpu_s ? box.cpu_s : ecpu >= 1 && ecpu <= 3600 ? (unsigned)ecpu :
+		(unsigned)(10 + (mib > 4 * 3590 ? 3590 : mib / 4)), box.wall_s, ((uint64_t)2 << 30) + 2 * (uint64_t)sb.st_size};
+	if (!l.wall_s)
+		l.wall_s = 4 * l.cpu_s + 30; /* a shared machine gives a process a fraction of a core */
+	if (sandbox_run(probe, (void *)path, &l, &res, why, sizeof why) < 0)
+		return ck_errf(e, CK_ECORRUPT, "%s: reading its HDF5 metadata in a sandbox, libhdf5 %s; the file is damaged "
+			"or hostile (docs/security.md)", path, why);
+	if (res == CK_ENOMEM)
+		return ck_errf(e, CK_ELIMIT, "%s: its HDF5 metadata needs more than %llu MiB of memory", path,
+			(unsigned long long)(l.mem_extra >> 20));
+	return open_here(path, out, e);
 }
 
 size_t h5ck_checksummed(const ck_tsrc *base)

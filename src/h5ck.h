@@ -33,6 +33,11 @@ int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t 
  * Accepts format 0.5 (requires __SUCCESS__ true) and legacy <= 0.4 (percent-quoted names,
  * __H5_TYPE__, is_bfloat16). Non-tensor leaves (scalars, strings, None) are not listed as tensors. */
 int h5ck_open(const char *path, ck_tsrc **out, ck_err *e);
+/* h5ck_open first reads the file's HDF5 metadata in a sandboxed child (sandbox.h), so that a
+ * crash or hang inside libhdf5 becomes an error (CK_ECORRUPT). Its limits by default: 10 s of
+ * CPU + 1 s per 4 MiB of file (or CKCONV_SANDBOX_CPU seconds, 1..3600), 4 x that + 30 s of wall
+ * time. Tests and the fuzz harness set smaller ones here (0: the default). */
+void h5ck_sandbox_limits(unsigned cpu_s, unsigned wall_s);
 /* Every tensor ckconv writes carries this attribute: the xxHash64 (seed 0) of its bytes. Reads
  * check it when present; a mismatch is CK_ECORRUPT. */
 #define H5CK_CHECKSUM_ATTR "ckconv_xxh64"

@@ -299,8 +299,8 @@ case("cfg-not-object", HF, "hf/config.json: expected a JSON object", hf_dir() | 
 case("cfg-wrong-type", HF, "hf/config.json: n_embd must be int, found \"8\" (rule ", hf_dir(cfg=CONFIG | {"n_embd": "8"}))
 case("cfg-require-violated", HF, "reorder_and_upcast_attn", hf_dir(cfg=CONFIG | {"reorder_and_upcast_attn": True}))
 case("cfg-unknown-model-type", "convert IN/hf -o OUT/x.mdl",
-     "hf/config.json: architectures (none) / model_type \"bloom\" match no model in",
-     hf_dir(cfg={k: v for k, v in CONFIG.items() if k != "architectures"} | {"model_type": "bloom"}))
+     "hf/config.json: architectures (none) / model_type \"xglm\" match no model in",
+     hf_dir(cfg={k: v for k, v in CONFIG.items() if k != "architectures"} | {"model_type": "xglm"}))
 
 # --- params.yaml (CS -> HF)
 case("params-not-yaml", CS, "x.yaml:3:1: did not find expected ',' or ']'", mdl="keep", params="model:\n  hidden_size: [8\n")
@@ -315,7 +315,7 @@ case("params-alias-bomb", CS, "aliases expanded", mdl="keep",
 case("params-duplicate-key", CS, "x.yaml:", mdl="keep", params=None)  # filled in by the params edit below
 case("params-missing", "convert IN/x.mdl -o OUT/hf", "x.yaml: CS params not found", mdl="keep", params="")
 case("params-unknown-model-name", "convert IN/x.mdl --config IN/x.yaml -o OUT/hf",
-     "x.yaml: model.name \"bloom\" matches no model in", mdl="keep", params=None)
+     "x.yaml: model.name \"xglm\" matches no model in", mdl="keep", params=None)
 case("params-wrong-type", CS, "x.yaml: hidden_size must be int, found \"eight\" (rule ", mdl="keep", params=None)
 
 # --- packed .mdl
@@ -451,7 +451,7 @@ for name, want in [
 
 PARAM_EDITS = {
     "params-duplicate-key": lambda t: t.replace("model:\n", "model:\n  hidden_size: 8\n", 1),
-    "params-unknown-model-name": lambda t: t.replace("  name: gpt2\n", "  name: bloom\n", 1),
+    "params-unknown-model-name": lambda t: t.replace("  name: gpt2\n", "  name: xglm\n", 1),
     "params-wrong-type": lambda t: t.replace("  hidden_size: 8\n", "  hidden_size: eight\n", 1),
 }
 

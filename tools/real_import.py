@@ -49,6 +49,7 @@ HF = [
     ("hf-bert-snowflake-arctic-embed-m", "dragon", "snowflake-arctic-embed-m"),
     ("hf-codellama-13b", "llama", "codellama_13b"), ("hf-smollm-135m", "llama", "smollm_135m"),
     ("hf-smollm-360m", "llama", "smollm_360m"), ("hf-qwen1.5-1.8b-chat", "qwen2", "qwen2"),
+    ("hf-redpajama-3b-v1", "gpt-neox", "redpajama_3b_v1"),
 ]
 # (case, model family, commit, path)
 CS = [
@@ -107,6 +108,11 @@ CS = [
      MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase1.yaml"),
     ("cs-mmsimple-llava-7b-phase2", "mmsimple-llava", MZ_210,
      MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase2.yaml"),
+    ("cs-gpt-neox-20b", "gpt-neox", MZ_243, NLP + "gptj/configs/params_gpt_neox_20B.yaml"),
+    ("cs-r231-gpt-neox-1p3b", "gpt-neox", MZ_231, NLP + "gptj/configs/params_gpt_neox_1p3b.yaml"),
+    ("cs-r231-gpt-neox-small", "gpt-neox", MZ_231, NLP + "gptj/configs/params_gpt_neox_small.yaml"),
+    ("cs-bloom-7b", "bloom", MZ_210, NLP + "bloom/configs/params_bloom_7b.yaml"),
+    ("cs-r231-bloom-7b", "bloom", MZ_231, NLP + "bloom/configs/params_bloom_7b.yaml"),
 ]
 
 HEAD = 8      # head dim after shrinking (even: RoPE pairs)
@@ -149,12 +155,14 @@ def shrink_hf(c):
     return c
 
 
-def shrink_cs_model(m):
+def shrink_cs_model(m, family=None):
     heads = m.get("num_heads")
     for k, v in (("hidden_size", HEADS * HEAD), ("num_heads", HEADS), ("num_hidden_layers", 2),
                  ("vocab_size", 64), ("filter_size", 48)):
         if k in m:
             m[k] = v
+    if family == "bloom" and "filter_size" in m:  # HF BLOOM's MLP is 4 x hidden_size, no other width
+        m["filter_size"] = 4 * HEADS * HEAD
     kv = (m.get("extra_attention_params") or {}).get("num_kv_groups")
     if kv is not None:
         m["extra_attention_params"]["num_kv_groups"] = kv_shrink(heads, kv)
@@ -180,7 +188,7 @@ def model_section(p):
     return p["model"]
 
 
-def shrink_cs(p):
+def shrink_cs(p, family=None):
     p = copy.deepcopy(p)
     m = model_section(p)
     subs = [m[k] for k in ("image_model", "text_model", "q_encoder", "ctx_encoder") if isinstance(m.get(k), dict)]
@@ -188,7 +196,7 @@ def shrink_cs(p):
     for im in iml.get("image_models") or []:
         subs += [im["image_encoder"]] if "image_encoder" in im else list(im.get("image_model") or [])
     for s in subs or [m]:
-        shrink_cs_model(s)
+        shrink_cs_model(s, family)
     proj = ((m.get("projector") or {}).get("image_model")) or iml.get("global_image_projection")
     if proj:
         proj["input_unit"] = HEADS * HEAD
@@ -221,12 +229,14 @@ def main():
         os.makedirs(out, exist_ok=True)
         full, text = git_show(MZ, commit, path)
         write(os.path.join(out, "upstream.yaml"), text.decode())
-        p = shrink_cs(yaml.safe_load(text))
+        p = shrink_cs(yaml.safe_load(text), model)
         write(os.path.join(out, "params.yaml"), yaml.safe_dump(p, sort_keys=False))
         meta = {"model": model, "from": "cs"}
         if commit == MZ_231:  # params before 2.4 have no model.name: the user names the model, as for the reference
             meta["pass_model"] = True
         if model == "codegen":  # CodeGen trains as the CS gptj model: its params say gptj, the user names codegen
+            meta["pass_model"] = True
+        if name == "cs-gpt-neox-20b":  # `name: gptj` (ModelZoo's GPT-J class, configured as NeoX): named by the user
             meta["pass_model"] = True
         if model.startswith(("bert", "roberta", "esm")):  # HF's position_ids buffer is rebuilt on the way back
             meta["created"] = ["position_ids"]

@@ -266,6 +266,42 @@ def gen_falcon(g, c):
         g("lm_head.weight", V, H)
 
 
+def gen_neox(g, c):
+    H, L, V, I = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"], c["intermediate_size"]
+    g("gpt_neox.embed_in.weight", V, H)
+    for i in range(L):
+        q = f"gpt_neox.layers.{i}."
+        for n, rows, cols in (("attention.query_key_value", 3 * H, H), ("attention.dense", H, H),
+                              ("mlp.dense_h_to_4h", I, H), ("mlp.dense_4h_to_h", H, I)):
+            g(q + n + ".weight", rows, cols)
+            g(q + n + ".bias", rows)
+        for n in ("input_layernorm", "post_attention_layernorm"):
+            g(q + n + ".weight", H)
+            g(q + n + ".bias", H)
+    g("gpt_neox.final_layer_norm.weight", H)
+    g("gpt_neox.final_layer_norm.bias", H)
+    g("embed_out.weight", V, H)
+
+
+def gen_bloom(g, c):
+    H, L, V = c.get("n_embed") or c["hidden_size"], c["n_layer"], c["vocab_size"]
+    t = "transformer."
+    g(t + "word_embeddings.weight", V, H)
+    for n in ("word_embeddings_layernorm", "ln_f"):
+        g(t + n + ".weight", H)
+        g(t + n + ".bias", H)
+    for i in range(L):
+        q = f"{t}h.{i}."
+        for n, rows, cols in (("self_attention.query_key_value", 3 * H, H), ("self_attention.dense", H, H),
+                              ("mlp.dense_h_to_4h", 4 * H, H), ("mlp.dense_4h_to_h", H, 4 * H)):
+            g(q + n + ".weight", rows, cols)
+            g(q + n + ".bias", rows)
+        for n in ("input_layernorm", "post_attention_layernorm"):
+            g(q + n + ".weight", H)
+            g(q + n + ".bias", H)
+    g("lm_head.weight", V, H)
+
+
 # HF configs (sizes only) for the tensors a CS params file implies: used to make its weights.
 def cs_model(p):
     t = p.get("trainer")
@@ -315,6 +351,15 @@ def weights_for_cs(model, p):
                      "ffn_hidden_size": m["filter_size"], "bias": m.get("use_ffn_bias", False),
                      "max_position_embeddings": m.get("max_position_embeddings", 2048), "vocab_size": m["vocab_size"],
                      "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+    if model == "gpt-neox":
+        return {"": {"model_type": "gpt_neox", "architectures": ["GPTNeoXForCausalLM"], "hidden_size": m["hidden_size"],
+                     "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": m["num_heads"],
+                     "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"],
+                     "rotary_pct": m["rotary_dim"] / (m["hidden_size"] // m["num_heads"]),
+                     "max_position_embeddings": m.get("max_position_embeddings", 1024)}}
+    if model == "bloom":
+        return {"": {"model_type": "bloom", "architectures": ["BloomForCausalLM"], "hidden_size": m["hidden_size"],
+                     "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"], "vocab_size": m["vocab_size"]}}
     if model == "dragon":
         out = {}
         for comp in ("q_encoder", "ctx_encoder"):
@@ -370,6 +415,10 @@ def make_hf(model, configs, out, seed, behead=None):
             gen_gptj(g, c)
         elif mt in ("falcon", "RefinedWeb", "RefinedWebModel"):
             gen_falcon(g, c)
+        elif mt == "gpt_neox":
+            gen_neox(g, c)
+        elif mt == "bloom":
+            gen_bloom(g, c)
         elif mt == "bert":
             gen_bert_head(g, c)
         elif mt in ("clip_vision_model", "clip"):
@@ -433,6 +482,7 @@ def copy_portable(src, dst):
 # keys one side has and the other lacks, by design of the family (the rules say so)
 FAMILY = {
     "gpt2": {"created": [".attn.bias", ".attn.masked_bias"]},          # HF buffers rebuilt on the way back
+    "gpt-neox": {"created": [".attention.bias", ".attention.masked_bias", ".attention.rotary_emb.inv_freq"]},
     "dragon": {"dropped": ["pooler.dense."], "created": ["embeddings.position_ids"]},  # HF pooler dropped
     # headless: made without LM head, the base model's prefix stripped; CS -> HF names the model
     "llama-headless": {"behead": "model.", "pass_model": True},

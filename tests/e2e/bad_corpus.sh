@@ -26,14 +26,16 @@ run_case() { # case folder
 	name=$(basename "$d")
 	w="$T/$name"
 	mkdir -p "$w/in" "$w/out" "$w/cwd"
-	(cd "$d" && find . -mindepth 1 -maxdepth 1 ! -name args ! -name expect ! -name expect-stdout ! -name out-before -exec cp -a {} "$w/in/" \;)
+	(cd "$d" && find . -mindepth 1 -maxdepth 1 ! -name args ! -name expect ! -name expect-stdout ! -name env ! -name out-before -exec cp -a {} "$w/in/" \;)
 	[ -d "$d/out-before" ] && cp -a "$d/out-before/." "$w/out/"
 	snap "$w/in" >"$w/in.before"
 	snap "$w/out" >"$w/out.before"
 	read -ra words <"$d/args"
 	for word in "${words[@]}"; do argv+=("$(expand "$word")"); done
 	want=$(head -n 1 "$d/expect")
-	(cd "$w/cwd" && exec "$CKCONV" "${argv[@]}" >"$w/stdout" 2>"$w/stderr" </dev/null)
+	local -a envs=()
+	[ -f "$d/env" ] && mapfile -t envs <"$d/env" # NAME=VALUE lines for this run (e.g. a short sandbox limit)
+	(cd "$w/cwd" && exec env "${envs[@]}" "$CKCONV" "${argv[@]}" >"$w/stdout" 2>"$w/stderr" </dev/null)
 	rc=$?
 	lines=$(grep -c '' "$w/stderr")
 	[ "$rc" -eq 1 ] || why+=" exit status $rc, expected 1;"

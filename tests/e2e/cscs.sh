@@ -12,7 +12,6 @@ CASE="$PY $ROOT/tools/cscs_case.py"
 field() { $PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' "$1" "$2"; }
 for dir in "$G"/*/; do
 	c=$(basename "$dir")
-	case "$c" in llama*|gpt2*) ;; *) continue ;; esac
 	model=$(field "$dir/case.json" model); src=$(field "$dir/case.json" src_fmt); tgt=$(field "$dir/case.json" tgt_fmt)
 	mkdir -p "$T/$c"
 	$CASE pack "$dir/in" "$T/$c/in.mdl"
@@ -59,3 +58,5 @@ expect_fail "cs-auto without __metadata__: refused" "has no __metadata__ record"
 	"$CKCONV" convert "$in" --config "$cfg" --model llama --src-fmt cs-auto --tgt-fmt cs-2.0 -o "$T/e4.mdl"
 expect_fail "an existing output without --force: refused" "exists" "$T/nothere" \
 	"$CKCONV" convert "$in" --config "$cfg" --model llama --src-fmt cs-1.9 --tgt-fmt cs-2.0 -o "$T/llama-1.9-to-2.0/out.mdl"
+expect_fail "a step without rules yet is refused naming it" "t5 cs-1.8 -> cs-1.6: the cs-1.6 T5 layout" "$T/e5.mdl" \
+	"$CKCONV" convert "$T/t5-1.8-to-1.9/in.mdl" --config "$G/t5-1.8-to-1.9/in/params.yaml" --model t5 --src-fmt cs-1.8 --tgt-fmt cs-1.6 -o "$T/e5.mdl"

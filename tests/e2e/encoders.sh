@@ -95,3 +95,46 @@ PY
 "$CKCONV" convert "$M/hf" --model mmsimple-llava -o "$T/mm.mdl" -q
 expect_fail "mmsimple-llava: two image encoders refused" "2 image encoders; LLaVA has one" "$T/mm2_hf" \
 	"$CKCONV" convert "$T/mm.mdl" --config "$T/mm2.yaml" -o "$T/mm2_hf"
+
+# T5 with a gated FFN (t5 v1.1, flan-t5): wi_0 is the gate (CS linear_layer_for_glu), wi_1 the
+# linear layer; made from the golden case by splitting its wi
+T="$T" $PY - "$G/t5/hf" "$T/t5g" <<'PY'
+import json, os, struct, sys
+src, out = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+c = json.load(open(src + "/config.json")); c["feed_forward_proj"] = "gated-gelu"
+json.dump(c, open(out + "/config.json", "w"))
+blob = open(src + "/model.safetensors", "rb").read(); n = struct.unpack("<Q", blob[:8])[0]
+hdr = json.loads(blob[8:8 + n]); meta, parts, off = {}, [], 0
+for k, v in hdr.items():
+    if k == "__metadata__":
+        continue
+    raw = blob[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]
+    names = [k.replace(".wi.", ".wi_0."), k.replace(".wi.", ".wi_1.")] if ".wi." in k else [k]
+    for i, name in enumerate(names):
+        r = raw if i == 0 else bytes(reversed(raw))   # wi_1 differs from wi_0
+        meta[name] = {"dtype": v["dtype"], "shape": v["shape"], "data_offsets": [off, off + len(r)]}
+        off += len(r); parts.append(r)
+h = json.dumps(meta).encode(); h += b" " * (-len(h) % 8)
+open(out + "/model.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"".join(parts))
+PY
+check "t5 gated-gelu: hf -> cs via the alias ul2" "$CKCONV" convert "$T/t5g" --model ul2 -o "$T/t5g.mdl" -q
+check "t5 gated-gelu: encoder_nonlinearity geglu" test "$(yget "$T/t5g.yaml" encoder_nonlinearity)" = '"geglu"'
+check "t5 gated-gelu: wi_0 is the GLU gate" sh -c "'$CKCONV' inspect '$T/t5g.mdl' | grep -q '^model.decoder.layers.1.ffn.ffn.0.linear_layer_for_glu.weight '"
+check "t5 gated-gelu: cs -> hf" "$CKCONV" convert "$T/t5g.mdl" -o "$T/t5g_hf" -q
+check "t5 gated-gelu: feed_forward_proj back" test "$(jget "$T/t5g_hf/config.json" feed_forward_proj)" = '"gated-gelu"'
+check "t5 gated-gelu: every tensor back bit for bit (wi_0 / wi_1 not swapped)" $CHECK st-vs-st "$T/t5g_hf" "$T/t5g"
+params_edit "$G/t5/cs/params.yaml" "$T/t5ln.yaml" '{"norm_type": "layernorm"}'
+"$CKCONV" convert "$G/t5/hf" -o "$T/t5.mdl" -q
+expect_fail "t5: CS layernorm (not T5's RMS norm) refused" "norm_type must be" "$T/t5ln_hf" \
+	"$CKCONV" convert "$T/t5.mdl" --config "$T/t5ln.yaml" -o "$T/t5ln_hf"
+
+# ESM-2: written back as model_type esm (the reference writes bert)
+check "esm-2: round trip" sh -c "'$CKCONV' convert '$G/esm-2/hf' -o '$T/esm.mdl' -q && '$CKCONV' convert '$T/esm.mdl' -o '$T/esm_hf' -q"
+check "esm-2: model_type esm back" test "$(jget "$T/esm_hf/config.json" model_type)" = '"esm"'
+# RoBERTa's params say name: bert too: mask_padding_in_positional_embed tells them apart
+check "roberta: hf -> cs" "$CKCONV" convert "$G/roberta/hf" -o "$T/rob.mdl" -q
+check "roberta: CS max_position_embeddings = HF 66 - pad 1 - 1" test "$(yget "$T/rob.yaml" max_position_embeddings)" = 64
+check "roberta: params with name bert converted back (detected as roberta)" "$CKCONV" convert "$T/rob.mdl" -o "$T/rob_hf" -q
+check "roberta: ... so model_type roberta" test "$(jget "$T/rob_hf/config.json" model_type)" = '"roberta"'
+check "roberta: max_position_embeddings 66 back" test "$(jget "$T/rob_hf/config.json" max_position_embeddings)" = 66

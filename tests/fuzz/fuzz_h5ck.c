@@ -82,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	H5Fclose(fid);
 	H5Eclear2(H5E_DEFAULT);
 	free(in);
+	h5ck_sandbox_limits(2, 6); /* well inside libFuzzer's -timeout */
 	if (h5ck_open(path, &s, &e) == 0) {
 		for (size_t i = 0; i < s->n; i++) {
 			uint64_t nb = 0;

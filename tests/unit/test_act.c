@@ -238,12 +238,57 @@ static void test_primitives(void)
 	ck_err_clear(&e);
 }
 
+static int bits_are(const float *v, const uint32_t *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t b;
+		memcpy(&b, &v[i], 4);
+		if (b != want[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* inv_freq and alibi_slopes: bit patterns made in Python: 1 / base^(2i/d) with each step rounded to
+ * float32 (the power correctly rounded: math.pow in double, then to float32), and the reference's
+ * get_alibi_slopes rounded to float32. */
+static void test_rope_alibi_generators(void)
+{
+	ck_err e = {0};
+	float v[32];
+	ck_shape s4 = {1, {4}}, s32 = {1, {32}}, s61 = {2, {6, 1}}, s12 = {2, {12, 1}};
+	static const uint32_t inv8[4] = {0x3f800000, 0x3dcccccd, 0x3c23d70a, 0x3a83126f},
+			      inv64[8] = {0x3f800000, 0x3f3ff911, 0x3f0ff59a, 0x3ed7e89b, 0x3ea1e89b, 0x3e72d423, 0x3e361887,
+				      0x3e088d77},
+			      al4[4] = {0x3e800000, 0x3d800000, 0x3c800000, 0x3b800000},
+			      al6[6] = {0x3e800000, 0x3d800000, 0x3c800000, 0x3b800000, 0x3f000000, 0x3e000000},
+			      al12[12] = {0x3f000000, 0x3e800000, 0x3e000000, 0x3d800000, 0x3d000000, 0x3c800000, 0x3c000000,
+				      0x3b800000, 0x3f3504f3, 0x3eb504f3, 0x3e3504f3, 0x3db504f3};
+	T_EQ_INT(act_generate(VOCAB_INV_FREQ, CK_DT_F32, &s4, 10000, 0, v, &e), 0, "inv_freq runs");
+	T_OK(bits_are(v, inv8, 4), "inv_freq base 10000, rotary dim 8: float32 steps");
+	T_EQ_INT(act_generate(VOCAB_INV_FREQ, CK_DT_F32, &s32, 10000, 0, v, &e), 0, "inv_freq of 32 runs");
+	T_OK(bits_are(v, inv64, 8), "inv_freq base 10000, rotary dim 64: float32 steps, the power correctly rounded");
+	T_EQ_INT(act_generate(VOCAB_ALIBI_SLOPES, CK_DT_F32, &s4, 4, 0, v, &e), 0, "alibi_slopes runs");
+	T_OK(bits_are(v, al4, 4), "ALiBi slopes of 4 heads (a power of two)");
+	T_EQ_INT(act_generate(VOCAB_ALIBI_SLOPES, CK_DT_F32, &s61, 6, 0, v, &e), 0, "alibi_slopes of 6 heads runs");
+	T_OK(bits_are(v, al6, 6), "ALiBi slopes of 6 heads: 4's, then every other of 8's");
+	T_EQ_INT(act_generate(VOCAB_ALIBI_SLOPES, CK_DT_F32, &s12, 12, 0, v, &e), 0, "alibi_slopes of 12 heads runs");
+	T_OK(bits_are(v, al12, 12), "ALiBi slopes of 12 heads: 8's, then every other of 16's");
+	T_OK(act_generate(VOCAB_ALIBI_SLOPES, CK_DT_F32, &s4, 6, 0, v, &e) != 0, "alibi_slopes refuses a shape of other than HEADS elements");
+	T_HAS(e.msg, "6 heads for a shape of 4 elements", "alibi_slopes message");
+	ck_err_clear(&e);
+	uint16_t h[4];
+	T_EQ_INT(act_generate(VOCAB_ALIBI_SLOPES, CK_DT_BF16, &s4, 4, 0, h, &e), 0, "alibi_slopes into bf16 runs");
+	T_OK(h[0] == 0x3e80 && h[3] == 0x3b80, "bf16 slopes are the float32 ones rounded");
+}
+
 int main(void)
 {
 	ck_err e = {0};
 	act_list in, out;
 	test_nan_to_zero();
 	test_primitives();
+	test_rope_alibi_generators();
 
 	/* transpose [2,3] -> [3,2] */
 	int64_t d23[] = {2, 3};

@@ -30,6 +30,6 @@ int main(void)
 	vocab_suggest("rope_interlave", VOCAB_ROLES_ACTION, buf, sizeof buf);
 	T_EQ_STR(buf, "did you mean 'rope_interleave'?", "a near miss is suggested");
 	vocab_suggest("qqqqqqqqqq", VOCAB_ROLE_GEN, buf, sizeof buf);
-	T_EQ_STR(buf, "known: fill, tril, arange, uniform, normal", "else the known names of the role are listed");
+	T_EQ_STR(buf, "known: fill, tril, arange, uniform, normal, inv_freq, alibi_slopes", "else the known names of the role are listed");
 	return t_done();
 }
