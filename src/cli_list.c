@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cscs.h"
 #include "rule.h"
 #include "vocab.h"
 
@@ -34,7 +35,9 @@ int cli_list(int argc, char **argv, ck_err *e)
 	const char *rules = NULL, *only = NULL;
 	int notes = 1;
 	static const struct option opts[] = {{"rules", required_argument, NULL, 'r'}, {"hide-notes", no_argument, NULL, 'n'},
-		{"actions", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+		{"actions", no_argument, NULL, 'a'}, {"releases", no_argument, NULL, 'R'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	int releases = 0;
 	const char *v;
 	int c;
 	for (optind = 0; (c = cli_getopt(argc, argv, "list", "h", opts, &v, e)) != -1;) {
@@ -43,10 +46,12 @@ int cli_list(int argc, char **argv, ck_err *e)
 		case 'r': rules = v; break;
 		case 'n': notes = 0; break;
 		case 'a': print_actions(); return 0;
+		case 'R': releases = 1; break;
 		case 'h':
-			puts("usage: ckconv list [MODEL|all] [--rules DIR] [--hide-notes] [--actions]\n\nLists each model (or "
+			puts("usage: ckconv list [MODEL|all] [--rules DIR] [--hide-notes] [--actions] [--releases]\n\nLists each model (or "
 			     "MODEL, a name or alias) with its aliases, HF architectures, formats (both\ndirections) and notes; "
-			     "--actions lists the actions, generators and scalings rule files\nmay name. list-converters is "
+			     "--actions lists the actions, generators and scalings rule files\nmay name; --releases every CS <-> CS "
+			     "release pair of each model and its steps (or why it is refused). list-converters is "
 			     "another name for list.");
 			return 0;
 		default:
@@ -55,6 +60,8 @@ int cli_list(int argc, char **argv, ck_err *e)
 			only = strcmp(v, "all") ? v : NULL;
 		}
 	}
+	if (releases)
+		return cscs_list(rules, only, stdout, e);
 	char *dir = cli_rules_dir(rules), **paths;
 	size_t n;
 	int rc = rule_list_models(dir, &paths, &n, e);

@@ -67,9 +67,9 @@ static int in_list(const json_t *l, const char *s)
 	return 0;
 }
 
-static int load_rules(run *r, ck_err *e)
+static int load_rules(run *r, const char *rules, const char *model, ck_err *e)
 {
-	char *dir = cli_rules_dir(r->o->rules);
+	char *dir = cli_rules_dir(rules);
 	const char *k;
 	json_t *m, *models;
 	int rc = 0;
@@ -84,15 +84,15 @@ static int load_rules(run *r, ck_err *e)
 		rc = ck_errf(e, CK_EINVALID, "%s: expected 'releases' (a list) and 'models' (a mapping)", r->rel_path);
 		goto done;
 	}
-	if (!r->o->model) {
+	if (!model) {
 		rc = ck_errf(e, CK_EINVALID, "CS -> CS needs --model (one of the models in %s)", r->rel_path);
 		goto done;
 	}
 	json_object_foreach(models, k, m)
-		if (!strcmp(k, r->o->model) || in_list(json_object_get(m, "aliases"), r->o->model))
+		if (!strcmp(k, model) || in_list(json_object_get(m, "aliases"), model))
 			break;
 	if (!k) {
-		rc = ck_errf(e, CK_ENOTFOUND, "model '%s' has no CS -> CS rules (%s lists the models)", r->o->model, r->rel_path);
+		rc = ck_errf(e, CK_ENOTFOUND, "model '%s' has no CS -> CS rules (%s lists the models)", model, r->rel_path);
 		goto done;
 	}
 	r->model = k;
@@ -146,6 +146,19 @@ static const json_t *fam_step(const run *r, const char *a, const char *b, int *u
 			return s;
 	}
 	return NULL;
+}
+
+static void free_rules(run *r)
+{
+	free(r->rel_path);
+	free(r->fam_path);
+	json_decref(r->rel);
+	json_decref(r->fam);
+	free(r->hops);
+	r->rel_path = r->fam_path = NULL;
+	r->rel = r->fam = NULL;
+	r->hops = NULL;
+	r->n_hops = 0;
 }
 
 /* One step when the family has one covering both releases (as the reference's multi-release
@@ -925,6 +938,59 @@ static void diff_params(text *t, const json_t *a, const json_t *b, const char *p
 	free(sb);
 }
 
+int cscs_list(const char *rules, const char *model, FILE *f, ck_err *e)
+{
+	run r = {0};
+	conv_opts o = {.rules = rules};
+	json_t *models;
+	const char *k;
+	json_t *m;
+	int rc = 0;
+	r.o = &o;
+	if ((rc = load_rules(&r, rules, model ? model : "llama", e)))
+		goto done;
+	models = json_incref(json_object_get(r.rel, "models"));
+	free_rules(&r);
+	json_object_foreach(models, k, m) {
+		if (model && strcmp(k, model) && !in_list(json_object_get(m, "aliases"), model))
+			continue;
+		if ((rc = load_rules(&r, rules, k, e)))
+			break;
+		long lo = rel_index(&r, json_string_value(json_object_get(m, "since")) ? json_string_value(json_object_get(m, "since")) : "");
+		for (size_t a = lo < 0 ? 0 : (size_t)lo; a < json_array_size(r.releases); a++)
+			for (size_t b = lo < 0 ? 0 : (size_t)lo; b < json_array_size(r.releases); b++) {
+				if (a == b)
+					continue;
+				ck_err tmp = {0};
+				r.src_fmt = (char *)json_string_value(json_array_get(r.releases, a));
+				r.tgt_fmt = (char *)json_string_value(json_array_get(r.releases, b));
+				fprintf(f, "%s %s -> %s:", k, r.src_fmt, r.tgt_fmt);
+				if (plan_hops(&r, &tmp))
+					fprintf(f, " refused: %s", tmp.msg);
+				for (size_t i = 0; i < r.n_hops; i++) {
+					const char *why = json_string_value(json_object_get(r.hops[i].step, "refuse"));
+					if (why) {
+						fprintf(f, " refused: %s -> %s: %s", r.hops[i].from, r.hops[i].to, why);
+						break;
+					}
+					fprintf(f, "%s %s -> %s%s%s%s", i ? "," : "", r.hops[i].from, r.hops[i].to, r.hops[i].step ? " (" : "",
+						r.hops[i].step ? strrchr(r.fam_path, '/') + 1 : "", r.hops[i].step ? ")" : "");
+				}
+				fputc('\n', f);
+				free(r.hops);
+				r.hops = NULL;
+				r.n_hops = 0;
+			}
+		r.src_fmt = r.tgt_fmt = NULL;
+		free_rules(&r);
+	}
+	json_decref(models);
+done:
+	r.src_fmt = r.tgt_fmt = NULL;
+	free_rules(&r);
+	return rc;
+}
+
 int cscs_run(const conv_opts *o, ck_err *e)
 {
 	run r = {.o = o};
@@ -933,7 +999,7 @@ int cscs_run(const conv_opts *o, ck_err *e)
 		rc = ck_errf(e, CK_EINVALID, "CS -> CS: give the output with -o OUT.mdl");
 		goto done;
 	}
-	if ((rc = load_rules(&r, e)) || (rc = h5ck_open(o->src, &r.src, e)) || (rc = tree_read(r.src, &r.tree, e)) ||
+	if ((rc = load_rules(&r, o->rules, o->model, e)) || (rc = h5ck_open(o->src, &r.src, e)) || (rc = tree_read(r.src, &r.tree, e)) ||
 		(rc = load_params(&r, e)) || (rc = pick_formats(&r, e)) || (rc = plan_hops(&r, e)))
 		goto done;
 	for (size_t i = 0; i < r.n_hops && !rc; i++) {

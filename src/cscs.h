@@ -5,11 +5,15 @@
 #ifndef CK_CSCS_H
 #define CK_CSCS_H
 
+#include <stdio.h>
 #include "conv.h"
 #include "err.h"
 
 /* 1 when both formats of o name CS releases (cs-X.Y, cs-auto, cs-current). */
 int cscs_wanted(const conv_opts *o);
+/* `ckconv list --releases [MODEL]`: every release pair of each model (or of MODEL): "MODEL A -> B:
+ * STEP, STEP, ..." (each step "A -> B" or "A -> B (family file)"), or "MODEL A -> B: refused: WHY". */
+int cscs_list(const char *rules, const char *model, FILE *f, ck_err *e);
 /* Convert (or, with o->dry_run, list the steps, key renames and params changes). */
 int cscs_run(const conv_opts *o, ck_err *e);
 

@@ -16,6 +16,11 @@
                              not offer (past cs-2.5) or has no vector for from that input may only add
                              its __metadata__ record, and is allowed only where the reference shows that
                              step to be an identity on the params and model keys (or has no converter).
+  support SUPPORT LIST RELS   every pair the reference offers per model (support.json) against
+                             `ckconv list --releases` (LIST; aliases from RELS, releases.yaml): offered in one step, from the model's family
+                             file where the reference has a model converter for the pair, the generic step
+                             where it falls back; or refused by a step declared to have no rules yet
+                             (printed, counted).
 Prints the first differences and exits 1 when there is any.
 """
 import json
@@ -277,7 +282,35 @@ def check(mdl, params, d, extras=()):
     return 1 if out else 0
 
 
+def support(sup, lst, rel):
+    offered, out, refused = {}, [], []
+    canon = {a: m for m, v in yaml.safe_load(open(rel))["models"].items() for a in v.get("aliases", [])}
+    for line in open(lst):
+        head, _, steps = line.rstrip("\n").partition(": ")
+        offered[head] = steps
+    for model, pairs in json.load(open(sup)).items():
+        for pair, conv in pairs.items():
+            a, b = pair.split("->")
+            got = offered.get(f"{canon.get(model, model)} {a} -> {b}")
+            if got is None:
+                out.append(f"{model} {pair}: not listed")
+            elif got.startswith("refused: ") and "has no rules yet" in got:
+                refused.append(f"{model} {pair}")
+            elif got.startswith("refused"):
+                out.append(f"{model} {pair}: {got}")
+            elif "," in got:
+                out.append(f"{model} {pair}: {got} (the reference converts it in one step: {conv})")
+            elif ("(fallback)" in conv) != ("(" not in got):
+                out.append(f"{model} {pair}: {got} (the reference uses {conv})")
+    for line in out[:20]:
+        print(line)
+    print(f"# {len(refused)} pairs refused until their rules exist: {' '.join(refused[:6])} ...")
+    return 1 if out else 0
+
+
 def main(argv):
+    if len(argv) == 4 and argv[0] == "support":
+        return support(argv[1], argv[2], argv[3])
     if len(argv) == 3 and argv[0] == "pack":
         pack(argv[1], argv[2])
         return 0

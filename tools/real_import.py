@@ -104,6 +104,16 @@ CS = [
      NLP + "bert/classifier/configs/bert_large_classifier_mnli.yaml"),
     ("cs-bert-base-ner-bc5cdr-chem", "bert-token-classifier", MZ_210,
      NLP + "bert/token_classifier/configs/bert_base_ner_bc5cdr_chem.yaml"),
+    ("cs-roberta-large", "roberta", MZ_210, NLP + "bert/configs/roberta_large.yaml"),
+    ("cs-esm2-t12-35m", "esm-2", MZ_210, NLP + "esm2/configs/params_esm2_t12_35M_UR50D.yaml"),
+    ("cs-esm2-t33-650m", "esm-2", MZ_210, NLP + "esm2/configs/params_esm2_t33_650M_UR50D.yaml"),
+    ("cs-esm2-t33-650m-vsl", "esm-2", MZ_210, NLP + "esm2/configs/params_esm2_t33_650M_UR50D_vsl.yaml"),
+    ("cs-t5-3b", "t5", MZ_210, NLP + "t5/configs/t5_3B.yaml"),
+    ("cs-t5-11b", "t5", MZ_210, NLP + "t5/configs/t5_11B.yaml"),
+    ("cs-t5-11b-mup", "t5", MZ_210, NLP + "t5/configs/t5_11B_muP.yaml"),
+    ("cs-transformer-base", "t5", MZ_210, NLP + "transformer/configs/transformer_base.yaml"),
+    ("cs-vit-base-patch16", "clip-vit", MZ_210, "src/cerebras/modelzoo/models/vision/vision_transformer/configs/params_vit_base_patch_16_imagenet_1k.yaml"),
+    ("cs-vit-huge-patch16", "clip-vit", MZ_210, "src/cerebras/modelzoo/models/vision/vision_transformer/configs/params_vit_huge_patch_16_imagenet_1k.yaml"),
     ("cs-mmsimple-llava-7b-phase1", "mmsimple-llava", MZ_210,
      MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase1.yaml"),
     ("cs-mmsimple-llava-7b-phase2", "mmsimple-llava", MZ_210,
@@ -158,7 +168,9 @@ def shrink_hf(c):
 def shrink_cs_model(m, family=None):
     heads = m.get("num_heads")
     for k, v in (("hidden_size", HEADS * HEAD), ("num_heads", HEADS), ("num_hidden_layers", 2),
-                 ("vocab_size", 64), ("filter_size", 48)):
+                 ("vocab_size", 64), ("filter_size", 48), ("d_model", HEADS * HEAD), ("d_kv", HEAD), ("d_ff", 48),
+                 ("encoder_num_hidden_layers", 2), ("decoder_num_hidden_layers", 2), ("src_vocab_size", 64),
+                 ("tgt_vocab_size", 64)):
         if k in m:
             m[k] = v
     if family == "bloom" and "filter_size" in m:  # HF BLOOM's MLP is 4 x hidden_size, no other width

@@ -183,6 +183,77 @@ def gen_bert_head(g, c):
         g("classifier.bias", n)
 
 
+def gen_roberta(g, c):
+    """RobertaForMaskedLM: the BERT encoder under roberta. (no pooler) and the LM head"""
+    H, V = c["hidden_size"], c["vocab_size"]
+    inner = Gen(0)
+    inner.rng = g.rng
+    gen_bert(inner, c)
+    for k, v in inner.t.items():
+        if not k.startswith("pooler."):
+            g.t["roberta." + k] = v
+    g("lm_head.dense.weight", H, H)
+    g("lm_head.dense.bias", H)
+    g("lm_head.layer_norm.weight", H)
+    g("lm_head.layer_norm.bias", H)
+    g("lm_head.decoder.weight", V, H)
+    g("lm_head.decoder.bias", V)
+    g.t["lm_head.bias"] = g.t["lm_head.decoder.bias"]
+
+
+def gen_esm(g, c):
+    """EsmForMaskedLM with rotary positions (the keys the esm-2 rules carry)"""
+    H, L, V, I = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"], c["intermediate_size"]
+    g("esm.embeddings.word_embeddings.weight", V, H)
+    if c.get("emb_layer_norm_before"):
+        g("esm.embeddings.layer_norm.weight", H)
+        g("esm.embeddings.layer_norm.bias", H)
+    for i in range(L):
+        q = f"esm.encoder.layer.{i}."
+        for n, o, k in (("attention.self.query", H, H), ("attention.self.key", H, H), ("attention.self.value", H, H),
+                        ("attention.output.dense", H, H), ("intermediate.dense", I, H), ("output.dense", H, I)):
+            g(q + n + ".weight", o, k)
+            g(q + n + ".bias", o)
+        for n in ("attention.LayerNorm", "LayerNorm"):
+            g(q + n + ".weight", H)
+            g(q + n + ".bias", H)
+    g("esm.encoder.emb_layer_norm_after.weight", H)
+    g("esm.encoder.emb_layer_norm_after.bias", H)
+    g("lm_head.dense.weight", H, H)
+    g("lm_head.dense.bias", H)
+    g("lm_head.layer_norm.weight", H)
+    g("lm_head.layer_norm.bias", H)
+    g("lm_head.decoder.weight", V, H)
+    g("lm_head.bias", V)
+
+
+def gen_t5(g, c):
+    """T5ForConditionalGeneration; gated FFNs (feed_forward_proj gated-*) have wi_0 and wi_1"""
+    D, F, V, NH = c["d_model"], c["d_ff"], c["vocab_size"], c["num_heads"]
+    inner = c["d_kv"] * NH
+    gated = c.get("feed_forward_proj", "relu").startswith("gated-")
+    g("shared.weight", V, D)
+    g.t["encoder.embed_tokens.weight"] = g.t["shared.weight"]
+    g.t["decoder.embed_tokens.weight"] = g.t["shared.weight"]
+    for stack, n in (("encoder", c["num_layers"]), ("decoder", c.get("num_decoder_layers") or c["num_layers"])):
+        ffn = 1 if stack == "encoder" else 2
+        for i in range(n):
+            b = f"{stack}.block.{i}.layer."
+            for m, o, k in (("q", inner, D), ("k", inner, D), ("v", inner, D), ("o", D, inner)):
+                g(f"{b}0.SelfAttention.{m}.weight", o, k)
+                if stack == "decoder":
+                    g(f"{b}1.EncDecAttention.{m}.weight", o, k)
+            if i == 0:
+                g(f"{b}0.SelfAttention.relative_attention_bias.weight", c.get("relative_attention_num_buckets", 32), NH)
+            for j in range(ffn + 1):
+                g(f"{b}{j}.layer_norm.weight", D)
+            for w in (("wi_0", "wi_1") if gated else ("wi",)):
+                g(f"{b}{ffn}.DenseReluDense.{w}.weight", F, D)
+            g(f"{b}{ffn}.DenseReluDense.wo.weight", D, F)
+        g(f"{stack}.final_layer_norm.weight", D)
+    g("lm_head.weight", V, D)
+
+
 def gen_clip(g, c):
     H, L, I = c["hidden_size"], c["num_hidden_layers"], c["intermediate_size"]
     n = (c["image_size"] // c["patch_size"]) ** 2 + 1
@@ -379,6 +450,37 @@ def weights_for_cs(model, p):
              "num_labels": m.get("num_labels") or m.get("num_classes") or 2,
              "problem_type": m.get("problem_type")}
         return {"": c}
+    if model == "roberta":
+        pad = m.get("pad_token_id", 0)
+        c = {"model_type": "roberta", "architectures": ["RobertaForMaskedLM"], "hidden_size": m["hidden_size"],
+             "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": m["num_heads"],
+             "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"], "pad_token_id": pad,
+             "max_position_embeddings": m["max_position_embeddings"] + pad + 1,
+             "type_vocab_size": max(m.get("num_segments") or 0, 1)}
+        return {"": c}
+    if model == "esm-2":
+        c = {"model_type": "esm", "architectures": ["EsmForMaskedLM"], "hidden_size": m["hidden_size"],
+             "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": m["num_heads"],
+             "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"], "position_embedding_type": "rotary",
+             "max_position_embeddings": m["max_position_embeddings"], "pad_token_id": m.get("pad_token_id"),
+             "mask_token_id": m.get("mask_token_id"), "token_dropout": m.get("token_dropout", False),
+             "emb_layer_norm_before": m.get("embedding_layer_norm", True)}
+        return {"": c}
+    if model == "t5":
+        act = m.get("encoder_nonlinearity", "relu")
+        act = {"swiglu": "gated-silu", "reglu": "gated-relu", "geglu": "gated-gelu"}.get(act, act)
+        c = {"model_type": "t5", "architectures": ["T5ForConditionalGeneration"], "d_model": m["d_model"],
+             "d_kv": m["d_kv"], "d_ff": m["d_ff"], "num_heads": m["num_heads"],
+             "num_layers": m["encoder_num_hidden_layers"], "num_decoder_layers": m["decoder_num_hidden_layers"],
+             "vocab_size": m["src_vocab_size"], "feed_forward_proj": act}
+        return {"": c}
+    if model == "clip-vit":
+        size = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731
+        return {"": {"model_type": "clip_vision_model", "architectures": ["CLIPVisionModelWithProjection"],
+                     "hidden_size": m["hidden_size"], "num_hidden_layers": m["num_hidden_layers"],
+                     "num_attention_heads": m["num_heads"], "intermediate_size": m["filter_size"],
+                     "image_size": size(m["image_size"]), "patch_size": size(m["patch_size"]),
+                     "projection_dim": m.get("num_classes", 512)}}
     if model in ("llava", "mmsimple-llava"):
         if model == "llava":
             im = m["image_model"]
@@ -421,8 +523,16 @@ def make_hf(model, configs, out, seed, behead=None):
             gen_bloom(g, c)
         elif mt == "bert":
             gen_bert_head(g, c)
+        elif mt == "roberta":
+            gen_roberta(g, c)
+        elif mt == "esm":
+            gen_esm(g, c)
+        elif mt == "t5":
+            gen_t5(g, c)
         elif mt in ("clip_vision_model", "clip"):
             gen_clip(g, c.get("vision_config", c))
+            if "CLIPVisionModelWithProjection" in (c.get("architectures") or []):
+                g("visual_projection.weight", c["projection_dim"], c["hidden_size"])
         elif mt == "llava":
             gen_llava_text(g, c)
         else:

@@ -60,3 +60,12 @@ expect_fail "an existing output without --force: refused" "exists" "$T/nothere" 
 	"$CKCONV" convert "$in" --config "$cfg" --model llama --src-fmt cs-1.9 --tgt-fmt cs-2.0 -o "$T/llama-1.9-to-2.0/out.mdl"
 expect_fail "a step without rules yet is refused naming it" "t5 cs-1.8 -> cs-1.6: the cs-1.6 T5 layout" "$T/e5.mdl" \
 	"$CKCONV" convert "$T/t5-1.8-to-1.9/in.mdl" --config "$G/t5-1.8-to-1.9/in/params.yaml" --model t5 --src-fmt cs-1.8 --tgt-fmt cs-1.6 -o "$T/e5.mdl"
+
+# every release pair the reference offers per model (support.json): offered by ckconv in one step,
+# from the family's file where the reference has a model converter for it, the generic step where
+# it falls back; only cs-1.6 (BERT, T5: no rules yet) is refused, by name
+"$CKCONV" list --releases >"$T/releases.txt"
+check "list --releases covers support.json (single steps as the reference's converters)" \
+	$CASE support "$G/support.json" "$T/releases.txt" "$ROOT/rules/cscs/releases.yaml"
+check "... and chains what the reference refuses (llama cs-1.9 -> cs-2.9 in 10 steps)" \
+	grep -qF "llama cs-1.9 -> cs-2.9: cs-1.9 -> cs-2.0 (llama.yaml), cs-2.0 -> cs-2.1 (llama.yaml), cs-2.1 -> cs-2.2, cs-2.2 -> cs-2.3, cs-2.3 -> cs-2.4, cs-2.4 -> cs-2.5, cs-2.5 -> cs-2.6, cs-2.6 -> cs-2.7, cs-2.7 -> cs-2.8, cs-2.8 -> cs-2.9" "$T/releases.txt"

@@ -233,3 +233,62 @@ out=$("$CKCONV" convert "$T/fbias.mdl" --config "$T/nobias.yaml" -o "$T/nobias-h
 check "falcon: params without the bias flags (no biases, as the reference means them) refuse a checkpoint with biases" \
 	sh -c "[ $rc -eq 1 ] && [ ! -e '$T/nobias-hf' ]"
 check "... naming the biases no rule takes" grep -q "self_attn.proj_q_dense_layer.bias: no rule matches this key" <<<"$out"
+
+# --- headless variants (HF models without LM head; the CS model has one) -------------------------
+# headless HF input: the LM model's tensors without lm_head.* and without the `transformer.` prefix
+headless() { # NAME SRCDIR ARCH: $T/NAME, a headless copy
+	mkdir -p "$T/$1"
+	$PY - "$2" "$T/$1" "$3" <<'PY'
+import json, struct, sys
+src, dst, arch = sys.argv[1:4]
+b = open(src + "/model.safetensors", "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); data = b[8 + n:]
+out, off, hdr = [], 0, {}
+for k, v in sorted(h.items()):
+    if k == "__metadata__" or k.startswith("lm_head."):
+        continue
+    blob = data[v["data_offsets"][0]:v["data_offsets"][1]]
+    hdr[k.removeprefix("transformer.")] = dict(dtype=v["dtype"], shape=v["shape"], data_offsets=[off, off + len(blob)])
+    out.append(blob); off += len(blob)
+hj = json.dumps(hdr).encode()
+open(dst + "/model.safetensors", "wb").write(struct.pack("<Q", len(hj)) + hj + b"".join(out))
+c = json.load(open(src + "/config.json")); c["architectures"] = [arch]
+json.dump(c, open(dst + "/config.json", "w"), indent=2)
+PY
+}
+same_bytes() { # MDL KEY_A KEY_B: two datasets of a packed file hold the same bytes
+	$PY -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r"); sys.exit(f[sys.argv[2]][()].tobytes() != f[sys.argv[3]][()].tobytes())' "$@"
+}
+# Falcon: the reference's falcon-headless raises KeyError when tie_word_embeddings is absent (real
+# Falcon configs leave it out: HF then ties) or true (it looks the embedding up under the LM
+# model's key); ckconv takes the embedding as the head in both cases
+headless fh-absent "$F7/hf" RWModel
+check "falcon-headless: the 7B config leaves tie_word_embeddings out" test "$(jget "$T/fh-absent/config.json" tie_word_embeddings)" = '"ABSENT"'
+check "falcon-headless: tie_word_embeddings absent converts (the reference: KeyError)" "$CKCONV" convert "$T/fh-absent" --model falcon-headless -o "$T/fh-absent.mdl" -q
+check "... the CS head is the embedding (HF ties by default)" same_bytes "$T/fh-absent.mdl" model.lm_head.weight model.embedding_layer.word_embeddings.weight
+check "... and every other tensor is the LM model's" $CHECK mdl-vs-st "$T/fh-absent.mdl" "$F7/cs/model.safetensors" --random model.lm_head.weight
+json_edit "$T/fh-absent/config.json" "$T/fh-true.json" '{"tie_word_embeddings": true}'
+mkdir -p "$T/fh-true" && cp "$T/fh-absent/model.safetensors" "$T/fh-true/" && cp "$T/fh-true.json" "$T/fh-true/config.json"
+check "falcon-headless: tie_word_embeddings true converts (the reference: KeyError)" "$CKCONV" convert "$T/fh-true" --model falcon-headless -o "$T/fh-true.mdl" -q
+check "... the head is the embedding" same_bytes "$T/fh-true.mdl" model.lm_head.weight model.embedding_layer.word_embeddings.weight
+json_edit "$T/fh-absent/config.json" "$T/fh-false.json" '{"tie_word_embeddings": false}'
+mkdir -p "$T/fh-false" && cp "$T/fh-absent/model.safetensors" "$T/fh-false/" && cp "$T/fh-false.json" "$T/fh-false/config.json"
+check "falcon-headless: tie_word_embeddings false converts" "$CKCONV" convert "$T/fh-false" --model falcon-headless -o "$T/fh-false.mdl" -q
+check "... with a new f32 head, not the embedding" sh -c "! same_bytes() { :; }; $PY -c 'import h5py, sys; f = h5py.File(sys.argv[1], \"r\"); h = f[\"model.lm_head.weight\"]; sys.exit(h.dtype != \"float32\" or h.shape != (96, 32) or h[()].tobytes() == f[\"model.embedding_layer.word_embeddings.weight\"][()].tobytes())' '$T/fh-false.mdl'"
+check "falcon-headless: back to HF drops the head" sh -c "'$CKCONV' convert '$T/fh-absent.mdl' --model falcon-headless -o '$T/fh-back' -q && $CHECK st-vs-st '$T/fh-back' '$T/fh-absent'"
+headless fh40 "$F40/hf" RWModel
+check "falcon-headless: the 40B layout converts both ways" sh -c "'$CKCONV' convert '$T/fh40' --model falcon-headless -o '$T/fh40.mdl' -q && '$CKCONV' convert '$T/fh40.mdl' --model falcon-headless -o '$T/fh40-back' -q && $CHECK st-vs-st '$T/fh40-back' '$T/fh40'"
+# GPT-J and CodeGen: the head gets a zero bias (the CS model has use_bias_in_output)
+for fam in gptj codegen; do
+	arch=$([ $fam = gptj ] && echo GPTJModel || echo CodeGenModel)
+	headless "$fam-hl" "$G/$fam/hf" "$arch"
+	check "$fam-headless: converts" "$CKCONV" convert "$T/$fam-hl" --model "$fam-headless" -o "$T/$fam-hl.mdl" -q
+	check "... with a zero lm_head.bias and a normal(0, 0.02) head of the right shape" $PY - "$T/$fam-hl.mdl" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+b, w = f["model.lm_head.bias"][()], f["model.lm_head.weight"][()]
+assert b.dtype == np.float32 and not b.any() and w.dtype == np.float32 and w.shape == (96, f["model.embedding_layer.word_embeddings.weight"].shape[1])
+assert 0.01 < float(w.std()) < 0.03, w.std()
+PY
+	check "... the other tensors as the LM model's" $CHECK mdl-vs-st "$T/$fam-hl.mdl" "$G/$fam/cs/model.safetensors" --random model.lm_head.weight,model.lm_head.bias
+	check "... back to HF without the head" sh -c "'$CKCONV' convert '$T/$fam-hl.mdl' --model $fam-headless -o '$T/$fam-hl-back' -q && $CHECK st-vs-st '$T/$fam-hl-back' '$T/$fam-hl' --common"
+done
