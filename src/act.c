@@ -119,34 +119,45 @@ static int invert(act_inst *a, ck_err *e)
 	return 0;
 }
 
-int act_chain_resolve(const rule_key *k, int dir, size_t n_targets, act_param_fn fn, void *ctx, act_inst **out,
-	size_t *out_n, ck_err *e)
+int act_chain_steps(const rule_key *k, rule_side from, act_step **out, size_t *out_n, ck_err *e)
 {
-	act_inst *v = ck_calloc(e, k->n_act ? k->n_act : 1, sizeof *v);
+	static const int reads_cs[2] = {[RULE_HF] = 0, [RULE_CS] = 1};
+	int inverse = reads_cs[from];
+	act_step *v = NULL;
 	*out = NULL;
 	*out_n = 0;
-	if (!v)
+	if (k->n_act && !(v = ck_calloc(e, k->n_act, sizeof *v)))
 		return CK_ENOMEM;
 	for (size_t i = 0; i < k->n_act; i++) {
-		int rc = resolve_one(&k->act[i], fn, ctx, &v[i], e);
-		if (!rc && dir == 1)
+		const rule_act *a = &k->act[inverse ? k->n_act - 1 - i : i]; /* inverses run last first */
+		v[i].as_written = a;
+		v[i].inverse = inverse;
+		v[i].kind = inverse ? vocab_get(a->kind)->inverse : a->kind;
+	}
+	*out = v;
+	*out_n = k->n_act;
+	return 0;
+}
+
+int act_chain_resolve(const act_step *s, size_t n, size_t n_targets, act_param_fn fn, void *ctx, act_inst **out,
+	ck_err *e)
+{
+	act_inst *v = ck_calloc(e, n ? n : 1, sizeof *v);
+	*out = NULL;
+	if (!v)
+		return CK_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int rc = resolve_one(s[i].as_written, fn, ctx, &v[i], e);
+		if (!rc && s[i].inverse)
 			rc = invert(&v[i], e);
 		if (rc) {
 			free(v);
 			return rc;
 		}
-	}
-	if (dir == 1) /* inverses run in reverse order */
-		for (size_t i = 0; i < k->n_act / 2; i++) {
-			act_inst t = v[i];
-			v[i] = v[k->n_act - 1 - i];
-			v[k->n_act - 1 - i] = t;
-		}
-	for (size_t i = 0; i < k->n_act; i++)
 		if ((v[i].kind == VOCAB_SPLIT || v[i].kind == VOCAB_DUPLICATE) && v[i].parts < 0 && !v[i].has_list)
 			v[i].parts = (long long)n_targets;
+	}
 	*out = v;
-	*out_n = k->n_act;
 	return 0;
 }
 

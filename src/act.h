@@ -53,12 +53,24 @@ typedef struct act_pval {
  * (a number), COND (1 or 0 by expr_truthy), LIST (at most ACT_MAX_LIST integers). */
 typedef int (*act_param_fn)(void *ctx, const rule_param *p, vocab_ptype type, act_pval *out, ck_err *e);
 
-/* Resolve a rule's chain for a direction (0 = HF->CS as written, 1 = CS->HF: inverses,
- * reversed, each with its parameters inverted: permutations inverted, flatten <-> unflatten
- * sizes, roll's shift negated). n_targets sizes split/duplicate when not given. *out is
- * malloc'd. */
-int act_chain_resolve(const rule_key *k, int dir, size_t n_targets, act_param_fn fn, void *ctx,
-	act_inst **out, size_t *out_n, ck_err *e);
+/* One step of a chain as a direction runs it: its kind there (the action as written, or its
+ * declared inverse) and the action as written (its parameters). */
+typedef struct act_step {
+	vocab_kind kind;
+	int inverse;                /* the inverse runs: parameters that invert (roll's shift) are negated */
+	const rule_act *as_written;
+} act_step;
+
+/* The compile step of a chain: k's actions for a direction, in run order: as written when
+ * reading HF (RULE_HF: HF -> CS), their inverses in reverse order when reading CS. *out is
+ * malloc'd (NULL when the chain is empty). */
+int act_chain_steps(const rule_key *k, rule_side from, act_step **out, size_t *out_n, ck_err *e);
+
+/* Evaluate the steps' parameters (fn) into instances, each inverse step with its parameters
+ * inverted (permutations inverted, flatten <-> unflatten sizes, roll's shift negated):
+ * n_targets sizes split/duplicate when not given. *out is malloc'd (n instances). */
+int act_chain_resolve(const act_step *s, size_t n, size_t n_targets, act_param_fn fn, void *ctx, act_inst **out,
+	ck_err *e);
 
 /* Run the chain on in (consumed: owned buffers are freed or moved) producing out.
  * When planning, data stays NULL and only dtypes and shapes are computed. */

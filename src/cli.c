@@ -182,9 +182,9 @@ int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts, co
 	if (optopt && !(word[0] == '-' && word[1] == '-'))
 		word = shortname;
 	if (c == ':')
-		ck_errf(e, CK_EINVALID, "%s: option %s needs a value (see ckconv %s --help)", cmd, word, cmd);
+		ck_errf(e, CK_EUSAGE, "%s: option %s needs a value (see ckconv %s --help)", cmd, word, cmd);
 	else
-		ck_errf(e, CK_EINVALID, "%s: unknown option '%s' (see ckconv %s --help)", cmd, word, cmd);
+		ck_errf(e, CK_EUSAGE, "%s: unknown option '%s' (see ckconv %s --help)", cmd, word, cmd);
 	return CLI_OPT_ERROR;
 }
 
@@ -247,4 +247,12 @@ int cli_find_model(const char *rules_dir, const char *name, char **path, ck_err 
 		ck_errf_reset(e, rc, "%.1900s; did you mean '%s'?", msg, near);
 	}
 	return rc;
+}
+
+int cli_need_path(const char *path, ck_err *e)
+{
+	struct stat st;
+	if (lstat(path, &st) && stat(path, &st))
+		return ck_errf(e, CK_EUSAGE, "%s: %s", path, strerror(errno));
+	return 0;
 }

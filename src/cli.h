@@ -31,6 +31,9 @@ int cli_find_model(const char *rules_dir, const char *name, char **path, ck_err 
 int cli_open_source(const char *path, ck_tsrc **out, ck_err *e);
 /* "5GB", "500MB", "10GiB", "1000" -> bytes. */
 int cli_parse_size(const char *s, uint64_t *out, ck_err *e);
+/* A path given on the command line exists, or CK_EUSAGE "PATH: No such file or directory"
+ * (exit status 2, as for any wrong command line). */
+int cli_need_path(const char *path, ck_err *e);
 /* 1 if path exists (any type). */
 int cli_exists(const char *path);
 /* Remove a file or a directory tree (best effort; used for --force and cleanup). */

@@ -8,6 +8,7 @@
 #include "conv.h"
 #include "cscs.h"
 #include "fmt.h"
+#include "h5ck.h"
 #include "outpath.h"
 #include "path.h"
 #include "txn.h"
@@ -96,13 +97,65 @@ static int parse_args(int argc, char **argv, conv_opts *a, ck_err *e)
 		case O_NO_PROGRESS: a->no_progress = 1; break;
 		default: /* 1: an operand */
 			if (a->src)
-				return ck_errf(e, CK_EINVALID, "convert: unexpected argument '%s'", v);
+				return ck_errf(e, CK_EUSAGE, "convert: unexpected argument '%s'", v);
 			a->src = v;
 		}
 	}
 	if (!a->src)
-		return ck_errf(e, CK_EINVALID, "convert: no source given (see ckconv convert --help)");
+		return ck_errf(e, CK_EUSAGE, "convert: no source given (see ckconv convert --help)");
 	return 0;
+}
+
+/* What SRC is, from what is there (not from the flags). */
+typedef enum { SRC_UNKNOWN, SRC_HF, SRC_PACKED, SRC_CONFIG } src_kind;
+
+static src_kind source_kind(const char *src)
+{
+	if (path_is_dir(src))
+		return SRC_HF;
+	if (h5ck_is_hdf5(src))
+		return SRC_PACKED;
+	if (path_ends_with(src, ".yaml") || path_ends_with(src, ".yml") ||
+		(path_ends_with(src, ".json") && !path_ends_with(src, ".index.json")))
+		return SRC_CONFIG;
+	if (path_ends_with(src, ".safetensors") || path_ends_with(src, ".bin") || path_ends_with(src, ".index.json"))
+		return SRC_HF;
+	return SRC_UNKNOWN;
+}
+
+static int is_cs_fmt(const char *f)
+{
+	return f && !strncmp(f, "cs-", 3);
+}
+
+/* Flags that contradict the source: say what the source is and what was probably meant, before
+ * anything looks for files that would only exist for the other kind. */
+static int check_source(const conv_opts *o, ck_err *e)
+{
+	const char *sf = o->src_fmt, *tf = o->tgt_fmt;
+	switch (source_kind(o->src)) {
+	case SRC_CONFIG:
+		return ck_errf(e, CK_EUSAGE, "%s: a config file, not a checkpoint: convert the checkpoint (its directory or "
+			"weights file), or use 'ckconv convert-config %s' to convert the config alone", o->src, o->src);
+	case SRC_PACKED:
+		if (sf && !strcmp(sf, "hf"))
+			return ck_errf(e, CK_EUSAGE, "%s: a packed CS checkpoint, not HF: --src-fmt hf does not fit (leave it out, or "
+				"--src-fmt cs-X.Y / cs-auto)", o->src);
+		if (!sf && is_cs_fmt(tf))
+			return ck_errf(e, CK_EUSAGE, "%s: a packed CS checkpoint: to HF it is --tgt-fmt hf; from one CS release to "
+				"another give --src-fmt too (cs-X.Y or cs-auto) with --tgt-fmt %s", o->src, tf);
+		return 0;
+	case SRC_HF:
+		if (is_cs_fmt(sf) || (sf && !strcmp(sf, "cs-auto")))
+			return ck_errf(e, CK_EUSAGE, "%s: an HF checkpoint, not a packed CS one: --src-fmt %s does not fit (leave it "
+				"out, or --src-fmt hf)", o->src, sf);
+		if (tf && !strcmp(tf, "hf"))
+			return ck_errf(e, CK_EUSAGE, "%s: an HF checkpoint already: --tgt-fmt hf converts a packed CS checkpoint "
+				"(.mdl) to HF; to convert this one to CS, --tgt-fmt cs-X.Y (or leave it out)", o->src);
+		return 0;
+	default:
+		return 0;
+	}
 }
 
 /* --model names a model the rules know (or the error says which one was probably meant). */
@@ -127,7 +180,7 @@ static int resolve_formats(conv_opts *o, char **sf, char **tf, ck_err *e)
 	int rc = 0;
 	if (o->src_fmt && !strcmp(o->src_fmt, "cs-auto")) {
 		if (path_is_dir(o->src))
-			return ck_errf(e, CK_EINVALID, "%s: --src-fmt cs-auto reads the release from a packed checkpoint (.mdl), but "
+			return ck_errf(e, CK_EUSAGE, "%s: --src-fmt cs-auto reads the release from a packed checkpoint (.mdl), but "
 				"this is a directory (an HF checkpoint? then --src-fmt hf)", o->src);
 		if ((rc = fmt_auto(o->src, sf, e)))
 			return rc;
@@ -149,6 +202,8 @@ int cli_convert(int argc, char **argv, ck_err *e)
 	char *sf = NULL, *tf = NULL;
 	int rc;
 	if ((rc = parse_args(argc, argv, &o, e)))
+		goto done;
+	if ((rc = cli_need_path(o.src, e)) || (rc = check_source(&o, e)))
 		goto done;
 	if (cscs_wanted(&o)) { /* CS -> CS across releases: its own walk (cscs.c) */
 		rc = cscs_run(&o, e);
@@ -240,21 +295,21 @@ int cli_convert_config(int argc, char **argv, ck_err *e)
 		case O_DEBUG: case O_DROP: break; /* the reference always drops what has no counterpart */
 		default:
 			if (o.src)
-				return ck_errf(e, CK_EINVALID, "convert-config: unexpected argument '%s'", v);
+				return ck_errf(e, CK_EUSAGE, "convert-config: unexpected argument '%s'", v);
 			o.src = o.config = v;
 		}
 	}
 	if (!o.src)
-		return ck_errf(e, CK_EINVALID, "convert-config: no config given (see ckconv convert-config --help)");
+		return ck_errf(e, CK_EUSAGE, "convert-config: no config given (see ckconv convert-config --help)");
 	if (out && dir)
-		return ck_errf(e, CK_EINVALID, "-o %s and --output-dir %s: give one", out, dir);
+		return ck_errf(e, CK_EUSAGE, "-o %s and --output-dir %s: give one", out, dir);
 	if (out && !strcmp(out, "-"))
-		return ck_errf(e, CK_EINVALID, "-o -: ckconv writes files, not a stream; --dry-run prints the config");
+		return ck_errf(e, CK_EUSAGE, "-o -: ckconv writes files, not a stream; --dry-run prints the config");
 	if (o.src_fmt && !strcmp(o.src_fmt, "cs-auto"))
-		return ck_errf(e, CK_EINVALID, "convert-config: --src-fmt cs-auto reads a packed checkpoint; a config alone "
+		return ck_errf(e, CK_EUSAGE, "convert-config: --src-fmt cs-auto reads a packed checkpoint; a config alone "
 			"does not say its release (pass --src-fmt cs-X.Y)");
 	if (path_is_dir(o.src))
-		return ck_errf(e, CK_EINVALID, "%s: a directory; convert-config takes a config file (config.json or params "
+		return ck_errf(e, CK_EUSAGE, "%s: a directory; convert-config takes a config file (config.json or params "
 			".yaml)", o.src);
 	if (!o.src_fmt && !o.tgt_fmt && (path_ends_with(o.src, ".yaml") || path_ends_with(o.src, ".yml")))
 		o.tgt_fmt = "hf"; /* CS params: to HF */

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "config.h"
 #include "match.h"
+#include "prog.h"
 #include "rule.h"
 #include "valio.h"
 
@@ -19,51 +20,56 @@ static const char usage[] =
 	"config.json or CS params), and the key each target maps back to. With no match: the rules\n"
 	"that came closest and where each stopped matching. Exit status 1 if any key has no rule.\n";
 
-static const char *const side_name[2] = {[RULE_HF] = "hf", [RULE_CS] = "cs"};
-
 typedef struct ex {
-	const rule_set *rs;
 	const char *comp; /* component dir, or NULL */
-	match_prog *fwd, *back;
-	config_env env;      /* hf/cs from --config, for parameters */
-	int dir;
+	prog *fwd, *back; /* the rules compiled for --from and for the way back */
+	config_env env;   /* hf/cs from --config, for parameters */
 } ex;
 
-static void print_params(const ex *x, const rule_key *k)
+/* A parameter as written, and its value when --config gives one. */
+static void print_param(const ex *x, const prog_rule *r, const rule_param *p, int placeholder)
 {
-	for (size_t i = 0; i < k->n_act; i++) {
-		const rule_act *a = &k->act[i], *prev = i ? &k->act[i - 1] : NULL;
+	config_env env = x->env;
+	json_t *v = NULL;
+	ck_err e = {0};
+	env.scope = r->key->scope;
+	printf("%s: %s", p->name, p->text);
+	if (!placeholder && !expr_is_literal(p->x)) {
+		if ((x->env.hf || x->env.cs) && config_eval(&env, p->x, &v, &e) == 0 && v) {
+			char *s = json_dumps(v, JSON_ENCODE_ANY);
+			printf(" = %s", s ? s : "?");
+			free(s);
+		} else {
+			printf(" = ? (%s)", e.code ? e.msg : "pass --config to resolve");
+		}
+	}
+	json_decref(v);
+}
+
+/* The chain as this direction runs it (the program's steps). */
+static void print_steps(const ex *x, const prog_rule *r)
+{
+	for (size_t i = 0; i < r->n_step; i++) {
+		const act_step *st = &r->step[i];
+		const rule_act *a = st->as_written, *prev = i ? r->step[i - 1].as_written : NULL;
 		size_t fl = a->via ? strcspn(a->via, " ") : 0;
 		printf("%s", i ? ", then " : "");
 		if (a->via && (!prev || !prev->via || strncmp(prev->via, a->via, fl + 1))) /* a call's first step */
 			printf("[%.*s] ", (int)fl, a->via);
-		printf("%s", a->name);
+		printf("%s", vocab_name(st->kind));
 		if (a->n)
 			printf("(");
 		for (size_t j = 0; j < a->n; j++) {
-			config_env env = x->env;
-			json_t *v = NULL;
-			ck_err e = {0};
-			env.scope = k->scope;
-			printf("%s%s: %s", j ? ", " : "", a->p[j].name, a->p[j].text);
-			if (vocab_get(a->kind)->p[a->p[j].slot].type != VOCAB_P_PLACEHOLDER && !expr_is_literal(a->p[j].x)) {
-				if ((x->env.hf || x->env.cs) && config_eval(&env, a->p[j].x, &v, &e) == 0 && v) {
-					char *s = json_dumps(v, JSON_ENCODE_ANY);
-					printf(" = %s", s ? s : "?");
-					free(s);
-				} else {
-					printf(" = ? (%s)", e.code ? e.msg : "pass --config to resolve");
-				}
-			}
-			json_decref(v);
+			printf("%s", j ? ", " : "");
+			print_param(x, r, &a->p[j], vocab_get(a->kind)->p[a->p[j].slot].type == VOCAB_P_PLACEHOLDER);
 		}
 		if (a->n)
 			printf(")");
 	}
-	if (!k->n_act)
+	if (!r->n_step)
 		printf("copy");
-	if (x->dir == 1 && k->n_act)
-		printf("  [CS -> HF runs the inverses, last first]");
+	if (r->n_step && r->step[0].inverse)
+		printf("  [the rule's chain inverted: each action's inverse, last first]");
 	printf("\n");
 }
 
@@ -72,21 +78,21 @@ static void print_back(const ex *x, const char *target, const char *orig)
 	match_hit h;
 	ck_err e = {0};
 	char *name = NULL;
-	if (match_key(x->back, target, &h, &e) <= 0) {
+	if (prog_match(x->back, target, &h, &e) <= 0) {
 		printf("  back     %s -> no rule matches it in the other direction!\n", target);
 		return;
 	}
-	const rule_key *k = &x->rs->keys[h.rule];
-	char **tpl = k->tpl[x->dir];
-	size_t n = k->n_tpl[x->dir];
+	const prog_rule *r = &x->back->r[h.rule];
+	const rule_key *k = r->key;
+	size_t n = r->n_tpl[PROG_DST];
 	if (!n) {
 		printf("  back     %s -> dropped (%s:%d:%d)\n", target, k->pos.file, k->pos.line, k->pos.col);
 		return;
 	}
-	const char *t = tpl[n == 1 ? 0 : (h.slot < n ? h.slot : 0)];
-	if (match_fill(k, t, &h.b, &name, &e)) {
-		printf("  back     %s -> %s (%s:%d:%d; one of several keys stacked along an axis)\n", target, t, k->pos.file,
-			k->pos.line, k->pos.col);
+	const match_tpl *t = &r->tpl[PROG_DST][n == 1 ? 0 : (h.slot < n ? h.slot : 0)];
+	if (match_fill(t, &h.b, &name, &e)) {
+		printf("  back     %s -> %s (%s:%d:%d; one of several keys stacked along an axis)\n", target, t->text,
+			k->pos.file, k->pos.line, k->pos.col);
 		return;
 	}
 	printf("  back     %s -> %s (%s:%d:%d)%s\n", target, name, k->pos.file, k->pos.line, k->pos.col,
@@ -98,35 +104,37 @@ static void print_near(const ex *x, const char *key)
 {
 	match_near near[3];
 	size_t n;
-	match_closest(x->fwd, key, near, 3, &n);
-	printf("%s: no rule matches this %s key%s%s%s. Closest rules:\n", key, x->dir == RULE_HF ? "HF" : "CS",
+	match_closest(x->fwd->m, key, near, 3, &n);
+	printf("%s: no rule matches this %s key%s%s%s. Closest rules:\n", key, rule_side_label(x->fwd->from),
 		x->comp ? " (component " : "", x->comp ? x->comp : "", x->comp ? ")" : "");
 	for (size_t i = 0; i < n; i++) {
-		const rule_key *k = &x->rs->keys[near[i].rule];
-		char **tpl = k->tpl[x->dir];
+		const prog_rule *r = &x->fwd->r[near[i].rule];
+		const rule_key *k = r->key;
 		printf("  %s:%d:%d  %s\n      matches '%.*s' then stops at column %zu ('%s')\n", k->pos.file, k->pos.line,
-			k->pos.col, tpl[near[i].slot], (int)near[i].matched, key, near[i].matched + 1, key + near[i].matched);
+			k->pos.col, r->tpl[PROG_SRC][near[i].slot].text, (int)near[i].matched, key, near[i].matched + 1,
+			key + near[i].matched);
 	}
 }
 
-/* The rule's shape: per side, evaluated with the key's bindings when a config is given. */
-static void print_shapes(const ex *x, const rule_key *k, const match_bind *b)
+/* The rule's shape: per end, evaluated with the key's bindings when a config is given. */
+static void print_shapes(const ex *x, const prog_rule *r, const match_bind *b)
 {
-	static const char *const side[] = {"hf", "cs", "hf, cs"};
-	int same = k->shape[0] && k->shape[1] && !strcmp(expr_src(k->shape[0]), expr_src(k->shape[1]));
+	const expr *const *sh = r->shape;
+	int same = sh[PROG_SRC] && sh[PROG_DST] && !strcmp(expr_src(sh[PROG_SRC]), expr_src(sh[PROG_DST]));
 	json_t *vars = json_object();
 	for (size_t i = 0; vars && i < b->n; i++)
 		json_object_set_new(vars, b->name[i], b->num[i] >= 0 ? json_integer(b->num[i]) : json_string(b->val[i]));
-	for (int s = 0; s < 2; s++) {
+	for (int end = 0; end < 2; end++) {
 		config_env env = x->env;
 		json_t *v = NULL;
 		ck_err e = {0};
-		if (!k->shape[s] || (same && s == 1))
+		rule_side side = end == PROG_SRC ? x->fwd->from : x->fwd->to;
+		if (!sh[end] || (same && end == PROG_DST))
 			continue; /* one expression for both sides: shown once */
-		env.scope = k->scope;
+		env.scope = r->key->scope;
 		env.vars = vars;
-		printf("  shape    %s: %s", side[same ? 2 : s], expr_src(k->shape[s]));
-		if ((x->env.hf || x->env.cs) && config_eval(&env, k->shape[s], &v, &e) == 0) {
+		printf("  shape    %s: %s", same ? "hf, cs" : rule_side_name(side), expr_src(sh[end]));
+		if ((x->env.hf || x->env.cs) && config_eval(&env, sh[end], &v, &e) == 0) {
 			char *t = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
 			printf(" = %s\n", t ? t : "null (no check)");
 			free(t);
@@ -143,15 +151,16 @@ static int explain_key(const ex *x, const char *key)
 {
 	match_hit h;
 	ck_err e = {0};
-	int r = match_key(x->fwd, key, &h, &e);
-	if (r <= 0)
+	int found = prog_match(x->fwd, key, &h, &e);
+	if (found <= 0)
 		return 0;
-	const rule_key *k = &x->rs->keys[h.rule];
-	char **src = k->tpl[x->dir], **dst = k->tpl[!x->dir];
-	size_t nd = k->n_tpl[!x->dir];
-	printf("%s (%s -> %s%s%s)\n", key, side_name[x->dir], side_name[!x->dir], x->comp ? ", component " : "",
-		x->comp ? x->comp : "");
-	printf("  rule     %s:%d:%d\n  template %s\n", k->pos.file, k->pos.line, k->pos.col, src[h.slot]);
+	const prog_rule *r = &x->fwd->r[h.rule];
+	const rule_key *k = r->key;
+	const match_tpl *dst = r->tpl[PROG_DST];
+	size_t nd = r->n_tpl[PROG_DST];
+	printf("%s (%s -> %s%s%s)\n", key, rule_side_name(x->fwd->from), rule_side_name(x->fwd->to),
+		x->comp ? ", component " : "", x->comp ? x->comp : "");
+	printf("  rule     %s:%d:%d\n  template %s\n", k->pos.file, k->pos.line, k->pos.col, r->tpl[PROG_SRC][h.slot].text);
 	if (k->when)
 		printf("  when     %s (while false, the later rules apply)\n", expr_src(k->when));
 	if (h.b.n) {
@@ -167,19 +176,19 @@ static int explain_key(const ex *x, const char *key)
 	}
 	for (size_t i = 0; i < nd; i++) {
 		char *t = NULL;
-		if (match_fill(k, dst[i], &h.b, &t, &e)) {
-			printf("  target   %s (one per value of the stacked placeholder)\n", dst[i]);
+		if (match_fill(&dst[i], &h.b, &t, &e)) {
+			printf("  target   %s (one per value of the stacked placeholder)\n", dst[i].text);
 			continue;
 		}
 		printf("  target   %s\n", t);
 		free(t);
 	}
 	printf("  action   ");
-	print_params(x, k);
-	print_shapes(x, k, &h.b);
+	print_steps(x, r);
+	print_shapes(x, r, &h.b);
 	for (size_t i = 0; i < nd; i++) {
 		char *t = NULL;
-		if (!match_fill(k, dst[i], &h.b, &t, &e))
+		if (!match_fill(&dst[i], &h.b, &t, &e))
 			print_back(x, t, key);
 		free(t);
 	}
@@ -259,15 +268,14 @@ int cli_explain(int argc, char **argv, ck_err *e)
 		free(xs);
 		goto done;
 	}
+	rule_side side = strcmp(from, "cs") ? RULE_HF : RULE_CS;
 	for (size_t c = 0; c < ncomp && !rc; c++) {
 		rule_set *rs = f->n_comp ? comps[c] : top;
 		xs[c].comp = f->n_comp ? f->comp[c].dir : NULL;
-		xs[c].rs = rs;
-		xs[c].dir = !strcmp(from, "cs");
 		xs[c].env.hf = f->n_comp && hf ? json_object_get(hf, f->comp[c].dir) : hf;
 		xs[c].env.cs = cs;
-		if ((rc = match_compile(rs, xs[c].dir, &xs[c].fwd, e)) ||
-			(rc = match_compile(rs, !xs[c].dir, &xs[c].back, e)))
+		/* every rule, whatever its `when`: explain shows what the rules say */
+		if ((rc = prog_compile(rs, side, NULL, &xs[c].fwd, e)) || (rc = prog_compile(rs, !side, NULL, &xs[c].back, e)))
 			break;
 	}
 	for (int i = 0; i < nkeys && !rc; i++) {
@@ -281,8 +289,8 @@ int cli_explain(int argc, char **argv, ck_err *e)
 		}
 	}
 	for (size_t c = 0; c < ncomp; c++) {
-		match_free(xs[c].fwd);
-		match_free(xs[c].back);
+		prog_free(xs[c].fwd);
+		prog_free(xs[c].back);
 	}
 	free(xs);
 	rule_components_free(comps, f->n_comp);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cast.h"
 #include "cli.h"
 #include "h5ck.h"
 #include "config.h"
@@ -105,23 +106,78 @@ static long long first_diff(const unsigned char *a, const unsigned char *b, uint
 	return -1;
 }
 
+/* --tensor_comparison_op allclose: |a - b| <= atol + rtol * |b| elementwise, as torch.allclose
+ * with its defaults (rtol 1e-5, atol 1e-8; NaN never close). Floating dtypes only; the others
+ * compare exactly. Returns the first element not close, or -1. */
+static long long first_far(const ck_tinfo *t, const unsigned char *a, const unsigned char *b)
+{
+	uint64_t n = t->nbytes / (ck_dtype_size(t->dtype) ? ck_dtype_size(t->dtype) : 1);
+	for (uint64_t i = 0; i < n; i++) {
+		double x, y;
+		switch (t->dtype) {
+		case CK_DT_F64: memcpy(&x, a + 8 * i, 8), memcpy(&y, b + 8 * i, 8); break;
+		case CK_DT_F32: {
+			float f, g;
+			memcpy(&f, a + 4 * i, 4), memcpy(&g, b + 4 * i, 4);
+			x = f, y = g;
+			break;
+		}
+		case CK_DT_F16:
+		case CK_DT_BF16: {
+			uint16_t f, g;
+			memcpy(&f, a + 2 * i, 2), memcpy(&g, b + 2 * i, 2);
+			x = t->dtype == CK_DT_F16 ? cast_f16_to_f32(f) : cast_bf16_to_f32(f);
+			y = t->dtype == CK_DT_F16 ? cast_f16_to_f32(g) : cast_bf16_to_f32(g);
+			break;
+		}
+		default: return first_diff(a, b, t->nbytes, ck_dtype_size(t->dtype));
+		}
+		if (!(fabs(x - y) <= 1e-8 + 1e-5 * fabs(y)) && !(x == y))
+			return (long long)i;
+	}
+	return -1;
+}
+
 int cli_diff(int argc, char **argv, ck_err *e)
 {
+	static const struct option opts[] = {{"tensor_comparison_op", required_argument, NULL, 't'},
+		{"tensor-comparison-op", required_argument, NULL, 't'}, {"profile", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	ck_tsrc *a = NULL, *b = NULL;
 	strmap mb;
-	int rc, differ = 0;
+	int rc, differ = 0, close = 0, c;
 	char s1[96], s2[96];
-	if (argc != 3) {
-		if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-			puts("usage: ckconv diff A B\n\nCompares two checkpoints (any format ckconv reads): missing keys,\n"
-			     "dtype/shape differences and the first differing element. Ends with 'match' or 'differ';\n"
-			     "exit status 0 on match, 1 when they differ.");
+	const char *v, *path[2] = {NULL, NULL};
+	for (optind = 0; (c = cli_getopt(argc, argv, "diff", "hp:", opts, &v, e)) != -1;) {
+		switch (c) {
+		case CLI_OPT_ERROR: return CK_EUSAGE;
+		case 'h':
+			puts("usage: ckconv diff A B [--tensor_comparison_op equal|allclose]\n\nCompares two checkpoints (any "
+			     "format ckconv reads): missing keys, dtype/shape differences and the\nfirst differing element "
+			     "(allclose: the first not within torch.allclose's default tolerances).\nEnds with 'match' or "
+			     "'differ'; exit status 0 on match, 1 when they differ, 2 when a file cannot be\nread. -p/--profile "
+			     "(the reference's S3 profile) is accepted; ckconv reads local paths only.");
 			return 0;
+		case 't':
+			if (strcmp(v, "equal") && strcmp(v, "allclose"))
+				return ck_errf(e, CK_EUSAGE, "diff: --tensor_comparison_op takes equal or allclose, not '%s'", v);
+			close = !strcmp(v, "allclose");
+			break;
+		case 'p': break;
+		default:
+			if (path[1])
+				return ck_errf(e, CK_EUSAGE, "diff: unexpected argument '%s' (usage: ckconv diff A B)", v);
+			path[path[0] ? 1 : 0] = v;
 		}
-		return ck_errf(e, CK_EINVALID, "usage: ckconv diff A B");
 	}
+	if (!path[1])
+		return ck_errf(e, CK_EUSAGE, "usage: ckconv diff A B [--tensor_comparison_op equal|allclose]");
+	for (int i = 0; i < 2; i++)
+		if (strstr(path[i], "://"))
+			return ck_errf(e, CK_EUSAGE, "%s: ckconv reads local paths only (no S3)", path[i]);
 	strmap_init(&mb);
-	if ((rc = cli_open_source(argv[1], &a, e)) || (rc = cli_open_source(argv[2], &b, e)))
+	if ((rc = cli_need_path(path[0], e)) || (rc = cli_need_path(path[1], e)) ||
+		(rc = cli_open_source(path[0], &a, e)) || (rc = cli_open_source(path[1], &b, e)))
 		goto done;
 	for (size_t i = 0; i < b->n; i++)
 		strmap_put(&mb, b->t[i].name, i);
@@ -129,7 +185,7 @@ int cli_diff(int argc, char **argv, ck_err *e)
 		size_t j;
 		const ck_tinfo *x = &a->t[i];
 		if (!strmap_get(&mb, x->name, &j)) {
-			printf("only in %s: %s\n", argv[1], x->name);
+			printf("only in %s: %s\n", path[0], x->name);
 			differ = 1;
 			continue;
 		}
@@ -147,9 +203,9 @@ int cli_diff(int argc, char **argv, ck_err *e)
 			rc = rc ? rc : CK_ENOMEM;
 			goto done;
 		}
-		long long d = first_diff(ba, bb, x->nbytes, ck_dtype_size(x->dtype));
+		long long d = close ? first_far(x, ba, bb) : first_diff(ba, bb, x->nbytes, ck_dtype_size(x->dtype));
 		if (d >= 0) {
-			printf("%s: values differ, first at element %lld\n", x->name, d);
+			printf("%s: values %s, first at element %lld\n", x->name, close ? "not close" : "differ", d);
 			differ = 1;
 		}
 		free(ba);
@@ -162,7 +218,7 @@ int cli_diff(int argc, char **argv, ck_err *e)
 	for (size_t j = 0; j < b->n; j++) {
 		size_t i;
 		if (!strmap_get(&mb, b->t[j].name, &i)) {
-			printf("only in %s: %s\n", argv[2], b->t[j].name);
+			printf("only in %s: %s\n", path[1], b->t[j].name);
 			differ = 1;
 		}
 	}

@@ -14,6 +14,7 @@
 #include "h5ck.h"
 #include "io.h"
 #include "match.h"
+#include "prog.h"
 #include "path.h"
 #include "rule.h"
 #include "strmap.h"
@@ -34,8 +35,6 @@ static const char usage[] =
 	"(an error for CS keys, a warning for HF ones) and whatever the conversion would refuse.\n"
 	"Exit status 0 unless an error is found (with --strict: or a warning).\n";
 
-static const char *const side_name[2] = {[RULE_HF] = "hf", [RULE_CS] = "cs"};
-static const char *const side_upper[2] = {[RULE_HF] = "HF", [RULE_CS] = "CS"};
 
 typedef struct lint {
 	strmap seen;     /* findings already printed */
@@ -83,53 +82,30 @@ static void say_err(lint *L, const char *msg, const char *file)
 
 /* --- placeholders bound on one side only ------------------------------------- */
 
-static int tpl_has(const char *tpl, const char *name)
+/* 1 when one of the n parsed templates names placeholder name. */
+static int tpls_have(const match_tpl *t, size_t n, const char *name)
 {
-	size_t n = strlen(name);
-	for (const char *p = strchr(tpl, '<'); p; p = strchr(p + 1, '<')) {
-		const char *q = p + 1, *star = strchr(q, '*'), *end = strchr(q, '>');
-		if (!end)
-			return 0;
-		if (star && star < end)
-			q = star + 1;
-		size_t len = strcspn(q, "+>");
-		if (len == n && !strncmp(q, name, n))
-			return 1;
-	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < t[i].n; j++)
+			if (t[i].seg[j].ph && !strcmp(t[i].seg[j].name, name))
+				return 1;
 	return 0;
 }
 
-/* The placeholder a stacking action gathers over (its PLACEHOLDER parameter), or NULL. */
-static const char *over_name(const rule_key *k)
+/* A target placeholder the source does not bind (other than the one a stack gathers over)
+ * cannot be filled in this direction. */
+static void check_sides(lint *L, const prog *p, const prog_rule *r)
 {
-	for (size_t i = 0; i < k->n_act; i++) {
-		int slot = vocab_placeholder_param(k->act[i].kind);
-		for (size_t j = 0; slot >= 0 && j < k->act[i].n; j++)
-			if (k->act[i].p[j].slot == slot)
-				return k->act[i].p[j].text;
-	}
-	return NULL;
-}
-
-static void check_sides(lint *L, const rule_key *k)
-{
-	for (int d = 0; d < 2; d++) {
-		char **src = k->tpl[d], **dst = k->tpl[!d];
-		size_t ns = k->n_tpl[d], nd = k->n_tpl[!d];
-		if (!ns || !nd)
-			continue;
-		for (size_t i = 0; i < k->scope->n_ph; i++) {
-			const char *ph = k->scope->ph[i].name, *over = over_name(k);
-			int in_src = 0, in_dst = 0;
-			for (size_t j = 0; j < ns; j++)
-				in_src |= tpl_has(src[j], ph);
-			for (size_t j = 0; j < nd; j++)
-				in_dst |= tpl_has(dst[j], ph);
-			if (in_dst && !in_src && !(over && !strcmp(over, ph)))
-				say(L, k->pos.file, k->pos.line, k->pos.col, 1,
-					"placeholder <%s> appears only on the %s side, so %s -> %s cannot fill it: the rule works one way only",
-					ph, side_name[!d], side_upper[d], side_upper[!d]);
-		}
+	const rule_key *k = r->key;
+	if (!r->n_tpl[PROG_SRC] || !r->n_tpl[PROG_DST])
+		return;
+	for (size_t i = 0; i < k->scope->n_ph; i++) {
+		const char *ph = k->scope->ph[i].name;
+		if (tpls_have(r->tpl[PROG_DST], r->n_tpl[PROG_DST], ph) && !tpls_have(r->tpl[PROG_SRC], r->n_tpl[PROG_SRC], ph) &&
+			!(r->over && !strcmp(r->over, ph)))
+			say(L, k->pos.file, k->pos.line, k->pos.col, 1,
+				"placeholder <%s> appears only on the %s side, so %s -> %s cannot fill it: the rule works one way only",
+				ph, rule_side_name(p->to), rule_side_label(p->from), rule_side_label(p->to));
 	}
 }
 
@@ -140,41 +116,27 @@ static size_t samples(const char *rx, char out[2][32])
 {
 	static const char *const cand[] = {"0", "7", "12", "weight", "bias", "x", "a.b", "inv_freq", ""};
 	size_t n = 0;
-	for (size_t i = 0; i < sizeof cand / sizeof *cand && n < 2; i++) {
-		rule_file f = {0};
-		rule_ph ph = {"s", (char *)rx, {"", 0, 0}};
-		rule_key k = {0}; /* a probe: the one-placeholder template <s> */
-		match_prog *p = NULL;
-		match_hit h;
-		ck_err e = {0};
-		char tpl[] = "<s>";
-		char *t = tpl;
-		f.n_ph = 1;
-		f.ph = &ph;
-		k.scope = &f;
-		k.n_tpl[RULE_HF] = 1;
-		k.tpl[RULE_HF] = &t;
-		if (match_compile_keys(&k, 1, RULE_HF, &p, &e) == 0 && match_key(p, cand[i], &h, &e) > 0)
+	for (size_t i = 0; i < sizeof cand / sizeof *cand && n < 2; i++)
+		if (match_regex_accepts(rx, cand[i]) > 0)
 			snprintf(out[n++], 32, "%s", cand[i]);
-		match_free(p);
-	}
 	return n;
 }
 
 /* 1 if every sample key of rule r's source templates is caught by an earlier rule. */
-static int shadowed(const rule_set *s, match_prog *p, size_t r, int dir, size_t *by)
+static int shadowed(const prog *p, size_t r, size_t *by)
 {
-	const rule_key *k = &s->keys[r];
-	char **src = k->tpl[dir];
-	size_t ns = k->n_tpl[dir], tried = 0;
+	const prog_rule *pr = &p->r[r];
+	const rule_key *k = pr->key;
+	size_t ns = pr->n_tpl[PROG_SRC], tried = 0;
 	if (!ns)
 		return 0;
 	for (size_t j = 0; j < ns; j++) {
+		const match_tpl *src = &pr->tpl[PROG_SRC][j];
 		match_bind b = {0};
 		char vals[MATCH_MAX_BIND][2][32];
 		size_t nv[MATCH_MAX_BIND];
 		for (size_t i = 0; i < k->scope->n_ph && b.n < MATCH_MAX_BIND; i++) {
-			if (!tpl_has(src[j], k->scope->ph[i].name))
+			if (!tpls_have(src, 1, k->scope->ph[i].name))
 				continue;
 			nv[b.n] = samples(k->scope->ph[i].regex, vals[b.n]);
 			if (!nv[b.n])
@@ -193,11 +155,11 @@ static int shadowed(const rule_set *s, match_prog *p, size_t r, int dir, size_t 
 				long long x = strtoll(v, &end, 10);
 				b.num[i] = *v && !*end ? x : -1;
 			}
-			if (match_fill(k, src[j], &b, &key, &e))
+			if (match_fill(src, &b, &key, &e))
 				return 0;
-			int m = match_key(p, key, &h, &e);
+			int m = prog_match(p, key, &h, &e);
 			free(key);
-			if (m <= 0 || h.rule >= r || s->keys[h.rule].when)
+			if (m <= 0 || h.rule >= r || p->r[h.rule].key->when)
 				return 0; /* a rule with `when` lets the later ones apply when it is false */
 			*by = h.rule;
 			tried++;
@@ -206,21 +168,23 @@ static int shadowed(const rule_set *s, match_prog *p, size_t r, int dir, size_t 
 	return tried > 0;
 }
 
-static void check_shadow(lint *L, const rule_set *s, match_prog *p[2])
+/* p[side]: the rules compiled for reading that side. */
+static void check_shadow(lint *L, prog *p[2])
 {
-	for (size_t r = 0; r < s->n_keys; r++) {
-		const rule_key *k = &s->keys[r];
+	for (size_t r = 0; r < p[RULE_HF]->n; r++) {
+		const rule_key *k = p[RULE_HF]->r[r].key;
 		size_t by[2] = {0, 0};
-		int live = 0, sides = 0;
+		int live = 0, sides = 0, first = -1;
 		if (k->creates)
 			continue; /* a create rule's job is the other direction */
 		for (int d = 0; d < 2; d++) {
-			if (!k->n_tpl[d])
+			if (!p[d]->r[r].n_tpl[PROG_SRC])
 				continue;
 			sides++;
-			live |= !shadowed(s, p[d], r, d, &by[d]);
+			first = first < 0 ? d : first;
+			live |= !shadowed(p[d], r, &by[d]);
 		}
-		const rule_key *a = &s->keys[by[k->n_tpl[RULE_HF] ? RULE_HF : RULE_CS]];
+		const rule_key *a = p[RULE_HF]->r[by[first < 0 ? RULE_HF : first]].key;
 		/* the same rule met again through a second include (e.g. the optional `model.`
 		 * prefix) is shadowed on purpose */
 		if (sides && !live && !(!strcmp(a->pos.file, k->pos.file) && a->pos.line == k->pos.line && a->pos.col == k->pos.col)) {
@@ -373,58 +337,59 @@ static void check_refs(lint *L, const rule_set *s)
 
 /* --- coverage against real keys ------------------------------------------------------ */
 
-static void check_keys(lint *L, const rule_set *s, match_prog *p[2])
+/* p[side]: the rules compiled for reading that side; the keys are read from side L->keys_cs. */
+static void check_keys(lint *L, prog *p[2])
 {
-	int d = L->keys_cs;
-	unsigned char *used = calloc(s->n_keys ? s->n_keys : 1, 1);
+	rule_side d = L->keys_cs ? RULE_CS : RULE_HF;
+	const prog *fwd = p[d], *back = p[!d];
+	unsigned char *used = calloc(fwd->n ? fwd->n : 1, 1);
 	if (!used)
 		return;
 	for (size_t i = 0; i < L->n_keys; i++) {
 		match_hit h, hb;
 		ck_err e = {0};
 		const char *key = L->keys[i];
-		if (match_key(p[d], key, &h, &e) <= 0) {
+		if (prog_match(fwd, key, &h, &e) <= 0) {
 			say(L, L->keys_path, (int)i + 1, 1, 0, "key '%s': no rule matches it", key);
 			continue;
 		}
 		used[h.rule] = 1;
-		const rule_key *k = &s->keys[h.rule];
-		char **dst = k->tpl[!d];
-		size_t nd = k->n_tpl[!d];
+		const prog_rule *r = &fwd->r[h.rule];
+		size_t nd = r->n_tpl[PROG_DST];
 		for (size_t t = 0; t < nd; t++) {
-			char *tk = NULL, *back = NULL;
-			if (match_fill(k, dst[t], &h.b, &tk, &e))
+			char *tk = NULL, *bk = NULL;
+			if (match_fill(&r->tpl[PROG_DST][t], &h.b, &tk, &e))
 				continue; /* stacked: the placeholder comes from the data */
-			if (match_key(p[!d], tk, &hb, &e) <= 0) {
+			if (prog_match(back, tk, &hb, &e) <= 0) {
 				say(L, L->keys_path, (int)i + 1, 1, 1, "key '%s' -> '%s' which no rule converts back", key, tk);
 			} else {
-				const rule_key *kb = &s->keys[hb.rule];
-				char **bt = kb->tpl[d];
-				size_t nb = kb->n_tpl[d];
-				if (nb && !match_fill(kb, bt[nb == 1 ? 0 : hb.slot < nb ? hb.slot : 0], &hb.b, &back, &e) &&
-					strcmp(back, key) && nb == 1 && nd == 1)
+				const prog_rule *rb = &back->r[hb.rule];
+				size_t nb = rb->n_tpl[PROG_DST];
+				if (nb && !match_fill(&rb->tpl[PROG_DST][nb == 1 ? 0 : hb.slot < nb ? hb.slot : 0], &hb.b, &bk, &e) &&
+					strcmp(bk, key) && nb == 1 && nd == 1)
 					say(L, L->keys_path, (int)i + 1, 1, 1, "key '%s' -> '%s' -> '%s': does not convert back to itself", key,
-						tk, back);
+						tk, bk);
 			}
 			free(tk);
-			free(back);
+			free(bk);
 		}
 	}
 	/* a rule included twice (with another prefix) counts as used when either copy matched */
 	strmap hit;
 	strmap_init(&hit);
 	char pos[1200];
-	for (size_t r = 0; r < s->n_keys; r++)
+	for (size_t r = 0; r < fwd->n; r++)
 		if (used[r]) {
-			snprintf(pos, sizeof pos, "%s:%d:%d", s->keys[r].pos.file, s->keys[r].pos.line, s->keys[r].pos.col);
+			const rule_pos *at = &fwd->r[r].key->pos;
+			snprintf(pos, sizeof pos, "%s:%d:%d", at->file, at->line, at->col);
 			strmap_put(&hit, pos, 1);
 		}
-	for (size_t r = 0; r < s->n_keys; r++) {
+	for (size_t r = 0; r < fwd->n; r++) {
+		const rule_pos *at = &fwd->r[r].key->pos;
 		size_t dummy;
-		snprintf(pos, sizeof pos, "%s:%d:%d", s->keys[r].pos.file, s->keys[r].pos.line, s->keys[r].pos.col);
-		if (!strmap_get(&hit, pos, &dummy) && s->keys[r].n_tpl[d])
-			say(L, s->keys[r].pos.file, s->keys[r].pos.line, s->keys[r].pos.col, 1, "rule matched none of the %zu keys of %s",
-				L->n_keys, L->keys_path);
+		snprintf(pos, sizeof pos, "%s:%d:%d", at->file, at->line, at->col);
+		if (!strmap_get(&hit, pos, &dummy) && fwd->r[r].n_tpl[PROG_SRC])
+			say(L, at->file, at->line, at->col, 1, "rule matched none of the %zu keys of %s", L->n_keys, L->keys_path);
 	}
 	strmap_dispose(&hit);
 	free(used);
@@ -434,24 +399,24 @@ static void check_keys(lint *L, const rule_set *s, match_prog *p[2])
 
 static void check_set(lint *L, const rule_set *s)
 {
-	match_prog *p[2] = {NULL, NULL};
+	prog *p[2] = {NULL, NULL}; /* every rule, whatever its `when`: no config here */
 	for (int d = 0; d < 2; d++) {
 		ck_err me = {0};
-		if (match_compile(s, d, &p[d], &me)) {
+		if (prog_compile(s, d, NULL, &p[d], &me)) {
 			say_err(L, me.msg, s->files[0]->path);
 			break; /* the other direction would mostly repeat it */
 		}
+		for (size_t r = 0; r < p[d]->n; r++)
+			check_sides(L, p[d], &p[d]->r[r]);
 	}
-	for (size_t r = 0; r < s->n_keys; r++)
-		check_sides(L, &s->keys[r]);
 	if (p[0] && p[1]) {
-		check_shadow(L, s, p);
+		check_shadow(L, p);
 		if (L->keys)
-			check_keys(L, s, p);
+			check_keys(L, p);
 	}
 	check_refs(L, s);
-	match_free(p[0]);
-	match_free(p[1]);
+	prog_free(p[0]);
+	prog_free(p[1]);
 }
 
 static void check_file(lint *L, const char *path)

@@ -19,6 +19,7 @@
 #include "path.h"
 #include "shard.h"
 #include "plan.h"
+#include "prog.h"
 #include "progress.h"
 #include "rule.h"
 #include "sha256.h"
@@ -40,6 +41,8 @@ typedef struct comp {
 	plan p;              /* CS -> HF: its own plan (one output directory each) */
 	int have_plan;
 	const rule_mup *mup; /* CS -> HF: fold these muP multipliers */
+	prog *prog;          /* its rules compiled for the direction and its config */
+	prog *mup_prog;      /* ... and mup's scalings, when folded */
 	const rule_mup *keep_mup; /* --no-mup-to-sp: carry these muP keys into config.json */
 } comp;
 
@@ -96,6 +99,8 @@ static void conv_dispose(conv *j)
 		json_decref(c->hf);
 		json_decref(c->cs);
 		json_decref(c->env_cs);
+		prog_free(c->prog);
+		prog_free(c->mup_prog);
 		ck_tsrc_free(c->src);
 		if (c->have_plan)
 			plan_dispose(&c->p);
@@ -1024,10 +1029,10 @@ static int plan_to_cs(conv *j, plan_opts *po, ck_err *e)
 		if ((rc = shard_refuse_member(c->dir, e)) || (rc = cli_open_source(c->dir, &c->src, e)))
 			return rc;
 		j->n_src += c->src->n;
-		rc = plan_add(&j->p, c->rs, RULE_HF, c->src, "", "", c->hf, c->env_cs, po, e);
+		rc = plan_add(&j->p, c->prog, c->src, "", "", c->hf, c->env_cs, po, e);
 		if (rc && e->code)
 			return rc;
-		if (!rc && (rc = layers_check(c->rs, RULE_HF, c->src, "", c->hf, c->env_cs, c->dir, e)))
+		if (!rc && (rc = layers_check(c->prog, c->src, "", c->hf, c->env_cs, c->dir, e)))
 			return rc;
 	}
 	print_problems(&j->p);
@@ -1074,11 +1079,11 @@ static int plan_to_hf(conv *j, plan_opts *po, ck_err *e)
 			goto done;
 		c->have_plan = 1;
 		j->plans[j->n_plans++] = &c->p;
-		po->mup = c->mup;
-		rc = plan_add(&c->p, c->rs, RULE_CS, j->mdl, "model.", "", c->hf, c->env_cs, po, e);
+		po->mup = c->mup_prog;
+		rc = plan_add(&c->p, c->prog, j->mdl, "model.", "", c->hf, c->env_cs, po, e);
 		if (rc && e->code)
 			goto done;
-		if (!rc && (rc = layers_check(c->rs, RULE_CS, j->mdl, "model.", c->hf, c->env_cs, j->a.src, e)))
+		if (!rc && (rc = layers_check(c->prog, j->mdl, "model.", c->hf, c->env_cs, j->a.src, e)))
 			goto done;
 		if (!rc && j->sideband)
 			finalize_sparsity(j, &c->p);
@@ -1221,6 +1226,21 @@ static const way ways[2] = {
 		write_hf, print_hf_configs, compare_hf},
 };
 
+/* The compile stage: each component's rules for this direction and its converted config (and
+ * its muP folding), parameters evaluated once. */
+static int compile_comps(conv *j, ck_err *e)
+{
+	int rc = 0;
+	for (size_t i = 0; i < j->n && !rc; i++) {
+		comp *c = &j->c[i];
+		prog_cfg keys = {c->hf, c->env_cs, NULL}, mup = {c->hf, c->env_cs, j->vars};
+		rc = prog_compile(c->rs, j->from, &keys, &c->prog, e);
+		if (!rc && c->mup)
+			rc = prog_compile_mup(c->mup, &mup, &c->mup_prog, e);
+	}
+	return rc;
+}
+
 int conv_open(const conv_opts *o, conv **out, ck_err *e)
 {
 	conv *j = ck_calloc(e, 1, sizeof *j);
@@ -1237,7 +1257,9 @@ int conv_open(const conv_opts *o, conv **out, ck_err *e)
 		return rc;
 	if (set_vars(j, e))
 		return ck_errf(e, CK_ENOMEM, "out of memory");
-	return j->w->configs(j, e);
+	if ((rc = j->w->configs(j, e)))
+		return rc;
+	return compile_comps(j, e);
 }
 
 int conv_check_outputs(const conv *c, ck_err *e)

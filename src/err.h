@@ -15,7 +15,8 @@ enum {
 	CK_EEXIST = -6,    /* output exists and --force not given */
 	CK_ELIMIT = -7,    /* a resource limit was hit */
 	CK_EINTR = -8,     /* stopped by SIGINT/SIGTERM */
-	CK_ECORRUPT = -9   /* stored checksums do not match the data */
+	CK_ECORRUPT = -9,  /* stored checksums do not match the data */
+	CK_EUSAGE = -10    /* the command line is wrong: unknown option, missing operand */
 };
 
 typedef struct ck_err {

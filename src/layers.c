@@ -89,9 +89,10 @@ static group *group_of(seen_set *s, const match_hit *h, const char *ph, long n, 
 }
 
 /* The key group g lacks at layer i, by filling its template with that index. */
-static void missing_name(const rule_set *rs, int dir, const group *g, const char *ph, long i, char *out, size_t n)
+static void missing_name(const prog *pg, const group *g, const char *ph, long i, char *out, size_t n)
 {
-	const rule_key *k = &rs->keys[g->rule];
+	const prog_rule *r = &pg->r[g->rule];
+	const rule_key *k = r->key;
 	match_bind b = g->b;
 	char *name = NULL;
 	ck_err tmp = {0};
@@ -100,25 +101,24 @@ static void missing_name(const rule_set *rs, int dir, const group *g, const char
 			snprintf(b.val[j], sizeof b.val[j], "%ld", i);
 			b.num[j] = i;
 		}
-	if (match_fill(k, k->tpl[dir][g->slot], &b, &name, &tmp) == 0)
+	if (match_fill(&r->tpl[PROG_SRC][g->slot], &b, &name, &tmp) == 0)
 		snprintf(out, n, "%s", name);
 	else
 		snprintf(out, n, "a key of the rule at %s:%d", k->pos.file, k->pos.line);
 	free(name);
 }
 
-static int collect(const rule_set *rs, int dir, const ck_tsrc *src, const char *prefix, const char *ph, long n,
-	seen_set *s, const char *what, ck_err *e)
+static int collect(const prog *pg, const ck_tsrc *src, const char *prefix, const char *ph, long n, seen_set *s,
+	const char *what, ck_err *e)
 {
-	match_prog *prog = NULL;
 	size_t pl = prefix ? strlen(prefix) : 0;
-	int rc = match_compile(rs, dir, &prog, e);
+	int rc = 0;
 	for (size_t t = 0; t < src->n && !rc; t++) {
 		const char *name = src->t[t].name;
 		match_hit h;
 		if (pl && strncmp(name, prefix, pl))
 			continue;
-		int m = match_key(prog, name + pl, &h, e);
+		int m = prog_match(pg, name + pl, &h, e);
 		if (m < 0) {
 			rc = CK_EINVALID;
 			break;
@@ -140,14 +140,13 @@ static int collect(const rule_set *rs, int dir, const ck_tsrc *src, const char *
 		}
 		g->seen[i] = s->all[i] = 1;
 	}
-	match_free(prog);
 	return rc;
 }
 
-int layers_check(const rule_set *rs, int dir, const ck_tsrc *src, const char *src_prefix, json_t *hf, json_t *cs,
-	const char *what, ck_err *e)
+int layers_check(const prog *pg, const ck_tsrc *src, const char *src_prefix, json_t *hf, json_t *cs, const char *what,
+	ck_err *e)
 {
-	const rule_file *f = rs->files[0];
+	const rule_file *f = pg->rs->files[0];
 	seen_set s = {0};
 	long n = 0;
 	int rc = 0, have;
@@ -157,7 +156,7 @@ int layers_check(const rule_set *rs, int dir, const ck_tsrc *src, const char *sr
 		return have < 0 ? CK_EINVALID : 0; /* the config does not say: nothing to hold the source to */
 	if (!(s.all = ck_calloc(e, (size_t)n ? (size_t)n : 1, 1)))
 		return CK_ENOMEM;
-	if ((rc = collect(rs, dir, src, src_prefix, f->layers_ph, n, &s, what, e)))
+	if ((rc = collect(pg, src, src_prefix, f->layers_ph, n, &s, what, e)))
 		goto done;
 	for (long i = 0; i < n; i++)
 		if (!s.all[i]) {
@@ -169,7 +168,7 @@ int layers_check(const rule_set *rs, int dir, const ck_tsrc *src, const char *sr
 		for (long i = 0; i < n; i++)
 			if (!s.g[j].seen[i]) {
 				char key[512];
-				missing_name(rs, dir, &s.g[j], f->layers_ph, i, key, sizeof key);
+				missing_name(pg, &s.g[j], f->layers_ph, i, key, sizeof key);
 				rc = ck_errf(e, CK_EINVALID, "%s: '%s' is missing: the other layers have it (%ld layers, %s)", what,
 					key, n, expr_src(f->layers_count));
 				goto done;

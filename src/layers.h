@@ -8,13 +8,13 @@
 
 #include <jansson.h>
 #include "err.h"
-#include "rule.h"
+#include "prog.h"
 #include "tensor.h"
 
-/* Checks the tensors of src whose names start with src_prefix (stripped first) against the rules
- * of rs in direction dir (0: HF -> CS); hf/cs are the configs the count expression reads.
+/* Checks the tensors of src whose names start with src_prefix (stripped first) against the
+ * compiled rules pg; hf/cs are the configs the count expression reads.
  * `what` names the source in messages. 0 when complete or when the rules declare no layers. */
-int layers_check(const rule_set *rs, int dir, const ck_tsrc *src, const char *src_prefix, json_t *hf, json_t *cs,
-	const char *what, ck_err *e);
+int layers_check(const prog *pg, const ck_tsrc *src, const char *src_prefix, json_t *hf, json_t *cs, const char *what,
+	ck_err *e);
 
 #endif

@@ -356,6 +356,29 @@ int match_for_each(const match_prog *p, size_t r, const char *key, match_bind *o
 	return bind(sr, key, p->md, out, e);
 }
 
+int match_regex_accepts(const char *regex, const char *text)
+{
+	char *src = NULL;
+	pcre2_code *re;
+	pcre2_match_data *md;
+	int ec, rc;
+	PCRE2_SIZE off;
+	if (asprintf(&src, "(?:%s)\\z", regex) < 0)
+		return -1;
+	re = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, PCRE2_ANCHORED, &ec, &off, NULL);
+	free(src);
+	if (!re)
+		return -1;
+	if (!(md = pcre2_match_data_create_from_pattern(re, NULL))) {
+		pcre2_code_free(re);
+		return -1;
+	}
+	rc = pcre2_match(re, (PCRE2_SPTR)text, strlen(text), 0, 0, md, NULL) >= 0;
+	pcre2_match_data_free(md);
+	pcre2_code_free(re);
+	return rc;
+}
+
 const char *match_bind_get(const match_bind *b, const char *name)
 {
 	for (size_t i = 0; i < b->n; i++)
@@ -364,46 +387,74 @@ const char *match_bind_get(const match_bind *b, const char *name)
 	return NULL;
 }
 
-int match_fill(const rule_key *k, const char *tpl, const match_bind *b, char **out, ck_err *e)
+int match_tpl_parse(const char *text, rule_pos pos, match_tpl *out, ck_err *e)
+{
+	size_t cap = 1;
+	memset(out, 0, sizeof *out);
+	out->text = text;
+	out->pos = pos;
+	for (const char *c = text; *c; c++)
+		cap += *c == '<';
+	if (!(out->seg = ck_calloc(e, cap, sizeof *out->seg)))
+		return CK_ENOMEM;
+	for (const char *p = text;;) {
+		const char *open = strchr(p, '<'), *close = open ? strchr(open, '>') : NULL;
+		match_seg *sg = &out->seg[out->n++];
+		sg->at = (size_t)(p - text);
+		sg->len = open ? (size_t)(open - p) : strlen(p);
+		if (!open)
+			return 0;
+		tpl_ph ph;
+		if (!close || parse_ph(open + 1, (size_t)(close - open - 1), &ph)) {
+			match_tpl_dispose(out);
+			return ck_errf(e, CK_EINVALID, "%s:%d:%d: template '%s': bad placeholder: write <NAME>, <2*NAME> or "
+				"<2*NAME+1>", pos.file, pos.line, pos.col, text);
+		}
+		sg->ph = 1;
+		memcpy(sg->name, ph.name, sizeof sg->name);
+		sg->a = ph.a;
+		sg->b = ph.b;
+		p = close + 1;
+	}
+}
+
+void match_tpl_dispose(match_tpl *t)
+{
+	free(t->seg);
+	t->seg = NULL;
+	t->n = 0;
+}
+
+int match_fill(const match_tpl *t, const match_bind *b, char **out, ck_err *e)
 {
 	text s = {0};
-	const char *p = tpl;
 	*out = NULL;
-	while (*p) {
-		const char *open = strchr(p, '<'), *close;
-		tpl_ph ph;
-		if (!open) {
-			if (sb_str(&s, p))
-				goto oom;
-			break;
-		}
-		if (sb_add(&s, p, (size_t)(open - p)))
+	for (size_t i = 0; i < t->n; i++) {
+		const match_seg *sg = &t->seg[i];
+		if (sb_add(&s, t->text + sg->at, sg->len))
 			goto oom;
-		if (!(close = strchr(open, '>')) || parse_ph(open + 1, (size_t)(close - open - 1), &ph)) {
-			free(s.p);
-			return tpl_err(e, k, tpl, "bad placeholder: write <NAME>, <2*NAME> or <2*NAME+1>");
-		}
-		const char *v = match_bind_get(b, ph.name);
+		if (!sg->ph)
+			continue;
+		const char *v = match_bind_get(b, sg->name);
 		if (!v) {
 			free(s.p);
-			char msg[160];
-			snprintf(msg, sizeof msg, "placeholder <%s> is not bound by the source template", ph.name);
-			return tpl_err(e, k, tpl, msg);
+			return ck_errf(e, CK_EINVALID, "%s:%d:%d: template '%s': placeholder <%s> is not bound by the source "
+				"template", t->pos.file, t->pos.line, t->pos.col, t->text, sg->name);
 		}
-		if (ph.a != 1 || ph.b != 0) {
+		if (sg->a != 1 || sg->b != 0) {
 			char num[40], *end;
 			long long x = strtoll(v, &end, 10);
 			if (*end) {
 				free(s.p);
-				return tpl_err(e, k, tpl, "index arithmetic needs a decimal number");
+				return ck_errf(e, CK_EINVALID, "%s:%d:%d: template '%s': index arithmetic needs a decimal number",
+					t->pos.file, t->pos.line, t->pos.col, t->text);
 			}
-			snprintf(num, sizeof num, "%lld", x * ph.a + ph.b);
+			snprintf(num, sizeof num, "%lld", x * sg->a + sg->b);
 			if (sb_str(&s, num))
 				goto oom;
 		} else if (sb_str(&s, v)) {
 			goto oom;
 		}
-		p = close + 1;
 	}
 	if (!s.p && !(s.p = strdup("")))
 		goto oom;

@@ -34,9 +34,26 @@ void match_free(match_prog *p);
 int match_key(const match_prog *p, const char *key, match_hit *out, ck_err *e);
 /* 1 when key matches rule r's for_each template (bindings in *out), 0 when not. */
 int match_for_each(const match_prog *p, size_t r, const char *key, match_bind *out, ck_err *e);
-/* Fill template tpl (from rule scope) with bindings. CK_EINVALID when a placeholder is unbound
- * or an index formula does not invert (e.g. <2*J> given an odd number). */
-int match_fill(const rule_key *k, const char *tpl, const match_bind *b, char **out, ck_err *e);
+/* A template parsed once: literal text and placeholders (<NAME>, <A*NAME+B>) in order. */
+typedef struct match_seg {
+	size_t at, len;    /* the literal before the placeholder: text[at .. at+len) */
+	int ph;            /* a placeholder follows (the last segment may have none) */
+	char name[32];
+	long long a, b;    /* <A*NAME+B>: a = 1, b = 0 for <NAME> */
+} match_seg;
+
+typedef struct match_tpl {
+	const char *text;  /* as written (borrowed from the rule) */
+	rule_pos pos;      /* the rule's, for messages */
+	size_t n;
+	match_seg *seg;
+} match_tpl;
+
+/* Parse text (a template of the rule at pos); a malformed placeholder is an error naming it. */
+int match_tpl_parse(const char *text, rule_pos pos, match_tpl *out, ck_err *e);
+void match_tpl_dispose(match_tpl *t);
+/* Fill a parsed template with bindings. CK_EINVALID when a placeholder is unbound. */
+int match_fill(const match_tpl *t, const match_bind *b, char **out, ck_err *e);
 /* For a key no rule matches: the n rules (index, slot) whose source templates match the longest
  * prefix of key, longest first; *used is how many were found. */
 typedef struct match_near {
@@ -44,6 +61,9 @@ typedef struct match_near {
 	size_t matched; /* bytes of key a template could still match */
 } match_near;
 int match_closest(const match_prog *p, const char *key, match_near *out, size_t n, size_t *used);
+
+/* 1 when regex (a placeholder's) accepts the whole of text, 0 when not, <0 when it does not compile. */
+int match_regex_accepts(const char *regex, const char *text);
 
 /* Value bound to name, or NULL. */
 const char *match_bind_get(const match_bind *b, const char *name);

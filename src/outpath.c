@@ -105,10 +105,10 @@ int outpath_parent_exists(const char *path, const char *given, ck_err *e)
 	if (!d)
 		return ck_errf(e, CK_ENOMEM, "out of memory");
 	if (stat(d, &st))
-		rc = ck_errf(e, CK_ENOTFOUND, "%s: no such directory (for -o %s); create it first, or pass --output-dir %s, "
+		rc = ck_errf(e, CK_EUSAGE, "%s: no such directory (for -o %s); create it first, or pass --output-dir %s, "
 			"which is created", d, given, d);
 	else if (!S_ISDIR(st.st_mode))
-		rc = ck_errf(e, CK_EINVALID, "%s: not a directory (for -o %s)", d, given);
+		rc = ck_errf(e, CK_EUSAGE, "%s: not a directory (for -o %s)", d, given);
 	free(d);
 	return rc;
 }
@@ -185,11 +185,11 @@ int outpath_choose(const outpath_in *in, outpath *o, ck_err *e)
 	int rc;
 	memset(o, 0, sizeof *o);
 	if (in->out && !strcmp(in->out, "-"))
-		return ck_errf(e, CK_EINVALID, "-o -: ckconv writes files, not a stream; name a file or a directory");
+		return ck_errf(e, CK_EUSAGE, "-o -: ckconv writes files, not a stream; name a file or a directory");
 	if (in->out && !*in->out)
-		return ck_errf(e, CK_EINVALID, "-o: empty path");
+		return ck_errf(e, CK_EUSAGE, "-o: empty path");
 	if (in->out && dir)
-		return ck_errf(e, CK_EINVALID, "-o %s and --output-dir %s: give one (-o names the output, --output-dir the "
+		return ck_errf(e, CK_EUSAGE, "-o %s and --output-dir %s: give one (-o names the output, --output-dir the "
 			"directory that receives the reference's names)", in->out, dir);
 	if (in->out) {
 		int isdir = stat(in->out, &st) == 0 && S_ISDIR(st.st_mode);
@@ -208,7 +208,7 @@ int outpath_choose(const outpath_in *in, outpath *o, ck_err *e)
 	}
 	if (dir) {
 		if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
-			return ck_errf(e, CK_EINVALID, "%s: exists and is not a directory (the output directory)", dir);
+			return ck_errf(e, CK_EUSAGE, "%s: exists and is not a directory (the output directory)", dir);
 		if (stat(dir, &st) != 0 && !(o->mkdir = strip_slashes(dir)))
 			return ck_errf(e, CK_ENOMEM, "out of memory");
 	}

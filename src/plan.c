@@ -76,8 +76,7 @@ typedef struct pending {
 
 typedef struct builder {
 	plan *p;
-	const rule_set *rs;
-	int dir;
+	const prog *pg;
 	ck_tsrc *src;
 	const char *src_prefix, *dst_prefix;
 	json_t *hf, *cs;
@@ -89,25 +88,11 @@ typedef struct builder {
 	size_t *n_ops;   /* per source tensor: scalings to apply first (muP) */
 	plan_op (*ops)[PLAN_MAX_OPS];
 	unsigned char *rule_said; /* per key rule: its shapes already reported as disagreeing */
-	unsigned char *off;       /* per key rule: its `when` is false for this config */
 } builder;
-
-/* The placeholder a stacking action gathers over (its PLACEHOLDER parameter), or NULL. */
-static const char *over_of(const rule_key *k)
-{
-	for (size_t i = 0; i < k->n_act; i++) {
-		int slot = vocab_placeholder_param(k->act[i].kind);
-		for (size_t j = 0; slot >= 0 && j < k->act[i].n; j++)
-			if (k->act[i].p[j].slot == slot)
-				return k->act[i].p[j].text;
-	}
-	return NULL;
-}
 
 static int add_member(builder *B, const match_hit *h, size_t key)
 {
-	const rule_key *k = &B->rs->keys[h->rule];
-	const char *over = over_of(k);
+	const char *over = B->pg->r[h->rule].over;
 	match_bind b = {0};
 	long long ov = -1;
 	char gk[1024];
@@ -148,54 +133,6 @@ static int add_member(builder *B, const match_hit *h, size_t key)
 	g->slot[g->n] = h->slot;
 	g->over[g->n++] = ov;
 	return 0;
-}
-
-typedef struct param_ctx {
-	config_env env;
-} param_ctx;
-
-/* A LIST parameter: a list of at most ACT_MAX_LIST integers. */
-static int eval_list(const rule_param *p, const json_t *v, act_pval *out, ck_err *e)
-{
-	size_t i;
-	json_t *it;
-	if (!json_is_array(v) || json_array_size(v) > ACT_MAX_LIST)
-		return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s: expected a list of at most %d integers", p->pos.file,
-			p->pos.line, p->pos.col, expr_src(p->x), ACT_MAX_LIST);
-	json_array_foreach(v, i, it) {
-		double d = json_is_real(it) ? json_real_value(it) : 0.5; /* integral reals pass, as config_eval_int */
-		if (!json_is_integer(it) && (d != floor(d) || fabs(d) >= 9e15))
-			return ck_errf(e, CK_EINVALID, "%s:%d:%d: %s: item %zu is not an integer", p->pos.file, p->pos.line,
-				p->pos.col, expr_src(p->x), i);
-		out->list[i] = json_is_integer(it) ? (long long)json_integer_value(it) : (long long)d;
-	}
-	out->n = json_array_size(v);
-	return 0;
-}
-
-static int eval_param(void *vctx, const rule_param *p, vocab_ptype type, act_pval *out, ck_err *e)
-{
-	param_ctx *c = vctx;
-	json_t *v = NULL;
-	long long i;
-	int rc;
-	if (type == VOCAB_P_INT) {
-		rc = config_eval_int(&c->env, p->x, &i, e);
-		out->num = (double)i;
-		return rc;
-	}
-	if ((rc = config_eval(&c->env, p->x, &v, e)))
-		return rc;
-	if (type == VOCAB_P_COND)
-		out->num = expr_truthy(v);
-	else if (type == VOCAB_P_LIST)
-		rc = eval_list(p, v, out, e);
-	else if (json_is_number(v))
-		out->num = json_number_value(v);
-	else
-		rc = ck_errf(e, CK_EINVALID, "%s: not a number", expr_src(p->x));
-	json_decref(v);
-	return rc;
 }
 
 static int add_target(builder *B, const char *name, const act_t *t, size_t *out_idx)
@@ -278,53 +215,44 @@ static void copy_ops(const builder *B, plan_in *in)
 }
 
 /* The muP scalings (scale / unscale steps, `ops:`) of every source key its templates match,
- * evaluated once per key. */
-static int mup_ops(builder *B, const rule_mup *m)
+ * their parameters evaluated once (the muP program). */
+static int mup_ops(builder *B, const prog *mp)
 {
-	match_prog *mp = NULL;
-	int rc;
+	int rc = 0;
 	if (!(B->n_ops = ck_calloc(B->e, B->src->n, sizeof *B->n_ops)) ||
 		!(B->ops = ck_calloc(B->e, B->src->n, sizeof *B->ops)))
 		return CK_ENOMEM;
-	if ((rc = match_compile_keys(m->tensors, m->n_tensors, MATCH_CS_TO_HF, &mp, B->e)))
-		return rc;
 	for (size_t i = 0; i < B->src->n && !rc; i++) {
 		match_hit h;
 		const char *name = B->src->t[i].name;
-		const rule_key *k;
-		act_inst *steps = NULL;
-		size_t n = 0;
-		ck_err pe = {0};
 		if (strncmp(name, B->src_prefix, strlen(B->src_prefix)) ||
-			match_key(mp, name + strlen(B->src_prefix), &h, B->e) <= 0)
+			prog_match(mp, name + strlen(B->src_prefix), &h, B->e) <= 0)
 			continue;
-		k = &m->tensors[h.rule];
-		param_ctx pc = {{.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = B->o->vars}};
-		if ((rc = act_chain_resolve(k, 0, 1, eval_param, &pc, &steps, &n, &pe))) {
-			PROBLEM(B->p, "%s: muP scale: %s", name, pe.msg);
-			rc = rc == CK_ENOMEM ? rc : 0;
+		const prog_rule *r = &mp->r[h.rule];
+		if (r->err) {
+			PROBLEM(B->p, "%s: muP scale: %s", name, r->err);
 			continue;
 		}
-		for (size_t j = 0; j < n; j++) {
-			if (steps[j].off)
+		for (size_t j = 0; j < r->n_step; j++) {
+			if (r->inst[j].off)
 				continue;
 			if (B->n_ops[i] == PLAN_MAX_OPS) {
 				PROBLEM(B->p, "%s: more than %d muP operations", name, PLAN_MAX_OPS);
 				break;
 			}
-			B->ops[i][B->n_ops[i]].div = steps[j].kind == VOCAB_UNSCALE;
-			B->ops[i][B->n_ops[i]++].by = steps[j].by;
+			B->ops[i][B->n_ops[i]].div = r->inst[j].kind == VOCAB_UNSCALE;
+			B->ops[i][B->n_ops[i]++].by = r->inst[j].by;
 		}
-		free(steps);
 	}
-	match_free(mp);
 	return rc;
 }
 
 /* Order members: by over value for stacks (must be 0..n-1), else by slot (gaps become missing). */
-static int order_inputs(builder *B, const pending *pg, const rule_key *k, plan_group *g, const char *over)
+static int order_inputs(builder *B, const pending *pg, const prog_rule *r, plan_group *g)
 {
-	size_t n_src = k->n_tpl[B->dir];
+	const rule_key *k = r->key;
+	const char *over = r->over;
+	size_t n_src = r->n_tpl[PROG_SRC];
 	int stacked = over && pg->n && pg->over[0] >= 0;
 	if (stacked) {
 		long long (*pairs)[2] = calloc(pg->n, sizeof *pairs);
@@ -368,12 +296,12 @@ static int order_inputs(builder *B, const pending *pg, const rule_key *k, plan_g
 	return 0;
 }
 
-static void report_missing(builder *B, const pending *pg, const rule_key *k, const plan_group *g)
+static void report_missing(builder *B, const pending *pg, const prog_rule *r, const plan_group *g)
 {
-	char **tpl = k->tpl[B->dir];
+	const rule_key *k = r->key;
 	for (size_t s = 0; s < g->n_in; s++) {
 		char *name = NULL;
-		if (g->in[s].src || match_fill(k, tpl[s], &pg->b, &name, B->e))
+		if (g->in[s].src || match_fill(&r->tpl[PROG_SRC][s], &pg->b, &name, B->e))
 			continue;
 		PROBLEM(B->p, "'%s%s' is missing: rule %s:%d:%d needs it together with '%s'", B->src_prefix, name, k->pos.file,
 			k->pos.line, k->pos.col, B->src->t[pg->key[0]].name);
@@ -390,12 +318,13 @@ static json_t *bind_vars(const match_bind *b)
 	return o;
 }
 
-/* The rule's expected shape on one side (0 HF, 1 CS) for the group's bindings, into want;
+/* The rule's expected shape at one end for the group's bindings, into want;
  * any[i] marks an axis of any size. Returns 1 when there is a shape to compare, 0 when the rule
  * states none, -1 after noting a problem. */
-static int expected_shape(builder *B, const rule_key *k, int side, const match_bind *b, ck_shape *want, int *any)
+static int expected_shape(builder *B, const prog_rule *r, prog_end end, const match_bind *b, ck_shape *want, int *any)
 {
-	const expr *x = k->shape[side];
+	const rule_key *k = r->key;
+	const expr *x = r->shape[end];
 	json_t *vars, *v = NULL, *it;
 	ck_err pe = {0};
 	size_t i;
@@ -452,10 +381,10 @@ static const char *want_str(const ck_shape *want, const int *any, char *buf, siz
 }
 
 /* A rule's own inconsistency is reported once, not once per layer. */
-static int said_before(builder *B, const rule_key *k)
+static int said_before(builder *B, const prog_rule *pr)
 {
-	size_t r = (size_t)(k - B->rs->keys);
-	if (!B->rule_said && !(B->rule_said = calloc(B->rs->n_keys ? B->rs->n_keys : 1, 1)))
+	size_t r = (size_t)(pr - B->pg->r);
+	if (!B->rule_said && !(B->rule_said = calloc(B->pg->n ? B->pg->n : 1, 1)))
 		return 0;
 	if (B->rule_said[r])
 		return 1;
@@ -466,13 +395,14 @@ static int said_before(builder *B, const rule_key *k)
 /* Shapes the config implies, checked on the sources before anything is read (a mismatch is
  * the input's fault) and on the targets the chain makes (a mismatch is the rules' fault).
  * Returns 1 after noting a problem. */
-static int check_shapes(builder *B, const pending *pg, const rule_key *k, const plan_group *g, const act_list *out,
-	int side)
+static int check_shapes(builder *B, const pending *pg, const prog_rule *pr, const plan_group *g, const act_list *out)
 {
+	const rule_key *k = pr->key;
+	prog_end end = out ? PROG_DST : PROG_SRC;
 	ck_shape want = {0};
 	int any[CK_MAX_RANK] = {0}, r, bad = 0;
 	char a[160], b[160];
-	if ((r = expected_shape(B, k, side, &pg->b, &want, any)) <= 0)
+	if ((r = expected_shape(B, pr, end, &pg->b, &want, any)) <= 0)
 		return r < 0;
 	if (!out) {
 		for (size_t i = 0; i < g->n_in && !bad; i++) {
@@ -480,41 +410,46 @@ static int check_shapes(builder *B, const pending *pg, const rule_key *k, const 
 			if (t && (bad = !shape_fits(&t->shape, &want, any)))
 				PROBLEM(B->p, "%s: shape %s, expected %s from the config (rule %s:%d:%d, shape: %s)", t->name,
 					ck_shape_str(&t->shape, a, sizeof a), want_str(&want, any, b, sizeof b), k->pos.file,
-					k->pos.line, k->pos.col, expr_src(k->shape[side]));
+					k->pos.line, k->pos.col, expr_src(pr->shape[end]));
 		}
 		return bad;
 	}
 	for (size_t j = 0; j < out->n && !bad; j++)
-		if ((bad = !shape_fits(&out->t[j].shape, &want, any)) && !said_before(B, k))
+		if ((bad = !shape_fits(&out->t[j].shape, &want, any)) && !said_before(B, pr))
 			PROBLEM(B->p, "%s: the rule makes a target of shape %s, its %s shape says %s (rule %s:%d:%d, shape: %s)",
-				B->src->t[pg->key[0]].name, ck_shape_str(&out->t[j].shape, a, sizeof a), side ? "cs" : "hf",
-				want_str(&want, any, b, sizeof b), k->pos.file, k->pos.line, k->pos.col, expr_src(k->shape[side]));
+				B->src->t[pg->key[0]].name, ck_shape_str(&out->t[j].shape, a, sizeof a), rule_side_name(B->pg->to),
+				want_str(&want, any, b, sizeof b), k->pos.file, k->pos.line, k->pos.col, expr_src(pr->shape[end]));
 	return bad;
 }
 
 static int finish_group(builder *B, const pending *pg)
 {
-	const rule_key *k = &B->rs->keys[pg->rule];
-	char **tpl = k->tpl[!B->dir];
-	size_t n_tgt = k->n_tpl[!B->dir];
-	const char *over = over_of(k);
+	const prog_rule *r = &B->pg->r[pg->rule];
+	const rule_key *k = r->key;
+	const match_tpl *tpl = r->tpl[PROG_DST];
+	size_t n_tgt = r->n_tpl[PROG_DST];
+	const char *over = r->over;
 	plan_group *g = new_group(B);
-	param_ctx pc = {{.hf = B->hf, .cs = B->cs, .scope = k->scope}};
 	act_list in = {0}, out = {0};
 	int rc;
 
 	if (!g)
 		return ck_errf(B->e, CK_ENOMEM, "out of memory");
 	g->rule = k;
-	if ((rc = order_inputs(B, pg, k, g, over)))
+	if ((rc = order_inputs(B, pg, r, g)))
 		return rc < 0 ? rc : 0;
-	if (check_shapes(B, pg, k, g, NULL, B->dir))
+	if (check_shapes(B, pg, r, g, NULL))
 		return B->e->code ? B->e->code : 0;
 	ck_err pe = {0};
-	if ((rc = act_chain_resolve(k, B->dir, n_tgt, eval_param, &pc, &g->act, &g->n_act, &pe))) {
-		PROBLEM(B->p, "%s: %s", B->src->t[pg->key[0]].name, pe.msg);
-		return rc == CK_ENOMEM ? rc : 0;
+	if (r->err || (r->n_step && !r->inst)) { /* evaluated once for the program: reported where needed */
+		PROBLEM(B->p, "%s: %s", B->src->t[pg->key[0]].name, r->err ? r->err : "parameters not evaluated (no config)");
+		return 0;
 	}
+	if (r->n_step && !(g->act = ck_malloc(B->e, r->n_step * sizeof *g->act)))
+		return CK_ENOMEM;
+	if (r->n_step)
+		memcpy(g->act, r->inst, r->n_step * sizeof *g->act);
+	g->n_act = r->n_step;
 	if (!(in.t = calloc(g->n_in ? g->n_in : 1, sizeof *in.t)))
 		return ck_errf(B->e, CK_ENOMEM, "out of memory");
 	in.n = g->n_in;
@@ -532,7 +467,7 @@ static int finish_group(builder *B, const pending *pg)
 	}
 	/* only `first` tolerates absent copies (CS ln_f may be missing); report the rest by name */
 	if (missing && !(g->n_act && g->act[0].kind == VOCAB_FIRST && !in.t[0].missing)) {
-		report_missing(B, pg, k, g);
+		report_missing(B, pg, r, g);
 		act_list_dispose(&in);
 		return 0;
 	}
@@ -541,7 +476,7 @@ static int finish_group(builder *B, const pending *pg)
 		act_list_dispose(&out);
 		return rc == CK_ENOMEM ? rc : 0;
 	}
-	if (check_shapes(B, pg, k, g, &out, !B->dir)) {
+	if (check_shapes(B, pg, r, g, &out)) {
 		act_list_dispose(&out);
 		return B->e->code ? B->e->code : 0;
 	}
@@ -565,7 +500,7 @@ static int finish_group(builder *B, const pending *pg)
 			snprintf(b.val[b.n], sizeof b.val[0], "%zu", j);
 			b.num[b.n++] = (long long)j;
 		}
-		if ((rc = match_fill(k, tpl[unstacked ? 0 : j], &b, &name, &pe))) {
+		if ((rc = match_fill(&tpl[unstacked ? 0 : j], &b, &name, &pe))) {
 			PROBLEM(B->p, "%s", pe.msg);
 			break;
 		}
@@ -656,11 +591,11 @@ static int add_generated(builder *B, const rule_key *k, const char *tname, json_
 }
 
 /* Create tname unless some rule already produced it (or it was created before). */
-static int create_one(builder *B, const rule_key *k, const char *tpl, const match_bind *b)
+static int create_one(builder *B, const rule_key *k, const match_tpl *tpl, const match_bind *b)
 {
 	char *tname = NULL, *full = NULL;
 	size_t dummy;
-	int rc = match_fill(k, tpl, b, &tname, B->e);
+	int rc = match_fill(tpl, b, &tname, B->e);
 	if (rc)
 		return rc;
 	if (asprintf(&full, "%s%s", B->dst_prefix, tname) < 0) {
@@ -678,7 +613,7 @@ static int create_one(builder *B, const rule_key *k, const char *tpl, const matc
 }
 
 /* for: {NAME: <list>} binds NAME to each value of the list. */
-static int create_for_list(builder *B, const rule_key *k, const char *tpl)
+static int create_for_list(builder *B, const rule_key *k, const match_tpl *tpl)
 {
 	config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope};
 	json_t *list = NULL, *it;
@@ -710,11 +645,11 @@ static int create_for_list(builder *B, const rule_key *k, const char *tpl)
  * for_each (made[]: matches per rule): the optional CS `model.` prefix includes a piece twice,
  * and only the first include that finds its for_each makes the keys (or leaves them to the rule
  * that produced them); the second would make them again under `model.`. */
-static int created_before(const rule_set *rs, const size_t *made, size_t r)
+static int created_before(const prog *pg, const size_t *made, size_t r)
 {
-	const rule_key *k = &rs->keys[r];
+	const rule_key *k = pg->r[r].key;
 	for (size_t i = 0; i < r; i++) {
-		const rule_key *a = &rs->keys[i];
+		const rule_key *a = pg->r[i].key;
 		if (made[i] && a->pos.line == k->pos.line && a->pos.col == k->pos.col && !strcmp(a->pos.file, k->pos.file))
 			return 1;
 	}
@@ -723,19 +658,19 @@ static int created_before(const rule_set *rs, const size_t *made, size_t r)
 
 /* Keys that exist on the target side only: made once per match of the rule's for_each (or per
  * value of its `for` list), when no rule produced them from the source. */
-static int add_created(builder *B, match_prog *mp)
+static int add_created(builder *B)
 {
 	int rc = 0;
-	size_t *made = ck_calloc(B->e, B->rs->n_keys ? B->rs->n_keys : 1, sizeof *made);
+	size_t *made = ck_calloc(B->e, B->pg->n ? B->pg->n : 1, sizeof *made);
 	if (!made)
 		return CK_ENOMEM;
-	for (size_t r = 0; r < B->rs->n_keys && !rc; r++) {
-		const rule_key *k = &B->rs->keys[r];
-		const char *tpl = k->n_tpl[!B->dir] ? k->tpl[!B->dir][0] : NULL;
-		if (!k->creates || !tpl || k->n_tpl[B->dir] || B->off[r] || created_before(B->rs, made, r))
+	for (size_t r = 0; r < B->pg->n && !rc; r++) {
+		const prog_rule *pr = &B->pg->r[r];
+		const rule_key *k = pr->key;
+		if (!pr->creates || pr->off || created_before(B->pg, made, r))
 			continue;
 		if (k->for_list) {
-			rc = create_for_list(B, k, tpl);
+			rc = create_for_list(B, k, &pr->tpl[PROG_DST][0]);
 			made[r] = 1;
 			continue;
 		}
@@ -745,9 +680,9 @@ static int add_created(builder *B, match_prog *mp)
 			ck_err pe = {0};
 			if (strncmp(name, B->src_prefix, strlen(B->src_prefix)))
 				continue;
-			if (match_for_each(mp, r, name + strlen(B->src_prefix), &b, &pe) > 0) {
+			if (match_for_each(B->pg->m, r, name + strlen(B->src_prefix), &b, &pe) > 0) {
 				made[r]++;
-				rc = create_one(B, k, tpl, &b);
+				rc = create_one(B, k, &pr->tpl[PROG_DST][0], &b);
 			}
 		}
 	}
@@ -755,66 +690,21 @@ static int add_created(builder *B, match_prog *mp)
 	return rc;
 }
 
-/* The rules in force for this config: B->off marks those whose `when` is false, and *out is a
- * copy of the rule list in which they have no source templates, so that they match nothing and
- * their keys fall through to later rules (first match wins). */
-static int rules_in_force(builder *B, rule_key **out)
+int plan_add(plan *p, const prog *pg, ck_tsrc *src, const char *src_prefix, const char *dst_prefix, json_t *hf,
+	json_t *cs, const plan_opts *o, ck_err *e)
 {
-	const rule_set *rs = B->rs;
-	json_t *vars = json_object();
-	int rc = 0;
-	*out = NULL;
-	if (!vars || !(B->off = calloc(rs->n_keys ? rs->n_keys : 1, 1)) ||
-		!(*out = malloc((rs->n_keys ? rs->n_keys : 1) * sizeof **out))) {
-		rc = ck_errf(B->e, CK_ENOMEM, "out of memory");
-		goto done;
-	}
-	memcpy(*out, rs->keys, rs->n_keys * sizeof **out);
-	for (size_t r = 0; r < rs->n_keys && !rc; r++) {
-		const rule_key *k = &rs->keys[r];
-		json_t *v = NULL;
-		ck_err pe = {0};
-		if (!k->when)
-			continue;
-		config_env env = {.hf = B->hf, .cs = B->cs, .scope = k->scope, .vars = vars};
-		if (config_eval(&env, k->when, &v, &pe)) {
-			rc = ck_errf(B->e, CK_EINVALID, "%s (the `when` of rule %s:%d:%d)", pe.msg, k->pos.file, k->pos.line,
-				k->pos.col);
-			break;
-		}
-		B->off[r] = !expr_truthy(v);
-		json_decref(v);
-		if (B->off[r])
-			(*out)[r].n_tpl[B->dir] = 0;
-	}
-done:
-	json_decref(vars);
-	return rc;
-}
-
-int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src_prefix, const char *dst_prefix,
-	json_t *hf, json_t *cs, const plan_opts *o, ck_err *e)
-{
-	builder B = {p, rs, dir, src, src_prefix, dst_prefix, hf, cs, o, e, {0}, 0, NULL, NULL, NULL, NULL, NULL};
-	match_prog *mp = NULL;
-	rule_key *in_force = NULL;
+	builder B = {p, pg, src, src_prefix, dst_prefix, hf, cs, o, e, {0}, 0, NULL, NULL, NULL, NULL};
 	size_t before = p->n_problems;
 	int rc;
 	strmap_init(&B.groups);
-	if ((rc = rules_in_force(&B, &in_force)))
-		goto done;
-	rule_set view = *rs;
-	view.keys = in_force;
-	if ((rc = match_compile(&view, dir, &mp, e)))
-		goto done;
-	if (o && o->mup && dir == MATCH_CS_TO_HF && (rc = mup_ops(&B, o->mup)))
+	if (o && o->mup && (rc = mup_ops(&B, o->mup)))
 		goto done;
 	for (size_t i = 0; i < src->n; i++) {
 		match_hit h;
 		const char *name = src->t[i].name;
 		if (strncmp(name, src_prefix, strlen(src_prefix)))
 			continue; /* not part of this model (e.g. optimizer state in a CS checkpoint) */
-		rc = match_key(mp, name + strlen(src_prefix), &h, e);
+		rc = prog_match(pg, name + strlen(src_prefix), &h, e);
 		if (rc < 0)
 			goto done;
 		if (rc == 0 && o && o->claimed)
@@ -828,8 +718,8 @@ int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src
 				PROBLEM(p, "%s: no rule matches this key (--drop-unmatched-keys drops such keys)", name);
 			continue;
 		}
-		const rule_key *k = &rs->keys[h.rule];
-		if (!k->n_tpl[!dir]) {
+		const rule_key *k = pg->r[h.rule].key;
+		if (!pg->r[h.rule].n_tpl[PROG_DST]) {
 			p->n_dropped++;
 			if (o && o->debug)
 				fprintf(o->debug, "%s -> (dropped) (rule %s:%d)\n", name, k->pos.file, k->pos.line);
@@ -842,7 +732,7 @@ int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src
 	for (size_t gi = 0; gi < B.n_pend && !rc; gi++)
 		rc = finish_group(&B, &B.pend[gi]);
 	if (!rc)
-		rc = add_created(&B, mp);
+		rc = add_created(&B);
 	if (!rc && p->n_problems > before)
 		rc = CK_EINVALID;
 done:
@@ -855,10 +745,7 @@ done:
 	free(B.n_ops);
 	free(B.ops);
 	free(B.rule_said);
-	free(B.off);
-	free(in_force);
 	strmap_dispose(&B.groups);
-	match_free(mp);
 	return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include "act.h"
 #include "match.h"
+#include "prog.h"
 #include "rule.h"
 #include "strmap.h"
 #include "tensor.h"
@@ -48,7 +49,7 @@ typedef struct plan_opts {
 	FILE *debug;        /* when set: one line per key "source -> target (rule file:line, action)" */
 	unsigned char *claimed; /* when set (one byte per source tensor): matched keys are marked here and
 				 * unmatched ones are left to the caller (several components share one source) */
-	const rule_mup *mup;    /* when set: scale the source tensors its templates match (CS -> HF) */
+	const prog *mup;        /* when set: scale the source tensors its templates match (prog_compile_mup) */
 	json_t *vars;           /* extra names for expressions (cs_major, cs_minor, out) */
 } plan_opts;
 
@@ -68,12 +69,13 @@ typedef struct plan {
 int plan_init(plan *p, ck_err *e);
 void plan_dispose(plan *p);
 /* Add one component: every tensor of src whose name starts with src_prefix (stripped before
- * matching; others are ignored) is planned with rules rs in direction dir, writing target names
- * prefixed with dst_prefix. hf/cs are the configs actions read (cs = whole params).
+ * matching; others are ignored) is planned with the compiled rules pg (compiled against this
+ * config: parameters and `when` decided), writing target names prefixed with dst_prefix. hf/cs
+ * are the configs shapes and created keys read (cs = whole params).
  * Problems with keys are collected in p (CK_EINVALID with e left unset: call plan_check);
  * a broken rule set or other hard failure sets e. */
-int plan_add(plan *p, const rule_set *rs, int dir, ck_tsrc *src, const char *src_prefix, const char *dst_prefix,
-	json_t *hf, json_t *cs, const plan_opts *o, ck_err *e);
+int plan_add(plan *p, const prog *pg, ck_tsrc *src, const char *src_prefix, const char *dst_prefix, json_t *hf,
+	json_t *cs, const plan_opts *o, ck_err *e);
 /* Sets e from the collected problems ("N problems; nothing was written") and returns
  * CK_EINVALID; CK_ELIMIT when the generators would make more bytes than the plan reads (beyond
  * CK_MAX_GENERATED_FLOOR); 0 when all is well. */

@@ -2,6 +2,7 @@
  * per tensor group, a redraw at most every 100 ms, one ioctl per redraw. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -125,6 +126,11 @@ void progress_begin(progress *p, const char *label, uint64_t total_bytes, int of
 	p->start = p->last = now();
 	p->name = name;
 	p->name_ctx = name_ctx;
+	const char *ev = getenv("CKCONV_PROGRESS_SECONDS");
+	char *end;
+	p->every = ev ? strtod(ev, &end) : 0;
+	if (!ev || end == ev || *end || !(p->every > 0))
+		p->every = PROGRESS_LOG_SECONDS;
 	if (p->tty && !off && !winch_installed) {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof sa);
@@ -151,7 +157,7 @@ void progress_step(void *ctx, size_t done, size_t total, uint64_t bytes)
 	double t = now();
 	int again = p->resized_seen != resized;
 	if (!p->tty) { /* a log: a plain line now and then */
-		if (t - p->last < PROGRESS_LOG_SECONDS || done >= total)
+		if (t - p->last < p->every || done >= total)
 			return;
 		char b1[32], b2[32], r[32], eta[16];
 		double rate = t > p->start ? (double)bytes / (t - p->start) : 0;

@@ -2,7 +2,8 @@
  * ten times a second, and at once after the window is resized: SIGWINCH), never wider than the
  * terminal (TIOCGWINSZ), so it never wraps or scrolls: label, percentage, a bar when there is
  * room, tensors, the tensor being written (shortened in the middle), rate and an h:mm:ss ETA.
- * Otherwise (a log, CI): a plain line every PROGRESS_LOG_SECONDS, so a long run shows life.
+ * Otherwise (a log, CI): a plain line every PROGRESS_LOG_SECONDS (or $CKCONV_PROGRESS_SECONDS),
+ * so a long run shows life.
  * Both end with one summary line. */
 #ifndef CK_PROGRESS_H
 #define CK_PROGRESS_H
@@ -19,7 +20,7 @@ typedef struct progress {
 	int tty, off, resized_seen;
 	const char *label;
 	uint64_t total_bytes;
-	double start, last;
+	double start, last, every; /* every: seconds between plain lines */
 	progress_name_fn name;
 	const void *name_ctx;
 } progress;

@@ -1551,6 +1551,8 @@ int rule_find_model(const char *dir, const char *name, char **out_path, ck_err *
 
 typedef struct detect_arg {
 	const json_t *hf, *cs;
+	int by_type; /* HF: 0 matches architectures only, 1 model_type (a class named in
+		      * `architectures` beats a model_type that several families share: gpt2, santacoder) */
 } detect_arg;
 
 static json_t *when_resolve(void *ctx, const char *name)
@@ -1575,10 +1577,13 @@ static int detect_pred(const rule_file *f, const void *arg)
 	if (d->hf) {
 		json_t *arch = json_object_get(d->hf, "architectures"), *it;
 		size_t i;
-		json_array_foreach(arch, i, it) {
-			for (size_t j = 0; j < f->n_arch; j++)
-				if (json_is_string(it) && !strcmp(json_string_value(it), f->arch[j]))
-					return 1;
+		if (!d->by_type) {
+			json_array_foreach(arch, i, it) {
+				for (size_t j = 0; j < f->n_arch; j++)
+					if (json_is_string(it) && !strcmp(json_string_value(it), f->arch[j]))
+						return 1;
+			}
+			return 0;
 		}
 		const char *mt = json_string_value(json_object_get(d->hf, "model_type"));
 		return mt && f->hf_model_type && !strcmp(mt, f->hf_model_type);
@@ -1609,9 +1614,13 @@ static void dump_short(const json_t *v, char *buf, size_t n)
 int rule_detect_model(const char *dir, const json_t *hf_cfg, const json_t *cs_params, const char *where,
 	char **out_path, ck_err *e)
 {
-	detect_arg d = {hf_cfg, cs_params};
+	detect_arg d = {hf_cfg, cs_params, 0};
 	char a[160], b[160];
 	int rc = for_each_model(dir, detect_pred, &d, out_path, e);
+	if (rc == CK_ENOTFOUND && hf_cfg) {
+		d.by_type = 1;
+		rc = for_each_model(dir, detect_pred, &d, out_path, e);
+	}
 	if (rc != CK_ENOTFOUND)
 		return rc;
 	if (!where)

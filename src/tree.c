@@ -80,6 +80,14 @@ json_t *tree_at(const json_t *root, const char *path)
 	char b[32];
 	if (!*path)
 		return (json_t *)root;
+	if (!ks && node_kids(root)) { /* a sequence: the next part is an index */
+		char *end;
+		unsigned long i = strtoul(path, &end, 10);
+		if (end == path || (*end && *end != '.'))
+			return NULL;
+		json_t *kid = json_array_get(node_kids(root), i);
+		return !kid || !*end ? kid : tree_at(kid, end + 1);
+	}
 	for (size_t i = 0; i < json_array_size(ks); i++) {
 		const char *s = tree_key_str(json_array_get(ks, i), b);
 		size_t n = s ? strlen(s) : 0;

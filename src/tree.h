@@ -30,7 +30,7 @@ json_t *tree_get(const json_t *node, const char *key);
 int tree_set(json_t *node, const char *key, json_t *child, long at);
 /* Remove child `key` of a dict node; its index, or -1 when absent. */
 long tree_del(json_t *node, const char *key);
-/* The node at a dotted path from root ("optimizer.sparsity.state"), or NULL. */
+/* The node at a dotted path from root ("optimizer.sparsity.state", "optimizer.param_groups.0"), or NULL. */
 json_t *tree_at(const json_t *root, const char *path);
 /* A plain value as a tree: objects become dicts, arrays lists, the rest value leaves. NEW. */
 json_t *tree_from_json(const json_t *v);

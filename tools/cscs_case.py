@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """cscs_case.py - CS <-> CS reference cases (tests/golden/cscs/, README there) as packed files.
 
-  pack IN_DIR OUT.mdl        IN_DIR/tree.json + model.safetensors -> a training checkpoint as
+  pack IN_DIR OUT.mdl [IN_DIR OUT.mdl ...]
+                             IN_DIR/tree.json + model.safetensors -> a training checkpoint as
                              cstorch.save writes it (format 0.5, h5py + numpy): every leaf its own
                              key, and, as cstorch's id()-based aliasing does, every repeated None,
                              bool and small int (CPython caches -5..256) a LinkedObject to its first
                              occurrence, every repeated tensor name one too.
-  check OUT.mdl OUT.yaml DIR read OUT.mdl the way cstorch.load does (treespec, per-key metadata,
+  check OUT.mdl OUT.yaml DIR [NAME] ...   (several quadruples: one "ok"/"not ok" line each, TAP)
+                             read OUT.mdl the way cstorch.load does (treespec, per-key metadata,
                              LinkedObjects resolved) and compare with DIR/tree.json + model.safetensors
                              (structure, key order, int keys, tuples, every value; tensors bit for bit,
                              dtype and shape) and OUT.yaml with DIR/params.yaml as YAML mappings.
@@ -311,11 +313,28 @@ def support(sup, lst, rel):
 def main(argv):
     if len(argv) == 4 and argv[0] == "support":
         return support(argv[1], argv[2], argv[3])
-    if len(argv) == 3 and argv[0] == "pack":
-        pack(argv[1], argv[2])
+    if len(argv) >= 3 and len(argv) % 2 == 1 and argv[0] == "pack":
+        for i in range(1, len(argv), 2):
+            pack(argv[i], argv[i + 1])
         return 0
     if len(argv) == 4 and argv[0] == "check":
         return check(argv[1], argv[2], argv[3])
+    if len(argv) > 5 and (len(argv) - 1) % 5 == 0 and argv[0] in ("checks",):
+        bad = 0
+        for i in range(1, len(argv), 5):
+            kind, mdl, yml, d, name = argv[i:i + 5]
+            try:
+                if kind == "chain":
+                    dd, extras = chain(d)
+                    rc = check(mdl, yml, dd, extras)
+                else:
+                    rc = check(mdl, yml, d)
+            except (Exception, SystemExit) as x:  # one case's failure is that case's "not ok"
+                print(f"#   {type(x).__name__}: {x}")
+                rc = 1
+            print(("ok - " if rc == 0 else "not ok - ") + name)
+            bad += rc != 0
+        return 0
     if len(argv) == 4 and argv[0] == "chain":
         d, extras = chain(argv[3])
         return check(argv[1], argv[2], d, extras)

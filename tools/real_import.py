@@ -49,6 +49,13 @@ HF = [
     ("hf-bert-snowflake-arctic-embed-m", "dragon", "snowflake-arctic-embed-m"),
     ("hf-codellama-13b", "llama", "codellama_13b"), ("hf-smollm-135m", "llama", "smollm_135m"),
     ("hf-smollm-360m", "llama", "smollm_360m"), ("hf-qwen1.5-1.8b-chat", "qwen2", "qwen2"),
+    ("hf-llama2-7b-headless", "llama-headless", "llama2_7b"), ("hf-codellama-7b-headless", "llama-headless", "codellama_7b"),
+    ("hf-gpt2-headless", "gpt2-headless", "gpt2"), ("hf-gpt2-medium-headless", "gpt2-headless", "gpt2_medium"),
+    ("hf-gpt-bigcode", "starcoder", "gpt_bigcode"),
+    ("hf-gemma2-2b", "gemma2", "gemma2_2b"), ("hf-gemma2-27b", "gemma2", "gemma2_27b"),
+    ("hf-mistral-7b-headless", "mistral-headless", "mistral_7b"),
+    ("hf-mistral-7b-v0.3-headless", "mistral-headless", "mistral_7b_v03"),
+    ("hf-mixtral-8x7b-v0.1-headless", "mixtral-headless", "Mixtral-8x7B-v0.1"),
     ("hf-redpajama-3b-v1", "gpt-neox", "redpajama_3b_v1"),
 ]
 # (case, model family, commit, path)
@@ -118,6 +125,14 @@ CS = [
      MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase1.yaml"),
     ("cs-mmsimple-llava-7b-phase2", "mmsimple-llava", MZ_210,
      MM + "multimodal_simple/configs/params_mm_llava_llama2_7b_phase2.yaml"),
+    ("cs-santacoder-1b", "santacoder", MZ_210, NLP + "santacoder/configs/params_santacoder_1b.yaml"),
+    ("cs-r231-santacoder-1b", "santacoder", MZ_231, NLP + "santacoder/configs/params_santacoder_1b.yaml"),
+    ("cs-starcoder-15b", "starcoder", MZ_210, NLP + "starcoder/configs/params_starcoder_15b.yaml"),
+    ("cs-octocoder-15b", "starcoder", MZ_210, NLP + "starcoder/configs/params_octocoder_15b.yaml"),
+    ("cs-wizardcoder-15b", "starcoder", MZ_210, NLP + "starcoder/configs/params_wizardcoder_15b.yaml"),
+    ("cs-sqlcoder-15b", "starcoder", MZ_210, NLP + "starcoder/configs/params_sqlcoder_15b.yaml"),
+    ("cs-gemma2-9b", "gemma2", MZ_210, NLP + "gemma2/configs/params_gemma2_9b_msl8k.yaml"),
+    ("cs-gemma2-27b", "gemma2", MZ_210, NLP + "gemma2/configs/params_gemma2_27b_msl8k.yaml"),
     ("cs-gpt-neox-20b", "gpt-neox", MZ_243, NLP + "gptj/configs/params_gpt_neox_20B.yaml"),
     ("cs-r231-gpt-neox-1p3b", "gpt-neox", MZ_231, NLP + "gptj/configs/params_gpt_neox_1p3b.yaml"),
     ("cs-r231-gpt-neox-small", "gpt-neox", MZ_231, NLP + "gptj/configs/params_gpt_neox_small.yaml"),
@@ -188,6 +203,9 @@ def shrink_cs_model(m, family=None):
         m["attention_inner_dim"] = HEADS * HEAD // 2
     if "rotary_dim" in m:  # the rotated part of a head: the whole head here
         m["rotary_dim"] = HEAD
+    if m.get("name") == "gemma2":  # head_dim = attention_inner_dim / heads = rotary_dim; embeddings_scale = sqrt(hidden)
+        m["rotary_dim"] = m["attention_inner_dim"] // m["num_heads"]
+        m["embeddings_scale"] = round((HEADS * HEAD) ** 0.5, 7)
     if "image_size" in m:  # ViT: 32x32 images of 8x8 patches
         m["image_size"] = [32, 32] if isinstance(m["image_size"], list) else 32
         m["patch_size"] = [8, 8] if isinstance(m.get("patch_size"), list) else 8

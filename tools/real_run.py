@@ -132,6 +132,66 @@ def gen_gpt2(g, c):
         g("lm_head.weight", V, H)
 
 
+def gen_santacoder(g, c, p="transformer."):
+    """GPT2LMHeadCustomModel (multi-query): gen_gpt2 with q_attn / kv_attn for c_attn"""
+    gen_gpt2(g, c)
+    H, hd = c["n_embd"], c["n_embd"] // c["n_head"]
+    for i in range(c["n_layer"]):
+        q = f"{p}h.{i}.attn."
+        del g.t[q + "c_attn.weight"], g.t[q + "c_attn.bias"]
+        g(q + "q_attn.weight", H, H)
+        g(q + "q_attn.bias", H)
+        g(q + "kv_attn.weight", H, 2 * hd)
+        g(q + "kv_attn.bias", 2 * hd)
+
+
+def gen_starcoder(g, c, p="transformer."):
+    """GPTBigCodeForCausalLM: Linear layers ([out, in]); c_attn multi-query (q, one k, one v head) or per head"""
+    H, L, V, P = c["n_embd"], c["n_layer"], c["vocab_size"], c["n_positions"]
+    inner = c.get("n_inner") or 4 * H
+    qkv = H + 2 * (H // c["n_head"]) if c.get("multi_query", True) else 3 * H
+    g(p + "wte.weight", V, H)
+    g(p + "wpe.weight", P, H)
+    for i in range(L):
+        q = f"{p}h.{i}."
+        for n in ("ln_1", "ln_2"):
+            g(q + n + ".weight", H)
+            g(q + n + ".bias", H)
+        g(q + "attn.c_attn.weight", qkv, H)
+        g(q + "attn.c_attn.bias", qkv)
+        g(q + "attn.c_proj.weight", H, H)
+        g(q + "attn.c_proj.bias", H)
+        g(q + "mlp.c_fc.weight", inner, H)
+        g(q + "mlp.c_fc.bias", inner)
+        g(q + "mlp.c_proj.weight", H, inner)
+        g(q + "mlp.c_proj.bias", H)
+    g(p + "ln_f.weight", H)
+    g(p + "ln_f.bias", H)
+    if not c.get("tie_word_embeddings", True):
+        g("lm_head.weight", V, H)
+
+
+def gen_gemma2(g, c):
+    """Gemma2ForCausalLM: LLaMA's keys with head_dim of its own and four norms per layer"""
+    H, L, V, nh = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"], c["num_attention_heads"]
+    kv, hd, inter = c.get("num_key_value_heads") or nh, c.get("head_dim") or 256, c["intermediate_size"]
+    g("model.embed_tokens.weight", V, H)
+    for i in range(L):
+        q = f"model.layers.{i}."
+        g(q + "self_attn.q_proj.weight", nh * hd, H)
+        g(q + "self_attn.k_proj.weight", kv * hd, H)
+        g(q + "self_attn.v_proj.weight", kv * hd, H)
+        g(q + "self_attn.o_proj.weight", H, nh * hd)
+        g(q + "mlp.gate_proj.weight", inter, H)
+        g(q + "mlp.up_proj.weight", inter, H)
+        g(q + "mlp.down_proj.weight", H, inter)
+        for n in ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"):
+            g(q + n + ".weight", H)
+    g("model.norm.weight", H)
+    if not c.get("tie_word_embeddings", True):
+        g("lm_head.weight", V, H)
+
+
 def gen_bert(g, c):
     H, L, V, I = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"], c["intermediate_size"]
     g("embeddings.word_embeddings.weight", V, H)
@@ -422,6 +482,25 @@ def weights_for_cs(model, p):
                      "ffn_hidden_size": m["filter_size"], "bias": m.get("use_ffn_bias", False),
                      "max_position_embeddings": m.get("max_position_embeddings", 2048), "vocab_size": m["vocab_size"],
                      "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+    if model == "santacoder":
+        return {"": {"model_type": "gpt2", "architectures": ["GPT2LMHeadCustomModel"], "attention_head_type": "multiquery",
+                     "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
+                     "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
+                     "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+    if model == "starcoder":
+        return {"": {"model_type": "gpt_bigcode", "architectures": ["GPTBigCodeForCausalLM"],
+                     "multi_query": m.get("attention_module") == "multiquery_attention",
+                     "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
+                     "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
+                     "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+    if model == "gemma2":
+        nh = m["num_heads"]
+        kv = (m.get("extra_attention_params") or {}).get("num_kv_groups", nh)
+        return {"": {"model_type": "gemma2", "architectures": ["Gemma2ForCausalLM"], "hidden_size": m["hidden_size"],
+                     "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": nh, "num_key_value_heads": kv,
+                     "head_dim": (m.get("attention_inner_dim") or m["hidden_size"]) // nh,
+                     "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"],
+                     "tie_word_embeddings": m.get("share_embedding_weights", True)}}
     if model == "gpt-neox":
         return {"": {"model_type": "gpt_neox", "architectures": ["GPTNeoXForCausalLM"], "hidden_size": m["hidden_size"],
                      "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": m["num_heads"],
@@ -511,12 +590,18 @@ def make_hf(model, configs, out, seed, behead=None):
         os.makedirs(d, exist_ok=True)
         g = Gen(seed)
         mt = c.get("model_type")
-        if mt == "gpt2":
+        if mt == "gpt2" and c.get("attention_head_type") == "multiquery":
+            gen_santacoder(g, c)
+        elif mt == "gpt2":
             gen_gpt2(g, c)
         elif mt in ("gptj", "codegen"):
             gen_gptj(g, c)
         elif mt in ("falcon", "RefinedWeb", "RefinedWebModel"):
             gen_falcon(g, c)
+        elif mt == "gpt_bigcode":
+            gen_starcoder(g, c)
+        elif mt == "gemma2":
+            gen_gemma2(g, c)
         elif mt == "gpt_neox":
             gen_neox(g, c)
         elif mt == "bloom":
@@ -592,11 +677,15 @@ def copy_portable(src, dst):
 # keys one side has and the other lacks, by design of the family (the rules say so)
 FAMILY = {
     "gpt2": {"created": [".attn.bias", ".attn.masked_bias"]},          # HF buffers rebuilt on the way back
+    "santacoder": {"created": [".attn.bias", ".attn.masked_bias"]},
+    "gemma2": {"values": False},   # norms come back as (w + 1) - 1: shapes and dtypes compared
     "gpt-neox": {"created": [".attention.bias", ".attention.masked_bias", ".attention.rotary_emb.inv_freq"]},
     "dragon": {"dropped": ["pooler.dense."], "created": ["embeddings.position_ids"]},  # HF pooler dropped
     # headless: made without LM head, the base model's prefix stripped; CS -> HF names the model
     "llama-headless": {"behead": "model.", "pass_model": True},
     "gpt2-headless": {"behead": "transformer.", "pass_model": True, "created": [".attn.bias", ".attn.masked_bias"]},
+    "mistral-headless": {"behead": "model.", "pass_model": True},
+    "mixtral-headless": {"behead": "model.", "pass_model": True},
 }
 
 

@@ -26,7 +26,7 @@ run_case() { # case folder
 	name=$(basename "$d")
 	w="$T/$name"
 	mkdir -p "$w/in" "$w/out" "$w/cwd"
-	(cd "$d" && find . -mindepth 1 -maxdepth 1 ! -name args ! -name expect ! -name expect-stdout ! -name env ! -name out-before -exec cp -a {} "$w/in/" \;)
+	(cd "$d" && find . -mindepth 1 -maxdepth 1 ! -name args ! -name expect ! -name expect-stdout ! -name env ! -name exit ! -name out-before -exec cp -a {} "$w/in/" \;)
 	[ -d "$d/out-before" ] && cp -a "$d/out-before/." "$w/out/"
 	snap "$w/in" >"$w/in.before"
 	snap "$w/out" >"$w/out.before"
@@ -38,7 +38,8 @@ run_case() { # case folder
 	(cd "$w/cwd" && exec env "${envs[@]}" "$CKCONV" "${argv[@]}" >"$w/stdout" 2>"$w/stderr" </dev/null)
 	rc=$?
 	lines=$(grep -c '' "$w/stderr")
-	[ "$rc" -eq 1 ] || why+=" exit status $rc, expected 1;"
+	want_rc=1; [ -f "$d/exit" ] && want_rc=$(cat "$d/exit")
+	[ "$rc" -eq "$want_rc" ] || why+=" exit status $rc, expected $want_rc;"
 	[ "$lines" -eq 1 ] && [ -z "$(tail -c 1 "$w/stderr")" ] || why+=" stderr has $lines lines, expected one;"
 	head -n 1 "$w/stderr" | grep -q '^ckconv: error: ' || why+=" stderr does not start with 'ckconv: error: ';"
 	[ -n "$want" ] && grep -qF -- "$want" "$w/stderr" || why+=" stderr lacks the expected text: $want;"

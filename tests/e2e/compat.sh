@@ -5,6 +5,8 @@
 . "$(dirname "$0")/lib.inc"
 G="$ROOT/tests/golden"
 
+${CC:-cc} -shared -fPIC -O1 -o "$T/shim.so" "$ROOT/tests/fault/shim.c" -ldl || { notok "build the fault shim"; exit 1; }
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 # files DIR: the names in DIR, one line
 files() { ls -A "$1" | LC_ALL=C sort | tr '\n' ' '; }
 
@@ -102,3 +104,29 @@ check "list MODEL shows that model only" sh -c "'$CKCONV' list llama | grep -q '
 check "list an alias finds its model" sh -c "'$CKCONV' list code-llama | grep -q '^llama '"
 check "list-converters is list (the reference's name); 'all' lists every model" sh -c "'$CKCONV' list-converters all | grep -q '^gpt2' && '$CKCONV' list-converters all | grep -q '^llama '"
 expect_fail "list of an unknown model: one line, the nearest name" "did you mean 'llama'?" "$T/none" "$CKCONV" list lama
+
+# --- exit status: 0 ok / match, 1 the data differs or is refused, 2 usage or I/O
+"$CKCONV" diff "$G/llama/hf" "$G/llama/hf_back" >/dev/null; rc=$?
+check "diff of equal checkpoints: exit 0" test $rc -eq 0
+"$CKCONV" diff "$G/llama/hf" "$G/gpt2/hf" >/dev/null; rc=$?
+check "diff of different checkpoints: exit 1" test $rc -eq 1
+EXPECT_RC=2 expect_fail "diff of a missing file: exit 2, naming it" "nosuch: No such file or directory" "$T/none" "$CKCONV" diff "$G/llama/hf" "$T/nosuch"
+EXPECT_RC=2 expect_fail "an unknown option: exit 2" "validate: unknown option '--strcit'" "$T/none" "$CKCONV" validate --strcit
+EXPECT_RC=2 expect_fail "a missing source: exit 2" "nosuch: No such file or directory" "$T/none" "$CKCONV" convert "$T/nosuch"
+EXPECT_RC=2 expect_fail "ENOSPC: exit 2 (an I/O error)" "No space left on device" "$T/none" \
+	env CKFAULT_WRITE_LIMIT=100000 LD_PRELOAD="$T/shim.so" "$CKCONV" convert "$G/llama/hf" -o "$T/enospc.mdl" -q
+check "diff --tensor_comparison_op allclose: values within torch.allclose's tolerance match" sh -c "
+	$PY - '$G/llama/hf/model-00001-of-00002.safetensors' '$T/near.safetensors' <<'PY'
+import json, struct, sys, numpy as np
+d = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', d[:8])[0]; h = json.loads(d[8:8 + n]); b = bytearray(d[8 + n:])
+for k, v in h.items():
+    if k == '__metadata__' or v['dtype'] != 'F32': continue
+    s, e = v['data_offsets']; a = np.frombuffer(bytes(b[s:e]), '<f4') * np.float32(1 + 1e-7)
+    b[s:e] = a.astype('<f4').tobytes()
+open(sys.argv[2], 'wb').write(d[:8 + n] + bytes(b))
+PY
+	! '$CKCONV' diff '$G/llama/hf/model-00001-of-00002.safetensors' '$T/near.safetensors' >/dev/null &&
+	'$CKCONV' diff '$G/llama/hf/model-00001-of-00002.safetensors' '$T/near.safetensors' --tensor_comparison_op allclose | grep -qx match"
+EXPECT_RC=2 expect_fail "diff --tensor_comparison_op takes equal or allclose" "takes equal or allclose, not 'close'" "$T/none" \
+	"$CKCONV" diff "$G/llama/hf" "$G/llama/hf" --tensor_comparison_op close
+check "ckconv help convert prints convert's usage" sh -c "'$CKCONV' help convert | head -1 | grep -q '^usage: ckconv convert SRC'"

@@ -9,20 +9,23 @@
 . "$(dirname "$0")/lib.inc"
 G=$ROOT/tests/golden/cscs
 CASE="$PY $ROOT/tools/cscs_case.py"
-field() { $PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' "$1" "$2"; }
+packs=(); checks=()
+for dir in "$G"/*/; do
+	c=$(basename "$dir"); mkdir -p "$T/$c"; packs+=("$dir/in" "$T/$c/in.mdl")
+done
+$CASE pack "${packs[@]}"
 for dir in "$G"/*/; do
 	c=$(basename "$dir")
-	model=$(field "$dir/case.json" model); src=$(field "$dir/case.json" src_fmt); tgt=$(field "$dir/case.json" tgt_fmt)
-	mkdir -p "$T/$c"
-	$CASE pack "$dir/in" "$T/$c/in.mdl"
+	read -r model src tgt < <($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["model"], d["src_fmt"], d["tgt_fmt"])' "$dir/case.json")
 	check "$c: converts" "$CKCONV" convert "$T/$c/in.mdl" --config "$dir/in/params.yaml" --model "$model" \
 		--src-fmt "$src" --tgt-fmt "$tgt" -o "$T/$c/out.mdl" -q
 	if [ -d "$dir/out" ]; then
-		check "$c: equals the reference (every leaf, params)" $CASE check "$T/$c/out.mdl" "$T/$c/out.yaml" "$dir/out"
+		checks+=(check "$T/$c/out.mdl" "$T/$c/out.yaml" "$dir/out" "$c: equals the reference (every leaf, params)")
 	else
-		check "$c: refused by the reference: equals the chain of its single steps" $CASE chain "$T/$c/out.mdl" "$T/$c/out.yaml" "$dir"
+		checks+=(chain "$T/$c/out.mdl" "$T/$c/out.yaml" "$dir" "$c: refused by the reference: equals the chain of its single steps")
 	fi
 done
+$CASE checks "${checks[@]}"
 
 out=$("$CKCONV" convert "$T/llama-2.2-to-2.3/in.mdl" --config "$G/llama-2.2-to-2.3/in/params.yaml" --model llama \
 	--src-fmt cs-2.2 --tgt-fmt cs-2.3 -o "$T/note.mdl" 2>&1)

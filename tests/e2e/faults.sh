@@ -11,7 +11,7 @@ clean() { # no output and no temporaries next to it
 	local left; left=$(ls -A "$T/o" 2>/dev/null)
 	[ -z "$left" ] || { echo "# left behind: $left"; return 1; }
 }
-# expect NAME RC TEXT CMD...: exit status RC, a single error line containing TEXT, nothing in $T/o
+# expect NAME RC TEXT CMD...: exit status RC (2: a read, write or rename failed), a single error line containing TEXT, nothing in $T/o
 expect() {
 	local name=$1 want_rc=$2 text=$3; shift 3
 	rm -rf "$T/o"; mkdir -p "$T/o"
@@ -19,15 +19,15 @@ expect() {
 	if [ "$rc" -eq "$want_rc" ] && [ "$(grep -c . <<<"$err")" -eq 1 ] && grep -qF -- "$text" <<<"$err" && clean; then ok "$name"
 	else notok "$name"; echo "#   rc=$rc"; sed 's/^/#   /' <<<"$err"; fi
 }
-expect "ENOSPC while writing the packed file" 1 "No space left on device" \
+expect "ENOSPC while writing the packed file" 2 "No space left on device" \
 	env CKFAULT_WRITE_LIMIT=100000 LD_PRELOAD="$SHIM" "$CKCONV" convert "$G/hf" -o "$T/o/x.mdl" -q
-expect "ENOSPC while writing HF shards" 1 "No space left on device" \
+expect "ENOSPC while writing HF shards" 2 "No space left on device" \
 	env CKFAULT_WRITE_LIMIT=100000 LD_PRELOAD="$SHIM" "$CKCONV" convert "$T/ref.mdl" -o "$T/o/hf" -q
-expect "EFBIG under ulimit -f" 1 "File too large" \
+expect "EFBIG under ulimit -f" 2 "File too large" \
 	bash -c "ulimit -f 200; exec '$CKCONV' convert '$G/hf' -o '$T/o/x.mdl' -q"
-expect "a read error names the file" 1 "Input/output error" \
+expect "a read error names the file" 2 "Input/output error" \
 	env CKFAULT_READ_EIO_AFTER=4 LD_PRELOAD="$SHIM" "$CKCONV" convert "$G/hf" -o "$T/o/x.mdl" -q
-expect "a failing rename leaves nothing" 1 "cannot rename" \
+expect "a failing rename leaves nothing" 2 "cannot rename" \
 	env CKFAULT_RENAME_FAIL=1 "LD_PRELOAD=$SHIM" "$CKCONV" convert "$T/ref.mdl" -o "$T/o/hf" -q
 
 # a shard that shrinks while we read it
@@ -35,7 +35,7 @@ mkdir -p "$T/shrink"; cp "$G/hf/"* "$T/shrink/"
 rm -rf "$T/o"; mkdir -p "$T/o"
 CKFAULT_SLOW_MS=50 LD_PRELOAD="$SHIM" "$CKCONV" convert "$T/shrink" -o "$T/o/x.mdl" -q 2>"$T/err" & pid=$!
 sleep 0.6; truncate -s 1000 "$T/shrink/model-00002-of-00002.safetensors"; wait $pid; rc=$?
-check "a shard that shrinks mid-run fails" sh -c "[ $rc -eq 1 ] && grep -q 'model-00002-of-00002.safetensors' '$T/err'"
+check "a shard that shrinks mid-run fails (exit 2: a read failed)" sh -c "[ $rc -eq 2 ] && grep -q 'model-00002-of-00002.safetensors' '$T/err'"
 check "... and leaves nothing" clean
 
 for sig in INT TERM; do

@@ -99,3 +99,36 @@ assert np.array_equal(got["transformer.word_embeddings.weight"], ref["transforme
 cfg = json.load(open(sys.argv[1] + "/config.json"))
 assert cfg["tie_word_embeddings"] is False, cfg["tie_word_embeddings"]
 PY
+
+# bloom-headless: BloomModel's keys (no `transformer.`, no head); the CS head is the tied embedding,
+# the slopes are created as for bloom; the way back drops both
+mkdir -p "$T/bh"
+$PY - "$G/bloom/hf" "$T/bh" <<'PY'
+import json, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+b = open(src + "/model.safetensors", "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+hdr, blob = {}, b""
+for k, v in sorted(h.items()):
+    if k == "__metadata__" or not k.startswith("transformer."):
+        continue
+    data = b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]
+    hdr[k[len("transformer."):]] = {"dtype": v["dtype"], "shape": v["shape"], "data_offsets": [len(blob), len(blob) + len(data)]}
+    blob += data
+hj = json.dumps(hdr).encode()
+hj += b" " * (-len(hj) % 8)
+open(dst + "/model.safetensors", "wb").write(struct.pack("<Q", len(hj)) + hj + blob)
+c = json.load(open(src + "/config.json"))
+c["architectures"] = ["BloomModel"]
+json.dump(c, open(dst + "/config.json", "w"))
+PY
+check "bloom-headless converts to CS" "$CKCONV" convert "$T/bh" -o "$T/bh.mdl" -q
+check "... the head is the tied embedding and the slopes are there" $PY - "$T/bh.mdl" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+assert np.array_equal(f["model.lm_head.weight"][()], f["model.embedding_layer.word_embeddings.weight"][()])
+assert f["model.embedding_layer.position_embed_helper.slopes"].shape == (4, 1)
+PY
+check "bloom-headless converts back (--model: the params name bloom)" "$CKCONV" convert "$T/bh.mdl" --model bloom-headless -o "$T/bh_back" -q
+check "... to BloomModel's tensors, byte for byte" $CHECK st-vs-st "$T/bh_back" "$T/bh"

@@ -44,3 +44,9 @@ $screen
 X
 ) = 1 ]"
 done
+
+# not a terminal (a log, CI): a plain line now and then (every 10 s; CKCONV_PROGRESS_SECONDS here)
+rm -rf "$T/o"; mkdir -p "$T/o"
+CKCONV_PROGRESS_SECONDS=0.3 CKFAULT_SLOW_MS=60 LD_PRELOAD="$T/shim.so" "$CKCONV" convert "$G/llama/hf" -o "$T/o/x.mdl" 2>"$T/log" >/dev/null
+check "into a log: plain progress lines while it runs, no carriage returns" sh -c "[ \$(grep -c '^ckconv: packed: [0-9]*%, [0-9]*/22 tensors, .* of 385.5 KiB, .*/s, ETA [0-9]:[0-9][0-9]:[0-9][0-9]\$' '$T/log') -ge 2 ] && ! grep -q \$'\\r' '$T/log'"
+check "... then the summary line" grep -q '^ckconv: packed: 22 tensors, 385.5 KiB in' "$T/log"

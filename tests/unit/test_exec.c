@@ -8,7 +8,22 @@
 #include "mem.h"
 #include "plan.h"
 #include "rule.h"
+#include "prog.h"
 #include "t.h"
+
+/* The compile stage then the plan, as conv.c runs them: rs compiled for reading side `from`
+ * against hf/cs (parameters evaluated once), then src planned with it. */
+static int plan_rules(plan *p, const rule_set *rs, rule_side from, ck_tsrc *src, json_t *hf, json_t *cs,
+	const plan_opts *o, ck_err *e)
+{
+	prog_cfg cfg = {hf, cs, NULL};
+	prog *pg = NULL;
+	int rc = prog_compile(rs, from, &cfg, &pg, e);
+	if (!rc)
+		rc = plan_add(p, pg, src, "", "", hf, cs, o, e);
+	prog_free(pg);
+	return rc;
+}
 
 static const char rules[] =
 	"model: t\n"
@@ -59,7 +74,7 @@ int main(void)
 	mem_src_f32(src, 4, "half", 1, d3, 40);
 	json_t *hf = json_object(), *cs = json_pack("{s{}}", "model");
 	plan_init(&p, &e);
-	T_EQ_INT(plan_add(&p, rs, RULE_HF, &src->base, "", "", hf, cs, NULL, &e), 0, "the plan is made");
+	T_EQ_INT(plan_rules(&p, rs, RULE_HF, &src->base, hf, cs, NULL, &e), 0, "the plan is made");
 
 	mem_sink sink;
 	mem_sink_init(&sink, p.out, p.n_out);

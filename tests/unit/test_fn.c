@@ -72,6 +72,18 @@ static int eval(void *ctx, const rule_param *p, vocab_ptype type, act_pval *out,
 	return 0;
 }
 
+/* k's chain for the direction reading side `from`, parameters evaluated: the compile stage's
+ * two steps (act_chain_steps, act_chain_resolve). */
+static int resolve(const rule_key *k, rule_side from, size_t n_targets, act_inst **out, size_t *n, ck_err *e)
+{
+	act_step *st = NULL;
+	int rc = act_chain_steps(k, from, &st, n, e);
+	if (!rc)
+		rc = act_chain_resolve(st, *n, n_targets, eval, NULL, out, e);
+	free(st);
+	return rc;
+}
+
 static void test_expansion(void)
 {
 	ck_err e = {0};
@@ -99,8 +111,8 @@ static void test_expansion(void)
 	int64_t n = 24;
 	act_inst *fw = NULL, *bw = NULL;
 	size_t nf = 0, nb = 0;
-	T_EQ_INT(act_chain_resolve(k, 0, 3, eval, NULL, &fw, &nf, &e), 0, "resolve HF -> CS");
-	T_EQ_INT(act_chain_resolve(k, 1, 1, eval, NULL, &bw, &nb, &e), 0, "resolve CS -> HF (the derived inverse)");
+	T_EQ_INT(resolve(k, RULE_HF, 3, &fw, &nf, &e), 0, "resolve HF -> CS");
+	T_EQ_INT(resolve(k, RULE_CS, 1, &bw, &nb, &e), 0, "resolve CS -> HF (the derived inverse)");
 	T_OK(nb == 5 && bw[0].kind == VOCAB_ROPE_DEINTERLEAVE && bw[1].kind == VOCAB_CONCAT && bw[2].kind == VOCAB_UNFLATTEN &&
 			bw[3].kind == VOCAB_PERMUTE && bw[4].kind == VOCAB_FLATTEN && bw[4].count == 3,
 		"the inverse: rope_deinterleave, concat, unflatten, permute, flatten 3");

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "match.h"
+#include "prog.h"
 #include "rule.h"
 #include "t.h"
 
@@ -20,32 +21,32 @@ static rule_set *load(const char *name, ck_err *e)
 	return s;
 }
 
-/* key -> "rule:slot target" using the first target template, or "none" */
+/* key -> "rule:slot target" using the first target template, or "none" (through the compiled
+ * program of direction d, as plan reads it) */
 static const char *conv(const rule_set *s, int d, const char *key)
 {
 	static char buf[4096];
-	match_prog *m = NULL;
+	prog *p = NULL;
 	match_hit h;
 	ck_err e = {0};
 	char *t = NULL;
-	if (match_compile(s, d, &m, &e)) {
+	if (prog_compile(s, d, NULL, &p, &e)) {
 		snprintf(buf, sizeof buf, "compile: %s", e.msg);
 		return buf;
 	}
-	int r = match_key(m, key, &h, &e);
-	const rule_key *k = r > 0 ? &s->keys[h.rule] : NULL;
-	char **tpl = k ? k->tpl[!d] : NULL;
-	size_t nt = k ? k->n_tpl[!d] : 0;
+	int r = prog_match(p, key, &h, &e);
+	const prog_rule *pr = r > 0 ? &p->r[h.rule] : NULL;
+	size_t nt = pr ? pr->n_tpl[PROG_DST] : 0;
 	if (r <= 0)
 		snprintf(buf, sizeof buf, "none");
 	else if (!nt)
 		snprintf(buf, sizeof buf, "%zu:%zu drop", h.rule, h.slot);
-	else if (match_fill(k, tpl[0], &h.b, &t, &e))
+	else if (match_fill(&pr->tpl[PROG_DST][0], &h.b, &t, &e))
 		snprintf(buf, sizeof buf, "fill: %s", e.msg);
 	else
 		snprintf(buf, sizeof buf, "%zu:%zu %s", h.rule, h.slot, t);
 	free(t);
-	match_free(m);
+	prog_free(p);
 	return buf;
 }
 

@@ -7,7 +7,22 @@
 #include "mem.h"
 #include "plan.h"
 #include "rule.h"
+#include "prog.h"
 #include "t.h"
+
+/* The compile stage then the plan, as conv.c runs them: rs compiled for reading side `from`
+ * against hf/cs (parameters evaluated once), then src planned with it. */
+static int plan_rules(plan *p, const rule_set *rs, rule_side from, ck_tsrc *src, json_t *hf, json_t *cs,
+	const plan_opts *o, ck_err *e)
+{
+	prog_cfg cfg = {hf, cs, NULL};
+	prog *pg = NULL;
+	int rc = prog_compile(rs, from, &cfg, &pg, e);
+	if (!rc)
+		rc = plan_add(p, pg, src, "", "", hf, cs, o, e);
+	prog_free(pg);
+	return rc;
+}
 
 static const char rules[] =
 	"model: t\n"
@@ -91,12 +106,12 @@ static void test_when(const char *dir)
 	static const key cs_keys[] = {{"n.0", 1, {2}}, {"n.1", 1, {2}}};
 	mem_src *src = source(cs_keys, 2);
 	plan_init(&p, &e);
-	T_EQ_INT(plan_add(&p, rs, RULE_CS, &src->base, "", "", hf, two, NULL, &e), 0, "when true: CS -> HF plans");
+	T_EQ_INT(plan_rules(&p, rs, RULE_CS, &src->base, hf, two, NULL, &e), 0, "when true: CS -> HF plans");
 	T_OK(mem_find(p.out, p.n_out, "a.0") >= 0 && mem_find(p.out, p.n_out, "a.1") >= 0, "... the rule in force names the targets");
 	T_OK(mem_find(p.out, p.n_out, "made") >= 0, "... and its create runs");
 	plan_dispose(&p);
 	plan_init(&p, &e);
-	T_EQ_INT(plan_add(&p, rs, RULE_CS, &src->base, "", "", hf, one, NULL, &e), 0, "when false: CS -> HF plans");
+	T_EQ_INT(plan_rules(&p, rs, RULE_CS, &src->base, hf, one, NULL, &e), 0, "when false: CS -> HF plans");
 	T_OK(mem_find(p.out, p.n_out, "b.0") >= 0 && mem_find(p.out, p.n_out, "a.0") < 0, "... the keys fall through to the next rule");
 	T_OK(mem_find(p.out, p.n_out, "made") < 0, "... and the create is off too");
 	plan_dispose(&p);
@@ -104,7 +119,7 @@ static void test_when(const char *dir)
 	static const key hf_keys[] = {{"a.0", 1, {2}}};
 	src = source(hf_keys, 1);
 	plan_init(&p, &e);
-	T_EQ_INT(plan_add(&p, rs, RULE_HF, &src->base, "", "", hf, one, NULL, &e), CK_EINVALID, "when false: HF -> CS of its key");
+	T_EQ_INT(plan_rules(&p, rs, RULE_HF, &src->base, hf, one, NULL, &e), CK_EINVALID, "when false: HF -> CS of its key");
 	T_HAS(p.n_problems > 0 ? p.problems[0] : NULL, "a.0: no rule matches this key", "... matches no rule");
 	plan_dispose(&p);
 	ck_tsrc_free(&src->base);
@@ -112,7 +127,7 @@ static void test_when(const char *dir)
 	static const key m_keys[] = {{"m", 1, {2}}};
 	src = source(m_keys, 1);
 	plan_init(&p, &e);
-	T_EQ_INT(bad ? plan_add(&p, bad, RULE_CS, &src->base, "", "", hf, one, NULL, &e) : -1, CK_EINVALID,
+	T_EQ_INT(bad ? plan_rules(&p, bad, RULE_CS, &src->base, hf, one, NULL, &e) : -1, CK_EINVALID,
 		"a `when` that fails to evaluate");
 	T_HAS(e.msg, "t.yaml:3:26: in 'cs.model.nope + 1'", "... is an error naming the expression");
 	T_HAS(e.msg, "(the `when` of rule ", "... and the rule");
@@ -147,7 +162,7 @@ int main(void)
 
 	mem_src *src = source(good, sizeof good / sizeof *good);
 	plan_init(&p, &e);
-	T_EQ_INT(plan_add(&p, rs, RULE_HF, &src->base, "", "", hf, cs, NULL, &e), 0, "a checkpoint the rules cover plans");
+	T_EQ_INT(plan_rules(&p, rs, RULE_HF, &src->base, hf, cs, NULL, &e), 0, "a checkpoint the rules cover plans");
 	T_EQ_INT(p.n_problems, 0, "with no problems");
 	T_EQ_INT(p.n_out, sizeof want / sizeof *want, "every target is planned");
 	T_EQ_INT(p.n_dropped, 1, "the HF-only key is dropped");
@@ -178,7 +193,7 @@ int main(void)
 	static const key packed[] = {{"W.0", 2, {3, 2}}, {"S.0", 2, {3, 4}}, {"d1", 1, {2}}, {"d2", 1, {2}}, {"made.0", 1, {2}}};
 	src = source(packed, sizeof packed / sizeof *packed);
 	plan_init(&p, &e);
-	T_EQ_INT(plan_add(&p, rs, RULE_CS, &src->base, "", "", hf, cs, NULL, &e), 0, "CS -> HF plans");
+	T_EQ_INT(plan_rules(&p, rs, RULE_CS, &src->base, hf, cs, NULL, &e), 0, "CS -> HF plans");
 	T_OK(mem_find(p.out, p.n_out, "e.0.1") >= 0, "unstack names each index");
 	T_OK(mem_find(p.out, p.n_out, "w.0") >= 0 && mem_find(p.out, p.n_out, "dup") >= 0, "transpose and first run back");
 	T_EQ_INT(p.n_out, 5, "w.0, e.0.0..2, dup");
@@ -189,7 +204,7 @@ int main(void)
 	static const key broken[] = {{"w.0", 2, {2, 3}}, {"zzz", 1, {1}}, {"e.1.0", 1, {4}}, {"e.1.2", 1, {4}}};
 	src = source(broken, sizeof broken / sizeof *broken);
 	plan_init(&p, &e);
-	T_EQ_INT(plan_add(&p, rs, RULE_HF, &src->base, "", "", hf, cs, NULL, &e), CK_EINVALID, "a broken checkpoint does not plan");
+	T_EQ_INT(plan_rules(&p, rs, RULE_HF, &src->base, hf, cs, NULL, &e), CK_EINVALID, "a broken checkpoint does not plan");
 	T_EQ_INT(p.n_problems, 2, "two problems");
 	T_HAS(p.n_problems > 0 ? p.problems[0] : NULL, "zzz: no rule matches this key", "an unmatched key is named");
 	T_HAS(p.n_problems > 1 ? p.problems[1] : NULL, "<E> values must run 0..1 without gaps", "a gap in a stack is named");
@@ -203,7 +218,7 @@ int main(void)
 	plan_opts o = {.drop_unmatched = 1};
 	src = source(extra, 2);
 	plan_init(&p, &e);
-	T_EQ_INT(plan_add(&p, rs, RULE_HF, &src->base, "", "", hf, cs, &o, &e), 0, "dropping unmatched keys plans");
+	T_EQ_INT(plan_rules(&p, rs, RULE_HF, &src->base, hf, cs, &o, &e), 0, "dropping unmatched keys plans");
 	T_EQ_INT(p.n_warnings, 1, "with one warning");
 	plan_dispose(&p);
 	ck_tsrc_free(&src->base);
@@ -215,7 +230,7 @@ int main(void)
 		json_t *cfg = json_pack("{sb}", "tied", tied);
 		src = source(emb, 1);
 		plan_init(&p, &e);
-		T_EQ_INT(plan_add(&p, heads, RULE_HF, &src->base, "", "", cfg, cs, NULL, &e), 0, tied ? "tied plans" : "untied plans");
+		T_EQ_INT(plan_rules(&p, heads, RULE_HF, &src->base, cfg, cs, NULL, &e), 0, tied ? "tied plans" : "untied plans");
 		T_EQ_INT(p.n_out, 2, "E and H");
 		T_EQ_INT(p.n_groups, tied ? 1 : 2, tied ? "tied: one duplicate" : "untied: a copy and a created head");
 		T_OK(p.n_groups == 2 ? p.g[1].kind == PLAN_GEN && p.g[1].gen == VOCAB_NORMAL && p.g[1].seed == 3 : 1,
