@@ -89,6 +89,122 @@ static int orphan_shards(const char *dir, ck_err *e)
 	return found;
 }
 
+/* A directory of component directories (what convert writes for a multi-component model):
+ * one source whose tensor names are "<component>/<name>". */
+typedef struct comp_src {
+	ck_tsrc base;
+	ck_tsrc **sub;
+	char **names; /* the component directories' names */
+	size_t n_sub;
+	size_t *from, *idx; /* per tensor: its component and its index there */
+} comp_src;
+
+static int comp_read(ck_tsrc *b, size_t i, void *buf, ck_err *e)
+{
+	comp_src *s = (comp_src *)b;
+	return ck_tsrc_read(s->sub[s->from[i]], s->idx[i], buf, e);
+}
+
+static void comp_free(ck_tsrc *b)
+{
+	comp_src *s = (comp_src *)b;
+	for (size_t i = 0; i < s->n_sub; i++) {
+		ck_tsrc_free(s->sub[i]);
+		free(s->names[i]);
+	}
+	free(s->sub);
+	free(s->names);
+	free(s->from);
+	free(s->idx);
+	ck_tinfo_array_free(s->base.t, s->base.n);
+	free(s->base.path);
+	free(s);
+}
+
+static const ck_tsrc_ops comp_ops = {comp_read, comp_free, NULL};
+
+static int has_weights(const char *dir)
+{
+	return has_file(dir, "model.safetensors.index.json") || has_file(dir, "model.safetensors") ||
+		has_file(dir, TB_INDEX_NAME) || has_file(dir, TB_SINGLE_NAME);
+}
+
+static int skip_hidden(const struct dirent *d)
+{
+	return d->d_name[0] != '.';
+}
+
+/* 1 with *out set (or 0 with e set on a failure) when dir's sub-directories hold weights; -1
+ * when none does. */
+static int open_components(const char *dir, ck_tsrc **out, ck_err *e)
+{
+	struct dirent **ents = NULL;
+	int n = scandir(dir, &ents, skip_hidden, alphasort), rc = -1;
+	comp_src *s = NULL;
+	size_t total = 0;
+	for (int i = 0; i < n; i++) {
+		char *p = path_join(dir, ents[i]->d_name);
+		ck_tsrc *sub = NULL;
+		if (p && path_is_dir(p) && has_weights(p)) {
+			if (!s && !(s = ck_calloc(e, 1, sizeof *s))) {
+				rc = 0;
+			} else if (cli_open_source(p, &sub, e)) {
+				rc = 0;
+			} else {
+				ck_tsrc **g = realloc(s->sub, (s->n_sub + 1) * sizeof *g);
+				char **nm = g ? realloc(s->names, (s->n_sub + 1) * sizeof *nm) : NULL;
+				if (g)
+					s->sub = g;
+				if (nm)
+					s->names = nm;
+				if (!g || !nm || !(s->names[s->n_sub] = strdup(ents[i]->d_name))) {
+					ck_tsrc_free(sub);
+					ck_errf(e, CK_ENOMEM, "out of memory");
+					rc = 0;
+				} else {
+					s->sub[s->n_sub++] = sub;
+					total += sub->n;
+					rc = 1;
+				}
+			}
+		}
+		free(p);
+		if (!rc)
+			break;
+	}
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	if (rc == 1) { /* the names, prefixed */
+		s->base.ops = &comp_ops;
+		if (!(s->base.path = strdup(dir)) || !(s->base.t = ck_calloc(e, total ? total : 1, sizeof *s->base.t)) ||
+			!(s->from = ck_calloc(e, total ? total : 1, sizeof *s->from)) ||
+			!(s->idx = ck_calloc(e, total ? total : 1, sizeof *s->idx)))
+			rc = 0;
+		for (size_t k = 0; rc == 1 && k < s->n_sub; k++) {
+			const char *cname = s->names[k];
+			for (size_t i = 0; rc == 1 && i < s->sub[k]->n; i++) {
+				ck_tinfo *t = &s->base.t[s->base.n];
+				*t = s->sub[k]->t[i];
+				if (asprintf(&t->name, "%s/%s", cname, s->sub[k]->t[i].name) < 0) {
+					t->name = NULL;
+					rc = 0;
+					break;
+				}
+				s->from[s->base.n] = k;
+				s->idx[s->base.n++] = i;
+			}
+		}
+		if (!rc && !e->code)
+			ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	if (rc == 1)
+		*out = &s->base;
+	else if (s)
+		comp_free(&s->base);
+	return rc;
+}
+
 int cli_open_source(const char *path, ck_tsrc **out, ck_err *e)
 {
 	struct stat st;
@@ -255,4 +371,14 @@ int cli_need_path(const char *path, ck_err *e)
 	if (lstat(path, &st) && stat(path, &st))
 		return ck_errf(e, CK_EUSAGE, "%s: %s", path, strerror(errno));
 	return 0;
+}
+
+int cli_open_checkpoint(const char *path, ck_tsrc **out, ck_err *e)
+{
+	if (path_is_dir(path) && !has_weights(path)) {
+		int rc = open_components(path, out, e);
+		if (rc >= 0)
+			return rc ? 0 : e->code ? e->code : CK_EINVALID;
+	}
+	return cli_open_source(path, out, e);
 }

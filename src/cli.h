@@ -29,6 +29,9 @@ char *cli_rules_dir(const char *opt);
 int cli_find_model(const char *rules_dir, const char *name, char **path, ck_err *e);
 /* Open a safetensors file, shard index, HF directory, or packed HDF5 file. */
 int cli_open_source(const char *path, ck_tsrc **out, ck_err *e);
+/* cli_open_source, and also a directory of component directories (what convert writes for a
+ * multi-component model): tensors named "<component>/<name>". For inspect and diff. */
+int cli_open_checkpoint(const char *path, ck_tsrc **out, ck_err *e);
 /* "5GB", "500MB", "10GiB", "1000" -> bytes. */
 int cli_parse_size(const char *s, uint64_t *out, ck_err *e);
 /* A path given on the command line exists, or CK_EUSAGE "PATH: No such file or directory"

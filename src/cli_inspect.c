@@ -80,7 +80,7 @@ int cli_inspect(int argc, char **argv, ck_err *e)
 	if (!path)
 		return ck_errf(e, CK_EINVALID, "usage: ckconv inspect [--config PARAMS.yaml] PATH");
 	argv[1] = (char *)path;
-	int rc = cli_open_source(argv[1], &s, e);
+	int rc = cli_open_checkpoint(argv[1], &s, e);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < s->n; i++) {
@@ -177,7 +177,7 @@ int cli_diff(int argc, char **argv, ck_err *e)
 			return ck_errf(e, CK_EUSAGE, "%s: ckconv reads local paths only (no S3)", path[i]);
 	strmap_init(&mb);
 	if ((rc = cli_need_path(path[0], e)) || (rc = cli_need_path(path[1], e)) ||
-		(rc = cli_open_source(path[0], &a, e)) || (rc = cli_open_source(path[1], &b, e)))
+		(rc = cli_open_checkpoint(path[0], &a, e)) || (rc = cli_open_checkpoint(path[1], &b, e)))
 		goto done;
 	for (size_t i = 0; i < b->n; i++)
 		strmap_put(&mb, b->t[i].name, i);

@@ -697,9 +697,18 @@ static int check_out_cs(const conv *j, ck_err *e)
 	return rc;
 }
 
+/* What a model file that lists no `files:` carries: the tokenizer and generation files of an HF
+ * model directory, so a round trip gives back a directory transformers loads whole. */
+static char *hf_files_default[] = {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+	"special_tokens_map.json", "added_tokens.json", "generation_config.json", "vocab.json", "vocab.txt", "merges.txt"};
+
 static char **file_patterns(const conv *j, const comp *c, size_t *n)
 {
 	const rule_file *f = j->rs->files[0];
+	if (!c->rc && !f->n_files) {
+		*n = sizeof hf_files_default / sizeof *hf_files_default;
+		return hf_files_default;
+	}
 	*n = c->rc ? c->rc->n_files : f->n_files;
 	return c->rc ? c->rc->files : f->files;
 }

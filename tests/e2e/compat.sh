@@ -130,3 +130,18 @@ PY
 EXPECT_RC=2 expect_fail "diff --tensor_comparison_op takes equal or allclose" "takes equal or allclose, not 'close'" "$T/none" \
 	"$CKCONV" diff "$G/llama/hf" "$G/llama/hf" --tensor_comparison_op close
 check "ckconv help convert prints convert's usage" sh -c "'$CKCONV' help convert | head -1 | grep -q '^usage: ckconv convert SRC'"
+
+# --- inspect and diff read the component directories convert writes (llava)
+"$CKCONV" convert "$ROOT/tests/golden/llava/hf" -o "$T/lv.mdl" -q && "$CKCONV" convert "$T/lv.mdl" -o "$T/lv" -q
+check "inspect of a multi-component output lists every component's tensors" sh -c "'$CKCONV' inspect '$T/lv' | grep -q '^image_model/vision_model.embeddings.class_embedding ' && '$CKCONV' inspect '$T/lv' | grep -q '^text_model/model.norm.weight '"
+check "diff of it against the reference round trip: match" sh -c "'$CKCONV' diff '$T/lv' '$ROOT/tests/golden/llava/hf_back' | tail -1 | grep -qx match"
+
+# --- tokenizer and generation files travel for a single-component model too
+cp -r "$G/llama/hf" "$T/tk"
+echo '{"version": "1.0"}' >"$T/tk/tokenizer.json"
+echo '{"bos_token_id": 1}' >"$T/tk/generation_config.json"
+echo notes >"$T/tk/README.md"
+check "a llama directory with tokenizer files converts there and back" sh -c "'$CKCONV' convert '$T/tk' -o '$T/tk.mdl' -q && '$CKCONV' convert '$T/tk.mdl' -o '$T/tkb' -q"
+check "llama: tokenizer.json and generation_config.json come back into the HF directory, unchanged" \
+	sh -c "cmp '$T/tk/tokenizer.json' '$T/tkb/tokenizer.json' && cmp '$T/tk/generation_config.json' '$T/tkb/generation_config.json'"
+check "... a file no rule names (README.md) does not travel" test ! -e "$T/tkb/README.md"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "rule.h"
 #include "t.h"
 
@@ -116,6 +117,35 @@ int main(void)
 	s = load("t.yaml", "model: t\nmup: {include: p1}\nkeys:\n  - {hf: a, cs: b}\n", &e);
 	T_OK(!s, "a cycle of mup includes is refused");
 	T_HAS(e.msg, "nested deeper than 8 levels", "and named as a likely cycle");
+	rule_set_free(s);
+
+	/* cs_when: two families with one CS name, told apart by a params value */
+	{
+		char det[96], *path = NULL;
+		snprintf(det, sizeof det, "%s/det", dir);
+		T_OK(mkdir(det, 0700) == 0, "a models directory");
+		t_put(det, "a.yaml", "model: a\ncs_name: shared\ncs_when: '!(cs.model.flag ?? false)'\nkeys:\n  - {hf: x, cs: y}\n");
+		t_put(det, "b.yaml", "model: b\ncs_name: shared\ncs_when: 'cs.model.flag ?? false'\nkeys:\n  - {hf: x, cs: y}\n");
+		json_t *plain = json_pack("{s{ss}}", "model", "name", "shared");
+		json_t *flagged = json_pack("{s{sssb}}", "model", "name", "shared", "flag", 1);
+		T_OK(rule_detect_model(det, NULL, plain, NULL, &path, &e) == 0 && path && strstr(path, "/a.yaml"),
+			"without the flag: the first family");
+		free(path);
+		path = NULL;
+		T_OK(rule_detect_model(det, NULL, flagged, NULL, &path, &e) == 0 && path && strstr(path, "/b.yaml"),
+			"with it: the family whose cs_when holds");
+		free(path);
+		json_decref(plain);
+		json_decref(flagged);
+	}
+
+	/* cs_layout needs both directions */
+	s = load("t.yaml", "model: t\nconfig:\n  cs_layout: {to_cs: 'cs.model'}\nkeys:\n  - {hf: a, cs: b}\n", &e);
+	T_OK(!s, "a cs_layout with to_cs only is refused");
+	T_HAS(e.msg, "cs_layout needs 'to_cs' and 'to_hf'", "naming what is missing");
+	rule_set_free(s);
+	s = load("t.yaml", "model: t\nconfig:\n  cs_layout: {to_cs: 'cs.model', to_hf: 'cs.model'}\nkeys:\n  - {hf: a, cs: b}\n", &e);
+	T_OK(s && s->files[0]->layout[RULE_CS] && s->files[0]->layout[RULE_HF], "both expressions loaded");
 	rule_set_free(s);
 
 	char cmd[128];
