@@ -96,6 +96,12 @@ CS = [
     ("cs-cerebras-gpt-111m-mup", "gpt2", MZ_243, NLP + "gpt3/configs/Cerebras_GPT/111m_mup.yaml"),
     ("cs-gpt3-40m-mup", "gpt2", MZ_243, NLP + "gpt3/configs/muP/params_gpt3_40M.yaml"),
     ("cs-gpt3-125m-static75", "gpt2", MZ_243, NLP + "gpt3/configs/sparsity/pretraining/params_gpt3_125m_static75.yaml"),
+    ("cs-gptj-6b", "gptj", MZ_210, NLP + "gptj/configs/params_gptj_6B.yaml"),
+    ("cs-gptj-6b-mup", "gptj", MZ_210, NLP + "gptj/configs/params_gptj_6B_muP.yaml"),
+    ("cs-gptj-6b-as-codegen", "codegen", MZ_210, NLP + "gptj/configs/params_gptj_6B.yaml"),
+    ("cs-falcon-7b", "falcon", MZ_210, NLP + "falcon/configs/params_falcon_7b.yaml"),
+    ("cs-falcon-40b", "falcon", MZ_210, NLP + "falcon/configs/params_falcon_40b.yaml"),
+    ("cs-falcon-180b", "falcon", MZ_210, NLP + "falcon/configs/params_falcon_180b.yaml"),
     ("cs-bert-base-msl128", "bert", MZ_210, NLP + "bert/configs/bert_base_MSL128.yaml"),
     ("cs-bert-large-msl512", "bert", MZ_210, NLP + "bert/configs/bert_large_MSL512.yaml"),
     ("cs-bert-large-msl512-mup", "bert", MZ_210, NLP + "bert/configs/bert_large_MSL512_muP.yaml"),
@@ -187,6 +193,10 @@ def shrink_cs_model(m, family=None):
     kv = (m.get("extra_attention_params") or {}).get("num_kv_groups")
     if kv is not None:
         m["extra_attention_params"]["num_kv_groups"] = kv_shrink(heads, kv)
+    if m.get("name") == "falcon":  # keep Falcon's grouped kv heads grouped, and its MLP 4 x hidden
+        if kv is not None and kv > 1:
+            m["extra_attention_params"]["num_kv_groups"] = 2
+        m["filter_size"] = 4 * HEADS * HEAD
     if m.get("position_embedding_type") == "learned" and "max_position_embeddings" in m:
         m["max_position_embeddings"] = 32
     if m.get("attention_inner_dim") is not None:  # attention width != hidden size: keep it different
@@ -253,6 +263,8 @@ def main():
         write(os.path.join(out, "params.yaml"), yaml.safe_dump(p, sort_keys=False))
         meta = {"model": model, "from": "cs"}
         if commit == MZ_231:  # params before 2.4 have no model.name: the user names the model, as for the reference
+            meta["pass_model"] = True
+        if model == "codegen":  # CodeGen trains as the CS gptj model: its params say gptj, the user names codegen
             meta["pass_model"] = True
         if name == "cs-gpt-neox-20b":  # `name: gptj` (ModelZoo's GPT-J class, configured as NeoX): named by the user
             meta["pass_model"] = True

@@ -347,6 +347,56 @@ def gen_llava_text(g, c):
     g("model.mm_projector.2.bias", H)
 
 
+def gen_gptj(g, c):
+    """GPTJForCausalLM (model_type gptj) and CodeGenForCausalLM (codegen: fused qkv_proj)"""
+    H, L, V = c["n_embd"], c["n_layer"], c["vocab_size"]
+    inner = c.get("n_inner") or 4 * H
+    g("transformer.wte.weight", V, H)
+    for i in range(L):
+        q = f"transformer.h.{i}."
+        if c["model_type"] == "codegen":
+            g(q + "attn.qkv_proj.weight", 3 * H, H)
+        else:
+            for m in ("q_proj", "k_proj", "v_proj"):
+                g(q + f"attn.{m}.weight", H, H)
+        g(q + "attn.out_proj.weight", H, H)
+        g(q + "mlp.fc_in.weight", inner, H)
+        g(q + "mlp.fc_in.bias", inner)
+        g(q + "mlp.fc_out.weight", H, inner)
+        g(q + "mlp.fc_out.bias", H)
+        g(q + "ln_1.weight", H)
+        g(q + "ln_1.bias", H)
+    g("transformer.ln_f.weight", H)
+    g("transformer.ln_f.bias", H)
+    g("lm_head.weight", V, H)
+    g("lm_head.bias", V)
+
+
+def gen_falcon(g, c):
+    """FalconForCausalLM as transformers configures it (model_type falcon)"""
+    H, L, V = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"]
+    nh = c["num_attention_heads"]
+    kv = c["num_kv_heads"] if c["new_decoder_architecture"] else (1 if c["multi_query"] else nh)
+    hd, ffn, bias = H // nh, c.get("ffn_hidden_size") or 4 * H, c.get("bias", False)
+    two = c["new_decoder_architecture"] and (c.get("num_ln_in_parallel_attn") or 2) == 2
+    g("transformer.word_embeddings.weight", V, H)
+    for i in range(L):
+        q = f"transformer.h.{i}."
+        lin = [("self_attention.query_key_value", (nh + 2 * kv) * hd, H), ("self_attention.dense", H, H),
+               ("mlp.dense_h_to_4h", ffn, H), ("mlp.dense_4h_to_h", H, ffn)]
+        for name, o, n in lin:
+            g(q + name + ".weight", o, n)
+            if bias:
+                g(q + name + ".bias", o)
+        for n in (("ln_attn", "ln_mlp") if two else ("input_layernorm",)):
+            g(q + n + ".weight", H)
+            g(q + n + ".bias", H)
+    g("transformer.ln_f.weight", H)
+    g("transformer.ln_f.bias", H)
+    if not c.get("tie_word_embeddings", True):
+        g("lm_head.weight", V, H)
+
+
 def gen_neox(g, c):
     H, L, V, I = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"], c["intermediate_size"]
     g("gpt_neox.embed_in.weight", V, H)
@@ -414,6 +464,24 @@ def weights_for_cs(model, p):
                      "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
                      "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
                      "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+    if model in ("gptj", "codegen"):
+        return {"": {"model_type": model, "architectures": [{"gptj": "GPTJForCausalLM", "codegen": "CodeGenForCausalLM"}[model]],
+                     "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
+                     "n_positions": m.get("max_position_embeddings", 1024), "n_inner": m["filter_size"],
+                     "rotary_dim": m["rotary_dim"], "vocab_size": m["vocab_size"],
+                     "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+    if model == "falcon":
+        nh = m["num_heads"]
+        kv = (m.get("extra_attention_params") or {}).get("num_kv_groups", nh)
+        two = m.get("use_untied_layer_norm", False)
+        new = two or kv not in (1, nh)
+        return {"": {"model_type": "falcon", "architectures": ["FalconForCausalLM"], "hidden_size": m["hidden_size"],
+                     "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": nh, "num_kv_heads": kv,
+                     "new_decoder_architecture": new, "multi_query": kv == 1,
+                     "num_ln_in_parallel_attn": 2 if two else (1 if new else None), "parallel_attn": True,
+                     "ffn_hidden_size": m["filter_size"], "bias": m.get("use_ffn_bias", False),
+                     "max_position_embeddings": m.get("max_position_embeddings", 2048), "vocab_size": m["vocab_size"],
+                     "tie_word_embeddings": m.get("share_embedding_weights", True)}}
     if model == "santacoder":
         return {"": {"model_type": "gpt2", "architectures": ["GPT2LMHeadCustomModel"], "attention_head_type": "multiquery",
                      "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
@@ -526,6 +594,10 @@ def make_hf(model, configs, out, seed, behead=None):
             gen_santacoder(g, c)
         elif mt == "gpt2":
             gen_gpt2(g, c)
+        elif mt in ("gptj", "codegen"):
+            gen_gptj(g, c)
+        elif mt in ("falcon", "RefinedWeb", "RefinedWebModel"):
+            gen_falcon(g, c)
         elif mt == "gpt_bigcode":
             gen_starcoder(g, c)
         elif mt == "gemma2":
