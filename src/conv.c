@@ -582,8 +582,10 @@ static int choose_outputs(conv *j, ck_err *e)
 	outpath_in in = {.src = j->a.src, .config = j->from == RULE_HF && !multi ? j->cfg_path : NULL, .tgt = j->tgt_fmt,
 		.to_hf = j->to == RULE_HF, .multi = j->from == RULE_HF && multi, .out = j->a.out, .out_dir = j->a.out_dir};
 	int rc = outpath_choose(&in, &op, e);
-	if (rc)
+	if (rc) { /* outpath_choose may have set some paths before it failed */
+		outpath_dispose(&op);
 		return rc;
+	}
 	j->out = op.ckpt;
 	j->out_params = op.params;
 	j->out_mkdir = op.mkdir;
