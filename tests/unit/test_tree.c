@@ -9,6 +9,14 @@
 #include "h5ck.h"
 #include "tree.h"
 
+/* tree_from_json borrows its argument: the packed literal is released here */
+static json_t *from(json_t *v)
+{
+	json_t *t = tree_from_json(v);
+	json_decref(v);
+	return t;
+}
+
 static json_t *tensor(const char *name)
 {
 	return json_pack("{s:s}", "tensor", name);
@@ -18,11 +26,11 @@ static json_t *tensor(const char *name)
  *  "model": {"a.w": T, "b": None}, "global_step": 7, "name": "x"} */
 static json_t *sample(void)
 {
-	json_t *root = tree_from_json(json_pack("{s:{}, s:{s:n}, s:i, s:s}", "optimizer", "model", "b", "global_step", 7, "name", "x"));
+	json_t *root = from(json_pack("{s:{}, s:{s:n}, s:i, s:s}", "optimizer", "model", "b", "global_step", 7, "name", "x"));
 	json_t *st = json_pack("{s:[i], s:[o], s:s}", "d", 0, "c",
-		tree_from_json(json_pack("{s:n, s:i}", "exp_avg", "step", 5)), "ty", "builtins.dict");
+		from(json_pack("{s:n, s:i}", "exp_avg", "step", 5)), "ty", "builtins.dict");
 	tree_set(json_array_get(json_object_get(st, "c"), 0), "exp_avg", tensor("optimizer.state.0.exp_avg"), -1);
-	json_t *groups = tree_from_json(json_pack("[{s:[f, f]}]", "betas", 0.9, 0.99));
+	json_t *groups = from(json_pack("[{s:[f, f]}]", "betas", 0.9, 0.99));
 	json_object_set_new(tree_get(json_array_get(json_object_get(groups, "c"), 0), "betas"), "ty", json_string("builtins.tuple"));
 	tree_set(tree_get(root, "optimizer"), "state", st, -1);
 	tree_set(tree_get(root, "optimizer"), "param_groups", groups, -1);
@@ -92,7 +100,7 @@ int main(void)
 	json_decref(v), v = NULL;
 
 	/* refusals */
-	json_t *bad = tree_from_json(json_pack("{s:{s:s}}", "model", "w", "x"));
+	json_t *bad = from(json_pack("{s:{s:s}}", "model", "w", "x"));
 	tree_set(tree_get(bad, "model"), "w", tensor("no.such"), -1);
 	T_EQ_INT(tree_write(bad, &m->base, path2, NULL, &e), CK_EINVALID, "a tensor the source lacks is refused");
 	T_HAS(e.msg, "tensor 'no.such' is not in", "... by name");
