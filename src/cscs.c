@@ -823,7 +823,9 @@ static int run_hop(run *r, const hop *h, ck_err *e)
 	snprintf(ver, sizeof ver, "%s.0", h->to + 3);
 	md = tree_get(old, "__metadata__");
 	md = md ? json_deep_copy(md) : json_pack("{s:[], s:s, s:s}", "c", "ty", "builtins.list", "ctx", "null");
-	rec = tree_from_json(json_pack("{s:s, s:s, s:O}", "version", ver, "model_name", "", "params", np));
+	json_t *plain = json_pack("{s:s, s:s, s:O}", "version", ver, "model_name", "", "params", np);
+	rec = plain ? tree_from_json(plain) : NULL; /* tree_from_json borrows: the plain record is released */
+	json_decref(plain);
 	if (!md || !rec || tree_set(root, "model", nm, -1) || json_array_append_new(json_object_get(md, "c"), rec) ||
 		tree_set(root, "__metadata__", md, -1)) {
 		nm = NULL;
