@@ -9,20 +9,7 @@
 #include "rule.h"
 #include "prog.h"
 #include "t.h"
-
-/* The compile stage then the plan, as conv.c runs them: rs compiled for reading side `from`
- * against hf/cs (parameters evaluated once), then src planned with it. */
-static int plan_rules(plan *p, const rule_set *rs, rule_side from, ck_tsrc *src, json_t *hf, json_t *cs,
-	const plan_opts *o, ck_err *e)
-{
-	prog_cfg cfg = {hf, cs, NULL};
-	prog *pg = NULL;
-	int rc = prog_compile(rs, from, &cfg, &pg, e);
-	if (!rc)
-		rc = plan_add(p, pg, src, "", "", hf, cs, o, e);
-	prog_free(pg);
-	return rc;
-}
+#include "t_plan.h"
 
 static const char rules[] =
 	"model: t\n"
