@@ -138,3 +138,35 @@ check "roberta: CS max_position_embeddings = HF 66 - pad 1 - 1" test "$(yget "$T
 check "roberta: params with name bert converted back (detected as roberta)" "$CKCONV" convert "$T/rob.mdl" -o "$T/rob_hf" -q
 check "roberta: ... so model_type roberta" test "$(jget "$T/rob_hf/config.json" model_type)" = '"roberta"'
 check "roberta: max_position_embeddings 66 back" test "$(jget "$T/rob_hf/config.json" max_position_embeddings)" = 66
+
+# CS -> HF from cstorch-written packed files (h5py, LZ4-chunked datasets, format 0.5), as a
+# training run saves them: T5, CLIP-ViT and the BERT QA head (its CS state: the sequence
+# classifier's with a two-row span head, as mkhead made the HF side)
+for c in t5 clip-vit; do
+	"$PY" "$ROOT/tools/make_cstorch_h5.py" "$G/$c/cs/model.safetensors" "$T/$c-cstorch.mdl" >/dev/null
+	check "$c: the cstorch file holds LZ4-chunked datasets" $PY -c '
+import os, sys
+os.environ.setdefault("HDF5_PLUGIN_PATH", "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins")
+import h5py
+with h5py.File(sys.argv[1], "r") as f:
+    ds = [f[k] for k in f if isinstance(f[k], h5py.Dataset) and f[k].ndim >= 1 and f[k].size > 1]
+    lz4 = lambda d: d.id.get_create_plist().get_nfilters() > 0 and d.id.get_create_plist().get_filter(0)[0] == 32004
+    assert ds and all(d.chunks and lz4(d) for d in ds), [d.name for d in ds if not (d.chunks and lz4(d))]' "$T/$c-cstorch.mdl"
+	check "$c: cstorch file -> hf (detected from the params)" "$CKCONV" convert "$T/$c-cstorch.mdl" --config "$G/$c/cs/params.yaml" -o "$T/$c-cstorch" -q
+	check "$c: every tensor equals hf_back" $CHECK st-vs-st "$T/$c-cstorch" "$G/$c/hf_back"
+done
+$PY - "$G/bert-sequence-classifier/cs/model.safetensors" "$T/qa-cs.st" "$ROOT/tools" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[3])
+import stfile
+t = stfile.read(sys.argv[1])
+for k in ("model.classifier.weight", "model.classifier.bias"):
+    dt, a = t[k]
+    t[k] = (dt, a[:2])
+stfile.write(sys.argv[2], t)
+PY
+"$PY" "$ROOT/tools/make_cstorch_h5.py" "$T/qa-cs.st" "$T/qa-cstorch.mdl" >/dev/null
+check "bert-qa: cstorch file -> hf with --model" "$CKCONV" convert "$T/qa-cstorch.mdl" --config "$T/qa.yaml" --model bert-qa -o "$T/qa-cstorch" -q
+check "bert-qa: every tensor of the QA checkpoint back bit for bit" $CHECK st-vs-st "$T/qa-cstorch" "$T/qa" --common
+check "bert-qa: qa_outputs from the two-row span head" \
+	sh -c "'$CKCONV' inspect '$T/qa-cstorch' | grep -q '^qa_outputs.weight .*\[2, 48\]'"
