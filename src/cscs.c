@@ -790,59 +790,81 @@ static int move_sparsity(run *r, json_t *root, ck_err *e)
 
 /* ---- one step ---- */
 
-static int run_hop(run *r, const hop *h, ck_err *e)
+/* The new root: every top-level entry of old but `model` and `__metadata__`, in order (none when
+ * the step says `carry: model`: the reference drops the trainer state where the model changed
+ * too much for it to apply). */
+static int carry_others(const hop *h, const json_t *old, json_t **root, ck_err *e)
 {
-	json_t *old = r->tree, *model = tree_get(old, "model"), *nm = NULL, *np = json_deep_copy(r->params), *root = NULL;
-	json_t *md, *rec = NULL;
-	int rc;
-	char ver[64];
-	note(r, "step %s -> %s (%s)\n", h->from, h->to, h->step ? r->fam_path : "generic");
-	if (json_is_string(json_object_get(h->step, "refuse")))
-		return json_decref(np), ck_errf(e, CK_EINVALID, "%s %s -> %s: %s (%s)", r->model, h->from, h->to,
-			json_string_value(json_object_get(h->step, "refuse")), r->fam_path);
-	if (!model || !json_object_get(model, "d"))
-		return json_decref(np), ck_errf(e, CK_EINVALID, "%s: the checkpoint has no 'model' dict", r->o->src);
-	if (!np)
+	const json_t *carry = json_object_get(h->step, "carry");
+	int all = !json_is_string(carry) || strcmp(json_string_value(carry), "model");
+	json_t *d = json_object_get(old, "d"), *c = json_object_get(old, "c");
+	if (!(*root = json_pack("{s:[], s:[], s:O}", "d", "c", "ty", json_object_get(old, "ty"))))
 		return ck_errf(e, CK_ENOMEM, "out of memory");
-	if ((rc = step_params(r, h, np, e)) || (rc = step_model(r, h, np, model, &nm, e)))
-		goto done;
-	if (!(root = json_pack("{s:[], s:[], s:O}", "d", "c", "ty", json_object_get(old, "ty")))) {
-		rc = ck_errf(e, CK_ENOMEM, "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < json_array_size(json_object_get(old, "d")); i++) {
+	for (size_t i = 0; all && i < json_array_size(d); i++) {
 		char b[32];
-		const char *k = tree_key_str(json_array_get(json_object_get(old, "d"), i), b);
+		const char *k = tree_key_str(json_array_get(d, i), b);
 		if (strcmp(k, "model") && strcmp(k, "__metadata__") &&
-			(json_array_append(json_object_get(root, "d"), json_array_get(json_object_get(old, "d"), i)) ||
-			json_array_append(json_object_get(root, "c"), json_array_get(json_object_get(old, "c"), i)))) {
-			rc = ck_errf(e, CK_ENOMEM, "out of memory");
-			goto done;
-		}
+			(json_array_append(json_object_get(*root, "d"), json_array_get(d, i)) ||
+			json_array_append(json_object_get(*root, "c"), json_array_get(c, i))))
+			return ck_errf(e, CK_ENOMEM, "out of memory");
 	}
+	return 0;
+}
+
+/* old's __metadata__ (or a new list) with the step's record appended: {version: "X.Y.0",
+ * model_name: "", params: np}, as the reference's update_ckpt_metadata. A new reference. */
+static json_t *metadata_after(const hop *h, const json_t *old, const json_t *np)
+{
+	char ver[64];
+	json_t *md = tree_get(old, "__metadata__"), *plain, *rec;
 	snprintf(ver, sizeof ver, "%s.0", h->to + 3);
-	md = tree_get(old, "__metadata__");
 	md = md ? json_deep_copy(md) : json_pack("{s:[], s:s, s:s}", "c", "ty", "builtins.list", "ctx", "null");
-	json_t *plain = json_pack("{s:s, s:s, s:O}", "version", ver, "model_name", "", "params", np);
+	plain = json_pack("{s:s, s:s, s:O}", "version", ver, "model_name", "", "params", np);
 	rec = plain ? tree_from_json(plain) : NULL; /* tree_from_json borrows: the plain record is released */
 	json_decref(plain);
-	if (!md || !rec || tree_set(root, "model", nm, -1) || json_array_append_new(json_object_get(md, "c"), rec) ||
-		tree_set(root, "__metadata__", md, -1)) {
-		nm = NULL;
-		rc = ck_errf(e, CK_ENOMEM, "out of memory");
-		goto done;
+	if (!md || !rec || json_array_append_new(json_object_get(md, "c"), rec)) {
+		json_decref(md);
+		return NULL;
 	}
-	nm = NULL;
+	return md;
+}
+
+/* The trainer state after the step: schedulers reset for old sources, sparsity masks moved. */
+static int step_state(run *r, const hop *h, json_t *root, ck_err *e)
+{
 	const json_t *reset = json_object_get(json_object_get(r->rel, "checkpoint"), "reset_scheduler_before");
-	if (json_is_string(reset) && rel_index(r, h->from) < rel_index(r, json_string_value(reset)) &&
-		(rc = reset_scheduler(r, root, e)))
+	int rc = 0;
+	if (json_is_string(reset) && rel_index(r, h->from) < rel_index(r, json_string_value(reset)))
+		rc = reset_scheduler(r, root, e);
+	return rc ? rc : move_sparsity(r, root, e);
+}
+
+static int run_hop(run *r, const hop *h, ck_err *e)
+{
+	json_t *old = r->tree, *model = tree_get(old, "model"), *nm = NULL, *np = NULL, *root = NULL, *md;
+	int rc;
+	note(r, "step %s -> %s (%s)\n", h->from, h->to, h->step ? r->fam_path : "generic");
+	if (json_is_string(json_object_get(h->step, "refuse")))
+		return ck_errf(e, CK_EINVALID, "%s %s -> %s: %s (%s)", r->model, h->from, h->to,
+			json_string_value(json_object_get(h->step, "refuse")), r->fam_path);
+	if (!model || !json_object_get(model, "d"))
+		return ck_errf(e, CK_EINVALID, "%s: the checkpoint has no 'model' dict", r->o->src);
+	if (!(np = json_deep_copy(r->params)))
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	if ((rc = step_params(r, h, np, e)) || (rc = step_model(r, h, np, model, &nm, e)) ||
+		(rc = carry_others(h, old, &root, e)))
 		goto done;
-	if ((rc = move_sparsity(r, root, e)))
-		goto done;
-	json_decref(r->tree);
-	r->tree = root, root = NULL;
-	json_decref(r->params);
-	r->params = np, np = NULL;
+	md = metadata_after(h, old, np);
+	rc = tree_set(root, "model", nm, -1); /* both steal their child, even when failing */
+	nm = NULL;
+	if ((tree_set(root, "__metadata__", md, -1) | rc) != 0)
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+	else if (!(rc = step_state(r, h, root, e))) {
+		json_decref(r->tree);
+		r->tree = root, root = NULL;
+		json_decref(r->params);
+		r->params = np, np = NULL;
+	}
 done:
 	json_decref(nm);
 	json_decref(np);
