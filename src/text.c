@@ -184,3 +184,15 @@ const char *text_json_nonfinite(const char *s, size_t *n)
 	}
 	return NULL;
 }
+
+const char *text_human_bytes(double b, char *buf, size_t n)
+{
+	static const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	int i = 0;
+	while (b >= 1024 && i < 5) {
+		b /= 1024;
+		i++;
+	}
+	snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+	return buf;
+}

@@ -36,4 +36,7 @@ void text_json_str(text *b, const char *s, size_t n, int ascii);
  * on from the token's end is safe: a token is never inside a string. The one such scanner. */
 const char *text_json_nonfinite(const char *s, size_t *n);
 
+
+/* b bytes for people: "256 B", "1.5 KiB", "12.0 MiB" (binary units, one decimal). Returns buf. */
+const char *text_human_bytes(double b, char *buf, size_t n);
 #endif
