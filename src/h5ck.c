@@ -16,6 +16,7 @@
 #include "h5lz4.h"
 #include "h5raw.h"
 #include "io.h"
+#include "pool.h"
 #include "sandbox.h"
 #include "strmap.h"
 #include "text.h"
@@ -1016,8 +1017,11 @@ typedef struct h5src {
 	char *prov;
 	size_t cap;
 	uint64_t fsize;  /* the file's size: no storage may lie past it */
-	unsigned char *zbuf, *cbuf; /* one stored chunk, one decoded chunk (reused) */
-	size_t zcap, ccap;
+	int fd;          /* the sec2 driver's fd for direct chunk reads (pread), -1: through HDF5 */
+	pool *pool;      /* chunk decoding threads, started at the first chunked read */
+	struct scratch { unsigned char *z, *c; size_t zcap, ccap; } sc[POOL_MAX]; /* per thread: one
+	                 * stored chunk, one decoded chunk (reused) */
+	struct cjob *job; /* one batch of chunks */
 	h5raw *root;     /* the root group's attributes read in one pass (NULL: HDF5 reads them by name) */
 	strmap links;    /* the root group's links by name -> index in link (read in one pass) */
 	struct rlink { haddr_t addr; H5L_type_t type; } *link;
@@ -1039,8 +1043,10 @@ static void src_free(ck_tsrc *base)
 	ck_tinfo_array_free(s->base.t, s->base.n);
 	free(s->base.path);
 	free(s->prov);
-	free(s->zbuf);
-	free(s->cbuf);
+	pool_free(s->pool);
+	for (int w = 0; w < POOL_MAX; w++)
+		free(s->sc[w].z), free(s->sc[w].c);
+	free(s->job);
 	h5raw_free(s->root);
 	strmap_dispose(&s->links);
 	free(s->link);
@@ -1453,51 +1459,137 @@ static void dsr_done(dsr *r)
 	close_id(&r->mt, H5Tclose);
 }
 
-static int grow(unsigned char **b, size_t *cap, size_t n, ck_err *e)
+/* Room for n bytes in *b: 0, or -1 when out of memory (nothing freed). */
+static int grow(unsigned char **b, size_t *cap, size_t n)
 {
 	if (n <= *cap)
 		return 0;
 	unsigned char *p = realloc(*b, n ? n : 1);
 	if (!p)
-		return ck_errf(e, CK_ENOMEM, "out of memory (%zu bytes for one chunk)", n);
+		return -1;
 	*b = p;
 	*cap = n;
 	return 0;
 }
 
-/* The chunk at `off` decoded into dst (r->cbytes bytes). */
-static int chunk_get(h5src *s, dsr *r, const hsize_t *off, void *dst, ck_err *e)
+/* One chunk of a block being read: found and checked by HDF5 on the main thread, then fetched,
+ * decoded and put in place on any thread (chunk_run); errors are kept per chunk and reported
+ * by the main thread in chunk order. */
+typedef struct cjob {
+	hsize_t off[CK_MAX_RANK]; /* the chunk's origin in the dataset */
+	haddr_t addr;
+	hsize_t size;             /* stored bytes */
+	int decode, whole;        /* whole: a run of whole rows of the block, decoded in place */
+	int err, no;              /* CK_EIO (errno no; -1: the file ended), CK_ECORRUPT (why), CK_ENOMEM */
+	const char *why;
+} cjob;
+
+#define CJOB_BATCH 1024 /* chunks located before a batch is decoded: bounds the job list */
+#define POOL_CHUNK_MAX ((uint64_t)4 << 20) /* larger chunks decode on one thread: scratch per thread */
+
+/* The block being read, shared by the threads decoding its chunks. */
+typedef struct cblock {
+	h5src *s;
+	const dsr *r;
+	const hsize_t *start, *count;
+	unsigned char *buf;
+	uint64_t row;             /* bytes of one row of the block (dimension 0) */
+} cblock;
+
+/* Chunk job j's origin and storage, checked: addr, size, whether it needs decoding. */
+static int chunk_locate(h5src *s, const dsr *r, cjob *j, ck_err *e)
 {
-	const char *f = s->base.path, *why;
-	char at[128], w[256];
+	const char *f = s->base.path;
+	char at[128];
 	unsigned mask = 0;
-	uint32_t filt = 0;
-	haddr_t addr = HADDR_UNDEF;
-	hsize_t size = 0;
-	int rc;
-	coord_str(off, r->rank, at, sizeof at);
-	if (H5Dget_chunk_info_by_coord(r->ds, off, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF) {
+	coord_str(j->off, r->rank, at, sizeof at);
+	j->addr = HADDR_UNDEF;
+	j->size = 0;
+	j->err = 0;
+	if (H5Dget_chunk_info_by_coord(r->ds, j->off, &mask, &j->addr, &j->size) < 0 || j->addr == HADDR_UNDEF) {
 		H5Eclear2(H5E_DEFAULT);
 		return ck_errf(e, CK_EINVALID, "%s: dataset '%s': chunk at [%s] was never written (fill value only)", f,
 			r->name, at);
 	}
-	int decode = r->lz4 && !(mask & 1);
-	if (addr + size < addr || addr + size > s->fsize)
+	j->decode = r->lz4 && !(mask & 1);
+	if (j->addr + j->size < j->addr || j->addr + j->size > s->fsize)
 		return ck_errf(e, CK_EINVALID, "%s: dataset '%s': chunk at [%s] lies past the end of the file", f, r->name, at);
-	if (decode ? size > h5lz4_bound(r->cbytes) : size != r->cbytes)
+	if (j->decode ? j->size > h5lz4_bound(r->cbytes) : j->size != r->cbytes)
 		return ck_errf(e, CK_EINVALID, "%s: dataset '%s': chunk at [%s] stores %llu bytes, too many for its "
-			"%llu-byte size", f, r->name, at, (unsigned long long)size, (unsigned long long)r->cbytes);
-	if (!decode) { /* stored as is: straight into place */
-		if (H5Dread_chunk(r->ds, H5P_DEFAULT, off, &filt, dst) < 0)
-			return ck_errf(e, CK_EIO, "%s: dataset '%s': chunk at [%s]: read failed: %s", f, r->name, at, h5_why(w));
-		return 0;
+			"%llu-byte size", f, r->name, at, (unsigned long long)j->size, (unsigned long long)r->cbytes);
+	return 0;
+}
+
+/* The stored bytes of job j into p: straight from the file when its fd is known (any thread),
+ * else through HDF5 (main thread only: the block then runs on it alone). */
+static void chunk_fetch(h5src *s, const dsr *r, cjob *j, void *p)
+{
+	uint32_t filt = 0;
+	if (s->fd >= 0) {
+		if ((j->no = io_read_at(s->fd, p, (size_t)j->size, (uint64_t)j->addr)))
+			j->err = CK_EIO;
+	} else if (H5Dread_chunk(r->ds, H5P_DEFAULT, j->off, &filt, p) < 0) {
+		j->err = CK_EIO;
+		j->no = EIO;
 	}
-	if ((rc = grow(&s->zbuf, &s->zcap, (size_t)size, e)))
-		return rc;
-	if (H5Dread_chunk(r->ds, H5P_DEFAULT, off, &filt, s->zbuf) < 0)
-		return ck_errf(e, CK_EIO, "%s: dataset '%s': chunk at [%s]: read failed: %s", f, r->name, at, h5_why(w));
-	if (h5lz4_decode(s->zbuf, (size_t)size, dst, (size_t)r->cbytes, &why) < 0)
-		return ck_errf(e, CK_ECORRUPT, "%s: dataset '%s': chunk at [%s]: %s", f, r->name, at, why);
+}
+
+static void chunk_copy(const dsr *r, const unsigned char *c, const hsize_t *off, const hsize_t *start,
+	const hsize_t *count, unsigned char *out);
+
+/* pool_fn: chunk job i of the batch fetched, decoded, and put in its place in the block. */
+static void chunk_run(void *ctx, size_t i, unsigned w)
+{
+	cblock *b = ctx;
+	const dsr *r = b->r;
+	cjob *j = &b->s->job[i];
+	struct scratch *sc = &b->s->sc[w];
+	unsigned char *dst;
+	if (j->whole)
+		dst = b->buf + (j->off[0] - b->start[0]) * b->row;
+	else if (grow(&sc->c, &sc->ccap, (size_t)r->cbytes) < 0) {
+		j->err = CK_ENOMEM;
+		return;
+	} else
+		dst = sc->c;
+	if (!j->decode) {
+		chunk_fetch(b->s, r, j, dst);
+	} else if (grow(&sc->z, &sc->zcap, (size_t)j->size) < 0) {
+		j->err = CK_ENOMEM;
+	} else {
+		chunk_fetch(b->s, r, j, sc->z);
+		if (!j->err && h5lz4_decode(sc->z, (size_t)j->size, dst, (size_t)r->cbytes, &j->why) < 0)
+			j->err = CK_ECORRUPT;
+	}
+	if (!j->err && !j->whole)
+		chunk_copy(r, dst, j->off, b->start, b->count, b->buf);
+}
+
+/* Decode the batch's n located chunks (on the pool when the file's fd is known and chunks are
+ * small), then report the first failure in chunk order. */
+static int chunk_batch(cblock *b, size_t n, ck_err *e)
+{
+	h5src *s = b->s;
+	char at[128];
+	if (!n)
+		return 0;
+	int par = s->fd >= 0 && b->r->cbytes <= POOL_CHUNK_MAX && n > 1;
+	if (par && !s->pool)
+		s->pool = pool_new(pool_default_size());
+	pool_run(par ? s->pool : NULL, n, chunk_run, b);
+	for (size_t i = 0; i < n; i++) {
+		cjob *j = &s->job[i];
+		if (!j->err)
+			continue;
+		coord_str(j->off, b->r->rank, at, sizeof at);
+		if (j->err == CK_ENOMEM)
+			return ck_errf(e, CK_ENOMEM, "out of memory (%llu bytes for one chunk)", (unsigned long long)
+				(j->decode ? j->size : b->r->cbytes));
+		if (j->err == CK_ECORRUPT)
+			return ck_errf(e, CK_ECORRUPT, "%s: dataset '%s': chunk at [%s]: %s", s->base.path, b->r->name, at, j->why);
+		return ck_errf(e, CK_EIO, "%s: dataset '%s': chunk at [%s]: read failed: %s", s->base.path, b->r->name, at,
+			j->no < 0 ? "the file ends first" : strerror(j->no));
+	}
 	return 0;
 }
 
@@ -1546,7 +1638,7 @@ static void swap_elems(unsigned char *b, uint64_t n, size_t esize)
 static int dsr_read_block(h5src *s, dsr *r, const hsize_t *start, const hsize_t *count, void *buf, ck_err *e)
 {
 	char w[256];
-	hsize_t c0[CK_MAX_RANK], c1[CK_MAX_RANK], ci[CK_MAX_RANK], off[CK_MAX_RANK];
+	hsize_t c0[CK_MAX_RANK], c1[CK_MAX_RANK], ci[CK_MAX_RANK];
 	uint64_t n = 1, row = r->esize;
 	int rc = 0, R = r->rank;
 	for (int d = 0; d < R; d++) {
@@ -1567,24 +1659,32 @@ static int dsr_read_block(h5src *s, dsr *r, const hsize_t *start, const hsize_t 
 		close_id(&fs, H5Sclose);
 		return rc;
 	}
+	if (!s->job && !(s->job = malloc(CJOB_BATCH * sizeof *s->job)))
+		return ck_errf(e, CK_ENOMEM, "out of memory (chunk list)");
+	cblock b = {s, r, start, count, buf, row};
+	size_t nj = 0;
 	for (int d = 0; d < R; d++) {
 		c0[d] = start[d] / r->cdim[d];
 		c1[d] = (start[d] + count[d] - 1) / r->cdim[d];
 		ci[d] = c0[d];
 	}
 	while (!rc) {
-		int whole = 1; /* the chunk is a run of whole rows of the block: decode in place */
+		cjob *j = &s->job[nj];
+		j->whole = 1; /* the chunk is a run of whole rows of the block: decoded in place */
 		for (int d = 0; d < R; d++) {
-			off[d] = ci[d] * r->cdim[d];
-			if (d ? off[d] != start[d] || r->cdim[d] != count[d]
-			      : off[d] < start[d] || off[d] + r->cdim[d] > start[d] + count[d])
-				whole = 0;
+			j->off[d] = ci[d] * r->cdim[d];
+			if (d ? j->off[d] != start[d] || r->cdim[d] != count[d]
+			      : j->off[d] < start[d] || j->off[d] + r->cdim[d] > start[d] + count[d])
+				j->whole = 0;
 		}
-		if (whole) {
-			rc = chunk_get(s, r, off, (unsigned char *)buf + (off[0] - start[0]) * row, e);
-		} else if (!(rc = grow(&s->cbuf, &s->ccap, (size_t)r->cbytes, e)) &&
-			!(rc = chunk_get(s, r, off, s->cbuf, e))) {
-			chunk_copy(r, s->cbuf, off, start, count, buf);
+		ck_err le = {0};
+		if ((rc = chunk_locate(s, r, j, &le))) { /* the chunks before it fail first */
+			int brc = chunk_batch(&b, nj, e);
+			return brc ? brc : ck_errf(e, rc, "%s", le.msg);
+		}
+		if (++nj == CJOB_BATCH) {
+			rc = chunk_batch(&b, nj, e);
+			nj = 0;
 		}
 		int d = R - 1;
 		for (; d >= 0; d--) {
@@ -1595,6 +1695,8 @@ static int dsr_read_block(h5src *s, dsr *r, const hsize_t *start, const hsize_t 
 		if (d < 0)
 			break;
 	}
+	if (!rc)
+		rc = chunk_batch(&b, nj, e);
 	if (!rc && r->swap)
 		swap_elems(buf, n, r->esize);
 	return rc;
@@ -2463,6 +2565,21 @@ const char *h5ck_provenance(const ck_tsrc *s)
 	return s && s->ops == &src_ops ? ((const h5src *)s)->prov : NULL;
 }
 
+/* The sec2 driver's fd, for reading chunks with pread from any thread, when chunk addresses
+ * are file offsets: no user block (HDF5 1.10 reports chunk addresses without it); else -1 and
+ * chunks are read through HDF5 on the main thread. */
+static int direct_fd(hid_t fid, hid_t fapl)
+{
+	hsize_t ub = 1;
+	void *h = NULL;
+	hid_t fcpl = H5Fget_create_plist(fid);
+	int ok = fcpl >= 0 && H5Pget_userblock(fcpl, &ub) >= 0 && ub == 0 && H5Pget_driver(fapl) == H5FD_SEC2 &&
+		H5Fget_vfd_handle(fid, H5P_DEFAULT, &h) >= 0 && h;
+	close_id(&fcpl, H5Pclose);
+	H5Eclear2(H5E_DEFAULT);
+	return ok ? *(int *)h : -1;
+}
+
 /* The whole open, in this process (the sandboxed child runs it first: h5ck_open). */
 static int open_here(const char *path, ck_tsrc **out, ck_err *e)
 {
@@ -2486,6 +2603,7 @@ static int open_here(const char *path, ck_tsrc **out, ck_err *e)
 	s->base.ops = &src_ops;
 	s->fid = -1;
 	s->dapl = -1;
+	s->fd = -1;
 	if (!(s->base.path = ck_strdup(e, path))) {
 		rc = CK_ENOMEM;
 		goto done;
@@ -2502,6 +2620,7 @@ static int open_here(const char *path, ck_tsrc **out, ck_err *e)
 		goto done;
 	}
 	s->fsize = fsize;
+	s->fd = direct_fd(s->fid, fapl);
 	if ((rc = root_load(s, e)) || (rc = root_links(s, e)) || (rc = root_num(s, "__version__", &found, &ver, &ok, e)))
 		goto done;
 	if (!found) {
