@@ -274,6 +274,55 @@ static int tensor_attrs(hid_t ds, const ck_tinfo *t)
 
 /* ---- the sink ---- */
 
+/* ---- chunks: the geometry both directions share ---- */
+
+/* Room for n bytes in *b: 0, or -1 when out of memory (nothing freed). */
+static int grow(unsigned char **b, size_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return 0;
+	unsigned char *p = realloc(*b, n ? n : 1);
+	if (!p)
+		return -1;
+	*b = p;
+	*cap = n;
+	return 0;
+}
+
+
+/* Copy the part of chunk `c` (origin off, dims cdim, C order) inside block [start, start+count)
+ * of `blk` (C order, dims count): chunk -> block, or block -> chunk when into_chunk. */
+static void chunk_copy(int R, size_t esize, const hsize_t *cdim, unsigned char *c, const hsize_t *off,
+	const hsize_t *start, const hsize_t *count, unsigned char *blk, int into_chunk)
+{
+	hsize_t lo[CK_MAX_RANK], hi[CK_MAX_RANK], i[CK_MAX_RANK];
+	for (int d = 0; d < R; d++) {
+		lo[d] = off[d] > start[d] ? off[d] : start[d];
+		hi[d] = off[d] + cdim[d] < start[d] + count[d] ? off[d] + cdim[d] : start[d] + count[d];
+		i[d] = lo[d];
+	}
+	size_t run = (size_t)(hi[R - 1] - lo[R - 1]) * esize;
+	for (;;) {
+		uint64_t ci = 0, bi = 0; /* element index in the chunk and in the block */
+		for (int d = 0; d < R; d++) {
+			ci = ci * cdim[d] + (i[d] - off[d]);
+			bi = bi * count[d] + (i[d] - start[d]);
+		}
+		if (into_chunk)
+			memcpy(c + ci * esize, blk + bi * esize, run);
+		else
+			memcpy(blk + bi * esize, c + ci * esize, run);
+		int d = R - 2;
+		for (; d >= 0; d--) {
+			if (++i[d] < hi[d])
+				break;
+			i[d] = lo[d];
+		}
+		if (d < 0)
+			return;
+	}
+}
+
 typedef struct h5sink {
 	ck_tsink base;
 	char *path, *tmp;
@@ -290,6 +339,9 @@ typedef struct h5sink {
 	char **leaf_key, **leaf_meta;
 	int fd;           /* the sec2 driver's fd, for the flusher */
 	io_flusher *fl;
+	pool *pool;       /* LZ4 chunk encoding threads (--compress lz4), started at the first chunked write */
+	unsigned char *zb, *gb; /* encoded chunks of one batch; per thread, one edge chunk gathered */
+	size_t zcap, gcap;
 } h5sink;
 
 static void sink_free(h5sink *k)
@@ -297,6 +349,9 @@ static void sink_free(h5sink *k)
 	if (!k)
 		return;
 	(void)io_flusher_stop(k->fl, NULL); /* before the file closes */
+	pool_free(k->pool);
+	free(k->zb);
+	free(k->gb);
 	close_id(&k->fid, H5Fclose);
 	if (k->tmp)
 		unlink(k->tmp);
@@ -330,6 +385,113 @@ static void start_writeback(h5sink *k, hid_t ds)
 		io_start_writeback(*(int *)h, (uint64_t)off, (uint64_t)H5Dget_storage_size(ds));
 }
 
+/* ---- writing LZ4 chunks (--compress lz4) ----
+ * HDF5's filter pipeline would encode one chunk after another on this thread. Instead the
+ * chunks of a tensor are encoded a batch at a time on the pool (h5lz4_encode, the framing the
+ * reader and h5py's plugin decode) and handed to HDF5 already encoded (H5Dwrite_chunk), so
+ * HDF5 calls stay on this thread. */
+
+#define WBATCH 16 /* chunks per batch: at most 16 MiB + 16 x 16 bytes of encoded chunks */
+
+typedef struct wbatch {
+	h5sink *k;
+	const unsigned char *buf;  /* the tensor, C order */
+	int rank;
+	size_t esize;
+	const hsize_t *dim, *cdim;
+	uint64_t cbytes, first;    /* one chunk's bytes; the batch's first chunk (C order of chunks) */
+	hsize_t off[WBATCH][CK_MAX_RANK];
+	size_t zn[WBATCH];         /* encoded sizes, 0: failed */
+} wbatch;
+
+/* Chunk origin `off` of the first chunk of the batch + i, chunks counted in C order. */
+static void wchunk_origin(const wbatch *w, uint64_t c, hsize_t *off)
+{
+	for (int d = w->rank - 1; d >= 0; d--) {
+		hsize_t n = (w->dim[d] + w->cdim[d] - 1) / w->cdim[d];
+		off[d] = (c % n) * w->cdim[d];
+		c /= n;
+	}
+}
+
+/* The chunk at off as one run of the tensor's bytes, or NULL when it is not one (an edge chunk,
+ * or leading chunk dimensions over 1 followed by partial ones): then it is gathered. */
+static const unsigned char *wchunk_run(const wbatch *w, const hsize_t *off)
+{
+	uint64_t at = 0;
+	int j = 0;
+	while (j < w->rank - 1 && w->cdim[j] == 1)
+		j++;
+	for (int d = 0; d < w->rank; d++) {
+		if (off[d] + w->cdim[d] > w->dim[d] || (d > j && w->cdim[d] != w->dim[d]))
+			return NULL;
+		at = at * w->dim[d] + off[d];
+	}
+	return w->buf + at * w->esize;
+}
+
+/* pool_fn: chunk i of the batch encoded into its slot of k->zb. */
+static void wchunk_encode(void *ctx, size_t i, unsigned worker)
+{
+	wbatch *w = ctx;
+	const unsigned char *src = wchunk_run(w, w->off[i]);
+	unsigned char *z = w->k->zb + i * H5LZ4_ENCODED_MAX(w->cbytes);
+	if (!src) { /* padded with zeros, as HDF5 pads an edge chunk */
+		static const hsize_t zero[CK_MAX_RANK];
+		unsigned char *g = w->k->gb + (size_t)worker * w->cbytes;
+		memset(g, 0, (size_t)w->cbytes);
+		chunk_copy(w->rank, w->esize, w->cdim, g, w->off[i], zero, w->dim, (unsigned char *)w->buf, 1);
+		src = g;
+	}
+	w->zn[i] = h5lz4_encode(src, (size_t)w->cbytes, z);
+}
+
+/* A chunked dataset's bytes from buf, chunk by chunk, encoded on the pool. */
+static int write_chunks(h5sink *k, size_t i, hid_t ds, const hsize_t *cdim, const void *buf, ck_err *e)
+{
+	char why[256];
+	const ck_tinfo *t = &k->t[i];
+	hsize_t dim[CK_MAX_RANK];
+	uint64_t nchunks = 1;
+	wbatch *w = ck_calloc(e, 1, sizeof *w);
+	if (!w)
+		return CK_ENOMEM;
+	*w = (wbatch){.k = k, .buf = buf, .rank = t->shape.rank, .esize = ck_dtype_size(t->dtype), .dim = dim, .cdim = cdim,
+		.cbytes = ck_dtype_size(t->dtype)};
+	for (int d = 0; d < w->rank; d++) {
+		dim[d] = (hsize_t)t->shape.dim[d];
+		w->cbytes *= cdim[d];
+		nchunks *= (dim[d] + cdim[d] - 1) / cdim[d];
+	}
+	if (!k->pool)
+		k->pool = pool_new(pool_default_size());
+	size_t zslot = H5LZ4_ENCODED_MAX(w->cbytes);
+	int rc = 0;
+	if (grow(&k->zb, &k->zcap, WBATCH * zslot) < 0 || grow(&k->gb, &k->gcap, pool_size(k->pool) * (size_t)w->cbytes) < 0)
+		rc = ck_errf(e, CK_ENOMEM, "%s: dataset '%s': out of memory for its LZ4 chunks", k->path, t->name);
+	for (w->first = 0; !rc && w->first < nchunks; w->first += WBATCH) {
+		size_t n = nchunks - w->first < WBATCH ? (size_t)(nchunks - w->first) : WBATCH;
+		for (size_t c = 0; c < n; c++)
+			wchunk_origin(w, w->first + c, w->off[c]);
+		pool_run(k->pool, n, wchunk_encode, w);
+		for (size_t c = 0; c < n && !rc; c++)
+			if (!w->zn[c] || H5Dwrite_chunk(ds, H5P_DEFAULT, 0, w->off[c], w->zn[c], k->zb + c * zslot) < 0)
+				rc = ck_errf(e, CK_EIO, "%s: dataset '%s': writing an LZ4 chunk failed: %s", k->path, t->name,
+					h5_why(why));
+	}
+	free(w);
+	return rc;
+}
+
+/* The dataset's chunk dims into cdim: 1 when chunked, 0 when not, -1 on failure. */
+static int ds_chunked(hid_t ds, int rank, hsize_t *cdim)
+{
+	hid_t p = H5Dget_create_plist(ds);
+	int r = p < 0 ? -1 : H5Pget_layout(p) != H5D_CHUNKED ? 0 : H5Pget_chunk(p, rank, cdim) == rank ? 1 : -1;
+	close_id(&p, H5Pclose);
+	return r;
+}
+
 /* Tensor i's bytes into its dataset, with their checksum: `sum` when have_sum, else computed. */
 static int write_tensor(h5sink *k, size_t i, const void *buf, int have_sum, unsigned long long sum, ck_err *e)
 {
@@ -346,11 +508,17 @@ static int write_tensor(h5sink *k, size_t i, const void *buf, int have_sum, unsi
 		/* ckconv's own integrity record: xxHash64 of the tensor's bytes (extra attributes are
 		 * ignored by cstorch); `ckconv verify` and every read check it */
 		unsigned long long h = have_sum ? sum : XXH64(buf, (size_t)k->t[i].nbytes, 0);
+		hsize_t cdim[CK_MAX_RANK];
+		int chunked = -1;
 		if ((ds = H5Dopen2(k->fid, k->t[i].name, H5P_DEFAULT)) < 0 || (ty = dtype_h5(k->t[i].dtype)) < 0 ||
-			H5Dwrite(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ||
-			attr_put(ds, H5CK_CHECKSUM_ATTR, H5T_STD_U64LE, -1, NULL, &h) < 0)
+			(chunked = ds_chunked(ds, k->t[i].shape.rank, cdim)) < 0 ||
+			(!chunked && H5Dwrite(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0))
 			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, k->t[i].name, h5_why(why));
-		else
+		else if (chunked)
+			rc = write_chunks(k, i, ds, cdim, buf, e);
+		if (!rc && attr_put(ds, H5CK_CHECKSUM_ATTR, H5T_STD_U64LE, -1, NULL, &h) < 0)
+			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, k->t[i].name, h5_why(why));
+		if (!rc)
 			start_writeback(k, ds);
 	}
 	close_id(&ty, H5Tclose);
@@ -1459,19 +1627,6 @@ static void dsr_done(dsr *r)
 	close_id(&r->mt, H5Tclose);
 }
 
-/* Room for n bytes in *b: 0, or -1 when out of memory (nothing freed). */
-static int grow(unsigned char **b, size_t *cap, size_t n)
-{
-	if (n <= *cap)
-		return 0;
-	unsigned char *p = realloc(*b, n ? n : 1);
-	if (!p)
-		return -1;
-	*b = p;
-	*cap = n;
-	return 0;
-}
-
 /* One chunk of a block being read: found and checked by HDF5 on the main thread, then fetched,
  * decoded and put in place on any thread (chunk_run); errors are kept per chunk and reported
  * by the main thread in chunk order. */
@@ -1534,9 +1689,6 @@ static void chunk_fetch(h5src *s, const dsr *r, cjob *j, void *p)
 	}
 }
 
-static void chunk_copy(const dsr *r, const unsigned char *c, const hsize_t *off, const hsize_t *start,
-	const hsize_t *count, unsigned char *out);
-
 /* pool_fn: chunk job i of the batch fetched, decoded, and put in its place in the block. */
 static void chunk_run(void *ctx, size_t i, unsigned w)
 {
@@ -1562,7 +1714,7 @@ static void chunk_run(void *ctx, size_t i, unsigned w)
 			j->err = CK_ECORRUPT;
 	}
 	if (!j->err && !j->whole)
-		chunk_copy(r, dst, j->off, b->start, b->count, b->buf);
+		chunk_copy(r->rank, r->esize, r->cdim, dst, j->off, b->start, b->count, b->buf, 0);
 }
 
 /* Decode the batch's n located chunks (on the pool when the file's fd is known and chunks are
@@ -1591,37 +1743,6 @@ static int chunk_batch(cblock *b, size_t n, ck_err *e)
 			j->no < 0 ? "the file ends first" : strerror(j->no));
 	}
 	return 0;
-}
-
-/* Copy the part of chunk `c` (origin off, dims r->cdim) inside block [start, start+count) to
- * its place in the block buffer `out` (C order, dims count). */
-static void chunk_copy(const dsr *r, const unsigned char *c, const hsize_t *off, const hsize_t *start,
-	const hsize_t *count, unsigned char *out)
-{
-	hsize_t lo[CK_MAX_RANK], hi[CK_MAX_RANK], i[CK_MAX_RANK];
-	int R = r->rank;
-	for (int d = 0; d < R; d++) {
-		lo[d] = off[d] > start[d] ? off[d] : start[d];
-		hi[d] = off[d] + r->cdim[d] < start[d] + count[d] ? off[d] + r->cdim[d] : start[d] + count[d];
-		i[d] = lo[d];
-	}
-	size_t run = (size_t)(hi[R - 1] - lo[R - 1]) * r->esize;
-	for (;;) {
-		uint64_t ci = 0, bi = 0; /* element index in the chunk and in the block */
-		for (int d = 0; d < R; d++) {
-			ci = ci * r->cdim[d] + (i[d] - off[d]);
-			bi = bi * count[d] + (i[d] - start[d]);
-		}
-		memcpy(out + bi * r->esize, c + ci * r->esize, run);
-		int d = R - 2;
-		for (; d >= 0; d--) {
-			if (++i[d] < hi[d])
-				break;
-			i[d] = lo[d];
-		}
-		if (d < 0)
-			return;
-	}
 }
 
 static void swap_elems(unsigned char *b, uint64_t n, size_t esize)
