@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <hdf5.h>
 #include <jansson.h>
 #include "bounds.h"
@@ -2823,14 +2824,22 @@ static int touch_tensor(h5src *s, size_t i, ck_err *e)
 	return 0;
 }
 
+/* The probe's file, and where its error goes: memory shared with the parent, so a file the
+ * child refused is reported from the child's words, never parsed by libhdf5 in the parent
+ * (the child may have failed only because its address-space limit stopped a lying size that
+ * would crash an unlimited process). */
+typedef struct probe_io {
+	const char *path;
+	ck_err *err;
+} probe_io;
+
 static int probe(void *arg)
 {
-	const char *path = arg;
+	probe_io *io = arg;
 	ck_tsrc *src = NULL;
-	ck_err e = {0};
-	int rc = open_here(path, &src, &e);
+	int rc = open_here(io->path, &src, io->err);
 	for (size_t i = 0; !rc && i < src->n; i++)
-		rc = touch_tensor((h5src *)src, i, &e);
+		rc = touch_tensor((h5src *)src, i, io->err);
 	if (src)
 		src_free(src);
 	return rc;
@@ -2859,13 +2868,20 @@ int h5ck_open(const char *path, ck_tsrc **out, ck_err *e)
 		(unsigned)(10 + (mib > 4 * 3590 ? 3590 : mib / 4)), box.wall_s, ((uint64_t)2 << 30) + 2 * (uint64_t)sb.st_size};
 	if (!l.wall_s)
 		l.wall_s = 4 * l.cpu_s + 30; /* a shared machine gives a process a fraction of a core */
-	if (sandbox_run(probe, (void *)path, &l, &res, why, sizeof why) < 0)
-		return ck_errf(e, CK_ECORRUPT, "%s: reading its HDF5 metadata in a sandbox, libhdf5 %s; the file is damaged "
+	probe_io io = {path, mmap(NULL, sizeof *io.err, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)};
+	if (io.err == MAP_FAILED)
+		return ck_errf(e, CK_ENOMEM, "%s: no memory to share with the sandbox: %s", path, strerror(errno));
+	memset(io.err, 0, sizeof *io.err);
+	if (sandbox_run(probe, &io, &l, &res, why, sizeof why) < 0)
+		rc = ck_errf(e, CK_ECORRUPT, "%s: reading its HDF5 metadata in a sandbox, libhdf5 %s; the file is damaged "
 			"or hostile (docs/security.md)", path, why);
-	if (res == CK_ENOMEM)
-		return ck_errf(e, CK_ELIMIT, "%s: its HDF5 metadata needs more than %llu MiB of memory", path,
+	else if (res == CK_ENOMEM)
+		rc = ck_errf(e, CK_ELIMIT, "%s: its HDF5 metadata needs more than %llu MiB of memory", path,
 			(unsigned long long)(l.mem_extra >> 20));
-	return open_here(path, out, e);
+	else if (res)
+		rc = ck_errf(e, res, "%s", io.err->msg[0] ? io.err->msg : "the sandboxed open failed without a message");
+	munmap(io.err, sizeof *io.err);
+	return rc ? rc : open_here(path, out, e);
 }
 
 size_t h5ck_checksummed(const ck_tsrc *base)
