@@ -11,7 +11,8 @@ Per case it writes tests/real/cases/NAME/:
                                   position tables, image/patch size), so tiny random weights fit
   case.json                       model family and direction
 and tests/real/SOURCES.tsv: case, repository, commit, path (and the key for preset tables).
-usage: real_import.py [MIRROR_ROOT]
+Rows of SOURCES.tsv for cases this script does not list (added by hand) are kept, as are their cases.
+usage: real_import.py [--mirror MIRROR_ROOT] [CASE...]   (no CASE: every case listed below)
 """
 import ast
 import copy
@@ -23,7 +24,9 @@ import sys
 import yaml
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "real")
-MIRROR = sys.argv[1] if len(sys.argv) > 1 else "/work/.mirror"
+ARGS = sys.argv[1:]
+MIRROR = ARGS[ARGS.index("--mirror") + 1] if "--mirror" in ARGS else "/work/.mirror"
+ONLY = {a for i, a in enumerate(ARGS) if not a.startswith("--") and (i == 0 or ARGS[i - 1] != "--mirror")}
 
 MLC = ("mlc-ai/mlc-llm", "79d603f085f50500e9509fa01785ffa7ecfaaa93", "python/mlc_llm/model/model_preset.py")
 MZ = "Cerebras/modelzoo"
@@ -56,7 +59,14 @@ HF = [
     ("hf-mistral-7b-headless", "mistral-headless", "mistral_7b"),
     ("hf-mistral-7b-v0.3-headless", "mistral-headless", "mistral_7b_v03"),
     ("hf-mixtral-8x7b-v0.1-headless", "mixtral-headless", "Mixtral-8x7B-v0.1"),
-    ("hf-redpajama-3b-v1", "gpt-neox", "redpajama_3b_v1"),
+    ("hf-redpajama-3b-v1", "gpt-neox", "redpajama_3b_v1"), ("hf-gpt-j-6b", "gptj", "gpt_j"),
+]
+# (case, model family, repository, commit, path): an HF config.json published in a repository
+HF_FILES = [
+    ("hf-codegen-350m-mono", "codegen", "salesforce/CodeGen", "bfdb8602ee6fce2a507e35c53ee6bbb2c887f3e2",
+     "checkpoints/codegen-350M-mono/config.json"),
+    ("hf-codegen-2b-multi", "codegen", "salesforce/CodeGen", "ff4c12ca4c94ea033d9cac8722b55bb49fccde9f",
+     "checkpoints/codegen-2B-multi/config.json"),
 ]
 # (case, model family, commit, path)
 CS = [
@@ -140,6 +150,17 @@ CS = [
     ("cs-r231-bloom-7b", "bloom", MZ_231, NLP + "bloom/configs/params_bloom_7b.yaml"),
 ]
 
+# multi-component HF cases: (case, model family, {component dir: (repository, commit, path)}); the
+# published config.json of each component, as a model's own repository ships it
+HF_COMPONENTS = [
+    # LLaVA-1.5 with a whole CLIPModel config (openai/clip-vit-large-patch14, the Hub repository's
+    # config.json as mirrored on GitHub) as its image model: issue 15
+    ("hf-llava-v1.5-7b-clipmodel", "llava", {
+        "image_model": ("ourml/clip-vit-large-patch14", "32bd64288804d66eefd0ccbe215aa642df71cc41", "config.json"),
+        "text_model": ("ymtuan/NTU-2025-Fall-DLCV", "7b4f4a2eef447eb537704f15166826558cc1aa64", "llava-v1.5-7b/config.json"),
+    }),
+]
+
 HEAD = 8      # head dim after shrinking (even: RoPE pairs)
 HEADS = 4
 
@@ -160,7 +181,9 @@ def kv_shrink(heads, kv):
 
 def shrink_hf(c):
     c = copy.deepcopy(c)
-    if "n_embd" in c:  # GPT-2
+    if "n_embd" in c:  # GPT-2, GPT-J, CodeGen
+        if c.get("rotary_dim") is not None:  # the rotated share of a head kept (even: RoPE pairs)
+            c["rotary_dim"] = max(2, c["rotary_dim"] * HEAD // (c["n_embd"] // c["n_head"]) // 2 * 2)
         c.update(n_embd=HEADS * HEAD, n_head=HEADS, n_layer=2, vocab_size=64, n_positions=32)
         if "n_ctx" in c:
             c["n_ctx"] = 32
@@ -178,6 +201,53 @@ def shrink_hf(c):
     if c.get("model_type") == "bert":
         c["max_position_embeddings"] = 32
     return c
+
+
+def shrink_clip(c):
+    """a whole CLIPModel config: both towers' sizes (and the old *_config_dict copies), the projection;
+    images of 32x32 in 8x8 patches"""
+    c = copy.deepcopy(c)
+    tower = dict(hidden_size=HEADS * HEAD, num_attention_heads=HEADS, num_hidden_layers=2, intermediate_size=48)
+    for k in ("text_config", "vision_config", "text_config_dict", "vision_config_dict"):
+        sub = c.get(k)
+        if not isinstance(sub, dict):
+            continue
+        sub.update({n: v for n, v in tower.items() if n in sub})
+        if "vocab_size" in sub:
+            sub.update(vocab_size=64, max_position_embeddings=16)
+        if "patch_size" in sub:
+            sub["patch_size"] = 8
+        if "image_size" in sub:
+            sub["image_size"] = 32
+        if "projection_dim" in sub:
+            sub["projection_dim"] = HEADS * HEAD
+    c["projection_dim"] = HEADS * HEAD
+    return c
+
+
+def shrink_component(c):
+    if c.get("model_type") == "clip":
+        return shrink_clip(c)
+    c = shrink_hf(c)
+    if "mm_hidden_size" in c:  # LLaVA's projector reads the (shrunk) vision tower
+        c["mm_hidden_size"] = HEADS * HEAD
+    return c
+
+
+def import_hf_components(rows):
+    for name, model, comps in HF_COMPONENTS:
+        out = os.path.join(ROOT, "cases", name)
+        for comp, (repo, commit, path) in comps.items():
+            os.makedirs(os.path.join(out, comp), exist_ok=True)
+            full, text = git_show(repo, commit, path)
+            write(os.path.join(out, comp, "upstream.json"), text.decode())
+            cfg = shrink_component(json.loads(text))
+            write(os.path.join(out, comp, "config.json"), json.dumps(cfg, indent=2) + "\n")
+            rows.append(f"{name}/{comp}\t{repo}\t{full}\t{path}\t")
+        meta = {"model": model, "from": "hf", "components": list(comps),
+                # a whole CLIPModel as the image model: its text tower and projections are dropped
+                "dropped": ["text_model.", "text_projection.", "visual_projection.", "logit_scale"]}
+        write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
 
 
 def shrink_cs_model(m, family=None):
@@ -239,22 +309,49 @@ def write(path, text):
         f.write(text)
 
 
+def hf_case(name, model, up, row):
+    """One HF case: the published config as upstream.json, shrunk as config.json."""
+    out = os.path.join(ROOT, "cases", name)
+    os.makedirs(out, exist_ok=True)
+    write(os.path.join(out, "upstream.json"), up if isinstance(up, str) else json.dumps(up, indent=2) + "\n")
+    cfg = json.loads(up) if isinstance(up, str) else up
+    write(os.path.join(out, "config.json"), json.dumps(shrink_hf(cfg), indent=2) + "\n")
+    meta = {"model": model, "from": "hf"}
+    if model == "codegen":  # CodeGen trains as the CS gptj model: its params say gptj, the user names codegen
+        meta["pass_model"] = True
+    write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
+    return row
+
+
+def old_rows():
+    """SOURCES.tsv as it is: case -> row (the header left out)."""
+    path = os.path.join(ROOT, "SOURCES.tsv")
+    if not os.path.exists(path):
+        return {}
+    lines = open(path).read().splitlines()[1:]
+    return {l.split("\t", 1)[0]: l for l in lines if l}
+
+
 def main():
-    _, src = git_show(*MLC[:1], MLC[1], MLC[2]) if False else (None, None)
-    d = os.path.join(MIRROR, MLC[0].replace("/", "+"), "repo")
-    src = subprocess.run(["git", "-C", d, "show", f"{MLC[1]}:{MLC[2]}"], capture_output=True, text=True,
-                         check=True).stdout
-    presets = next(ast.literal_eval(n.value) for n in ast.parse(src).body if isinstance(n, ast.AnnAssign))
-    rows = ["case\trepository\tcommit\tpath\tkey"]
+    want = lambda name: not ONLY or name in ONLY  # noqa: E731
+    rows = old_rows()  # kept unless rebuilt here: hand-added rows survive
+    presets = None
     for name, model, key in HF:
-        out = os.path.join(ROOT, "cases", name)
-        os.makedirs(out, exist_ok=True)
-        up = presets[key]
-        write(os.path.join(out, "upstream.json"), json.dumps(up, indent=2) + "\n")
-        write(os.path.join(out, "config.json"), json.dumps(shrink_hf(up), indent=2) + "\n")
-        write(os.path.join(out, "case.json"), json.dumps({"model": model, "from": "hf"}) + "\n")
-        rows.append(f"{name}\t{MLC[0]}\t{MLC[1]}\t{MLC[2]}\tMODEL_PRESETS[{key!r}]")
+        if not want(name):
+            continue
+        if presets is None:
+            d = os.path.join(MIRROR, MLC[0].replace("/", "+"), "repo")
+            src = subprocess.run(["git", "-C", d, "show", f"{MLC[1]}:{MLC[2]}"], capture_output=True, text=True,
+                                 check=True).stdout
+            presets = next(ast.literal_eval(n.value) for n in ast.parse(src).body if isinstance(n, ast.AnnAssign))
+        rows[name] = hf_case(name, model, presets[key], f"{name}\t{MLC[0]}\t{MLC[1]}\t{MLC[2]}\tMODEL_PRESETS[{key!r}]")
+    for name, model, repo, commit, path in HF_FILES:
+        if want(name):
+            full, text = git_show(repo, commit, path)
+            rows[name] = hf_case(name, model, text.decode(), f"{name}\t{repo}\t{full}\t{path}\t")
     for name, model, commit, path in CS:
+        if not want(name):
+            continue
         out = os.path.join(ROOT, "cases", name)
         os.makedirs(out, exist_ok=True)
         full, text = git_show(MZ, commit, path)
@@ -273,8 +370,12 @@ def main():
         if "mup" in name:  # CS -> HF folds the muP multipliers into the weights: values change
             meta["values"] = False
         write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
-        rows.append(f"{name}\t{MZ}\t{full}\t{path}\t")
-    write(os.path.join(ROOT, "SOURCES.tsv"), "\n".join(rows) + "\n")
+        rows[name] = f"{name}\t{MZ}\t{full}\t{path}\t"
+    if any(want(name) for name, _, _ in HF_COMPONENTS):
+        comp_rows = []
+        import_hf_components(comp_rows)
+        rows.update((r.split("\t", 1)[0], r) for r in comp_rows)
+    write(os.path.join(ROOT, "SOURCES.tsv"), "\n".join(["case\trepository\tcommit\tpath\tkey", *rows.values()]) + "\n")
 
 
 if __name__ == "__main__":
