@@ -3,6 +3,7 @@
 #include <string.h>
 #include "cli.h"
 #include "guard.h"
+#include "par.h"
 #include "version.h"
 
 static const char usage[] =
@@ -56,7 +57,7 @@ static int exit_status(int code)
 	}
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	static const struct { const char *name; int (*fn)(int, char **, ck_err *); } cmds[] = {
 		{"convert", cli_convert}, {"convert-config", cli_convert_config}, {"list", cli_list}, {"list-converters", cli_list}, {"inspect", cli_inspect}, {"diff", cli_diff},
@@ -86,10 +87,16 @@ int main(int argc, char **argv)
 		int rc = cmds[i].fn(argc - 1, argv + 1, &e);
 		if (rc < 0 || e.code) {
 			print_error(e.msg[0] ? e.msg : "failed");
-			return exit_status(e.code);
+			return par_fail(exit_status(e.code)); /* under MPI: every rank stops */
 		}
 		return rc;
 	}
 	fprintf(stderr, "ckconv: error: unknown command '%s'\n%s", argv[1], usage);
 	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	par_begin(&argc, &argv);
+	return par_end(run(argc, argv));
 }
