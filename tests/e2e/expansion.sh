@@ -3,6 +3,7 @@
 # inputs that expanded to hundreds of MiB, at full size, each refused with one line, fast and
 # within a stated peak RSS (/usr/bin/time). Small versions live in tests/bad/2NN-*.
 . "$(dirname "$0")/lib.inc"
+rss_measured
 [ -x /usr/bin/time ] || { notok "/usr/bin/time is installed (Debian package time)"; exit 1; }
 BAD="$ROOT/tests/bad"
 # under make valgrind CKCONV is the valgrind wrapper: measure the binary itself (bad_corpus.sh

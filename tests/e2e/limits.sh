@@ -2,6 +2,7 @@
 # Metadata limits (src/bounds.h, docs/security.md): inputs too large to keep in tests/bad/, made
 # here, each refused with one short line, quickly and within a stated peak RSS (/usr/bin/time).
 . "$(dirname "$0")/lib.inc"
+rss_measured
 [ -x /usr/bin/time ] || { notok "/usr/bin/time is installed (Debian package time)"; exit 1; }
 BAD="$ROOT/tests/bad"
 # bounded NAME TEXT MAX_KB MAX_BYTES CMD...: CMD fails with one line containing TEXT, at most

@@ -4,6 +4,7 @@
 # tensor (8 experts x 8 MiB = 64 MiB), where assembling it in memory would need twice that.
 # Peak RSS from /usr/bin/time. Slices still pass through the checksums.
 . "$(dirname "$0")/lib.inc"
+rss_measured
 [ -x /usr/bin/time ] || { notok "/usr/bin/time is installed (Debian package time)"; exit 1; }
 $PY - "$T/moe" <<'PY'
 import json, os, struct, sys
