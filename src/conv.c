@@ -1345,6 +1345,9 @@ int conv_open(const conv_opts *o, conv **out, ck_err *e)
 	if ((rc = pick_direction(j, e)))
 		return rc;
 	j->w = &ways[j->from];
+	if (j->a.lz4 && par_size() > 1) /* before any work: h5ck.c refuses it too */
+		return ck_errf(e, CK_EINVALID, "--compress lz4 is serial only: parallel HDF5 writes compressed datasets only "
+			"collectively; run bin/ckconv, or ckconv-mpi on one rank");
 	if ((rc = j->w->read_config(j, e)) || (rc = load_rules(j, e)) || (rc = setup_comps(j, e)))
 		return rc;
 	if ((rc = choose_outputs(j, e)))

@@ -847,8 +847,8 @@ int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t 
 		(o->provenance_json && !text_utf8_valid(o->provenance_json)))
 		return ck_errf(e, CK_EINVALID, "%s: top key, version or provenance is not UTF-8", path);
 	if (o->compress_lz4 && o->mine)
-		return ck_errf(e, CK_EINVALID, "%s: --compress lz4 is serial only: parallel HDF5 writes filtered datasets "
-			"only collectively (run bin/ckconv, or one rank)", path);
+		return ck_errf(e, CK_EINVALID, "%s: LZ4 in a file shared by several processes: parallel HDF5 writes "
+			"filtered datasets only collectively", path);
 	if (o->compress_lz4 && !lz4_avail())
 		return ck_errf(e, CK_ENOTFOUND, "%s: LZ4 filter %d could not be registered with HDF5", path, LZ4_ID);
 	if (!(k = ck_calloc(e, 1, sizeof *k)))

@@ -46,6 +46,10 @@ for m in llama mixtral llava; do
 	rm -rf "$T/ref-cs" "$T/ref-hf"
 done
 
+rm -rf "$T/o" && mkdir -p "$T/o"
+mpi 2 convert "$G/llama/hf" -o "$T/o/x.mdl" --compress lz4 -q; rc=$?
+check "--compress lz4 on 2 ranks is refused plainly (exit $rc), before any output" sh -c "[ $rc -eq 1 ] && grep -q 'compress lz4 is serial only' '$T/err' && [ -z \"\$(ls -A '$T/o')\" ]"
+
 # Failures: nothing at the output path, no temporaries beside it, a non-zero exit.
 ${CC:-cc} -shared -fPIC -O1 -o "$T/shim.so" "$ROOT/tests/fault/shim.c" -ldl || { notok "build the fault shim"; exit 1; }
 left() { ls -A "$T/o" 2>/dev/null; }
