@@ -19,6 +19,8 @@
 #include "shard.h"
 #include "st.h"
 #include "tb.h"
+#include "text.h"
+#include "valio.h"
 
 static char *exe_dir(void)
 {
@@ -381,4 +383,54 @@ int cli_open_checkpoint(const char *path, ck_tsrc **out, ck_err *e)
 			return rc ? 0 : e->code ? e->code : CK_EINVALID;
 	}
 	return cli_open_source(path, out, e);
+}
+
+json_t *cli_json_str(const char *s)
+{
+	text t = {0};
+	json_t *v;
+	char *lit;
+	if (text_utf8_valid(s))
+		return json_string(s);
+	text_json_str(&t, s, strlen(s), 0); /* a valid JSON literal, U+FFFD for the bad bytes */
+	lit = text_take(&t);
+	v = lit ? json_loads(lit, JSON_DECODE_ANY, NULL) : NULL;
+	free(lit);
+	return v;
+}
+
+json_t *cli_json_tensor(const ck_tinfo *t)
+{
+	json_t *shape = json_array();
+	for (int d = 0; shape && d < t->shape.rank; d++)
+		json_array_append_new(shape, json_integer(t->shape.dim[d]));
+	return json_pack("{s:o, s:s, s:o, s:I}", "name", cli_json_str(t->name), "dtype", ck_dtype_short_name(t->dtype),
+		"shape", shape, "bytes", (json_int_t)t->nbytes);
+}
+
+int cli_json_print(json_t *v, ck_err *e)
+{
+	char *s = v ? valio_json_text(v, -1, 0) : NULL;
+	json_decref(v);
+	if (!s)
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	puts(s);
+	free(s);
+	return 0;
+}
+
+static int cmp_by_name(const void *a, const void *b, void *ctx)
+{
+	const ck_tsrc *s = ctx;
+	return strverscmp(s->t[*(const size_t *)a].name, s->t[*(const size_t *)b].name);
+}
+
+size_t *cli_sorted_tensors(const ck_tsrc *s, ck_err *e)
+{
+	size_t *ix = ck_calloc(e, s->n ? s->n : 1, sizeof *ix);
+	for (size_t i = 0; ix && i < s->n; i++)
+		ix[i] = i;
+	if (ix)
+		qsort_r(ix, s->n, sizeof *ix, cmp_by_name, (void *)s);
+	return ix;
 }

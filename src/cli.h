@@ -4,6 +4,7 @@
 #define CK_CLI_H
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdint.h>
 #include "err.h"
 #include "tensor.h"
@@ -50,5 +51,16 @@ void cli_remove_tree(const char *path);
 #define CLI_OPT_ERROR (-2)
 int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts, const struct option *longopts,
 	const char **arg, ck_err *e);
+
+/* Machine-readable output (--json, --format json): text a file supplied (tensor names, keys)
+ * as a JSON string, invalid UTF-8 as U+FFFD (text.h's escaper); NULL when out of memory. */
+json_t *cli_json_str(const char *s);
+/* {"name", "dtype", "shape": [...], "bytes"} */
+json_t *cli_json_tensor(const ck_tinfo *t);
+/* Print v on stdout as one line of JSON and release it (NULL: out of memory, e set). */
+int cli_json_print(json_t *v, ck_err *e);
+/* The source's tensor indices in name order, digit runs compared as numbers (layers.2 before
+ * layers.10); malloc'd, NULL with e set. */
+size_t *cli_sorted_tensors(const ck_tsrc *s, ck_err *e);
 
 #endif

@@ -100,19 +100,35 @@ static void print_back(const ex *x, const char *target, const char *orig)
 	free(name);
 }
 
+/* The same rule met through two includes (with and without a prefix) is one rule to the
+ * reader: listed once. */
+static int same_place(const prog *p, const match_near *a, const match_near *b)
+{
+	const prog_rule *x = &p->r[a->rule], *y = &p->r[b->rule];
+	const rule_pos *pa = &x->key->pos, *pb = &y->key->pos;
+	return pa->line == pb->line && pa->col == pb->col && !strcmp(pa->file, pb->file) &&
+		!strcmp(x->tpl[PROG_SRC][a->slot].text, y->tpl[PROG_SRC][b->slot].text);
+}
+
 static void print_near(const ex *x, const char *key)
 {
-	match_near near[3];
-	size_t n;
-	match_closest(x->fwd->m, key, near, 3, &n);
+	match_near near[12];
+	size_t n, shown = 0;
+	match_closest(x->fwd->m, key, near, sizeof near / sizeof *near, &n);
 	printf("%s: no rule matches this %s key%s%s%s. Closest rules:\n", key, rule_side_label(x->fwd->from),
 		x->comp ? " (component " : "", x->comp ? x->comp : "", x->comp ? ")" : "");
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && shown < 3; i++) {
+		int dup = 0;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = same_place(x->fwd, &near[i], &near[j]);
+		if (dup)
+			continue;
 		const prog_rule *r = &x->fwd->r[near[i].rule];
 		const rule_key *k = r->key;
 		printf("  %s:%d:%d  %s\n      matches '%.*s' then stops at column %zu ('%s')\n", k->pos.file, k->pos.line,
 			k->pos.col, r->tpl[PROG_SRC][near[i].slot].text, (int)near[i].matched, key, near[i].matched + 1,
 			key + near[i].matched);
+		shown++;
 	}
 }
 

@@ -30,14 +30,59 @@ static void join(char *buf, size_t n, char **v, size_t cnt)
 		snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i ? ", " : "", v[i]);
 }
 
+static json_t *str_array(char **v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* --json: one model as an object. */
+static json_t *model_json(const rule_file *f)
+{
+	json_t *comps = json_array();
+	for (size_t c = 0; comps && c < f->n_comp; c++)
+		json_array_append_new(comps, json_pack("{s:s, s:s, s:s}", "dir", f->comp[c].dir, "rules", f->comp[c].rules,
+			"config", f->comp[c].config));
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "model", f->model, "rules", f->path, "aliases",
+		str_array(f->alias, f->n_alias), "architectures", str_array(f->arch, f->n_arch), "formats",
+		str_array(f->fmt, f->n_fmt), "cs_names", str_array(f->cs_name, f->n_cs_name), "components", comps, "note",
+		f->note ? json_string(f->note) : json_null());
+}
+
+static void print_model(const rule_file *f, int notes)
+{
+	char al[256], ar[256], fm[512], cn[256];
+	join(al, sizeof al, f->alias, f->n_alias);
+	join(ar, sizeof ar, f->arch, f->n_arch);
+	join(fm, sizeof fm, f->fmt, f->n_fmt);
+	join(cn, sizeof cn, f->cs_name, f->n_cs_name);
+	printf("\n%s%s%s%s\n", f->model, al[0] ? " (aliases: " : "", al, al[0] ? ")" : "");
+	printf("  formats:       hf <-> %s (each usable in both directions)\n", fm);
+	if (ar[0])
+		printf("  architectures: %s\n", ar);
+	if (cn[0])
+		printf("  CS names:      %s (params model.name)\n", cn);
+	for (size_t c = 0; c < f->n_comp; c++)
+		printf("  component %zu:   DIR/%s/ (config.json + weights) <-> CS keys by rules '%s', config under model.%s\n",
+			c + 1, f->comp[c].dir, f->comp[c].rules, f->comp[c].config);
+	if (f->n_comp)
+		printf("  layout:        convert DIR (holding %s%s) -> one OUT.mdl + OUT.yaml; back: OUT/<component>/\n",
+			f->comp[0].dir, f->n_comp > 1 ? "/, ..." : "/");
+	if (notes && f->note)
+		printf("  note:          %s\n", f->note);
+}
+
+
 int cli_list(int argc, char **argv, ck_err *e)
 {
 	const char *rules = NULL, *only = NULL;
 	int notes = 1;
 	static const struct option opts[] = {{"rules", required_argument, NULL, 'r'}, {"hide-notes", no_argument, NULL, 'n'},
-		{"actions", no_argument, NULL, 'a'}, {"releases", no_argument, NULL, 'R'}, {"help", no_argument, NULL, 'h'},
+		{"actions", no_argument, NULL, 'a'}, {"releases", no_argument, NULL, 'R'}, {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	int releases = 0;
+	int releases = 0, json = 0;
 	const char *v;
 	int c;
 	for (optind = 0; (c = cli_getopt(argc, argv, "list", "h", opts, &v, e)) != -1;) {
@@ -47,12 +92,14 @@ int cli_list(int argc, char **argv, ck_err *e)
 		case 'n': notes = 0; break;
 		case 'a': print_actions(); return 0;
 		case 'R': releases = 1; break;
+		case 'j': json = 1; break;
 		case 'h':
-			puts("usage: ckconv list [MODEL|all] [--rules DIR] [--hide-notes] [--actions] [--releases]\n\nLists each model (or "
+			puts("usage: ckconv list [MODEL|all] [--json] [--rules DIR] [--hide-notes] [--actions] [--releases]\n\nLists each model (or "
 			     "MODEL, a name or alias) with its aliases, HF architectures, formats (both\ndirections) and notes; "
 			     "--actions lists the actions, generators and scalings rule files\nmay name; --releases every CS <-> CS "
 			     "release pair of each model and its steps (or why it is refused). list-converters is "
-			     "another name for list.");
+			     "another name for list.\n--json: one JSON object (rules, models [{model, rules, aliases, architectures, "
+			     "formats,\ncs_names, components [{dir, rules, config}], note}]).");
 			return 0;
 		default:
 			if (only)
@@ -60,6 +107,8 @@ int cli_list(int argc, char **argv, ck_err *e)
 			only = strcmp(v, "all") ? v : NULL;
 		}
 	}
+	if (releases && json)
+		return ck_errf(e, CK_EUSAGE, "list: --json lists the models; --releases prints text only");
 	if (releases)
 		return cscs_list(rules, only, stdout, e);
 	char *dir = cli_rules_dir(rules), **paths;
@@ -87,37 +136,26 @@ int cli_list(int argc, char **argv, ck_err *e)
 			return ck_errf(e, CK_ENOTFOUND, "%s", tmp.msg);
 		}
 	}
-	printf("rules: %s\n", dir);
+	json_t *models = json ? json_array() : NULL;
+	if (!json)
+		printf("rules: %s\n", dir);
 	for (size_t i = 0; i < n; i++) {
 		if (!paths[i])
 			continue;
 		rule_file *f = NULL;
 		ck_err tmp = {0};
-		char al[256], ar[256], fm[512], cn[256];
 		if (rule_file_load(paths[i], &f, &tmp) == 0) {
-			join(al, sizeof al, f->alias, f->n_alias);
-			join(ar, sizeof ar, f->arch, f->n_arch);
-			join(fm, sizeof fm, f->fmt, f->n_fmt);
-			join(cn, sizeof cn, f->cs_name, f->n_cs_name);
-			printf("\n%s%s%s%s\n", f->model, al[0] ? " (aliases: " : "", al, al[0] ? ")" : "");
-			printf("  formats:       hf <-> %s (each usable in both directions)\n", fm);
-			if (ar[0])
-				printf("  architectures: %s\n", ar);
-			if (cn[0])
-				printf("  CS names:      %s (params model.name)\n", cn);
-			for (size_t c = 0; c < f->n_comp; c++)
-				printf("  component %zu:   DIR/%s/ (config.json + weights) <-> CS keys by rules '%s', config under model.%s\n",
-					c + 1, f->comp[c].dir, f->comp[c].rules, f->comp[c].config);
-			if (f->n_comp)
-				printf("  layout:        convert DIR (holding %s%s) -> one OUT.mdl + OUT.yaml; back: OUT/<component>/\n",
-					f->comp[0].dir, f->n_comp > 1 ? "/, ..." : "/");
-			if (notes && f->note)
-				printf("  note:          %s\n", f->note);
+			if (json)
+				json_array_append_new(models, model_json(f));
+			else
+				print_model(f, notes);
 		}
 		rule_file_free(f);
 		free(paths[i]);
 	}
+	if (json)
+		rc = cli_json_print(json_pack("{s:s, s:o}", "rules", dir, "models", models), e);
 	free(paths);
 	free(dir);
-	return 0;
+	return rc;
 }

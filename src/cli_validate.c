@@ -21,8 +21,9 @@
 #include "valio.h"
 
 static const char usage[] =
-	"usage: ckconv validate [--strict] [--keys FILE [--from hf|cs]] [--rules DIR] [FILE|DIR ...]\n"
-	"       ckconv validate --config FILE [--model M] [--rules DIR]\n"
+	"usage: ckconv validate [--strict] [--format text|json|github] [--keys FILE [--from hf|cs]] [--rules DIR]\n"
+	"                       [FILE|DIR ...]\n"
+	"       ckconv validate --config FILE [--model M] [--rules DIR] [--format text|json|github]\n"
 	"\n"
 	"Checks rule files (default: every file of the installed rules): YAML and structure,\n"
 	"includes and components (exist, no cycles), placeholder regexes (compile, no capture\n"
@@ -33,11 +34,18 @@ static const char usage[] =
 	"back to themselves. --config FILE checks a real HF config.json or CS params file (flat or\n"
 	"trainer layout) against its model's rules (detected, or --model): keys no rule accounts for\n"
 	"(an error for CS keys, a warning for HF ones) and whatever the conversion would refuse.\n"
-	"Exit status 0 unless an error is found (with --strict: or a warning).\n";
+	"--format text|json|github: findings as file:line:col: lines (text, the default), as one JSON\n"
+	"object (files, errors, warnings, findings [{file, line, col, severity, message}]), or as\n"
+	"GitHub Actions annotations (::error file=F,line=L,col=C::message).\n"
+	"Exit status 0 unless an error is found (with --strict: or a warning); 2 for a wrong command line.\n";
+
+typedef enum { FMT_TEXT, FMT_JSON, FMT_GITHUB } out_format;
 
 
 typedef struct lint {
 	strmap seen;     /* findings already printed */
+	out_format fmt;
+	json_t *findings; /* FMT_JSON: gathered, printed at the end */
 	int errors, warnings;
 	const char *keys_path, *from;
 	char **keys;
@@ -47,6 +55,42 @@ typedef struct lint {
 
 static void say(lint *L, const char *file, int line, int col, int warn, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
+/* GitHub's workflow-command escaping: % CR LF always, and in a property ':' and ','. */
+static void gh_escape(char *out, size_t n, const char *s, int property)
+{
+	size_t k = 0;
+	for (; *s && k + 4 < n; s++) {
+		const char *rep = *s == '%' ? "%25" : *s == '\r' ? "%0D" : *s == '\n' ? "%0A" : property && *s == ':' ? "%3A"
+			: property && *s == ',' ? "%2C" : NULL;
+		if (rep) {
+			memcpy(out + k, rep, 3);
+			k += 3;
+		} else {
+			out[k++] = *s;
+		}
+	}
+	out[k] = '\0';
+}
+
+static void emit(lint *L, const char *file, int line, int col, int warn, const char *msg, const char *full)
+{
+	char f[1200], m[6200];
+	switch (L->fmt) {
+	case FMT_TEXT:
+		puts(full);
+		break;
+	case FMT_GITHUB:
+		gh_escape(f, sizeof f, file, 1);
+		gh_escape(m, sizeof m, msg, 0);
+		printf("::%s file=%s,line=%d,col=%d::%s\n", warn ? "warning" : "error", f, line, col, m);
+		break;
+	case FMT_JSON:
+		json_array_append_new(L->findings, json_pack("{s:o, s:i, s:i, s:s, s:o}", "file", cli_json_str(file), "line", line,
+			"col", col, "severity", warn ? "warning" : "error", "message", cli_json_str(msg)));
+		break;
+	}
+}
+
 static void say(lint *L, const char *file, int line, int col, int warn, const char *fmt, ...)
 {
 	char msg[2048], full[2600];
@@ -59,7 +103,7 @@ static void say(lint *L, const char *file, int line, int col, int warn, const ch
 	if (strmap_get(&L->seen, full, &dummy))
 		return;
 	strmap_put(&L->seen, full, 1);
-	puts(full);
+	emit(L, file, line, col, warn, msg, full);
 	if (warn)
 		L->warnings++;
 	else
@@ -686,7 +730,7 @@ int cli_validate(int argc, char **argv, ck_err *e)
 	static const struct option opts[] = {{"rules", required_argument, NULL, 'r'}, {"keys", required_argument, NULL, 'k'},
 		{"from", required_argument, NULL, 'f'}, {"strict", no_argument, NULL, 's'},
 		{"config", required_argument, NULL, 'c'}, {"model", required_argument, NULL, 'm'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+		{"format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	int n_paths = 0, c;
 	paths = calloc((size_t)argc + 1, sizeof *paths);
 	if (!paths) {
@@ -695,7 +739,7 @@ int cli_validate(int argc, char **argv, ck_err *e)
 	}
 	for (optind = 0; (c = cli_getopt(argc, argv, "validate", "h", opts, &v, e)) != -1;) {
 		switch (c) {
-		case CLI_OPT_ERROR: rc = CK_EINVALID; goto done;
+		case CLI_OPT_ERROR: rc = CK_EUSAGE; goto done;
 		case 'h': fputs(usage, stdout); goto done;
 		case 'r': rules = v; break;
 		case 'k': L.keys_path = v; break;
@@ -703,16 +747,28 @@ int cli_validate(int argc, char **argv, ck_err *e)
 		case 's': strict = 1; break;
 		case 'c': config = v; break;
 		case 'm': model = v; break;
+		case 'F':
+			if (!strcmp(v, "text") || !strcmp(v, "json") || !strcmp(v, "github")) {
+				L.fmt = !strcmp(v, "json") ? FMT_JSON : !strcmp(v, "github") ? FMT_GITHUB : FMT_TEXT;
+				break;
+			}
+			rc = ck_errf(e, CK_EUSAGE, "validate: --format takes text, json or github, not '%s'", v);
+			goto done;
 		default: paths[n_paths++] = v; /* an operand: a rule file or directory */
 		}
+	}
+	if (L.fmt == FMT_JSON && !(L.findings = json_array())) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
 	}
 	if (config) {
 		check_config(&L, config, rules, model);
 		if (L.errors || (strict && L.warnings))
 			rc = ck_errf(e, CK_EINVALID, "validate: %s: %d error(s), %d warning(s)", config, L.errors, L.warnings);
-		else
+		else if (L.fmt == FMT_TEXT)
 			printf("%s: every key accounted for%s\n", config, L.warnings ? " (with warnings)" : "");
-		goto done;
+		count = 1;
+		goto report;
 	}
 	if (L.keys_path && (rc = load_keys(&L, e)))
 		goto done;
@@ -723,7 +779,7 @@ int cli_validate(int argc, char **argv, ck_err *e)
 		} else {
 			int before = L.errors;
 			check_file(&L, paths[i]);
-			if (L.errors == before) /* a file named on its own: its functions too */
+			if (L.errors == before && L.fmt == FMT_TEXT) /* a file named on its own: its functions too */
 				print_functions(paths[i]);
 			count++;
 		}
@@ -736,9 +792,14 @@ int cli_validate(int argc, char **argv, ck_err *e)
 	if (L.errors || (strict && L.warnings))
 		rc = ck_errf(e, CK_EINVALID, "validate: %d error(s), %d warning(s) in %zu rule file(s)", L.errors, L.warnings,
 			count);
-	else
+	else if (L.fmt == FMT_TEXT)
 		printf("%zu rule file(s) OK%s\n", count, L.warnings ? " (with warnings)" : "");
+report:
+	if (L.fmt == FMT_JSON && cli_json_print(json_pack("{s:I, s:i, s:i, s:O}", "files", (json_int_t)count, "errors",
+			L.errors, "warnings", L.warnings, "findings", L.findings), e))
+		rc = CK_ENOMEM;
 done:
+	json_decref(L.findings);
 	free(paths);
 	for (size_t i = 0; i < L.n_keys; i++)
 		free(L.keys[i]);

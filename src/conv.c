@@ -89,6 +89,7 @@ struct conv {
 	text notes;          /* "ckconv: note: ..." lines, shown once the conversion is planned */
 	json_t *hf_single;   /* HF -> CS, single component: its config.json */
 	const char *against; /* conv_compare: the reference checkpoint */
+	FILE *report;        /* conv_compare: where each difference is listed */
 };
 
 static void conv_dispose(conv *j)
@@ -884,6 +885,7 @@ typedef struct cmp_sink {
 	strmap names;
 	size_t same, differ;
 	const char *label;
+	FILE *report;
 } cmp_sink;
 
 static int cmp_write(ck_tsink *b, size_t i, const void *buf, ck_err *e)
@@ -893,12 +895,12 @@ static int cmp_write(ck_tsink *b, size_t i, const void *buf, ck_err *e)
 	size_t r;
 	char s1[96], s2[96];
 	if (!strmap_get(&k->names, t->name, &r)) { /* e.g. a buffer the rules rebuild on the way back */
-		printf("%s%s: created on the way back; %s has no such tensor\n", k->label, t->name, k->ref->path);
+		fprintf(k->report, "%s%s: created on the way back; %s has no such tensor\n", k->label, t->name, k->ref->path);
 		return 0;
 	}
 	const ck_tinfo *x = &k->ref->t[r];
 	if (x->dtype != t->dtype || !ck_shape_eq(&x->shape, &t->shape)) {
-		printf("%s%s: converted back as %s %s, the reference has %s %s\n", k->label, t->name, ck_dtype_short_name(t->dtype),
+		fprintf(k->report, "%s%s: converted back as %s %s, the reference has %s %s\n", k->label, t->name, ck_dtype_short_name(t->dtype),
 			ck_shape_str(&t->shape, s1, sizeof s1), ck_dtype_short_name(x->dtype), ck_shape_str(&x->shape, s2, sizeof s2));
 		k->differ++;
 		return 0;
@@ -910,7 +912,7 @@ static int cmp_write(ck_tsink *b, size_t i, const void *buf, ck_err *e)
 		k->same += same;
 		k->differ += !same;
 		if (!same)
-			printf("%s%s: bytes differ from the reference\n", k->label, t->name);
+			fprintf(k->report, "%s%s: bytes differ from the reference\n", k->label, t->name);
 	}
 	free(mine);
 	return rc;
@@ -935,7 +937,7 @@ static int compare_hf(conv *j, ck_err *e)
 	int rc = 0;
 	for (size_t i = 0; i < j->n && !rc; i++) {
 		comp *c = &j->c[i];
-		cmp_sink k = {{&cmp_ops, 0}, c->p.out, NULL, {0}, 0, 0, ""};
+		cmp_sink k = {{&cmp_ops, 0}, c->p.out, NULL, {0}, 0, 0, "", j->report};
 		char *dir = NULL, label[256] = "";
 		if (asprintf(&dir, "%s%s%s", j->against, c->rc ? "/" : "", c->rc ? c->rc->dir : "") < 0)
 			return ck_errf(e, CK_ENOMEM, "out of memory");
@@ -952,7 +954,7 @@ static int compare_hf(conv *j, ck_err *e)
 				for (size_t o = 0; o < c->p.n_out && !made; o++)
 					made = !strcmp(c->p.out[o].name, k.ref->t[r].name);
 				if (!made)
-					printf("%s%s: only in the reference (not carried by the packed checkpoint)\n", label, k.ref->t[r].name);
+					fprintf(j->report, "%s%s: only in the reference (not carried by the packed checkpoint)\n", label, k.ref->t[r].name);
 			}
 		}
 		same += k.same;
@@ -966,7 +968,7 @@ static int compare_hf(conv *j, ck_err *e)
 	if (differ || !same)
 		return ck_errf(e, CK_ECORRUPT, "%zu of %zu tensors do not convert back to the reference", differ ? differ : same + differ,
 			same + differ);
-	printf("lossless: all %zu tensors convert back to %s bit for bit\n", same, j->against);
+	fprintf(j->report, "lossless: all %zu tensors convert back to %s bit for bit\n", same, j->against);
 	return 0;
 }
 
@@ -1431,10 +1433,27 @@ int conv_write(conv *j, ck_err *e)
 	return rc;
 }
 
-int conv_compare(conv *j, const char *against, ck_err *e)
+int conv_compare(conv *j, const char *against, FILE *report, ck_err *e)
 {
 	j->against = against;
+	j->report = report;
 	return j->w->compare(j, e);
+}
+
+const char *conv_model(const conv *j)
+{
+	return j->rs->files[0]->model;
+}
+
+int conv_mup_state(const conv *j)
+{
+	int state = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		const rule_mup *m = j->c[i].mup ? j->c[i].mup : j->c[i].keep_mup;
+		if (m && (!state || !m->n_tensors))
+			state = m->n_tensors ? 1 : 2;
+	}
+	return state;
 }
 
 void conv_free(conv *j)

@@ -45,8 +45,15 @@ void conv_print_summary(const conv *c, FILE *f);
 /* Write the outputs: one transaction (lock, temporaries, commit or nothing). */
 int conv_write(conv *c, ck_err *e);
 /* CS -> HF only: convert back in memory and compare each tensor with the HF checkpoint at
- * `against` (per component directory), printing every difference; CK_ECORRUPT if any. */
-int conv_compare(conv *c, const char *against, ck_err *e);
+ * `against` (per component directory), listing every difference (and the final "lossless"
+ * line) on report; CK_ECORRUPT if any. */
+int conv_compare(conv *c, const char *against, FILE *report, ck_err *e);
+/* The model's name (its rule file's `model:`). */
+const char *conv_model(const conv *c);
+/* CS -> HF: the packed checkpoint's muP state as conv_open decided it (`mup.detect` of each
+ * component's rules on its params): 0 not muP, 1 muP and folded (or kept: --no-mup-to-sp),
+ * 2 muP kept by --no-mup-to-sp where the rules could not fold it anyway. */
+int conv_mup_state(const conv *c);
 void conv_free(conv *c); /* NULL-safe */
 
 #endif

@@ -690,6 +690,60 @@ static int add_created(builder *B)
 	return rc;
 }
 
+/* The source index of key (the source prefix added), or -1. */
+static long find_src(const builder *B, const char *key)
+{
+	char *full = NULL;
+	long i = -1;
+	if (asprintf(&full, "%s%s", B->src_prefix, key) >= 0)
+		i = ck_tsrc_find(B->src, full);
+	free(full);
+	return i;
+}
+
+/* 1 when an earlier rule in force reads the same source keys: first match wins, so rule r never
+ * meets them (a piece included twice for the optional CS `model.` prefix: HF -> CS reads it once). */
+static int shadowed(const prog *pg, size_t r)
+{
+	const prog_rule *b = &pg->r[r];
+	for (size_t i = 0; i < r; i++) {
+		const prog_rule *a = &pg->r[i];
+		size_t j = 0;
+		if (a->off || a->n_tpl[PROG_SRC] != b->n_tpl[PROG_SRC])
+			continue;
+		while (j < b->n_tpl[PROG_SRC] && !strcmp(a->tpl[PROG_SRC][j].text, b->tpl[PROG_SRC][j].text))
+			j++;
+		if (j == b->n_tpl[PROG_SRC])
+			return 1;
+	}
+	return 0;
+}
+
+/* Tied duplicates a checkpoint left out (`tied:`): each absent source key of a rule with a twin
+ * in force joins the rule's group as the twin's tensor, read in its place. The rule's keys are
+ * literal (rule.c), so the absent ones are named by their templates. */
+static int add_twins(builder *B)
+{
+	int rc = 0;
+	for (size_t r = 0; r < B->pg->n && !rc; r++) {
+		const prog_rule *pr = &B->pg->r[r];
+		long tw;
+		if (!pr->twin || pr->off || !pr->n_tpl[PROG_DST] || (tw = find_src(B, pr->twin)) < 0 || shadowed(B->pg, r))
+			continue;
+		for (size_t s = 0; s < pr->n_tpl[PROG_SRC] && !rc; s++) {
+			match_hit h = {.rule = r, .slot = s};
+			if (find_src(B, pr->tpl[PROG_SRC][s].text) >= 0)
+				continue;
+			if (B->o && B->o->debug)
+				fprintf(B->o->debug, "%s%s (absent) <- %s (tied twin, rule %s:%d)\n", B->src_prefix,
+					pr->tpl[PROG_SRC][s].text, B->src->t[tw].name, pr->key->pos.file, pr->key->pos.line);
+			B->p->n_twins++;
+			rc = add_member(B, &h, (size_t)tw);
+		}
+	}
+	return rc;
+}
+
 int plan_add(plan *p, const prog *pg, ck_tsrc *src, const char *src_prefix, const char *dst_prefix, json_t *hf,
 	json_t *cs, const plan_opts *o, ck_err *e)
 {
@@ -728,7 +782,7 @@ int plan_add(plan *p, const prog *pg, ck_tsrc *src, const char *src_prefix, cons
 		if ((rc = add_member(&B, &h, i)))
 			goto done;
 	}
-	rc = 0;
+	rc = add_twins(&B);
 	for (size_t gi = 0; gi < B.n_pend && !rc; gi++)
 		rc = finish_group(&B, &B.pend[gi]);
 	if (!rc)

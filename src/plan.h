@@ -63,6 +63,7 @@ typedef struct plan {
 	size_t n_warnings;
 	char **warnings;
 	size_t n_dropped;   /* source keys consumed by drop rules */
+	size_t n_twins;     /* absent source keys read from their tied twins (`tied:`) */
 	strmap targets;     /* target name -> index into out */
 } plan;
 

@@ -47,26 +47,39 @@ static int compile_rule(const rule_key *k, rule_side from, rule_side chain_from,
 	r->shape[PROG_SRC] = k->shape[from];
 	r->shape[PROG_DST] = k->shape[to];
 	r->creates = k->creates && k->n_tpl[to] && !k->n_tpl[from];
+	r->twin = k->twin[from];
 	return 0;
 }
 
-/* A rule's `when` on the config: r->off when false (the rule is then not in force). */
-static int decide_when(prog_rule *r, const prog_cfg *cfg, ck_err *e)
+/* A `when` of rule k on the config into *holds; what names the `when` in an error. */
+static int decide(const rule_key *k, const expr *when, const char *what, const prog_cfg *cfg, int *holds, ck_err *e)
 {
-	const rule_key *k = r->key;
 	json_t *vars = json_object(), *v = NULL;
 	ck_err pe = {0};
 	int rc = 0;
 	if (!vars)
 		return ck_errf(e, CK_ENOMEM, "out of memory");
 	config_env env = {.hf = cfg->hf, .cs = cfg->cs, .scope = k->scope, .vars = vars};
-	if (config_eval(&env, k->when, &v, &pe))
-		rc = ck_errf(e, CK_EINVALID, "%s (the `when` of rule %s:%d:%d)", pe.msg, k->pos.file, k->pos.line,
+	if (config_eval(&env, when, &v, &pe))
+		rc = ck_errf(e, CK_EINVALID, "%s (the `when` of %s %s:%d:%d)", pe.msg, what, k->pos.file, k->pos.line,
 			k->pos.col);
 	else
-		r->off = !expr_truthy(v);
+		*holds = expr_truthy(v);
 	json_decref(v);
 	json_decref(vars);
+	return rc;
+}
+
+/* A rule's `when` on the config: r->off when false (the rule is then not in force); its tie's
+ * `when`: no twin when false. */
+static int decide_when(prog_rule *r, const prog_cfg *cfg, ck_err *e)
+{
+	const rule_key *k = r->key;
+	int holds = 1, rc = 0;
+	if (k->when && !(rc = decide(k, k->when, "rule", cfg, &holds, e)))
+		r->off = !holds;
+	if (!rc && r->twin && k->twin_when && !(rc = decide(k, k->twin_when, "the tie of rule", cfg, &holds, e)) && !holds)
+		r->twin = NULL;
 	return rc;
 }
 
@@ -172,8 +185,7 @@ static int compile(const rule_set *rs, const rule_key *keys, size_t n, rule_side
 	for (size_t i = 0; i < n && !rc; i++, p->n++)
 		rc = compile_rule(&keys[i], from, chain_from, &p->r[i], e);
 	for (size_t i = 0; cfg && i < n && !rc; i++)
-		if (keys[i].when)
-			rc = decide_when(&p->r[i], cfg, e);
+		rc = decide_when(&p->r[i], cfg, e);
 	if (rc || (rc = compile_match(p, keys, rs, from, e)))
 		goto fail;
 	for (size_t i = 0; cfg && i < n && !rc; i++)

@@ -28,6 +28,8 @@ typedef struct prog_rule {
 	int creates;           /* makes its target keys (a one-sided `create` towards the target side;
 			        * its for_each template is matched by match_for_each on the program's m) */
 	int off;               /* the config makes its `when` false: the rule is not in force */
+	const char *twin;      /* an absent source key of the rule is read from this key (its `tied:` at
+			        * the source end, when the tie's `when` holds), or NULL */
 	/* with a config: the parameters, evaluated once (inst), or why they do not evaluate (err,
 	 * reported by whoever needs them: a rule no key meets may well not evaluate) */
 	act_inst *inst;

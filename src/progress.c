@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "progress.h"
+#include "text.h"
 
 static volatile sig_atomic_t resized; /* bumped by SIGWINCH: redraw at the next step */
 static struct sigaction old_winch;
@@ -24,18 +25,6 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static const char *human(double b, char *buf, size_t n)
-{
-	static const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	int i = 0;
-	while (b >= 1024 && i < 4) {
-		b /= 1024;
-		i++;
-	}
-	snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-	return buf;
 }
 
 static const char *hms(double s, char *buf, size_t n)
@@ -86,7 +75,7 @@ void progress_format(char *buf, size_t n, int cols, const char *label, const cha
 	int w = cols - 1; /* the last column would make some terminals wrap */
 	frac = frac > 1 ? 1 : frac < 0 ? 0 : frac;
 	snprintf(cnt, sizeof cnt, "%zu/%zu", done, total);
-	human(rate, r, sizeof r);
+	text_human_bytes(rate, r, sizeof r);
 	hms(rate > 0 ? (double)(total_bytes - bytes) / rate : -1, eta, sizeof eta);
 	/* the parts by importance: label and percentage; ETA; tensors; rate; bar; name */
 	char head[160], tail[96];
@@ -164,7 +153,7 @@ void progress_step(void *ctx, size_t done, size_t total, uint64_t bytes)
 		p->last = t;
 		fprintf(stderr, "ckconv: %s: %d%%, %zu/%zu tensors, %s of %s, %s/s, ETA %s\n", p->label,
 			p->total_bytes ? (int)((double)bytes * 100 / (double)p->total_bytes) : 0, done, total,
-			human((double)bytes, b1, sizeof b1), human((double)p->total_bytes, b2, sizeof b2), human(rate, r, sizeof r),
+			text_human_bytes((double)bytes, b1, sizeof b1), text_human_bytes((double)p->total_bytes, b2, sizeof b2), text_human_bytes(rate, r, sizeof r),
 			hms(rate > 0 ? (double)(p->total_bytes - bytes) / rate : -1, eta, sizeof eta));
 		return;
 	}
@@ -187,7 +176,7 @@ void progress_end(progress *p, size_t tensors, uint64_t bytes)
 		return;
 	if (p->tty)
 		fprintf(stderr, "\r\033[K");
-	fprintf(stderr, "ckconv: %s: %zu tensors, %s in %.1fs\n", p->label, tensors, human((double)bytes, b, sizeof b),
+	fprintf(stderr, "ckconv: %s: %zu tensors, %s in %.1fs\n", p->label, tensors, text_human_bytes((double)bytes, b, sizeof b),
 		now() - p->start);
 }
 

@@ -295,6 +295,9 @@ static void key_dispose(rule_key *k)
 	expr_free(k->shape[0]);
 	expr_free(k->shape[1]);
 	expr_free(k->when);
+	free(k->twin[RULE_HF]);
+	free(k->twin[RULE_CS]);
+	expr_free(k->twin_when);
 }
 
 /* shape: EXPR (both sides) or {hf: EXPR, cs: EXPR} (either may be left out) */
@@ -314,6 +317,41 @@ static int parse_shape(ck_err *e, const rule_file *f, const ydoc_node *n, rule_k
 	if ((v = ydoc_map_get(n, "cs")) && parse_expr(e, f, v, &k->shape[1]))
 		return CK_EINVALID;
 	return 0;
+}
+
+static int literal_key(const char *t)
+{
+	return !strchr(t, '<');
+}
+
+/* tied: {hf: KEY, cs: KEY, when: EXPR} (at least one side); the rule's templates on a side with a
+ * twin are literal keys, as the twin is: an absent key is named by its template alone. */
+static int parse_tied(ck_err *e, const rule_file *f, const ydoc_node *n, rule_key *k)
+{
+	static const char *const allowed[] = {"hf", "cs", "when", NULL};
+	const ydoc_node *v;
+	k->twin_pos = pos_of(f, n);
+	if (n->kind != YDOC_MAP || check_keys(e, f, n, "tied", allowed))
+		return n->kind != YDOC_MAP ? perr(e, f, n, "'tied' must be {hf: KEY, cs: KEY, when: EXPR}, found a %s",
+						ydoc_kind_name(n->kind), NULL)
+					 : CK_EINVALID;
+	for (int s = RULE_HF; s <= RULE_CS; s++) {
+		if (!(v = ydoc_map_get(n, rule_side_name((rule_side)s))))
+			continue;
+		if (v->kind != YDOC_SCALAR || !v->value[0] || !literal_key(v->value))
+			return perr(e, f, v, "tied: '%s' must be one key, without placeholders", rule_side_name((rule_side)s), NULL);
+		if (!k->n_tpl[s])
+			return perr(e, f, v, "tied: the rule has no %s keys to tie", rule_side_name((rule_side)s), NULL);
+		for (size_t i = 0; i < k->n_tpl[s]; i++)
+			if (!literal_key(k->tpl[s][i]))
+				return perr(e, f, v, "tied: the rule's %s keys must be literal (no placeholders) to be read from a twin",
+					rule_side_name((rule_side)s), NULL);
+		if (!(k->twin[s] = ck_strdup(e, v->value)))
+			return CK_ENOMEM;
+	}
+	if (!k->twin[RULE_HF] && !k->twin[RULE_CS])
+		return perr(e, f, n, "tied needs 'hf' and/or 'cs': the twin key on that side", NULL, NULL);
+	return (v = ydoc_map_get(n, "when")) ? parse_expr(e, f, v, &k->twin_when) : 0;
 }
 
 static const char *const create_keys[] = {"for_each", "for", "seed", "dtype", "shape", NULL};
@@ -395,7 +433,7 @@ static int load_include(loader *L, const rule_file *from, const ydoc_node *n, co
 
 static int parse_key(loader *L, const rule_file *f, const ydoc_node *n, const char *hf_pre, const char *cs_pre, int depth)
 {
-	static const char *const allowed[] = {"hf", "cs", "action", "create", "shape", "when", NULL};
+	static const char *const allowed[] = {"hf", "cs", "action", "create", "shape", "when", "tied", NULL};
 	ck_err *e = L->e;
 	rule_key k;
 	int rc;
@@ -432,8 +470,12 @@ static int parse_key(loader *L, const rule_file *f, const ydoc_node *n, const ch
 		goto fail;
 	if ((v = ydoc_map_get(n, "when")) && (rc = parse_expr(e, f, v, &k.when)))
 		goto fail;
+	if ((v = ydoc_map_get(n, "tied")) && (rc = parse_tied(e, f, v, &k)))
+		goto fail;
 	if ((rc = prefix_all(e, k.tpl[RULE_HF], k.n_tpl[RULE_HF], hf_pre)) ||
-		(rc = prefix_all(e, k.tpl[RULE_CS], k.n_tpl[RULE_CS], cs_pre)))
+		(rc = prefix_all(e, k.tpl[RULE_CS], k.n_tpl[RULE_CS], cs_pre)) ||
+		(rc = prefix_all(e, &k.twin[RULE_HF], k.twin[RULE_HF] ? 1 : 0, hf_pre)) ||
+		(rc = prefix_all(e, &k.twin[RULE_CS], k.twin[RULE_CS] ? 1 : 0, cs_pre)))
 		goto fail;
 	if (k.for_each) {
 		char *s = prefixed(e, k.n_tpl[RULE_HF] ? cs_pre : hf_pre, k.for_each); /* the other side's */

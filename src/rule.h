@@ -71,6 +71,13 @@ typedef struct rule_key {
 	/* when: the rule exists only where this config expression holds (both directions; a
 	 * disabled rule matches nothing, so later rules get its keys); NULL: always. */
 	expr *when;
+	/* tied: {hf: KEY, cs: KEY, when: EXPR}: the rule's keys on a side are tied duplicates that a
+	 * checkpoint may leave out (HF's save_pretrained keeps one name of a tied group): converting
+	 * from that side, an absent source key of the rule is read from twin[side] instead, when
+	 * twin_when holds (NULL: always). Literal keys only (checked at load); NULL: no twin. */
+	char *twin[2];
+	expr *twin_when;
+	rule_pos twin_pos;
 } rule_key;
 
 typedef struct rule_ph {

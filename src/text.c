@@ -165,3 +165,15 @@ void text_json_str(text *b, const char *s, size_t n, int ascii)
 	}
 	text_add(b, "\"", 1);
 }
+
+const char *text_human_bytes(double b, char *buf, size_t n)
+{
+	static const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	int i = 0;
+	while (b >= 1024 && i < 5) {
+		b /= 1024;
+		i++;
+	}
+	snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+	return buf;
+}

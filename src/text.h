@@ -31,4 +31,6 @@ int text_utf8_valid(const char *s);
  * Invalid UTF-8 comes out as U+FFFD. The one JSON string escaper. */
 void text_json_str(text *b, const char *s, size_t n, int ascii);
 
+/* b bytes for people: "256 B", "1.5 KiB", "12.0 MiB" (binary units, one decimal). Returns buf. */
+const char *text_human_bytes(double b, char *buf, size_t n);
 #endif

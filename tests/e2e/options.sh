@@ -36,7 +36,7 @@ check "--debug prints one line per key with rule and action" grep -q "^model.lay
 check "--debug shows the duplicate write" grep -q "^model.norm.weight -> ln_f.weight" <<<"$out"
 
 out=$("$CKCONV" inspect "$T/dbg.mdl")
-check "inspect lists packed tensors" grep -q "^model.ln_f.weight  *f32  *\[64\]  *256$" <<<"$out"
+check "inspect lists packed tensors" grep -q "^model.ln_f.weight  *f32  *\[64\]  *256 B$" <<<"$out"
 check "inspect shows ckconv's provenance" grep -q '"rules_sha256":"[0-9a-f]\{64\}"' <<<"$out"
 check "inspect reads an HF directory" sh -c "'$CKCONV' inspect '$G/llama/hf' | grep -q '^21 tensors'"
 

@@ -44,7 +44,7 @@ keys:
   - {hf: a.<P>, cs: b.<P>, acton: transpose}
 EOF
 expect_bad "an unknown key in a key rule is refused at the key" "$T/bad/acton.yaml" \
-	"3:28: error: keys[0]: unknown key 'acton' (expected one of: hf, cs, action, create, shape, when) (did you mean 'action'?)"
+	"3:28: error: keys[0]: unknown key 'acton' (expected one of: hf, cs, action, create, shape, when, tied) (did you mean 'action'?)"
 cat >"$T/bad/splitt.yaml" <<'EOF'
 placeholders: {P: 'weight|bias'}
 keys:

@@ -69,6 +69,16 @@ static const char when_broken[] =
 	"keys:\n"
 	"  - {hf: c, cs: m, when: cs.model.nope + 1}\n";
 
+/* `tied`: an absent key of the rule is read from its twin, where the tie's `when` holds; a piece
+ * included twice (the same source keys) takes the twin once */
+static const char tied_rules[] =
+	"model: t\n"
+	"keys:\n"
+	"  - {hf: [enc, shared], cs: E, action: first, tied: {hf: shared}}\n"
+	"  - {hf: dec, cs: D, tied: {hf: shared, cs: E}}\n"
+	"  - {hf: head, cs: H, tied: {hf: shared, when: hf.tied}}\n"
+	"  - {hf: dec, cs: model.D, tied: {hf: shared}}\n";
+
 static rule_set *load_text(const char *dir, const char *text)
 {
 	char path[128];
@@ -132,6 +142,58 @@ static rule_set *load_rules(const char *dir)
 	return load_text(dir, rules);
 }
 
+static void test_tied(const char *dir)
+{
+	rule_set *rs = load_text(dir, tied_rules);
+	ck_err e = {0};
+	plan p;
+	T_OK(rs != NULL, "rules with `tied` load");
+	if (!rs)
+		return;
+	json_t *tied = json_pack("{sb}", "tied", 1), *untied = json_pack("{sb}", "tied", 0), *cs = json_pack("{s{}}", "model");
+	static const key hf_keys[] = {{"shared", 1, {2}}};
+	mem_src *src = source(hf_keys, 1);
+	plan_init(&p, &e);
+	T_EQ_INT(plan_rules(&p, rs, RULE_HF, &src->base, tied, cs, NULL, &e), 0, "only the twin present: HF -> CS plans");
+	T_EQ_INT(p.n_twins, 3, "... enc, dec and head read from shared");
+	T_OK(mem_find(p.out, p.n_out, "E") >= 0 && mem_find(p.out, p.n_out, "D") >= 0 && mem_find(p.out, p.n_out, "H") >= 0,
+		"... E, D and H planned");
+	T_OK(mem_find(p.out, p.n_out, "model.D") < 0, "... the shadowed rule with the same source keys takes nothing");
+	for (size_t g = 0; g < p.n_groups; g++)
+		for (size_t i = 0; i < p.g[g].n_in; i++)
+			T_EQ_STR(p.g[g].in[i].src ? src->base.t[p.g[g].in[i].idx].name : "(none)", "shared", "every input is shared");
+	plan_dispose(&p);
+	plan_init(&p, &e);
+	T_EQ_INT(plan_rules(&p, rs, RULE_HF, &src->base, untied, cs, NULL, &e), 0, "the tie's when false: plans");
+	T_EQ_INT(p.n_twins, 2, "... head is not read from shared");
+	T_OK(mem_find(p.out, p.n_out, "H") < 0, "... so no H");
+	plan_dispose(&p);
+	ck_tsrc_free(&src->base);
+	static const key both[] = {{"shared", 1, {2}}, {"dec", 1, {2}}};
+	src = source(both, 2);
+	plan_init(&p, &e);
+	T_EQ_INT(plan_rules(&p, rs, RULE_HF, &src->base, untied, cs, NULL, &e), 0, "a present key: plans");
+	long d = mem_find(p.out, p.n_out, "D");
+	for (size_t g = 0; d >= 0 && g < p.n_groups; g++)
+		if (p.g[g].out[0] == (size_t)d)
+			T_EQ_STR(src->base.t[p.g[g].in[0].idx].name, "dec", "... is read itself, not its twin");
+	T_EQ_INT(p.n_twins, 1, "... only enc from its twin");
+	plan_dispose(&p);
+	ck_tsrc_free(&src->base);
+	static const key cs_keys[] = {{"E", 1, {2}}};
+	src = source(cs_keys, 1);
+	plan_init(&p, &e);
+	T_EQ_INT(plan_rules(&p, rs, RULE_CS, &src->base, untied, cs, NULL, &e), 0, "CS -> HF with D absent plans");
+	T_OK(mem_find(p.out, p.n_out, "dec") >= 0, "... dec from the CS twin E");
+	T_EQ_INT(p.n_twins, 1, "... the one CS twin");
+	plan_dispose(&p);
+	ck_tsrc_free(&src->base);
+	json_decref(tied);
+	json_decref(untied);
+	json_decref(cs);
+	rule_set_free(rs);
+}
+
 int main(void)
 {
 	char dir[64] = "/tmp/ckconv-test-plan-XXXXXX";
@@ -141,6 +203,7 @@ int main(void)
 		return 1;
 	rule_set *rs = load_rules(dir), *heads = load_text(dir, head_rules);
 	test_when(dir);
+	test_tied(dir);
 	rmdir(dir);
 	T_OK(rs != NULL, "the rules load");
 	if (!rs)

@@ -48,9 +48,22 @@ static void test_json(void)
 	}
 }
 
+static void test_human(void)
+{
+	static const struct { double b; const char *want; } cases[] = {
+		{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {1536, "1.5 KiB"}, {3145728, "3.0 MiB"},
+		{1099511627776.0, "1.0 TiB"}, {1024.0 * 1099511627776.0 * 1024, "1024.0 PiB"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char buf[32];
+		T_EQ_STR(text_human_bytes(cases[i].b, buf, sizeof buf), cases[i].want, cases[i].want);
+	}
+}
+
 int main(void)
 {
 	test_utf8();
 	test_json();
+	test_human();
 	return t_done();
 }
