@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "err.h"
 #include "tensor.h"
 
@@ -14,14 +15,37 @@ typedef struct cli_common {
 	int quiet;
 } cli_common;
 
-int cli_convert(int argc, char **argv, ck_err *e);
-int cli_convert_config(int argc, char **argv, ck_err *e);
-int cli_list(int argc, char **argv, ck_err *e);
-int cli_inspect(int argc, char **argv, ck_err *e);
-int cli_diff(int argc, char **argv, ck_err *e);
-int cli_validate(int argc, char **argv, ck_err *e);
-int cli_explain(int argc, char **argv, ck_err *e);
-int cli_verify(int argc, char **argv, ck_err *e);
+/* Each command: its function, its option table (what getopt parses, what completion and the
+ * man page list) and its --help text, defined in its cli_<name>.c. */
+#define CLI_COMMAND(name) \
+	int cli_##name(int argc, char **argv, ck_err *e); \
+	extern const struct option cli_##name##_opts[]; \
+	extern const char cli_##name##_usage[];
+CLI_COMMAND(convert)
+CLI_COMMAND(convert_config)
+CLI_COMMAND(list)
+CLI_COMMAND(inspect)
+CLI_COMMAND(diff)
+CLI_COMMAND(validate)
+CLI_COMMAND(explain)
+CLI_COMMAND(verify)
+CLI_COMMAND(completion)
+CLI_COMMAND(man)
+#undef CLI_COMMAND
+
+/* The command table (cli_doc.c): main.c dispatches through it, and the top-level usage,
+ * `ckconv completion bash|zsh` and `ckconv man` are generated from it. */
+typedef struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv, ck_err *e);
+	const struct option *opts;
+	const char *usage;
+	const char *summary; /* NULL: another name of the command before it (not listed) */
+} cli_cmd;
+extern const cli_cmd cli_cmds[];
+extern const size_t cli_n_cmds;
+/* The top-level usage: every command's summary, then the exit statuses. */
+void cli_print_usage(FILE *f);
 
 /* The rules directory to use (malloc'd). */
 char *cli_rules_dir(const char *opt);

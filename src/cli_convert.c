@@ -13,7 +13,7 @@
 #include "path.h"
 #include "txn.h"
 
-static const char usage[] =
+const char cli_convert_usage[] =
 	"usage: ckconv convert SRC [-o OUT | --output-dir DIR] [--model M] [--src-fmt hf|cs-X.Y|cs-auto]\n"
 	"                      [--tgt-fmt hf|cs-X.Y|cs-current] [--config FILE] [--rules DIR] [--dry-run]\n"
 	"                      [--debug] [--force] [--drop-unmatched-keys] [--hf-shard-size 10GB]\n"
@@ -43,7 +43,7 @@ static const char usage[] =
 enum { O_MODEL = 256, O_SRC_FMT, O_TGT_FMT, O_CONFIG, O_RULES, O_SHARD_SIZE, O_DTYPE, O_COMPRESS,
 	O_DRY_RUN, O_DEBUG, O_FORCE, O_DROP, O_NO_MUP, O_NO_PROGRESS, O_OUT_DIR, O_SAFETENSORS };
 
-static const struct option long_opts[] = {
+const struct option cli_convert_opts[] = {
 	{"output", required_argument, NULL, 'o'}, {"model", required_argument, NULL, O_MODEL},
 	{"src-fmt", required_argument, NULL, O_SRC_FMT}, {"tgt-fmt", required_argument, NULL, O_TGT_FMT},
 	{"config", required_argument, NULL, O_CONFIG}, {"rules", required_argument, NULL, O_RULES},
@@ -62,10 +62,10 @@ static int parse_args(int argc, char **argv, conv_opts *a, ck_err *e)
 	int c;
 	memset(a, 0, sizeof *a);
 	a->shard_size = 10000000000ULL; /* the reference's --hf-shard-size default, 10GB */
-	for (optind = 0; (c = cli_getopt(argc, argv, "convert", "o:qh", long_opts, &v, e)) != -1;) {
+	for (optind = 0; (c = cli_getopt(argc, argv, "convert", "o:qh", cli_convert_opts, &v, e)) != -1;) {
 		switch (c) {
 		case CLI_OPT_ERROR: return CK_EINVALID;
-		case 'h': fputs(usage, stdout); exit(0);
+		case 'h': fputs(cli_convert_usage, stdout); exit(0);
 		case 'o': a->out = v; break;
 		case O_OUT_DIR: a->out_dir = v; break;
 		case O_SAFETENSORS: break; /* what ckconv always writes */
@@ -231,7 +231,7 @@ done:
 	return rc;
 }
 
-static const char cc_usage[] =
+const char cli_convert_config_usage[] =
 	"usage: ckconv convert-config CONFIG [--model M] [--src-fmt hf|cs-X.Y] [--tgt-fmt hf|cs-X.Y|cs-current]\n"
 	"                             [-o FILE | --output-dir DIR] [--rules DIR] [--force] [--dry-run] [--quiet]\n"
 	"\n"
@@ -264,25 +264,26 @@ static int write_config(const char *path, const char *text, int force, ck_err *e
 	return rc;
 }
 
+const struct option cli_convert_config_opts[] = {{"output", required_argument, NULL, 'o'},
+	{"model", required_argument, NULL, O_MODEL}, {"src-fmt", required_argument, NULL, O_SRC_FMT},
+	{"tgt-fmt", required_argument, NULL, O_TGT_FMT}, {"rules", required_argument, NULL, O_RULES},
+	{"output-dir", required_argument, NULL, O_OUT_DIR}, {"debug", no_argument, NULL, O_DEBUG},
+	{"force", no_argument, NULL, O_FORCE}, {"dry-run", no_argument, NULL, O_DRY_RUN},
+	{"drop-unmatched-keys", no_argument, NULL, O_DROP}, {"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+
 int cli_convert_config(int argc, char **argv, ck_err *e)
 {
-	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-		{"model", required_argument, NULL, O_MODEL}, {"src-fmt", required_argument, NULL, O_SRC_FMT},
-		{"tgt-fmt", required_argument, NULL, O_TGT_FMT}, {"rules", required_argument, NULL, O_RULES},
-		{"output-dir", required_argument, NULL, O_OUT_DIR}, {"debug", no_argument, NULL, O_DEBUG},
-		{"force", no_argument, NULL, O_FORCE}, {"dry-run", no_argument, NULL, O_DRY_RUN},
-		{"drop-unmatched-keys", no_argument, NULL, O_DROP}, {"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	conv_opts o;
 	conv *c = NULL;
 	const char *v, *out = NULL, *dir = NULL;
 	char *sf = NULL, *tf = NULL, *text = NULL, *path = NULL;
 	int rc = 0, ch;
 	memset(&o, 0, sizeof o);
-	for (optind = 0; (ch = cli_getopt(argc, argv, "convert-config", "o:qh", opts, &v, e)) != -1;) {
+	for (optind = 0; (ch = cli_getopt(argc, argv, "convert-config", "o:qh", cli_convert_config_opts, &v, e)) != -1;) {
 		switch (ch) {
 		case CLI_OPT_ERROR: return CK_EINVALID;
-		case 'h': fputs(cc_usage, stdout); exit(0);
+		case 'h': fputs(cli_convert_config_usage, stdout); exit(0);
 		case 'o': out = v; break;
 		case O_OUT_DIR: dir = v; break;
 		case O_MODEL: o.model = v; break;

@@ -11,7 +11,7 @@
 #include "rule.h"
 #include "valio.h"
 
-static const char usage[] =
+const char cli_explain_usage[] =
 	"usage: ckconv explain --model M [--from hf|cs] [--config FILE] [--rules DIR] KEY...\n"
 	"\n"
 	"For each KEY (spelled as in the --from checkpoint, default hf; CS keys without the packed\n"
@@ -233,6 +233,10 @@ static int hf_to_cs(const rule_set *rs, const json_t *hf, const char *where, jso
 	return rc;
 }
 
+const struct option cli_explain_opts[] = {{"model", required_argument, NULL, 'm'}, {"from", required_argument, NULL, 'f'},
+	{"config", required_argument, NULL, 'c'}, {"rules", required_argument, NULL, 'r'},
+	{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+
 int cli_explain(int argc, char **argv, ck_err *e)
 {
 	const char *model = NULL, *from = "hf", *config = NULL, *rules = NULL, *v;
@@ -240,16 +244,13 @@ int cli_explain(int argc, char **argv, ck_err *e)
 	rule_set *top = NULL, **comps = NULL;
 	json_t *hf = NULL, *cs = NULL;
 	int rc = 0, missing = 0, nkeys = 0, c;
-	static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {"from", required_argument, NULL, 'f'},
-		{"config", required_argument, NULL, 'c'}, {"rules", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	const char **keys = calloc((size_t)argc + 1, sizeof *keys);
 	if (!keys)
 		return ck_errf(e, CK_ENOMEM, "out of memory");
-	for (optind = 0; (c = cli_getopt(argc, argv, "explain", "h", opts, &v, e)) != -1;) {
+	for (optind = 0; (c = cli_getopt(argc, argv, "explain", "h", cli_explain_opts, &v, e)) != -1;) {
 		switch (c) {
 		case CLI_OPT_ERROR: rc = CK_EINVALID; goto done;
-		case 'h': fputs(usage, stdout); goto done;
+		case 'h': fputs(cli_explain_usage, stdout); goto done;
 		case 'm': model = v; break;
 		case 'f': from = v; break;
 		case 'c': config = v; break;

@@ -116,26 +116,30 @@ static void inspect_text(const char *path, const ck_tsrc *s, const size_t *ix, c
 	print_model(mi);
 }
 
+const char cli_inspect_usage[] =
+	"usage: ckconv inspect [--json] [--config PARAMS.yaml] [--rules DIR] PATH\n\nPATH: a .safetensors "
+	"file, a *.index.json, an HF directory, or a packed .mdl.\nPrints name, dtype, shape and size of every "
+	"tensor (in name order, layer numbers as\nnumbers); for a packed file also who wrote it and, when its "
+	"params are next to it\n(or --config), the model and whether it is muP, decided as convert decides it.\n"
+	"--json: one JSON object (path, count, bytes, tensors [{name, dtype, shape, bytes}],\nwritten_by, "
+	"params {params, model, error, mup: no|folded|cannot-fold} or null).\n";
+
+const struct option cli_inspect_opts[] = {{"config", required_argument, NULL, 'c'},
+	{"rules", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0}};
+
 int cli_inspect(int argc, char **argv, ck_err *e)
 {
 	ck_tsrc *s = NULL;
 	size_t *ix = NULL;
 	model_info mi = {0};
 	const char *path = NULL, *config = NULL, *rules = NULL, *v;
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-		{"rules", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
 	int c, json = 0, rc;
-	for (optind = 0; (c = cli_getopt(argc, argv, "inspect", "h", opts, &v, e)) != -1;) {
+	for (optind = 0; (c = cli_getopt(argc, argv, "inspect", "h", cli_inspect_opts, &v, e)) != -1;) {
 		switch (c) {
 		case CLI_OPT_ERROR: return CK_EUSAGE;
 		case 'h':
-			puts("usage: ckconv inspect [--json] [--config PARAMS.yaml] [--rules DIR] PATH\n\nPATH: a .safetensors "
-			     "file, a *.index.json, an HF directory, or a packed .mdl.\nPrints name, dtype, shape and size of every "
-			     "tensor (in name order, layer numbers as\nnumbers); for a packed file also who wrote it and, when its "
-			     "params are next to it\n(or --config), the model and whether it is muP, decided as convert decides it.\n"
-			     "--json: one JSON object (path, count, bytes, tensors [{name, dtype, shape, bytes}],\nwritten_by, "
-			     "params {params, model, error, mup: no|folded|cannot-fold} or null).");
+			fputs(cli_inspect_usage, stdout);
 			return 0;
 		case 'c': config = v; break;
 		case 'r': rules = v; break;
@@ -281,28 +285,32 @@ static int diff_tensors(diff_report *r, const char *const path[2], ck_tsrc *a, c
 	return ix ? rc : CK_ENOMEM;
 }
 
+const char cli_diff_usage[] =
+	"usage: ckconv diff A B [--tensor_comparison_op equal|allclose] [--json]\n\nCompares two checkpoints "
+	"(any format ckconv reads): missing keys, dtype/shape differences and the\nfirst differing element "
+	"(allclose: the first not within torch.allclose's default tolerances).\nEnds with 'match' or "
+	"'differ'. --json: one JSON object instead (a, b, op, result: match|differ,\nonly_in_a, only_in_b, "
+	"dtype_shape [{name, a, b}], values [{name, first_element}]).\nExit status 0 on match, 1 when they "
+	"differ, 2 when a file is missing or cannot be read.\n-p/--profile (the reference's S3 profile) is "
+	"accepted; ckconv reads local paths only.\n";
+
+const struct option cli_diff_opts[] = {{"tensor_comparison_op", required_argument, NULL, 't'},
+	{"tensor-comparison-op", required_argument, NULL, 't'}, {"profile", required_argument, NULL, 'p'},
+	{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+
 int cli_diff(int argc, char **argv, ck_err *e)
 {
-	static const struct option opts[] = {{"tensor_comparison_op", required_argument, NULL, 't'},
-		{"tensor-comparison-op", required_argument, NULL, 't'}, {"profile", required_argument, NULL, 'p'},
-		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	ck_tsrc *a = NULL, *b = NULL;
 	strmap ma, mb;
 	diff_report r = {NULL, 0};
 	int rc, close = 0, json = 0, c;
 	size_t *ix = NULL;
 	const char *v, *path[2] = {NULL, NULL};
-	for (optind = 0; (c = cli_getopt(argc, argv, "diff", "hp:", opts, &v, e)) != -1;) {
+	for (optind = 0; (c = cli_getopt(argc, argv, "diff", "hp:", cli_diff_opts, &v, e)) != -1;) {
 		switch (c) {
 		case CLI_OPT_ERROR: return CK_EUSAGE;
 		case 'h':
-			puts("usage: ckconv diff A B [--tensor_comparison_op equal|allclose] [--json]\n\nCompares two checkpoints "
-			     "(any format ckconv reads): missing keys, dtype/shape differences and the\nfirst differing element "
-			     "(allclose: the first not within torch.allclose's default tolerances).\nEnds with 'match' or "
-			     "'differ'. --json: one JSON object instead (a, b, op, result: match|differ,\nonly_in_a, only_in_b, "
-			     "dtype_shape [{name, a, b}], values [{name, first_element}]).\nExit status 0 on match, 1 when they "
-			     "differ, 2 when a file is missing or cannot be read.\n-p/--profile (the reference's S3 profile) is "
-			     "accepted; ckconv reads local paths only.");
+			fputs(cli_diff_usage, stdout);
 			return 0;
 		case 't':
 			if (strcmp(v, "equal") && strcmp(v, "allclose"))

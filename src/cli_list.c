@@ -75,17 +75,26 @@ static void print_model(const rule_file *f, int notes)
 }
 
 
+const char cli_list_usage[] =
+	"usage: ckconv list [MODEL|all] [--json] [--rules DIR] [--hide-notes] [--actions] [--releases]\n\nLists each model (or "
+	"MODEL, a name or alias) with its aliases, HF architectures, formats (both\ndirections) and notes; "
+	"--actions lists the actions, generators and scalings rule files\nmay name; --releases every CS <-> CS "
+	"release pair of each model and its steps (or why it is refused). list-converters is "
+	"another name for list.\n--json: one JSON object (rules, models [{model, rules, aliases, architectures, "
+	"formats,\ncs_names, components [{dir, rules, config}], note}]).\n";
+
+const struct option cli_list_opts[] = {{"rules", required_argument, NULL, 'r'}, {"hide-notes", no_argument, NULL, 'n'},
+	{"actions", no_argument, NULL, 'a'}, {"releases", no_argument, NULL, 'R'}, {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0}};
+
 int cli_list(int argc, char **argv, ck_err *e)
 {
 	const char *rules = NULL, *only = NULL;
 	int notes = 1;
-	static const struct option opts[] = {{"rules", required_argument, NULL, 'r'}, {"hide-notes", no_argument, NULL, 'n'},
-		{"actions", no_argument, NULL, 'a'}, {"releases", no_argument, NULL, 'R'}, {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
 	int releases = 0, json = 0;
 	const char *v;
 	int c;
-	for (optind = 0; (c = cli_getopt(argc, argv, "list", "h", opts, &v, e)) != -1;) {
+	for (optind = 0; (c = cli_getopt(argc, argv, "list", "h", cli_list_opts, &v, e)) != -1;) {
 		switch (c) {
 		case CLI_OPT_ERROR: return CK_EINVALID;
 		case 'r': rules = v; break;
@@ -94,12 +103,7 @@ int cli_list(int argc, char **argv, ck_err *e)
 		case 'R': releases = 1; break;
 		case 'j': json = 1; break;
 		case 'h':
-			puts("usage: ckconv list [MODEL|all] [--json] [--rules DIR] [--hide-notes] [--actions] [--releases]\n\nLists each model (or "
-			     "MODEL, a name or alias) with its aliases, HF architectures, formats (both\ndirections) and notes; "
-			     "--actions lists the actions, generators and scalings rule files\nmay name; --releases every CS <-> CS "
-			     "release pair of each model and its steps (or why it is refused). list-converters is "
-			     "another name for list.\n--json: one JSON object (rules, models [{model, rules, aliases, architectures, "
-			     "formats,\ncs_names, components [{dir, rules, config}], note}]).");
+			fputs(cli_list_usage, stdout);
 			return 0;
 		default:
 			if (only)

@@ -20,7 +20,7 @@
 #include "strmap.h"
 #include "valio.h"
 
-static const char usage[] =
+const char cli_validate_usage[] =
 	"usage: ckconv validate [--strict] [--format text|json|github] [--keys FILE [--from hf|cs]] [--rules DIR]\n"
 	"                       [FILE|DIR ...]\n"
 	"       ckconv validate --config FILE [--model M] [--rules DIR] [--format text|json|github]\n"
@@ -718,6 +718,11 @@ done:
 	json_decref(raw);
 }
 
+const struct option cli_validate_opts[] = {{"rules", required_argument, NULL, 'r'}, {"keys", required_argument, NULL, 'k'},
+	{"from", required_argument, NULL, 'f'}, {"strict", no_argument, NULL, 's'},
+	{"config", required_argument, NULL, 'c'}, {"model", required_argument, NULL, 'm'},
+	{"format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+
 int cli_validate(int argc, char **argv, ck_err *e)
 {
 	const char *rules = NULL, *config = NULL, *model = NULL, *v;
@@ -727,20 +732,16 @@ int cli_validate(int argc, char **argv, ck_err *e)
 	lint L;
 	memset(&L, 0, sizeof L);
 	strmap_init(&L.seen);
-	static const struct option opts[] = {{"rules", required_argument, NULL, 'r'}, {"keys", required_argument, NULL, 'k'},
-		{"from", required_argument, NULL, 'f'}, {"strict", no_argument, NULL, 's'},
-		{"config", required_argument, NULL, 'c'}, {"model", required_argument, NULL, 'm'},
-		{"format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	int n_paths = 0, c;
 	paths = calloc((size_t)argc + 1, sizeof *paths);
 	if (!paths) {
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
-	for (optind = 0; (c = cli_getopt(argc, argv, "validate", "h", opts, &v, e)) != -1;) {
+	for (optind = 0; (c = cli_getopt(argc, argv, "validate", "h", cli_validate_opts, &v, e)) != -1;) {
 		switch (c) {
 		case CLI_OPT_ERROR: rc = CK_EUSAGE; goto done;
-		case 'h': fputs(usage, stdout); goto done;
+		case 'h': fputs(cli_validate_usage, stdout); goto done;
 		case 'r': rules = v; break;
 		case 'k': L.keys_path = v; break;
 		case 'f': L.from = v; break;

@@ -8,7 +8,7 @@
 #include "conv.h"
 #include "h5ck.h"
 
-static const char usage[] =
+const char cli_verify_usage[] =
 	"usage: ckconv verify [--json] [--against HF_DIR [--config PARAMS.yaml] [--model M]] FILE.mdl\n"
 	"\n"
 	"Without --against: reads every tensor of FILE.mdl and checks it against the xxHash64 that\n"
@@ -132,17 +132,18 @@ static int verify_against(const char *file, const char *against, const char *con
 	return rc;
 }
 
+const struct option cli_verify_opts[] = {{"against", required_argument, NULL, 'a'}, {"config", required_argument, NULL, 'c'},
+	{"model", required_argument, NULL, 'm'}, {"rules", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
+	{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+
 int cli_verify(int argc, char **argv, ck_err *e)
 {
 	const char *against = NULL, *config = NULL, *model = NULL, *rules = NULL, *file = NULL, *v;
-	static const struct option opts[] = {{"against", required_argument, NULL, 'a'}, {"config", required_argument, NULL, 'c'},
-		{"model", required_argument, NULL, 'm'}, {"rules", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	int c, json = 0;
-	for (optind = 0; (c = cli_getopt(argc, argv, "verify", "h", opts, &v, e)) != -1;) {
+	for (optind = 0; (c = cli_getopt(argc, argv, "verify", "h", cli_verify_opts, &v, e)) != -1;) {
 		switch (c) {
 		case CLI_OPT_ERROR: return CK_EUSAGE;
-		case 'h': fputs(usage, stdout); return 0;
+		case 'h': fputs(cli_verify_usage, stdout); return 0;
 		case 'a': against = v; break;
 		case 'c': config = v; break;
 		case 'm': model = v; break;

@@ -6,23 +6,6 @@
 #include "par.h"
 #include "version.h"
 
-static const char usage[] =
-	"ckconv " CKCONV_VERSION " - convert checkpoints between HuggingFace and Cerebras (packed HDF5)\n"
-	"\n"
-	"usage: ckconv <command> [options]   (ckconv <command> --help, or ckconv help <command>)\n"
-	"\n"
-	"  convert   HF directory <-> packed CS checkpoint (.mdl + params .yaml)\n"
-	"  convert-config  a config alone: HF config.json <-> CS params\n"
-	"  list      models, aliases, formats and notes from the rule files\n"
-	"  inspect   tensors of a safetensors file, HF directory or packed file\n"
-	"  diff      compare two checkpoints tensor by tensor\n"
-	"  validate  check rule files (default: the installed rules)\n"
-	"  explain   which rule a key meets, its target, action and the way back\n"
-	"  verify    recheck a packed file's checksums, or prove it lossless against HF\n"
-	"\n"
-	"exit status: 0 done (diff: match); 1 the data is wrong or differs, or the conversion was\n"
-	"refused; 2 the command line is wrong or a file cannot be found, read or written; 128+N a signal\n";
-
 /* The error line stays one line whatever a file put into a key or value: control characters
  * are printed escaped (\n, \t, \xNN). */
 static void print_error(const char *msg)
@@ -59,21 +42,19 @@ static int exit_status(int code)
 
 static int run(int argc, char **argv)
 {
-	static const struct { const char *name; int (*fn)(int, char **, ck_err *); } cmds[] = {
-		{"convert", cli_convert}, {"convert-config", cli_convert_config}, {"list", cli_list}, {"list-converters", cli_list}, {"inspect", cli_inspect}, {"diff", cli_diff},
-		{"validate", cli_validate}, {"explain", cli_explain}, {"verify", cli_verify}};
 	ck_err e = {0};
 	if (argc == 3 && !strcmp(argv[1], "help")) { /* help TOPIC: that command's --help */
 		static char flag[] = "--help";
 		char *args[] = {argv[2], flag, NULL};
-		for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-			if (!strcmp(argv[2], cmds[i].name))
-				return cmds[i].fn(2, args, &e) ? exit_status(e.code) : 0;
-		fprintf(stderr, "ckconv: error: help: no command '%s'\n%s", argv[2], usage);
+		for (size_t i = 0; i < cli_n_cmds; i++)
+			if (!strcmp(argv[2], cli_cmds[i].name))
+				return cli_cmds[i].fn(2, args, &e) ? exit_status(e.code) : 0;
+		fprintf(stderr, "ckconv: error: help: no command '%s'\n", argv[2]);
+		cli_print_usage(stderr);
 		return 2;
 	}
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-		fputs(usage, argc < 2 ? stderr : stdout);
+		cli_print_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "--version")) {
@@ -81,17 +62,18 @@ static int run(int argc, char **argv)
 		return 0;
 	}
 	guard_signals_install();
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
-		if (strcmp(argv[1], cmds[i].name))
+	for (size_t i = 0; i < cli_n_cmds; i++) {
+		if (strcmp(argv[1], cli_cmds[i].name))
 			continue;
-		int rc = cmds[i].fn(argc - 1, argv + 1, &e);
+		int rc = cli_cmds[i].fn(argc - 1, argv + 1, &e);
 		if (rc < 0 || e.code) {
 			print_error(e.msg[0] ? e.msg : "failed");
 			return par_fail(exit_status(e.code)); /* under MPI: every rank stops */
 		}
 		return rc;
 	}
-	fprintf(stderr, "ckconv: error: unknown command '%s'\n%s", argv[1], usage);
+	fprintf(stderr, "ckconv: error: unknown command '%s'\n", argv[1]);
+	cli_print_usage(stderr);
 	return 2;
 }
 
