@@ -10,18 +10,22 @@
  * are printed escaped (\n, \t, \xNN). */
 static void print_error(const char *msg)
 {
-	fputs("ckconv: error: ", stderr);
-	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+	/* built whole, then written at once: the ranks of an MPI run share one stderr */
+	char line[sizeof ((ck_err *)0)->msg * 4 + 32] = "ckconv: error: ";
+	size_t n = strlen(line);
+	for (const unsigned char *p = (const unsigned char *)msg; *p && n < sizeof line - 8; p++) {
 		if (*p == '\n')
-			fputs("\\n", stderr);
+			n += (size_t)snprintf(line + n, sizeof line - n, "\\n");
 		else if (*p == '\t')
-			fputs("\\t", stderr);
+			n += (size_t)snprintf(line + n, sizeof line - n, "\\t");
 		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(stderr, "\\x%02x", *p);
+			n += (size_t)snprintf(line + n, sizeof line - n, "\\x%02x", *p);
 		else
-			fputc(*p, stderr);
+			line[n++] = (char)*p;
 	}
-	fputc('\n', stderr);
+	line[n++] = '\n';
+	line[n] = '\0';
+	fputs(line, stderr);
 }
 
 /* The exit status scripts can tell apart (README "Exit status"): 1 the data is wrong or differs,

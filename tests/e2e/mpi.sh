@@ -62,10 +62,11 @@ check "... and leaves nothing in the output directory" test -z "$(left)"
 
 # A rank killed mid-run (slowed down so that it is mid-run): no packed file that looks complete.
 rm -rf "$T/o" && mkdir -p "$T/o"
-mpirun "${ROOTOK[@]}" --oversubscribe -n 1 env CKFAULT_SLOW_MS=40 LD_PRELOAD="$T/shim.so" "$MPI" convert "$G/llama/hf" -o "$T/o/x.mdl" -q : \
-	-n 1 sh -c 'echo $$ > "$0"; exec env CKFAULT_SLOW_MS=40 LD_PRELOAD="$1" "$2" convert "$3" -o "$4" -q' \
+mpirun "${ROOTOK[@]}" --oversubscribe -n 1 env CKFAULT_SLOW_MS=80 LD_PRELOAD="$T/shim.so" "$MPI" convert "$G/llama/hf" -o "$T/o/x.mdl" -q : \
+	-n 1 sh -c 'echo $$ > "$0"; exec env CKFAULT_SLOW_MS=80 LD_PRELOAD="$1" "$2" convert "$3" -o "$4" -q' \
 	"$T/pid" "$T/shim.so" "$MPI" "$G/llama/hf" "$T/o/x.mdl" >/dev/null 2>"$T/err" & job=$!
-sleep 0.7; kill -9 "$(cat "$T/pid")"; wait $job; rc=$?
+for i in $(seq 100); do [ -s "$T/pid" ] && break; sleep 0.1; done # rank 1 has started
+sleep 0.4; kill -9 "$(cat "$T/pid")"; wait $job; rc=$?
 check "a rank killed mid-run fails the run (exit $rc)" test $rc -ne 0
 check "... and leaves no x.mdl" test ! -e "$T/o/x.mdl"
 complete=$(for f in "$T"/o/* "$T"/o/.[!.]*; do [ -f "$f" ] && $PY -c 'import h5py, sys; sys.exit(0 if h5py.File(sys.argv[1], "r").attrs.get("__SUCCESS__") else 1)' "$f" 2>/dev/null && echo "$f"; done)
