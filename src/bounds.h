@@ -30,6 +30,11 @@
 #define CK_MAX_NEAR 16
 #define CK_MAX_ERROR_LINE 1024
 
+/* Cerebras 1.9's data-loader state files (dlstate.c): bytes of each (one number per line) and
+ * worker files at one data step (a cluster has at most a few thousand workers). */
+#define CK_MAX_DLSTATE_FILE 4096
+#define CK_MAX_DLSTATE_WORKERS 65536
+
 /* Expansion: what a conversion may produce beyond the bytes it reads. Shapes are checked
  * against the config by the rules (`shape:`); these bound what the readers and actions do. */
 /* The views of one PyTorch storage together hold at most this many times its bytes (tied

@@ -279,6 +279,10 @@ static void one_ref(void *ctx, const char *path)
 		if (strcmp(root, rule_side_name(side)))
 			continue;
 		if (side == RULE_CS) {
+			/* beside the model section: a section some rule names by a rooted key (`/optimizer.x`) */
+			snprintf(key, sizeof key, "/%.*s", (int)strcspn(rest, "."), rest);
+			if (*rest && strncmp(rest, "model", 5) && known && json_object_get(known, key))
+				return;
 			if (*rest && strncmp(rest, "model", 5)) {
 				say(R->L, R->pos.file, R->pos.line, R->pos.col, 1, "'%s': CS values are read as cs.model.<key>", path);
 				return;

@@ -148,6 +148,8 @@ typedef struct conv {
 	rule_side from, to;
 	const char *where;
 	json_t *in, *out;
+	json_t *params; /* the CS params document: rooted keys (`/optimizer.x`) are read from it when the
+	                   source is CS and written into it when the target is CS */
 	json_t *used; /* object: source keys some rule consumed */
 	config_env env;
 	ck_err *e;
@@ -156,6 +158,32 @@ typedef struct conv {
 static int at(conv *c, const rule_cfg *r, const char *msg)
 {
 	return ck_errf(c->e, CK_EINVALID, "%s: %s (rule %s:%d:%d)", c->where, msg, r->pos.file, r->pos.line, r->pos.col);
+}
+
+/* A CS key written `/a.b` is rooted at the params document, any other at the model section
+ * (muP's optimizer.adjust_learning_rate lives beside `model:`). */
+static json_t *side_doc(conv *c, rule_side side, const char **key)
+{
+	if (side != RULE_CS || (*key)[0] != '/')
+		return side == c->from ? c->in : c->out;
+	(*key)++;
+	return c->params;
+}
+
+static json_t *key_get(conv *c, rule_side side, const char *key)
+{
+	json_t *doc = side_doc(c, side, &key);
+	return doc ? config_path_get(doc, key) : NULL;
+}
+
+static int key_set(conv *c, const rule_cfg *r, const char *key, json_t *v)
+{
+	json_t *doc = side_doc(c, c->to, &key);
+	if (!doc) {
+		json_decref(v);
+		return 0;
+	}
+	return config_path_set(doc, key, v) ? at(c, r, "cannot set a nested key under a non-object") : 0;
 }
 
 static char *dump(const json_t *v)
@@ -188,7 +216,7 @@ static int do_require(conv *c, const rule_cfg *r, int src_side)
 	size_t n = r->n_key[side];
 	for (size_t i = 0; i < n; i++) {
 		if (src_side) {
-			json_t *v = config_path_get(c->in, keys[i]);
+			json_t *v = key_get(c, side, keys[i]);
 			if (v && !allowed(r->require, v) && json_is_null(json_array_get(r->require, 0))) {
 				/* [null, default...]: a key with no counterpart, convertible only at its default */
 				char *got = dump(v), msg[600], acc[300] = "absent";
@@ -212,12 +240,13 @@ static int do_require(conv *c, const rule_cfg *r, int src_side)
 				free(got);
 				return at(c, r, msg);
 			}
-		} else if (!config_path_get(c->out, keys[i])) {
+		} else if (!key_get(c, side, keys[i])) {
 			json_t *v = json_is_array(r->require) ? json_array_get(r->require, 0) : r->require;
+			int rc;
 			if (json_is_null(v)) /* "absent or null": the key is left out */
 				continue;
-			if (config_path_set(c->out, keys[i], json_deep_copy(v)))
-				return at(c, r, "cannot set a nested key under a non-object");
+			if ((rc = key_set(c, r, keys[i], json_deep_copy(v))))
+				return rc;
 		}
 	}
 	return 0;
@@ -243,7 +272,7 @@ static int do_types(conv *c, const rule_cfg *r)
 	char **keys = r->key[c->from];
 	size_t n = r->n_key[c->from];
 	for (size_t i = 0; r->types && i < n; i++) {
-		json_t *v = config_path_get(c->in, keys[i]);
+		json_t *v = key_get(c, c->from, keys[i]);
 		if (!v || (type_of(v) & r->types))
 			continue;
 		char want[80], *got = dump(v), msg[600];
@@ -284,8 +313,8 @@ static int do_assign(conv *c, const rule_cfg *r)
 		int rc = config_eval(&c->env, xs[i], &v, c->e);
 		if (rc)
 			return rc;
-		if (v && config_path_set(c->out, keys[i], v))
-			return at(c, r, "cannot set a nested key under a non-object");
+		if (v && (rc = key_set(c, r, keys[i], v)))
+			return rc;
 	}
 	return 0;
 }
@@ -322,14 +351,14 @@ static int do_rename(conv *c, const rule_cfg *r)
 	if (ns != nd)
 		return at(c, r, "a rename pairs one key with one key; use to_cs/to_hf for anything else");
 	for (size_t i = 0; i < ns; i++) {
-		json_t *v = config_path_get(c->in, src[i]), *m = NULL;
+		json_t *v = key_get(c, c->from, src[i]), *m = NULL;
 		if (!v)
 			continue;
 		int rc = map_value(c, r, src[i], v, &m);
 		if (rc)
 			return rc;
-		if (config_path_set(c->out, dst[i], m))
-			return at(c, r, "cannot set a nested key under a non-object");
+		if ((rc = key_set(c, r, dst[i], m)))
+			return rc;
 	}
 	return 0;
 }
@@ -415,19 +444,31 @@ int config_convert(const rule_set *rs, rule_side from, const json_t *src, const 
 	return config_convert_vars(rs, from, src, where, NULL, out, warn, e);
 }
 
-/* Expressions always see hf.<key> and cs.model.<key>: the source config is bound as its side. */
+/* Expressions always see hf.<key> and cs.model.<key>: the source config is bound as its side
+ * (a CS source within its params document: cs.optimizer.<key> reads beside the model section). */
 static json_t *bind_source(conv *c)
 {
 	if (c->from == RULE_HF)
 		return c->env.hf = json_incref(c->in);
-	return c->env.cs = json_pack("{sO}", "model", c->in);
+	c->env.cs = c->params ? json_copy(c->params) : json_object();
+	if (c->env.cs && json_object_set(c->env.cs, "model", c->in)) {
+		json_decref(c->env.cs);
+		c->env.cs = NULL;
+	}
+	return c->env.cs;
 }
 
 int config_convert_vars(const rule_set *rs, rule_side from, const json_t *src, const char *where, json_t *vars,
 	json_t **out, char **warn, ck_err *e)
 {
+	return config_convert_params(rs, from, src, NULL, where, vars, out, warn, e);
+}
+
+int config_convert_params(const rule_set *rs, rule_side from, const json_t *src, json_t *params, const char *where,
+	json_t *vars, json_t **out, char **warn, ck_err *e)
+{
 	const rule_file *f = rs->files[0];
-	conv c = {rs, from, !from, where, json_deep_copy(src), json_object(), json_object(), {0}, e};
+	conv c = {rs, from, !from, where, json_deep_copy(src), json_object(), params, json_object(), {0}, e};
 	json_t *bound = NULL;
 	int rc = 0;
 	*out = NULL;
@@ -540,7 +581,7 @@ int config_layout(const rule_set *rs, rule_side to, json_t **model, json_t *vars
 char *config_unaccounted(const rule_set *rs, rule_side side, const json_t *cfg)
 {
 	const rule_file *f = rs->files[0];
-	conv c = {rs, side, !side, "", NULL, NULL, json_object(), {0}, NULL};
+	conv c = {rs, side, !side, "", NULL, NULL, NULL, json_object(), {0}, NULL};
 	char *u;
 	if (!c.used)
 		return NULL;

@@ -33,6 +33,13 @@ int config_convert(const rule_set *rs, rule_side from, const json_t *src, const 
 int config_convert_vars(const rule_set *rs, rule_side from, const json_t *src, const char *where, json_t *vars, json_t **out,
 	char **warn, ck_err *e);
 
+/* Same, within the CS params document: a CS key written `/a.b` in a config rule is rooted at params
+ * instead of the model section. from RULE_CS: params is the document read (borrowed; NULL: none),
+ * also what `cs.<section>` reads in expressions; from RULE_HF: rooted keys are written into params
+ * (an object the caller merges beside `model:`; NULL drops them). */
+int config_convert_params(const rule_set *rs, rule_side from, const json_t *src, json_t *params, const char *where,
+	json_t *vars, json_t **out, char **warn, ck_err *e);
+
 /* The top-level keys of cfg (a config of side `side`: an HF config, a CS model section) that no
  * config rule of rs mentions, nor a component section or muP key: comma-separated (malloc'd), or NULL. */
 char *config_unaccounted(const rule_set *rs, rule_side side, const json_t *cfg);

@@ -76,7 +76,7 @@ struct conv {
 	rule_set *rs;        /* the model file (and, single-component, its rules) */
 	size_t n;
 	comp *c;
-	json_t *params;      /* CS params: {"model": {...}} */
+	json_t *params;      /* CS params: {"model": {...}} and the sections beside it (optimizer, ...) */
 	int sideband;        /* params sparsity type sideband: NaN weights are pruned ones, 0 on the way to HF */
 	char *cfg_path;      /* the config read: HF config.json or CS params (for messages) */
 	json_t *vars;        /* {"out": {dir: path}} for expressions */
@@ -326,7 +326,12 @@ static int load_cs_params(conv *j, ck_err *e)
 		rc = ck_errf(e, CK_EINVALID, "%s: no 'model:' mapping (nor trainer.init.model)", cfg);
 		goto done;
 	}
-	j->params = json_pack("{sO}", "model", m);
+	/* the document around the model section (trainer-style: trainer.init): rooted config keys read it */
+	j->params = json_copy(m == json_object_get(raw, "model") ? raw : json_object_get(tr, "init"));
+	if (!j->params || json_object_set(j->params, "model", m)) {
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		goto done;
+	}
 	json_t *sp = json_object_get(raw, "sparsity");
 	if (!sp && tr && !json_is_array(tr))
 		sp = config_path_get(tr, "init.sparsity");
@@ -367,7 +372,7 @@ static void print_notes(conv *j)
 static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 {
 	const rule_file *f = j->rs->files[0];
-	json_t *model = NULL, *hf_all = json_object();
+	json_t *model = NULL, *hf_all = json_object(), *beside = json_object(); /* params sections beside model: */
 	char *warn = NULL, *where = NULL;
 	int rc = 0;
 	for (size_t i = 0; i < j->n && !rc; i++) {
@@ -401,7 +406,7 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 		if (nested)
 			text_printf(&j->notes, "ckconv: note: %s\n", nested);
 		free(nested);
-		rc = config_convert(c->rs, RULE_HF, c->hf, where ? where : c->dir, &c->cs, &warn, e);
+		rc = config_convert_params(c->rs, RULE_HF, c->hf, beside, where ? where : c->dir, NULL, &c->cs, &warn, e);
 		note_unused(j, c->rc ? c->rc->dir : f->model, warn);
 		free(where);
 		where = NULL;
@@ -415,7 +420,7 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 	if (!f->n_comp) {
 		model = json_incref(j->c[0].cs);
 	} else { /* the model's own config rules see hf.<component dir>.<key> */
-		if ((rc = config_convert(j->rs, RULE_HF, hf_all, j->a.src, &model, NULL, e)))
+		if ((rc = config_convert_params(j->rs, RULE_HF, hf_all, beside, j->a.src, NULL, &model, NULL, e)))
 			goto done;
 		for (size_t i = 0; i < j->n; i++)
 			json_object_set(model, j->c[i].rc->config, j->c[i].cs);
@@ -429,9 +434,12 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 	if (maj < 2 || (maj == 2 && min < 4))
 		json_object_del(model, "name");
 	j->params = json_pack("{sO}", "model", model);
+	if (!j->params || json_object_update_missing(j->params, beside))
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 done:
 	json_decref(model);
 	json_decref(hf_all);
+	json_decref(beside);
 	return rc;
 }
 
@@ -517,7 +525,7 @@ static int convert_configs_to_hf(conv *j, ck_err *e)
 		c->env_cs = json_pack("{sO}", "model", c->cs);
 		if ((rc = mup_prepare(j, c, e)))
 			return rc;
-		rc = config_convert_vars(c->rs, RULE_CS, c->cs, j->cfg_path, j->vars, &c->hf, &warn, e);
+		rc = config_convert_params(c->rs, RULE_CS, c->cs, j->params, j->cfg_path, j->vars, &c->hf, &warn, e);
 		for (size_t k = 0; !rc && c->keep_mup && k < c->keep_mup->n_drop; k++) {
 			json_t *v = config_path_get(c->env_cs, "model"); /* the original, for muP-aware HF code */
 			v = json_object_get(v, c->keep_mup->drop[k]);
@@ -529,7 +537,7 @@ static int convert_configs_to_hf(conv *j, ck_err *e)
 	if (rc || !f->n_comp)
 		return rc;
 	/* model-level rules write hf.<component dir>.<key> */
-	if ((rc = config_convert_vars(j->rs, RULE_CS, model, j->cfg_path, j->vars, &top, NULL, e)))
+	if ((rc = config_convert_params(j->rs, RULE_CS, model, j->params, j->cfg_path, j->vars, &top, NULL, e)))
 		return rc;
 	for (size_t i = 0; i < j->n; i++) {
 		json_t *part = json_object_get(top, j->c[i].rc->dir);

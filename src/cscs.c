@@ -7,6 +7,7 @@
 #include <string.h>
 #include "cli.h"
 #include "cscs.h"
+#include "dlstate.h"
 #include "expr.h"
 #include "fmt.h"
 #include "h5ck.h"
@@ -503,16 +504,19 @@ static char *tpl_fill(const char *t, const binds *b)
 	return text_take(&o);
 }
 
-/* The key rule of the step that the key (without its optional prefix) meets, and the key it
- * becomes (*to) or its tied partner (*tie). */
-static const json_t *key_rule(const json_t *rules, const char *from_side, const char *to_side, const char *rest, char **to)
+/* The first key rule of the step that the key (without its optional prefix) meets, and the key
+ * it becomes or its tied partner (*to). With one_sided, a rule naming only the from side matches
+ * too, with *to NULL: the key exists on that side only and is dropped (the reference's
+ * `exists=` rules without an action). */
+static const json_t *key_rule(const json_t *rules, const char *from_side, const char *to_side, const char *rest,
+	int one_sided, char **to)
 {
 	for (size_t i = 0; i < json_array_size(rules); i++) {
 		const json_t *k = json_array_get(rules, i);
 		const char *ft = json_string_value(json_object_get(k, from_side)), *tt = json_string_value(json_object_get(k, to_side));
 		binds b = {0};
-		if (ft && tt && tpl_match(ft, rest, &b)) {
-			*to = tpl_fill(tt, &b);
+		if (ft && (tt || (one_sided && !json_object_get(k, to_side))) && tpl_match(ft, rest, &b)) {
+			*to = tt ? tpl_fill(tt, &b) : NULL;
 			return k;
 		}
 	}
@@ -618,6 +622,9 @@ static int step_model(run *r, const hop *h, const json_t *params, json_t *old, j
 {
 	const char *fs = h->up ? "left" : "right", *ts = h->up ? "right" : "left";
 	json_t *renames = json_object_get(h->step, "keys"), *ties = json_object_get(h->step, "tie");
+	/* `unmatched: refuse`: the rules list every key (the reference refuses a key no rule matches) */
+	int strict = json_is_string(json_object_get(h->step, "unmatched")) &&
+		!strcmp(json_string_value(json_object_get(h->step, "unmatched")), "refuse");
 	json_t *ks = json_object_get(old, "d"), *cs = json_object_get(old, "c"), *nm = json_pack("{s:[], s:[], s:O}", "d", "c", "ty",
 		json_object_get(old, "ty"));
 	int rc = 0;
@@ -631,7 +638,7 @@ static int step_model(run *r, const hop *h, const json_t *params, json_t *old, j
 		long at = -1;
 		if (in_list(json_object_get(json_object_get(h->step, "regroup"), "keys"), key + strlen(pre)))
 			continue; /* re-added after every other key */
-		if ((k = key_rule(ties, fs, ts, key + strlen(pre), &to)) || (k = key_rule(ties, ts, fs, key + strlen(pre), &to))) {
+		if ((k = key_rule(ties, fs, ts, key + strlen(pre), 0, &to)) || (k = key_rule(ties, ts, fs, key + strlen(pre), 0, &to))) {
 			json_t *cond = json_object_get(k, "when"), *res = NULL;
 			env v = {.r = r, .h = h, .p = (json_t *)params};
 			int go = 1;
@@ -661,19 +668,23 @@ static int step_model(run *r, const hop *h, const json_t *params, json_t *old, j
 					note(r, "  %s: %s filled from %s\n", h->to, pick == val ? full : key, pick == val ? key : full);
 				rc = tree_set(nm, full, json_incref(pick), at);
 			}
-		} else if ((k = key_rule(renames, fs, ts, key + strlen(pre), &to))) {
+		} else if ((k = key_rule(renames, fs, ts, key + strlen(pre), 1, &to)) && !to) {
+			note(r, "  %s dropped (no %s counterpart)\n", key, h->to);
+		} else if (k) {
 			if (asprintf(&full, "%s%s", pre, to) < 0)
 				rc = ck_errf(e, CK_ENOMEM, "out of memory");
 			else {
 				note(r, "  %s -> %s\n", key, full);
 				rc = tree_set(nm, full, json_incref(val), -1);
 			}
+		} else if (strict) {
+			rc = ck_errf(e, CK_EINVALID, "%s: %s -> %s: model key '%s' matches no key rule of the step (%s), "
+				"which knows every key of the layout: not a %s %s checkpoint?", r->o->src, h->from, h->to, key,
+				r->fam_path, r->model, h->from);
 		} else {
 			rc = tree_set(nm, key, json_incref(val), -1);
 		}
-		if (rc > 0)
-			;
-		else if (rc)
+		if (rc == -1) /* tree_set */
 			rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		free(to);
 		free(full);
@@ -790,59 +801,125 @@ static int move_sparsity(run *r, json_t *root, ck_err *e)
 
 /* ---- one step ---- */
 
-static int run_hop(run *r, const hop *h, ck_err *e)
+/* Why the step refuses to convert in its direction (`refuse`, or `refuse_up` / `refuse_down`),
+ * or NULL. */
+static const char *step_refusal(const hop *h)
 {
-	json_t *old = r->tree, *model = tree_get(old, "model"), *nm = NULL, *np = json_deep_copy(r->params), *root = NULL;
-	json_t *md, *rec = NULL;
-	int rc;
-	char ver[64];
-	note(r, "step %s -> %s (%s)\n", h->from, h->to, h->step ? r->fam_path : "generic");
-	if (json_is_string(json_object_get(h->step, "refuse")))
-		return json_decref(np), ck_errf(e, CK_EINVALID, "%s %s -> %s: %s (%s)", r->model, h->from, h->to,
-			json_string_value(json_object_get(h->step, "refuse")), r->fam_path);
-	if (!model || !json_object_get(model, "d"))
-		return json_decref(np), ck_errf(e, CK_EINVALID, "%s: the checkpoint has no 'model' dict", r->o->src);
-	if (!np)
+	const char *why = json_string_value(json_object_get(h->step, "refuse"));
+	return why ? why : json_string_value(json_object_get(h->step, h->up ? "refuse_up" : "refuse_down"));
+}
+
+/* 0 when the step says `carry: model`: the output is the model alone, no trainer state and no
+ * __metadata__ (the reference's cs-1.6 steps: the model changed too much for the rest to apply). */
+static int carries_all(const hop *h)
+{
+	const json_t *carry = json_object_get(h->step, "carry");
+	return !json_is_string(carry) || strcmp(json_string_value(carry), "model");
+}
+
+/* The new root: every top-level entry of old but `model` and `__metadata__`, in order. */
+static int carry_others(const hop *h, const json_t *old, json_t **root, ck_err *e)
+{
+	int all = carries_all(h);
+	json_t *d = json_object_get(old, "d"), *c = json_object_get(old, "c");
+	if (!(*root = json_pack("{s:[], s:[], s:O}", "d", "c", "ty", json_object_get(old, "ty"))))
 		return ck_errf(e, CK_ENOMEM, "out of memory");
-	if ((rc = step_params(r, h, np, e)) || (rc = step_model(r, h, np, model, &nm, e)))
-		goto done;
-	if (!(root = json_pack("{s:[], s:[], s:O}", "d", "c", "ty", json_object_get(old, "ty")))) {
-		rc = ck_errf(e, CK_ENOMEM, "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < json_array_size(json_object_get(old, "d")); i++) {
+	for (size_t i = 0; all && i < json_array_size(d); i++) {
 		char b[32];
-		const char *k = tree_key_str(json_array_get(json_object_get(old, "d"), i), b);
+		const char *k = tree_key_str(json_array_get(d, i), b);
 		if (strcmp(k, "model") && strcmp(k, "__metadata__") &&
-			(json_array_append(json_object_get(root, "d"), json_array_get(json_object_get(old, "d"), i)) ||
-			json_array_append(json_object_get(root, "c"), json_array_get(json_object_get(old, "c"), i)))) {
-			rc = ck_errf(e, CK_ENOMEM, "out of memory");
-			goto done;
-		}
+			(json_array_append(json_object_get(*root, "d"), json_array_get(d, i)) ||
+			json_array_append(json_object_get(*root, "c"), json_array_get(c, i))))
+			return ck_errf(e, CK_ENOMEM, "out of memory");
 	}
+	return 0;
+}
+
+/* old's __metadata__ (or a new list) with the step's record appended: {version: "X.Y.0",
+ * model_name: "", params: np}, as the reference's update_ckpt_metadata. A new reference. */
+static json_t *metadata_after(const hop *h, const json_t *old, const json_t *np)
+{
+	char ver[64];
+	json_t *md = tree_get(old, "__metadata__"), *plain, *rec;
 	snprintf(ver, sizeof ver, "%s.0", h->to + 3);
-	md = tree_get(old, "__metadata__");
 	md = md ? json_deep_copy(md) : json_pack("{s:[], s:s, s:s}", "c", "ty", "builtins.list", "ctx", "null");
-	json_t *plain = json_pack("{s:s, s:s, s:O}", "version", ver, "model_name", "", "params", np);
+	plain = json_pack("{s:s, s:s, s:O}", "version", ver, "model_name", "", "params", np);
 	rec = plain ? tree_from_json(plain) : NULL; /* tree_from_json borrows: the plain record is released */
 	json_decref(plain);
-	if (!md || !rec || tree_set(root, "model", nm, -1) || json_array_append_new(json_object_get(md, "c"), rec) ||
-		tree_set(root, "__metadata__", md, -1)) {
-		nm = NULL;
-		rc = ck_errf(e, CK_ENOMEM, "out of memory");
-		goto done;
+	if (!md || !rec || json_array_append_new(json_object_get(md, "c"), rec)) {
+		json_decref(md);
+		return NULL;
 	}
-	nm = NULL;
+	return md;
+}
+
+/* R1.9 data-loader state files, named by the source params, as the `dataloader` entry (after
+ * `model`, as the reference adds it) unless the checkpoint has one: releases.yaml's
+ * checkpoint.iter_state says where (`dir`) and which loader (`loader`: map or iterable). */
+static int iter_state(run *r, const hop *h, json_t *root, ck_err *e)
+{
+	const json_t *spec = json_object_get(json_object_get(r->rel, "checkpoint"), "iter_state");
+	env v = {.r = r, .h = h, .p = r->params};
+	json_t *dir = NULL, *kind = NULL, *plain = NULL;
+	const char *d;
+	int rc;
+	if (!spec || (rc = eval(&v, r->rel_path, json_object_get(spec, "dir"), &dir, e)))
+		return spec ? rc : 0;
+	if (!(d = json_string_value(dir)) || !*d)
+		rc = 0;
+	else if (tree_get(root, "dataloader"))
+		note(r, "  dataloader: the checkpoint has one; %s is not read\n", d);
+	else if (!(rc = eval(&v, r->rel_path, json_object_get(spec, "loader"), &kind, e))) {
+		const char *k = json_string_value(kind);
+		if (!k || (strcmp(k, "map") && strcmp(k, "iterable")))
+			rc = ck_errf(e, CK_EINVALID, "%s: checkpoint.iter_state.loader: expected 'map' or 'iterable'", r->rel_path);
+		else if (!(rc = dlstate_read(d, !strcmp(k, "iterable"), &plain, e))) {
+			note(r, "  dataloader (%s) from %s\n", k, d);
+			if (tree_set(root, "dataloader", tree_from_json(plain), -1))
+				rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		}
+	}
+	json_decref(plain);
+	json_decref(kind);
+	json_decref(dir);
+	return rc;
+}
+
+/* The trainer state after the step: schedulers reset for old sources, sparsity masks moved. */
+static int step_state(run *r, const hop *h, json_t *root, ck_err *e)
+{
 	const json_t *reset = json_object_get(json_object_get(r->rel, "checkpoint"), "reset_scheduler_before");
-	if (json_is_string(reset) && rel_index(r, h->from) < rel_index(r, json_string_value(reset)) &&
-		(rc = reset_scheduler(r, root, e)))
+	int rc = 0;
+	if (json_is_string(reset) && rel_index(r, h->from) < rel_index(r, json_string_value(reset)))
+		rc = reset_scheduler(r, root, e);
+	return rc ? rc : move_sparsity(r, root, e);
+}
+
+static int run_hop(run *r, const hop *h, ck_err *e)
+{
+	json_t *old = r->tree, *model = tree_get(old, "model"), *nm = NULL, *np = NULL, *root = NULL;
+	int rc;
+	note(r, "step %s -> %s (%s)\n", h->from, h->to, h->step ? r->fam_path : "generic");
+	if (step_refusal(h))
+		return ck_errf(e, CK_EINVALID, "%s %s -> %s: %s (%s)", r->model, h->from, h->to, step_refusal(h), r->fam_path);
+	if (!model || !json_object_get(model, "d"))
+		return ck_errf(e, CK_EINVALID, "%s: the checkpoint has no 'model' dict", r->o->src);
+	if (!(np = json_deep_copy(r->params)))
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	if ((rc = step_params(r, h, np, e)) || (rc = step_model(r, h, np, model, &nm, e)) ||
+		(rc = carry_others(h, old, &root, e)))
 		goto done;
-	if ((rc = move_sparsity(r, root, e)))
-		goto done;
-	json_decref(r->tree);
-	r->tree = root, root = NULL;
-	json_decref(r->params);
-	r->params = np, np = NULL;
+	rc = tree_set(root, "model", nm, -1); /* steals its child, even when failing */
+	nm = NULL;
+	if (rc || (carries_all(h) && ((rc = iter_state(r, h, root, e)) ||
+		(rc = tree_set(root, "__metadata__", metadata_after(h, old, np), -1)))))
+		rc = rc == -1 ? ck_errf(e, CK_ENOMEM, "out of memory") : rc;
+	else if (!(rc = step_state(r, h, root, e))) {
+		json_decref(r->tree);
+		r->tree = root, root = NULL;
+		json_decref(r->params);
+		r->params = np, np = NULL;
+	}
 done:
 	json_decref(nm);
 	json_decref(np);
@@ -970,7 +1047,7 @@ int cscs_list(const char *rules, const char *model, FILE *f, ck_err *e)
 				if (plan_hops(&r, &tmp))
 					fprintf(f, " refused: %s", tmp.msg);
 				for (size_t i = 0; i < r.n_hops; i++) {
-					const char *why = json_string_value(json_object_get(r.hops[i].step, "refuse"));
+					const char *why = step_refusal(&r.hops[i]);
 					if (why) {
 						fprintf(f, " refused: %s -> %s: %s", r.hops[i].from, r.hops[i].to, why);
 						break;

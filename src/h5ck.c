@@ -1021,25 +1021,15 @@ done:
 	return rc;
 }
 
-/* Python's json writes NaN/Infinity bare; Jansson refuses them. Blank them out (same length),
- * outside strings only: only scalar leaves carry them and those are not read. */
+/* Blank out Python's bare NaN/Infinity (same length): only scalar leaves carry them and those
+ * are not read here. */
 static void json_blank_nonfinite(char *s)
 {
-	int in = 0;
-	for (; *s; s++) {
-		if (in) {
-			if (*s == '\\' && s[1])
-				s++;
-			else if (*s == '"')
-				in = 0;
-		} else if (*s == '"') {
-			in = 1;
-		} else if (!strncmp(s, "NaN", 3) || !strncmp(s, "Infinity", 8) || !strncmp(s, "-Infinity", 9)) {
-			size_t n = *s == 'N' ? 3 : *s == 'I' ? 8 : 9;
-			s[0] = '0';
-			memset(s + 1, ' ', n - 1);
-			s += n - 1;
-		}
+	char *p;
+	size_t n;
+	for (; (p = (char *)text_json_nonfinite(s, &n)); s = p + n) {
+		p[0] = '0';
+		memset(p + 1, ' ', n - 1);
 	}
 }
 

@@ -166,6 +166,25 @@ void text_json_str(text *b, const char *s, size_t n, int ascii)
 	text_add(b, "\"", 1);
 }
 
+const char *text_json_nonfinite(const char *s, size_t *n)
+{
+	int in = 0;
+	for (; *s; s++) {
+		if (in) {
+			if (*s == '\\' && s[1])
+				s++;
+			else if (*s == '"')
+				in = 0;
+		} else if (*s == '"') {
+			in = 1;
+		} else if (!strncmp(s, "NaN", 3) || !strncmp(s, "Infinity", 8) || !strncmp(s, "-Infinity", 9)) {
+			*n = *s == 'N' ? 3 : *s == 'I' ? 8 : 9;
+			return s;
+		}
+	}
+	return NULL;
+}
+
 const char *text_human_bytes(double b, char *buf, size_t n)
 {
 	static const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};

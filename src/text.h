@@ -31,6 +31,12 @@ int text_utf8_valid(const char *s);
  * Invalid UTF-8 comes out as U+FFFD. The one JSON string escaper. */
 void text_json_str(text *b, const char *s, size_t n, int ascii);
 
+/* The next bare NaN, Infinity or -Infinity token of the JSON text s outside strings (Python's
+ * json writes them; Jansson refuses them), its length in *n; NULL when there is none. Scanning
+ * on from the token's end is safe: a token is never inside a string. The one such scanner. */
+const char *text_json_nonfinite(const char *s, size_t *n);
+
+
 /* b bytes for people: "256 B", "1.5 KiB", "12.0 MiB" (binary units, one decimal). Returns buf. */
 const char *text_human_bytes(double b, char *buf, size_t n);
 #endif

@@ -148,30 +148,12 @@ static json_t *plain_object(const json_t *m, const char *key)
 	return json_is_object(om) ? om : NULL;
 }
 
-/* Python json writes NaN/Infinity bare; Jansson refuses them. 1 when the text has any. */
-static int has_nonfinite(const char *s)
-{
-	int in = 0;
-	for (; *s; s++) {
-		if (in) {
-			if (*s == '\\' && s[1])
-				s++;
-			else if (*s == '"')
-				in = 0;
-		} else if (*s == '"') {
-			in = 1;
-		} else if (!strncmp(s, "NaN", 3) || !strncmp(s, "Infinity", 8)) {
-			return 1;
-		}
-	}
-	return 0;
-}
-
 /* The value of a plain stored leaf (scalar, string, None), a new reference; NULL if it is not
  * one (or holds NaN/Infinity, which Jansson cannot carry). *link: a LinkedObject's target. */
 static json_t *raw_value(const char *text, const char *key, const char **link, json_t **keep)
 {
-	json_t *m = has_nonfinite(text) ? NULL : json_loads(text, 0, NULL), *om, *v = NULL;
+	size_t nf;
+	json_t *m = text_json_nonfinite(text, &nf) ? NULL : json_loads(text, 0, NULL), *om, *v = NULL;
 	const char *ty;
 	*link = NULL;
 	*keep = m;

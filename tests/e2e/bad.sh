@@ -39,9 +39,9 @@ expect_fail "an index naming a missing shard names it" "model-00002-of-00002.saf
 
 mkdir -p "$T/rules1" "$T/rules2"
 cp "$ROOT"/rules/*.yaml "$T/rules1/"; cp "$ROOT"/rules/*.yaml "$T/rules2/"
-sed -i "s/^  L: '\\\\d+'/  L: '[0-9'/" "$T/rules1/gpt2-body.yaml"
-expect_fail "a rule file with a bad regex is named with line and column" "gpt2-body.yaml:7:6: placeholder 'L': bad regex" "$T/o6.mdl" "$CKCONV" convert "$G/gpt2/hf" --model gpt2 --rules "$T/rules1" -o "$T/o6.mdl"
-sed -i 's/action: \[transpose, split\]/action: [transpose, splitt]/' "$T/rules2/gpt2-body.yaml"
+sed -i "s/^  L: '\\\\d+'/  L: '[0-9'/" "$T/rules1/gpt2-layers.yaml"
+expect_fail "a rule file with a bad regex is named with line and column" "gpt2-layers.yaml:7:6: placeholder 'L': bad regex" "$T/o6.mdl" "$CKCONV" convert "$G/gpt2/hf" --model gpt2 --rules "$T/rules1" -o "$T/o6.mdl"
+sed -i 's/action: \[transpose, split\]/action: [transpose, splitt]/' "$T/rules2/gpt2-layers.yaml"
 expect_fail "an unknown action is named with a suggestion" "unknown action 'splitt' (did you mean 'split'?)" "$T/o7.mdl" "$CKCONV" convert "$G/gpt2/hf" --model gpt2 --rules "$T/rules2" -o "$T/o7.mdl"
 
 mkdir -p "$T/extra"; cp "$G/gpt2/hf/config.json" "$T/extra/"

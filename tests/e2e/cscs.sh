@@ -5,16 +5,18 @@
 # LinkedObjects), converted, and read back the way cstorch.load reads it: every leaf, key order, int
 # keys and tuples as the reference's out/ (tensors bit for bit), params equal as YAML mappings.
 # Cases the reference refuses are converted by chaining and compared with the chain of the
-# reference's single steps (tools/cscs_case.py chain).
+# reference's single steps (tools/cscs_case.py chain). The cs-1.6 steps have their own vectors,
+# made by the reference's converter classes (tests/golden/cscs16/, README there).
 . "$(dirname "$0")/lib.inc"
 G=$ROOT/tests/golden/cscs
+G16=$ROOT/tests/golden/cscs16
 CASE="$PY $ROOT/tools/cscs_case.py"
 packs=(); checks=()
-for dir in "$G"/*/; do
+for dir in "$G"/*/ "$G16"/*/; do
 	c=$(basename "$dir"); mkdir -p "$T/$c"; packs+=("$dir/in" "$T/$c/in.mdl")
 done
 $CASE pack "${packs[@]}"
-for dir in "$G"/*/; do
+for dir in "$G"/*/ "$G16"/*/; do
 	c=$(basename "$dir")
 	read -r model src tgt < <($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["model"], d["src_fmt"], d["tgt_fmt"])' "$dir/case.json")
 	check "$c: converts" "$CKCONV" convert "$T/$c/in.mdl" --config "$dir/in/params.yaml" --model "$model" \
@@ -42,12 +44,13 @@ check "cs-current is cs-2.9 (one record per release step)" "$CKCONV" convert "$T
 check "... equals the chain of the reference's steps" $CASE chain "$T/cur.mdl" "$T/cur.yaml" "$G/llama-2.3-to-2.9-refused"
 check "a chain back down: cs-2.9 -> cs-2.0 converts" "$CKCONV" convert "$T/cur.mdl" --config "$T/cur.yaml" \
 	--model llama --src-fmt cs-auto --tgt-fmt cs-2.0 -o "$T/down.mdl" -q
+says() { check "$1" grep -qF "$2" <<<"$out"; }   # NAME TEXT: the last output ($out) has TEXT
 out=$("$CKCONV" convert "$T/gpt2-2.0-to-2.1/in.mdl" --config "$G/gpt2-2.0-to-2.1/in/params.yaml" --model gpt2 \
 	--src-fmt cs-2.0 --tgt-fmt cs-2.2 -o "$T/dry.mdl" --dry-run 2>&1)
-check "--dry-run lists the steps, key renames and params changes" grep -q "step cs-2.0 -> cs-2.1" <<<"$out"
-check "... the renamed key" grep -qF "embedding_layer.position_embeddings.weight -> embedding_layer.position_embeddings.embed.weight" <<<"$out"
-check "... a params change" grep -qF "params - model.use_bfloat16" <<<"$out"
-check "... the generic step" grep -qF "step cs-2.1 -> cs-2.2 (generic)" <<<"$out"
+says "--dry-run lists the steps, key renames and params changes" "step cs-2.0 -> cs-2.1"
+says "... the renamed key" "embedding_layer.position_embeddings.weight -> embedding_layer.position_embeddings.embed.weight"
+says "... a params change" "params - model.use_bfloat16"
+says "... the generic step" "step cs-2.1 -> cs-2.2 (generic)"
 check "... and writes nothing" test ! -e "$T/dry.mdl"
 
 in=$T/llama-1.9-to-2.0/in.mdl; cfg=$G/llama-1.9-to-2.0/in/params.yaml
@@ -61,12 +64,73 @@ expect_fail "cs-auto without __metadata__: refused" "has no __metadata__ record"
 	"$CKCONV" convert "$in" --config "$cfg" --model llama --src-fmt cs-auto --tgt-fmt cs-2.0 -o "$T/e4.mdl"
 expect_fail "an existing output without --force: refused" "exists" "$T/nothere" \
 	"$CKCONV" convert "$in" --config "$cfg" --model llama --src-fmt cs-1.9 --tgt-fmt cs-2.0 -o "$T/llama-1.9-to-2.0/out.mdl"
-expect_fail "a step without rules yet is refused naming it" "t5 cs-1.8 -> cs-1.6: the cs-1.6 T5 layout" "$T/e5.mdl" \
+expect_fail "a step without rules yet is refused naming it" "t5 cs-1.8 -> cs-1.6: writing the cs-1.6 T5 layout" "$T/e5.mdl" \
 	"$CKCONV" convert "$T/t5-1.8-to-1.9/in.mdl" --config "$G/t5-1.8-to-1.9/in/params.yaml" --model t5 --src-fmt cs-1.8 --tgt-fmt cs-1.6 -o "$T/e5.mdl"
+expect_fail "... going down only: bert cs-1.7 -> cs-1.6 refused naming it" "bert cs-1.7 -> cs-1.6: writing the cs-1.6 BERT layout" "$T/e6.mdl" \
+	"$CKCONV" convert "$T/bert-1.6-to-1.7/out.mdl" --config "$T/bert-1.6-to-1.7/out.yaml" --model bert --src-fmt cs-1.7 --tgt-fmt cs-1.6 -o "$T/e6.mdl"
+# the cs-1.6 steps know every key of the layout, as the reference (which refuses the others)
+expect_fail "a cs-1.6 key no rule knows: refused naming it" "model key 'encoder_token_embedding.weight' matches no key rule of the step" "$T/e7.mdl" \
+	"$CKCONV" convert "$T/t5-1.6-to-1.7/in.mdl" --config "$G16/t5-1.6-to-1.7/in/params.yaml" --model bert --src-fmt cs-1.6 --tgt-fmt cs-1.7 -o "$T/e7.mdl"
+# past what the reference offers from cs-1.6: chained (cs-1.6 -> cs-1.7, then the later steps)
+out=$("$CKCONV" convert "$T/bert-1.6-to-1.7/in.mdl" --config "$G16/bert-1.6-to-1.7/in/params.yaml" --model bert \
+	--src-fmt cs-1.6 --tgt-fmt cs-2.2 -o "$T/b16.mdl" --dry-run 2>&1)
+says "bert cs-1.6 -> cs-2.2 chains: the cs-1.6 step first" "step cs-1.6 -> cs-1.7 ("
+says "... the HF-like names renamed, the old .gamma too" "bert.embeddings.LayerNorm.gamma -> bert_encoder.embed_ln_f.weight"
+says "... HF's buffers dropped" "bert.embeddings.position_ids dropped"
+says "... then cs-2.0 -> cs-2.1's position-embedding rename" "bert_encoder.embedding_layer.position_embeddings.weight -> bert_encoder.embedding_layer.position_embeddings.embed.weight"
+check "bert cs-1.6 -> cs-2.2 converts" "$CKCONV" convert "$T/bert-1.6-to-1.7/in.mdl" --config "$G16/bert-1.6-to-1.7/in/params.yaml" \
+	--model bert --src-fmt cs-1.6 --tgt-fmt cs-2.2 -o "$T/b16.mdl" -q
+check "... and its output reads as cs-2.2 (cs-auto: one __metadata__ record per step after cs-1.7)" "$CKCONV" convert "$T/b16.mdl" \
+	--config "$T/b16.yaml" --model bert --src-fmt cs-auto --tgt-fmt cs-2.3 -o "$T/b16b.mdl" -q
+
+# R1.9 data-loader state files named by cerebras.save_iter_state_path become the `dataloader` entry
+# (after `model`, as the reference's convert_dataloader_checkpoint adds it); the reference's output
+# otherwise unchanged (`cerebras` is dropped from the params either way)
+c=gpt2-1.9-to-2.0; it=$T/iter; mkdir -p "$it" "$T/dl-exp"
+printf '300\n' >"$it/data_iter_checkpoint_state_file_global"
+printf '40\n' >"$it/data_iter_state_file_worker_1_step_300.txt"
+printf '25\n' >"$it/data_iter_state_file_worker_0_step_300.txt"
+printf '7\n' >"$it/data_iter_state_file_worker_0_step_200.txt"
+$PY - "$G/$c" "$T" "$it" <<'PYEOF'
+import json, os, sys, yaml
+g, t, it = sys.argv[1:]
+p = yaml.safe_load(open(os.path.join(g, "in/params.yaml")))
+p["cerebras"] = {"save_iter_state_path": it}
+for kind, proc, dl in (("map", "GptHDF5MapDataProcessor", {"samples_streamed": 65, "seed": 0}),
+                       ("iterable", "GptHDF5DataProcessor", {"all_worker_states": [{"samples_streamed": 25, "shard_index": 0},
+                                                                                  {"samples_streamed": 40, "shard_index": 1}]})):
+    q = dict(p, train_input=dict(p["train_input"], data_processor=proc))
+    yaml.safe_dump(q, open(os.path.join(t, f"dlp-{kind}.yaml"), "w"))
+    d = os.path.join(t, f"dl-exp/{kind}")
+    os.makedirs(d)
+    tree = json.load(open(os.path.join(g, "out/tree.json")))
+    md = tree.pop("__metadata__")
+    tree["dataloader"], tree["__metadata__"] = dl, md
+    if kind == "iterable":
+        md[-1]["params"]["train_input"]["data_processor"] = proc
+    json.dump(tree, open(os.path.join(d, "tree.json"), "w"))
+    os.symlink(os.path.join(g, "out/model.safetensors"), os.path.join(d, "model.safetensors"))
+    o = yaml.safe_load(open(os.path.join(g, "out/params.yaml")))
+    o["train_input"]["data_processor"] = proc
+    yaml.safe_dump(o, open(os.path.join(d, "params.yaml"), "w"))
+PYEOF
+for kind in map iterable; do
+	check "dataloader from save_iter_state_path ($kind loader): converts" "$CKCONV" convert "$T/$c/in.mdl" --config "$T/dlp-$kind.yaml" \
+		--model gpt2 --src-fmt cs-1.9 --tgt-fmt cs-2.0 -o "$T/dl-$kind.mdl" -q
+	check "... the reference's output with the loader's state (the workers' files at the data step)" \
+		$CASE check "$T/dl-$kind.mdl" "$T/dl-$kind.yaml" "$T/dl-exp/$kind"
+done
+$PY -c 'import sys, yaml; p = yaml.safe_load(open(sys.argv[1])); p["train_input"]["data_processor"] = "GptHDF5OtherProcessor"; yaml.safe_dump(p, open(sys.argv[2], "w"))' \
+	"$T/dlp-map.yaml" "$T/dlp-bad.yaml"
+expect_fail "... another data processor: refused naming it" "requires train_input.data_processor to be GptHDF5DataProcessor or GptHDF5MapDataProcessor, found GptHDF5OtherProcessor" "$T/dl-bad.mdl" \
+	"$CKCONV" convert "$T/$c/in.mdl" --config "$T/dlp-bad.yaml" --model gpt2 --src-fmt cs-1.9 --tgt-fmt cs-2.0 -o "$T/dl-bad.mdl"
+rm "$it/data_iter_checkpoint_state_file_global"
+expect_fail "... no data step file: refused naming it" "expected the file data_iter_checkpoint_state_file_global" "$T/dl-bad.mdl" \
+	"$CKCONV" convert "$T/$c/in.mdl" --config "$T/dlp-map.yaml" --model gpt2 --src-fmt cs-1.9 --tgt-fmt cs-2.0 -o "$T/dl-bad.mdl"
 
 # every release pair the reference offers per model (support.json): offered by ckconv in one step,
 # from the family's file where the reference has a model converter for it, the generic step where
-# it falls back; only cs-1.6 (BERT, T5: no rules yet) is refused, by name
+# it falls back; only the way down to cs-1.6 (BERT, T5: no rules yet) is refused, by name
 "$CKCONV" list --releases >"$T/releases.txt"
 check "list --releases covers support.json (single steps as the reference's converters)" \
 	$CASE support "$G/support.json" "$T/releases.txt" "$ROOT/rules/cscs/releases.yaml"

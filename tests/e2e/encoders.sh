@@ -138,3 +138,77 @@ check "roberta: CS max_position_embeddings = HF 66 - pad 1 - 1" test "$(yget "$T
 check "roberta: params with name bert converted back (detected as roberta)" "$CKCONV" convert "$T/rob.mdl" -o "$T/rob_hf" -q
 check "roberta: ... so model_type roberta" test "$(jget "$T/rob_hf/config.json" model_type)" = '"roberta"'
 check "roberta: max_position_embeddings 66 back" test "$(jget "$T/rob_hf/config.json" max_position_embeddings)" = 66
+
+# CS -> HF from cstorch-written packed files (h5py, LZ4-chunked datasets, format 0.5), as a
+# training run saves them: T5, CLIP-ViT and the BERT QA head (its CS state: the sequence
+# classifier's with a two-row span head, as mkhead made the HF side)
+for c in t5 clip-vit; do
+	"$PY" "$ROOT/tools/make_cstorch_h5.py" "$G/$c/cs/model.safetensors" "$T/$c-cstorch.mdl" >/dev/null
+	check "$c: the cstorch file holds LZ4-chunked datasets" $PY -c '
+import os, sys
+os.environ.setdefault("HDF5_PLUGIN_PATH", "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins")
+import h5py
+with h5py.File(sys.argv[1], "r") as f:
+    ds = [f[k] for k in f if isinstance(f[k], h5py.Dataset) and f[k].ndim >= 1 and f[k].size > 1]
+    lz4 = lambda d: d.id.get_create_plist().get_nfilters() > 0 and d.id.get_create_plist().get_filter(0)[0] == 32004
+    assert ds and all(d.chunks and lz4(d) for d in ds), [d.name for d in ds if not (d.chunks and lz4(d))]' "$T/$c-cstorch.mdl"
+	check "$c: cstorch file -> hf (detected from the params)" "$CKCONV" convert "$T/$c-cstorch.mdl" --config "$G/$c/cs/params.yaml" -o "$T/$c-cstorch" -q
+	check "$c: every tensor equals hf_back" $CHECK st-vs-st "$T/$c-cstorch" "$G/$c/hf_back"
+done
+$PY - "$G/bert-sequence-classifier/cs/model.safetensors" "$T/qa-cs.st" "$ROOT/tools" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[3])
+import stfile
+t = stfile.read(sys.argv[1])
+for k in ("model.classifier.weight", "model.classifier.bias"):
+    dt, a = t[k]
+    t[k] = (dt, a[:2])
+stfile.write(sys.argv[2], t)
+PY
+"$PY" "$ROOT/tools/make_cstorch_h5.py" "$T/qa-cs.st" "$T/qa-cstorch.mdl" >/dev/null
+check "bert-qa: cstorch file -> hf with --model" "$CKCONV" convert "$T/qa-cstorch.mdl" --config "$T/qa.yaml" --model bert-qa -o "$T/qa-cstorch" -q
+check "bert-qa: every tensor of the QA checkpoint back bit for bit" $CHECK st-vs-st "$T/qa-cstorch" "$T/qa" --common
+check "bert-qa: qa_outputs from the two-row span head" \
+	sh -c "'$CKCONV' inspect '$T/qa-cstorch' | grep -q '^qa_outputs.weight .*\[2, 48\]'"
+
+# T5 muP -> standard parametrisation (cs-2.3+), as the reference's Converter_T5_sP_muP: every
+# tensor times its factor (computed in double, multiplied in float32 as PyTorch's tensor * scalar);
+# the encoder scales q.k by 1/sqrt(d_kv), the decoder does not (its flag false)
+params_edit "$G/t5/cs/params.yaml" "$T/t5-mup.yaml" '{"mup_base_d_model": 32, "mup_base_d_ff": 64,
+	"encoder_attention_logits_alpha": 4.0, "decoder_attention_logits_alpha": 0.5, "output_logits_alpha": 2.22,
+	"embeddings_alpha": 14.6, "scale_encoder_qk_dot_by_d": true, "scale_decoder_qk_dot_by_d": false,
+	"scale_output_logits_by_d": false}'
+out=$("$CKCONV" convert "$T/t5-cstorch.mdl" --config "$T/t5-mup.yaml" -o "$T/t5-mup" 2>&1)
+check "t5 muP: converts, folding the multipliers" grep -q "muP checkpoint: multipliers folded" <<<"$out"
+check "t5 muP: each tensor is hf_back's times the reference's factor" $PY - "$T/t5-mup" "$G/t5/hf_back" "$ROOT/tools" <<'PY'
+import math, re, sys
+sys.path.insert(0, sys.argv[3])
+import numpy as np, stfile
+got, ref = stfile.read_dir(sys.argv[1]), stfile.read_dir(sys.argv[2])
+w = 64 / 32
+proj, out = w ** -0.5, w ** 0.5
+def factor(k):
+    if re.search(r"(SelfAttention|EncDecAttention)\.q\.", k): return proj / math.sqrt(16)
+    if re.search(r"^encoder\..*SelfAttention\.k\.", k): return 4.0 * proj / math.sqrt(16)
+    if re.search(r"^decoder\..*(SelfAttention|EncDecAttention)\.k\.", k): return 0.5 * proj
+    if re.search(r"(SelfAttention|EncDecAttention)\.v\.", k): return proj
+    if re.search(r"(SelfAttention|EncDecAttention)\.o\.", k): return out
+    if k in ("shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"): return 14.6 * 64 ** 0.5
+    if k == "lm_head.weight": return 2.22 / w ** 0.5
+    return None
+assert set(got) == set(ref), set(got) ^ set(ref)
+scaled = 0
+for k, (dt, a) in ref.items():
+    f = factor(k)
+    want = a if f is None else (a * np.float32(f)).astype(np.float32)
+    assert got[k][0] == dt and np.array_equal(got[k][1], want), k
+    scaled += f is not None
+assert scaled == 4 * 2 + 4 * 2 * 2 + 3 + 1, scaled   # q k v o per layer and attention, 3 embeddings, head
+PY
+check "t5 muP: tie_word_embeddings false (head and embeddings differ), no muP key in config.json" $PY -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert c["tie_word_embeddings"] is False, c.get("tie_word_embeddings")
+assert not [k for k in c if "mup" in k or "alpha" in k or "qk_dot" in k or "logits" in k], c' "$T/t5-mup/config.json"
+expect_fail "t5 muP: refused before cs-2.3, as the reference" "before cs-2.3" "$T/t5-mup22" \
+	"$CKCONV" convert "$T/t5-cstorch.mdl" --config "$T/t5-mup.yaml" --src-fmt cs-2.2 --tgt-fmt hf -o "$T/t5-mup22"

@@ -24,7 +24,7 @@ check "... to the reference" $CHECK mdl-vs-st "$T/resharded.mdl" "$G/llama/cs/mo
 
 out=$("$CKCONV" convert "$G/gpt2/hf" --dry-run -o "$T/dry.mdl" 2>&1)
 check "--dry-run writes nothing" test ! -e "$T/dry.mdl" -a ! -e "$T/dry.yaml"
-check "--dry-run lists each rule with its sources and targets" grep -q "gpt2-body.yaml:17  transpose+split" <<<"$out"
+check "--dry-run lists each rule with its sources and targets" grep -q "gpt2-layers.yaml:17  transpose+split" <<<"$out"
 check "--dry-run shows target dtype and shape" grep -q "> transformer_decoder.layers.0.self_attn.proj_k_dense_layer.weight f32 \[64, 64\]" <<<"$out"
 check "--dry-run gives the peak buffer, with the I/O overlap" grep -q "^peak buffer: 0.1 MiB of tensor memory (largest group 0.1 MiB; the I/O overlap fits within it)$" <<<"$out"
 check "--dry-run prints the params" grep -q "nonlinearity: gelu_new" <<<"$out"

@@ -48,6 +48,18 @@ static void test_json(void)
 	}
 }
 
+/* Python's bare NaN/Infinity/-Infinity are found outside strings only, one after the other */
+static void test_nonfinite(void)
+{
+	const char *s = "{\"a NaN\": NaN, \"b\\\"Infinity\": [-Infinity, Infinity], \"c\": 1}", *p;
+	static const char *want[] = {"NaN", "-Infinity", "Infinity"};
+	size_t n = 0, k = 0;
+	for (p = s; (p = text_json_nonfinite(p, &n)); p += n, k++)
+		T_OK(k < 3 && n == strlen(want[k]) && !strncmp(p, want[k], n), want[k < 3 ? k : 0]);
+	T_OK(k == 3, "nonfinite: three tokens, none inside strings");
+	T_OK(!text_json_nonfinite("{\"x\": \"NaN\", \"y\": 1.5}", &n), "nonfinite: none in a finite text");
+}
+
 static void test_human(void)
 {
 	static const struct { double b; const char *want; } cases[] = {
@@ -64,6 +76,7 @@ int main(void)
 {
 	test_utf8();
 	test_json();
+	test_nonfinite();
 	test_human();
 	return t_done();
 }
