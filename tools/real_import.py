@@ -140,6 +140,17 @@ CS = [
     ("cs-r231-bloom-7b", "bloom", MZ_231, NLP + "bloom/configs/params_bloom_7b.yaml"),
 ]
 
+# multi-component HF cases: (case, model family, {component dir: (repository, commit, path)}); the
+# published config.json of each component, as a model's own repository ships it
+HF_COMPONENTS = [
+    # LLaVA-1.5 with a whole CLIPModel config (openai/clip-vit-large-patch14, the Hub repository's
+    # config.json as mirrored on GitHub) as its image model: issue 15
+    ("hf-llava-v1.5-7b-clipmodel", "llava", {
+        "image_model": ("ourml/clip-vit-large-patch14", "32bd64288804d66eefd0ccbe215aa642df71cc41", "config.json"),
+        "text_model": ("ymtuan/NTU-2025-Fall-DLCV", "7b4f4a2eef447eb537704f15166826558cc1aa64", "llava-v1.5-7b/config.json"),
+    }),
+]
+
 HEAD = 8      # head dim after shrinking (even: RoPE pairs)
 HEADS = 4
 
@@ -178,6 +189,53 @@ def shrink_hf(c):
     if c.get("model_type") == "bert":
         c["max_position_embeddings"] = 32
     return c
+
+
+def shrink_clip(c):
+    """a whole CLIPModel config: both towers' sizes (and the old *_config_dict copies), the projection;
+    images of 32x32 in 8x8 patches"""
+    c = copy.deepcopy(c)
+    tower = dict(hidden_size=HEADS * HEAD, num_attention_heads=HEADS, num_hidden_layers=2, intermediate_size=48)
+    for k in ("text_config", "vision_config", "text_config_dict", "vision_config_dict"):
+        sub = c.get(k)
+        if not isinstance(sub, dict):
+            continue
+        sub.update({n: v for n, v in tower.items() if n in sub})
+        if "vocab_size" in sub:
+            sub.update(vocab_size=64, max_position_embeddings=16)
+        if "patch_size" in sub:
+            sub["patch_size"] = 8
+        if "image_size" in sub:
+            sub["image_size"] = 32
+        if "projection_dim" in sub:
+            sub["projection_dim"] = HEADS * HEAD
+    c["projection_dim"] = HEADS * HEAD
+    return c
+
+
+def shrink_component(c):
+    if c.get("model_type") == "clip":
+        return shrink_clip(c)
+    c = shrink_hf(c)
+    if "mm_hidden_size" in c:  # LLaVA's projector reads the (shrunk) vision tower
+        c["mm_hidden_size"] = HEADS * HEAD
+    return c
+
+
+def import_hf_components(rows):
+    for name, model, comps in HF_COMPONENTS:
+        out = os.path.join(ROOT, "cases", name)
+        for comp, (repo, commit, path) in comps.items():
+            os.makedirs(os.path.join(out, comp), exist_ok=True)
+            full, text = git_show(repo, commit, path)
+            write(os.path.join(out, comp, "upstream.json"), text.decode())
+            cfg = shrink_component(json.loads(text))
+            write(os.path.join(out, comp, "config.json"), json.dumps(cfg, indent=2) + "\n")
+            rows.append(f"{name}/{comp}\t{repo}\t{full}\t{path}\t")
+        meta = {"model": model, "from": "hf", "components": list(comps),
+                # a whole CLIPModel as the image model: its text tower and projections are dropped
+                "dropped": ["text_model.", "text_projection.", "visual_projection.", "logit_scale"]}
+        write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
 
 
 def shrink_cs_model(m, family=None):
@@ -274,6 +332,7 @@ def main():
             meta["values"] = False
         write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
         rows.append(f"{name}\t{MZ}\t{full}\t{path}\t")
+    import_hf_components(rows)
     write(os.path.join(ROOT, "SOURCES.tsv"), "\n".join(rows) + "\n")
 
 

@@ -2,7 +2,7 @@
 """real_run.py - run the tests/real corpus: real published configs / params with tiny random weights.
 
 Per case (tests/real/cases/NAME/, see tests/real/README.md):
-  from hf: random weights for config.json -> ckconv HF -> CS (params compared with expected/params.yaml)
+  from hf: random weights for config.json (or COMPONENT/config.json for each of case.json's `components`) -> ckconv HF -> CS (params compared with expected/params.yaml)
            -> the packed tensors rewritten as cstorch writes a training checkpoint (model.* keys, LZ4)
            -> ckconv CS -> HF (config compared with expected/config.json, tensors bit for bit).
   from cs: random HF weights of the sizes params.yaml states -> ckconv HF -> CS to get the CS tensors
@@ -338,6 +338,25 @@ def gen_clip(g, c):
         g(v + m + ".bias", H)
 
 
+def gen_clip_text(g, c, projection_dim):
+    """a whole CLIPModel's text tower, projections and logit scale (an image model converts its vision
+    tower only: these are what it drops)"""
+    H, L, I = c["hidden_size"], c["num_hidden_layers"], c["intermediate_size"]
+    t = "text_model."
+    g(t + "embeddings.token_embedding.weight", c["vocab_size"], H)
+    g(t + "embeddings.position_embedding.weight", c["max_position_embeddings"], H)
+    for i in range(L):
+        q = f"{t}encoder.layers.{i}."
+        for m in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            g(q + f"self_attn.{m}.weight", H, H)
+            g(q + f"self_attn.{m}.bias", H)
+        g(q + "mlp.fc1.weight", I, H)
+        g(q + "mlp.fc2.weight", H, I)
+    g(t + "final_layer_norm.weight", H)
+    g("text_projection.weight", projection_dim, H)
+    g("logit_scale")
+
+
 def gen_llava_text(g, c):
     gen_llama(g, c)
     H, M = c["hidden_size"], c["mm_hidden_size"]
@@ -616,6 +635,9 @@ def make_hf(model, configs, out, seed, behead=None):
             gen_t5(g, c)
         elif mt in ("clip_vision_model", "clip"):
             gen_clip(g, c.get("vision_config", c))
+            if "text_config" in c:  # a whole CLIPModel
+                gen_clip_text(g, c["text_config"], c["projection_dim"])
+                g("visual_projection.weight", c["projection_dim"], c["vision_config"]["hidden_size"])
             if "CLIPVisionModelWithProjection" in (c.get("architectures") or []):
                 g("visual_projection.weight", c["projection_dim"], c["hidden_size"])
         elif mt == "llava":
@@ -760,8 +782,11 @@ class Case:
         hf = os.path.join(tmp, "hf")
         comps = [""]
         if self.meta["from"] == "hf":
-            cfg = norm_json(os.path.join(self.dir, "config.json"))
-            configs = {"q_encoder": cfg, "ctx_encoder": cfg} if model == "dragon" else {"": cfg}
+            if self.meta.get("components"):  # one published config.json per component directory
+                configs = {comp: norm_json(os.path.join(self.dir, comp, "config.json")) for comp in self.meta["components"]}
+            else:
+                cfg = norm_json(os.path.join(self.dir, "config.json"))
+                configs = {"q_encoder": cfg, "ctx_encoder": cfg} if model == "dragon" else {"": cfg}
             comps = list(configs)
             make_hf(model, configs, hf, 1, self.meta.get("behead"))
             rc, line = ck("convert", hf, "--model", model, "--tgt-fmt", self.meta.get("tgt", "cs-2.9"),
