@@ -64,6 +64,11 @@ static void print_model(const rule_file *f, int notes)
 		printf("  architectures: %s\n", ar);
 	if (cn[0])
 		printf("  CS names:      %s (params model.name)\n", cn);
+	if (f->wrap) {
+		join(ar, sizeof ar, f->wrap->models, f->wrap->n_models);
+		printf("  wraps:         %s (CS keys under %s%s%s)\n", ar, f->wrap->cs_prefix, f->wrap->copy ? ", copied under " : "",
+			f->wrap->copy ? f->wrap->copy : "");
+	}
 	for (size_t c = 0; c < f->n_comp; c++)
 		printf("  component %zu:   DIR/%s/ (config.json + weights) <-> CS keys by rules '%s', config under model.%s\n",
 			c + 1, f->comp[c].dir, f->comp[c].rules, f->comp[c].config);

@@ -29,6 +29,7 @@
 #include "strmap.h"
 #include "text.h"
 #include "txn.h"
+#include "mirror.h"
 #include "valio.h"
 #include "version.h"
 
@@ -74,6 +75,8 @@ struct conv {
 	char *fmt[2];        /* per side: "hf", "cs-X.Y" */
 	const char *src_fmt, *tgt_fmt; /* fmt[from], fmt[to] */
 	rule_set *rs;        /* the model file (and, single-component, its rules) */
+	rule_set *inner;     /* a wrapping model (`wrap:`): the wrapped model's rules, under its CS prefix */
+	mirror_map copies;   /* HF -> CS, a wrap with `copy`: the planned tensors and their copies */
 	size_t n;
 	comp *c;
 	json_t *params;      /* CS params: {"model": {...}} and the sections beside it (optimizer, ...) */
@@ -119,6 +122,8 @@ static void conv_dispose(conv *j)
 	free(j->out_mkdir);
 	free(j->cfg_path);
 	rule_set_free(j->rs);
+	rule_set_free(j->inner);
+	mirror_map_dispose(&j->copies);
 	json_decref(j->params);
 	json_decref(j->vars);
 	ck_tsrc_free(j->mdl);
@@ -184,6 +189,56 @@ static int detect_components(const char *rules_dir, const char *src, char **out_
 				   "there; pass --model (see 'ckconv list')", src);
 }
 
+/* The wrapped model's name: HF -> CS detected from config.json as without --model, CS -> HF
+ * given by the params (wrap.cs_model). *path: its rule file. */
+static int wrapped_model(conv *j, const rule_wrap *w, char **path, ck_err *e)
+{
+	config_env env = {.cs = j->params};
+	json_t *v = NULL;
+	int rc;
+	if (j->from == RULE_HF)
+		return rule_detect_model(j->rules_dir, j->hf_single, NULL, j->cfg_path, path, e);
+	if ((rc = config_eval(&env, w->cs_model, &v, e)))
+		return rc;
+	if (json_is_string(v))
+		rc = rule_find_model(j->rules_dir, json_string_value(v), path, e);
+	else
+		rc = ck_errf(e, CK_EINVALID, "%s: %s must name the model inside, found %s (%s:%d:%d)", j->cfg_path,
+			expr_src(w->cs_model), v ? "a non-string" : "nothing", w->pos.file, w->pos.line, w->pos.col);
+	json_decref(v);
+	return rc;
+}
+
+/* A wrapping model (`wrap:`): the model inside is one of its list, single-component, converting
+ * the wrapper's release; its rules are loaded under the wrapper's CS prefix. */
+static int load_wrapped(conv *j, const rule_file *f, ck_err *e)
+{
+	const rule_wrap *w = f->wrap;
+	char *path = NULL, rel[32];
+	const rule_file *in;
+	size_t i;
+	int rc = wrapped_model(j, w, &path, e);
+	if (!rc)
+		rc = rule_set_load_prefixed(path, "", w->cs_prefix, &j->inner, e);
+	free(path);
+	if (rc)
+		return rc;
+	in = j->inner->files[0];
+	for (i = 0; i < w->n_models && strcmp(w->models[i], in->model); i++)
+		;
+	if (i == w->n_models || in->n_comp)
+		return ck_errf(e, CK_EINVALID, "%s: model %s wraps no %s (it wraps: one of the models listed at %s:%d:%d)",
+			j->cfg_path ? j->cfg_path : j->a.src, f->model, in->model, w->pos.file, w->pos.line, w->pos.col);
+	unsigned maj, min;
+	int n = 0;
+	sscanf(j->fmt[RULE_CS], "cs-%u.%u%n", &maj, &min, &n); /* cs-2.9-dpo: release cs-2.9 */
+	snprintf(rel, sizeof rel, "%.*s", n, j->fmt[RULE_CS]);
+	if (!rule_has_format(in, rel))
+		return ck_errf(e, CK_EINVALID, "model %s does not support format %s (the release of %s)", in->model, rel,
+			j->fmt[RULE_CS]);
+	return 0;
+}
+
 /* The model: --model, else detected from the config read (HF config.json or CS params), else
  * (an HF directory without config.json) from its component directories. */
 static int load_rules(conv *j, ck_err *e)
@@ -219,7 +274,7 @@ static int load_rules(conv *j, ck_err *e)
 		return ck_errf(e, CK_ENOMEM, "out of memory");
 	j->src_fmt = j->fmt[j->from];
 	j->tgt_fmt = j->fmt[j->to];
-	return 0;
+	return f->wrap ? load_wrapped(j, f, e) : 0;
 }
 
 /* The components to convert: the model's list, or the model itself. */
@@ -232,7 +287,7 @@ static int setup_comps(conv *j, ck_err *e)
 	if (!(j->c = ck_calloc(e, j->n, sizeof *j->c)))
 		return CK_ENOMEM;
 	if (!f->n_comp) {
-		j->c[0].rs = j->rs;
+		j->c[0].rs = j->inner ? j->inner : j->rs;
 		return 0;
 	}
 	if ((rc = rule_load_components(j->rs, &sets, e))) {
@@ -424,9 +479,9 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 			goto done;
 		for (size_t i = 0; i < j->n; i++)
 			json_object_set(model, j->c[i].rc->config, j->c[i].cs);
-		if ((rc = config_layout(j->rs, RULE_CS, &model, j->vars, j->a.src, e)))
-			goto done;
 	}
+	if ((rc = config_layout(j->rs, RULE_CS, &model, j->vars, j->a.src, e)))
+		goto done;
 	/* A release's params schema: `name` is in the model section from cs-2.4 on, and older releases
 	 * validate strictly (the reference adds it only for targets from cs-2.4; components keep theirs) */
 	json_int_t maj = json_integer_value(json_object_get(j->vars, "cs_major"));
@@ -506,16 +561,13 @@ static int convert_configs_to_hf(conv *j, ck_err *e)
 	json_t *model = json_incref(json_object_get(j->params, "model")), *top = NULL;
 	char *warn = NULL;
 	int rc = 0;
-	if (f->n_comp) { /* the release's layout of the section -> the one the rules read */
-		rc = config_layout(j->rs, RULE_HF, &model, j->vars, j->cfg_path, e);
-		if (!rc && json_object_set(j->params, "model", model))
-			rc = ck_errf(e, CK_ENOMEM, "out of memory");
-		json_decref(model);
-		if (rc)
-			return rc;
-	} else {
-		json_decref(model);
-	}
+	/* the release's layout of the section -> the one the rules read */
+	rc = config_layout(j->rs, RULE_HF, &model, j->vars, j->cfg_path, e);
+	if (!rc && json_object_set(j->params, "model", model))
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+	json_decref(model);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < j->n && !rc; i++) {
 		comp *c = &j->c[i];
 		c->cs = json_incref(c->rc ? json_object_get(model, c->rc->config) : model);
@@ -797,6 +849,37 @@ static int run_plan(const conv *j, const plan *whole, const unsigned char *mine,
 	return rc;
 }
 
+/* The packed file's sink: the plan's tensors, and for a wrap with `copy` each one's copy too
+ * (under MPI written by the rank that writes the original: ho->mine extended to the copies). */
+static int open_cs_sink(conv *j, const char *path, h5ck_opts *ho, ck_tsink **sink, ck_err *e)
+{
+	const rule_wrap *w = j->rs->files[0]->wrap;
+	const unsigned char *mine = ho->mine;
+	unsigned char *all = NULL;
+	ck_tsink *real = NULL;
+	int rc;
+	if (!w || !w->copy)
+		return h5ck_sink_open(path, "model", j->p.out, j->p.n_out, ho, sink, e);
+	if ((rc = mirror_map_make(j->p.out, j->p.n_out, w->cs_prefix, w->copy, &j->copies, e)))
+		return rc;
+	if (mine && !(all = ck_malloc(e, j->copies.n_all ? j->copies.n_all : 1)))
+		return CK_ENOMEM;
+	for (size_t i = 0; mine && i < j->copies.n; i++) {
+		all[i] = mine[i];
+		if (j->copies.copy[i] != SIZE_MAX)
+			all[j->copies.copy[i]] = mine[i];
+	}
+	ho->mine = all ? all : mine;
+	rc = h5ck_sink_open(path, "model", j->copies.t, j->copies.n_all, ho, &real, e);
+	ho->mine = mine; /* the sink keeps its own copy */
+	free(all);
+	if (rc)
+		return rc;
+	if ((rc = mirror_sink_open(real, &j->copies, sink, e)))
+		ck_tsink_abort(real);
+	return rc;
+}
+
 /* The bytes and tensors of this rank's share, reported by rank 0 (collective: every rank has
  * finished writing once it returns). */
 static int report_share(const conv *j, size_t n, plan *const *plans, unsigned char *const *mine, ck_err *e)
@@ -862,7 +945,7 @@ static int write_cs(conv *j, txn *tx, ck_err *e)
 	ho.provenance_json = prov;
 	ho.in_place = 1;
 	ho.mine = mine;
-	if ((rc = h5ck_sink_open(mtmp, "model", j->p.out, j->p.n_out, &ho, &sink, e)))
+	if ((rc = open_cs_sink(j, mtmp, &ho, &sink, e)))
 		goto done;
 	if ((rc = run_plan(j, &j->p, mine, sink, "packed", e))) {
 		ck_tsink_abort(sink);
@@ -1175,7 +1258,11 @@ static int plan_to_hf(conv *j, plan_opts *po, ck_err *e)
 		free(claimed);
 		return CK_ENOMEM;
 	}
-	po->claimed = j->n > 1 ? claimed : NULL;
+	const rule_wrap *w = j->rs->files[0]->wrap;
+	int check_claims = j->n > 1 || (w && w->copy);
+	po->claimed = check_claims ? claimed : NULL;
+	for (size_t k = 0; w && w->copy && k < j->mdl->n; k++) /* the wrap's copy: dropped on the way back */
+		claimed[k] = !strncmp(j->mdl->t[k].name, "model.", 6) && !strncmp(j->mdl->t[k].name + 6, w->copy, strlen(w->copy));
 	for (size_t i = 0; i < j->n; i++) {
 		comp *c = &j->c[i];
 		if ((rc = plan_init(&c->p, e)))
@@ -1193,7 +1280,7 @@ static int plan_to_hf(conv *j, plan_opts *po, ck_err *e)
 		print_problems(&c->p);
 		problems += c->p.n_problems;
 	}
-	for (size_t k = 0; j->n > 1 && k < j->mdl->n; k++) {
+	for (size_t k = 0; check_claims && k < j->mdl->n; k++) {
 		const char *name = j->mdl->t[k].name;
 		if (claimed[k] || strncmp(name, "model.", 6))
 			continue;
@@ -1417,13 +1504,19 @@ void conv_print_plan(const conv *j, FILE *f)
 
 void conv_print_summary(const conv *j, FILE *f)
 {
+	const rule_wrap *w = j->rs->files[0]->wrap;
+	size_t nout = 0, copies = 0;
+	char extra[200] = "";
 	if (par_rank() != 0) /* one line per run, not per rank */
 		return;
-	size_t nout = 0;
 	for (size_t i = 0; i < j->n_plans; i++)
 		nout += j->plans[i]->n_out;
-	fprintf(f, "ckconv: %s %s -> %s: %zu source tensors -> %zu target tensors (rules %s)\n",
-		j->rs->files[0]->model, j->src_fmt, j->tgt_fmt, j->n_src, nout, j->rules_path);
+	for (size_t i = 0; w && w->copy && j->to == RULE_CS && i < j->p.n_out; i++)
+		copies += !strncmp(j->p.out[i].name, w->cs_prefix, strlen(w->cs_prefix));
+	if (copies)
+		snprintf(extra, sizeof extra, " + %zu copies as %s*", copies, w->copy);
+	fprintf(f, "ckconv: %s %s -> %s: %zu source tensors -> %zu target tensors%s (rules %s)\n",
+		j->rs->files[0]->model, j->src_fmt, j->tgt_fmt, j->n_src, nout, extra, j->rules_path);
 }
 
 int conv_write(conv *j, ck_err *e)

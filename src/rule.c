@@ -1159,11 +1159,54 @@ static int parse_functions(ck_err *e, rule_file *f, const ydoc_node *v, int dept
 	return fn_table_parse(f, v, vis, n_vis, &f->fns, e);
 }
 
+/* "-dpo": a lower-case word after the release */
+static int variant_ok(const char *s)
+{
+	if (*s++ != '-' || !*s)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return 0;
+	return 1;
+}
+
+static void wrap_free(rule_wrap *w)
+{
+	if (!w)
+		return;
+	str_list_free(w->models, w->n_models);
+	expr_free(w->cs_model);
+	free(w->cs_prefix);
+	free(w->copy);
+	free(w);
+}
+
+static int parse_wrap(ck_err *e, rule_file *f, const ydoc_node *n)
+{
+	static const char *const allowed[] = {"models", "cs_model", "cs_prefix", "copy", NULL};
+	const ydoc_node *m = ydoc_map_get(n, "models"), *x = ydoc_map_get(n, "cs_model");
+	rule_wrap *w;
+	int rc;
+	if (want_kind(e, f, n, YDOC_MAP, "wrap") || check_keys(e, f, n, "wrap", allowed))
+		return CK_EINVALID;
+	if (!m || !x || !ydoc_map_get(n, "cs_prefix"))
+		return perr(e, f, n, "wrap needs models, cs_model and cs_prefix", NULL, NULL);
+	if (!(w = f->wrap = ck_calloc(e, 1, sizeof *w)))
+		return CK_ENOMEM;
+	w->pos = pos_of(f, n);
+	if ((rc = str_list(e, f, m, "models", &w->models, &w->n_models)) || (rc = parse_expr(e, f, x, &w->cs_model)) ||
+		(rc = opt_str(e, f, n, "cs_prefix", NULL, &w->cs_prefix)) || (rc = opt_str(e, f, n, "copy", NULL, &w->copy)))
+		return rc;
+	if (!w->cs_prefix[0] || (w->copy && !strcmp(w->copy, w->cs_prefix)))
+		return perr(e, f, n, "wrap: cs_prefix must be non-empty and differ from copy", NULL, NULL);
+	return 0;
+}
+
 static int parse_header(ck_err *e, rule_file *f, int depth)
 {
 	static const char *const allowed[] = {"model", "aliases", "architectures", "hf_model_type", "cs_name",
 		"cs_when", "formats", "note", "placeholders", "let", "keys", "config", "components", "files", "mup", "layers", "functions",
-		NULL};
+		"wrap", NULL};
 	const ydoc_node *r = f->doc->root, *v;
 	int rc;
 	if (!r)
@@ -1180,10 +1223,11 @@ static int parse_header(ck_err *e, rule_file *f, int depth)
 		return rc;
 	for (size_t i = 0; i < f->n_fmt; i++) {
 		unsigned a, b;
-		char tail;
-		if (sscanf(f->fmt[i], "cs-%u.%u%c", &a, &b, &tail) != 2)
+		int n = 0;
+		/* a release, or a release's variant (cs-2.9-dpo: the DPO checkpoint layout) */
+		if (sscanf(f->fmt[i], "cs-%u.%u%n", &a, &b, &n) != 2 || (f->fmt[i][n] && !variant_ok(f->fmt[i] + n)))
 			return perr(e, f, v->kind == YDOC_SEQ ? v->items[i] : v,
-				"format '%s' is not of the form cs-MAJOR.MINOR", f->fmt[i], NULL);
+				"format '%s' is not of the form cs-MAJOR.MINOR or cs-MAJOR.MINOR-VARIANT", f->fmt[i], NULL);
 	}
 	if ((rc = opt_str(e, f, r, "hf_model_type", NULL, &f->hf_model_type)) ||
 		(rc = opt_str(e, f, r, "note", NULL, &f->note)))
@@ -1207,6 +1251,8 @@ static int parse_header(ck_err *e, rule_file *f, int depth)
 	if ((v = ydoc_map_get(r, "let")) && (rc = parse_file_lets(e, f, v, depth)))
 		return rc;
 	if ((v = ydoc_map_get(r, "functions")) && (rc = parse_functions(e, f, v, depth)))
+		return rc;
+	if ((v = ydoc_map_get(r, "wrap")) && (rc = parse_wrap(e, f, v)))
 		return rc;
 	return 0;
 }
@@ -1272,6 +1318,7 @@ void rule_file_free(rule_file *f)
 		comp_dispose(&f->comp[i]);
 	free(f->comp);
 	mup_free(f->mup);
+	wrap_free(f->wrap);
 	fn_table_free(f->fns);
 	for (size_t i = 0; i < f->n_inc; i++)
 		rule_file_free(f->inc[i]);

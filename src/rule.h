@@ -151,6 +151,19 @@ typedef struct rule_mup {
 } rule_mup;
 enum { RULE_MUP_OWN_DETECT = 1, RULE_MUP_OWN_INVALID = 2, RULE_MUP_OWN_DROP = 4 };
 
+/* `wrap:` a model that holds another model file's model under a CS prefix (DPO's policy model),
+ * picked per conversion: from the HF config as without --model (one of `models`), from the CS
+ * params by `cs_model`. Every CS tensor is also written under `copy` (DPO's reference model: one
+ * read, two datasets), and keys under `copy` are dropped on the way back. */
+typedef struct rule_wrap {
+	rule_pos pos;
+	size_t n_models;
+	char **models;        /* the model names it may wrap */
+	expr *cs_model;       /* CS -> HF: the wrapped model's name (over cs.model) */
+	char *cs_prefix;      /* added to every CS template of the wrapped model's rules */
+	char *copy;           /* the copy's prefix, replacing cs_prefix; NULL: none */
+} rule_wrap;
+
 typedef struct rule_file {
 	char *path;
 	ydoc_doc *doc;
@@ -185,6 +198,7 @@ typedef struct rule_file {
 	 * way to CS) and back to the section the rules read (to_hf, applied first); NULL: the same */
 	expr *layout[2];      /* by the side it is for: [RULE_CS] is to_cs, [RULE_HF] to_hf */
 	rule_pos layout_pos;
+	rule_wrap *wrap;      /* `wrap:`, or NULL */
 } rule_file;
 
 typedef struct rule_set {

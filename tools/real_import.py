@@ -11,7 +11,8 @@ Per case it writes tests/real/cases/NAME/:
                                   position tables, image/patch size), so tiny random weights fit
   case.json                       model family and direction
 and tests/real/SOURCES.tsv: case, repository, commit, path (and the key for preset tables).
-usage: real_import.py [MIRROR_ROOT]
+Rows of SOURCES.tsv for cases this script does not list (added by hand) are kept, as are their cases.
+usage: real_import.py [--mirror MIRROR_ROOT] [CASE...]   (no CASE: every case listed below)
 """
 import ast
 import copy
@@ -23,7 +24,9 @@ import sys
 import yaml
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "real")
-MIRROR = sys.argv[1] if len(sys.argv) > 1 else "/work/.mirror"
+ARGS = sys.argv[1:]
+MIRROR = ARGS[ARGS.index("--mirror") + 1] if "--mirror" in ARGS else "/work/.mirror"
+ONLY = {a for i, a in enumerate(ARGS) if not a.startswith("--") and (i == 0 or ARGS[i - 1] != "--mirror")}
 
 MLC = ("mlc-ai/mlc-llm", "79d603f085f50500e9509fa01785ffa7ecfaaa93", "python/mlc_llm/model/model_preset.py")
 MZ = "Cerebras/modelzoo"
@@ -56,7 +59,14 @@ HF = [
     ("hf-mistral-7b-headless", "mistral-headless", "mistral_7b"),
     ("hf-mistral-7b-v0.3-headless", "mistral-headless", "mistral_7b_v03"),
     ("hf-mixtral-8x7b-v0.1-headless", "mixtral-headless", "Mixtral-8x7B-v0.1"),
-    ("hf-redpajama-3b-v1", "gpt-neox", "redpajama_3b_v1"),
+    ("hf-redpajama-3b-v1", "gpt-neox", "redpajama_3b_v1"), ("hf-gpt-j-6b", "gptj", "gpt_j"),
+]
+# (case, model family, repository, commit, path): an HF config.json published in a repository
+HF_FILES = [
+    ("hf-codegen-350m-mono", "codegen", "salesforce/CodeGen", "bfdb8602ee6fce2a507e35c53ee6bbb2c887f3e2",
+     "checkpoints/codegen-350M-mono/config.json"),
+    ("hf-codegen-2b-multi", "codegen", "salesforce/CodeGen", "ff4c12ca4c94ea033d9cac8722b55bb49fccde9f",
+     "checkpoints/codegen-2B-multi/config.json"),
 ]
 # (case, model family, commit, path)
 CS = [
@@ -171,7 +181,9 @@ def kv_shrink(heads, kv):
 
 def shrink_hf(c):
     c = copy.deepcopy(c)
-    if "n_embd" in c:  # GPT-2
+    if "n_embd" in c:  # GPT-2, GPT-J, CodeGen
+        if c.get("rotary_dim") is not None:  # the rotated share of a head kept (even: RoPE pairs)
+            c["rotary_dim"] = max(2, c["rotary_dim"] * HEAD // (c["n_embd"] // c["n_head"]) // 2 * 2)
         c.update(n_embd=HEADS * HEAD, n_head=HEADS, n_layer=2, vocab_size=64, n_positions=32)
         if "n_ctx" in c:
             c["n_ctx"] = 32
@@ -297,22 +309,49 @@ def write(path, text):
         f.write(text)
 
 
+def hf_case(name, model, up, row):
+    """One HF case: the published config as upstream.json, shrunk as config.json."""
+    out = os.path.join(ROOT, "cases", name)
+    os.makedirs(out, exist_ok=True)
+    write(os.path.join(out, "upstream.json"), up if isinstance(up, str) else json.dumps(up, indent=2) + "\n")
+    cfg = json.loads(up) if isinstance(up, str) else up
+    write(os.path.join(out, "config.json"), json.dumps(shrink_hf(cfg), indent=2) + "\n")
+    meta = {"model": model, "from": "hf"}
+    if model == "codegen":  # CodeGen trains as the CS gptj model: its params say gptj, the user names codegen
+        meta["pass_model"] = True
+    write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
+    return row
+
+
+def old_rows():
+    """SOURCES.tsv as it is: case -> row (the header left out)."""
+    path = os.path.join(ROOT, "SOURCES.tsv")
+    if not os.path.exists(path):
+        return {}
+    lines = open(path).read().splitlines()[1:]
+    return {l.split("\t", 1)[0]: l for l in lines if l}
+
+
 def main():
-    _, src = git_show(*MLC[:1], MLC[1], MLC[2]) if False else (None, None)
-    d = os.path.join(MIRROR, MLC[0].replace("/", "+"), "repo")
-    src = subprocess.run(["git", "-C", d, "show", f"{MLC[1]}:{MLC[2]}"], capture_output=True, text=True,
-                         check=True).stdout
-    presets = next(ast.literal_eval(n.value) for n in ast.parse(src).body if isinstance(n, ast.AnnAssign))
-    rows = ["case\trepository\tcommit\tpath\tkey"]
+    want = lambda name: not ONLY or name in ONLY  # noqa: E731
+    rows = old_rows()  # kept unless rebuilt here: hand-added rows survive
+    presets = None
     for name, model, key in HF:
-        out = os.path.join(ROOT, "cases", name)
-        os.makedirs(out, exist_ok=True)
-        up = presets[key]
-        write(os.path.join(out, "upstream.json"), json.dumps(up, indent=2) + "\n")
-        write(os.path.join(out, "config.json"), json.dumps(shrink_hf(up), indent=2) + "\n")
-        write(os.path.join(out, "case.json"), json.dumps({"model": model, "from": "hf"}) + "\n")
-        rows.append(f"{name}\t{MLC[0]}\t{MLC[1]}\t{MLC[2]}\tMODEL_PRESETS[{key!r}]")
+        if not want(name):
+            continue
+        if presets is None:
+            d = os.path.join(MIRROR, MLC[0].replace("/", "+"), "repo")
+            src = subprocess.run(["git", "-C", d, "show", f"{MLC[1]}:{MLC[2]}"], capture_output=True, text=True,
+                                 check=True).stdout
+            presets = next(ast.literal_eval(n.value) for n in ast.parse(src).body if isinstance(n, ast.AnnAssign))
+        rows[name] = hf_case(name, model, presets[key], f"{name}\t{MLC[0]}\t{MLC[1]}\t{MLC[2]}\tMODEL_PRESETS[{key!r}]")
+    for name, model, repo, commit, path in HF_FILES:
+        if want(name):
+            full, text = git_show(repo, commit, path)
+            rows[name] = hf_case(name, model, text.decode(), f"{name}\t{repo}\t{full}\t{path}\t")
     for name, model, commit, path in CS:
+        if not want(name):
+            continue
         out = os.path.join(ROOT, "cases", name)
         os.makedirs(out, exist_ok=True)
         full, text = git_show(MZ, commit, path)
@@ -331,9 +370,12 @@ def main():
         if "mup" in name:  # CS -> HF folds the muP multipliers into the weights: values change
             meta["values"] = False
         write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
-        rows.append(f"{name}\t{MZ}\t{full}\t{path}\t")
-    import_hf_components(rows)
-    write(os.path.join(ROOT, "SOURCES.tsv"), "\n".join(rows) + "\n")
+        rows[name] = f"{name}\t{MZ}\t{full}\t{path}\t"
+    if any(want(name) for name, _, _ in HF_COMPONENTS):
+        comp_rows = []
+        import_hf_components(comp_rows)
+        rows.update((r.split("\t", 1)[0], r) for r in comp_rows)
+    write(os.path.join(ROOT, "SOURCES.tsv"), "\n".join(["case\trepository\tcommit\tpath\tkey", *rows.values()]) + "\n")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,11 @@ for m in llama mixtral llava; do
 	rm -rf "$T/ref-cs" "$T/ref-hf"
 done
 
+# DPO (a wrap with `copy`): each copy written by the rank that writes its original
+"$CKCONV" convert "$G/gpt2/hf" --model dpo --tgt-fmt cs-2.9-dpo -o "$T/dpo1.mdl" -q
+check "dpo: HF -> CS on 3 ranks" mpi 3 convert "$G/gpt2/hf" --model dpo --tgt-fmt cs-2.9-dpo -o "$T/dpo3.mdl" --no-progress
+check "dpo: 3 ranks: every tensor, copy and attribute equals the serial run's" $CHECK mdl-same "$T/dpo1.mdl" "$T/dpo3.mdl"
+
 rm -rf "$T/o" && mkdir -p "$T/o"
 mpi 2 convert "$G/llama/hf" -o "$T/o/x.mdl" --compress lz4 -q; rc=$?
 check "--compress lz4 on 2 ranks is refused plainly (exit $rc), before any output" sh -c "[ $rc -eq 1 ] && grep -q 'compress lz4 is serial only' '$T/err' && [ -z \"\$(ls -A '$T/o')\" ]"

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# BTLM and JAIS (issue 14): CS -> HF from cstorch-style LZ4 files, the muP values carried through
+# the params' optimizer block (a rooted config key), ALiBi scaling, and what is refused.
+. "$(dirname "$0")/lib.inc"
+G="$ROOT/tests/golden"
+for c in btlm-bf16 jais; do
+	$PY "$ROOT/tools/make_cstorch_h5.py" "$G/$c/cs/model.safetensors" "$T/$c.mdl" >/dev/null
+	"$CKCONV" convert "$G/$c/hf" -o "$T/$c-ours.mdl" -q   # our params (the reference's JAIS params are wrong)
+	cp "$T/$c-ours.yaml" "$T/$c.yaml"
+	check "$c: a cstorch-style (LZ4, model.*) file converts to HF" "$CKCONV" convert "$T/$c.mdl" -o "$T/$c-hf" -q
+	check "... tensors equal the reference's hf_back" $CHECK st-vs-st "$T/$c-hf" "$G/$c/hf_back"
+	check "... mup_width_scale comes back from optimizer.adjust_learning_rate.decoder_kernel" \
+		test "$(jget "$T/$c-hf/config.json" mup_width_scale)" = "$(jget "$G/$c/hf/config.json" mup_width_scale)"
+	check "... and mup_output_alpha = output_logits_scale / decoder_kernel" \
+		test "$(jget "$T/$c-hf/config.json" mup_output_alpha)" = "$(jget "$G/$c/hf/config.json" mup_output_alpha)"
+done
+
+B="$G/btlm-bf16"
+# params without the optimizer block: decoder_kernel 1.0, as the reference (alpha = output_logits_scale)
+$PY - "$T/btlm-bf16.yaml" "$T/noopt.yaml" <<'PY'
+import sys, yaml
+p = yaml.safe_load(open(sys.argv[1])); p.pop("optimizer"); yaml.safe_dump(p, open(sys.argv[2], "w"))
+PY
+check "btlm: params without optimizer.adjust_learning_rate convert (decoder_kernel 1.0)" \
+	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/noopt.yaml" -o "$T/noopt-hf" -q
+check "... mup_width_scale 1.0, mup_output_alpha the CS output_logits_scale" \
+	test "$(jget "$T/noopt-hf/config.json" mup_width_scale) $(jget "$T/noopt-hf/config.json" mup_output_alpha)" = "1.0 0.22200000000000003"
+# a decoder_kernel of the wrong type names the rooted key
+$PY - "$T/btlm-bf16.yaml" "$T/badopt.yaml" <<'PY'
+import sys, yaml
+p = yaml.safe_load(open(sys.argv[1])); p["optimizer"]["adjust_learning_rate"]["decoder_kernel"] = "wide"
+yaml.safe_dump(p, open(sys.argv[2], "w"))
+PY
+expect_fail "btlm: a decoder_kernel that is no number is refused, naming it" \
+	"optimizer.adjust_learning_rate.decoder_kernel must be float" "$T/badopt-hf" \
+	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/badopt.yaml" -o "$T/badopt-hf"
+
+# ALiBi scaling: a fixed linear factor converts both ways, dynamic scaling (train_seq_len) is refused
+hf_variant lin "$B/hf" '{"alibi_scaling": {"type": "linear", "factor": 2.0}}'
+check "btlm: alibi_scaling factor 2 converts" "$CKCONV" convert "$T/lin" -o "$T/lin.mdl" -q
+check "... to pos_scaling_factor 2.0" test "$(yget "$T/lin.yaml" pos_scaling_factor)" = "2.0"
+check "... and back" "$CKCONV" convert "$T/lin.mdl" -o "$T/lin-hf" -q
+check "... to the same alibi_scaling" test "$(jget "$T/lin-hf/config.json" alibi_scaling)" = '{"factor": 2.0, "type": "linear"}'
+hf_variant dyn "$B/hf" '{"alibi_scaling": {"type": "linear", "train_seq_len": 2048}}'
+expect_fail "btlm: dynamic ALiBi scaling is refused" "alibi_scaling train_seq_len 2048" "$T/dyn.mdl" \
+	"$CKCONV" convert "$T/dyn" -o "$T/dyn.mdl"
+hf_variant rot "$B/hf" '{"position_embedding_type": "rotary"}'
+expect_fail "btlm: a position embedding CS BTLM lacks here is refused" 'position_embedding_type = "rotary" has no CS counterpart' \
+	"$T/rot.mdl" "$CKCONV" convert "$T/rot" -o "$T/rot.mdl"
+# newer-style muP keys have no counterpart in the HF class
+params_edit "$T/btlm-bf16.yaml" "$T/mupbase.yaml" '{"mup_base_hidden_size": 24}'
+expect_fail "btlm: mup_base_hidden_size in the params is refused" "mup_base_hidden_size = 24 has no HF counterpart" \
+	"$T/mupbase-hf" "$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupbase.yaml" -o "$T/mupbase-hf"
+echo "$n passed"
