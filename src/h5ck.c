@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <hdf5.h>
 #include <jansson.h>
 #include "bounds.h"
@@ -17,6 +18,7 @@
 #include "h5raw.h"
 #include "io.h"
 #include "par.h"
+#include "pool.h"
 #include "sandbox.h"
 #include "strmap.h"
 #include "text.h"
@@ -274,6 +276,55 @@ static int tensor_attrs(hid_t ds, const ck_tinfo *t)
 
 /* ---- the sink ---- */
 
+/* ---- chunks: the geometry both directions share ---- */
+
+/* Room for n bytes in *b: 0, or -1 when out of memory (nothing freed). */
+static int grow(unsigned char **b, size_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return 0;
+	unsigned char *p = realloc(*b, n ? n : 1);
+	if (!p)
+		return -1;
+	*b = p;
+	*cap = n;
+	return 0;
+}
+
+
+/* Copy the part of chunk `c` (origin off, dims cdim, C order) inside block [start, start+count)
+ * of `blk` (C order, dims count): chunk -> block, or block -> chunk when into_chunk. */
+static void chunk_copy(int R, size_t esize, const hsize_t *cdim, unsigned char *c, const hsize_t *off,
+	const hsize_t *start, const hsize_t *count, unsigned char *blk, int into_chunk)
+{
+	hsize_t lo[CK_MAX_RANK], hi[CK_MAX_RANK], i[CK_MAX_RANK];
+	for (int d = 0; d < R; d++) {
+		lo[d] = off[d] > start[d] ? off[d] : start[d];
+		hi[d] = off[d] + cdim[d] < start[d] + count[d] ? off[d] + cdim[d] : start[d] + count[d];
+		i[d] = lo[d];
+	}
+	size_t run = (size_t)(hi[R - 1] - lo[R - 1]) * esize;
+	for (;;) {
+		uint64_t ci = 0, bi = 0; /* element index in the chunk and in the block */
+		for (int d = 0; d < R; d++) {
+			ci = ci * cdim[d] + (i[d] - off[d]);
+			bi = bi * count[d] + (i[d] - start[d]);
+		}
+		if (into_chunk)
+			memcpy(c + ci * esize, blk + bi * esize, run);
+		else
+			memcpy(blk + bi * esize, c + ci * esize, run);
+		int d = R - 2;
+		for (; d >= 0; d--) {
+			if (++i[d] < hi[d])
+				break;
+			i[d] = lo[d];
+		}
+		if (d < 0)
+			return;
+	}
+}
+
 typedef struct h5sink {
 	ck_tsink base;
 	char *path, *tmp;
@@ -290,6 +341,9 @@ typedef struct h5sink {
 	char **leaf_key, **leaf_meta;
 	int fd;           /* the sec2 driver's fd, for the flusher */
 	io_flusher *fl;
+	pool *pool;       /* LZ4 chunk encoding threads (--compress lz4), started at the first chunked write */
+	unsigned char *zb, *gb; /* encoded chunks of one batch; per thread, one edge chunk gathered */
+	size_t zcap, gcap;
 	unsigned char *mine; /* h5ck_opts.mine copied: a file shared by the ranks of a run; NULL: all ours */
 	uint64_t *sums;      /* shared: the checksums of our tensors, written by all ranks at commit */
 } h5sink;
@@ -299,6 +353,9 @@ static void sink_free(h5sink *k)
 	if (!k)
 		return;
 	(void)io_flusher_stop(k->fl, NULL); /* before the file closes */
+	pool_free(k->pool);
+	free(k->zb);
+	free(k->gb);
 	close_id(&k->fid, H5Fclose);
 	if (k->tmp)
 		unlink(k->tmp);
@@ -334,6 +391,113 @@ static void start_writeback(h5sink *k, hid_t ds)
 		io_start_writeback(*(int *)h, (uint64_t)off, (uint64_t)H5Dget_storage_size(ds));
 }
 
+/* ---- writing LZ4 chunks (--compress lz4) ----
+ * HDF5's filter pipeline would encode one chunk after another on this thread. Instead the
+ * chunks of a tensor are encoded a batch at a time on the pool (h5lz4_encode, the framing the
+ * reader and h5py's plugin decode) and handed to HDF5 already encoded (H5Dwrite_chunk), so
+ * HDF5 calls stay on this thread. */
+
+#define WBATCH 16 /* chunks per batch: at most 16 MiB + 16 x 16 bytes of encoded chunks */
+
+typedef struct wbatch {
+	h5sink *k;
+	const unsigned char *buf;  /* the tensor, C order */
+	int rank;
+	size_t esize;
+	const hsize_t *dim, *cdim;
+	uint64_t cbytes, first;    /* one chunk's bytes; the batch's first chunk (C order of chunks) */
+	hsize_t off[WBATCH][CK_MAX_RANK];
+	size_t zn[WBATCH];         /* encoded sizes, 0: failed */
+} wbatch;
+
+/* Chunk origin `off` of the first chunk of the batch + i, chunks counted in C order. */
+static void wchunk_origin(const wbatch *w, uint64_t c, hsize_t *off)
+{
+	for (int d = w->rank - 1; d >= 0; d--) {
+		hsize_t n = (w->dim[d] + w->cdim[d] - 1) / w->cdim[d];
+		off[d] = (c % n) * w->cdim[d];
+		c /= n;
+	}
+}
+
+/* The chunk at off as one run of the tensor's bytes, or NULL when it is not one (an edge chunk,
+ * or leading chunk dimensions over 1 followed by partial ones): then it is gathered. */
+static const unsigned char *wchunk_run(const wbatch *w, const hsize_t *off)
+{
+	uint64_t at = 0;
+	int j = 0;
+	while (j < w->rank - 1 && w->cdim[j] == 1)
+		j++;
+	for (int d = 0; d < w->rank; d++) {
+		if (off[d] + w->cdim[d] > w->dim[d] || (d > j && w->cdim[d] != w->dim[d]))
+			return NULL;
+		at = at * w->dim[d] + off[d];
+	}
+	return w->buf + at * w->esize;
+}
+
+/* pool_fn: chunk i of the batch encoded into its slot of k->zb. */
+static void wchunk_encode(void *ctx, size_t i, unsigned worker)
+{
+	wbatch *w = ctx;
+	const unsigned char *src = wchunk_run(w, w->off[i]);
+	unsigned char *z = w->k->zb + i * H5LZ4_ENCODED_MAX(w->cbytes);
+	if (!src) { /* padded with zeros, as HDF5 pads an edge chunk */
+		static const hsize_t zero[CK_MAX_RANK];
+		unsigned char *g = w->k->gb + (size_t)worker * w->cbytes;
+		memset(g, 0, (size_t)w->cbytes);
+		chunk_copy(w->rank, w->esize, w->cdim, g, w->off[i], zero, w->dim, (unsigned char *)w->buf, 1);
+		src = g;
+	}
+	w->zn[i] = h5lz4_encode(src, (size_t)w->cbytes, z);
+}
+
+/* A chunked dataset's bytes from buf, chunk by chunk, encoded on the pool. */
+static int write_chunks(h5sink *k, size_t i, hid_t ds, const hsize_t *cdim, const void *buf, ck_err *e)
+{
+	char why[256];
+	const ck_tinfo *t = &k->t[i];
+	hsize_t dim[CK_MAX_RANK];
+	uint64_t nchunks = 1;
+	wbatch *w = ck_calloc(e, 1, sizeof *w);
+	if (!w)
+		return CK_ENOMEM;
+	*w = (wbatch){.k = k, .buf = buf, .rank = t->shape.rank, .esize = ck_dtype_size(t->dtype), .dim = dim, .cdim = cdim,
+		.cbytes = ck_dtype_size(t->dtype)};
+	for (int d = 0; d < w->rank; d++) {
+		dim[d] = (hsize_t)t->shape.dim[d];
+		w->cbytes *= cdim[d];
+		nchunks *= (dim[d] + cdim[d] - 1) / cdim[d];
+	}
+	if (!k->pool)
+		k->pool = pool_new(pool_default_size());
+	size_t zslot = H5LZ4_ENCODED_MAX(w->cbytes);
+	int rc = 0;
+	if (grow(&k->zb, &k->zcap, WBATCH * zslot) < 0 || grow(&k->gb, &k->gcap, pool_size(k->pool) * (size_t)w->cbytes) < 0)
+		rc = ck_errf(e, CK_ENOMEM, "%s: dataset '%s': out of memory for its LZ4 chunks", k->path, t->name);
+	for (w->first = 0; !rc && w->first < nchunks; w->first += WBATCH) {
+		size_t n = nchunks - w->first < WBATCH ? (size_t)(nchunks - w->first) : WBATCH;
+		for (size_t c = 0; c < n; c++)
+			wchunk_origin(w, w->first + c, w->off[c]);
+		pool_run(k->pool, n, wchunk_encode, w);
+		for (size_t c = 0; c < n && !rc; c++)
+			if (!w->zn[c] || H5Dwrite_chunk(ds, H5P_DEFAULT, 0, w->off[c], w->zn[c], k->zb + c * zslot) < 0)
+				rc = ck_errf(e, CK_EIO, "%s: dataset '%s': writing an LZ4 chunk failed: %s", k->path, t->name,
+					h5_why(why));
+	}
+	free(w);
+	return rc;
+}
+
+/* The dataset's chunk dims into cdim: 1 when chunked, 0 when not, -1 on failure. */
+static int ds_chunked(hid_t ds, int rank, hsize_t *cdim)
+{
+	hid_t p = H5Dget_create_plist(ds);
+	int r = p < 0 ? -1 : H5Pget_layout(p) != H5D_CHUNKED ? 0 : H5Pget_chunk(p, rank, cdim) == rank ? 1 : -1;
+	close_id(&p, H5Pclose);
+	return r;
+}
+
 /* Tensor i's checksum: its attribute now, or, in a shared file, at commit (attributes are file
  * metadata, which parallel HDF5 changes only in calls every rank makes together). */
 static herr_t put_sum(h5sink *k, hid_t ds, size_t i, unsigned long long h)
@@ -362,10 +526,17 @@ static int write_tensor(h5sink *k, size_t i, const void *buf, int have_sum, unsi
 		/* ckconv's own integrity record: xxHash64 of the tensor's bytes (extra attributes are
 		 * ignored by cstorch); `ckconv verify` and every read check it */
 		unsigned long long h = have_sum ? sum : XXH64(buf, (size_t)k->t[i].nbytes, 0);
+		hsize_t cdim[CK_MAX_RANK];
+		int chunked = -1;
 		if ((ds = H5Dopen2(k->fid, k->t[i].name, H5P_DEFAULT)) < 0 || (ty = dtype_h5(k->t[i].dtype)) < 0 ||
-			H5Dwrite(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 || put_sum(k, ds, i, h) < 0)
+			(chunked = ds_chunked(ds, k->t[i].shape.rank, cdim)) < 0 ||
+			(!chunked && H5Dwrite(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0))
 			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, k->t[i].name, h5_why(why));
-		else
+		else if (chunked)
+			rc = write_chunks(k, i, ds, cdim, buf, e);
+		if (!rc && put_sum(k, ds, i, h) < 0)
+			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, k->t[i].name, h5_why(why));
+		if (!rc)
 			start_writeback(k, ds);
 	}
 	close_id(&ty, H5Tclose);
@@ -1055,8 +1226,11 @@ typedef struct h5src {
 	char *prov;
 	size_t cap;
 	uint64_t fsize;  /* the file's size: no storage may lie past it */
-	unsigned char *zbuf, *cbuf; /* one stored chunk, one decoded chunk (reused) */
-	size_t zcap, ccap;
+	int fd;          /* the sec2 driver's fd for direct chunk reads (pread), -1: through HDF5 */
+	pool *pool;      /* chunk decoding threads, started at the first chunked read */
+	struct scratch { unsigned char *z, *c; size_t zcap, ccap; } sc[POOL_MAX]; /* per thread: one
+	                 * stored chunk, one decoded chunk (reused) */
+	struct cjob *job; /* one batch of chunks */
 	h5raw *root;     /* the root group's attributes read in one pass (NULL: HDF5 reads them by name) */
 	strmap links;    /* the root group's links by name -> index in link (read in one pass) */
 	struct rlink { haddr_t addr; H5L_type_t type; } *link;
@@ -1078,8 +1252,10 @@ static void src_free(ck_tsrc *base)
 	ck_tinfo_array_free(s->base.t, s->base.n);
 	free(s->base.path);
 	free(s->prov);
-	free(s->zbuf);
-	free(s->cbuf);
+	pool_free(s->pool);
+	for (int w = 0; w < POOL_MAX; w++)
+		free(s->sc[w].z), free(s->sc[w].c);
+	free(s->job);
 	h5raw_free(s->root);
 	strmap_dispose(&s->links);
 	free(s->link);
@@ -1492,83 +1668,122 @@ static void dsr_done(dsr *r)
 	close_id(&r->mt, H5Tclose);
 }
 
-static int grow(unsigned char **b, size_t *cap, size_t n, ck_err *e)
-{
-	if (n <= *cap)
-		return 0;
-	unsigned char *p = realloc(*b, n ? n : 1);
-	if (!p)
-		return ck_errf(e, CK_ENOMEM, "out of memory (%zu bytes for one chunk)", n);
-	*b = p;
-	*cap = n;
-	return 0;
-}
+/* One chunk of a block being read: found and checked by HDF5 on the main thread, then fetched,
+ * decoded and put in place on any thread (chunk_run); errors are kept per chunk and reported
+ * by the main thread in chunk order. */
+typedef struct cjob {
+	hsize_t off[CK_MAX_RANK]; /* the chunk's origin in the dataset */
+	haddr_t addr;
+	hsize_t size;             /* stored bytes */
+	int decode, whole;        /* whole: a run of whole rows of the block, decoded in place */
+	int err, no;              /* CK_EIO (errno no; -1: the file ended), CK_ECORRUPT (why), CK_ENOMEM */
+	const char *why;
+} cjob;
 
-/* The chunk at `off` decoded into dst (r->cbytes bytes). */
-static int chunk_get(h5src *s, dsr *r, const hsize_t *off, void *dst, ck_err *e)
+#define CJOB_BATCH 1024 /* chunks located before a batch is decoded: bounds the job list */
+#define POOL_CHUNK_MAX ((uint64_t)4 << 20) /* larger chunks decode on one thread: scratch per thread */
+
+/* The block being read, shared by the threads decoding its chunks. */
+typedef struct cblock {
+	h5src *s;
+	const dsr *r;
+	const hsize_t *start, *count;
+	unsigned char *buf;
+	uint64_t row;             /* bytes of one row of the block (dimension 0) */
+} cblock;
+
+/* Chunk job j's origin and storage, checked: addr, size, whether it needs decoding. */
+static int chunk_locate(h5src *s, const dsr *r, cjob *j, ck_err *e)
 {
-	const char *f = s->base.path, *why;
-	char at[128], w[256];
+	const char *f = s->base.path;
+	char at[128];
 	unsigned mask = 0;
-	uint32_t filt = 0;
-	haddr_t addr = HADDR_UNDEF;
-	hsize_t size = 0;
-	int rc;
-	coord_str(off, r->rank, at, sizeof at);
-	if (H5Dget_chunk_info_by_coord(r->ds, off, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF) {
+	coord_str(j->off, r->rank, at, sizeof at);
+	j->addr = HADDR_UNDEF;
+	j->size = 0;
+	j->err = 0;
+	if (H5Dget_chunk_info_by_coord(r->ds, j->off, &mask, &j->addr, &j->size) < 0 || j->addr == HADDR_UNDEF) {
 		H5Eclear2(H5E_DEFAULT);
 		return ck_errf(e, CK_EINVALID, "%s: dataset '%s': chunk at [%s] was never written (fill value only)", f,
 			r->name, at);
 	}
-	int decode = r->lz4 && !(mask & 1);
-	if (addr + size < addr || addr + size > s->fsize)
+	j->decode = r->lz4 && !(mask & 1);
+	if (j->addr + j->size < j->addr || j->addr + j->size > s->fsize)
 		return ck_errf(e, CK_EINVALID, "%s: dataset '%s': chunk at [%s] lies past the end of the file", f, r->name, at);
-	if (decode ? size > h5lz4_bound(r->cbytes) : size != r->cbytes)
+	if (j->decode ? j->size > h5lz4_bound(r->cbytes) : j->size != r->cbytes)
 		return ck_errf(e, CK_EINVALID, "%s: dataset '%s': chunk at [%s] stores %llu bytes, too many for its "
-			"%llu-byte size", f, r->name, at, (unsigned long long)size, (unsigned long long)r->cbytes);
-	if (!decode) { /* stored as is: straight into place */
-		if (H5Dread_chunk(r->ds, H5P_DEFAULT, off, &filt, dst) < 0)
-			return ck_errf(e, CK_EIO, "%s: dataset '%s': chunk at [%s]: read failed: %s", f, r->name, at, h5_why(w));
-		return 0;
-	}
-	if ((rc = grow(&s->zbuf, &s->zcap, (size_t)size, e)))
-		return rc;
-	if (H5Dread_chunk(r->ds, H5P_DEFAULT, off, &filt, s->zbuf) < 0)
-		return ck_errf(e, CK_EIO, "%s: dataset '%s': chunk at [%s]: read failed: %s", f, r->name, at, h5_why(w));
-	if (h5lz4_decode(s->zbuf, (size_t)size, dst, (size_t)r->cbytes, &why) < 0)
-		return ck_errf(e, CK_ECORRUPT, "%s: dataset '%s': chunk at [%s]: %s", f, r->name, at, why);
+			"%llu-byte size", f, r->name, at, (unsigned long long)j->size, (unsigned long long)r->cbytes);
 	return 0;
 }
 
-/* Copy the part of chunk `c` (origin off, dims r->cdim) inside block [start, start+count) to
- * its place in the block buffer `out` (C order, dims count). */
-static void chunk_copy(const dsr *r, const unsigned char *c, const hsize_t *off, const hsize_t *start,
-	const hsize_t *count, unsigned char *out)
+/* The stored bytes of job j into p: straight from the file when its fd is known (any thread),
+ * else through HDF5 (main thread only: the block then runs on it alone). */
+static void chunk_fetch(h5src *s, const dsr *r, cjob *j, void *p)
 {
-	hsize_t lo[CK_MAX_RANK], hi[CK_MAX_RANK], i[CK_MAX_RANK];
-	int R = r->rank;
-	for (int d = 0; d < R; d++) {
-		lo[d] = off[d] > start[d] ? off[d] : start[d];
-		hi[d] = off[d] + r->cdim[d] < start[d] + count[d] ? off[d] + r->cdim[d] : start[d] + count[d];
-		i[d] = lo[d];
+	uint32_t filt = 0;
+	if (s->fd >= 0) {
+		if ((j->no = io_read_at(s->fd, p, (size_t)j->size, (uint64_t)j->addr)))
+			j->err = CK_EIO;
+	} else if (H5Dread_chunk(r->ds, H5P_DEFAULT, j->off, &filt, p) < 0) {
+		j->err = CK_EIO;
+		j->no = EIO;
 	}
-	size_t run = (size_t)(hi[R - 1] - lo[R - 1]) * r->esize;
-	for (;;) {
-		uint64_t ci = 0, bi = 0; /* element index in the chunk and in the block */
-		for (int d = 0; d < R; d++) {
-			ci = ci * r->cdim[d] + (i[d] - off[d]);
-			bi = bi * count[d] + (i[d] - start[d]);
-		}
-		memcpy(out + bi * r->esize, c + ci * r->esize, run);
-		int d = R - 2;
-		for (; d >= 0; d--) {
-			if (++i[d] < hi[d])
-				break;
-			i[d] = lo[d];
-		}
-		if (d < 0)
-			return;
+}
+
+/* pool_fn: chunk job i of the batch fetched, decoded, and put in its place in the block. */
+static void chunk_run(void *ctx, size_t i, unsigned w)
+{
+	cblock *b = ctx;
+	const dsr *r = b->r;
+	cjob *j = &b->s->job[i];
+	struct scratch *sc = &b->s->sc[w];
+	unsigned char *dst;
+	if (j->whole)
+		dst = b->buf + (j->off[0] - b->start[0]) * b->row;
+	else if (grow(&sc->c, &sc->ccap, (size_t)r->cbytes) < 0) {
+		j->err = CK_ENOMEM;
+		return;
+	} else
+		dst = sc->c;
+	if (!j->decode) {
+		chunk_fetch(b->s, r, j, dst);
+	} else if (grow(&sc->z, &sc->zcap, (size_t)j->size) < 0) {
+		j->err = CK_ENOMEM;
+	} else {
+		chunk_fetch(b->s, r, j, sc->z);
+		if (!j->err && h5lz4_decode(sc->z, (size_t)j->size, dst, (size_t)r->cbytes, &j->why) < 0)
+			j->err = CK_ECORRUPT;
 	}
+	if (!j->err && !j->whole)
+		chunk_copy(r->rank, r->esize, r->cdim, dst, j->off, b->start, b->count, b->buf, 0);
+}
+
+/* Decode the batch's n located chunks (on the pool when the file's fd is known and chunks are
+ * small), then report the first failure in chunk order. */
+static int chunk_batch(cblock *b, size_t n, ck_err *e)
+{
+	h5src *s = b->s;
+	char at[128];
+	if (!n)
+		return 0;
+	int par = s->fd >= 0 && b->r->cbytes <= POOL_CHUNK_MAX && n > 1;
+	if (par && !s->pool)
+		s->pool = pool_new(pool_default_size());
+	pool_run(par ? s->pool : NULL, n, chunk_run, b);
+	for (size_t i = 0; i < n; i++) {
+		cjob *j = &s->job[i];
+		if (!j->err)
+			continue;
+		coord_str(j->off, b->r->rank, at, sizeof at);
+		if (j->err == CK_ENOMEM)
+			return ck_errf(e, CK_ENOMEM, "out of memory (%llu bytes for one chunk)", (unsigned long long)
+				(j->decode ? j->size : b->r->cbytes));
+		if (j->err == CK_ECORRUPT)
+			return ck_errf(e, CK_ECORRUPT, "%s: dataset '%s': chunk at [%s]: %s", s->base.path, b->r->name, at, j->why);
+		return ck_errf(e, CK_EIO, "%s: dataset '%s': chunk at [%s]: read failed: %s", s->base.path, b->r->name, at,
+			j->no < 0 ? "the file ends first" : strerror(j->no));
+	}
+	return 0;
 }
 
 static void swap_elems(unsigned char *b, uint64_t n, size_t esize)
@@ -1585,7 +1800,7 @@ static void swap_elems(unsigned char *b, uint64_t n, size_t esize)
 static int dsr_read_block(h5src *s, dsr *r, const hsize_t *start, const hsize_t *count, void *buf, ck_err *e)
 {
 	char w[256];
-	hsize_t c0[CK_MAX_RANK], c1[CK_MAX_RANK], ci[CK_MAX_RANK], off[CK_MAX_RANK];
+	hsize_t c0[CK_MAX_RANK], c1[CK_MAX_RANK], ci[CK_MAX_RANK];
 	uint64_t n = 1, row = r->esize;
 	int rc = 0, R = r->rank;
 	for (int d = 0; d < R; d++) {
@@ -1606,24 +1821,32 @@ static int dsr_read_block(h5src *s, dsr *r, const hsize_t *start, const hsize_t 
 		close_id(&fs, H5Sclose);
 		return rc;
 	}
+	if (!s->job && !(s->job = malloc(CJOB_BATCH * sizeof *s->job)))
+		return ck_errf(e, CK_ENOMEM, "out of memory (chunk list)");
+	cblock b = {s, r, start, count, buf, row};
+	size_t nj = 0;
 	for (int d = 0; d < R; d++) {
 		c0[d] = start[d] / r->cdim[d];
 		c1[d] = (start[d] + count[d] - 1) / r->cdim[d];
 		ci[d] = c0[d];
 	}
 	while (!rc) {
-		int whole = 1; /* the chunk is a run of whole rows of the block: decode in place */
+		cjob *j = &s->job[nj];
+		j->whole = 1; /* the chunk is a run of whole rows of the block: decoded in place */
 		for (int d = 0; d < R; d++) {
-			off[d] = ci[d] * r->cdim[d];
-			if (d ? off[d] != start[d] || r->cdim[d] != count[d]
-			      : off[d] < start[d] || off[d] + r->cdim[d] > start[d] + count[d])
-				whole = 0;
+			j->off[d] = ci[d] * r->cdim[d];
+			if (d ? j->off[d] != start[d] || r->cdim[d] != count[d]
+			      : j->off[d] < start[d] || j->off[d] + r->cdim[d] > start[d] + count[d])
+				j->whole = 0;
 		}
-		if (whole) {
-			rc = chunk_get(s, r, off, (unsigned char *)buf + (off[0] - start[0]) * row, e);
-		} else if (!(rc = grow(&s->cbuf, &s->ccap, (size_t)r->cbytes, e)) &&
-			!(rc = chunk_get(s, r, off, s->cbuf, e))) {
-			chunk_copy(r, s->cbuf, off, start, count, buf);
+		ck_err le = {0};
+		if ((rc = chunk_locate(s, r, j, &le))) { /* the chunks before it fail first */
+			int brc = chunk_batch(&b, nj, e);
+			return brc ? brc : ck_errf(e, rc, "%s", le.msg);
+		}
+		if (++nj == CJOB_BATCH) {
+			rc = chunk_batch(&b, nj, e);
+			nj = 0;
 		}
 		int d = R - 1;
 		for (; d >= 0; d--) {
@@ -1634,6 +1857,8 @@ static int dsr_read_block(h5src *s, dsr *r, const hsize_t *start, const hsize_t 
 		if (d < 0)
 			break;
 	}
+	if (!rc)
+		rc = chunk_batch(&b, nj, e);
 	if (!rc && r->swap)
 		swap_elems(buf, n, r->esize);
 	return rc;
@@ -2502,6 +2727,21 @@ const char *h5ck_provenance(const ck_tsrc *s)
 	return s && s->ops == &src_ops ? ((const h5src *)s)->prov : NULL;
 }
 
+/* The sec2 driver's fd, for reading chunks with pread from any thread, when chunk addresses
+ * are file offsets: no user block (HDF5 1.10 reports chunk addresses without it); else -1 and
+ * chunks are read through HDF5 on the main thread. */
+static int direct_fd(hid_t fid, hid_t fapl)
+{
+	hsize_t ub = 1;
+	void *h = NULL;
+	hid_t fcpl = H5Fget_create_plist(fid);
+	int ok = fcpl >= 0 && H5Pget_userblock(fcpl, &ub) >= 0 && ub == 0 && H5Pget_driver(fapl) == H5FD_SEC2 &&
+		H5Fget_vfd_handle(fid, H5P_DEFAULT, &h) >= 0 && h;
+	close_id(&fcpl, H5Pclose);
+	H5Eclear2(H5E_DEFAULT);
+	return ok ? *(int *)h : -1;
+}
+
 /* The whole open, in this process (the sandboxed child runs it first: h5ck_open). */
 static int open_here(const char *path, ck_tsrc **out, ck_err *e)
 {
@@ -2525,6 +2765,7 @@ static int open_here(const char *path, ck_tsrc **out, ck_err *e)
 	s->base.ops = &src_ops;
 	s->fid = -1;
 	s->dapl = -1;
+	s->fd = -1;
 	if (!(s->base.path = ck_strdup(e, path))) {
 		rc = CK_ENOMEM;
 		goto done;
@@ -2541,6 +2782,7 @@ static int open_here(const char *path, ck_tsrc **out, ck_err *e)
 		goto done;
 	}
 	s->fsize = fsize;
+	s->fd = direct_fd(s->fid, fapl);
 	if ((rc = root_load(s, e)) || (rc = root_links(s, e)) || (rc = root_num(s, "__version__", &found, &ver, &ok, e)))
 		goto done;
 	if (!found) {
@@ -2622,14 +2864,22 @@ static int touch_tensor(h5src *s, size_t i, ck_err *e)
 	return 0;
 }
 
+/* The probe's file, and where its error goes: memory shared with the parent, so a file the
+ * child refused is reported from the child's words, never parsed by libhdf5 in the parent
+ * (the child may have failed only because its address-space limit stopped a lying size that
+ * would crash an unlimited process). */
+typedef struct probe_io {
+	const char *path;
+	ck_err *err;
+} probe_io;
+
 static int probe(void *arg)
 {
-	const char *path = arg;
+	probe_io *io = arg;
 	ck_tsrc *src = NULL;
-	ck_err e = {0};
-	int rc = open_here(path, &src, &e);
+	int rc = open_here(io->path, &src, io->err);
 	for (size_t i = 0; !rc && i < src->n; i++)
-		rc = touch_tensor((h5src *)src, i, &e);
+		rc = touch_tensor((h5src *)src, i, io->err);
 	if (src)
 		src_free(src);
 	return rc;
@@ -2658,13 +2908,20 @@ int h5ck_open(const char *path, ck_tsrc **out, ck_err *e)
 		(unsigned)(10 + (mib > 4 * 3590 ? 3590 : mib / 4)), box.wall_s, ((uint64_t)2 << 30) + 2 * (uint64_t)sb.st_size};
 	if (!l.wall_s)
 		l.wall_s = 4 * l.cpu_s + 30; /* a shared machine gives a process a fraction of a core */
-	if (sandbox_run(probe, (void *)path, &l, &res, why, sizeof why) < 0)
-		return ck_errf(e, CK_ECORRUPT, "%s: reading its HDF5 metadata in a sandbox, libhdf5 %s; the file is damaged "
+	probe_io io = {path, mmap(NULL, sizeof *io.err, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)};
+	if (io.err == MAP_FAILED)
+		return ck_errf(e, CK_ENOMEM, "%s: no memory to share with the sandbox: %s", path, strerror(errno));
+	memset(io.err, 0, sizeof *io.err);
+	if (sandbox_run(probe, &io, &l, &res, why, sizeof why) < 0)
+		rc = ck_errf(e, CK_ECORRUPT, "%s: reading its HDF5 metadata in a sandbox, libhdf5 %s; the file is damaged "
 			"or hostile (docs/security.md)", path, why);
-	if (res == CK_ENOMEM)
-		return ck_errf(e, CK_ELIMIT, "%s: its HDF5 metadata needs more than %llu MiB of memory", path,
+	else if (res == CK_ENOMEM)
+		rc = ck_errf(e, CK_ELIMIT, "%s: its HDF5 metadata needs more than %llu MiB of memory", path,
 			(unsigned long long)(l.mem_extra >> 20));
-	return open_here(path, out, e);
+	else if (res)
+		rc = ck_errf(e, res, "%s", io.err->msg[0] ? io.err->msg : "the sandboxed open failed without a message");
+	munmap(io.err, sizeof *io.err);
+	return rc ? rc : open_here(path, out, e);
 }
 
 size_t h5ck_checksummed(const ck_tsrc *base)

@@ -108,7 +108,7 @@ static size_t filter(unsigned flags, size_t ncd, const unsigned cd[], size_t nby
 			return 0;
 		}
 	} else {
-		if (nbytes > H5LZ4_BLOCK || !(out = H5allocate_memory(h5lz4_bound(nbytes), 0)))
+		if (nbytes > H5LZ4_BLOCK || !(out = H5allocate_memory(H5LZ4_ENCODED_MAX(nbytes), 0)))
 			return 0;
 		if (!(n = h5lz4_encode(*buf, nbytes, out))) {
 			H5free_memory(out);

@@ -21,8 +21,11 @@
 int h5lz4_decode(const void *in, size_t n, void *out, size_t want, const char **why);
 /* The largest stored form of a `want`-byte chunk this codec accepts or writes (for buffers). */
 size_t h5lz4_bound(size_t want);
-/* Encode `n` bytes of `in` into `out` (h5lz4_bound(n) bytes) as one block; returns the stored
- * size, 0 when n is over H5LZ4_BLOCK (ckconv writes chunks of at most 1 MiB). */
+/* The most h5lz4_encode writes for n bytes: the header, one block length, the block stored
+ * compressed only when that is smaller than n. */
+#define H5LZ4_ENCODED_MAX(n) (H5LZ4_HEADER + 4 + (size_t)(n))
+/* Encode `n` bytes of `in` into `out` (H5LZ4_ENCODED_MAX(n) bytes) as one block; returns the
+ * stored size, 0 when n is over H5LZ4_BLOCK (ckconv writes chunks of at most 1 MiB). */
 size_t h5lz4_encode(const void *in, size_t n, void *out);
 /* Register filter 32004 with HDF5 (encoder: h5lz4_encode; decoder: h5lz4_decode, bounded by
  * the filter's 2 GiB chunk limit, used only on chunks ckconv itself wrote). Idempotent; 0 or -1. */

@@ -382,6 +382,7 @@ static int open_file(const char *path, ck_tsrc **out, ck_err *e)
 		return rc;
 	}
 	(void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* a hint; failure is harmless */
+	s->base.concurrent = 1; /* minizip is done (zip_close above): a read is pread on its own fd */
 	*out = &s->base;
 	return 0;
 }

@@ -181,6 +181,30 @@ typedef struct rd {
 	ck_err *e;
 } rd;
 
+/* A tensor leaf: {"tensor": NAME}, NAME the tensor whose data it holds: a LinkedObject to a
+ * tensor (tied weights) names its target, so that the writer stores the data once again. */
+static int read_tensor(rd *r, const char *key, json_t **out)
+{
+	char *aname = NULL, *text = NULL;
+	const char *link = NULL, *name = key;
+	json_t *keep = NULL, *v = NULL;
+	size_t at;
+	int rc = asprintf(&aname, "%s.__metadata__", key) < 0 ? ck_errf(r->e, CK_ENOMEM, "out of memory")
+		: h5ck_root_attr(r->src, aname, &text, r->e);
+	if (!rc && text && strstr(text, "\"__LINKED__\"")) {
+		v = raw_value(text, key, &link, &keep);
+		if (link && strmap_get(&r->tensors, link, &at))
+			name = link;
+	}
+	if (!rc && !(*out = json_pack("{s:s}", "tensor", name)))
+		rc = ck_errf(r->e, CK_ENOMEM, "out of memory");
+	json_decref(v);
+	json_decref(keep);
+	free(aname);
+	free(text);
+	return rc;
+}
+
 static int read_leaf(rd *r, json_t **out)
 {
 	const char *key = r->path.p ? r->path.p : "", *f = r->src->path;
@@ -188,10 +212,8 @@ static int read_leaf(rd *r, json_t **out)
 	size_t at;
 	int rc = 0;
 	*out = NULL;
-	if (strmap_get(&r->tensors, key, &at)) {
-		*out = json_pack("{s:s}", "tensor", key);
-		return *out ? 0 : ck_errf(r->e, CK_ENOMEM, "out of memory");
-	}
+	if (strmap_get(&r->tensors, key, &at))
+		return read_tensor(r, key, out);
 	if (asprintf(&aname, "%s.__metadata__", key) < 0)
 		return ck_errf(r->e, CK_ENOMEM, "out of memory");
 	if ((rc = h5ck_root_attr(r->src, aname, &text, r->e)))
@@ -386,6 +408,7 @@ typedef struct wr {
 	strmap srcidx;
 	ck_tinfo *t;      /* tensors to write, names = new flat keys */
 	size_t *from;     /* source index per tensor */
+	strmap written;   /* source tensor name -> index into t of its first key */
 	size_t nt;
 	char **lk, **lm;  /* leaf keys and metadata texts */
 	size_t nl, cap_t, cap_l;
@@ -398,17 +421,12 @@ static json_t *ts_leaf(void)
 	return json_pack("{s:n, s:n, s:[]}", "type", "context", "children_spec");
 }
 
-/* cstorch's metadata of a plain leaf at key (notes §5.1). */
-static char *value_meta(const char *key, const json_t *v)
+/* cstorch's metadata of a leaf at key stored as its object metadata om alone (notes §5.1);
+ * takes om. */
+static char *leaf_meta(const char *key, json_t *om)
 {
-	json_t *om, *keys = json_pack("[s]", key), *node = NULL, *doc = NULL, *tsdoc = NULL;
+	json_t *keys = json_pack("[s]", key), *node = NULL, *doc = NULL, *tsdoc = NULL;
 	char *ctx = valio_json_text(keys, -1, 0), *ts = NULL, *name = NULL, *text = NULL;
-	if (json_is_string(v))
-		om = json_pack("{s:O, s:s, s:b}", "string_value", v, "__TYPE__", "StringSerializer", "__NONE__", 1);
-	else if (json_is_null(v))
-		om = json_pack("{s:s, s:b}", "__TYPE__", "NoneSerializer", "__NONE__", 1);
-	else
-		om = json_pack("{s:O, s:s, s:b}", "scalar_value", v, "__TYPE__", "ScalarSerializer", "__NONE__", 1);
 	if (!om || !ctx || !(node = json_pack("{s:s, s:s, s:[o]}", "type", "builtins.dict", "context", ctx, "children_spec", ts_leaf())) ||
 		!(tsdoc = json_pack("[i, O]", 1, node)) || !(ts = valio_json_text(tsdoc, -1, 0)) ||
 		asprintf(&name, "%s.__metadata__", key) < 0)
@@ -425,6 +443,16 @@ done:
 	free(ts);
 	free(name);
 	return text;
+}
+
+/* A plain value (scalar, string, None) at key. */
+static char *value_meta(const char *key, const json_t *v)
+{
+	if (json_is_string(v))
+		return leaf_meta(key, json_pack("{s:O, s:s, s:b}", "string_value", v, "__TYPE__", "StringSerializer", "__NONE__", 1));
+	if (json_is_null(v))
+		return leaf_meta(key, json_pack("{s:s, s:b}", "__TYPE__", "NoneSerializer", "__NONE__", 1));
+	return leaf_meta(key, json_pack("{s:O, s:s, s:b}", "scalar_value", v, "__TYPE__", "ScalarSerializer", "__NONE__", 1));
 }
 
 static int add_leaf(wr *w, const char *key, char *meta)
@@ -448,11 +476,19 @@ static int add_leaf(wr *w, const char *key, char *meta)
 	return 0;
 }
 
+/* A tensor leaf at key with the data of source tensor `from`; a tensor already written (tied
+ * weights) becomes a LinkedObject to its first key, as cstorch.save writes an object it has
+ * saved before (same id()): stored once, one object again when loaded. */
 static int add_tensor(wr *w, const char *key, const char *from)
 {
-	size_t i;
+	size_t i, first;
 	if (!strmap_get(&w->srcidx, from, &i))
 		return ck_errf(w->e, CK_EINVALID, "tensor '%s' is not in %s", from, w->src->path);
+	if (strmap_get(&w->written, from, &first))
+		return add_leaf(w, key, leaf_meta(key, json_pack("{s:s, s:b, s:s, s:b}", "key", w->t[first].name,
+			"__LINKED__", 1, "__TYPE__", "LinkedObject", "__NONE__", 1)));
+	if (strmap_put(&w->written, from, w->nt))
+		return ck_errf(w->e, CK_ENOMEM, "out of memory");
 	if (w->nt == w->cap_t) {
 		size_t c = w->cap_t ? 2 * w->cap_t : 64;
 		ck_tinfo *a = realloc(w->t, c * sizeof *a);
@@ -575,6 +611,7 @@ int tree_write(const json_t *root, ck_tsrc *src, const char *path, const h5ck_op
 	h5ck_opts opts = o ? *o : (h5ck_opts){0};
 	int rc = 0;
 	strmap_init(&w.srcidx);
+	strmap_init(&w.written);
 	for (size_t i = 0; i < src->n && !rc; i++)
 		if (strmap_put(&w.srcidx, src->t[i].name, i))
 			rc = ck_errf(e, CK_ENOMEM, "out of memory");
@@ -597,6 +634,7 @@ int tree_write(const json_t *root, ck_tsrc *src, const char *path, const h5ck_op
 		rc = ck_tsink_commit(k, e);
 done:
 	strmap_dispose(&w.srcidx);
+	strmap_dispose(&w.written);
 	for (size_t i = 0; i < w.nt; i++)
 		free(w.t[i].name);
 	free(w.t);

@@ -6,10 +6,10 @@
 # keys and tuples as the reference's out/ (tensors bit for bit), params equal as YAML mappings.
 # Cases the reference refuses are converted by chaining and compared with the chain of the
 # reference's single steps (tools/cscs_case.py chain). The cs-1.6 steps have their own vectors,
-# made by the reference's converter classes (tests/golden/cscs16/, README there).
+# made by the reference's converter classes (tests/golden/cscs-ref/, README there).
 . "$(dirname "$0")/lib.inc"
 G=$ROOT/tests/golden/cscs
-G16=$ROOT/tests/golden/cscs16
+G16=$ROOT/tests/golden/cscs-ref
 CASE="$PY $ROOT/tools/cscs_case.py"
 packs=(); checks=()
 for dir in "$G"/*/ "$G16"/*/; do
@@ -82,6 +82,43 @@ check "bert cs-1.6 -> cs-2.2 converts" "$CKCONV" convert "$T/bert-1.6-to-1.7/in.
 	--model bert --src-fmt cs-1.6 --tgt-fmt cs-2.2 -o "$T/b16.mdl" -q
 check "... and its output reads as cs-2.2 (cs-auto: one __metadata__ record per step after cs-1.7)" "$CKCONV" convert "$T/b16.mdl" \
 	--config "$T/b16.yaml" --model bert --src-fmt cs-auto --tgt-fmt cs-2.3 -o "$T/b16b.mdl" -q
+
+# a tensor that a step ties to another (or that was tied in the source) is written as cstorch.save
+# writes an object it saved before: a LinkedObject to the first key, its data stored once
+check "a filled tied twin is a LinkedObject to the first key (cstorch's aliasing), not a second dataset" $PY -c '
+import json, sys, h5py
+f = h5py.File(sys.argv[1], "r")
+m = json.loads(f.attrs["model.lm_head.weight.__metadata__"])["model.lm_head.weight.__metadata__"]
+assert m == {"key": "model.embedding_layer.word_embeddings.weight", "__LINKED__": True, "__TYPE__": "LinkedObject", "__NONE__": True}, m
+assert "model.lm_head.weight" not in f and "model.embedding_layer.word_embeddings.weight" in f
+' "$T/gpt2-tiednone-1.9-to-2.0/out.mdl"
+"$CKCONV" convert "$T/gpt2-tiednone-1.9-to-2.0/out.mdl" --config "$T/gpt2-tiednone-1.9-to-2.0/out.yaml" --model gpt2 \
+	--src-fmt cs-2.0 --tgt-fmt cs-2.1 -o "$T/tied21.mdl" -q
+check "... and a tie read from the source stays one (the next step)" $PY -c '
+import json, sys, h5py
+f = h5py.File(sys.argv[1], "r")
+m = json.loads(f.attrs["model.lm_head.weight.__metadata__"])["model.lm_head.weight.__metadata__"]
+assert m["__LINKED__"] and m["key"] == "model.embedding_layer.word_embeddings.weight", m
+assert "model.lm_head.weight" not in f
+' "$T/tied21.mdl"
+
+# the rarer cs-2.1 sparsity schemas (list and mapping patterns, sparsity_schedule, gmp/set/rigl,
+# static levels): the params as the reference's cs-2.1 -> cs-2.2 rewrite gives them
+# (tests/golden/cscs-ref/sparsity-2.1-to-2.2.json), the rest as the shared sparsity vector's
+c=gpt2-sparsity-2.1-to-2.2; si=0
+while read -r sp; do
+	si=$((si + 1))
+	$PY -c 'import json, sys, yaml; p = yaml.safe_load(open(sys.argv[1])); p["sparsity"] = json.loads(sys.argv[2]); yaml.safe_dump(p, open(sys.argv[3], "w"), sort_keys=False)' \
+		"$G/$c/in/params.yaml" "$sp" "$T/sp$si-in.yaml"
+	check "sparsity schema $si: converts" "$CKCONV" convert "$T/$c/in.mdl" --config "$T/sp$si-in.yaml" --model gpt2 \
+		--src-fmt cs-2.1 --tgt-fmt cs-2.2 -o "$T/sp$si.mdl" -q
+	check "... its params are the reference's: $sp" $PY -c '
+import json, sys, yaml
+got, want = yaml.safe_load(open(sys.argv[1])), yaml.safe_load(open(sys.argv[2]))
+want["sparsity"] = json.loads(sys.argv[3])
+assert got == want, (got.get("sparsity"), want["sparsity"])
+' "$T/sp$si.yaml" "$G/$c/out/params.yaml" "$($PY -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))[int(sys.argv[2])]["out"]))' "$G16/sparsity-2.1-to-2.2.json" $((si - 1)))"
+done < <($PY -c 'import json, sys; [print(json.dumps(c["in"])) for c in json.load(open(sys.argv[1]))]' "$G16/sparsity-2.1-to-2.2.json")
 
 # R1.9 data-loader state files named by cerebras.save_iter_state_path become the `dataloader` entry
 # (after `model`, as the reference's convert_dataloader_checkpoint adds it); the reference's output

@@ -2,8 +2,10 @@
 # Packed files in every storage layout a reader may meet from an honest writer, converted to HF
 # and compared with hf_back byte for byte: LZ4 chunks that do not divide the shape (edge chunks,
 # chunks of a few columns), chunks the optional LZ4 filter left unfiltered (filter-mask bit set),
-# chunked without a filter, big-endian contiguous data. h5ck.c reads chunks itself (H5Dread_chunk
-# + its own LZ4 decoder), so this is what keeps that path exact.
+# chunked without a filter, big-endian contiguous data, a file with a user block (chunk addresses
+# are then not file offsets: read through HDF5 instead of pread). h5ck.c reads chunks itself
+# (pread at the chunk's address, or H5Dread_chunk, + its own LZ4 decoder, on a thread pool), so
+# this is what keeps that path exact, with 1 thread and with more threads than cores.
 . "$(dirname "$0")/lib.inc"
 G="$ROOT/tests/golden"
 P="$G/llama/cs/params.yaml"
@@ -39,10 +41,26 @@ with h5py.File(path, "r+") as f:
         n.attrs.update(attrs)
 PY
 }
+userblock() { # OUT: base.mdl copied into a file with a 512-byte user block
+	"$PY" - "$T/base.mdl" "$1" <<'PY'
+import sys
+import h5py
+with h5py.File(sys.argv[1], "r") as s, h5py.File(sys.argv[2], "w", userblock_size=512) as d:
+    d.attrs.update(dict(s.attrs))
+    for k in s:
+        s.copy(k, d)
+PY
+}
 
-for mode in odd-chunks unfiltered-chunks plain-chunks big-endian; do
-	relayout $mode "$T/$mode.mdl"
+for mode in odd-chunks unfiltered-chunks plain-chunks big-endian user-block; do
+	if [ $mode = user-block ]; then userblock "$T/$mode.mdl"; else relayout $mode "$T/$mode.mdl"; fi
 	check "$mode: converts to HF" "$CKCONV" convert "$T/$mode.mdl" --config "$P" -o "$T/$mode" -q
 	check "$mode: tensors equal hf_back" $CHECK st-vs-st "$T/$mode" "$G/llama/hf_back"
 	check "$mode: verify reads every tensor back" "$CKCONV" verify "$T/$mode.mdl"
+done
+
+# The same bytes whatever the number of decoding threads (CKCONV_THREADS, pool.h).
+for th in 1 4; do
+	check "odd-chunks, $th thread(s): converts" env CKCONV_THREADS=$th "$CKCONV" convert "$T/odd-chunks.mdl" --config "$P" -o "$T/th$th" -q
+	check "odd-chunks, $th thread(s): tensors equal hf_back" $CHECK st-vs-st "$T/th$th" "$G/llama/hf_back"
 done

@@ -29,7 +29,9 @@ check "--dry-run shows target dtype and shape" grep -q "> transformer_decoder.la
 check "--dry-run gives the peak buffer, with the I/O overlap" grep -q "^peak buffer: 0.1 MiB of tensor memory (largest group 0.1 MiB; the I/O overlap fits within it)$" <<<"$out"
 check "--dry-run prints the params" grep -q "nonlinearity: gelu_new" <<<"$out"
 out=$("$CKCONV" convert "$G/llama/hf_bin" --dry-run -o "$T/dry.mdl" 2>&1)
-check "--dry-run: no I/O overlap from PyTorch .bin files" grep -q "^peak buffer: .* (largest group .*; no I/O overlap for these formats)$" <<<"$out"
+check "--dry-run: PyTorch .bin files read ahead on the I/O thread, as safetensors" grep -q "^peak buffer: .* (largest group .*; two tensors while the I/O thread overlaps)$" <<<"$out"
+out=$("$CKCONV" convert "$T/lz4.mdl" --dry-run -o "$T/dry-hf" 2>&1)
+check "--dry-run: a packed source is read on the main thread, the HF output written behind" grep -q "^peak buffer: .* (largest group .*; two tensors while the I/O thread overlaps)$" <<<"$out"
 
 out=$("$CKCONV" convert "$G/llama/hf" --debug -o "$T/dbg.mdl" 2>&1)
 check "--debug prints one line per key with rule and action" grep -q "^model.layers.0.self_attn.q_proj.weight -> transformer_decoder.layers.0.self_attn.proj_q_dense_layer.weight (rule .*llama-body.yaml:[0-9]*, rope_interleave)$" <<<"$out"

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""cscs_ref16.py - CS <-> CS vectors for the cs-1.6 steps (tests/golden/cscs16/, README there),
-computed by the reference's own converter classes.
+"""cscs_ref.py - CS <-> CS vectors the shared ones lack (tests/golden/cscs-ref/, README there),
+computed by the reference's own converter classes: the cs-1.6 steps, and the cs-2.1 -> cs-2.2
+rewrite of the rarer sparsity schemas (sparsity-2.1-to-2.2.json).
 
-  cscs_ref16.py MODELZOO_GIT_DIR OUT_DIR
+  cscs_ref.py MODELZOO_GIT_DIR OUT_DIR
 
 MODELZOO_GIT_DIR is a clone of Cerebras/modelzoo (Release_2.10.0, as the other vectors); its
 tools/checkpoint_converters/*.py are imported with small stand-ins for torch, tqdm and packaging
@@ -67,7 +68,7 @@ def _stubs():
 
 def load_reference(git_dir):
     """the converter modules, imported from git_dir's HEAD"""
-    tmp = tempfile.mkdtemp(prefix="cscs_ref16.")
+    tmp = tempfile.mkdtemp(prefix="cscs_ref.")
     d = os.path.join(tmp, "cerebras/modelzoo/tools/checkpoint_converters")
     os.makedirs(d)
     for p in ["cerebras", "cerebras/modelzoo", "cerebras/modelzoo/tools", "cerebras/modelzoo/tools/checkpoint_converters"]:
@@ -198,6 +199,33 @@ def t5_17():
     return m, p
 
 
+# cs-2.1 sparsity sections, as the cs-2.1 docs allow them, beside the shared vector's static one
+SPARSITY_21 = [
+    {"type": "static", "sparsity": 0.3, "param_name_patterns": "(.*proj_[qkv]_dense_layer.weight)|(.*linear_layer.weight)"},
+    {"type": "gmp", "sparsity": {"type": "linear", "init": 0.0, "slope": 0.001}, "schedule": 100,
+     "param_name_patterns": [".*dense_layer.weight", ".*linear_layer.weight"]},
+    {"algorithm": "static", "sparsity_schedule": [[0, 0.1], [100, 0.3], [200, 0.5]], "param_name_patterns": ".*weight"},
+    {"type": "set", "sparsity": 0.5, "schedule": 1, "drop_fraction": 0.3,
+     "param_name_patterns": {".*proj_q.*": {"sparsity": 0.7}, ".*linear_layer.weight": {"sparsity": 0.2, "type": "gmp"}}},
+    {"type": "static", "sparsity": 0.4},
+    {"type": "static", "sparsity": [0.1, 0.2]},
+    {"sparsity": 0.4},
+    {"type": "rigl", "sparsity": 0.6, "schedule": 50, "init_method": "topk"},
+    0.25,
+]
+
+
+def sparsity_cases(ref):
+    """[{in: the 2.1 section, out: the 2.2 one}] by BaseConfigConverter_CS_CS._convert_sparsity_params_2_2"""
+    conv = ref["base_converter"].BaseConfigConverter_CS_CS
+    out = []
+    for sp in SPARSITY_21:
+        cfg = {"sparsity": copy.deepcopy(sp)}
+        conv._convert_sparsity_params_2_2(None, cfg)
+        out.append({"in": sp, "out": cfg["sparsity"]})
+    return out
+
+
 def main(argv):
     if len(argv) != 3:
         raise SystemExit(__doc__)
@@ -227,6 +255,7 @@ def main(argv):
              extra_in={"encoder.embed_tokens.weight": "encoder_token_embedding.weight",
                        "decoder.embed_tokens.weight": "decoder_token_embedding.weight"})
     link_repeats(out)
+    json.dump(sparsity_cases(ref), open(os.path.join(out, "sparsity-2.1-to-2.2.json"), "w"), indent=1)
 
 
 if __name__ == "__main__":
