@@ -150,15 +150,25 @@ CS = [
     ("cs-r231-bloom-7b", "bloom", MZ_231, NLP + "bloom/configs/params_bloom_7b.yaml"),
 ]
 
-# multi-component HF cases: (case, model family, {component dir: (repository, commit, path)}); the
-# published config.json of each component, as a model's own repository ships it
+# HF cases from published config.json files: (case, model family, {component dir ("": the case
+# directory itself): (repository, commit, path)}, more case.json fields)
 HF_COMPONENTS = [
     # LLaVA-1.5 with a whole CLIPModel config (openai/clip-vit-large-patch14, the Hub repository's
     # config.json as mirrored on GitHub) as its image model: issue 15
     ("hf-llava-v1.5-7b-clipmodel", "llava", {
         "image_model": ("ourml/clip-vit-large-patch14", "32bd64288804d66eefd0ccbe215aa642df71cc41", "config.json"),
         "text_model": ("ymtuan/NTU-2025-Fall-DLCV", "7b4f4a2eef447eb537704f15166826558cc1aa64", "llava-v1.5-7b/config.json"),
-    }),
+    }, {"dropped": ["text_model.", "text_projection.", "visual_projection.", "logit_scale"]}),  # the text tower
+    # T5 as save_pretrained writes it (the tied embed_tokens / lm_head left out; the way back writes
+    # them all): t5-small (tied head, relu) and google/flan-t5-large (untied head, gated-gelu)
+    ("hf-t5-small", "t5", {"": ("learningexample/xformer", "5b265be215eb739254fb2b3fecc501ba2e0c9b15", "t5-small/config.json")},
+     {"save_pretrained": True, "created": ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight"],
+      "tied": {"encoder.embed_tokens.weight": "shared.weight", "decoder.embed_tokens.weight": "shared.weight",
+               "lm_head.weight": "shared.weight"}}),
+    ("hf-flan-t5-large", "t5", {"": ("evanshlom/get-private-llm", "684ab7df4821f957b05e132e2d0eec283deab8d8",
+                                     "flan-t5-large/config.json")},
+     {"save_pretrained": True, "created": ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"],
+      "tied": {"encoder.embed_tokens.weight": "shared.weight", "decoder.embed_tokens.weight": "shared.weight"}}),
 ]
 
 HEAD = 8      # head dim after shrinking (even: RoPE pairs)
@@ -225,9 +235,19 @@ def shrink_clip(c):
     return c
 
 
+def shrink_t5(c):
+    c = copy.deepcopy(c)
+    c.update(d_model=HEADS * HEAD, d_kv=HEAD, num_heads=HEADS, d_ff=48, num_layers=2, vocab_size=64)
+    if c.get("num_decoder_layers") is not None:
+        c["num_decoder_layers"] = 2
+    return c
+
+
 def shrink_component(c):
     if c.get("model_type") == "clip":
         return shrink_clip(c)
+    if c.get("model_type") == "t5":
+        return shrink_t5(c)
     c = shrink_hf(c)
     if "mm_hidden_size" in c:  # LLaVA's projector reads the (shrunk) vision tower
         c["mm_hidden_size"] = HEADS * HEAD
@@ -235,7 +255,7 @@ def shrink_component(c):
 
 
 def import_hf_components(rows):
-    for name, model, comps in HF_COMPONENTS:
+    for name, model, comps, extra in HF_COMPONENTS:
         out = os.path.join(ROOT, "cases", name)
         for comp, (repo, commit, path) in comps.items():
             os.makedirs(os.path.join(out, comp), exist_ok=True)
@@ -243,11 +263,11 @@ def import_hf_components(rows):
             write(os.path.join(out, comp, "upstream.json"), text.decode())
             cfg = shrink_component(json.loads(text))
             write(os.path.join(out, comp, "config.json"), json.dumps(cfg, indent=2) + "\n")
-            rows.append(f"{name}/{comp}\t{repo}\t{full}\t{path}\t")
-        meta = {"model": model, "from": "hf", "components": list(comps),
-                # a whole CLIPModel as the image model: its text tower and projections are dropped
-                "dropped": ["text_model.", "text_projection.", "visual_projection.", "logit_scale"]}
-        write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
+            rows.append(f"{name}{'/' + comp if comp else ''}\t{repo}\t{full}\t{path}\t")
+        meta = {"model": model, "from": "hf"}
+        if "" not in comps:
+            meta["components"] = list(comps)
+        write(os.path.join(out, "case.json"), json.dumps({**meta, **extra}) + "\n")
 
 
 def shrink_cs_model(m, family=None):
@@ -371,7 +391,7 @@ def main():
             meta["values"] = False
         write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
         rows[name] = f"{name}\t{MZ}\t{full}\t{path}\t"
-    if any(want(name) for name, _, _ in HF_COMPONENTS):
+    if any(want(name) for name, _, _, _ in HF_COMPONENTS):
         comp_rows = []
         import_hf_components(comp_rows)
         rows.update((r.split("\t", 1)[0], r) for r in comp_rows)

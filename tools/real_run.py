@@ -2,7 +2,8 @@
 """real_run.py - run the tests/real corpus: real published configs / params with tiny random weights.
 
 Per case (tests/real/cases/NAME/, see tests/real/README.md):
-  from hf: random weights for config.json (or COMPONENT/config.json for each of case.json's `components`) -> ckconv HF -> CS (params compared with expected/params.yaml)
+  from hf: random weights for config.json (or COMPONENT/config.json for each of case.json's `components`;
+           with `save_pretrained` in case.json, written without the tied duplicates, tools/drop_tied.py) -> ckconv HF -> CS (params compared with expected/params.yaml)
            -> the packed tensors rewritten as cstorch writes a training checkpoint (model.* keys, LZ4)
            -> ckconv CS -> HF (config compared with expected/config.json, tensors bit for bit).
   from cs: random HF weights of the sizes params.yaml states -> ckconv HF -> CS to get the CS tensors
@@ -26,6 +27,7 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import drop_tied  # noqa: E402
 import make_cstorch_h5 as mc  # noqa: E402
 
 ROOT = os.path.join(HERE, "..", "tests", "real")
@@ -311,7 +313,10 @@ def gen_t5(g, c):
                 g(f"{b}{ffn}.DenseReluDense.{w}.weight", F, D)
             g(f"{b}{ffn}.DenseReluDense.wo.weight", D, F)
         g(f"{stack}.final_layer_norm.weight", D)
-    g("lm_head.weight", V, D)
+    if c.get("tie_word_embeddings", True):  # the head is the shared embedding
+        g.t["lm_head.weight"] = g.t["shared.weight"]
+    else:
+        g("lm_head.weight", V, D)
 
 
 def gen_clip(g, c):
@@ -773,6 +778,9 @@ class Case:
                     self.fails.append(f"{comp or '.'}: {k} differs after the round trip")
                 elif b[k][:2] != v[:2]:
                     self.fails.append(f"{comp or '.'}: {k} dtype/shape {b[k][:2]} vs {v[:2]}")
+            for k, twin in self.meta.get("tied", {}).items():  # left out of the input, back from its twin
+                if k in a or b.get(k) != a.get(twin):
+                    self.fails.append(f"{comp or '.'}: {k} is not {twin}'s tensor after the round trip")
             extra = [k for k in b if k not in a and not any(s in k for s in added)]
             if extra:
                 self.fails.append(f"{comp or '.'}: unexpected keys after the round trip: {extra[:4]}")
@@ -789,6 +797,14 @@ class Case:
                 configs = {"q_encoder": cfg, "ctx_encoder": cfg} if model == "dragon" else {"": cfg}
             comps = list(configs)
             make_hf(model, configs, hf, 1, self.meta.get("behead"))
+            if self.meta.get("save_pretrained"):  # tied duplicates left out, as save_pretrained writes safetensors
+                for comp, c in configs.items():
+                    st = os.path.join(hf, comp, "model.safetensors")
+                    t = load_st(st)
+                    drop = drop_tied.dropped(c["architectures"][0], c.get("tie_word_embeddings", True), t)
+                    keep = {k: np.frombuffer(v[2], dtype={"F32": np.float32, "I64": np.int64}[v[0]]).reshape(v[1])
+                            for k, v in t.items() if k not in drop}
+                    save_st(st, keep)
             rc, line = ck("convert", hf, "--model", model, "--tgt-fmt", self.meta.get("tgt", "cs-2.9"),
                           "-o", os.path.join(tmp, "cs.mdl"))
             if self.error(rc, line):
