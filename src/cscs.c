@@ -509,7 +509,7 @@ static char *tpl_fill(const char *t, const binds *b)
  * too, with *to NULL: the key exists on that side only and is dropped (the reference's
  * `exists=` rules without an action). */
 static const json_t *key_rule(const json_t *rules, const char *from_side, const char *to_side, const char *rest,
-	int one_sided, char **to)
+	int one_sided, char **to, binds *bo)
 {
 	for (size_t i = 0; i < json_array_size(rules); i++) {
 		const json_t *k = json_array_get(rules, i);
@@ -517,10 +517,49 @@ static const json_t *key_rule(const json_t *rules, const char *from_side, const 
 		binds b = {0};
 		if (ft && (tt || (one_sided && !json_object_get(k, to_side))) && tpl_match(ft, rest, &b)) {
 			*to = tt ? tpl_fill(tt, &b) : NULL;
+			if (bo)
+				*bo = b;
 			return k;
 		}
 	}
 	return NULL;
+}
+
+/* A rename rule's `add_left` / `add_right`: keys the layout of that side also has, written right
+ * after the renamed one: {key: TEMPLATE, same: true} the same value again (the reference's
+ * second copy, a LinkedObject once written); {key: TEMPLATE, arange: SHAPE_EXPR} a new int64
+ * tensor 0, 1, ... of that shape (a buffer such as HF's position_ids). */
+static int add_extras(run *r, const hop *h, const json_t *params, const json_t *rule, const char *to_side,
+	const binds *b, const char *pre, json_t *val, json_t *nm, ck_err *e)
+{
+	char side[16];
+	snprintf(side, sizeof side, "add_%s", to_side);
+	const json_t *adds = json_object_get(rule, side);
+	int rc = 0;
+	for (size_t i = 0; i < json_array_size(adds) && !rc; i++) {
+		const json_t *a = json_array_get(adds, i), *ar = json_object_get(a, "arange");
+		const char *t = json_string_value(json_object_get(a, "key"));
+		char *k = t ? tpl_fill(t, b) : NULL, *full = NULL;
+		json_t *node = NULL, *shape = NULL;
+		env v = {.r = r, .h = h, .p = (json_t *)params};
+		if (!t || (!ar && !json_is_true(json_object_get(a, "same"))))
+			rc = ck_errf(e, CK_EINVALID, "%s: %s: expected {key: TEMPLATE, same: true} or {key: TEMPLATE, arange: SHAPE}", r->fam_path, side);
+		else if (!k || asprintf(&full, "%s%s", pre, k) < 0)
+			rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		else if (ar && !(rc = eval(&v, r->fam_path, ar, &shape, e)))
+			node = json_pack("{s:O}", "arange", shape);
+		else if (!ar)
+			node = json_incref(val);
+		if (!rc) {
+			note(r, "  %s added (%s)\n", full, ar ? "arange" : "a copy");
+			if (tree_set(nm, full, node, -1))
+				rc = ck_errf(e, CK_ENOMEM, "out of memory");
+		}
+		json_decref(shape);
+		free(k);
+		free(full);
+	}
+	return rc;
 }
 
 static int is_none(const json_t *leaf)
@@ -635,10 +674,11 @@ static int step_model(run *r, const hop *h, const json_t *params, json_t *old, j
 		const char *key = tree_key_str(json_array_get(ks, i), b), *pre = prefix_of(r, key);
 		json_t *val = json_array_get(cs, i);
 		const json_t *k;
+		binds kb = {0};
 		long at = -1;
 		if (in_list(json_object_get(json_object_get(h->step, "regroup"), "keys"), key + strlen(pre)))
 			continue; /* re-added after every other key */
-		if ((k = key_rule(ties, fs, ts, key + strlen(pre), 0, &to)) || (k = key_rule(ties, ts, fs, key + strlen(pre), 0, &to))) {
+		if ((k = key_rule(ties, fs, ts, key + strlen(pre), 0, &to, NULL)) || (k = key_rule(ties, ts, fs, key + strlen(pre), 0, &to, NULL))) {
 			json_t *cond = json_object_get(k, "when"), *res = NULL;
 			env v = {.r = r, .h = h, .p = (json_t *)params};
 			int go = 1;
@@ -668,14 +708,15 @@ static int step_model(run *r, const hop *h, const json_t *params, json_t *old, j
 					note(r, "  %s: %s filled from %s\n", h->to, pick == val ? full : key, pick == val ? key : full);
 				rc = tree_set(nm, full, json_incref(pick), at);
 			}
-		} else if ((k = key_rule(renames, fs, ts, key + strlen(pre), 1, &to)) && !to) {
+		} else if ((k = key_rule(renames, fs, ts, key + strlen(pre), 1, &to, &kb)) && !to) {
 			note(r, "  %s dropped (no %s counterpart)\n", key, h->to);
 		} else if (k) {
 			if (asprintf(&full, "%s%s", pre, to) < 0)
 				rc = ck_errf(e, CK_ENOMEM, "out of memory");
 			else {
 				note(r, "  %s -> %s\n", key, full);
-				rc = tree_set(nm, full, json_incref(val), -1);
+				if (!(rc = tree_set(nm, full, json_incref(val), -1)))
+					rc = add_extras(r, h, params, k, ts, &kb, pre, val, nm, e);
 			}
 		} else if (strict) {
 			rc = ck_errf(e, CK_EINVALID, "%s: %s -> %s: model key '%s' matches no key rule of the step (%s), "

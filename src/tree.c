@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bounds.h"
 #include "strmap.h"
 #include "text.h"
 #include "tree.h"
@@ -407,7 +408,7 @@ typedef struct wr {
 	ck_tsrc *src;
 	strmap srcidx;
 	ck_tinfo *t;      /* tensors to write, names = new flat keys */
-	size_t *from;     /* source index per tensor */
+	size_t *from;     /* source index per tensor; GENERATED: an arange made here */
 	strmap written;   /* source tensor name -> index into t of its first key */
 	size_t nt;
 	char **lk, **lm;  /* leaf keys and metadata texts */
@@ -476,6 +477,24 @@ static int add_leaf(wr *w, const char *key, char *meta)
 	return 0;
 }
 
+/* Room for one more tensor to write. */
+static int grow_tensors(wr *w)
+{
+	if (w->nt == w->cap_t) {
+		size_t c = w->cap_t ? 2 * w->cap_t : 64;
+		ck_tinfo *a = realloc(w->t, c * sizeof *a);
+		size_t *b = a ? realloc(w->from, c * sizeof *b) : NULL;
+		if (a)
+			w->t = a;
+		if (b)
+			w->from = b;
+		if (!a || !b)
+			return ck_errf(w->e, CK_ENOMEM, "out of memory");
+		w->cap_t = c;
+	}
+	return 0;
+}
+
 /* A tensor leaf at key with the data of source tensor `from`; a tensor already written (tied
  * weights) becomes a LinkedObject to its first key, as cstorch.save writes an object it has
  * saved before (same id()): stored once, one object again when loaded. */
@@ -489,23 +508,42 @@ static int add_tensor(wr *w, const char *key, const char *from)
 			"__LINKED__", 1, "__TYPE__", "LinkedObject", "__NONE__", 1)));
 	if (strmap_put(&w->written, from, w->nt))
 		return ck_errf(w->e, CK_ENOMEM, "out of memory");
-	if (w->nt == w->cap_t) {
-		size_t c = w->cap_t ? 2 * w->cap_t : 64;
-		ck_tinfo *a = realloc(w->t, c * sizeof *a);
-		size_t *b = a ? realloc(w->from, c * sizeof *b) : NULL;
-		if (a)
-			w->t = a;
-		if (b)
-			w->from = b;
-		if (!a || !b)
-			return ck_errf(w->e, CK_ENOMEM, "out of memory");
-		w->cap_t = c;
-	}
+	if (grow_tensors(w))
+		return CK_ENOMEM;
 	w->t[w->nt] = w->src->t[i];
 	if (!(w->t[w->nt].name = strdup(key)))
 		return ck_errf(w->e, CK_ENOMEM, "out of memory");
 	w->from[w->nt++] = i;
 	return 0;
+}
+
+#define GENERATED SIZE_MAX
+
+/* A new int64 tensor at key: 0, 1, ... in the shape the node gives, bounded as the rules'
+ * generators are (bounds.h). */
+static int add_arange(wr *w, const char *key, const json_t *dims)
+{
+	ck_tinfo t = {.dtype = CK_DT_I64};
+	if (!json_is_array(dims) || json_array_size(dims) > CK_MAX_RANK)
+		return ck_errf(w->e, CK_EINVALID, "key '%s': an arange shape is a list of at most %d sizes", key, CK_MAX_RANK);
+	t.shape.rank = (int)json_array_size(dims);
+	for (int d = 0; d < t.shape.rank; d++) {
+		json_t *v = json_array_get(dims, (size_t)d);
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return ck_errf(w->e, CK_EINVALID, "key '%s': an arange size is a non-negative int", key);
+		t.shape.dim[d] = json_integer_value(v);
+	}
+	int rc = ck_tensor_nbytes(t.dtype, &t.shape, &t.nbytes, w->e);
+	if (!rc && t.nbytes > CK_MAX_GENERATED_FLOOR)
+		rc = ck_errf(w->e, CK_ELIMIT, "key '%s': a generated tensor of %llu bytes, limit is %llu", key,
+			(unsigned long long)t.nbytes, (unsigned long long)CK_MAX_GENERATED_FLOOR);
+	if (!rc && !(rc = grow_tensors(w)) && !(t.name = strdup(key)))
+		rc = ck_errf(w->e, CK_ENOMEM, "out of memory");
+	if (!rc) {
+		w->t[w->nt] = t;
+		w->from[w->nt++] = GENERATED;
+	}
+	return rc;
 }
 
 /* One node: its treespec (*ts) and "*" tree (*star); leaves collected into w. */
@@ -520,6 +558,8 @@ static int write_node(wr *w, const json_t *n, int depth, int ncomp, json_t **ts,
 	if (!cs) {
 		if ((v = json_object_get(n, "tensor")))
 			rc = add_tensor(w, key, json_string_value(v));
+		else if ((v = json_object_get(n, "arange")))
+			rc = add_arange(w, key, v);
 		else if ((v = json_object_get(n, "value")))
 			rc = (json_is_real(v) && !isfinite(json_real_value(v))) ? ck_errf(w->e, CK_EINVALID, "key '%s': not finite", key)
 				: add_leaf(w, key, value_meta(key, v));
@@ -595,7 +635,14 @@ static int copy_tensors(wr *w, ck_tsink *k)
 			}
 			buf = b, cap = nb;
 		}
-		if (!(rc = ck_tsrc_read(w->src, w->from[i], buf ? buf : (void *)"", w->e)))
+		if (w->from[i] == GENERATED)
+			for (uint64_t j = 0; j < nb / 8; j++) { /* int64 little-endian, as the file stores it */
+				for (int b = 0; b < 8; b++)
+					((unsigned char *)buf)[8 * j + (uint64_t)b] = (unsigned char)(j >> (8 * b));
+			}
+		else
+			rc = ck_tsrc_read(w->src, w->from[i], buf ? buf : (void *)"", w->e);
+		if (!rc)
 			rc = ck_tsink_write(k, i, buf ? buf : (void *)"", w->e);
 	}
 	free(buf);

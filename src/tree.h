@@ -8,7 +8,9 @@
  *   {"c": [child, ...], "ty": "builtins.list" | "builtins.tuple"}  sequence
  *   {"tensor": "<source key>"}                                     tensor of the source
  *   {"raw": "<metadata JSON>", "key": "<source key>"}              stored leaf, as read
- *   {"value": V}                                                   int, float, string, bool or None */
+ *   {"value": V}                                                   int, float, string, bool or None
+ *   {"arange": [D0, D1, ...]}                                      new int64 tensor of that shape holding
+ *                                                                  0, 1, ... (a buffer a layout needs) */
 #ifndef CK_TREE_H
 #define CK_TREE_H
 

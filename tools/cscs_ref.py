@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """cscs_ref.py - CS <-> CS vectors the shared ones lack (tests/golden/cscs-ref/, README there),
-computed by the reference's own converter classes: the cs-1.6 steps, and the cs-2.1 -> cs-2.2
+computed by the reference's own converter classes: the cs-1.6 steps (both ways for BERT), and the cs-2.1 -> cs-2.2
 rewrite of the rarer sparsity schemas (sparsity-2.1-to-2.2.json).
 
   cscs_ref.py MODELZOO_GIT_DIR OUT_DIR
@@ -177,6 +177,21 @@ def link_repeats(out_dir):
                 seen[data] = p
 
 
+def down_case(ref, out_dir, name, model, conv, src, m, p, notes):
+    """in/: the cs-`src` model m (+ a trainer state) with params p; out/: the reference's
+    conversion of it to cs-1.6 by converter `conv` (direction 1) and its config converter"""
+    bc = ref["base_converter"]
+    idx = bc.FormatIndices(direction=1, src_index=list(conv.formats()[1]).index(src), tgt_index=0)
+    p_out = conv.get_config_converter_class().convert(model, copy.deepcopy(p), idx)
+    down = convert(conv, m, 1, p_out, p)
+    d = os.path.join(out_dir, name)
+    write_side(os.path.join(d, "in"), {"model": m, **trainer_state(m)}, p)
+    write_side(os.path.join(d, "out"), {"model": down}, p_out)
+    json.dump({"model": model, "src_fmt": src, "tgt_fmt": "cs-1.6", "converter": type(conv).__name__,
+               "config_converter": conv.get_config_converter_class().__name__, "direction": 1, "fallback": False,
+               "input_from": notes[0], "notes": notes[1:]}, open(os.path.join(d, "case.json"), "w"), indent=2)
+
+
 def bert_17(golden):
     ts = stfile.read(os.path.join(ROOT, "tests/golden", golden, "cs/model.safetensors"))
     m = {}
@@ -240,7 +255,17 @@ def main(argv):
               "position_ids and cls.predictions.bias of in/ are dropped; the trainer state is dropped"],
              {"bert.embeddings.LayerNorm.weight": "bert.embeddings.LayerNorm.gamma",
               "bert.embeddings.LayerNorm.bias": "bert.embeddings.LayerNorm.beta"})
+    p18 = copy.deepcopy(p)
+    p18["model"].update(pooler_nonlinearity=p18["model"]["encoder_nonlinearity"], mlm_nonlinearity="gelu")
+    for src, conv, pp in (("cs-1.7", bert.Converter_BertPretrainModel_CS16_CS17(), p), ("cs-2.0", bert.Converter_BertPretrainModel_CS16_CS18(), p18)):
+        down_case(ref, out, f"bert-{src[3:]}-to-1.6", "bert", conv, src, m, pp,
+                  ["tests/golden/bert/cs (HF -> CS vector, cs-1.7 position-embedding name)",
+                   "going down the reference makes HF's position_ids buffer (arange of max_position_embeddings, shape [1, N], int64) "
+                   "and a second copy of the MLM decoder bias (cls.predictions.bias, the same tensor); the trainer state is dropped"])
     m, p = bert_17("bert-sequence-classifier")
+    down_case(ref, out, "bert-sequence-classifier-1.7-to-1.6", "bert-sequence-classifier", ft.Converter_BertFinetuneModel_CS16_CS17(),
+              "cs-1.7", m, p, ["tests/golden/bert-sequence-classifier/cs (HF -> CS vector, cs-1.7 position-embedding name)",
+                               "going down the reference makes HF's position_ids buffer; the trainer state is dropped"])
     for tgt, conv in (("cs-1.7", ft.Converter_BertFinetuneModel_CS16_CS17()), ("cs-1.9", ft.Converter_BertFinetuneModel_CS16_CS18())):
         case(ref, out, f"bert-sequence-classifier-1.6-to-{tgt[3:]}", "bert-sequence-classifier",
              ft.Converter_BertFinetuneModel_CS16_CS17(), conv, tgt, m, p,

@@ -64,3 +64,18 @@ for th in 1 4; do
 	check "odd-chunks, $th thread(s): converts" env CKCONV_THREADS=$th "$CKCONV" convert "$T/odd-chunks.mdl" --config "$P" -o "$T/th$th" -q
 	check "odd-chunks, $th thread(s): tensors equal hf_back" $CHECK st-vs-st "$T/th$th" "$G/llama/hf_back"
 done
+
+# A chunk read failing on a pool thread (the LD_PRELOAD shim of tests/fault fails the 1001st
+# pread, past the metadata: ~200 reads) is one error line naming the dataset and the chunk, and
+# leaves no output behind.
+${CC:-cc} -shared -fPIC -O1 -o "$T/shim.so" "$ROOT/tests/fault/shim.c" -ldl || notok "build the fault shim"
+mkdir -p "$T/o"
+err=$(env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" CKFAULT_READ_EIO_AFTER=1000 LD_PRELOAD="$T/shim.so" "$CKCONV" convert "$T/odd-chunks.mdl" --config "$P" -o "$T/o/eio" -q 2>&1)
+rc=$?
+if [ $rc -eq 2 ] && [ "$(grep -c . <<<"$err")" -eq 1 ] && grep -q "dataset '.*': chunk at \[[0-9,]*\]: read failed: Input/output error" <<<"$err" &&
+	[ -z "$(ls -A "$T/o")" ]; then
+	ok "a chunk read failing on a pool thread: one line naming dataset and chunk, no output"
+else
+	notok "a chunk read failing on a pool thread: one line naming dataset and chunk, no output"
+	echo "#   rc=$rc"; sed 's/^/#   /' <<<"$err"
+fi
