@@ -236,7 +236,9 @@ const char cli_convert_config_usage[] =
 	"                             [-o FILE | --output-dir DIR] [--rules DIR] [--force] [--dry-run] [--quiet]\n"
 	"\n"
 	"Convert a config alone, no weights (the reference's convert-config): an HF config.json to CS\n"
-	"params, or CS params (.yaml) to an HF config.json (single-component models). Without -o it is\n"
+	"params, CS params (.yaml) to an HF config.json (single-component models), or CS params from\n"
+	"one release to another (--src-fmt cs-X.Y --tgt-fmt cs-Y.Z|cs-current --model M: the params\n"
+	"steps of 'convert' CS -> CS, rules/cscs/). Without -o it is\n"
 	"written as <dir>/<name>_to_<fmt>.yaml (or .json), <dir> the config's directory or --output-dir\n"
 	"(created if missing), <name> its file name less the last extension. --dry-run prints it.\n";
 
@@ -277,7 +279,7 @@ int cli_convert_config(int argc, char **argv, ck_err *e)
 	conv_opts o;
 	conv *c = NULL;
 	const char *v, *out = NULL, *dir = NULL;
-	char *sf = NULL, *tf = NULL, *text = NULL, *path = NULL;
+	char *sf = NULL, *tf = NULL, *text = NULL, *path = NULL, *fmt = NULL;
 	int rc = 0, ch;
 	memset(&o, 0, sizeof o);
 	for (optind = 0; (ch = cli_getopt(argc, argv, "convert-config", "o:qh", cli_convert_config_opts, &v, e)) != -1;) {
@@ -312,19 +314,26 @@ int cli_convert_config(int argc, char **argv, ck_err *e)
 	if (path_is_dir(o.src))
 		return ck_errf(e, CK_EUSAGE, "%s: a directory; convert-config takes a config file (config.json or params "
 			".yaml)", o.src);
-	if (!o.src_fmt && !o.tgt_fmt && (path_ends_with(o.src, ".yaml") || path_ends_with(o.src, ".yml")))
+	int params = path_ends_with(o.src, ".yaml") || path_ends_with(o.src, ".yml");
+	if (!o.src_fmt && !o.tgt_fmt && params)
 		o.tgt_fmt = "hf"; /* CS params: to HF */
-	if ((rc = check_model(&o, e)) || (rc = resolve_formats(&o, &sf, &tf, e)) || (rc = conv_open(&o, &c, e)))
+	if (params && !o.src_fmt && is_cs_fmt(o.tgt_fmt))
+		return ck_errf(e, CK_EUSAGE, "%s: CS params; to carry them to %s give the release they were written for, "
+			"--src-fmt cs-X.Y (or --tgt-fmt hf for an HF config.json)", o.src, o.tgt_fmt);
+	if (cscs_wanted(&o)) { /* CS -> CS across releases: the params side of cscs.c's release steps */
+		if ((rc = cscs_config(&o, &text, &fmt, e)))
+			goto done;
+	} else if ((rc = check_model(&o, e)) || (rc = resolve_formats(&o, &sf, &tf, e)) || (rc = conv_open(&o, &c, e))) {
 		goto done;
-	if (!(text = conv_config_text(c, e))) {
-		rc = e->code ? e->code : CK_ENOMEM;
+	} else if (!(text = conv_config_text(c, e)) || !(fmt = strdup(conv_target_format(c)))) {
+		rc = e->code ? e->code : ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
 	if (o.dry_run) {
 		fputs(text, stdout);
 		goto done;
 	}
-	if (!(path = out ? strdup(out) : config_out_name(o.src, dir, conv_target_format(c)))) {
+	if (!(path = out ? strdup(out) : config_out_name(o.src, dir, fmt))) {
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -336,6 +345,7 @@ int cli_convert_config(int argc, char **argv, ck_err *e)
 done:
 	free(sf);
 	free(tf);
+	free(fmt);
 	free(text);
 	free(path);
 	conv_free(c);

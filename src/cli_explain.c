@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "config.h"
 #include "match.h"
+#include "model.h"
 #include "prog.h"
 #include "rule.h"
 #include "valio.h"
@@ -239,9 +240,9 @@ const struct option cli_explain_opts[] = {{"model", required_argument, NULL, 'm'
 
 int cli_explain(int argc, char **argv, ck_err *e)
 {
-	const char *model = NULL, *from = "hf", *config = NULL, *rules = NULL, *v;
-	char *dir = NULL, *path = NULL;
-	rule_set *top = NULL, **comps = NULL;
+	const char *name = NULL, *from = "hf", *config = NULL, *rules = NULL, *v;
+	char *dir = NULL;
+	model *m = NULL;
 	json_t *hf = NULL, *cs = NULL;
 	int rc = 0, missing = 0, nkeys = 0, c;
 	const char **keys = calloc((size_t)argc + 1, sizeof *keys);
@@ -249,47 +250,44 @@ int cli_explain(int argc, char **argv, ck_err *e)
 		return ck_errf(e, CK_ENOMEM, "out of memory");
 	for (optind = 0; (c = cli_getopt(argc, argv, "explain", "h", cli_explain_opts, &v, e)) != -1;) {
 		switch (c) {
-		case CLI_OPT_ERROR: rc = CK_EINVALID; goto done;
+		case CLI_OPT_ERROR: rc = CK_EUSAGE; goto done;
 		case 'h': fputs(cli_explain_usage, stdout); goto done;
-		case 'm': model = v; break;
+		case 'm': name = v; break;
 		case 'f': from = v; break;
 		case 'c': config = v; break;
 		case 'r': rules = v; break;
 		default: keys[nkeys++] = v; /* an operand: a key */
 		}
 	}
-	if (!model || !nkeys) {
-		rc = ck_errf(e, CK_EINVALID, "explain needs --model M and at least one KEY (see ckconv explain --help)");
+	if (!name || !nkeys) {
+		rc = ck_errf(e, CK_EUSAGE, "explain needs --model M and at least one KEY (see ckconv explain --help)");
 		goto done;
 	}
 	if (strcmp(from, "hf") && strcmp(from, "cs")) {
-		rc = ck_errf(e, CK_EINVALID, "--from takes hf or cs, not '%s'", from);
+		rc = ck_errf(e, CK_EUSAGE, "--from takes hf or cs, not '%s'", from);
 		goto done;
 	}
 	dir = cli_rules_dir(rules);
-	if ((rc = rule_find_model(dir, model, &path, e)) || (rc = rule_set_load(path, &top, e)))
+	model_query q = {.rules_dir = dir, .name = name};
+	if ((rc = model_open(&q, &m, e)))
 		goto done;
 	if (config && (rc = load_config(config, &hf, &cs, e)))
 		goto done;
-	const rule_file *f = top->files[0];
+	const rule_file *f = model_file(m);
 	/* parameters read cs.model.*: derive the CS params from a config.json, as convert does */
-	if (hf && !f->n_comp && (rc = hf_to_cs(top, hf, config, &cs, e)))
+	if (hf && !f->n_comp && (rc = hf_to_cs(m->top, hf, config, &cs, e)))
 		goto done;
-	size_t ncomp = f->n_comp ? f->n_comp : 1;
+	size_t ncomp = m->n;
 	ex *xs = calloc(ncomp, sizeof *xs);
 	if (!xs) {
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
-	if (f->n_comp && (rc = rule_load_components(top, &comps, e))) {
-		free(xs);
-		goto done;
-	}
 	rule_side side = strcmp(from, "cs") ? RULE_HF : RULE_CS;
 	for (size_t c = 0; c < ncomp && !rc; c++) {
-		rule_set *rs = f->n_comp ? comps[c] : top;
-		xs[c].comp = f->n_comp ? f->comp[c].dir : NULL;
-		xs[c].env.hf = f->n_comp && hf ? json_object_get(hf, f->comp[c].dir) : hf;
+		rule_set *rs = m->sets[c];
+		xs[c].comp = model_comp(m, c) ? model_comp(m, c)->dir : NULL;
+		xs[c].env.hf = xs[c].comp && hf ? json_object_get(hf, xs[c].comp) : hf;
 		xs[c].env.cs = cs;
 		/* every rule, whatever its `when`: explain shows what the rules say */
 		if ((rc = prog_compile(rs, side, NULL, &xs[c].fwd, e)) || (rc = prog_compile(rs, !side, NULL, &xs[c].back, e)))
@@ -310,15 +308,13 @@ int cli_explain(int argc, char **argv, ck_err *e)
 		prog_free(xs[c].back);
 	}
 	free(xs);
-	rule_components_free(comps, f->n_comp);
 	if (!rc && missing)
 		rc = ck_errf(e, CK_ENOTFOUND, "%d key(s) matched no rule", missing);
 done:
 	json_decref(hf);
 	json_decref(cs);
-	rule_set_free(top);
+	model_free(m);
 	free(dir);
-	free(path);
 	free(keys);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include "h5ck.h"
 #include "io.h"
 #include "match.h"
+#include "model.h"
 #include "prog.h"
 #include "path.h"
 #include "rule.h"
@@ -600,25 +601,6 @@ static int load_keys(lint *L, ck_err *e)
 
 /* --- a real config against its model's rules (--config) -------------------------------------- */
 
-/* muP keys as a conversion to HF handles them: removed when the rules' `mup.detect` holds. */
-static void strip_mup(lint *L, const char *path, const rule_set *s, json_t *cfg, json_t *vars)
-{
-	const rule_mup *m = s->files[0]->mup;
-	json_t *wrap = json_pack("{sO}", "model", cfg), *v = NULL;
-	config_env env = {.cs = wrap, .scope = s->files[0], .vars = vars};
-	ck_err e = {0};
-	if (m && wrap && !config_eval(&env, m->detect, &v, &e) && v && json_is_true(v)) {
-		for (size_t i = 0; i < m->n_drop; i++)
-			json_object_del(cfg, m->drop[i]);
-		if (!m->n_tensors)
-			say(L, path, 1, 1, 1, "a muP config, which %s cannot fold (refused unless --no-mup-to-sp)", m->pos.file);
-	} else if (e.code) {
-		say_err(L, e.msg, path);
-	}
-	json_decref(v);
-	json_decref(wrap);
-}
-
 /* A conversion's error about path, without repeating the path. */
 static void say_conv(lint *L, const char *path, const char *msg)
 {
@@ -626,6 +608,24 @@ static void say_conv(lint *L, const char *path, const char *msg)
 	if (!strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2))
 		msg += n + 2;
 	say(L, path, 1, 1, 0, "%s", msg);
+}
+
+/* muP keys as a conversion to HF handles them: removed when the rules' `mup.detect` holds. */
+static void strip_mup(lint *L, const char *path, const rule_set *s, json_t *cfg, json_t *vars)
+{
+	const rule_mup *m = s->files[0]->mup;
+	json_t *wrap = json_pack("{sO}", "model", cfg);
+	ck_err e = {0};
+	int mup = wrap ? model_mup(s, wrap, vars, path, &e) : ck_errf(&e, CK_ENOMEM, "out of memory");
+	if (mup > 0) { /* as convert decides it (model.c) */
+		for (size_t i = 0; i < m->n_drop; i++)
+			json_object_del(cfg, m->drop[i]);
+		if (!m->n_tensors)
+			say(L, path, 1, 1, 1, "a muP config, which %s cannot fold (refused unless --no-mup-to-sp)", m->pos.file);
+	} else if (mup < 0) {
+		say_conv(L, path, e.msg);
+	}
+	json_decref(wrap);
 }
 
 /* How a config of each side treats a key no rule accounts for (config.c: CS params are a closed
@@ -638,15 +638,14 @@ static const struct {
 
 /* One config of side `side` against one rule set: the keys no rule accounts for, then what a
  * conversion says. */
-static void config_against(lint *L, const char *path, const char *rules_path, rule_side side, const json_t *cfg)
+static void config_against(lint *L, const char *path, const rule_set *s, rule_side side, const json_t *cfg)
 {
-	rule_set *s = NULL;
 	ck_err e = {0};
 	json_t *copy = json_deep_copy(cfg), *out = NULL;
 	json_t *vars = json_pack("{s{}sisi}", "out", "cs_major", 2, "cs_minor", 9);
 	char *u = NULL, *warn = NULL;
-	if (!copy || !vars || rule_set_load(rules_path, &s, &e)) {
-		say_err(L, e.code ? e.msg : "out of memory", rules_path);
+	if (!copy || !vars) {
+		say_err(L, "out of memory", path);
 		goto done;
 	}
 	if ((u = config_unaccounted(s, side, cfg)))
@@ -662,15 +661,14 @@ done:
 	json_decref(out);
 	json_decref(copy);
 	json_decref(vars);
-	rule_set_free(s);
 }
 
-static void check_config(lint *L, const char *path, const char *rules, const char *model)
+static void check_config(lint *L, const char *path, const char *rules, const char *name)
 {
 	ck_err e = {0};
 	json_t *raw = NULL, *m = NULL, *wrap = NULL;
-	char *dir = cli_rules_dir(rules), *rpath = NULL;
-	rule_file *f = NULL;
+	char *dir = cli_rules_dir(rules);
+	model *mo = NULL;
 	int cs = !path_ends_with(path, ".json");
 	if (cs ? valio_yaml_load(path, &raw, &e) : valio_json_load(path, &raw, &e)) {
 		say_err(L, e.msg, path);
@@ -689,34 +687,28 @@ static void check_config(lint *L, const char *path, const char *rules, const cha
 		say(L, path, 1, 1, 0, "an HF config.json is a JSON object");
 		goto done;
 	}
-	if (model ? rule_find_model(dir, model, &rpath, &e)
-		  : rule_detect_model(dir, cs ? NULL : raw, wrap, path, &rpath, &e)) {
+	model_query q = {.rules_dir = dir, .name = name, .hf = cs ? NULL : raw, .cs = wrap, .where = path};
+	if (model_open(&q, &mo, &e)) {
 		say_err(L, e.msg, path);
 		goto done;
 	}
-	if (rule_file_load(rpath, &f, &e)) {
-		say_err(L, e.msg, rpath);
-		goto done;
-	}
+	const rule_file *f = model_file(mo);
 	if (f->n_comp && !cs) {
 		say(L, path, 1, 1, 0, "%s has components: check its CS params, or each component's config.json "
 			"with --model naming the component's rules", f->model);
 		goto done;
 	}
-	config_against(L, path, rpath, cs ? RULE_CS : RULE_HF, cs ? m : raw);
+	config_against(L, path, mo->top, cs ? RULE_CS : RULE_HF, cs ? m : raw);
 	for (size_t i = 0; i < f->n_comp; i++) { /* each component's section, with its own rules */
-		char *cp = rule_sibling(rpath, f->comp[i].rules);
 		json_t *sec = json_object_get(m, f->comp[i].config);
 		if (!json_is_object(sec))
 			say(L, path, 1, 1, 0, "model.%s: expected the %s component's config mapping", f->comp[i].config,
 				f->comp[i].dir);
-		else if (cp)
-			config_against(L, path, cp, RULE_CS, sec);
-		free(cp);
+		else
+			config_against(L, path, mo->sets[i], RULE_CS, sec);
 	}
 done:
-	rule_file_free(f);
-	free(rpath);
+	model_free(mo);
 	free(dir);
 	json_decref(wrap);
 	json_decref(raw);

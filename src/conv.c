@@ -18,6 +18,7 @@
 #include "layers.h"
 #include "path.h"
 #include "shard.h"
+#include "model.h"
 #include "plan.h"
 #include "prog.h"
 #include "progress.h"
@@ -34,7 +35,7 @@
 /* One HF checkpoint of the model: the whole model, or one component (LLaVA's image_model). */
 typedef struct comp {
 	const rule_comp *rc; /* NULL for a single-component model */
-	rule_set *rs;        /* its key and config rules (owned when rc is set) */
+	rule_set *rs;        /* its key and config rules (the model's) */
 	char *dir;           /* HF directory (HF -> CS input; CS -> HF: the final output directory) */
 	json_t *hf, *cs;     /* its configs: HF config.json, CS model section */
 	json_t *env_cs;      /* {"model": cs}: what `cs.model.x` reads */
@@ -67,12 +68,14 @@ struct conv {
 	conv_opts a;
 	rule_side from, to;  /* the source side and the target side */
 	const way *w;        /* what the direction does at each step (ways[from]) */
-	char *rules_dir, *rules_path, *out;
+	char *rules_dir, *out;
+	model *m;            /* the model's rules (model.c) */
+	const char *rules_path; /* its file */
 	char *out_params;    /* CS target: the params YAML when not OUT.yaml (outpath.h) */
 	char *out_mkdir;     /* the output directory to create first, or NULL */
 	char *fmt[2];        /* per side: "hf", "cs-X.Y" */
 	const char *src_fmt, *tgt_fmt; /* fmt[from], fmt[to] */
-	rule_set *rs;        /* the model file (and, single-component, its rules) */
+	rule_set *rs;        /* the model file (and, single-component, its rules): m->top */
 	rule_set *inner;     /* a wrapping model (`wrap:`): the wrapped model's rules, under its CS prefix */
 	mirror_map copies;   /* HF -> CS, a wrap with `copy`: the planned tensors and their copies */
 	size_t n;
@@ -97,8 +100,6 @@ static void conv_dispose(conv *j)
 {
 	for (size_t i = 0; i < j->n; i++) {
 		comp *c = &j->c[i];
-		if (c->rc)
-			rule_set_free(c->rs);
 		free(c->dir);
 		json_decref(c->hf);
 		json_decref(c->cs);
@@ -111,7 +112,6 @@ static void conv_dispose(conv *j)
 	}
 	free(j->c);
 	free(j->rules_dir);
-	free(j->rules_path);
 	free(j->fmt[RULE_HF]);
 	free(j->fmt[RULE_CS]);
 	free(j->plans);
@@ -119,7 +119,7 @@ static void conv_dispose(conv *j)
 	free(j->out_params);
 	free(j->out_mkdir);
 	free(j->cfg_path);
-	rule_set_free(j->rs);
+	model_free(j->m);
 	rule_set_free(j->inner);
 	mirror_map_dispose(&j->copies);
 	json_decref(j->params);
@@ -152,39 +152,6 @@ static int pick_direction(conv *j, ck_err *e)
 	if (!cli_exists(j->a.src)) /* before anything looks for files next to it */
 		return ck_errf(e, CK_ENOTFOUND, "%s: source not found", j->a.src);
 	return 0;
-}
-
-/* A directory without config.json may hold a multi-component model: the first model whose
- * component directories all exist there. */
-static int detect_components(const char *rules_dir, const char *src, char **out_path, ck_err *e)
-{
-	char **v;
-	size_t n;
-	int rc = rule_list_models(rules_dir, &v, &n, e), found = 0;
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		rule_file *f = NULL;
-		ck_err tmp = {0};
-		if (!found && rule_file_load(v[i], &f, &tmp) == 0 && f->n_comp) {
-			int all = 1;
-			for (size_t k = 0; k < f->n_comp && all; k++) {
-				char *p = NULL;
-				all = asprintf(&p, "%s/%s", src, f->comp[k].dir) >= 0 && path_is_dir(p);
-				free(p);
-			}
-			if (all) {
-				*out_path = v[i];
-				v[i] = NULL;
-				found = 1;
-			}
-		}
-		rule_file_free(f);
-		free(v[i]);
-	}
-	free(v);
-	return found ? 0 : ck_errf(e, CK_ENOTFOUND, "%s: no config.json, and no model's component directories are all "
-				   "there; pass --model (see 'ckconv list')", src);
 }
 
 /* The wrapped model's name: HF -> CS detected from config.json as without --model, CS -> HF
@@ -245,15 +212,12 @@ static int load_rules(conv *j, ck_err *e)
 	const rule_file *f;
 	const char *given[2];
 	j->rules_dir = cli_rules_dir(j->a.rules);
-	if (j->a.model)
-		rc = rule_find_model(j->rules_dir, j->a.model, &j->rules_path, e);
-	else if (!j->hf_single && !j->params)
-		rc = detect_components(j->rules_dir, j->a.src, &j->rules_path, e);
-	else
-		rc = rule_detect_model(j->rules_dir, j->hf_single, j->params, j->cfg_path, &j->rules_path, e);
-	if (rc || (rc = rule_set_load(j->rules_path, &j->rs, e)))
+	model_query q = {j->rules_dir, j->a.model, j->hf_single, j->params, j->cfg_path, j->a.src};
+	if ((rc = model_open(&q, &j->m, e)))
 		return rc;
-	f = j->rs->files[0];
+	j->rs = j->m->top;
+	j->rules_path = j->m->path;
+	f = model_file(j->m);
 	given[j->from] = j->a.src_fmt;
 	given[j->to] = j->a.tgt_fmt;
 	const char *cs = given[RULE_CS];
@@ -278,25 +242,17 @@ static int load_rules(conv *j, ck_err *e)
 /* The components to convert: the model's list, or the model itself. */
 static int setup_comps(conv *j, ck_err *e)
 {
-	const rule_file *f = j->rs->files[0];
-	rule_set **sets = NULL;
-	int rc;
-	j->n = f->n_comp ? f->n_comp : 1;
-	if (!(j->c = ck_calloc(e, j->n, sizeof *j->c)))
+	j->n = j->m->n;
+	if (!(j->c = ck_calloc(e, j->n, sizeof *j->c))) {
+		j->n = 0;
 		return CK_ENOMEM;
-	if (!f->n_comp) {
-		j->c[0].rs = j->inner ? j->inner : j->rs;
-		return 0;
-	}
-	if ((rc = rule_load_components(j->rs, &sets, e))) {
-		j->n = 0; /* nothing of theirs to free */
-		return rc;
 	}
 	for (size_t i = 0; i < j->n; i++) {
-		j->c[i].rc = &f->comp[i];
-		j->c[i].rs = sets[i]; /* owned by the component from here */
+		j->c[i].rc = model_comp(j->m, i);
+		j->c[i].rs = j->m->sets[i];
 	}
-	free(sets);
+	if (j->inner && !model_file(j->m)->n_comp) /* a wrapper: the wrapped model's rules convert */
+		j->c[0].rs = j->inner;
 	return 0;
 }
 
@@ -499,27 +455,7 @@ done:
 /* 1 if the component's CS config is muP by its rules' `mup.detect`, 0 if not, <0 on error. */
 static int mup_detected(const conv *j, const comp *c, ck_err *e)
 {
-	const rule_mup *m = c->rs->files[0]->mup;
-	config_env env = {.cs = c->env_cs, .scope = m ? m->scope : NULL, .vars = j->vars};
-	json_t *v = NULL;
-	int rc;
-	if (!m)
-		return 0;
-	if (m->invalid) {
-		if ((rc = config_eval(&env, m->invalid, &v, e)))
-			return rc;
-		int bad = expr_truthy(v);
-		json_decref(v);
-		v = NULL;
-		if (bad)
-			return ck_errf(e, CK_EINVALID, "%s: %s (%s:%d:%d)", j->cfg_path, m->invalid_msg, m->pos.file, m->pos.line,
-				m->pos.col);
-	}
-	if ((rc = config_eval(&env, m->detect, &v, e)))
-		return rc;
-	rc = expr_truthy(v);
-	json_decref(v);
-	return rc;
+	return model_mup(c->rs, c->env_cs, j->vars, j->cfg_path, e);
 }
 
 /* muP on the way to HF: fold the multipliers (weights scaled in the plan, config edited here)

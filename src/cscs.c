@@ -1111,6 +1111,17 @@ done:
 	return rc;
 }
 
+static void run_dispose(run *r)
+{
+	free_rules(r);
+	free(r->src_fmt);
+	free(r->tgt_fmt);
+	json_decref(r->tree);
+	json_decref(r->params);
+	ck_tsrc_free(r->src);
+	text_dispose(&r->log);
+}
+
 int cscs_run(const conv_opts *o, ck_err *e)
 {
 	run r = {.o = o};
@@ -1137,16 +1148,27 @@ int cscs_run(const conv_opts *o, ck_err *e)
 	}
 	rc = write_out(&r, e);
 done:
-	free(r.rel_path);
-	free(r.fam_path);
-	free(r.src_fmt);
-	free(r.tgt_fmt);
-	free(r.hops);
-	json_decref(r.rel);
-	json_decref(r.fam);
-	json_decref(r.tree);
-	json_decref(r.params);
-	ck_tsrc_free(r.src);
-	text_dispose(&r.log);
+	run_dispose(&r);
+	return rc;
+}
+
+int cscs_config(const conv_opts *o, char **yaml, char **tgt_fmt, ck_err *e)
+{
+	run r = {.o = o};
+	int rc;
+	*yaml = *tgt_fmt = NULL;
+	if ((rc = load_rules(&r, o->rules, o->model, e)) || (rc = load_params(&r, e)) || (rc = pick_formats(&r, e)) ||
+		(rc = plan_hops(&r, e)))
+		goto done;
+	for (size_t i = 0; i < r.n_hops && !rc; i++) { /* the params side of run_hop */
+		const hop *h = &r.hops[i];
+		const char *why = json_string_value(json_object_get(h->step, "refuse"));
+		rc = why ? ck_errf(e, CK_EINVALID, "%s %s -> %s: %s (%s)", r.model, h->from, h->to, why, r.fam_path)
+			 : step_params(&r, h, r.params, e);
+	}
+	if (!rc && (!(*yaml = valio_yaml_dumps(r.params)) || !(*tgt_fmt = strdup(r.tgt_fmt))))
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+done:
+	run_dispose(&r);
 	return rc;
 }

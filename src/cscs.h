@@ -16,5 +16,8 @@ int cscs_wanted(const conv_opts *o);
 int cscs_list(const char *rules, const char *model, FILE *f, ck_err *e);
 /* Convert (or, with o->dry_run, list the steps, key renames and params changes). */
 int cscs_run(const conv_opts *o, ck_err *e);
+/* The params alone (convert-config): o->config carried from o->src_fmt to o->tgt_fmt by the same
+ * release steps; *yaml the params as YAML, *tgt_fmt the release reached (cs-current resolved). */
+int cscs_config(const conv_opts *o, char **yaml, char **tgt_fmt, ck_err *e);
 
 #endif

@@ -98,6 +98,24 @@ check "... the params a whole conversion writes" cmp "$T/cc/o/config_to_cs-2.9.y
 check "convert-config writes no weights" test "$(files "$T/cc/o")" = "config_to_cs-2.9.yaml "
 expect_fail "convert-config refuses to replace without --force" "output exists; pass --force" "$T/cc/none" \
 	sh -c "cd '$T/cc' && '$CKCONV' convert-config config.json --model llama --src-fmt hf --tgt-fmt cs-2.9 --output-dir o"
+# CS -> CS: the params of every reference case (tests/golden/cscs/*/out), without the weights
+C="$ROOT/tests/golden/cscs"
+cp "$C/llama-2.2-to-2.3/in/params.yaml" "$T/cc/params_22.yaml"
+out=$(cd "$T/cc" && "$CKCONV" convert-config params_22.yaml --model llama --src-fmt cs-2.2 --tgt-fmt cs-2.3 2>/dev/null)
+check "convert-config CS -> CS: params_22_to_cs-2.3.yaml, 'Config saved to'" test "$out" = "Config saved to params_22_to_cs-2.3.yaml"
+cases=0; bad=""
+for dir in "$C"/*/; do
+	[ -d "$dir/out" ] || continue
+	read -r model src tgt < <($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["model"], d["src_fmt"], d["tgt_fmt"])' "$dir/case.json")
+	"$CKCONV" convert-config "$dir/in/params.yaml" --model "$model" --src-fmt "$src" --tgt-fmt "$tgt" --dry-run >"$T/cc/p.yaml" 2>/dev/null &&
+		$PY -c 'import sys, yaml; sys.exit(yaml.safe_load(open(sys.argv[1])) != yaml.safe_load(open(sys.argv[2])))' "$T/cc/p.yaml" "$dir/out/params.yaml" ||
+		bad="$bad $(basename "$dir")"
+	cases=$((cases + 1))
+done
+check "convert-config CS -> CS: the reference's params in each of the $cases cases" test -z "$bad" -a "$cases" -gt 20
+[ -z "$bad" ] || echo "#   differ:$bad"
+EXPECT_RC=2 expect_fail "convert-config CS params with only --tgt-fmt cs-X.Y: asks for --src-fmt" "give the release they were written for" \
+	"$T/cc/params_22_to_cs-2.9.yaml" "$CKCONV" convert-config "$T/cc/params_22.yaml" --model llama --tgt-fmt cs-2.9
 
 # --- list MODEL, list-converters
 check "list MODEL shows that model only" sh -c "'$CKCONV' list llama | grep -q '^llama ' && ! '$CKCONV' list llama | grep -q '^gpt2'"

@@ -104,3 +104,11 @@ check "list MODEL --json: that model only" jt "[m['model'] for m in d['models']]
 out=$("$CKCONV" explain --model gpt2 transformer.h.0.attn.c_attnx.weight 2>/dev/null)
 listed=$(grep -c '^  /' <<<"$out"); distinct=$(grep '^  /' <<<"$out" | sort -u | grep -c .)
 check "explain lists three nearest rules, none twice" sh -c "[ $listed -eq 3 ] && [ $distinct -eq 3 ]"
+
+# --- one muP decision (model.c): validate --config says what convert says
+params_edit "$G/llama/cs/params.yaml" "$T/half-mup.yaml" '{"scale_qk_dot_by_d": true, "output_logits_scale": 0.5}'
+cp "$T/l.mdl" "$T/hm.mdl"
+conv_err=$("$CKCONV" convert "$T/hm.mdl" --config "$T/half-mup.yaml" -o "$T/hm-hf" 2>&1 >/dev/null)
+val_out=$("$CKCONV" validate --config "$T/half-mup.yaml" --format json 2>/dev/null)
+check "convert refuses an older-style muP config missing a scale" grep -q "sets all of scale_qk_dot_by_d, embeddings_scale and output_logits_scale, or none" <<<"$conv_err"
+check "... and validate --config reports the same rule" jt "any('sets all of scale_qk_dot_by_d, embeddings_scale and output_logits_scale, or none' in f['message'] for f in d['findings'])" <<<"$val_out"
