@@ -16,6 +16,7 @@
 #include "h5ck.h"
 #include "outpath.h"
 #include "layers.h"
+#include "par.h"
 #include "path.h"
 #include "shard.h"
 #include "model.h"
@@ -24,6 +25,7 @@
 #include "progress.h"
 #include "rule.h"
 #include "sha256.h"
+#include "share.h"
 #include "st.h"
 #include "strmap.h"
 #include "text.h"
@@ -755,86 +757,149 @@ static const char *next_target(const void *ctx, size_t done)
 	return NULL;
 }
 
-/* Execute a plan into a sink with the progress display the options ask for. */
-static int run_plan(const conv *j, const plan *p, ck_tsink *sink, const char *label, ck_err *e)
+/* Execute a plan into a sink with the progress display the options ask for: the whole plan,
+ * or this rank's share of it (mine: per target, share.h). */
+static int run_plan(const conv *j, const plan *whole, const unsigned char *mine, ck_tsink *sink, const char *label,
+	ck_err *e)
 {
 	progress pg;
+	plan view;
+	const plan *p = whole;
 	uint64_t total = 0;
+	size_t n = 0;
+	if (mine && share_view(whole, mine, &view, e))
+		return CK_ENOMEM;
+	if (mine)
+		p = &view;
 	for (size_t i = 0; i < p->n_out; i++)
-		total += p->out[i].nbytes;
+		if (!mine || mine[i])
+			total += p->out[i].nbytes, n++;
 	progress_begin(&pg, label, total, j->a.quiet || j->a.no_progress, next_target, p);
 	int rc = exec_run(p, sink, progress_step, &pg, e);
 	if (!rc)
-		progress_end(&pg, p->n_out, total);
+		progress_end(&pg, n, total);
 	else
 		progress_abort(&pg);
+	if (mine)
+		share_view_dispose(&view);
 	return rc;
 }
 
-/* The packed file's sink: the plan's tensors, and for a wrap with `copy` each one's copy too. */
+/* The packed file's sink: the plan's tensors, and for a wrap with `copy` each one's copy too
+ * (under MPI written by the rank that writes the original: ho->mine extended to the copies). */
 static int open_cs_sink(conv *j, const char *path, h5ck_opts *ho, ck_tsink **sink, ck_err *e)
 {
 	const rule_wrap *w = j->rs->files[0]->wrap;
+	const unsigned char *mine = ho->mine;
+	unsigned char *all = NULL;
 	ck_tsink *real = NULL;
 	int rc;
 	if (!w || !w->copy)
 		return h5ck_sink_open(path, "model", j->p.out, j->p.n_out, ho, sink, e);
-	if ((rc = mirror_map_make(j->p.out, j->p.n_out, w->cs_prefix, w->copy, &j->copies, e)) ||
-		(rc = h5ck_sink_open(path, "model", j->copies.t, j->copies.n_all, ho, &real, e)))
+	if ((rc = mirror_map_make(j->p.out, j->p.n_out, w->cs_prefix, w->copy, &j->copies, e)))
+		return rc;
+	if (mine && !(all = ck_malloc(e, j->copies.n_all ? j->copies.n_all : 1)))
+		return CK_ENOMEM;
+	for (size_t i = 0; mine && i < j->copies.n; i++) {
+		all[i] = mine[i];
+		if (j->copies.copy[i] != SIZE_MAX)
+			all[j->copies.copy[i]] = mine[i];
+	}
+	ho->mine = all ? all : mine;
+	rc = h5ck_sink_open(path, "model", j->copies.t, j->copies.n_all, ho, &real, e);
+	ho->mine = mine; /* the sink keeps its own copy */
+	free(all);
+	if (rc)
 		return rc;
 	if ((rc = mirror_sink_open(real, &j->copies, sink, e)))
 		ck_tsink_abort(real);
 	return rc;
 }
 
-/* HF -> CS: carried files, params and the packed file, in that order, so the packed file (what
- * names the checkpoint) is the last to appear. */
-static int write_cs(conv *j, txn *tx, ck_err *e)
+/* The bytes and tensors of this rank's share, reported by rank 0 (collective: every rank has
+ * finished writing once it returns). */
+static int report_share(const conv *j, size_t n, plan *const *plans, unsigned char *const *mine, ck_err *e)
 {
-	char *mdl = NULL, *yaml = NULL, *files = NULL, *prov = NULL, *text = NULL;
-	const char *ftmp, *ytmp, *mtmp;
-	ck_tsink *sink = NULL;
-	h5ck_opts ho = {0};
+	uint64_t bytes = 0;
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t t = 0; t < plans[i]->n_out; t++)
+			if (mine[i][t])
+				bytes += plans[i]->out[t].nbytes, count++;
+	return share_report(bytes, count, j->a.quiet ? NULL : stderr, e);
+}
+
+/* HF -> CS, the outputs beside the packed file: declared (the packed file last: what names
+ * the checkpoint is the last to appear), carried files and params written; *mtmp gets the
+ * packed file's temporary, *prov its provenance. */
+static int cs_companions_write(conv *j, txn *tx, const char *mdl, const char *yaml, const char *files, char **mtmp,
+	char **prov, int *any, ck_err *e)
+{
+	const char *ftmp, *ytmp, *mt;
+	char *text = NULL;
 	json_t *sums = json_object();
-	int rc, any = 0;
-	if ((rc = out_cs_paths(j, &mdl, &yaml, &files, e)))
-		goto done;
+	int rc;
 	/* an OUT.hf-files left empty is no output: the transaction removes an older one (--force) */
 	if ((rc = txn_add(tx, files, TXN_DIR, &ftmp, e)) || (rc = txn_add(tx, yaml, TXN_FILE, &ytmp, e)) ||
-		(rc = txn_add(tx, mdl, TXN_FILE, &mtmp, e)))
+		(rc = txn_add(tx, mdl, TXN_FILE, &mt, e)))
 		goto done;
-	if (!sums || !(text = valio_yaml_dumps(j->params))) {
+	if (!sums || !(text = valio_yaml_dumps(j->params)) || !(*mtmp = strdup(mt))) {
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
 	if ((rc = carry_to_cs(j, ftmp, sums, e)) || (rc = txn_write_file(ytmp, text, strlen(text), e)))
 		goto done;
-	any = json_object_size(sums) > 0;
-	if (!(prov = provenance(j, sums))) {
+	*any = json_object_size(sums) > 0;
+	if (!(*prov = provenance(j, sums)))
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+done:
+	json_decref(sums);
+	free(text);
+	return rc;
+}
+
+/* HF -> CS: carried files, params and the packed file. Under MPI (par.h) rank 0 holds the
+ * transaction (tx NULL elsewhere) and every rank writes its share of the one packed file. */
+static int write_cs(conv *j, txn *tx, ck_err *e)
+{
+	char *mdl = NULL, *yaml = NULL, *files = NULL, *prov = NULL, *mtmp = NULL;
+	unsigned char *mine = NULL;
+	uint64_t bytes = 0;
+	ck_tsink *sink = NULL;
+	h5ck_opts ho = {0};
+	int rc, any = 0;
+	if ((rc = out_cs_paths(j, &mdl, &yaml, &files, e)) ||
+		(tx && (rc = cs_companions_write(j, tx, mdl, yaml, files, &mtmp, &prov, &any, e))) ||
+		(rc = share_bcast_str(&mtmp, e)) || (rc = share_bcast_str(&prov, e)))
+		goto done;
+	if (par_size() > 1 && (!(mine = ck_malloc(e, j->p.n_out ? j->p.n_out : 1)) ||
+		(rc = share_groups(&j->p, mine, &bytes, e)))) {
+		rc = rc ? rc : CK_ENOMEM;
 		goto done;
 	}
 	ho.compress_lz4 = j->a.lz4;
 	ho.provenance_json = prov;
 	ho.in_place = 1;
+	ho.mine = mine;
 	if ((rc = open_cs_sink(j, mtmp, &ho, &sink, e)))
 		goto done;
-	if ((rc = run_plan(j, &j->p, sink, "packed", e))) {
+	if ((rc = run_plan(j, &j->p, mine, sink, "packed", e))) {
 		ck_tsink_abort(sink);
 		goto done;
 	}
-	if ((rc = ck_tsink_commit(sink, e)) || (rc = txn_commit(tx, e)))
+	if ((rc = ck_tsink_commit(sink, e)) || (mine && (rc = report_share(j, 1, j->plans, &mine, e))) ||
+		(tx && (rc = txn_commit(tx, e))))
 		goto done;
 	if (!j->a.quiet) /* the reference's lines, on stdout as there */
 		printf("Checkpoint saved to %s\nConfig saved to %s\n%s%s%s", mdl, yaml, any ? "Files saved to " : "",
 			any ? files : "", any ? "\n" : "");
 done:
-	json_decref(sums);
+	free(mine);
 	free(mdl);
 	free(yaml);
 	free(files);
 	free(prov);
-	free(text);
+	free(mtmp);
 	return rc;
 }
 
@@ -936,20 +1001,21 @@ static int compare_hf(conv *j, ck_err *e)
 
 /* One component's directory inside the temporary output: weights, config.json, files. */
 /* carried: this component's SRC.hf-files[/component]; root: SRC.hf-files; got gets the
- * checksums of what was copied, for carry_check. */
+ * checksums of what was copied, for carry_check. Under MPI each rank writes the shards it owns
+ * (shard[s], its targets mine[t]; NULL: all) and the lead rank everything else. */
 static int write_hf_comp(conv *j, comp *c, const char *dir, const char *carried, const char *root, json_t *got,
-	ck_err *e)
+	const unsigned char *mine, const unsigned char *shard, int lead, ck_err *e)
 {
 	ck_tsink *sink = NULL;
 	char *cfgp = NULL, *text = NULL;
 	int rc;
-	if ((rc = st_sink_open(dir, c->p.out, c->p.n_out, j->a.shard_size, &sink, e)))
+	if ((rc = st_sink_open_part(dir, c->p.out, c->p.n_out, j->a.shard_size, shard, lead, &sink, e)))
 		return rc;
-	if ((rc = run_plan(j, &c->p, sink, c->rc ? c->rc->dir : "hf", e))) {
+	if ((rc = run_plan(j, &c->p, mine, sink, c->rc ? c->rc->dir : "hf", e))) {
 		ck_tsink_abort(sink);
 		return rc;
 	}
-	if ((rc = ck_tsink_commit(sink, e)))
+	if ((rc = ck_tsink_commit(sink, e)) || !lead)
 		return rc;
 	if (!(text = valio_json_dumps(c->hf)) || asprintf(&cfgp, "%s/config.json", dir) < 0) {
 		free(text);
@@ -995,18 +1061,43 @@ static int write_hf_comp(conv *j, comp *c, const char *dir, const char *carried,
 	return rc;
 }
 
+/* The lead rank's HF output: the temporary directory (*tmp) and its component directories. */
+static int hf_dirs(conv *j, txn *tx, char **tmp, ck_err *e)
+{
+	const char *t;
+	int rc = txn_add(tx, j->out, TXN_MODEL, &t, e);
+	if (!rc && !(*tmp = strdup(t)))
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+	for (size_t i = 0; i < j->n && !rc; i++) {
+		char *d = NULL;
+		if (!j->c[i].rc)
+			continue;
+		if (asprintf(&d, "%s/%s", *tmp, j->c[i].rc->dir) < 0)
+			return ck_errf(e, CK_ENOMEM, "out of memory");
+		if (mkdir(d, 0777))
+			rc = ck_errf(e, CK_EIO, "%s: %s", d, strerror(errno));
+		free(d);
+	}
+	return rc;
+}
+
+/* CS -> HF, every component's directory. Under MPI (par.h) rank 0 holds the transaction (tx
+ * NULL elsewhere) and the configs and carried files; every rank writes the shards it owns. */
 static int write_hf(conv *j, txn *tx, ck_err *e)
 {
-	char *files = NULL, *mdl = NULL, *yaml = NULL;
-	const char *tmp;
+	char *files = NULL, *mdl = NULL, *yaml = NULL, *tmp = NULL;
+	unsigned char **mine = NULL, **shard = NULL;
 	json_t *got = json_object(), *want = carry_record(h5ck_provenance(j->mdl));
 	int rc;
-	if ((rc = txn_add(tx, j->out, TXN_MODEL, &tmp, e)) || (rc = cs_paths(j->a.src, &mdl, &yaml, &files, e)))
+	if ((tx && (rc = hf_dirs(j, tx, &tmp, e))) || (rc = share_bcast_str(&tmp, e)) ||
+		(rc = cs_paths(j->a.src, &mdl, &yaml, &files, e)))
 		goto done;
-	if (!got) {
+	if (!got || (par_size() > 1 && (!(mine = calloc(j->n, sizeof *mine)) || !(shard = calloc(j->n, sizeof *shard))))) {
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
+	if (mine && (rc = share_shards(j->plans, j->n, j->a.shard_size, mine, shard, e)))
+		goto done;
 	for (size_t i = 0; i < j->n && !rc; i++) {
 		comp *c = &j->c[i];
 		char *d = NULL, *carried = NULL;
@@ -1016,14 +1107,13 @@ static int write_hf(conv *j, txn *tx, ck_err *e)
 			rc = ck_errf(e, CK_ENOMEM, "out of memory");
 			break;
 		}
-		if (c->rc && mkdir(d, 0777))
-			rc = ck_errf(e, CK_EIO, "%s: %s", d, strerror(errno));
-		if (!rc)
-			rc = write_hf_comp(j, c, d, carried, files, got, e);
+		rc = write_hf_comp(j, c, d, carried, files, got, mine ? mine[i] : NULL, shard ? shard[i] : NULL, tx != NULL, e);
 		free(d);
 		free(carried);
 	}
-	if (!rc && !(rc = carry_check(got, want, files, e)))
+	if (!rc && mine)
+		rc = report_share(j, j->n, j->plans, mine, e);
+	if (!rc && tx && !(rc = carry_check(got, want, files, e)))
 		rc = txn_commit(tx, e);
 	if (!rc && !j->a.quiet) { /* the reference's lines, on stdout as there */
 		printf("Checkpoint saved to %s\n", j->out);
@@ -1031,11 +1121,18 @@ static int write_hf(conv *j, txn *tx, ck_err *e)
 			printf("Config saved to %s/%s%sconfig.json\n", j->out, j->c[i].rc ? j->c[i].rc->dir : "", j->c[i].rc ? "/" : "");
 	}
 done:
+	for (size_t i = 0; mine && i < j->n; i++)
+		free(mine[i]);
+	for (size_t i = 0; shard && i < j->n; i++)
+		free(shard[i]);
+	free(mine);
+	free(shard);
 	json_decref(got);
 	json_decref(want);
 	free(files);
 	free(mdl);
 	free(yaml);
+	free(tmp);
 	return rc;
 }
 
@@ -1277,9 +1374,13 @@ int conv_open(const conv_opts *o, conv **out, ck_err *e)
 	if (!(*out = j))
 		return CK_ENOMEM;
 	j->a = *o;
+	j->a.quiet |= par_rank() != 0; /* rank 0 speaks for the run; errors are printed by every rank */
 	if ((rc = pick_direction(j, e)))
 		return rc;
 	j->w = &ways[j->from];
+	if (j->a.lz4 && par_size() > 1) /* before any work: h5ck.c refuses it too */
+		return ck_errf(e, CK_EINVALID, "--compress lz4 is serial only: parallel HDF5 writes compressed datasets only "
+			"collectively; run bin/ckconv, or ckconv-mpi on one rank");
 	if ((rc = j->w->read_config(j, e)) || (rc = load_rules(j, e)) || (rc = setup_comps(j, e)))
 		return rc;
 	if ((rc = choose_outputs(j, e)))
@@ -1342,6 +1443,8 @@ void conv_print_summary(const conv *j, FILE *f)
 	const rule_wrap *w = j->rs->files[0]->wrap;
 	size_t nout = 0, copies = 0;
 	char extra[200] = "";
+	if (par_rank() != 0) /* one line per run, not per rank */
+		return;
 	for (size_t i = 0; i < j->n_plans; i++)
 		nout += j->plans[i]->n_out;
 	for (size_t i = 0; w && w->copy && j->to == RULE_CS && i < j->p.n_out; i++)
@@ -1355,9 +1458,12 @@ void conv_print_summary(const conv *j, FILE *f)
 int conv_write(conv *j, ck_err *e)
 {
 	txn *tx = NULL;
-	int rc = j->out_mkdir ? outpath_make_dir(j->out_mkdir, e) : 0;
-	if (!rc)
-		rc = j->w->begin(j, &tx, e);
+	int rc = 0;
+	if (par_rank() == 0) { /* one transaction (lock, temporaries) per run: the other ranks write into its temporaries */
+		rc = j->out_mkdir ? outpath_make_dir(j->out_mkdir, e) : 0;
+		if (!rc)
+			rc = j->w->begin(j, &tx, e);
+	}
 	if (!rc)
 		rc = j->w->write(j, tx, e);
 	txn_free(tx);

@@ -711,12 +711,15 @@ static int step_model(run *r, const hop *h, const json_t *params, json_t *old, j
 		} else if ((k = key_rule(renames, fs, ts, key + strlen(pre), 1, &to, &kb)) && !to) {
 			note(r, "  %s dropped (no %s counterpart)\n", key, h->to);
 		} else if (k) {
-			if (asprintf(&full, "%s%s", pre, to) < 0)
+			/* `unprefixed: SIDE`: that side's layout predates the trainer's model prefix */
+			const char *wpre = json_is_string(json_object_get(h->step, "unprefixed")) &&
+				!strcmp(json_string_value(json_object_get(h->step, "unprefixed")), ts) ? "" : pre;
+			if (asprintf(&full, "%s%s", wpre, to) < 0)
 				rc = ck_errf(e, CK_ENOMEM, "out of memory");
 			else {
 				note(r, "  %s -> %s\n", key, full);
 				if (!(rc = tree_set(nm, full, json_incref(val), -1)))
-					rc = add_extras(r, h, params, k, ts, &kb, pre, val, nm, e);
+					rc = add_extras(r, h, params, k, ts, &kb, wpre, val, nm, e);
 			}
 		} else if (strict) {
 			rc = ck_errf(e, CK_EINVALID, "%s: %s -> %s: model key '%s' matches no key rule of the step (%s), "

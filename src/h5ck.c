@@ -17,6 +17,7 @@
 #include "h5lz4.h"
 #include "h5raw.h"
 #include "io.h"
+#include "par.h"
 #include "pool.h"
 #include "sandbox.h"
 #include "strmap.h"
@@ -343,6 +344,8 @@ typedef struct h5sink {
 	pool *pool;       /* LZ4 chunk encoding threads (--compress lz4), started at the first chunked write */
 	unsigned char *zb, *gb; /* encoded chunks of one batch; per thread, one edge chunk gathered */
 	size_t zcap, gcap;
+	unsigned char *mine; /* h5ck_opts.mine copied: a file shared by the ranks of a run; NULL: all ours */
+	uint64_t *sums;      /* shared: the checksums of our tensors, written by all ranks at commit */
 } h5sink;
 
 static void sink_free(h5sink *k)
@@ -369,6 +372,8 @@ static void sink_free(h5sink *k)
 	free(k->spec);
 	free(k->written);
 	free(k->slices);
+	free(k->mine);
+	free(k->sums);
 	free(k->path);
 	free(k->tmp);
 	free(k->top);
@@ -382,7 +387,7 @@ static void start_writeback(h5sink *k, hid_t ds)
 {
 	void *h = NULL;
 	haddr_t off = H5Dget_offset(ds);
-	if (off != HADDR_UNDEF && H5Fget_vfd_handle(k->fid, H5P_DEFAULT, &h) >= 0 && h)
+	if (!k->mine && off != HADDR_UNDEF && H5Fget_vfd_handle(k->fid, H5P_DEFAULT, &h) >= 0 && h)
 		io_start_writeback(*(int *)h, (uint64_t)off, (uint64_t)H5Dget_storage_size(ds));
 }
 
@@ -493,6 +498,16 @@ static int ds_chunked(hid_t ds, int rank, hsize_t *cdim)
 	return r;
 }
 
+/* Tensor i's checksum: its attribute now, or, in a shared file, at commit (attributes are file
+ * metadata, which parallel HDF5 changes only in calls every rank makes together). */
+static herr_t put_sum(h5sink *k, hid_t ds, size_t i, unsigned long long h)
+{
+	if (!k->mine)
+		return attr_put(ds, H5CK_CHECKSUM_ATTR, H5T_STD_U64LE, -1, NULL, &h);
+	k->sums[i] = h;
+	return 0;
+}
+
 /* Tensor i's bytes into its dataset, with their checksum: `sum` when have_sum, else computed. */
 static int write_tensor(h5sink *k, size_t i, const void *buf, int have_sum, unsigned long long sum, ck_err *e)
 {
@@ -501,6 +516,8 @@ static int write_tensor(h5sink *k, size_t i, const void *buf, int have_sum, unsi
 	int rc = 0;
 	if (i >= k->n)
 		return ck_errf(e, CK_EINVALID, "%s: tensor index %zu out of range (%zu tensors)", k->path, i, k->n);
+	if (k->mine && !k->mine[i]) /* a peer's: a group with targets of two ranks runs on both */
+		return 0;
 	if (k->written[i])
 		return ck_errf(e, CK_EINVALID, "%s: tensor '%s' written twice", k->path, k->t[i].name);
 	if (!buf && k->t[i].nbytes)
@@ -517,7 +534,7 @@ static int write_tensor(h5sink *k, size_t i, const void *buf, int have_sum, unsi
 			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, k->t[i].name, h5_why(why));
 		else if (chunked)
 			rc = write_chunks(k, i, ds, cdim, buf, e);
-		if (!rc && attr_put(ds, H5CK_CHECKSUM_ATTR, H5T_STD_U64LE, -1, NULL, &h) < 0)
+		if (!rc && put_sum(k, ds, i, h) < 0)
 			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, k->t[i].name, h5_why(why));
 		if (!rc)
 			start_writeback(k, ds);
@@ -655,17 +672,42 @@ static int sync_file(const char *p)
 	return rc;
 }
 
+/* A shared file: every tensor's checksum from the rank that wrote it (0 from the others, so
+ * OR-ing them gives it), then the attributes, written by every rank alike. The gather also
+ * waits for every rank's data writes, before __SUCCESS__. */
+static int shared_sums(h5sink *k, ck_err *e)
+{
+	char why[256];
+	int n = par_size(), rc;
+	uint64_t *all = ck_calloc(e, (size_t)n * (k->n ? k->n : 1), sizeof *all);
+	if (!all)
+		return CK_ENOMEM;
+	rc = par_allgather(k->sums, k->n * sizeof *k->sums, all, e);
+	for (size_t i = 0; i < k->n && !rc; i++) {
+		unsigned long long h = 0;
+		hid_t ds = -1;
+		for (int r = 0; r < n; r++)
+			h |= all[(size_t)r * k->n + i];
+		if (k->t[i].nbytes && ((ds = H5Dopen2(k->fid, k->t[i].name, H5P_DEFAULT)) < 0 ||
+				       attr_put(ds, H5CK_CHECKSUM_ATTR, H5T_STD_U64LE, -1, NULL, &h) < 0))
+			rc = ck_errf(e, CK_EIO, "%s: dataset '%s': checksum attribute: %s", k->path, k->t[i].name, h5_why(why));
+		close_id(&ds, H5Dclose);
+	}
+	free(all);
+	return rc;
+}
+
 static int sink_commit(ck_tsink *base, ck_err *e)
 {
 	h5sink *k = (h5sink *)base;
 	char why[256];
 	int rc = 0;
 	for (size_t i = 0; i < k->n; i++)
-		if (!k->written[i]) {
+		if (!k->written[i] && (!k->mine || k->mine[i])) {
 			rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s' was never written", k->path, k->t[i].name);
 			goto done;
 		}
-	if ((rc = root_attrs(k, e)))
+	if ((k->mine && (rc = shared_sums(k, e))) || (rc = root_attrs(k, e)))
 		goto done;
 	int fe = io_flusher_stop(k->fl, NULL);
 	k->fl = NULL;
@@ -763,6 +805,8 @@ static int sink_write_slice(ck_tsink *base, size_t i, int axis, uint64_t index, 
 	char why[256];
 	unsigned long long h;
 	int rc = 0;
+	if (i < k->n && k->mine && !k->mine[i])
+		return 0;
 	if (i >= k->n || k->written[i])
 		return ck_errf(e, CK_EINVALID, "%s: tensor %zu: slice out of place", k->path, i);
 	t = &k->t[i];
@@ -778,7 +822,7 @@ static int sink_write_slice(ck_tsink *base, size_t i, int axis, uint64_t index, 
 	else if (++k->slices[i] == (uint64_t)t->shape.dim[axis]) { /* complete: record its checksum */
 		sink_rows c = {k->path, ds, ty, t};
 		if (!(rc = ds_checksum(t, sink_rows_of, &c, &h, e))) {
-			if (attr_put(ds, H5CK_CHECKSUM_ATTR, H5T_STD_U64LE, -1, NULL, &h) < 0)
+			if (put_sum(k, ds, i, h) < 0)
 				rc = ck_errf(e, CK_EIO, "%s: dataset '%s': write failed: %s", k->path, t->name, h5_why(why));
 			else {
 				k->written[i] = 1;
@@ -973,6 +1017,9 @@ int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t 
 	if ((top && !text_utf8_valid(top)) || (o->cstorch_version && !text_utf8_valid(o->cstorch_version)) ||
 		(o->provenance_json && !text_utf8_valid(o->provenance_json)))
 		return ck_errf(e, CK_EINVALID, "%s: top key, version or provenance is not UTF-8", path);
+	if (o->compress_lz4 && o->mine)
+		return ck_errf(e, CK_EINVALID, "%s: LZ4 in a file shared by several processes: parallel HDF5 writes "
+			"filtered datasets only collectively", path);
 	if (o->compress_lz4 && !lz4_avail())
 		return ck_errf(e, CK_ENOTFOUND, "%s: LZ4 filter %d could not be registered with HDF5", path, LZ4_ID);
 	if (!(k = ck_calloc(e, 1, sizeof *k)))
@@ -985,10 +1032,13 @@ int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t 
 		(top && top[0] && !(k->top = ck_strdup(e, top))) ||
 		!(k->cstorch_version = ck_strdup(e, o->cstorch_version ? o->cstorch_version : "2.10.0")) ||
 		(o->provenance_json && !(k->prov = ck_strdup(e, o->provenance_json))) ||
-		(o->spec && !(k->spec = ck_strdup(e, o->spec)))) {
+		(o->spec && !(k->spec = ck_strdup(e, o->spec))) ||
+		(o->mine && (!(k->mine = ck_malloc(e, n ? n : 1)) || !(k->sums = ck_calloc(e, n ? n : 1, sizeof *k->sums))))) {
 		rc = CK_ENOMEM;
 		goto done;
 	}
+	if (o->mine && n)
+		memcpy(k->mine, o->mine, n);
 	if (o->n_leaf && (!(k->leaf_key = ck_calloc(e, o->n_leaf, sizeof *k->leaf_key)) ||
 		!(k->leaf_meta = ck_calloc(e, o->n_leaf, sizeof *k->leaf_meta)))) {
 		rc = CK_ENOMEM;
@@ -1012,7 +1062,7 @@ int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t 
 		H5Pset_attr_phase_change(fcpl, 0, 0) < 0 || H5Pset_attr_creation_order(fcpl, H5P_CRT_ORDER_TRACKED) < 0 ||
 		(gcpl = H5Pcreate(H5P_GROUP_CREATE)) < 0 || H5Pset_obj_track_times(gcpl, 0) < 0 ||
 		(fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
-		(k->fid = H5Fcreate(k->tmp, H5F_ACC_EXCL, fcpl, fapl)) < 0) {
+		(k->mine && par_h5_fapl(fapl, NULL)) || (k->fid = H5Fcreate(k->tmp, H5F_ACC_EXCL, fcpl, fapl)) < 0) {
 		rc = ck_errf(e, CK_EIO, "%s: cannot create %s: %s", path, k->tmp, h5_why(why));
 		free(k->tmp);
 		k->tmp = NULL; /* not ours to unlink */
@@ -1021,7 +1071,7 @@ int h5ck_sink_open(const char *path, const char *top, const ck_tinfo *t, size_t 
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = create_dataset(k, &k->t[i], o->compress_lz4, gcpl, e);
 	void *h = NULL;
-	if (!rc && H5Fget_vfd_handle(k->fid, H5P_DEFAULT, &h) >= 0 && h) {
+	if (!rc && !k->mine && H5Fget_vfd_handle(k->fid, H5P_DEFAULT, &h) >= 0 && h) {
 		k->fd = *(int *)h; /* sec2: a plain fd, open until H5Fclose */
 		k->fl = io_flusher_start(&k->fd, 1);
 	}

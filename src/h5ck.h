@@ -20,6 +20,11 @@ typedef struct h5ck_opts {
 	const char *spec;
 	size_t n_leaf;
 	const char *const *leaf_key, *const *leaf_meta;
+	/* One file written by every process of a run together (par.h): opened with the MPI-IO
+	 * driver, created and closed by all; mine[i] says this process writes tensor i's data
+	 * (a write of another's is skipped); the checksums are gathered from their writers at
+	 * commit and written there by all. NULL: this process writes everything. No LZ4. */
+	const unsigned char *mine;
 } h5ck_opts;
 
 /* Open a sink that writes the state dict {top: {t[i].name: tensor_i}} to `path`: it writes to

@@ -3,24 +3,29 @@
 #include <string.h>
 #include "cli.h"
 #include "guard.h"
+#include "par.h"
 #include "version.h"
 
 /* The error line stays one line whatever a file put into a key or value: control characters
  * are printed escaped (\n, \t, \xNN). */
 static void print_error(const char *msg)
 {
-	fputs("ckconv: error: ", stderr);
-	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+	/* built whole, then written at once: the ranks of an MPI run share one stderr */
+	char line[sizeof ((ck_err *)0)->msg * 4 + 32] = "ckconv: error: ";
+	size_t n = strlen(line);
+	for (const unsigned char *p = (const unsigned char *)msg; *p && n < sizeof line - 8; p++) {
 		if (*p == '\n')
-			fputs("\\n", stderr);
+			n += (size_t)snprintf(line + n, sizeof line - n, "\\n");
 		else if (*p == '\t')
-			fputs("\\t", stderr);
+			n += (size_t)snprintf(line + n, sizeof line - n, "\\t");
 		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(stderr, "\\x%02x", *p);
+			n += (size_t)snprintf(line + n, sizeof line - n, "\\x%02x", *p);
 		else
-			fputc(*p, stderr);
+			line[n++] = (char)*p;
 	}
-	fputc('\n', stderr);
+	line[n++] = '\n';
+	line[n] = '\0';
+	fputs(line, stderr);
 }
 
 /* The exit status scripts can tell apart (README "Exit status"): 1 the data is wrong or differs,
@@ -39,7 +44,7 @@ static int exit_status(int code)
 	}
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	ck_err e = {0};
 	if (argc == 3 && !strcmp(argv[1], "help")) { /* help TOPIC: that command's --help */
@@ -67,11 +72,17 @@ int main(int argc, char **argv)
 		int rc = cli_cmds[i].fn(argc - 1, argv + 1, &e);
 		if (rc < 0 || e.code) {
 			print_error(e.msg[0] ? e.msg : "failed");
-			return exit_status(e.code);
+			return par_fail(exit_status(e.code)); /* under MPI: every rank stops */
 		}
 		return rc;
 	}
 	fprintf(stderr, "ckconv: error: unknown command '%s'\n", argv[1]);
 	cli_print_usage(stderr);
 	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	par_begin(&argc, &argv);
+	return par_end(run(argc, argv));
 }

@@ -402,6 +402,8 @@ typedef struct st_sink {
 	int imade;
 	int *fds;       /* the shards' fds, for the flusher */
 	io_flusher *fl;
+	unsigned char *mine; /* per shard: written by this process (st_sink_open_part); NULL: all */
+	int index;      /* this process writes the index */
 } st_sink;
 
 static void sink_free(st_sink *k, int remove_files)
@@ -422,6 +424,7 @@ static void sink_free(st_sink *k, int remove_files)
 	free(k->sh);
 	free(k->off);
 	free(k->done);
+	free(k->mine);
 	ck_tinfo_array_free(k->t, k->n);
 	free(k->dir);
 	free(k);
@@ -569,6 +572,8 @@ static int open_shards(st_sink *k, ck_err *e)
 			rc = CK_ENOMEM;
 			break;
 		}
+		if (k->mine && !k->mine[s]) /* a peer's */
+			continue;
 		if ((rc = shard_header(k, m + first, at[s] - first, &b, e)) ||
 		    (rc = create_file(k->s[s].path, &k->s[s].fd, &k->s[s].made, e)))
 			break;
@@ -630,6 +635,8 @@ static int sink_write(ck_tsink *base, size_t i, const void *buf, ck_err *e)
 	if (i >= k->n)
 		return ck_errf(e, CK_EINVALID, "%s: tensor index %zu out of range (%zu declared)", k->dir, i,
 			       k->n);
+	if (k->mine && !k->mine[k->sh[i]]) /* a peer's: a group with targets in two ranks' shards runs on both */
+		return 0;
 	if (k->done[i])
 		return ck_errf(e, CK_EINVALID, "%s: tensor '%s' written twice", k->s[k->sh[i]].path,
 			       k->t[i].name);
@@ -647,14 +654,20 @@ static int sink_commit(ck_tsink *base, ck_err *e)
 	int rc = 0, dfd;
 	size_t at = 0;
 	for (size_t i = 0; i < k->n && !rc; i++)
-		if (!k->done[i])
+		if (!k->done[i] && (!k->mine || k->mine[k->sh[i]]))
 			rc = ck_errf(e, CK_EINVALID, "%s: tensor '%s' was declared but never written",
 				     k->s[k->sh[i]].path, k->t[i].name);
 	int fe = io_flusher_stop(k->fl, &at);
 	k->fl = NULL;
+	int bad = fe ? k->fds[at] : -1; /* the flusher knew only the shards this process writes */
+	for (size_t s = 0; bad >= 0 && s < k->nsh; s++)
+		if (k->s[s].fd == bad)
+			at = s;
 	if (fe && !rc)
 		rc = ck_errf(e, CK_EIO, "%s: fsync failed: %s", k->s[at].path, strerror(fe));
 	for (size_t s = 0; s < k->nsh && !rc; s++) {
+		if (k->s[s].fd < 0) /* a peer's */
+			continue;
 		if (fsync(k->s[s].fd))
 			rc = ck_errf(e, CK_EIO, "%s: fsync failed: %s", k->s[s].path, strerror(errno));
 		int c = close(k->s[s].fd);
@@ -662,7 +675,7 @@ static int sink_commit(ck_tsink *base, ck_err *e)
 		if (c && !rc)
 			rc = ck_errf(e, CK_EIO, "%s: close failed: %s", k->s[s].path, strerror(errno));
 	}
-	if (!rc && k->nsh > 1)
+	if (!rc && k->nsh > 1 && k->index)
 		rc = write_index(k, e);
 	if (!rc && (dfd = open(k->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		if (fsync(dfd) && errno != EINVAL) /* some filesystems cannot sync directories */
@@ -677,8 +690,26 @@ static void sink_abort(ck_tsink *base) { sink_free((st_sink *)base, 1); }
 
 static const ck_tsink_ops sink_ops = {sink_write, sink_commit, sink_abort, NULL, NULL};
 
+int st_shards(const ck_tinfo *t, size_t n, uint64_t shard_size, size_t *sh, size_t *nsh, ck_err *e)
+{
+	size_t *rank = ck_calloc(e, n ? n : 1, sizeof *rank);
+	if (!rank)
+		return CK_ENOMEM;
+	*nsh = assign_shards(t, n, shard_size, sh, rank);
+	if (*nsh == 0)
+		*nsh = 1; /* no tensors: still one (empty) file */
+	free(rank);
+	return 0;
+}
+
 int st_sink_open(const char *dir, const ck_tinfo *t, size_t n, uint64_t shard_size, ck_tsink **out,
 		 ck_err *e)
+{
+	return st_sink_open_part(dir, t, n, shard_size, NULL, 1, out, e);
+}
+
+int st_sink_open_part(const char *dir, const ck_tinfo *t, size_t n, uint64_t shard_size, const unsigned char *mine,
+	int index, ck_tsink **out, ck_err *e)
 {
 	st_sink *k = NULL;
 	size_t *rank = NULL;
@@ -691,6 +722,7 @@ int st_sink_open(const char *dir, const ck_tinfo *t, size_t n, uint64_t shard_si
 		return CK_ENOMEM;
 	k->base.ops = &sink_ops;
 	k->base.concurrent = 1; /* pwrite on its own fds */
+	k->index = index;
 	if (!(k->dir = ck_strdup(e, dir)) || !(k->t = ck_calloc(e, n, sizeof *k->t)) ||
 	    !(k->sh = ck_calloc(e, n, sizeof *k->sh)) || !(k->off = ck_calloc(e, n, sizeof *k->off)) ||
 	    !(k->done = ck_calloc(e, n, 1)) || !(rank = ck_calloc(e, n, sizeof *rank)) ||
@@ -715,10 +747,18 @@ int st_sink_open(const char *dir, const ck_tinfo *t, size_t n, uint64_t shard_si
 	}
 	for (size_t s = 0; s < k->nsh; s++)
 		k->s[s].fd = -1;
+	if (mine && !(k->mine = ck_malloc(e, k->nsh))) {
+		rc = CK_ENOMEM;
+		goto done;
+	}
+	if (mine)
+		memcpy(k->mine, mine, k->nsh);
 	if (!(rc = open_shards(k, e)) && (k->fds = calloc(k->nsh, sizeof *k->fds))) { /* none: no flusher */
+		size_t nfd = 0;
 		for (size_t s = 0; s < k->nsh; s++)
-			k->fds[s] = k->s[s].fd;
-		k->fl = io_flusher_start(k->fds, k->nsh); /* NULL: the final fsyncs do it all */
+			if (k->s[s].fd >= 0)
+				k->fds[nfd++] = k->s[s].fd;
+		k->fl = nfd ? io_flusher_start(k->fds, nfd) : NULL; /* NULL: the final fsyncs do it all */
 	}
 done:
 	free(rank);

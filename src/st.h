@@ -25,5 +25,12 @@ int st_open(const char *path, ck_tsrc **out, ck_err *e);
  * (0 = no limit), else shards `model-0000k-of-0000N.safetensors` + `model.safetensors.index.json`. */
 int st_sink_open(const char *dir, const ck_tinfo *t, size_t n, uint64_t shard_size, ck_tsink **out,
 		 ck_err *e);
+/* The shard st_sink_open puts each of the n tensors in (sh[i]) and how many there are (*nsh). */
+int st_shards(const ck_tinfo *t, size_t n, uint64_t shard_size, size_t *sh, size_t *nsh, ck_err *e);
+/* st_sink_open for one of the processes writing dir together (par.h): only the shards s with
+ * mine[s] are created and written here (a write of another's tensor is skipped), and the
+ * index only when `index` is set. Every process declares the same tensors. */
+int st_sink_open_part(const char *dir, const ck_tinfo *t, size_t n, uint64_t shard_size, const unsigned char *mine,
+	int index, ck_tsink **out, ck_err *e);
 
 #endif

@@ -17,7 +17,7 @@ run() { # name, command...
 not ok - $name exited with status $rc"; fi
 	pass=$((pass + p)); fail=$((fail + f))
 	if [ "$f" -ne 0 ]; then echo "FAIL $name"; grep -v '^ok ' <<<"$out" | grep -v '^[0-9]* passed' | sed 's/^/    /'; 
-	else echo "pass $name ($p)"; fi
+	else echo "pass $name ($p)"; grep '^skip ' <<<"$out" | sed 's/^/    /'; fi
 }
 for t in "$UNITS"/test_*; do
 	[ -x "$t" ] && run "unit/$(basename "$t")" "$t"

@@ -5,6 +5,8 @@
                                                   packed file holds exactly REF's tensors
                                                   (--random: those keys compare dtype and shape only)
   ckcheck.py mdl-vs-mdl A.mdl B.mdl               two packed files hold the same tensors
+  ckcheck.py mdl-same A.mdl B.mdl                 ... and the same attributes, root and per dataset
+                                                  (what cstorch.load reads; the HDF5 layout may differ)
   ckcheck.py st-vs-st A B [--common]              safetensors (file/dir/index) equal; --common: shared keys only
   ckcheck.py bin-vs-st BIN ST                      PyTorch .bin (file/dir/index) holds ST's tensors
   ckcheck.py yaml-eq A B                          both YAML files parse to the same mapping
@@ -114,6 +116,30 @@ def mdl_load(path):
     return out
 
 
+def mdl_attrs(path):
+    """{object name ("/" the root): {attribute: value as JSON text}} of a packed file."""
+    import h5py, numpy as np
+
+    def norm(v):
+        v = v.decode() if isinstance(v, bytes) else v
+        return json.dumps(v.tolist() if isinstance(v, np.ndarray) else v.item() if isinstance(v, np.generic) else v)
+
+    out = {}
+    with h5py.File(path, "r") as f:
+        out["/"] = {k: norm(v) for k, v in f.attrs.items()}
+        f.visititems(lambda n, o: out.__setitem__(n, {k: norm(v) for k, v in o.attrs.items()}))
+    return out
+
+
+def attrs_differ(a, b):
+    for n in sorted(set(a) | set(b)):
+        if a.get(n) != b.get(n):
+            x, y = a.get(n) or {}, b.get(n) or {}
+            k = sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k))
+            return f"{n}: attributes differ: {k[:5]}" if k else f"{n}: only in one file"
+    return None
+
+
 def compare(a, b, common=False, random=()):
     """random: keys the reference initialises at random (headless LM heads): dtype and shape only."""
     if not common:
@@ -140,6 +166,8 @@ def main(argv):
     random = set(filter(None, (opt(argv, "--random") or "").split(",")))
     if cmd == "mdl-vs-mdl":
         err = compare(mdl_load(argv[2]), mdl_load(argv[3]))
+    elif cmd == "mdl-same":
+        err = compare(mdl_load(argv[2]), mdl_load(argv[3])) or attrs_differ(mdl_attrs(argv[2]), mdl_attrs(argv[3]))
     elif cmd == "mdl-vs-st":
         err = compare(mdl_load(argv[2]), st_load(argv[3]), random=random)
     elif cmd == "st-vs-st":

@@ -262,6 +262,10 @@ def main(argv):
                   ["tests/golden/bert/cs (HF -> CS vector, cs-1.7 position-embedding name)",
                    "going down the reference makes HF's position_ids buffer (arange of max_position_embeddings, shape [1, N], int64) "
                    "and a second copy of the MLM decoder bias (cls.predictions.bias, the same tensor); the trainer state is dropped"])
+    down_case(ref, out, "bert-2.0-prefixed-to-1.6", "bert", bert.Converter_BertPretrainModel_CS16_CS18(), "cs-2.0",
+              {"model." + k: v for k, v in m.items()}, p18,
+              ["tests/golden/bert/cs (HF -> CS vector, cs-1.7 position-embedding name), keys under the 2.x trainer's model.",
+               "going down the reference drops the model. prefix (Converter_BertPretrainModel_CS16_CS18's second rule)"])
     m, p = bert_17("bert-sequence-classifier")
     down_case(ref, out, "bert-sequence-classifier-1.7-to-1.6", "bert-sequence-classifier", ft.Converter_BertFinetuneModel_CS16_CS17(),
               "cs-1.7", m, p, ["tests/golden/bert-sequence-classifier/cs (HF -> CS vector, cs-1.7 position-embedding name)",
