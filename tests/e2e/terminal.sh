@@ -4,6 +4,8 @@
 # per part. The run is slowed with the fault shim so the line is seen mid-way.
 . "$(dirname "$0")/lib.inc"
 G="$ROOT/tests/golden"
+# the fault shim is preloaded before the sanitizer runtime under make check
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 ${CC:-cc} -shared -fPIC -O1 -o "$T/shim.so" "$ROOT/tests/fault/shim.c" -ldl || { notok "build the fault shim"; exit 1; }
 SOCK="ckconv-e2e-$$"
 trap 'tmux -L "$SOCK" kill-server 2>/dev/null; rm -rf "$T"' EXIT
