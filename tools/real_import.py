@@ -159,6 +159,10 @@ HF_COMPONENTS = [
         "image_model": ("ourml/clip-vit-large-patch14", "32bd64288804d66eefd0ccbe215aa642df71cc41", "config.json"),
         "text_model": ("ymtuan/NTU-2025-Fall-DLCV", "7b4f4a2eef447eb537704f15166826558cc1aa64", "llava-v1.5-7b/config.json"),
     }, {"dropped": ["text_model.", "text_projection.", "visual_projection.", "logit_scale"]}),  # the text tower
+    # the same CLIPModel config converted as CLIP-ViT (vision tower and visual projection)
+    ("hf-clip-vit-large-patch14-clipmodel", "clip-vit", {
+        "": ("ourml/clip-vit-large-patch14", "32bd64288804d66eefd0ccbe215aa642df71cc41", "config.json"),
+    }, {"dropped": ["text_model.", "text_projection.", "logit_scale"]}),
     # T5 as save_pretrained writes it (the tied embed_tokens / lm_head left out; the way back writes
     # them all): t5-small (tied head, relu) and google/flan-t5-large (untied head, gated-gelu)
     ("hf-t5-small", "t5", {"": ("learningexample/xformer", "5b265be215eb739254fb2b3fecc501ba2e0c9b15", "t5-small/config.json")},

@@ -51,4 +51,31 @@ expect_fail "btlm: a position embedding CS BTLM lacks here is refused" 'position
 params_edit "$T/btlm-bf16.yaml" "$T/mupbase.yaml" '{"mup_base_hidden_size": 24}'
 expect_fail "btlm: mup_base_hidden_size in the params is refused" "mup_base_hidden_size = 24 has no HF counterpart" \
 	"$T/mupbase-hf" "$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupbase.yaml" -o "$T/mupbase-hf"
+
+# btlm-headless (HF BTLMModel: no head, no transformer. prefix): the golden model less its head
+$PY - "$B/hf" "$T/bh" <<'PY'
+import json, os, struct, sys
+d = open(os.path.join(sys.argv[1], "model.safetensors"), "rb").read(); n = struct.unpack("<Q", d[:8])[0]
+h = json.loads(d[8:8 + n]); b = d[8 + n:]; out, blobs, off = {}, [], 0
+for k, v in h.items():
+    if k in ("__metadata__", "lm_head.weight"): continue
+    blob = b[v["data_offsets"][0]:v["data_offsets"][1]]
+    out[k[len("transformer."):]] = {"dtype": v["dtype"], "shape": v["shape"], "data_offsets": [off, off + len(blob)]}
+    blobs.append(blob); off += len(blob)
+t = json.dumps(out).encode(); t += b" " * (-len(t) % 8); os.makedirs(sys.argv[2])
+open(os.path.join(sys.argv[2], "model.safetensors"), "wb").write(struct.pack("<Q", len(t)) + t + b"".join(blobs))
+c = json.load(open(os.path.join(sys.argv[1], "config.json"))); c["architectures"] = ["BTLMModel"]
+json.dump(c, open(os.path.join(sys.argv[2], "config.json"), "w"))
+PY
+check "btlm-headless: a BTLMModel converts (detected from its architecture)" "$CKCONV" convert "$T/bh" -o "$T/bh.mdl" -q
+check "... the body equals the reference's, the head is the tied embedding" $PY - "$ROOT/tools" "$T/bh.mdl" "$B/cs/model.safetensors" <<'PY'
+import sys; sys.path.insert(0, sys.argv[1]); from ckcheck import mdl_load, st_load
+a, r = mdl_load(sys.argv[2]), st_load(sys.argv[3])
+assert set(a) == set(r), set(a) ^ set(r)
+assert all(a[k] == r[k] for k in a if k != "model.lm_head.weight")
+assert a["model.lm_head.weight"] == a["model.embedding_layer.word_embeddings.weight"]
+PY
+check "... and back with --model btlm-headless, the head dropped" "$CKCONV" convert "$T/bh.mdl" --model btlm-headless -o "$T/bh-hf" -q
+check "... to the same tensors" $CHECK st-vs-st "$T/bh-hf" "$T/bh"
+check "... a BTLMModel config" test "$(jget "$T/bh-hf/config.json" architectures)" = '["BTLMModel"]'
 echo "$n passed"

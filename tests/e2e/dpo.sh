@@ -28,6 +28,12 @@ PY
 check "dpo: back to HF (model detected from the params' name)" "$CKCONV" convert "$T/g.mdl" -o "$T/g-hf" -q
 check "... equals gpt2's hf_back (the copy dropped)" $CHECK st-vs-st "$T/g-hf" "$G/gpt2/hf_back"
 check "... config.json holds every hf_back key" $CHECK json-superset "$T/g-hf/config.json" "$G/gpt2/hf_back/config.json"
+# every other wrapped family with a golden case: there and back equals its own hf_back
+for c in falcon-7b bloom gpt-neox gptj starcoder santacoder; do
+	"$CKCONV" convert "$G/$c/hf" --model dpo --tgt-fmt cs-2.9-dpo -o "$T/$c.mdl" -q &&
+		"$CKCONV" convert "$T/$c.mdl" -o "$T/$c-hf" -q
+	check "dpo: $c inside, both ways, equals $c's hf_back" $CHECK st-vs-st "$T/$c-hf" "$G/$c/hf_back"
+done
 # an older release's variant
 check "dpo: cs-2.2-dpo converts" "$CKCONV" convert "$G/gpt2/hf" --model dpo --tgt-fmt cs-2.2-dpo -o "$T/g22.mdl" -q
 check "... and back" "$CKCONV" convert "$T/g22.mdl" --model dpo --src-fmt cs-2.2-dpo -o "$T/g22-hf" -q
