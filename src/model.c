@@ -8,34 +8,23 @@
 
 /* A directory without config.json may hold a multi-component model: the first model whose
  * component directories all exist there. */
+static int comps_pred(const rule_file *f, const void *arg)
+{
+	int all = f->n_comp > 0;
+	for (size_t k = 0; k < f->n_comp && all; k++) {
+		char *p = path_join(arg, f->comp[k].dir);
+		all = p && path_is_dir(p);
+		free(p);
+	}
+	return all;
+}
+
 static int detect_components(const char *rules_dir, const char *src, char **out_path, ck_err *e)
 {
-	char **v;
-	size_t n;
-	int rc = rule_list_models(rules_dir, &v, &n, e), found = 0;
-	if (rc)
+	int rc = rule_first_model(rules_dir, comps_pred, src, out_path, e);
+	if (rc != CK_ENOTFOUND)
 		return rc;
-	for (size_t i = 0; i < n; i++) {
-		rule_file *f = NULL;
-		ck_err tmp = {0};
-		if (!found && rule_file_load(v[i], &f, &tmp) == 0 && f->n_comp) {
-			int all = 1;
-			for (size_t k = 0; k < f->n_comp && all; k++) {
-				char *p = path_join(src, f->comp[k].dir);
-				all = p && path_is_dir(p);
-				free(p);
-			}
-			if (all) {
-				*out_path = v[i];
-				v[i] = NULL;
-				found = 1;
-			}
-		}
-		rule_file_free(f);
-		free(v[i]);
-	}
-	free(v);
-	return found ? 0 : ck_errf(e, CK_ENOTFOUND, "%s: no config.json, and no model's component directories are all "
+	return ck_errf(e, CK_ENOTFOUND, "%s: no config.json, and no model's component directories are all "
 				   "there; pass --model (see 'ckconv list')", src);
 }
 

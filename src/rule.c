@@ -1582,7 +1582,7 @@ int rule_list_models(const char *dir, char ***out, size_t *out_n, ck_err *e)
 	return 0;
 }
 
-static int for_each_model(const char *dir, int (*pred)(const rule_file *, const void *), const void *arg,
+int rule_first_model(const char *dir, int (*pred)(const rule_file *, const void *), const void *arg,
 	char **out_path, ck_err *e)
 {
 	char **v;
@@ -1621,7 +1621,7 @@ int rule_find_model(const char *dir, const char *name, char **out_path, ck_err *
 	char **v;
 	size_t n;
 	char list[1024] = "";
-	int rc = for_each_model(dir, name_pred, name, out_path, e);
+	int rc = rule_first_model(dir, name_pred, name, out_path, e);
 	if (rc != CK_ENOTFOUND)
 		return rc;
 	if (rule_list_models(dir, &v, &n, e) == 0) {
@@ -1705,10 +1705,10 @@ int rule_detect_model(const char *dir, const json_t *hf_cfg, const json_t *cs_pa
 {
 	detect_arg d = {hf_cfg, cs_params, 0};
 	char a[160], b[160];
-	int rc = for_each_model(dir, detect_pred, &d, out_path, e);
+	int rc = rule_first_model(dir, detect_pred, &d, out_path, e);
 	if (rc == CK_ENOTFOUND && hf_cfg) {
 		d.by_type = 1;
-		rc = for_each_model(dir, detect_pred, &d, out_path, e);
+		rc = rule_first_model(dir, detect_pred, &d, out_path, e);
 	}
 	if (rc != CK_ENOTFOUND)
 		return rc;

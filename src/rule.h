@@ -242,6 +242,10 @@ int rule_find_model(const char *dir, const char *name, char **out_path, ck_err *
  * `where` names the config file in the CK_ENOTFOUND message (NULL: a generic name). */
 int rule_detect_model(const char *dir, const json_t *hf_cfg, const json_t *cs_params, const char *where,
 	char **out_path, ck_err *e);
+/* The first model file in dir (sorted by model name) that pred accepts; CK_ENOTFOUND, without a
+ * message, when none does. */
+int rule_first_model(const char *dir, int (*pred)(const rule_file *, const void *), const void *arg,
+	char **out_path, ck_err *e);
 /* Every model file in dir, sorted by model name (paths malloc'd; free each and the array). */
 int rule_list_models(const char *dir, char ***out, size_t *out_n, ck_err *e);
 
