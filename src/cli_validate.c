@@ -468,6 +468,12 @@ static void check_set(lint *L, const rule_set *s)
 	prog_free(p[1]);
 }
 
+/* The lint reads a rule file with rule.c's loaders, not model_open (model.c), on purpose: it
+ * checks every file, shared pieces with no `model:` too, and reports every broken component of
+ * a model where model_open stops at the first; model_open is these same calls (rule_set_load,
+ * then each component's). Key rules are checked compiled (prog.c, as convert runs them);
+ * check_refs reads expressions in the AST, as written, since what it reports are names in the
+ * source text. `validate --config` opens the model with model_open (check_config). */
 static void check_file(lint *L, const char *path)
 {
 	ck_err e = {0};

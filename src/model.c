@@ -31,6 +31,8 @@ static int detect_components(const char *rules_dir, const char *src, char **out_
 
 static int find_path(const model_query *q, char **path, ck_err *e)
 {
+	if (q->path)
+		return (*path = strdup(q->path)) ? 0 : ck_errf(e, CK_ENOMEM, "out of memory");
 	if (q->name)
 		return rule_find_model(q->rules_dir, q->name, path, e);
 	if (!q->hf && !q->cs && q->hf_dir)

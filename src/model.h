@@ -2,7 +2,7 @@
  * (named by --model, detected from a config, or from the component directories an HF
  * directory holds), its includes, each component's rule set, its CS format, and for a wrapping
  * model (`wrap:`, DPO) the model inside as the config names it. convert (conv.c, and so inspect
- * and verify --against), explain and validate --config load models here. */
+ * and verify --against), explain, validate --config and list load models here. */
 #ifndef CK_MODEL_H
 #define CK_MODEL_H
 
@@ -25,6 +25,7 @@ typedef struct model {
 /* Which model: the first of these given wins. */
 typedef struct model_query {
 	const char *rules_dir;
+	const char *path;       /* the model file itself (list: each file of the rules directory) */
 	const char *name;       /* a model name or alias (--model) */
 	const json_t *hf, *cs;  /* configs to detect it from: HF config.json, CS params {"model": ...} */
 	const char *where;      /* the config's path, for messages */
