@@ -62,6 +62,7 @@ typedef struct way {
 	int (*begin)(const conv *j, txn **tx, ck_err *e);
 	int (*write)(conv *j, txn *tx, ck_err *e);
 	void (*print_configs)(const conv *j, FILE *f);
+	char *(*config_text)(const conv *j, ck_err *e); /* the converted config alone (convert-config) */
 	int (*compare)(conv *j, ck_err *e);
 } way;
 
@@ -163,7 +164,8 @@ static int load_rules(conv *j, ck_err *e)
 	given[j->from] = j->a.src_fmt;
 	given[j->to] = j->a.tgt_fmt;
 	j->rules_dir = cli_rules_dir(j->a.rules);
-	model_query q = {j->rules_dir, j->a.model, j->hf_single, j->params, j->cfg_path, j->a.src, given[RULE_CS]};
+	model_query q = {.rules_dir = j->rules_dir, .name = j->a.model, .hf = j->hf_single, .cs = j->params,
+		.where = j->cfg_path, .hf_dir = j->a.src, .cs_fmt = given[RULE_CS]};
 	if ((rc = model_open(&q, &j->m, e)) || (rc = model_wrapped(j->m, e)))
 		return rc;
 	j->rs = j->m->top;
@@ -1261,16 +1263,30 @@ const char *conv_target_format(const conv *j)
 
 char *conv_config_text(const conv *j, ck_err *e)
 {
-	char *text;
-	if (j->to == RULE_HF && j->n > 1) {
+	return j->w->config_text(j, e);
+}
+
+static char *dumped(char *text, ck_err *e)
+{
+	if (!text)
+		ck_errf(e, CK_ENOMEM, "out of memory");
+	return text;
+}
+
+static char *params_text(const conv *j, ck_err *e)
+{
+	return dumped(valio_yaml_dumps(j->params), e);
+}
+
+/* One config.json: a multi-component model has one per component. */
+static char *hf_config_text(const conv *j, ck_err *e)
+{
+	if (j->n > 1) {
 		ck_errf(e, CK_EINVALID, "%s: model %s has %zu components, each with its config.json: convert the checkpoint "
 			"to get them", j->a.src, j->rs->files[0]->model, j->n);
 		return NULL;
 	}
-	text = j->to == RULE_HF ? valio_json_dumps(j->c[0].hf) : valio_yaml_dumps(j->params);
-	if (!text)
-		ck_errf(e, CK_ENOMEM, "out of memory");
-	return text;
+	return dumped(valio_json_dumps(j->c[0].hf), e);
 }
 
 static int no_compare(conv *j, ck_err *e)
@@ -1281,9 +1297,9 @@ static int no_compare(conv *j, ck_err *e)
 
 static const way ways[2] = {
 	[RULE_HF] = {0, read_hf_config, hf_companions, configs_to_cs, plan_to_cs, check_out_cs, begin_cs, write_cs,
-		print_params, no_compare},
+		print_params, params_text, no_compare},
 	[RULE_CS] = {1, read_cs_config, cs_companions, convert_configs_to_hf, plan_to_hf, check_out_hf, begin_hf,
-		write_hf, print_hf_configs, compare_hf},
+		write_hf, print_hf_configs, hf_config_text, compare_hf},
 };
 
 /* The compile stage: each component's rules for this direction and its converted config (and
