@@ -63,7 +63,7 @@ static void test_plan_to_cs(void)
 	conv_opts o = opts(G "llama/hf");
 	conv *c = NULL;
 	ck_err e = {0};
-	T_EQ_INT(conv_open(&o, &c, &e), 0, "llama HF -> CS opens: %s", e.msg);
+	T_OK(conv_open(&o, &c, &e) == 0, "llama HF -> CS opens: %s", e.msg);
 	if (!e.code) {
 		T_EQ_STR(conv_model(c), "llama", "the model detected from config.json");
 		T_EQ_STR(conv_target_format(c), "cs-2.9", "the newest release when none is asked");
@@ -84,7 +84,7 @@ static void test_config_to_hf(void)
 	ck_err e = {0};
 	o.config = o.src;
 	o.tgt_fmt = "hf";
-	T_EQ_INT(conv_open(&o, &c, &e), 0, "CS params -> HF opens: %s", e.msg);
+	T_OK(conv_open(&o, &c, &e) == 0, "CS params -> HF opens: %s", e.msg);
 	char *text = c && !e.code ? conv_config_text(c, &e) : NULL;
 	T_HAS(text, "\"num_attention_heads\": 4", "config.json: num_heads -> num_attention_heads");
 	T_HAS(text, "\"LlamaForCausalLM\"", "... with the model's architecture");
@@ -96,7 +96,7 @@ static void test_config_to_hf(void)
 	o = opts(G "llava/cs/params.yaml");
 	o.config = o.src;
 	o.tgt_fmt = "hf";
-	T_EQ_INT(conv_open(&o, &c, &e), 0, "LLaVA params -> HF opens: %s", e.msg);
+	T_OK(conv_open(&o, &c, &e) == 0, "LLaVA params -> HF opens: %s", e.msg);
 	text = c && !e.code ? conv_config_text(c, &e) : NULL;
 	T_OK(text == NULL, "a multi-component model's config alone is refused");
 	T_HAS(e.msg, "components, each with its config.json", "... saying each component has its own");
@@ -112,7 +112,7 @@ static void test_wrapped(void)
 	ck_err e = {0};
 	o.model = "dpo";
 	o.tgt_fmt = "cs-2.9-dpo";
-	T_EQ_INT(conv_open(&o, &c, &e), 0, "dpo HF -> CS opens: %s", e.msg);
+	T_OK(conv_open(&o, &c, &e) == 0, "dpo HF -> CS opens: %s", e.msg);
 	char *text = c && !e.code ? conv_config_text(c, &e) : NULL;
 	T_HAS(text, "  model_name: llama\n", "the params name the model inside (detected from config.json)");
 	T_HAS(text, "  name: dpo\n", "... and the wrapper");
