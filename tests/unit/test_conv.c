@@ -57,75 +57,81 @@ static void test_refusals(void)
 	}
 }
 
-/* HF -> CS: the model detected from config.json, the newest release, every key planned. */
-static void test_plan_to_cs(void)
+/* A run opened and planned from headers: the model (detected, or a wrapper's with the model
+ * inside from config.json), its format (the newest when none is asked), every key planned. */
+static void test_plan(void)
 {
-	conv_opts o = opts(G "llama/hf");
+	static const struct {
+		const char *src, *model, *tgt, *want_model, *want_fmt;
+	} cases[] = {
+		{G "llama/hf", NULL, NULL, "llama", "cs-2.9"},
+		{G "dpo/hf", "dpo", "cs-2.9-dpo", "dpo", "cs-2.9-dpo"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		conv_opts o = opts(cases[i].src);
+		conv *c = NULL;
+		ck_err e = {0};
+		o.model = cases[i].model;
+		o.tgt_fmt = cases[i].tgt;
+		T_OK(conv_open(&o, &c, &e) == 0, "%s opens: %s", cases[i].src, e.msg);
+		if (!e.code) {
+			T_EQ_STR(conv_model(c), cases[i].want_model, "the model");
+			T_EQ_STR(conv_target_format(c), cases[i].want_fmt, "the target format");
+			T_EQ_INT(conv_plan(c, &e), 0, "every key plans");
+		}
+		conv_free(c);
+	}
+}
+
+/* The converted config alone, as convert-config gets it (params: src is also --config). */
+static char *config_text(const char *src, const char *model, const char *tgt, int params, ck_err *e)
+{
+	conv_opts o = opts(src);
 	conv *c = NULL;
-	ck_err e = {0};
-	T_OK(conv_open(&o, &c, &e) == 0, "llama HF -> CS opens: %s", e.msg);
-	if (!e.code) {
-		T_EQ_STR(conv_model(c), "llama", "the model detected from config.json");
-		T_EQ_STR(conv_target_format(c), "cs-2.9", "the newest release when none is asked");
-		T_EQ_INT(conv_plan(c, &e), 0, "every key plans");
-		char *text = conv_config_text(c, &e);
-		T_HAS(text, "  num_heads: 4\n", "the CS params: num_attention_heads -> num_heads");
-		T_HAS(text, "  name: llama\n", "... named for the model");
+	char *text = NULL;
+	o.model = model;
+	o.tgt_fmt = tgt;
+	o.config = params ? src : NULL;
+	if (conv_open(&o, &c, e) == 0)
+		text = conv_config_text(c, e);
+	conv_free(c);
+	return text;
+}
+
+/* The config alone both ways; want[0] NULL: refused with want[1] in the error. */
+static void test_config_text(void)
+{
+	static const struct {
+		const char *what, *src, *model, *tgt;
+		int params;
+		const char *want[2];
+	} cases[] = {
+		{"config.json -> CS params", G "llama/hf", NULL, NULL, 0, {"  num_heads: 4\n", "  name: llama\n"}},
+		{"CS params -> config.json", G "llama/cs/params.yaml", NULL, "hf", 1,
+			{"\"num_attention_heads\": 4", "\"LlamaForCausalLM\""}},
+		{"a wrapper's params name the model inside (detected from config.json)", G "dpo/hf", "dpo", "cs-2.9-dpo", 0,
+			{"  model_name: llama\n", "  name: dpo\n"}},
+		{"a multi-component model's config alone is refused", G "llava/cs/params.yaml", NULL, "hf", 1,
+			{NULL, "components, each with its config.json"}},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		ck_err e = {0};
+		char *text = config_text(cases[i].src, cases[i].model, cases[i].tgt, cases[i].params, &e);
+		if (cases[i].want[0]) {
+			T_HAS(text, cases[i].want[0], cases[i].what);
+			T_HAS(text, cases[i].want[1], cases[i].what);
+		} else {
+			T_OK(text == NULL, "%s", cases[i].what);
+			T_HAS(e.msg, cases[i].want[1], cases[i].what);
+		}
 		free(text);
 	}
-	conv_free(c);
-}
-
-/* CS params alone -> config.json (convert-config). */
-static void test_config_to_hf(void)
-{
-	conv_opts o = opts(G "llama/cs/params.yaml");
-	conv *c = NULL;
-	ck_err e = {0};
-	o.config = o.src;
-	o.tgt_fmt = "hf";
-	T_OK(conv_open(&o, &c, &e) == 0, "CS params -> HF opens: %s", e.msg);
-	char *text = c && !e.code ? conv_config_text(c, &e) : NULL;
-	T_HAS(text, "\"num_attention_heads\": 4", "config.json: num_heads -> num_attention_heads");
-	T_HAS(text, "\"LlamaForCausalLM\"", "... with the model's architecture");
-	free(text);
-	conv_free(c);
-
-	c = NULL;
-	ck_err_clear(&e);
-	o = opts(G "llava/cs/params.yaml");
-	o.config = o.src;
-	o.tgt_fmt = "hf";
-	T_OK(conv_open(&o, &c, &e) == 0, "LLaVA params -> HF opens: %s", e.msg);
-	text = c && !e.code ? conv_config_text(c, &e) : NULL;
-	T_OK(text == NULL, "a multi-component model's config alone is refused");
-	T_HAS(e.msg, "components, each with its config.json", "... saying each component has its own");
-	free(text);
-	conv_free(c);
-}
-
-/* A wrapper: the model inside is the one config.json names, its params written around it. */
-static void test_wrapped(void)
-{
-	conv_opts o = opts(G "dpo/hf");
-	conv *c = NULL;
-	ck_err e = {0};
-	o.model = "dpo";
-	o.tgt_fmt = "cs-2.9-dpo";
-	T_OK(conv_open(&o, &c, &e) == 0, "dpo HF -> CS opens: %s", e.msg);
-	char *text = c && !e.code ? conv_config_text(c, &e) : NULL;
-	T_HAS(text, "  model_name: llama\n", "the params name the model inside (detected from config.json)");
-	T_HAS(text, "  name: dpo\n", "... and the wrapper");
-	T_EQ_INT(c && !e.code ? conv_plan(c, &e) : -1, 0, "the wrapped model's keys plan");
-	free(text);
-	conv_free(c);
 }
 
 int main(void)
 {
 	test_refusals();
-	test_plan_to_cs();
-	test_config_to_hf();
-	test_wrapped();
+	test_plan();
+	test_config_text();
 	return t_done();
 }
