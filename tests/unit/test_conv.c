@@ -11,11 +11,15 @@
 
 #define G "tests/golden/"
 
-static conv_opts opts(const char *src)
+/* The options of a dry run from src (NULL: detected or the default). */
+static conv_opts opts(const char *src, const char *model, const char *src_fmt, const char *tgt_fmt)
 {
 	conv_opts o;
 	memset(&o, 0, sizeof o);
 	o.src = src;
+	o.model = model;
+	o.src_fmt = src_fmt;
+	o.tgt_fmt = tgt_fmt;
 	o.rules = "rules";
 	o.quiet = 1;
 	o.no_progress = 1;
@@ -44,12 +48,9 @@ static void test_refusals(void)
 			CK_EINVALID},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		conv_opts o = opts(cases[i].src);
+		conv_opts o = opts(cases[i].src, cases[i].model, cases[i].src_fmt, cases[i].tgt_fmt);
 		conv *c = NULL;
 		ck_err e = {0};
-		o.model = cases[i].model;
-		o.src_fmt = cases[i].src_fmt;
-		o.tgt_fmt = cases[i].tgt_fmt;
 		T_EQ_INT(conv_open(&o, &c, &e), cases[i].code, cases[i].what);
 		T_HAS(e.msg, cases[i].want, cases[i].what);
 		T_OK(!strchr(e.msg, '\n'), "%s: one line", cases[i].what);
@@ -68,11 +69,9 @@ static void test_plan(void)
 		{G "dpo/hf", "dpo", "cs-2.9-dpo", "dpo", "cs-2.9-dpo"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		conv_opts o = opts(cases[i].src);
+		conv_opts o = opts(cases[i].src, cases[i].model, NULL, cases[i].tgt);
 		conv *c = NULL;
 		ck_err e = {0};
-		o.model = cases[i].model;
-		o.tgt_fmt = cases[i].tgt;
 		T_OK(conv_open(&o, &c, &e) == 0, "%s opens: %s", cases[i].src, e.msg);
 		if (!e.code) {
 			T_EQ_STR(conv_model(c), cases[i].want_model, "the model");
@@ -86,11 +85,9 @@ static void test_plan(void)
 /* The converted config alone, as convert-config gets it (params: src is also --config). */
 static char *config_text(const char *src, const char *model, const char *tgt, int params, ck_err *e)
 {
-	conv_opts o = opts(src);
+	conv_opts o = opts(src, model, NULL, tgt);
 	conv *c = NULL;
 	char *text = NULL;
-	o.model = model;
-	o.tgt_fmt = tgt;
 	o.config = params ? src : NULL;
 	if (conv_open(&o, &c, e) == 0)
 		text = conv_config_text(c, e);
