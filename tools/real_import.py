@@ -82,6 +82,10 @@ HF_ENCODER_FILES = [
     # bert-large-uncased-whole-word-masking-finetuned-squad (the Hub's config, transformers 2.x era)
     ("hf-bert-large-wwm-squad", "bert-qa", "rohitgandikota/bert-qa", "352dedd0af15da4ca120aa00ba0911c1e8aa911d",
      "bert-large-uncased-whole-word-masking-finetuned-squad/config.json", {"pass_model": True}),  # CS has no QA model name
+    # the same model's config in Google's bert_config.json form (no model_type, architectures, layer_norm_eps)
+    ("hf-bert-large-wwm-squad-google", "bert-qa", "tanvgen/pdf_qa_flask", "c820c395b84faa4d9ffcb6ff0ce9c4041a340cd1",
+     "model/bert-large-uncased-whole-word-masking-finetuned-squad/config.json",
+     {"pass_model": True, "hf_class": "BertForQuestionAnswering"}),
     # dslim/bert-base-NER re-saved by transformers 4.46 (9 labels, the old `_num_labels` and `output_past` kept)
     ("hf-bert-base-ner", "bert-token-classifier", "Sayak86/QTS-Email-Data-Extraction",
      "dd0f82e99aa2f78bd3c757f62004770319d46a9b", "models/bert-base-NER/config.json", {}),
@@ -252,7 +256,7 @@ def shrink_hf(c, family=None):
         c["num_key_value_heads"] = kv_shrink(heads, kv)
     if c.get("head_dim") is not None:
         c["head_dim"] = HEAD
-    if c.get("model_type") == "bert":
+    if c.get("model_type") == "bert" or (family or "").startswith("bert"):  # Google's form states no model_type
         c["max_position_embeddings"] = 32
     if family == "roberta" and "max_position_embeddings" in c:  # 32 positions past the padding index
         c["max_position_embeddings"] = 32 + c.get("pad_token_id", 1) + 1

@@ -603,7 +603,7 @@ def weights_for_cs(model, p):
 
 
 # the model_type of an HF class, for a config that states none (pytorch-transformers 1.x wrote none)
-CLASS_TYPE = {"BertForPreTraining": "bert", "RobertaForMaskedLM": "roberta"}
+CLASS_TYPE = {"BertForPreTraining": "bert", "BertForQuestionAnswering": "bert", "RobertaForMaskedLM": "roberta"}
 
 
 def make_hf(model, configs, out, seed, behead=None, hf_class=None):
