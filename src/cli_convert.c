@@ -173,25 +173,12 @@ static int check_model(const conv_opts *o, ck_err *e)
 	return rc;
 }
 
-/* The reference's pseudo formats, for HF <-> CS (fmt.h): cs-auto reads the packed source,
- * cs-current names the newest release. */
+/* The reference's pseudo formats, for HF <-> CS: cs-auto, cs-current (fmt.h). */
 static int resolve_formats(conv_opts *o, char **sf, char **tf, ck_err *e)
 {
-	int rc = 0;
-	if (o->src_fmt && !strcmp(o->src_fmt, "cs-auto")) {
-		if (path_is_dir(o->src))
-			return ck_errf(e, CK_EUSAGE, "%s: --src-fmt cs-auto reads the release from a packed checkpoint (.mdl), but "
-				"this is a directory (an HF checkpoint? then --src-fmt hf)", o->src);
-		if ((rc = fmt_auto(o->src, sf, e)))
-			return rc;
-		o->src_fmt = *sf;
-	}
-	if (o->tgt_fmt && !strcmp(o->tgt_fmt, "cs-current")) {
-		char *dir = cli_rules_dir(o->rules);
-		rc = dir ? fmt_current(dir, tf, e) : ck_errf(e, CK_ENOMEM, "out of memory");
-		free(dir);
-		o->tgt_fmt = *tf;
-	}
+	char *dir = cli_rules_dir(o->rules);
+	int rc = dir ? fmt_resolve(o->src, dir, &o->src_fmt, &o->tgt_fmt, sf, tf, e) : ck_errf(e, CK_ENOMEM, "out of memory");
+	free(dir);
 	return rc;
 }
 

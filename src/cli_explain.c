@@ -19,7 +19,8 @@ const char cli_explain_usage[] =
 	"file's leading 'model.'): the rule that matches (file:line:col), its template and bindings,\n"
 	"the target key(s), the action with its parameters (resolved when --config gives the HF\n"
 	"config.json or CS params), and the key each target maps back to. With no match: the rules\n"
-	"that came closest and where each stopped matching. Exit status 1 if any key has no rule.\n";
+	"that came closest and where each stopped matching. A model wrapping another (`wrap:`) needs\n"
+	"--config: it names the model inside. Exit status 1 if any key has no rule.\n";
 
 typedef struct ex {
 	const char *comp; /* component dir, or NULL */
@@ -234,6 +235,17 @@ static int hf_to_cs(const rule_set *rs, const json_t *hf, const char *where, jso
 	return rc;
 }
 
+/* cs's model section in the layout the rules read (config.cs_layout.to_hf). */
+static int cs_layout(const rule_set *rs, json_t *cs, const char *where, ck_err *e)
+{
+	json_t *model = json_incref(json_object_get(cs, "model"));
+	int rc = json_is_object(model) ? config_layout(rs, RULE_HF, &model, NULL, where, e) : 0;
+	if (!rc && model && json_object_set(cs, "model", model))
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+	json_decref(model);
+	return rc;
+}
+
 const struct option cli_explain_opts[] = {{"model", required_argument, NULL, 'm'}, {"from", required_argument, NULL, 'f'},
 	{"config", required_argument, NULL, 'c'}, {"rules", required_argument, NULL, 'r'},
 	{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -268,14 +280,18 @@ int cli_explain(int argc, char **argv, ck_err *e)
 		goto done;
 	}
 	dir = cli_rules_dir(rules);
-	model_query q = {.rules_dir = dir, .name = name};
-	if ((rc = model_open(&q, &m, e)))
-		goto done;
 	if (config && (rc = load_config(config, &hf, &cs, e)))
 		goto done;
+	/* the config names a wrapper's model inside (model.c), as for convert */
+	model_query q = {.rules_dir = dir, .name = name, .hf = hf, .cs = cs, .where = config};
+	if ((rc = model_open(&q, &m, e)) || (rc = model_wrapped(m, e)))
+		goto done;
 	const rule_file *f = model_file(m);
-	/* parameters read cs.model.*: derive the CS params from a config.json, as convert does */
-	if (hf && !f->n_comp && (rc = hf_to_cs(m->top, hf, config, &cs, e)))
+	/* parameters read cs.model.*: derive the CS params from a config.json, or lay the params out
+	 * as the rules read them, as convert does */
+	if (hf && !f->n_comp && (rc = hf_to_cs(m->sets[0], hf, config, &cs, e)))
+		goto done;
+	if (!hf && cs && (rc = cs_layout(m->top, cs, config, e)))
 		goto done;
 	size_t ncomp = m->n;
 	ex *xs = calloc(ncomp, sizeof *xs);

@@ -1,9 +1,10 @@
-/* cli_list.c - `ckconv list`: every model the rule files define. */
+/* cli_list.c - `ckconv list`: every model the rule files define, each opened as convert opens it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 #include "cscs.h"
+#include "model.h"
 #include "rule.h"
 #include "vocab.h"
 
@@ -160,15 +161,20 @@ int cli_list(int argc, char **argv, ck_err *e)
 	for (size_t i = 0; i < n; i++) {
 		if (!paths[i])
 			continue;
-		rule_file *f = NULL;
+		/* each model as convert opens it (model.c): one whose includes or components do not load
+		 * is named on stderr, not listed as if it converted */
+		model *m = NULL;
 		ck_err tmp = {0};
-		if (rule_file_load(paths[i], &f, &tmp) == 0) {
+		model_query q = {.rules_dir = dir, .path = paths[i]};
+		if (model_open(&q, &m, &tmp) == 0) {
 			if (json)
-				json_array_append_new(models, model_json(f));
+				json_array_append_new(models, model_json(model_file(m)));
 			else
-				print_model(f, notes);
+				print_model(model_file(m), notes);
+		} else {
+			fprintf(stderr, "ckconv: list: not listed: %s (see ckconv validate %s)\n", tmp.msg, paths[i]);
 		}
-		rule_file_free(f);
+		model_free(m);
 		free(paths[i]);
 	}
 	if (json)

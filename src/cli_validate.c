@@ -468,6 +468,12 @@ static void check_set(lint *L, const rule_set *s)
 	prog_free(p[1]);
 }
 
+/* The lint reads a rule file with rule.c's loaders, not model_open (model.c), on purpose: it
+ * checks every file, shared pieces with no `model:` too, and reports every broken component of
+ * a model where model_open stops at the first; model_open is these same calls (rule_set_load,
+ * then each component's). Key rules are checked compiled (prog.c, as convert runs them);
+ * check_refs reads expressions in the AST, as written, since what it reports are names in the
+ * source text. `validate --config` opens the model with model_open (check_config). */
 static void check_file(lint *L, const char *path)
 {
 	ck_err e = {0};
@@ -698,7 +704,18 @@ static void check_config(lint *L, const char *path, const char *rules, const cha
 			"with --model naming the component's rules", f->model);
 		goto done;
 	}
-	config_against(L, path, mo->top, cs ? RULE_CS : RULE_HF, cs ? m : raw);
+	if (cs) { /* the release's layout of the section -> the one the rules read, as convert does */
+		json_t *sec = json_deep_copy(m);
+		if (!sec || config_layout(mo->top, RULE_HF, &sec, NULL, path, &e)) {
+			say_conv(L, path, sec ? e.msg : "out of memory");
+			json_decref(sec);
+			goto done;
+		}
+		json_object_set_new(wrap, "model", sec);
+		m = sec;
+	}
+	/* a single-component model's rules: its own, or those of the model a wrapper holds */
+	config_against(L, path, f->n_comp ? mo->top : mo->sets[0], cs ? RULE_CS : RULE_HF, cs ? m : raw);
 	for (size_t i = 0; i < f->n_comp; i++) { /* each component's section, with its own rules */
 		json_t *sec = json_object_get(m, f->comp[i].config);
 		if (!json_is_object(sec))

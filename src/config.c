@@ -147,7 +147,7 @@ typedef struct conv {
 	const rule_set *rs;
 	rule_side from, to;
 	const char *where;
-	json_t *in, *out;
+	json_t *doc[2];  /* per side: doc[from] the config read (a copy), doc[to] the one written */
 	json_t *params; /* the CS params document: rooted keys (`/optimizer.x`) are read from it when the
 	                   source is CS and written into it when the target is CS */
 	json_t *used; /* object: source keys some rule consumed */
@@ -165,7 +165,7 @@ static int at(conv *c, const rule_cfg *r, const char *msg)
 static json_t *side_doc(conv *c, rule_side side, const char **key)
 {
 	if (side != RULE_CS || (*key)[0] != '/')
-		return side == c->from ? c->in : c->out;
+		return c->doc[side];
 	(*key)++;
 	return c->params;
 }
@@ -449,9 +449,9 @@ int config_convert(const rule_set *rs, rule_side from, const json_t *src, const 
 static json_t *bind_source(conv *c)
 {
 	if (c->from == RULE_HF)
-		return c->env.hf = json_incref(c->in);
+		return c->env.hf = json_incref(c->doc[c->from]);
 	c->env.cs = c->params ? json_copy(c->params) : json_object();
-	if (c->env.cs && json_object_set(c->env.cs, "model", c->in)) {
+	if (c->env.cs && json_object_set(c->env.cs, "model", c->doc[c->from])) {
 		json_decref(c->env.cs);
 		c->env.cs = NULL;
 	}
@@ -468,21 +468,21 @@ int config_convert_params(const rule_set *rs, rule_side from, const json_t *src,
 	json_t *vars, json_t **out, char **warn, ck_err *e)
 {
 	const rule_file *f = rs->files[0];
-	conv c = {rs, from, !from, where, json_deep_copy(src), json_object(), params, json_object(), {0}, e};
-	json_t *bound = NULL;
+	conv c = {rs, from, !from, where, {NULL, NULL}, params, json_object(), {0}, e};
+	json_t *bound = NULL, *given = c.doc[from] = json_deep_copy(src), *made = c.doc[!from] = json_object();
 	int rc = 0;
 	*out = NULL;
 	if (warn)
 		*warn = NULL;
-	if (!c.in || !c.out || !c.used) {
+	if (!given || !made || !c.used) {
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
-	if (!json_is_object(c.in)) {
+	if (!json_is_object(given)) {
 		rc = ck_errf(e, CK_EINVALID, "%s: the model config must be a mapping", where);
 		goto done;
 	}
-	fill_defaults(c.in, f->defaults[from]);
+	fill_defaults(given, f->defaults[from]);
 	if (!(bound = bind_source(&c))) {
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
@@ -493,9 +493,9 @@ int config_convert_params(const rule_set *rs, rule_side from, const json_t *src,
 		rc = apply(&c, &f->cfg[i]);
 	if (rc)
 		goto done;
-	fill_defaults(c.out, f->out[c.to]);
-	if (c.to == RULE_HF && f->n_arch && !json_object_get(c.out, "architectures"))
-		json_object_set_new(c.out, "architectures", json_pack("[s]", f->arch[0]));
+	fill_defaults(made, f->out[c.to]);
+	if (c.to == RULE_HF && f->n_arch && !json_object_get(made, "architectures"))
+		json_object_set_new(made, "architectures", json_pack("[s]", f->arch[0]));
 	for (size_t i = 0; i < f->n_comp; i++) /* a component's section is its own rules' business */
 		json_object_set_new(c.used, f->comp[i].section[from], json_true());
 	if (from == RULE_CS) {
@@ -512,12 +512,12 @@ int config_convert_params(const rule_set *rs, rule_side from, const json_t *src,
 	} else if (warn) {
 		*warn = unused_keys(&c, src);
 	}
-	*out = c.out;
-	c.out = NULL;
+	*out = made;
+	made = NULL;
 done:
 	json_decref(bound);
-	json_decref(c.in);
-	json_decref(c.out);
+	json_decref(given);
+	json_decref(made);
 	json_decref(c.used);
 	return rc;
 }
@@ -581,7 +581,7 @@ int config_layout(const rule_set *rs, rule_side to, json_t **model, json_t *vars
 char *config_unaccounted(const rule_set *rs, rule_side side, const json_t *cfg)
 {
 	const rule_file *f = rs->files[0];
-	conv c = {rs, side, !side, "", NULL, NULL, NULL, json_object(), {0}, NULL};
+	conv c = {rs, side, !side, "", {NULL, NULL}, NULL, json_object(), {0}, NULL};
 	char *u;
 	if (!c.used)
 		return NULL;

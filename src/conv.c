@@ -62,6 +62,7 @@ typedef struct way {
 	int (*begin)(const conv *j, txn **tx, ck_err *e);
 	int (*write)(conv *j, txn *tx, ck_err *e);
 	void (*print_configs)(const conv *j, FILE *f);
+	char *(*config_text)(const conv *j, ck_err *e); /* the converted config alone (convert-config) */
 	int (*compare)(conv *j, ck_err *e);
 } way;
 
@@ -78,7 +79,6 @@ struct conv {
 	char *fmt[2];        /* per side: "hf", "cs-X.Y" */
 	const char *src_fmt, *tgt_fmt; /* fmt[from], fmt[to] */
 	rule_set *rs;        /* the model file (and, single-component, its rules): m->top */
-	rule_set *inner;     /* a wrapping model (`wrap:`): the wrapped model's rules, under its CS prefix */
 	mirror_map copies;   /* HF -> CS, a wrap with `copy`: the planned tensors and their copies */
 	size_t n;
 	comp *c;
@@ -122,7 +122,6 @@ static void conv_dispose(conv *j)
 	free(j->out_mkdir);
 	free(j->cfg_path);
 	model_free(j->m);
-	rule_set_free(j->inner);
 	mirror_map_dispose(&j->copies);
 	json_decref(j->params);
 	json_decref(j->vars);
@@ -156,89 +155,28 @@ static int pick_direction(conv *j, ck_err *e)
 	return 0;
 }
 
-/* The wrapped model's name: HF -> CS detected from config.json as without --model, CS -> HF
- * given by the params (wrap.cs_model). *path: its rule file. */
-static int wrapped_model(conv *j, const rule_wrap *w, char **path, ck_err *e)
-{
-	config_env env = {.cs = j->params};
-	json_t *v = NULL;
-	int rc;
-	if (j->from == RULE_HF)
-		return rule_detect_model(j->rules_dir, j->hf_single, NULL, j->cfg_path, path, e);
-	if ((rc = config_eval(&env, w->cs_model, &v, e)))
-		return rc;
-	if (json_is_string(v))
-		rc = rule_find_model(j->rules_dir, json_string_value(v), path, e);
-	else
-		rc = ck_errf(e, CK_EINVALID, "%s: %s must name the model inside, found %s (%s:%d:%d)", j->cfg_path,
-			expr_src(w->cs_model), v ? "a non-string" : "nothing", w->pos.file, w->pos.line, w->pos.col);
-	json_decref(v);
-	return rc;
-}
-
-/* A wrapping model (`wrap:`): the model inside is one of its list, single-component, converting
- * the wrapper's release; its rules are loaded under the wrapper's CS prefix. */
-static int load_wrapped(conv *j, const rule_file *f, ck_err *e)
-{
-	const rule_wrap *w = f->wrap;
-	char *path = NULL, rel[32];
-	const rule_file *in;
-	size_t i;
-	int rc = wrapped_model(j, w, &path, e);
-	if (!rc)
-		rc = rule_set_load_prefixed(path, "", w->cs_prefix, &j->inner, e);
-	free(path);
-	if (rc)
-		return rc;
-	in = j->inner->files[0];
-	for (i = 0; i < w->n_models && strcmp(w->models[i], in->model); i++)
-		;
-	if (i == w->n_models || in->n_comp)
-		return ck_errf(e, CK_EINVALID, "%s: model %s wraps no %s (it wraps: one of the models listed at %s:%d:%d)",
-			j->cfg_path ? j->cfg_path : j->a.src, f->model, in->model, w->pos.file, w->pos.line, w->pos.col);
-	unsigned maj, min;
-	int n = 0;
-	sscanf(j->fmt[RULE_CS], "cs-%u.%u%n", &maj, &min, &n); /* cs-2.9-dpo: release cs-2.9 */
-	snprintf(rel, sizeof rel, "%.*s", n, j->fmt[RULE_CS]);
-	if (!rule_has_format(in, rel))
-		return ck_errf(e, CK_EINVALID, "model %s does not support format %s (the release of %s)", in->model, rel,
-			j->fmt[RULE_CS]);
-	return 0;
-}
-
 /* The model: --model, else detected from the config read (HF config.json or CS params), else
  * (an HF directory without config.json) from its component directories. */
 static int load_rules(conv *j, ck_err *e)
 {
 	int rc;
-	const rule_file *f;
 	const char *given[2];
+	given[j->from] = j->a.src_fmt;
+	given[j->to] = j->a.tgt_fmt;
 	j->rules_dir = cli_rules_dir(j->a.rules);
-	model_query q = {j->rules_dir, j->a.model, j->hf_single, j->params, j->cfg_path, j->a.src};
-	if ((rc = model_open(&q, &j->m, e)))
+	model_query q = {.rules_dir = j->rules_dir, .name = j->a.model, .hf = j->hf_single, .cs = j->params,
+		.where = j->cfg_path, .hf_dir = j->a.src, .cs_fmt = given[RULE_CS]};
+	if ((rc = model_open(&q, &j->m, e)) || (rc = model_wrapped(j->m, e)))
 		return rc;
 	j->rs = j->m->top;
 	j->rules_path = j->m->path;
-	f = model_file(j->m);
-	given[j->from] = j->a.src_fmt;
-	given[j->to] = j->a.tgt_fmt;
-	const char *cs = given[RULE_CS];
-	if (!cs) {
-		if (!f->n_fmt)
-			return ck_errf(e, CK_EINVALID, "%s: declares no CS formats", f->path);
-		cs = f->fmt[f->n_fmt - 1];
-	}
-	if (!rule_has_format(f, cs)) {
-		char list[512] = "";
-		for (size_t i = 0; i < f->n_fmt; i++)
-			snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", f->fmt[i]);
-		return ck_errf(e, CK_EINVALID, "model %s does not support format %s (supported: hf, %s)", f->model, cs, list);
-	}
-	if (!(j->fmt[RULE_HF] = strdup("hf")) || !(j->fmt[RULE_CS] = strdup(cs)))
+	if (!j->m->cs_fmt)
+		return ck_errf(e, CK_EINVALID, "%s: declares no CS formats", j->rules_path);
+	if (!(j->fmt[RULE_HF] = strdup("hf")) || !(j->fmt[RULE_CS] = strdup(j->m->cs_fmt)))
 		return ck_errf(e, CK_ENOMEM, "out of memory");
 	j->src_fmt = j->fmt[j->from];
 	j->tgt_fmt = j->fmt[j->to];
-	return f->wrap ? load_wrapped(j, f, e) : 0;
+	return 0;
 }
 
 /* The components to convert: the model's list, or the model itself. */
@@ -253,8 +191,6 @@ static int setup_comps(conv *j, ck_err *e)
 		j->c[i].rc = model_comp(j->m, i);
 		j->c[i].rs = j->m->sets[i];
 	}
-	if (j->inner && !model_file(j->m)->n_comp) /* a wrapper: the wrapped model's rules convert */
-		j->c[0].rs = j->inner;
 	return 0;
 }
 
@@ -1327,16 +1263,30 @@ const char *conv_target_format(const conv *j)
 
 char *conv_config_text(const conv *j, ck_err *e)
 {
-	char *text;
-	if (j->to == RULE_HF && j->n > 1) {
+	return j->w->config_text(j, e);
+}
+
+static char *dumped(char *text, ck_err *e)
+{
+	if (!text)
+		ck_errf(e, CK_ENOMEM, "out of memory");
+	return text;
+}
+
+static char *params_text(const conv *j, ck_err *e)
+{
+	return dumped(valio_yaml_dumps(j->params), e);
+}
+
+/* One config.json: a multi-component model has one per component. */
+static char *hf_config_text(const conv *j, ck_err *e)
+{
+	if (j->n > 1) {
 		ck_errf(e, CK_EINVALID, "%s: model %s has %zu components, each with its config.json: convert the checkpoint "
 			"to get them", j->a.src, j->rs->files[0]->model, j->n);
 		return NULL;
 	}
-	text = j->to == RULE_HF ? valio_json_dumps(j->c[0].hf) : valio_yaml_dumps(j->params);
-	if (!text)
-		ck_errf(e, CK_ENOMEM, "out of memory");
-	return text;
+	return dumped(valio_json_dumps(j->c[0].hf), e);
 }
 
 static int no_compare(conv *j, ck_err *e)
@@ -1347,9 +1297,9 @@ static int no_compare(conv *j, ck_err *e)
 
 static const way ways[2] = {
 	[RULE_HF] = {0, read_hf_config, hf_companions, configs_to_cs, plan_to_cs, check_out_cs, begin_cs, write_cs,
-		print_params, no_compare},
+		print_params, params_text, no_compare},
 	[RULE_CS] = {1, read_cs_config, cs_companions, convert_configs_to_hf, plan_to_hf, check_out_hf, begin_hf,
-		write_hf, print_hf_configs, compare_hf},
+		write_hf, print_hf_configs, hf_config_text, compare_hf},
 };
 
 /* The compile stage: each component's rules for this direction and its converted config (and

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "fmt.h"
 #include "h5ck.h"
+#include "path.h"
 #include "tree.h"
 #include "valio.h"
 
@@ -70,4 +71,24 @@ int fmt_current(const char *rules_dir, char **out, ck_err *e)
 	json_decref(rel);
 	free(p);
 	return rc;
+}
+
+int fmt_resolve(const char *src, const char *rules_dir, const char **src_fmt, const char **tgt_fmt, char **sf,
+	char **tf, ck_err *e)
+{
+	int rc;
+	if (*src_fmt && !strcmp(*src_fmt, "cs-auto")) {
+		if (path_is_dir(src))
+			return ck_errf(e, CK_EUSAGE, "%s: --src-fmt cs-auto reads the release from a packed checkpoint (.mdl), but "
+				"this is a directory (an HF checkpoint? then --src-fmt hf)", src);
+		if ((rc = fmt_auto(src, sf, e)))
+			return rc;
+		*src_fmt = *sf;
+	}
+	if (*tgt_fmt && !strcmp(*tgt_fmt, "cs-current")) {
+		if ((rc = fmt_current(rules_dir, tf, e)))
+			return rc;
+		*tgt_fmt = *tf;
+	}
+	return 0;
 }

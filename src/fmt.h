@@ -17,5 +17,10 @@ int fmt_saved_release(const ck_tsrc *src, const json_t *tree, char **out, ck_err
 int fmt_auto(const char *path, char **out, ck_err *e);
 /* cs-current: rules_dir/cscs/releases.yaml's `current`. *out malloc'd. */
 int fmt_current(const char *rules_dir, char **out, ck_err *e);
+/* HF <-> CS: a --src-fmt cs-auto (of the packed source src; a directory is refused) and a
+ * --tgt-fmt cs-current in *src_fmt / *tgt_fmt replaced by the release each names, held in
+ * *sf / *tf (malloc'd, the caller frees; NULL when nothing was resolved). */
+int fmt_resolve(const char *src, const char *rules_dir, const char **src_fmt, const char **tgt_fmt, char **sf,
+	char **tf, ck_err *e);
 
 #endif

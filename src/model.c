@@ -1,6 +1,7 @@
 /* model.c - a model's rules loaded once (model.h). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "config.h"
 #include "expr.h"
 #include "model.h"
@@ -30,11 +31,83 @@ static int detect_components(const char *rules_dir, const char *src, char **out_
 
 static int find_path(const model_query *q, char **path, ck_err *e)
 {
+	if (q->path)
+		return (*path = strdup(q->path)) ? 0 : ck_errf(e, CK_ENOMEM, "out of memory");
 	if (q->name)
 		return rule_find_model(q->rules_dir, q->name, path, e);
 	if (!q->hf && !q->cs && q->hf_dir)
 		return detect_components(q->rules_dir, q->hf_dir, path, e);
 	return rule_detect_model(q->rules_dir, q->hf, q->cs, q->where, path, e);
+}
+
+/* The CS format: the one asked for if the model has it, else its newest. */
+static int pick_format(model *m, const char *want, ck_err *e)
+{
+	const rule_file *f = model_file(m);
+	if (!want) {
+		m->cs_fmt = f->n_fmt ? f->fmt[f->n_fmt - 1] : NULL;
+		return 0;
+	}
+	if (!rule_has_format(f, want)) {
+		char list[512] = "";
+		for (size_t i = 0; i < f->n_fmt; i++)
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", f->fmt[i]);
+		return ck_errf(e, CK_EINVALID, "model %s does not support format %s (supported: hf, %s)", f->model, want, list);
+	}
+	m->cs_fmt = want;
+	return 0;
+}
+
+/* The wrapped model's rule file: HF config.json -> detected as without --model; CS params ->
+ * named by wrap.cs_model. */
+static int wrapped_path(const model_query *q, const rule_wrap *w, char **path, ck_err *e)
+{
+	config_env env = {.cs = (json_t *)q->cs};
+	json_t *v = NULL;
+	int rc;
+	if (q->hf)
+		return rule_detect_model(q->rules_dir, q->hf, NULL, q->where, path, e);
+	if ((rc = config_eval(&env, w->cs_model, &v, e)))
+		return rc;
+	if (json_is_string(v))
+		rc = rule_find_model(q->rules_dir, json_string_value(v), path, e);
+	else
+		rc = ck_errf(e, CK_EINVALID, "%s: %s must name the model inside, found %s (%s:%d:%d)", q->where ? q->where : "params",
+			expr_src(w->cs_model), v ? "a non-string" : "nothing", w->pos.file, w->pos.line, w->pos.col);
+	json_decref(v);
+	return rc;
+}
+
+/* A wrapper's model inside: one of its list, single-component, supporting the wrapper's
+ * release; loaded under the wrapper's CS prefix. */
+static int open_wrapped(model *m, const model_query *q, ck_err *e)
+{
+	const rule_file *f = model_file(m), *in;
+	const rule_wrap *w = f->wrap;
+	char *path = NULL, rel[32];
+	size_t i;
+	int rc = wrapped_path(q, w, &path, e);
+	if (!rc)
+		rc = rule_set_load_prefixed(path, "", w->cs_prefix, &m->wrapped, e);
+	free(path);
+	if (rc)
+		return rc;
+	in = m->wrapped->files[0];
+	for (i = 0; i < w->n_models && strcmp(w->models[i], in->model); i++)
+		;
+	if (i == w->n_models || in->n_comp)
+		return ck_errf(e, CK_EINVALID, "%s: model %s wraps no %s (it wraps: one of the models listed at %s:%d:%d)",
+			q->where ? q->where : q->hf_dir ? q->hf_dir : "config", f->model, in->model, w->pos.file, w->pos.line,
+			w->pos.col);
+	unsigned maj, min;
+	int n = 0;
+	sscanf(m->cs_fmt, "cs-%u.%u%n", &maj, &min, &n); /* cs-2.9-dpo: release cs-2.9 */
+	snprintf(rel, sizeof rel, "%.*s", n, m->cs_fmt);
+	if (!rule_has_format(in, rel))
+		return ck_errf(e, CK_EINVALID, "model %s does not support format %s (the release of %s)", in->model, rel,
+			m->cs_fmt);
+	m->sets[0] = m->wrapped;
+	return 0;
 }
 
 int model_open(const model_query *q, model **out, ck_err *e)
@@ -46,17 +119,33 @@ int model_open(const model_query *q, model **out, ck_err *e)
 		return CK_ENOMEM;
 	if ((rc = find_path(q, &m->path, e)) || (rc = rule_set_load(m->path, &m->top, e)))
 		return rc;
-	if (m->top->files[0]->n_comp) {
+	if (model_file(m)->n_comp) {
 		if ((rc = rule_load_components(m->top, &m->sets, e)))
 			return rc;
-		m->n = m->top->files[0]->n_comp;
-		return 0;
+		m->n = model_file(m)->n_comp;
+		return pick_format(m, q->cs_fmt, e);
 	}
 	if (!(m->sets = ck_calloc(e, 1, sizeof *m->sets)))
 		return CK_ENOMEM;
 	m->sets[0] = m->top;
 	m->n = 1;
-	return 0;
+	if ((rc = pick_format(m, q->cs_fmt, e)))
+		return rc;
+	if (!model_file(m)->wrap || (!q->hf && !q->cs))
+		return 0;
+	if (!m->cs_fmt)
+		return ck_errf(e, CK_EINVALID, "%s: declares no CS formats", m->path);
+	return open_wrapped(m, q, e);
+}
+
+int model_wrapped(const model *m, ck_err *e)
+{
+	const rule_wrap *w = model_file(m)->wrap;
+	if (!w || m->wrapped)
+		return 0;
+	return ck_errf(e, CK_EUSAGE, "model %s wraps another model (%s:%d:%d): which one is read from a config; pass "
+		"--config (its HF config.json, or CS params naming it in %s)", model_file(m)->model, w->pos.file, w->pos.line,
+		w->pos.col, expr_src(w->cs_model));
 }
 
 const rule_file *model_file(const model *m)
@@ -77,6 +166,7 @@ void model_free(model *m)
 		rule_components_free(m->sets, m->n);
 	else
 		free(m->sets);
+	rule_set_free(m->wrapped);
 	rule_set_free(m->top);
 	free(m->path);
 	free(m);

@@ -1,3 +1,5 @@
+/* strmap.c - the one string -> size_t hash table (strmap.h): FNV-1a, open addressing with linear
+ * probing, doubled when half full; keys copied. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -194,6 +194,17 @@ def gen_gemma2(g, c):
         g("lm_head.weight", V, H)
 
 
+def gen_encoder_layer(g, q, H, I, norms):
+    """one BERT-style encoder layer under prefix q: attention, MLP, then its two norms (named by the family)"""
+    for n, o, k in (("attention.self.query", H, H), ("attention.self.key", H, H), ("attention.self.value", H, H),
+                    ("attention.output.dense", H, H), ("intermediate.dense", I, H), ("output.dense", H, I)):
+        g(q + n + ".weight", o, k)
+        g(q + n + ".bias", o)
+    for n in norms:
+        g(q + n + ".weight", H)
+        g(q + n + ".bias", H)
+
+
 def gen_bert(g, c):
     H, L, V, I = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"], c["intermediate_size"]
     g("embeddings.word_embeddings.weight", V, H)
@@ -202,14 +213,7 @@ def gen_bert(g, c):
     g("embeddings.LayerNorm.weight", H)
     g("embeddings.LayerNorm.bias", H)
     for i in range(L):
-        q = f"encoder.layer.{i}."
-        for n, o, k in (("attention.self.query", H, H), ("attention.self.key", H, H), ("attention.self.value", H, H),
-                        ("attention.output.dense", H, H), ("intermediate.dense", I, H), ("output.dense", H, I)):
-            g(q + n + ".weight", o, k)
-            g(q + n + ".bias", o)
-        for n in ("attention.output.LayerNorm", "output.LayerNorm"):
-            g(q + n + ".weight", H)
-            g(q + n + ".bias", H)
+        gen_encoder_layer(g, f"encoder.layer.{i}.", H, I, ("attention.output.LayerNorm", "output.LayerNorm"))
     g("pooler.dense.weight", H, H)
     g("pooler.dense.bias", H)
 
@@ -271,14 +275,7 @@ def gen_esm(g, c):
         g("esm.embeddings.layer_norm.weight", H)
         g("esm.embeddings.layer_norm.bias", H)
     for i in range(L):
-        q = f"esm.encoder.layer.{i}."
-        for n, o, k in (("attention.self.query", H, H), ("attention.self.key", H, H), ("attention.self.value", H, H),
-                        ("attention.output.dense", H, H), ("intermediate.dense", I, H), ("output.dense", H, I)):
-            g(q + n + ".weight", o, k)
-            g(q + n + ".bias", o)
-        for n in ("attention.LayerNorm", "LayerNorm"):
-            g(q + n + ".weight", H)
-            g(q + n + ".bias", H)
+        gen_encoder_layer(g, f"esm.encoder.layer.{i}.", H, I, ("attention.LayerNorm", "LayerNorm"))
     g("esm.encoder.emb_layer_norm_after.weight", H)
     g("esm.encoder.emb_layer_norm_after.bias", H)
     g("lm_head.dense.weight", H, H)

@@ -113,6 +113,23 @@ check "validate --config: an unknown HF key is a warning (exit 0), named" sh -c 
 $out
 X"
 check "validate --config: LLaVA params check each component's section" "$CKCONV" validate --config "$R/cs-llava-v1p5-7b-phase2/upstream.yaml"
+# a wrapping model (rules/dpo.yaml): the model inside is the one its params or config.json name,
+# as convert reads it (model.c), the params laid out first as the rules read them (cs_layout.to_hf)
+D="$ROOT/tests/golden/dpo"
+check "validate --config: DPO params are checked against the model inside (model_name llama)" \
+	"$CKCONV" validate --strict --config "$D/cs/params.yaml"
+check "validate --config: an HF config.json with --model dpo, against the model it detects" \
+	"$CKCONV" validate --strict --config "$D/hf/config.json" --model dpo
+params "$D/cs/params.yaml" "$T/dpo-extra.yaml" '{"zz_new_feature": 3}'
+out=$("$CKCONV" validate --config "$T/dpo-extra.yaml" 2>&1); rc=$?
+check "validate --config: a DPO params key the model inside does not know is an error naming its rules" sh -c "[ $rc -eq 1 ] && grep -q 'CS model keys no rule of .*rules/llama.yaml accounts for: zz_new_feature' <<'X'
+$out
+X"
+params "$D/cs/params.yaml" "$T/dpo-bert.yaml" '{"model_name": "bert"}'
+out=$("$CKCONV" validate --config "$T/dpo-bert.yaml" 2>&1); rc=$?
+check "validate --config: DPO params naming a model it does not wrap are refused" sh -c "[ $rc -eq 1 ] && grep -q 'model dpo wraps no bert' <<'X'
+$out
+X"
 
 # --- mixtral: the router must be HF Mixtral's (MoEConfig keys checked one by one)
 params "$T/mx2.yaml" "$T/mx-shared.yaml" '{"moe": {"num_experts": 4, "top_k": 2, "num_shared_experts": 1}}'

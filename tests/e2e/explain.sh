@@ -41,3 +41,18 @@ check "explain --from cs shows a merge target and the inverse chain" grep -q "ta
 out=$("$CKCONV" explain --model qwen2 --config "$ROOT/tests/golden/qwen2/hf/config.json" model.layers.0.self_attn.k_proj.bias)
 check "explain --config config.json resolves parameters (through the config rules)" grep -q "action   rope_interleave(groups: kv_heads = 2, dim: rotary_dim = 16)" <<<"$out"
 check "qwen2's k bias meets the k_proj rule of llama-body" grep -q "rule     .*rules/llama-body.yaml:[0-9]*:[0-9]*$" <<<"$out"
+
+# a wrapping model (rules/dpo.yaml's `wrap:`): the config names the model inside, as convert reads
+# it (model.c): its rules under the wrapper's CS prefix, parameters from the params laid out as
+# the rules read them (cs_layout.to_hf)
+D="$ROOT/tests/golden/dpo"
+out=$("$CKCONV" explain --model dpo --config "$D/cs/params.yaml" model.layers.0.self_attn.k_proj.weight)
+check "explain dpo --config params.yaml: model_name's model (llama), its target under policy_model.model." \
+	grep -qx "  target   policy_model.model.transformer_decoder.layers.0.self_attn.proj_k_dense_layer.weight" <<<"$out"
+check "... its parameters resolved from the params" grep -q "action   rope_interleave(groups: kv_heads = 2, dim: rotary_dim = 8)" <<<"$out"
+out=$("$CKCONV" explain --model dpo --config "$D/hf/config.json" --from cs \
+	policy_model.model.transformer_decoder.layers.0.self_attn.proj_k_dense_layer.weight)
+check "explain dpo --config config.json --from cs: the model detected from config.json, back to its HF key" \
+	grep -qx "  target   model.layers.0.self_attn.k_proj.weight" <<<"$out"
+EXPECT_RC=2 expect_fail "explain dpo without --config: a config must name the model inside" \
+	"model dpo wraps another model (" "$T/none" "$CKCONV" explain --model dpo model.layers.0.self_attn.k_proj.weight

@@ -40,3 +40,10 @@ check "validate: every broken component reported, exit non-zero" test "$rc" -ne 
 check "validate: a missing component rule set, at its component" grep -q "^$T/comps/t2.yaml:4:5: error: component rule set 'no-such-a' not found" "$T/comps.out"
 check "validate: a broken component rule set, at its rule" grep -q "^$T/comps/broken-b.yaml:3:36: error: unknown action 'transpos'" "$T/comps.out"
 check "validate: the component after a broken one is still checked" grep -q "^$T/comps/t2.yaml:6:5: error: component rule set 'no-such-c' not found" "$T/comps.out"
+# list opens each model as convert does (model.c): a model whose components do not load is not
+# listed as if it converted, and is named on stderr
+printf 'model: ok1\nformats: [cs-2.9]\nkeys:\n  - {hf: a, cs: b}\n' >"$T/comps/ok1.yaml"
+"$CKCONV" list --rules "$T/comps" >"$T/list.out" 2>"$T/list.err"; rc=$?
+check "list: the models that open are listed (exit 0)" sh -c "[ $rc -eq 0 ] && grep -q '^ok1$' '$T/list.out'"
+check "... one whose component rules are missing is not" sh -c "! grep -q '^t2' '$T/list.out'"
+check "... and is named on stderr with the loader's error" grep -q "^ckconv: list: not listed: .*t2.yaml:4:5: component rule set 'no-such-a' not found .*(see ckconv validate .*t2.yaml)$" "$T/list.err"

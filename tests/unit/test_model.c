@@ -1,7 +1,7 @@
 /* Unit tests for model.c: a model's rules loaded once (by name or alias, detected from a
- * config, from the component directories of an HF directory), its component sets, and the muP
- * decision convert, inspect and validate share. Uses the repository's rules/ (or
- * $CKCONV_RULES). */
+ * config, from the component directories of an HF directory), its component sets, its CS
+ * format, a wrapper's model inside, and the muP decision convert, inspect and validate share.
+ * Uses the repository's rules/ (or $CKCONV_RULES), and scratch rule files for the wrap's refusals. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +82,125 @@ static void test_detect(void)
 	rmdir(dir);
 }
 
+/* The CS format: the newest unless asked, and one the model lacks is refused listing them. */
+static void test_format(void)
+{
+	model *m = NULL;
+	ck_err e = {0};
+	model_query q = {.rules_dir = rules_dir(), .name = "llama"};
+	T_OK(model_open(&q, &m, &e) == 0, "llama loads: %s", e.msg);
+	T_EQ_STR(m ? m->cs_fmt : NULL, "cs-2.9", "without a format: the newest");
+	model_free(m);
+	m = NULL;
+	q.cs_fmt = "cs-2.2";
+	T_OK(model_open(&q, &m, &e) == 0, "a format it has");
+	T_EQ_STR(m ? m->cs_fmt : NULL, "cs-2.2", "... is kept");
+	model_free(m);
+	m = NULL;
+	q.cs_fmt = "cs-9.9";
+	T_EQ_INT(model_open(&q, &m, &e), CK_EINVALID, "a format it lacks");
+	T_HAS(e.msg, "model llama does not support format cs-9.9 (supported: hf, cs-2.1, ", "... names it and the formats");
+	model_free(m);
+}
+
+/* A wrapper (rules/dpo.yaml): the config names the model inside, loaded under the CS prefix as
+ * the model's one rule set; without a config it opens alone and says a config is needed. */
+static void test_wrap(void)
+{
+	model *m = NULL;
+	ck_err e = {0};
+	json_t *hf = json_pack("{s:[s], s:s}", "architectures", "GPT2LMHeadModel", "model_type", "gpt2");
+	json_t *cs = json_pack("{s:{s:s, s:s}}", "model", "name", "dpo", "model_name", "llama");
+	model_query q = {.rules_dir = rules_dir(), .name = "dpo", .hf = hf, .where = "config.json"};
+	T_OK(model_open(&q, &m, &e) == 0, "dpo with a GPT-2 config.json: %s", e.msg);
+	if (m && m->wrapped) {
+		const rule_set *w = m->wrapped;
+		T_EQ_STR(w->files[0]->model, "gpt2", "the model inside is detected from config.json");
+		T_OK(m->n == 1 && m->sets[0] == w && m->top != w, "its rules are the model's rule set");
+		T_EQ_STR(m->cs_fmt, "cs-2.9-dpo", "the wrapper's newest format");
+		int prefixed = w->n_keys > 0;
+		for (size_t k = 0; k < w->n_keys; k++)
+			for (size_t t = 0; t < w->keys[k].n_tpl[RULE_CS]; t++)
+				prefixed &= !strncmp(w->keys[k].tpl[RULE_CS][t], "policy_model.model.", 19);
+		T_OK(prefixed, "every CS template is under the wrap's cs_prefix");
+		T_EQ_INT(model_wrapped(m, &e), 0, "model_wrapped: nothing missing");
+	} else {
+		T_OK(0, "the wrapped model is loaded");
+	}
+	model_free(m);
+
+	m = NULL;
+	model_query c = {.rules_dir = rules_dir(), .cs = cs, .where = "params.yaml"};
+	T_OK(model_open(&c, &m, &e) == 0, "params named dpo with model_name llama: %s", e.msg);
+	T_EQ_STR(m && m->wrapped ? m->wrapped->files[0]->model : NULL, "llama", "the model inside is model_name's");
+	T_EQ_STR(m ? model_file(m)->model : NULL, "dpo", "the model is the wrapper (detected from name)");
+	model_free(m);
+
+	m = NULL;
+	model_query alone = {.rules_dir = rules_dir(), .name = "dpo"};
+	T_OK(model_open(&alone, &m, &e) == 0, "dpo without a config opens (list reads it so)");
+	T_OK(m && !m->wrapped && m->sets[0] == m->top, "... alone");
+	T_EQ_INT(m ? model_wrapped(m, &e) : 0, CK_EUSAGE, "model_wrapped: a config is needed");
+	T_HAS(e.msg, "model dpo wraps another model (", "... naming the wrapper");
+	T_HAS(e.msg, "pass --config", "... and what to pass");
+	model_free(m);
+	json_decref(hf);
+	json_decref(cs);
+}
+
+/* What a wrapper refuses, with scratch rule files: a model it does not list, a config that names
+ * none, a format it lacks, a release the model inside lacks. */
+static void test_wrap_refused(void)
+{
+	static const struct {
+		const char *what, *hf, *cs, *fmt, *want;
+	} cases[] = {
+		{"a model it does not list", "{\"architectures\": [\"OtherLM\"]}", NULL, NULL,
+			"config.json: model w wraps no other (it wraps: one of the models listed at "},
+		{"params without its name", NULL, "{\"model\": {}}", NULL,
+			"config.json: cs.model.model_name must name the model inside, found nothing ("},
+		{"params naming a number", NULL, "{\"model\": {\"model_name\": 3}}", NULL, "found a non-string"},
+		{"a format the wrapper lacks", "{\"architectures\": [\"InnerLM\"]}", NULL, "cs-2.8",
+			"model w does not support format cs-2.8 (supported: hf, cs-2.8-w, cs-2.9-w)"},
+		{"a release the model inside lacks", "{\"architectures\": [\"InnerLM\"]}", NULL, NULL,
+			"model inner does not support format cs-2.9 (the release of cs-2.9-w)"},
+	};
+	char dir[] = "/tmp/ckconv-model-wrap.XXXXXX";
+	if (!mkdtemp(dir)) {
+		T_OK(0, "scratch directory");
+		return;
+	}
+	t_put(dir, "inner.yaml", "model: inner\narchitectures: [InnerLM]\nformats: [cs-2.8]\nkeys:\n  - {hf: a, cs: b}\n");
+	t_put(dir, "other.yaml", "model: other\narchitectures: [OtherLM]\nformats: [cs-2.9]\nkeys:\n  - {hf: a, cs: b}\n");
+	t_put(dir, "w.yaml", "model: w\nformats: [cs-2.8-w, cs-2.9-w]\nwrap:\n  models: [inner]\n"
+		"  cs_model: cs.model.model_name\n  cs_prefix: pol.\n");
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		model *m = NULL;
+		ck_err e = {0};
+		json_t *hf = cases[i].hf ? json_loads(cases[i].hf, 0, NULL) : NULL;
+		json_t *cs = cases[i].cs ? json_loads(cases[i].cs, 0, NULL) : NULL;
+		model_query q = {.rules_dir = dir, .name = "w", .hf = hf, .cs = cs, .where = "config.json", .cs_fmt = cases[i].fmt};
+		T_EQ_INT(model_open(&q, &m, &e), CK_EINVALID, cases[i].what);
+		T_HAS(e.msg, cases[i].want, cases[i].what);
+		model_free(m);
+		json_decref(hf);
+		json_decref(cs);
+	}
+	model *m = NULL;
+	ck_err e = {0};
+	json_t *hf = json_pack("{s:[s]}", "architectures", "InnerLM");
+	model_query q = {.rules_dir = dir, .name = "w", .hf = hf, .cs_fmt = "cs-2.8-w"};
+	T_OK(model_open(&q, &m, &e) == 0, "the release the model inside has: %s", e.msg);
+	T_EQ_STR(m && m->wrapped ? m->sets[0]->keys[0].tpl[RULE_CS][0] : NULL, "pol.b", "its CS key under the prefix");
+	T_EQ_STR(m && m->wrapped ? m->sets[0]->keys[0].tpl[RULE_HF][0] : NULL, "a", "its HF key as written");
+	model_free(m);
+	json_decref(hf);
+	const char *names[] = {"inner.yaml", "other.yaml", "w.yaml"};
+	for (size_t i = 0; i < 3; i++)
+		unlink(t_at(dir, names[i]));
+	rmdir(dir);
+}
+
 /* model_mup on llama's rules (mup-decoder.yaml): detect, not-muP, invalid, and expr.c's
  * truthiness (a 0 base size is still "not null", so muP). */
 static void test_mup(void)
@@ -120,6 +239,9 @@ int main(void)
 	test_components();
 	test_unknown();
 	test_detect();
+	test_format();
+	test_wrap();
+	test_wrap_refused();
 	test_mup();
 	return t_done();
 }
