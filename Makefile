@@ -45,7 +45,7 @@ $(BIN)/ckconv: $(LIB_OBJ) $(BUILD)/main.o
 	mkdir -p $(BIN)
 	$(CC) $(CK_CFLAGS) -o $@ $^ $(CK_LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/t.h tests/unit/t_plan.h | $(BUILD)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/t.h tests/unit/t_plan.h tests/unit/t_rule.h | $(BUILD)
 	$(CC) $(CK_CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJ) $(CK_LDLIBS)
 
 units: $(UNIT_BIN)

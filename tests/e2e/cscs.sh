@@ -45,8 +45,9 @@ check "... equals the chain of the reference's steps" $CASE chain "$T/cur.mdl" "
 check "a chain back down: cs-2.9 -> cs-2.0 converts" "$CKCONV" convert "$T/cur.mdl" --config "$T/cur.yaml" \
 	--model llama --src-fmt cs-auto --tgt-fmt cs-2.0 -o "$T/down.mdl" -q
 says() { check "$1" grep -qF "$2" <<<"$out"; }   # NAME TEXT: the last output ($out) has TEXT
-out=$("$CKCONV" convert "$T/gpt2-2.0-to-2.1/in.mdl" --config "$G/gpt2-2.0-to-2.1/in/params.yaml" --model gpt2 \
-	--src-fmt cs-2.0 --tgt-fmt cs-2.2 -o "$T/dry.mdl" --dry-run 2>&1)
+# dry MDL PARAMS MODEL SRC TGT OUT: the plan of that CS -> CS run (stdout and stderr) into $out
+dry() { out=$("$CKCONV" convert "$1" --config "$2" --model "$3" --src-fmt "$4" --tgt-fmt "$5" -o "$6" --dry-run 2>&1); }
+dry "$T/gpt2-2.0-to-2.1/in.mdl" "$G/gpt2-2.0-to-2.1/in/params.yaml" gpt2 cs-2.0 cs-2.2 "$T/dry.mdl"
 says "--dry-run lists the steps, key renames and params changes" "step cs-2.0 -> cs-2.1"
 says "... the renamed key" "embedding_layer.position_embeddings.weight -> embedding_layer.position_embeddings.embed.weight"
 says "... a params change" "params - model.use_bfloat16"
@@ -66,16 +67,14 @@ expect_fail "an existing output without --force: refused" "exists" "$T/nothere" 
 	"$CKCONV" convert "$in" --config "$cfg" --model llama --src-fmt cs-1.9 --tgt-fmt cs-2.0 -o "$T/llama-1.9-to-2.0/out.mdl"
 expect_fail "a step without rules yet is refused naming it" "t5 cs-1.8 -> cs-1.6: writing the cs-1.6 T5 layout" "$T/e5.mdl" \
 	"$CKCONV" convert "$T/t5-1.8-to-1.9/in.mdl" --config "$G/t5-1.8-to-1.9/in/params.yaml" --model t5 --src-fmt cs-1.8 --tgt-fmt cs-1.6 -o "$T/e5.mdl"
-out=$("$CKCONV" convert "$T/bert-1.7-to-1.6/in.mdl" --config "$G16/bert-1.7-to-1.6/in/params.yaml" --model bert \
-	--src-fmt cs-1.7 --tgt-fmt cs-1.6 -o "$T/b16d.mdl" --dry-run 2>&1)
+dry "$T/bert-1.7-to-1.6/in.mdl" "$G16/bert-1.7-to-1.6/in/params.yaml" bert cs-1.7 cs-1.6 "$T/b16d.mdl"
 says "BERT down to cs-1.6 makes HF's position_ids buffer" "bert.embeddings.position_ids added (arange)"
 says "... and the MLM bias's second copy" "cls.predictions.bias added (a copy)"
 # the cs-1.6 steps know every key of the layout, as the reference (which refuses the others)
 expect_fail "a cs-1.6 key no rule knows: refused naming it" "model key 'encoder_token_embedding.weight' matches no key rule of the step" "$T/e7.mdl" \
 	"$CKCONV" convert "$T/t5-1.6-to-1.7/in.mdl" --config "$G16/t5-1.6-to-1.7/in/params.yaml" --model bert --src-fmt cs-1.6 --tgt-fmt cs-1.7 -o "$T/e7.mdl"
 # past what the reference offers from cs-1.6: chained (cs-1.6 -> cs-1.7, then the later steps)
-out=$("$CKCONV" convert "$T/bert-1.6-to-1.7/in.mdl" --config "$G16/bert-1.6-to-1.7/in/params.yaml" --model bert \
-	--src-fmt cs-1.6 --tgt-fmt cs-2.2 -o "$T/b16.mdl" --dry-run 2>&1)
+dry "$T/bert-1.6-to-1.7/in.mdl" "$G16/bert-1.6-to-1.7/in/params.yaml" bert cs-1.6 cs-2.2 "$T/b16.mdl"
 says "bert cs-1.6 -> cs-2.2 chains: the cs-1.6 step first" "step cs-1.6 -> cs-1.7 ("
 says "... the HF-like names renamed, the old .gamma too" "bert.embeddings.LayerNorm.gamma -> bert_encoder.embed_ln_f.weight"
 says "... HF's buffers dropped" "bert.embeddings.position_ids dropped"

@@ -10,16 +10,13 @@
 #include "buf.h"
 #include "fn.h"
 #include "t.h"
+#include "t_rule.h"
 
 static char dir[64];
 
 static rule_set *load(const char *name, const char *text, ck_err *e)
 {
-	rule_set *s = NULL;
-	t_put(dir, name, text);
-	ck_err_clear(e);
-	rule_set_load(t_at(dir, name), &s, e);
-	return s;
+	return t_rules(dir, name, text, e);
 }
 
 /* The per-head fused layout (GPT-NeoX, BLOOM) and one on top of it, in a piece. */
@@ -174,13 +171,8 @@ static const struct bad {
 
 static void test_refusals(void)
 {
-	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		ck_err e = {0};
-		rule_set *s = load("b.yaml", bad[i].text, &e);
-		T_OK(s == NULL, "refused: %s", bad[i].what);
-		T_HAS(e.msg, bad[i].want, bad[i].what);
-		rule_set_free(s);
-	}
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		t_rules_refused(dir, "b.yaml", bad[i].text, bad[i].want, bad[i].what);
 }
 
 /* What the derivation completes in plain key-rule chains too. */

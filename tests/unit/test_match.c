@@ -8,17 +8,13 @@
 #include "prog.h"
 #include "rule.h"
 #include "t.h"
+#include "t_rule.h"
 
 static char dir[64];
 
 static rule_set *load(const char *name, ck_err *e)
 {
-	char p[256];
-	rule_set *s = NULL;
-	snprintf(p, sizeof p, "%s/%s", dir, name);
-	ck_err_clear(e);
-	rule_set_load(p, &s, e);
-	return s;
+	return t_rules(dir, name, NULL, e);
 }
 
 /* key -> "rule:slot target" using the first target template, or "none" (through the compiled

@@ -9,6 +9,7 @@
 #include "rule.h"
 #include "prog.h"
 #include "t.h"
+#include "t_rule.h"
 #include "t_plan.h"
 
 static const char rules[] =
@@ -81,24 +82,26 @@ static const char tied_rules[] =
 
 static rule_set *load_text(const char *dir, const char *text)
 {
-	char path[128];
-	rule_set *rs = NULL;
 	ck_err e = {0};
-	t_put(dir, "t.yaml", text);
-	snprintf(path, sizeof path, "%s/t.yaml", dir);
-	rule_set_load(path, &rs, &e);
-	unlink(path);
+	rule_set *rs = t_rules(dir, "t.yaml", text, &e);
+	unlink(t_at(dir, "t.yaml"));
 	return rs;
 }
 
-static void test_when(const char *dir)
+/* text loaded (into dir) and, when it loads, test run on its rules. */
+static void with_rules(const char *dir, const char *text, const char *what, void (*test)(const char *, const rule_set *))
 {
-	rule_set *rs = load_text(dir, when_rules);
+	rule_set *rs = load_text(dir, text);
+	T_OK(rs != NULL, "%s load", what);
+	if (rs)
+		test(dir, rs);
+	rule_set_free(rs);
+}
+
+static void test_when(const char *dir, const rule_set *rs)
+{
 	ck_err e = {0};
 	plan p;
-	T_OK(rs != NULL, "rules with `when` load");
-	if (!rs)
-		return;
 	json_t *hf = json_object(), *two = json_pack("{s{sb}}", "model", "two", 1), *one = json_pack("{s{sb}}", "model", "two", 0);
 	static const key cs_keys[] = {{"n.0", 1, {2}}, {"n.1", 1, {2}}};
 	mem_src *src = source(cs_keys, 2);
@@ -134,7 +137,6 @@ static void test_when(const char *dir)
 	json_decref(hf);
 	json_decref(two);
 	json_decref(one);
-	rule_set_free(rs);
 }
 
 static rule_set *load_rules(const char *dir)
@@ -142,14 +144,11 @@ static rule_set *load_rules(const char *dir)
 	return load_text(dir, rules);
 }
 
-static void test_tied(const char *dir)
+static void test_tied(const char *dir, const rule_set *rs)
 {
-	rule_set *rs = load_text(dir, tied_rules);
 	ck_err e = {0};
 	plan p;
-	T_OK(rs != NULL, "rules with `tied` load");
-	if (!rs)
-		return;
+	(void)dir;
 	json_t *tied = json_pack("{sb}", "tied", 1), *untied = json_pack("{sb}", "tied", 0), *cs = json_pack("{s{}}", "model");
 	static const key hf_keys[] = {{"shared", 1, {2}}};
 	mem_src *src = source(hf_keys, 1);
@@ -191,7 +190,6 @@ static void test_tied(const char *dir)
 	json_decref(tied);
 	json_decref(untied);
 	json_decref(cs);
-	rule_set_free(rs);
 }
 
 int main(void)
@@ -202,8 +200,8 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	rule_set *rs = load_rules(dir), *heads = load_text(dir, head_rules);
-	test_when(dir);
-	test_tied(dir);
+	with_rules(dir, when_rules, "rules with `when`", test_when);
+	with_rules(dir, tied_rules, "rules with `tied`", test_tied);
 	rmdir(dir);
 	T_OK(rs != NULL, "the rules load");
 	if (!rs)

@@ -9,16 +9,13 @@
 #include "prog.h"
 #include "rule.h"
 #include "t.h"
+#include "t_rule.h"
 
 static char dir[64];
 
 static rule_set *load(const char *name, const char *text, ck_err *e)
 {
-	rule_set *s = NULL;
-	t_put(dir, name, text);
-	ck_err_clear(e);
-	rule_set_load(t_at(dir, name), &s, e);
-	return s;
+	return t_rules(dir, name, text, e);
 }
 
 static const char rules[] =
