@@ -135,6 +135,15 @@ out=$("$CKCONV" validate --config "$T/dpo-bert.yaml" 2>&1); rc=$?
 check "validate --config: DPO params naming a model it does not wrap are refused" sh -c "[ $rc -eq 1 ] && grep -q 'model dpo wraps no bert' <<'X'
 $out
 X"
+params "$D/cs/params.yaml" "$T/dpo-noname.yaml" '{"model_name": null}'
+out=$("$CKCONV" validate --config "$T/dpo-noname.yaml" 2>/dev/null); rc=$?
+check "validate --config: DPO params naming no model inside: one finding at the file, its path said once" sh -c "[ $rc -eq 1 ] && grep -qx '$T/dpo-noname.yaml:1:1: error: cs.model.model_name must name the model inside, found nothing (.*rules/dpo.yaml:[0-9]*:[0-9]*)' <<'X'
+$out
+X"
+mkdir -p "$T/dpo-nocfg" && cp "$D/hf/model.safetensors" "$T/dpo-nocfg/"
+expect_fail "convert --model dpo of weights without config.json: refused naming the missing file" \
+	"$T/dpo-nocfg/config.json: not found (pass --config)" "$T/dpo-nocfg.mdl" \
+	"$CKCONV" convert "$T/dpo-nocfg" --model dpo --tgt-fmt cs-2.9-dpo -o "$T/dpo-nocfg.mdl"
 
 # --- mixtral: the router must be HF Mixtral's (MoEConfig keys checked one by one)
 refused mx-shared "$T/mx2.yaml" "$T/mx2.mdl" '{"moe": {"num_experts": 4, "top_k": 2, "num_shared_experts": 1}}' \
