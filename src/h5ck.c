@@ -1229,8 +1229,9 @@ typedef struct h5src {
 	int fd;          /* the sec2 driver's fd for direct chunk reads (pread), -1: through HDF5 */
 	pool *pool;      /* chunk decoding threads, started at the first chunked read */
 	struct scratch { unsigned char *z, *c; size_t zcap, ccap; } sc[POOL_MAX]; /* per thread: one
-	                 * stored chunk, one decoded chunk (reused) */
+	                 * run of stored chunks, one decoded chunk (reused) */
 	struct cjob *job; /* one batch of chunks */
+	size_t *run;      /* the batch's runs of chunks read at once: first job of each, then the end */
 	h5raw *root;     /* the root group's attributes read in one pass (NULL: HDF5 reads them by name) */
 	strmap links;    /* the root group's links by name -> index in link (read in one pass) */
 	struct rlink { haddr_t addr; H5L_type_t type; } *link;
@@ -1256,6 +1257,7 @@ static void src_free(ck_tsrc *base)
 	for (int w = 0; w < POOL_MAX; w++)
 		free(s->sc[w].z), free(s->sc[w].c);
 	free(s->job);
+	free(s->run);
 	h5raw_free(s->root);
 	strmap_dispose(&s->links);
 	free(s->link);
@@ -1716,68 +1718,125 @@ static int chunk_locate(h5src *s, const dsr *r, cjob *j, ck_err *e)
 	return 0;
 }
 
-/* The stored bytes of job j into p: straight from the file when its fd is known (any thread),
- * else through HDF5 (main thread only: the block then runs on it alone). */
-static void chunk_fetch(h5src *s, const dsr *r, cjob *j, void *p)
+/* Adjacent stored chunks (h5py writes a dataset's chunks one after another, in chunk order) are
+ * fetched by one pread of up to RUN_MAX bytes: ~1,000 reads for a 1 GB cstorch file instead of
+ * ~15,000. A chunk larger than that is a run of its own. */
+#define RUN_MAX ((uint64_t)1 << 20)
+
+/* Job j can be read straight into its place in the block: whole rows, stored as they are. */
+static int chunk_direct(const cblock *b, const cjob *j)
 {
-	uint32_t filt = 0;
-	if (s->fd >= 0) {
-		if ((j->no = io_read_at(s->fd, p, (size_t)j->size, (uint64_t)j->addr)))
-			j->err = CK_EIO;
-	} else if (H5Dread_chunk(r->ds, H5P_DEFAULT, j->off, &filt, p) < 0) {
-		j->err = CK_EIO;
-		j->no = EIO;
-	}
+	return j->whole && !j->decode && b->s->fd >= 0;
 }
 
-/* pool_fn: chunk job i of the batch fetched, decoded, and put in its place in the block. */
-static void chunk_run(void *ctx, size_t i, unsigned w)
+/* Where whole job j goes in the block. */
+static unsigned char *chunk_dst(const cblock *b, const cjob *j)
 {
-	cblock *b = ctx;
+	return b->buf + (j->off[0] - b->start[0]) * b->row;
+}
+
+/* Splits the batch's n jobs into runs (s->run[k] .. s->run[k+1]), each one read: jobs stored
+ * back to back in the file, read either all into scratch or (chunk_direct, consecutive in
+ * the block too) all straight into the block. Without the file's fd every job is its own run
+ * (H5Dread_chunk reads one chunk). Returns the number of runs. */
+static size_t chunk_runs(const cblock *b, size_t n)
+{
+	h5src *s = b->s;
+	size_t nrun = 0;
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		const cjob *p = i ? &s->job[i - 1] : NULL, *j = &s->job[i];
+		int join = p && s->fd >= 0 && p->addr + p->size == j->addr && bytes + j->size <= RUN_MAX &&
+			chunk_direct(b, p) == chunk_direct(b, j) &&
+			(!chunk_direct(b, j) || chunk_dst(b, p) + b->r->cbytes == chunk_dst(b, j));
+		if (join) {
+			bytes += j->size;
+			continue;
+		}
+		s->run[nrun++] = i;
+		bytes = j->size;
+	}
+	s->run[nrun] = n;
+	return nrun;
+}
+
+/* Job j's stored bytes at p (read into scratch) put in place: a raw LZ4 block or an unfiltered
+ * chunk is copied from where it was read, an LZ4-compressed one decoded (straight into the block
+ * when the chunk is whole rows of it, else into a scratch chunk first). */
+static void chunk_place(const cblock *b, cjob *j, const unsigned char *p, struct scratch *sc)
+{
 	const dsr *r = b->r;
-	cjob *j = &b->s->job[i];
-	struct scratch *sc = &b->s->sc[w];
-	unsigned char *dst;
-	if (j->whole)
-		dst = b->buf + (j->off[0] - b->start[0]) * b->row;
-	else if (grow(&sc->c, &sc->ccap, (size_t)r->cbytes) < 0) {
-		j->err = CK_ENOMEM;
-		return;
-	} else
-		dst = sc->c;
-	if (!j->decode) {
-		chunk_fetch(b->s, r, j, dst);
-	} else if (grow(&sc->z, &sc->zcap, (size_t)j->size) < 0) {
-		j->err = CK_ENOMEM;
-	} else {
-		chunk_fetch(b->s, r, j, sc->z);
-		if (!j->err && h5lz4_decode(sc->z, (size_t)j->size, dst, (size_t)r->cbytes, &j->why) < 0)
+	const unsigned char *c = p; /* the chunk's bytes as the dataset declares them */
+	unsigned char *dst = j->whole ? chunk_dst(b, j) : NULL;
+	if (j->decode && !(c = h5lz4_raw(p, (size_t)j->size, (size_t)r->cbytes))) {
+		if (!dst && grow(&sc->c, &sc->ccap, (size_t)r->cbytes) < 0) {
+			j->err = CK_ENOMEM;
+			return;
+		}
+		if (h5lz4_decode(p, (size_t)j->size, dst ? dst : sc->c, (size_t)r->cbytes, &j->why) < 0) {
 			j->err = CK_ECORRUPT;
+			return;
+		}
+		if (dst)
+			return;
+		c = sc->c;
 	}
-	if (!j->err && !j->whole)
-		chunk_copy(r->rank, r->esize, r->cdim, dst, j->off, b->start, b->count, b->buf, 0);
+	if (dst)
+		memcpy(dst, c, (size_t)r->cbytes);
+	else /* chunk -> block: chunk_copy only reads c */
+		chunk_copy(r->rank, r->esize, r->cdim, (unsigned char *)c, j->off, b->start, b->count, b->buf, 0);
 }
 
-/* Decode the batch's n located chunks (on the pool when the file's fd is known and chunks are
- * small), then report the first failure in chunk order. */
+/* pool_fn: run k of the batch fetched (pread from the file's fd on any thread, else through
+ * HDF5: main thread only, the batch then runs on it alone), its chunks decoded and put in place.
+ * A failed read fails every chunk of the run; the first is reported. */
+static void chunk_run(void *ctx, size_t k, unsigned w)
+{
+	const cblock *b = ctx;
+	h5src *s = b->s;
+	struct scratch *sc = &s->sc[w];
+	cjob *j0 = &s->job[s->run[k]], *end = &s->job[s->run[k + 1]];
+	uint64_t bytes = end[-1].addr + end[-1].size - j0->addr;
+	unsigned char *p = chunk_direct(b, j0) ? chunk_dst(b, j0) : NULL;
+	int no = 0, err = 0;
+	uint32_t filt = 0;
+	if (!p && grow(&sc->z, &sc->zcap, (size_t)bytes) < 0)
+		err = CK_ENOMEM;
+	else if (!p)
+		p = sc->z;
+	if (!err && s->fd >= 0)
+		err = (no = io_read_at(s->fd, p, (size_t)bytes, (uint64_t)j0->addr)) ? CK_EIO : 0;
+	else if (!err && H5Dread_chunk(b->r->ds, H5P_DEFAULT, j0->off, &filt, p) < 0)
+		err = CK_EIO, no = EIO;
+	for (cjob *j = j0; j < end; j++) {
+		j->no = no;
+		j->err = err;
+		if (!err && !chunk_direct(b, j))
+			chunk_place(b, j, p + (j->addr - j0->addr), sc);
+	}
+}
+
+/* Fetch and decode the batch's n located chunks (on the pool when the file's fd is known and
+ * chunks are small), then report the first failure in chunk order. */
 static int chunk_batch(cblock *b, size_t n, ck_err *e)
 {
 	h5src *s = b->s;
 	char at[128];
 	if (!n)
 		return 0;
-	int par = s->fd >= 0 && b->r->cbytes <= POOL_CHUNK_MAX && n > 1;
+	size_t nrun = chunk_runs(b, n);
+	int par = s->fd >= 0 && b->r->cbytes <= POOL_CHUNK_MAX && nrun > 1;
 	if (par && !s->pool)
 		s->pool = pool_new(pool_default_size());
-	pool_run(par ? s->pool : NULL, n, chunk_run, b);
+	pool_run(par ? s->pool : NULL, nrun, chunk_run, b);
 	for (size_t i = 0; i < n; i++) {
 		cjob *j = &s->job[i];
 		if (!j->err)
 			continue;
 		coord_str(j->off, b->r->rank, at, sizeof at);
 		if (j->err == CK_ENOMEM)
-			return ck_errf(e, CK_ENOMEM, "out of memory (%llu bytes for one chunk)", (unsigned long long)
-				(j->decode ? j->size : b->r->cbytes));
+			return ck_errf(e, CK_ENOMEM, "out of memory (%llu bytes for chunks of dataset '%s')",
+				(unsigned long long)(RUN_MAX > b->r->cbytes ? RUN_MAX : b->r->cbytes), b->r->name);
 		if (j->err == CK_ECORRUPT)
 			return ck_errf(e, CK_ECORRUPT, "%s: dataset '%s': chunk at [%s]: %s", s->base.path, b->r->name, at, j->why);
 		return ck_errf(e, CK_EIO, "%s: dataset '%s': chunk at [%s]: read failed: %s", s->base.path, b->r->name, at,
@@ -1821,7 +1880,8 @@ static int dsr_read_block(h5src *s, dsr *r, const hsize_t *start, const hsize_t 
 		close_id(&fs, H5Sclose);
 		return rc;
 	}
-	if (!s->job && !(s->job = malloc(CJOB_BATCH * sizeof *s->job)))
+	if ((!s->job && !(s->job = malloc(CJOB_BATCH * sizeof *s->job))) ||
+		(!s->run && !(s->run = malloc((CJOB_BATCH + 1) * sizeof *s->run))))
 		return ck_errf(e, CK_ENOMEM, "out of memory (chunk list)");
 	cblock b = {s, r, start, count, buf, row};
 	size_t nj = 0;

@@ -69,6 +69,18 @@ int h5lz4_decode(const void *in, size_t n, void *out, size_t want, const char **
 	return 0;
 }
 
+const void *h5lz4_raw(const void *in, size_t n, size_t want)
+{
+	const unsigned char *p = in;
+	uint32_t bs;
+	if (!want || want > H5LZ4_BLOCK || n != H5LZ4_HEADER + 4 + want || be64(p) != (uint64_t)want)
+		return NULL;
+	bs = be32(p + 8);
+	if (bs && bs < want) /* several blocks */
+		return NULL;
+	return be32(p + H5LZ4_HEADER) == want ? p + H5LZ4_HEADER + 4 : NULL;
+}
+
 size_t h5lz4_encode(const void *in, size_t n, void *out)
 {
 	unsigned char *o = out;

@@ -19,6 +19,13 @@
  * exactly its size, no byte is left over. 0, or -1 with *why set to a static reason. Never
  * writes past out + want, never allocates, never prints. */
 int h5lz4_decode(const void *in, size_t n, void *out, size_t want, const char **why);
+/* The chunk's bytes in place when `in` (n bytes) is one block stored raw (LZ4 did not shrink it,
+ * as for most blocks of real weights), which h5lz4_decode would only copy: then the caller can
+ * move them straight to where they go. NULL for any other form, valid or not (h5lz4_decode
+ * then decodes or refuses it). Holds exactly when h5lz4_decode would accept the chunk and copy
+ * its one block: n is the header, one length and want bytes, the header declares want and one
+ * block, and the length is want (want > 0). */
+const void *h5lz4_raw(const void *in, size_t n, size_t want);
 /* The largest stored form of a `want`-byte chunk this codec accepts or writes (for buffers). */
 size_t h5lz4_bound(size_t want);
 /* The most h5lz4_encode writes for n bytes: the header, one block length, the block stored

@@ -218,9 +218,9 @@ def gen_bert(g, c):
     g("pooler.dense.bias", H)
 
 
-def gen_bert_head(g, c):
-    """BertFor* (architectures[0]): the encoder under bert., the pooler, and the head"""
-    arch = (c.get("architectures") or ["BertModel"])[0]
+def gen_bert_head(g, c, arch=None):
+    """BertFor* (arch, else architectures[0]): the encoder under bert., the pooler, and the head"""
+    arch = arch or (c.get("architectures") or ["BertModel"])[0]
     if arch == "BertModel":
         return gen_bert(g, c)
     H, V = c["hidden_size"], c["vocab_size"]
@@ -602,15 +602,21 @@ def weights_for_cs(model, p):
     raise SystemExit(f"no weight maker for {model}")
 
 
-def make_hf(model, configs, out, seed, behead=None):
+# the model_type of an HF class, for a config that states none (pytorch-transformers 1.x wrote none)
+CLASS_TYPE = {"BertForPreTraining": "bert", "RobertaForMaskedLM": "roberta"}
+
+
+def make_hf(model, configs, out, seed, behead=None, hf_class=None):
     """configs: {component dir or "": HF config}; writes config.json + model.safetensors per component.
     behead: a headless model's base prefix (`model.`, `transformer.`): the LM head is left out and the
-    prefix stripped, as LlamaModel / GPT2Model save their weights"""
+    prefix stripped, as LlamaModel / GPT2Model save their weights.
+    hf_class: the class whose keys the published weights hold, where the config names another or none
+    (the Hub's bert-base-* configs say BertForMaskedLM; their weights are the pretraining model's)"""
     for comp, c in configs.items():
         d = os.path.join(out, comp) if comp else out
         os.makedirs(d, exist_ok=True)
         g = Gen(seed)
-        mt = c.get("model_type")
+        mt = c.get("model_type") or CLASS_TYPE.get(hf_class)
         if mt == "gpt2" and c.get("attention_head_type") == "multiquery":
             gen_santacoder(g, c)
         elif mt == "gpt2":
@@ -628,7 +634,7 @@ def make_hf(model, configs, out, seed, behead=None):
         elif mt == "bloom":
             gen_bloom(g, c)
         elif mt == "bert":
-            gen_bert_head(g, c)
+            gen_bert_head(g, c, hf_class)
         elif mt == "roberta":
             gen_roberta(g, c)
         elif mt == "esm":
@@ -793,7 +799,7 @@ class Case:
                 cfg = norm_json(os.path.join(self.dir, "config.json"))
                 configs = {"q_encoder": cfg, "ctx_encoder": cfg} if model == "dragon" else {"": cfg}
             comps = list(configs)
-            make_hf(model, configs, hf, 1, self.meta.get("behead"))
+            make_hf(model, configs, hf, 1, self.meta.get("behead"), self.meta.get("hf_class"))
             if self.meta.get("save_pretrained"):  # tied duplicates left out, as save_pretrained writes safetensors
                 for comp, c in configs.items():
                     st = os.path.join(hf, comp, "model.safetensors")

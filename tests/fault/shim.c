@@ -12,6 +12,7 @@
 
 /* CKFAULT_WRITE_LIMIT=N   writes fail with ENOSPC once N bytes were written in total
  * CKFAULT_READ_EIO_AFTER=N  the (N+1)th pread fails with EIO
+ * CKFAULT_READ_EIO_AT=OFF   every pread whose range holds byte OFF of its file fails with EIO
  * CKFAULT_SLOW_MS=N       every pread/pwrite/write sleeps N ms first (signal and race tests)
  * CKFAULT_RENAME_FAIL=1   rename (and renameat2) fails with EIO
  * CKFAULT_RENAME_FAIL_AT=N  only the Nth rename fails (a commit broken half-way)
@@ -83,7 +84,8 @@ ssize_t pread(int fd, void *buf, size_t n, off_t off)
 	if (hang >= 0 && reads++ >= hang)
 		for (;;)
 			pause(); /* only a signal handler that exits ends this */
-	if (after >= 0 && calls++ >= after) {
+	long long at = env("CKFAULT_READ_EIO_AT");
+	if ((after >= 0 && calls++ >= after) || (at >= 0 && off <= at && at - off < (long long)n)) {
 		errno = EIO;
 		return -1;
 	}

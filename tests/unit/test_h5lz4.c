@@ -92,5 +92,25 @@ int main(void)
 	n = frame(enc, 100, 0, (const unsigned char *)"\xff\xff\xff\xff\xff\xff", 6, NULL, 0);
 	T_EQ_INT(h5lz4_decode(enc, n, out, 100, &why), -1, "garbage block: refused");
 	T_OK(h5lz4_bound(N) >= H5LZ4_HEADER + 4 + N, "bound covers a raw block");
+
+	/* h5lz4_raw: the bytes in place exactly when decode would accept the chunk and only copy
+	 * its one block */
+	for (int i = 0; i < N; i++)
+		in[i] = (unsigned char)(rand() >> 7);
+	n = h5lz4_encode(in, N, enc);
+	T_OK(h5lz4_raw(enc, n, N) == enc + H5LZ4_HEADER + 4, "one raw block: its bytes in place");
+	n = frame(enc, 32, 32, in, 32, NULL, 0);
+	T_OK(h5lz4_raw(enc, n, 32) == enc + H5LZ4_HEADER + 4, "  block size equal to the chunk: the same");
+	n = frame(enc, 32, 4096, in, 32, NULL, 0);
+	T_OK(h5lz4_raw(enc, n, 32) != NULL, "  block size past the chunk (clamped, as decode does): the same");
+	T_OK(h5lz4_raw(enc, n, 31) == NULL, "  a chunk size other than the header's: none");
+	T_OK(h5lz4_raw(enc, n - 1, 32) == NULL && h5lz4_raw(enc, n + 1, 32) == NULL, "  a byte short or left over: none");
+	T_OK(h5lz4_raw(enc, 3, 32) == NULL, "  shorter than the header: none");
+	n = frame(enc, 64, 32, in, 32, in + 32, 32);
+	T_OK(h5lz4_raw(enc, n, 64) == NULL, "two raw blocks: none (decode joins them)");
+	n = frame(enc, 32, 0, blk, 16, NULL, 0);
+	T_OK(h5lz4_raw(enc, n, 32) == NULL, "a block stored shorter than the chunk (LZ4-compressed): none");
+	n = h5lz4_encode(in, 0, enc);
+	T_OK(h5lz4_raw(enc, n, 0) == NULL && h5lz4_raw(zeros, H5LZ4_HEADER + 4, 0) == NULL, "an empty chunk: none");
 	return t_done();
 }
