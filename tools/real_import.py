@@ -67,6 +67,19 @@ HF_FILES = [
      "checkpoints/codegen-350M-mono/config.json"),
     ("hf-codegen-2b-multi", "codegen", "salesforce/CodeGen", "ff4c12ca4c94ea033d9cac8722b55bb49fccde9f",
      "checkpoints/codegen-2B-multi/config.json"),
+    # tiiuae/falcon-40b as first published (remote code: model_type RefinedWeb, n_head_kv groups),
+    # from a GitHub copy of the Hub repository
+    ("hf-falcon-40b", "falcon", "Decentralised-AI/falcon-40b", "e7950c40d6bc9caca678af160de9c79f33f93699", "config.json"),
+    # databricks/dolly-v2-3b (GPT-NeoX: Pythia-2.8B fine-tuned; custom_pipelines) and dolly-v1-6b (GPT-J 6B
+    # fine-tuned), from GitHub copies of the Hub repositories
+    ("hf-dolly-v2-3b", "gpt-neox", "gitafolabi/dolly-v2-3b", "99a08f3f7cebb9b708380a7b08cde6277edd44b9", "config.json"),
+    ("hf-dolly-v1-6b", "gptj", "MikeRalphson/dolly-v1-6b", "e50f928517528b733721490cecfd6e22f2635466", "config.json"),
+    # bigscience/bloom (176B) as Petals ships it for its converter (no architectures: model_type says bloom)
+    ("hf-bloom-176b", "bloom", "bigscience-workshop/petals", "a798ea04a6a4abd9d3300693dbf212f86f01e795", "cli/config.json"),
+    # a BLOOM 1B7 BloomModel (headless) config.json, the notebook autosave Jupyter kept of it in
+    # BigScience's Megatron-DeepSpeed repository
+    ("hf-bloom-1b7-bloommodel", "bloom-headless", "bigscience-workshop/Megatron-DeepSpeed",
+     "2af7428dc3d9f09f94378aaeeedfa7657ae48392", "bloom_tokenizer/.ipynb_checkpoints/config-checkpoint.json"),
 ]
 # (case, model family, repository, commit, path, more case.json fields): issue 15's encoder families, HF side
 HF_ENCODER_FILES = [
@@ -178,6 +191,12 @@ CS = [
     ("cs-r231-gpt-neox-small", "gpt-neox", MZ_231, NLP + "gptj/configs/params_gpt_neox_small.yaml"),
     ("cs-bloom-7b", "bloom", MZ_210, NLP + "bloom/configs/params_bloom_7b.yaml"),
     ("cs-r231-bloom-7b", "bloom", MZ_231, NLP + "bloom/configs/params_bloom_7b.yaml"),
+    ("cs-btlm-2p7b-2k", "btlm", MZ_210, NLP + "btlm/configs/params_btlm_2p7b_2k.yaml"),
+    ("cs-btlm-2p7b-8k", "btlm", MZ_210, NLP + "btlm/configs/params_btlm_2p7b_8k.yaml"),
+    ("cs-jais-13b", "jais", MZ_210, NLP + "jais/configs/params_jais_13b.yaml"),
+    ("cs-jais-13b-chat", "jais", MZ_210, NLP + "jais/configs/params_jais_13b_chat.yaml"),
+    ("cs-jais-30b", "jais", MZ_210, NLP + "jais/configs/params_jais_30b.yaml"),
+    ("cs-gptj-6b-trc2", "gptj", MZ_210, NLP + "gptj/continuous_pretraining/configs/params_gptj_6B_TRC2.yaml"),
 ]
 
 # HF cases from published config.json files: (case, model family, {component dir ("": the case
@@ -233,8 +252,31 @@ def kv_shrink(heads, kv):
     return max(1, HEADS * kv // heads)
 
 
+def shrink_gpt2_named(c):
+    """BLOOM and Falcon's remote-code (RefinedWeb*) configs: GPT-2-style head and layer counts
+    (n_head, n_layer, n_head_kv) beside hidden_size / n_embed; grouped kv heads stay grouped"""
+    for k in ("n_head", "num_attention_heads"):
+        if k in c:
+            c[k] = HEADS
+    for k in ("n_layer", "num_hidden_layers"):
+        if k in c:
+            c[k] = 2
+    for k in ("hidden_size", "n_embed"):
+        if k in c:
+            c[k] = HEADS * HEAD
+    for k in ("n_head_kv", "num_kv_heads"):
+        if c.get(k) is not None:
+            c[k] = 2 if c[k] > 1 else 1
+    if c.get("ffn_hidden_size") is not None:
+        c["ffn_hidden_size"] = 4 * HEADS * HEAD
+    c["vocab_size"] = 64
+    return c
+
+
 def shrink_hf(c, family=None):
     c = copy.deepcopy(c)
+    if "n_embd" not in c and ("n_head" in c or "n_layer" in c):
+        return shrink_gpt2_named(c)
     if "n_embd" in c:  # GPT-2, GPT-J, CodeGen
         if c.get("rotary_dim") is not None:  # the rotated share of a head kept (even: RoPE pairs)
             c["rotary_dim"] = max(2, c["rotary_dim"] * HEAD // (c["n_embd"] // c["n_head"]) // 2 * 2)
