@@ -18,9 +18,11 @@ const char cli_explain_usage[] =
 	"For each KEY (spelled as in the --from checkpoint, default hf; CS keys without the packed\n"
 	"file's leading 'model.'): the rule that matches (file:line:col), its template and bindings,\n"
 	"the target key(s), the action with its parameters (resolved when --config gives the HF\n"
-	"config.json or CS params), and the key each target maps back to. With no match: the rules\n"
-	"that came closest and where each stopped matching. A model wrapping another (`wrap:`) needs\n"
-	"--config: it names the model inside. Exit status 1 if any key has no rule.\n";
+	"config.json or CS params), the key each target maps back to, and for tied duplicates\n"
+	"(`tied:`) the twin an absent key is read from or the keys a twin stands in for. With no\n"
+	"match: the rules that came closest and where each stopped matching. A model wrapping\n"
+	"another (`wrap:`) needs --config: it names the model inside. Exit status 1 if any key has\n"
+	"no rule.\n";
 
 typedef struct ex {
 	const char *comp; /* component dir, or NULL */
@@ -164,6 +166,59 @@ static void print_shapes(const ex *x, const prog_rule *r, const match_bind *b)
 	json_decref(vars);
 }
 
+/* A tie's `when`, and its value when --config gives one. */
+static void print_tie_when(const ex *x, const rule_key *k)
+{
+	config_env env = x->env;
+	json_t *v = NULL;
+	ck_err e = {0};
+	if (!k->twin_when)
+		return;
+	env.scope = k->scope;
+	printf(" (while %s", expr_src(k->twin_when));
+	if ((x->env.hf || x->env.cs) && config_eval(&env, k->twin_when, &v, &e) == 0)
+		printf(" = %s", expr_truthy(v) ? "true" : "false: no tie, the key must be in the checkpoint");
+	printf(")");
+	json_decref(v);
+}
+
+/* Rule i ties to key as an earlier rule of the same place does (one rule met through two
+ * includes, with and without a prefix on the other side): shown once. */
+static int met_before(const prog *p, size_t i, const char *key)
+{
+	const rule_pos *a = &p->r[i].key->pos;
+	for (size_t j = 0; j < i; j++) {
+		const rule_pos *b = &p->r[j].key->pos;
+		if (p->r[j].twin && !strcmp(p->r[j].twin, key) && a->line == b->line && a->col == b->col &&
+			!strcmp(a->file, b->file))
+			return 1;
+	}
+	return 0;
+}
+
+/* `tied:` as it concerns key: where the key is read from when a checkpoint leaves it out (its
+ * rule's twin), and which absent keys of other rules are read from it. */
+static void print_tied(const ex *x, const prog_rule *r, const char *key)
+{
+	if (r->twin && strcmp(r->twin, key)) {
+		printf("  tied     absent from the checkpoint, it is read from its twin %s", r->twin);
+		print_tie_when(x, r->key);
+		printf("\n");
+	}
+	for (size_t i = 0; i < x->fwd->n; i++) { /* its own rule's other keys too, when it is their twin */
+		const prog_rule *o = &x->fwd->r[i];
+		if (!o->twin || strcmp(o->twin, key) || met_before(x->fwd, i, key))
+			continue;
+		for (size_t j = 0; j < o->n_tpl[PROG_SRC]; j++) /* tied rules' keys are literal */
+			if (strcmp(o->tpl[PROG_SRC][j].text, key)) {
+				printf("  tied     stands in for %s (%s:%d:%d) when a checkpoint leaves that out", o->tpl[PROG_SRC][j].text,
+					o->key->pos.file, o->key->pos.line, o->key->pos.col);
+				print_tie_when(x, o->key);
+				printf("\n");
+			}
+	}
+}
+
 /* 1 if explained, 0 if no rule matched. */
 static int explain_key(const ex *x, const char *key)
 {
@@ -181,6 +236,7 @@ static int explain_key(const ex *x, const char *key)
 	printf("  rule     %s:%d:%d\n  template %s\n", k->pos.file, k->pos.line, k->pos.col, r->tpl[PROG_SRC][h.slot].text);
 	if (k->when)
 		printf("  when     %s (while false, the later rules apply)\n", expr_src(k->when));
+	print_tied(x, r, key);
 	if (h.b.n) {
 		printf("  binds   ");
 		for (size_t i = 0; i < h.b.n; i++)

@@ -39,6 +39,15 @@ static json_t *str_array(char **v, size_t n)
 	return a;
 }
 
+/* --json: a wrapping model's `wrap:` (the models it may hold, their CS prefix, the copy's), or null. */
+static json_t *wrap_json(const rule_wrap *w)
+{
+	if (!w)
+		return json_null();
+	return json_pack("{s:o, s:s, s:o}", "models", str_array(w->models, w->n_models), "cs_prefix", w->cs_prefix, "copy",
+		w->copy ? json_string(w->copy) : json_null());
+}
+
 /* --json: one model as an object. */
 static json_t *model_json(const rule_file *f)
 {
@@ -46,10 +55,10 @@ static json_t *model_json(const rule_file *f)
 	for (size_t c = 0; comps && c < f->n_comp; c++)
 		json_array_append_new(comps, json_pack("{s:s, s:s, s:s}", "dir", f->comp[c].dir, "rules", f->comp[c].rules,
 			"config", f->comp[c].config));
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "model", f->model, "rules", f->path, "aliases",
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "model", f->model, "rules", f->path, "aliases",
 		str_array(f->alias, f->n_alias), "architectures", str_array(f->arch, f->n_arch), "formats",
-		str_array(f->fmt, f->n_fmt), "cs_names", str_array(f->cs_name, f->n_cs_name), "components", comps, "note",
-		f->note ? json_string(f->note) : json_null());
+		str_array(f->fmt, f->n_fmt), "cs_names", str_array(f->cs_name, f->n_cs_name), "components", comps, "wrap",
+		wrap_json(f->wrap), "note", f->note ? json_string(f->note) : json_null());
 }
 
 static void print_model(const rule_file *f, int notes)
@@ -87,7 +96,7 @@ const char cli_list_usage[] =
 	"--actions lists the actions, generators and scalings rule files\nmay name; --releases every CS <-> CS "
 	"release pair of each model and its steps (or why it is refused). list-converters is "
 	"another name for list.\n--json: one JSON object (rules, models [{model, rules, aliases, architectures, "
-	"formats,\ncs_names, components [{dir, rules, config}], note}]).\n";
+	"formats,\ncs_names, components [{dir, rules, config}], wrap {models, cs_prefix, copy} or null, note}]).\n";
 
 const struct option cli_list_opts[] = {{"rules", required_argument, NULL, 'r'}, {"hide-notes", no_argument, NULL, 'n'},
 	{"actions", no_argument, NULL, 'a'}, {"releases", no_argument, NULL, 'R'}, {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},

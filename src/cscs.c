@@ -50,6 +50,19 @@ static long rel_index(const run *r, const char *name)
 	return -1;
 }
 
+/* A format's release: itself, or for a release's variant (cs-2.1-dpo, cs-2.1-no-dpo: a layout of
+ * that release, converted by a family step that names it) the release before the first '-' after
+ * "cs-". */
+static long rel_of(const run *r, const char *name)
+{
+	const char *dash = strchr(name + (strncmp(name, "cs-", 3) ? 0 : 3), '-');
+	char rel[64];
+	if (!dash || (size_t)(dash - name) >= sizeof rel)
+		return rel_index(r, name);
+	snprintf(rel, sizeof rel, "%.*s", (int)(dash - name), name);
+	return rel_index(r, rel);
+}
+
 static int is_cs(const char *f)
 {
 	return f && !strncmp(f, "cs-", 3) && strcmp(f, "cs-") != 0;
@@ -128,7 +141,7 @@ static int pick_formats(run *r, ck_err *e)
 	r->tgt_fmt = t ? strdup(t) : NULL;
 	if (!r->src_fmt || !r->tgt_fmt)
 		return ck_errf(e, CK_ENOMEM, "out of memory");
-	if (rel_index(r, r->src_fmt) < 0 || rel_index(r, r->tgt_fmt) < 0)
+	if (rel_of(r, r->src_fmt) < 0 || rel_of(r, r->tgt_fmt) < 0)
 		return ck_errf(e, CK_EINVALID, "CS -> CS between %s and %s: the releases are %s ... %s (%s)", r->src_fmt, r->tgt_fmt,
 			json_string_value(json_array_get(r->releases, 0)),
 			json_string_value(json_array_get(r->releases, json_array_size(r->releases) - 1)), r->rel_path);
@@ -147,6 +160,18 @@ static const json_t *fam_step(const run *r, const char *a, const char *b, int *u
 			return s;
 	}
 	return NULL;
+}
+
+/* The step's own string naming format f (hops borrow their names from the rules). */
+static const char *fam_name(const json_t *step, const char *f)
+{
+	for (const char *side = "left"; side; side = strcmp(side, "left") ? NULL : "right") {
+		const json_t *l = json_object_get(step, side);
+		for (size_t i = 0; i < json_array_size(l); i++)
+			if (!strcmp(json_string_value(json_array_get(l, i)) ? json_string_value(json_array_get(l, i)) : "", f))
+				return json_string_value(json_array_get(l, i));
+	}
+	return f;
 }
 
 static void free_rules(run *r)
@@ -170,14 +195,16 @@ static int plan_hops(run *r, ck_err *e)
 	const char *since = json_string_value(json_object_get(json_object_get(models, r->model), "since"));
 	long a = rel_index(r, r->src_fmt), b = rel_index(r, r->tgt_fmt), lo = since ? rel_index(r, since) : 0;
 	int up;
-	if (a < lo || b < lo)
-		return ck_errf(e, CK_EINVALID, "model %s has no checkpoints before %s (%s)", r->model, since, r->rel_path);
-	if (!(r->hops = calloc((size_t)labs(b - a), sizeof *r->hops)))
-		return ck_errf(e, CK_ENOMEM, "out of memory");
 	const json_t *s = fam_step(r, r->src_fmt, r->tgt_fmt, &up);
+	if (rel_of(r, r->src_fmt) < lo || rel_of(r, r->tgt_fmt) < lo)
+		return ck_errf(e, CK_EINVALID, "model %s has no checkpoints before %s (%s)", r->model, since, r->rel_path);
+	if ((a < 0 || b < 0) && !s) /* a release's variant: only the family step that names it */
+		return ck_errf(e, CK_EINVALID, "model %s: no step converts %s <-> %s (%s: a release's variant converts only "
+			"to or from what its step names)", r->model, r->src_fmt, r->tgt_fmt, r->fam_path ? r->fam_path : r->rel_path);
+	if (!(r->hops = calloc(s ? 1 : (size_t)labs(b - a), sizeof *r->hops)))
+		return ck_errf(e, CK_ENOMEM, "out of memory");
 	if (s) {
-		r->hops[r->n_hops++] = (hop){json_string_value(json_array_get(r->releases, (size_t)a)),
-			json_string_value(json_array_get(r->releases, (size_t)b)), s, up};
+		r->hops[r->n_hops++] = (hop){fam_name(s, r->src_fmt), fam_name(s, r->tgt_fmt), s, up};
 		return 0;
 	}
 	for (long i = a; i != b; i += b > a ? 1 : -1) {
@@ -455,11 +482,14 @@ static int step_params(run *r, const hop *h, json_t *p, ck_err *e)
 	return rc;
 }
 
-/* ---- model keys: templates with <NAME> placeholders (one dot-free run of characters each) ---- */
+/* ---- model keys: templates with <NAME> placeholders (one dot-free run of characters each) or
+ * <NAME...> (any non-empty run, dots included: a whole key under a prefix) ---- */
 
 typedef struct binds {
 	size_t n;
-	char name[8][32], val[8][128];
+	char name[8][32];
+	const char *val[8];  /* into the matched key, which outlives the binding */
+	size_t len[8];
 } binds;
 
 static int tpl_match(const char *t, const char *k, binds *b)
@@ -469,12 +499,17 @@ static int tpl_match(const char *t, const char *k, binds *b)
 	if (*t != '<')
 		return *t == *k && tpl_match(t + 1, k + 1, b);
 	const char *close = strchr(t, '>');
-	if (!close || b->n >= 8 || (size_t)(close - t - 1) >= sizeof b->name[0])
+	size_t nl = close ? (size_t)(close - t - 1) : 0;
+	int rest = nl > 3 && !strncmp(close - 3, "...", 3);
+	if (rest)
+		nl -= 3;
+	if (!close || b->n >= 8 || nl >= sizeof b->name[0])
 		return 0;
 	size_t n = b->n++;
-	snprintf(b->name[n], sizeof b->name[n], "%.*s", (int)(close - t - 1), t + 1);
-	for (size_t len = 1; k[len - 1] && k[len - 1] != '.' && len < sizeof b->val[0]; len++) {
-		snprintf(b->val[n], sizeof b->val[n], "%.*s", (int)len, k);
+	snprintf(b->name[n], sizeof b->name[n], "%.*s", (int)nl, t + 1);
+	b->val[n] = k;
+	for (size_t len = 1; k[len - 1] && (rest || k[len - 1] != '.'); len++) {
+		b->len[n] = len;
 		if (tpl_match(close + 1, k + len, b))
 			return 1;
 	}
@@ -491,10 +526,13 @@ static char *tpl_fill(const char *t, const binds *b)
 			text_puts(&o, t);
 			break;
 		}
+		size_t nl = (size_t)(close - open - 1);
+		if (nl > 3 && !strncmp(close - 3, "...", 3))
+			nl -= 3;
 		text_add(&o, t, (size_t)(open - t));
 		for (size_t i = 0; i < b->n; i++)
-			if (strlen(b->name[i]) == (size_t)(close - open - 1) && !strncmp(b->name[i], open + 1, (size_t)(close - open - 1))) {
-				text_puts(&o, b->val[i]);
+			if (strlen(b->name[i]) == nl && !strncmp(b->name[i], open + 1, nl)) {
+				text_add(&o, b->val[i], b->len[i]);
 				break;
 			}
 		t = close + 1;
@@ -656,11 +694,43 @@ static int regroup(run *r, const hop *h, const json_t *params, json_t *old, json
 	return rc;
 }
 
+/* The step's copy_left / copy_right {from: PREFIX, to: PREFIX}: that side's layout also holds every
+ * key under `from` again under `to` (DPO's reference model, a copy of the policy model). Going to
+ * that side, after every other key, each key under `from` is written again under `to` (the same
+ * value: a LinkedObject once written, as the reference stores one tensor twice). */
+static int add_copies(run *r, const json_t *cp, json_t *nm, ck_err *e)
+{
+	const char *from = json_string_value(json_object_get(cp, "from")), *to = json_string_value(json_object_get(cp, "to"));
+	size_t n = json_array_size(json_object_get(nm, "d"));
+	if (!cp)
+		return 0;
+	if (!from || !to || !*from || !*to || !strcmp(from, to))
+		return ck_errf(e, CK_EINVALID, "%s: copy_left/copy_right: expected {from: PREFIX, to: PREFIX}, two different prefixes",
+			r->fam_path);
+	for (size_t i = 0; i < n; i++) {
+		char b[32], *full = NULL;
+		const char *key = tree_key_str(json_array_get(json_object_get(nm, "d"), i), b), *pre = prefix_of(r, key);
+		if (strncmp(key + strlen(pre), from, strlen(from)))
+			continue;
+		if (asprintf(&full, "%s%s%s", pre, to, key + strlen(pre) + strlen(from)) < 0)
+			return ck_errf(e, CK_ENOMEM, "out of memory");
+		note(r, "  %s added (a copy of %s)\n", full, key);
+		int rc = tree_set(nm, full, json_incref(json_array_get(json_object_get(nm, "c"), i)), -1);
+		free(full);
+		if (rc)
+			return ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 /* `model` converted by the step's key renames and tied-weight repairs, keys in source order. */
 static int step_model(run *r, const hop *h, const json_t *params, json_t *old, json_t **out, ck_err *e)
 {
 	const char *fs = h->up ? "left" : "right", *ts = h->up ? "right" : "left";
 	json_t *renames = json_object_get(h->step, "keys"), *ties = json_object_get(h->step, "tie");
+	/* the copies the source side holds (dropped) and the ones the target side needs (added) */
+	const char *dropped = json_string_value(json_object_get(json_object_get(h->step, h->up ? "copy_left" : "copy_right"), "to"));
+	const json_t *copies = json_object_get(h->step, h->up ? "copy_right" : "copy_left");
 	/* `unmatched: refuse`: the rules list every key (the reference refuses a key no rule matches) */
 	int strict = json_is_string(json_object_get(h->step, "unmatched")) &&
 		!strcmp(json_string_value(json_object_get(h->step, "unmatched")), "refuse");
@@ -678,6 +748,10 @@ static int step_model(run *r, const hop *h, const json_t *params, json_t *old, j
 		long at = -1;
 		if (in_list(json_object_get(json_object_get(h->step, "regroup"), "keys"), key + strlen(pre)))
 			continue; /* re-added after every other key */
+		if (dropped && *dropped && !strncmp(key + strlen(pre), dropped, strlen(dropped))) {
+			note(r, "  %s dropped (a copy %s does not hold)\n", key, h->to);
+			continue;
+		}
 		if ((k = key_rule(ties, fs, ts, key + strlen(pre), 0, &to, NULL)) || (k = key_rule(ties, ts, fs, key + strlen(pre), 0, &to, NULL))) {
 			json_t *cond = json_object_get(k, "when"), *res = NULL;
 			env v = {.r = r, .h = h, .p = (json_t *)params};
@@ -735,6 +809,8 @@ static int step_model(run *r, const hop *h, const json_t *params, json_t *old, j
 	}
 	if (!rc)
 		rc = regroup(r, h, params, old, nm, e);
+	if (!rc)
+		rc = add_copies(r, copies, nm, e);
 	if (rc)
 		json_decref(nm), nm = NULL;
 	*out = nm;
@@ -885,7 +961,7 @@ static json_t *metadata_after(const hop *h, const json_t *old, const json_t *np)
 {
 	char ver[64];
 	json_t *md = tree_get(old, "__metadata__"), *plain, *rec;
-	snprintf(ver, sizeof ver, "%s.0", h->to + 3);
+	snprintf(ver, sizeof ver, "%.*s.0", (int)strcspn(h->to + 3, "-"), h->to + 3); /* cs-2.1-dpo: "2.1.0" */
 	md = md ? json_deep_copy(md) : json_pack("{s:[], s:s, s:s}", "c", "ty", "builtins.list", "ctx", "null");
 	plain = json_pack("{s:s, s:s, s:O}", "version", ver, "model_name", "", "params", np);
 	rec = plain ? tree_from_json(plain) : NULL; /* tree_from_json borrows: the plain record is released */
@@ -934,7 +1010,7 @@ static int step_state(run *r, const hop *h, json_t *root, ck_err *e)
 {
 	const json_t *reset = json_object_get(json_object_get(r->rel, "checkpoint"), "reset_scheduler_before");
 	int rc = 0;
-	if (json_is_string(reset) && rel_index(r, h->from) < rel_index(r, json_string_value(reset)))
+	if (json_is_string(reset) && rel_of(r, h->from) < rel_index(r, json_string_value(reset)))
 		rc = reset_scheduler(r, root, e);
 	return rc ? rc : move_sparsity(r, root, e);
 }
@@ -1061,6 +1137,25 @@ static void diff_params(text *t, const json_t *a, const json_t *b, const char *p
 	free(sb);
 }
 
+/* list --releases: the pairs a family step converts that are not two releases (a release's variant,
+ * as DPO's cs-2.1-no-dpo <-> cs-2.1-dpo), both ways. */
+static void list_variants(const run *r, const char *model, FILE *f)
+{
+	const json_t *steps = json_object_get(r->fam, "steps");
+	for (size_t i = 0; i < json_array_size(steps); i++) {
+		const json_t *s = json_array_get(steps, i);
+		for (int up = 1; up >= 0; up--) {
+			const json_t *A = json_object_get(s, up ? "left" : "right"), *B = json_object_get(s, up ? "right" : "left");
+			for (size_t a = 0; a < json_array_size(A); a++)
+				for (size_t b = 0; b < json_array_size(B); b++) {
+					const char *x = json_string_value(json_array_get(A, a)), *y = json_string_value(json_array_get(B, b));
+					if (x && y && (rel_index(r, x) < 0 || rel_index(r, y) < 0))
+						fprintf(f, "%s %s -> %s: %s -> %s (%s)\n", model, x, y, x, y, strrchr(r->fam_path, '/') + 1);
+				}
+		}
+	}
+}
+
 int cscs_list(const char *rules, const char *model, FILE *f, ck_err *e)
 {
 	run r = {0};
@@ -1104,6 +1199,7 @@ int cscs_list(const char *rules, const char *model, FILE *f, ck_err *e)
 				r.hops = NULL;
 				r.n_hops = 0;
 			}
+		list_variants(&r, k, f);
 		r.src_fmt = r.tgt_fmt = NULL;
 		free_rules(&r);
 	}

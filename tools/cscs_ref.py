@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """cscs_ref.py - CS <-> CS vectors the shared ones lack (tests/golden/cscs-ref/, README there),
 computed by the reference's own converter classes: the cs-1.6 steps (both ways for BERT), and the cs-2.1 -> cs-2.2
-rewrite of the rarer sparsity schemas (sparsity-2.1-to-2.2.json).
+rewrite of the rarer sparsity schemas (sparsity-2.1-to-2.2.json), DPO <-> no DPO at cs-2.1 both ways.
 
   cscs_ref.py MODELZOO_GIT_DIR OUT_DIR
 
@@ -37,7 +37,8 @@ import stfile  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PKG = "src/cerebras/modelzoo/tools/checkpoint_converters"
-FILES = ["base_converter.py", "helper.py", "mup.py", "bert.py", "bert_finetune.py", "t5.py"]
+FILES = ["base_converter.py", "helper.py", "mup.py", "bert.py", "bert_finetune.py", "t5.py", "dpo.py"]
+REV = "f1fd1e091dc67917b91ec213ecd63e48fd144477"   # Release_2.10.0
 
 
 class _Pos:
@@ -58,8 +59,10 @@ def _stubs():
     pv = types.ModuleType("packaging.version")
 
     class Version(tuple):
+        # the release numbers only: "2.1-no-dpo" (a DPO format less "cs-") compares as 2.1, as
+        # packaging's LegacyVersion (packaging < 22) orders it; packaging >= 22 raises InvalidVersion
         def __new__(cls, s):
-            return tuple.__new__(cls, tuple(int(x) for x in s.split(".")))
+            return tuple.__new__(cls, tuple(int(x) for x in s.split("-")[0].split(".")))
     pv.Version = Version
     pk = types.ModuleType("packaging")
     pk.version = pv
@@ -74,7 +77,7 @@ def load_reference(git_dir):
     for p in ["cerebras", "cerebras/modelzoo", "cerebras/modelzoo/tools", "cerebras/modelzoo/tools/checkpoint_converters"]:
         open(os.path.join(tmp, p, "__init__.py"), "w").close()
     for f in FILES:
-        src = subprocess.run(["git", "--git-dir", git_dir, "show", f"HEAD:{PKG}/{f}"], check=True,
+        src = subprocess.run(["git", "--git-dir", git_dir, "show", f"{REV}:{PKG}/{f}"], check=True,
                              capture_output=True).stdout
         open(os.path.join(d, f), "wb").write(src)
     _stubs()
@@ -192,6 +195,38 @@ def down_case(ref, out_dir, name, model, conv, src, m, p, notes):
                "input_from": notes[0], "notes": notes[1:]}, open(os.path.join(d, "case.json"), "w"), indent=2)
 
 
+def dpo_cases(ref, out_dir):
+    """DPO <-> no DPO at cs-2.1 (Converter_NON_DPO_TO_DPO_CS21 and its config converter), whole
+    checkpoints as the reference's convert_helper makes them (trainer state carried, __metadata__
+    appended): up, a gpt2 model (the HF -> CS vector of tests/golden/gpt2) with a trainer state and
+    params naming it in model_name; down, the up conversion's output"""
+    bc, conv = ref["base_converter"], ref["dpo"].Converter_NON_DPO_TO_DPO_CS21()
+    ts = stfile.read(os.path.join(ROOT, "tests/golden/gpt2/cs/model.safetensors"))
+    m = {k[len("model."):]: np.array(a, np.float32) for k, (dt, a) in ts.items()}
+    p = yaml.safe_load(open(os.path.join(ROOT, "tests/golden/gpt2/cs/params.yaml")))
+    p["model"]["model_name"] = "gpt2"
+    fmts = [f[0] for f in conv.formats()]   # ["cs-2.1-no-dpo", "cs-2.1-dpo"]
+    ck = {"model": m, **trainer_state(m)}
+    for d, name in ((0, "dpo-2.1-no-dpo-to-dpo"), (1, "dpo-2.1-dpo-to-no-dpo")):
+        idx = bc.FormatIndices(direction=d, src_index=0, tgt_index=0)
+        p_out = conv.get_config_converter_class().convert("dpo", copy.deepcopy(p), idx)
+        configs = (p, p_out) if d == 0 else (p_out, p)
+        ck_out = conv.convert_helper(copy.deepcopy(ck), configs, idx, output_checkpoint={})
+        dd = os.path.join(out_dir, name)
+        write_side(os.path.join(dd, "in"), ck, p)
+        write_side(os.path.join(dd, "out"), ck_out, p_out)
+        json.dump({"model": "dpo", "src_fmt": fmts[d], "tgt_fmt": fmts[1 - d], "converter": type(conv).__name__,
+                   "config_converter": conv.get_config_converter_class().__name__, "direction": d, "fallback": False,
+                   "input_from": "tests/golden/gpt2/cs (HF -> CS vector) with model_name: gpt2 and a trainer state"
+                   if d == 0 else "dpo-2.1-no-dpo-to-dpo/out",
+                   "notes": ["the whole checkpoint by the converter's convert_helper: other entries carried, "
+                             "__metadata__ record appended (version 2.1.0)",
+                             "ref_model.model.* is the same tensor as policy_model.model.* (written after every policy key)"
+                             if d == 0 else "ref_model.model.* dropped, policy_model.model. removed; dpo dropped from the params"]},
+                  open(os.path.join(dd, "case.json"), "w"), indent=2)
+        ck, p = ck_out, p_out
+
+
 def bert_17(golden):
     ts = stfile.read(os.path.join(ROOT, "tests/golden", golden, "cs/model.safetensors"))
     m = {}
@@ -283,6 +318,7 @@ def main(argv):
               "<stack>.embed_tokens.weight of in/ (added: HF-like names tied to the word embeddings) are dropped; the trainer state is dropped"],
              extra_in={"encoder.embed_tokens.weight": "encoder_token_embedding.weight",
                        "decoder.embed_tokens.weight": "decoder_token_embedding.weight"})
+    dpo_cases(ref, out)
     link_repeats(out)
     json.dump(sparsity_cases(ref), open(os.path.join(out, "sparsity-2.1-to-2.2.json"), "w"), indent=1)
 

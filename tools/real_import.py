@@ -67,6 +67,49 @@ HF_FILES = [
      "checkpoints/codegen-350M-mono/config.json"),
     ("hf-codegen-2b-multi", "codegen", "salesforce/CodeGen", "ff4c12ca4c94ea033d9cac8722b55bb49fccde9f",
      "checkpoints/codegen-2B-multi/config.json"),
+    # tiiuae/falcon-40b as first published (remote code: model_type RefinedWeb, n_head_kv groups),
+    # from a GitHub copy of the Hub repository
+    ("hf-falcon-40b", "falcon", "Decentralised-AI/falcon-40b", "e7950c40d6bc9caca678af160de9c79f33f93699", "config.json"),
+    # databricks/dolly-v2-3b (GPT-NeoX: Pythia-2.8B fine-tuned; custom_pipelines) and dolly-v1-6b (GPT-J 6B
+    # fine-tuned), from GitHub copies of the Hub repositories
+    ("hf-dolly-v2-3b", "gpt-neox", "gitafolabi/dolly-v2-3b", "99a08f3f7cebb9b708380a7b08cde6277edd44b9", "config.json"),
+    ("hf-dolly-v1-6b", "gptj", "MikeRalphson/dolly-v1-6b", "e50f928517528b733721490cecfd6e22f2635466", "config.json"),
+    # bigscience/bloom (176B) as Petals ships it for its converter (no architectures: model_type says bloom)
+    ("hf-bloom-176b", "bloom", "bigscience-workshop/petals", "a798ea04a6a4abd9d3300693dbf212f86f01e795", "cli/config.json"),
+    # a BLOOM 1B7 BloomModel (headless) config.json, the notebook autosave Jupyter kept of it in
+    # BigScience's Megatron-DeepSpeed repository
+    ("hf-bloom-1b7-bloommodel", "bloom-headless", "bigscience-workshop/Megatron-DeepSpeed",
+     "2af7428dc3d9f09f94378aaeeedfa7657ae48392", "bloom_tokenizer/.ipynb_checkpoints/config-checkpoint.json"),
+]
+# (case, model family, repository, commit, path, more case.json fields): issue 15's encoder families, HF side
+HF_ENCODER_FILES = [
+    # bert-base-uncased / -cased as the Hub publishes them: the config names BertForMaskedLM, the
+    # weights are Google's pretraining checkpoints (pooler, MLM and NSP heads: BertForPreTraining's keys)
+    ("hf-bert-base-uncased", "bert", "cyx576/111", "b4d8c834719d475f82a004db9925b406d81310c0",
+     "models/bert-base-uncased/config.json", {"hf_class": "BertForPreTraining"}),
+    ("hf-bert-base-cased", "bert", "Jazzssmine/Tweet-hate", "ce90f03b9b91fc25732b45ad7612f4547f7c07cd",
+     "bert-base-cased/config.json", {"hf_class": "BertForPreTraining"}),
+    # bert-base-uncased fine-tuned for classification (save_pretrained of transformers 4.10, problem_type)
+    ("hf-bert-base-uncased-classifier", "bert-sequence-classifier", "lukyanchikov/NLP",
+     "02f5c09f80506a71070662ded48823d5607e3b72", "bert-base-uncased/config.json", {}),
+    # bert-large-uncased-whole-word-masking-finetuned-squad (the Hub's config, transformers 2.x era)
+    ("hf-bert-large-wwm-squad", "bert-qa", "rohitgandikota/bert-qa", "352dedd0af15da4ca120aa00ba0911c1e8aa911d",
+     "bert-large-uncased-whole-word-masking-finetuned-squad/config.json", {"pass_model": True}),  # CS has no QA model name
+    # dslim/bert-base-NER re-saved by transformers 4.46 (9 labels, the old `_num_labels` and `output_past` kept)
+    ("hf-bert-base-ner", "bert-token-classifier", "Sayak86/QTS-Email-Data-Extraction",
+     "dd0f82e99aa2f78bd3c757f62004770319d46a9b", "models/bert-base-NER/config.json", {}),
+    # klue/roberta-base (a copy of the Hub repository): RobertaForMaskedLM, BertTokenizer
+    ("hf-klue-roberta-base", "roberta", "sunghyun003/consult-boosting-ner", "310534e2c91da4fd44a12d61b7b3170c1f4e0628",
+     "models/roberta-base/config.json", {}),
+    # roberta-base's config as pytorch-transformers 1.x published it (2019): no model_type, architectures
+    # nor token ids (RobertaConfig's defaults hold); the weights are RobertaForMaskedLM's
+    ("hf-roberta-base-2019", "roberta", "AYaroshevskii/Tweet-Sentiment", "21be2ab2f22ca17d71abbd0e009168ceea658dc9",
+     "roberta-base/config.json", {"hf_class": "RobertaForMaskedLM"}),
+    # facebook/esm2_t6_8M_UR50D and esm2_t12_35M_UR50D as save_pretrained (transformers 4.45) writes them
+    ("hf-esm2-t6-8m", "esm-2", "Field-Lin/PROTEUS", "269c41f8d5c1e1577c62acee94fd5ba84c074531",
+     "esm2_t6_8M_UR50D/config.json", {}),
+    ("hf-esm2-t12-35m", "esm-2", "Field-Lin/PROTEUS", "269c41f8d5c1e1577c62acee94fd5ba84c074531",
+     "esm2_t12_35M_UR50D/config.json", {}),
 ]
 # (case, model family, commit, path)
 CS = [
@@ -148,6 +191,12 @@ CS = [
     ("cs-r231-gpt-neox-small", "gpt-neox", MZ_231, NLP + "gptj/configs/params_gpt_neox_small.yaml"),
     ("cs-bloom-7b", "bloom", MZ_210, NLP + "bloom/configs/params_bloom_7b.yaml"),
     ("cs-r231-bloom-7b", "bloom", MZ_231, NLP + "bloom/configs/params_bloom_7b.yaml"),
+    ("cs-btlm-2p7b-2k", "btlm", MZ_210, NLP + "btlm/configs/params_btlm_2p7b_2k.yaml"),
+    ("cs-btlm-2p7b-8k", "btlm", MZ_210, NLP + "btlm/configs/params_btlm_2p7b_8k.yaml"),
+    ("cs-jais-13b", "jais", MZ_210, NLP + "jais/configs/params_jais_13b.yaml"),
+    ("cs-jais-13b-chat", "jais", MZ_210, NLP + "jais/configs/params_jais_13b_chat.yaml"),
+    ("cs-jais-30b", "jais", MZ_210, NLP + "jais/configs/params_jais_30b.yaml"),
+    ("cs-gptj-6b-trc2", "gptj", MZ_210, NLP + "gptj/continuous_pretraining/configs/params_gptj_6B_TRC2.yaml"),
 ]
 
 # HF cases from published config.json files: (case, model family, {component dir ("": the case
@@ -173,6 +222,16 @@ HF_COMPONENTS = [
                                      "flan-t5-large/config.json")},
      {"save_pretrained": True, "created": ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"],
       "tied": {"encoder.embed_tokens.weight": "shared.weight", "decoder.embed_tokens.weight": "shared.weight"}}),
+    # the same LLaVA-1.5 pair as ModelZoo's multimodal_simple (--model mmsimple-llava): issue 15
+    ("hf-mmsimple-llava-v1.5-7b-clipmodel", "mmsimple-llava", {
+        "image_model": ("ourml/clip-vit-large-patch14", "32bd64288804d66eefd0ccbe215aa642df71cc41", "config.json"),
+        "text_model": ("ymtuan/NTU-2025-Fall-DLCV", "7b4f4a2eef447eb537704f15166826558cc1aa64", "llava-v1.5-7b/config.json"),
+    }, {"dropped": ["text_model.", "text_projection.", "visual_projection.", "logit_scale"]}),
+    # a CLIPVisionModelWithProjection config: IP-Adapter's ViT-H/14 image encoder (gelu, not quick_gelu;
+    # projection_dim 1024), as ID-Animator ships it
+    ("hf-clip-vit-h14-image-encoder", "clip-vit", {
+        "": ("smthemex/ComfyUI_ID_Animator", "5560fc05f2e2aa29e2c7139fe1f72b88785b873b", "models/image_encoder/config.json"),
+    }, {}),
 ]
 
 HEAD = 8      # head dim after shrinking (even: RoPE pairs)
@@ -193,8 +252,31 @@ def kv_shrink(heads, kv):
     return max(1, HEADS * kv // heads)
 
 
-def shrink_hf(c):
+def shrink_gpt2_named(c):
+    """BLOOM and Falcon's remote-code (RefinedWeb*) configs: GPT-2-style head and layer counts
+    (n_head, n_layer, n_head_kv) beside hidden_size / n_embed; grouped kv heads stay grouped"""
+    for k in ("n_head", "num_attention_heads"):
+        if k in c:
+            c[k] = HEADS
+    for k in ("n_layer", "num_hidden_layers"):
+        if k in c:
+            c[k] = 2
+    for k in ("hidden_size", "n_embed"):
+        if k in c:
+            c[k] = HEADS * HEAD
+    for k in ("n_head_kv", "num_kv_heads"):
+        if c.get(k) is not None:
+            c[k] = 2 if c[k] > 1 else 1
+    if c.get("ffn_hidden_size") is not None:
+        c["ffn_hidden_size"] = 4 * HEADS * HEAD
+    c["vocab_size"] = 64
+    return c
+
+
+def shrink_hf(c, family=None):
     c = copy.deepcopy(c)
+    if "n_embd" not in c and ("n_head" in c or "n_layer" in c):
+        return shrink_gpt2_named(c)
     if "n_embd" in c:  # GPT-2, GPT-J, CodeGen
         if c.get("rotary_dim") is not None:  # the rotated share of a head kept (even: RoPE pairs)
             c["rotary_dim"] = max(2, c["rotary_dim"] * HEAD // (c["n_embd"] // c["n_head"]) // 2 * 2)
@@ -214,27 +296,35 @@ def shrink_hf(c):
         c["head_dim"] = HEAD
     if c.get("model_type") == "bert":
         c["max_position_embeddings"] = 32
+    if family == "roberta" and "max_position_embeddings" in c:  # 32 positions past the padding index
+        c["max_position_embeddings"] = 32 + c.get("pad_token_id", 1) + 1
     return c
+
+
+def shrink_clip_tower(sub):
+    """one CLIP tower's sizes, in place (only the keys it has); images of 32x32 in 8x8 patches"""
+    tower = dict(hidden_size=HEADS * HEAD, num_attention_heads=HEADS, num_hidden_layers=2, intermediate_size=48)
+    sub.update({n: v for n, v in tower.items() if n in sub})
+    if "vocab_size" in sub:
+        sub.update(vocab_size=64, max_position_embeddings=16)
+    if "patch_size" in sub:
+        sub["patch_size"] = 8
+    if "image_size" in sub:
+        sub["image_size"] = 32
+    if "projection_dim" in sub:
+        sub["projection_dim"] = HEADS * HEAD
 
 
 def shrink_clip(c):
     """a whole CLIPModel config: both towers' sizes (and the old *_config_dict copies), the projection;
-    images of 32x32 in 8x8 patches"""
+    or one vision tower (CLIPVisionModelWithProjection, model_type clip_vision_model)"""
     c = copy.deepcopy(c)
-    tower = dict(hidden_size=HEADS * HEAD, num_attention_heads=HEADS, num_hidden_layers=2, intermediate_size=48)
+    if c.get("model_type") == "clip_vision_model":
+        shrink_clip_tower(c)
+        return c
     for k in ("text_config", "vision_config", "text_config_dict", "vision_config_dict"):
-        sub = c.get(k)
-        if not isinstance(sub, dict):
-            continue
-        sub.update({n: v for n, v in tower.items() if n in sub})
-        if "vocab_size" in sub:
-            sub.update(vocab_size=64, max_position_embeddings=16)
-        if "patch_size" in sub:
-            sub["patch_size"] = 8
-        if "image_size" in sub:
-            sub["image_size"] = 32
-        if "projection_dim" in sub:
-            sub["projection_dim"] = HEADS * HEAD
+        if isinstance(c.get(k), dict):
+            shrink_clip_tower(c[k])
     c["projection_dim"] = HEADS * HEAD
     return c
 
@@ -248,7 +338,7 @@ def shrink_t5(c):
 
 
 def shrink_component(c):
-    if c.get("model_type") == "clip":
+    if c.get("model_type") in ("clip", "clip_vision_model"):
         return shrink_clip(c)
     if c.get("model_type") == "t5":
         return shrink_t5(c)
@@ -333,17 +423,19 @@ def write(path, text):
         f.write(text)
 
 
-def hf_case(name, model, up, row):
+def hf_case(name, model, up, row, extra=None):
     """One HF case: the published config as upstream.json, shrunk as config.json."""
     out = os.path.join(ROOT, "cases", name)
     os.makedirs(out, exist_ok=True)
     write(os.path.join(out, "upstream.json"), up if isinstance(up, str) else json.dumps(up, indent=2) + "\n")
     cfg = json.loads(up) if isinstance(up, str) else up
-    write(os.path.join(out, "config.json"), json.dumps(shrink_hf(cfg), indent=2) + "\n")
+    write(os.path.join(out, "config.json"), json.dumps(shrink_hf(cfg, model), indent=2) + "\n")
     meta = {"model": model, "from": "hf"}
     if model == "codegen":  # CodeGen trains as the CS gptj model: its params say gptj, the user names codegen
         meta["pass_model"] = True
-    write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
+    if model.startswith(("bert", "roberta", "esm")):  # HF's position_ids buffer is rebuilt on the way back
+        meta["created"] = ["position_ids"]
+    write(os.path.join(out, "case.json"), json.dumps({**meta, **(extra or {})}) + "\n")
     return row
 
 
@@ -369,10 +461,10 @@ def main():
                                  check=True).stdout
             presets = next(ast.literal_eval(n.value) for n in ast.parse(src).body if isinstance(n, ast.AnnAssign))
         rows[name] = hf_case(name, model, presets[key], f"{name}\t{MLC[0]}\t{MLC[1]}\t{MLC[2]}\tMODEL_PRESETS[{key!r}]")
-    for name, model, repo, commit, path in HF_FILES:
+    for name, model, repo, commit, path, *extra in HF_FILES + HF_ENCODER_FILES:
         if want(name):
             full, text = git_show(repo, commit, path)
-            rows[name] = hf_case(name, model, text.decode(), f"{name}\t{repo}\t{full}\t{path}\t")
+            rows[name] = hf_case(name, model, text.decode(), f"{name}\t{repo}\t{full}\t{path}\t", *extra)
     for name, model, commit, path in CS:
         if not want(name):
             continue

@@ -218,9 +218,9 @@ def gen_bert(g, c):
     g("pooler.dense.bias", H)
 
 
-def gen_bert_head(g, c):
-    """BertFor* (architectures[0]): the encoder under bert., the pooler, and the head"""
-    arch = (c.get("architectures") or ["BertModel"])[0]
+def gen_bert_head(g, c, arch=None):
+    """BertFor* (arch, else architectures[0]): the encoder under bert., the pooler, and the head"""
+    arch = arch or (c.get("architectures") or ["BertModel"])[0]
     if arch == "BertModel":
         return gen_bert(g, c)
     H, V = c["hidden_size"], c["vocab_size"]
@@ -394,12 +394,14 @@ def gen_gptj(g, c):
 
 
 def gen_falcon(g, c):
-    """FalconForCausalLM as transformers configures it (model_type falcon)"""
-    H, L, V = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"]
-    nh = c["num_attention_heads"]
-    kv = c["num_kv_heads"] if c["new_decoder_architecture"] else (1 if c["multi_query"] else nh)
+    """FalconForCausalLM as transformers configures it (model_type falcon), or the remote code's
+    RefinedWebModel (7B: multi-query) / RefinedWeb (40B: n_head_kv groups, two LayerNorms)"""
+    H, V = c["hidden_size"], c["vocab_size"]
+    L, nh = c.get("num_hidden_layers", c.get("n_layer")), c.get("num_attention_heads", c.get("n_head"))
+    new = c.get("new_decoder_architecture", c.get("model_type") == "RefinedWeb")
+    kv = (c.get("num_kv_heads") or c.get("n_head_kv") or nh) if new else (1 if c.get("multi_query", True) else nh)
     hd, ffn, bias = H // nh, c.get("ffn_hidden_size") or 4 * H, c.get("bias", False)
-    two = c["new_decoder_architecture"] and (c.get("num_ln_in_parallel_attn") or 2) == 2
+    two = new and (c.get("num_ln_in_parallel_attn") or 2) == 2
     g("transformer.word_embeddings.weight", V, H)
     for i in range(L):
         q = f"transformer.h.{i}."
@@ -416,6 +418,30 @@ def gen_falcon(g, c):
     g("transformer.ln_f.bias", H)
     if not c.get("tie_word_embeddings", True):
         g("lm_head.weight", V, H)
+
+
+def gen_btlm(g, c):
+    """BTLMLMHeadModel / JAISLMHeadModel (remote code): GPT-2's Conv1D layout, the SwiGLU gate
+    c_fc2, ALiBi slopes (or learned positions)"""
+    H, L, V, inner = c["n_embd"], c["n_layer"], c["vocab_size"], c.get("n_inner") or 4 * c["n_embd"]
+    t = "transformer."
+    g(t + "wte.weight", V, H)
+    if c.get("position_embedding_type", "learned") == "alibi":
+        g(t + "relative_pe.slopes", c["n_head"], 1)
+    else:
+        g(t + "wpe.weight", c["n_positions"], H)
+    for i in range(L):
+        q = f"{t}h.{i}."
+        for n, shape in (("attn.c_attn", (H, 3 * H)), ("attn.c_proj", (H, H)), ("mlp.c_fc", (H, inner)),
+                         ("mlp.c_fc2", (H, inner)), ("mlp.c_proj", (inner, H))):
+            g(q + n + ".weight", *shape)
+            g(q + n + ".bias", shape[1])
+        for n in ("ln_1", "ln_2"):
+            g(q + n + ".weight", H)
+            g(q + n + ".bias", H)
+    g(t + "ln_f.weight", H)
+    g(t + "ln_f.bias", H)
+    g("lm_head.weight", V, H)
 
 
 def gen_neox(g, c):
@@ -528,6 +554,13 @@ def weights_for_cs(model, p):
                      "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"],
                      "rotary_pct": m["rotary_dim"] / (m["hidden_size"] // m["num_heads"]),
                      "max_position_embeddings": m.get("max_position_embeddings", 1024)}}
+    if model in ("btlm", "jais"):  # the golden case's HF config (the remote code's keys) at these sizes
+        g = "btlm-bf16" if model == "btlm" else "jais"
+        c = json.load(open(os.path.join(HERE, "..", "tests", "golden", g, "hf", "config.json")))
+        c.update(n_embd=m["hidden_size"], n_layer=m["num_hidden_layers"], n_head=m["num_heads"], n_inner=m["filter_size"],
+                 n_positions=m.get("max_position_embeddings", 1024), vocab_size=m["vocab_size"],
+                 position_embedding_type=m.get("position_embedding_type", "learned"), torch_dtype="float32")
+        return {"": c}
     if model == "bloom":
         return {"": {"model_type": "bloom", "architectures": ["BloomForCausalLM"], "hidden_size": m["hidden_size"],
                      "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"], "vocab_size": m["vocab_size"]}}
@@ -602,15 +635,21 @@ def weights_for_cs(model, p):
     raise SystemExit(f"no weight maker for {model}")
 
 
-def make_hf(model, configs, out, seed, behead=None):
+# the model_type of an HF class, for a config that states none (pytorch-transformers 1.x wrote none)
+CLASS_TYPE = {"BertForPreTraining": "bert", "RobertaForMaskedLM": "roberta"}
+
+
+def make_hf(model, configs, out, seed, behead=None, hf_class=None):
     """configs: {component dir or "": HF config}; writes config.json + model.safetensors per component.
     behead: a headless model's base prefix (`model.`, `transformer.`): the LM head is left out and the
-    prefix stripped, as LlamaModel / GPT2Model save their weights"""
+    prefix stripped, as LlamaModel / GPT2Model save their weights.
+    hf_class: the class whose keys the published weights hold, where the config names another or none
+    (the Hub's bert-base-* configs say BertForMaskedLM; their weights are the pretraining model's)"""
     for comp, c in configs.items():
         d = os.path.join(out, comp) if comp else out
         os.makedirs(d, exist_ok=True)
         g = Gen(seed)
-        mt = c.get("model_type")
+        mt = c.get("model_type") or CLASS_TYPE.get(hf_class)
         if mt == "gpt2" and c.get("attention_head_type") == "multiquery":
             gen_santacoder(g, c)
         elif mt == "gpt2":
@@ -627,8 +666,10 @@ def make_hf(model, configs, out, seed, behead=None):
             gen_neox(g, c)
         elif mt == "bloom":
             gen_bloom(g, c)
+        elif mt in ("btlm", "jais"):
+            gen_btlm(g, c)
         elif mt == "bert":
-            gen_bert_head(g, c)
+            gen_bert_head(g, c, hf_class)
         elif mt == "roberta":
             gen_roberta(g, c)
         elif mt == "esm":
@@ -710,6 +751,7 @@ FAMILY = {
     "gpt2-headless": {"behead": "transformer.", "pass_model": True, "created": [".attn.bias", ".attn.masked_bias"]},
     "mistral-headless": {"behead": "model.", "pass_model": True},
     "mixtral-headless": {"behead": "model.", "pass_model": True},
+    "bloom-headless": {"behead": "transformer.", "pass_model": True},
 }
 
 
@@ -793,7 +835,7 @@ class Case:
                 cfg = norm_json(os.path.join(self.dir, "config.json"))
                 configs = {"q_encoder": cfg, "ctx_encoder": cfg} if model == "dragon" else {"": cfg}
             comps = list(configs)
-            make_hf(model, configs, hf, 1, self.meta.get("behead"))
+            make_hf(model, configs, hf, 1, self.meta.get("behead"), self.meta.get("hf_class"))
             if self.meta.get("save_pretrained"):  # tied duplicates left out, as save_pretrained writes safetensors
                 for comp, c in configs.items():
                     st = os.path.join(hf, comp, "model.safetensors")

@@ -54,4 +54,84 @@ expect_fail "dpo: params without model_name are refused" "cs.model.model_name mu
 params_edit "$T/d.yaml" "$T/nomodel.yaml" '{"model_name": "nosuch"}'
 expect_fail "dpo: a model_name no rule file has is refused" "unknown model 'nosuch'" \
 	"$T/nomodel-hf" "$CKCONV" convert "$T/d.mdl" --config "$T/nomodel.yaml" -o "$T/nomodel-hf"
+
+# list: the wrap in --json as in the text
+out=$("$CKCONV" list dpo --json)
+check "list dpo --json: its wrap (models, CS prefix, the copy's prefix)" $PY -c '
+import json, sys; m = json.load(sys.stdin)["models"][0]["wrap"]
+assert m["cs_prefix"] == "policy_model.model." and m["copy"] == "ref_model.model." and "gpt2" in m["models"], m' <<<"$out"
+out=$("$CKCONV" list gpt2 --json)
+check "... null for a model that wraps none" $PY -c 'import json, sys; assert json.load(sys.stdin)["models"][0]["wrap"] is None' <<<"$out"
+
+# CS <-> CS: a model without DPO <-> the same as DPO, at cs-2.1 (rules/cscs/dpo.yaml; the reference's
+# vectors for both ways are tests/golden/cscs-ref/dpo-*, which tests/e2e/cscs.sh checks leaf by leaf)
+G16=$ROOT/tests/golden/cscs-ref
+CASE="$PY $ROOT/tools/cscs_case.py"
+up=$G16/dpo-2.1-no-dpo-to-dpo; down=$G16/dpo-2.1-dpo-to-no-dpo
+$CASE pack "$up/in" "$T/nd.mdl" "$down/in" "$T/dd.mdl"
+check "no DPO -> DPO converts" "$CKCONV" convert "$T/nd.mdl" --config "$up/in/params.yaml" --model dpo \
+	--src-fmt cs-2.1-no-dpo --tgt-fmt cs-2.1-dpo -o "$T/ndo.mdl" -q
+check "... the reference model after every policy key, each a LinkedObject to its policy twin" $PY - "$T/ndo.mdl" <<'PY'
+import json, sys, h5py
+f = h5py.File(sys.argv[1], "r")
+ref = [k for k in f.attrs if k.startswith("model.ref_model.model.") and k.endswith(".__metadata__")]
+assert ref, "no reference model"
+for a in ref:
+    m = json.loads(f.attrs[a])[a]
+    k = a[:-len(".__metadata__")]
+    assert m.get("__LINKED__") and m["key"] == k.replace("model.ref_model.", "model.policy_model.", 1), (k, m)
+    assert k not in f and m["key"] in f, k
+PY
+check "... and back: DPO -> no DPO equals the input model" "$CKCONV" convert "$T/ndo.mdl" --config "$T/ndo.yaml" --model dpo \
+	--src-fmt cs-2.1-dpo --tgt-fmt cs-2.1-no-dpo -o "$T/ndb.mdl" -q
+check "... (every leaf, key order; params: the input's)" $CASE check "$T/ndb.mdl" "$T/ndb.yaml" "$down/out"
+check "the DPO checkpoint converts to HF as DPO (model_name picks gpt2) and equals gpt2's hf_back" "$CKCONV" convert \
+	"$T/ndo.mdl" --config "$T/ndo.yaml" --model dpo --src-fmt cs-2.1-dpo --tgt-fmt hf -o "$T/ndo-hf" -q
+check "... tensors" $CHECK st-vs-st "$T/ndo-hf" "$G/gpt2/hf_back"
+# keys under the 2.x trainer's model. prefix: the DPO model's own layout all the same (the reference
+# would write policy_model.model.model.*, which the DPO model does not load)
+$PY - "$up/in" "$T/pre" <<'PY'
+import json, os, shutil, sys
+src, dst = sys.argv[1:3]
+os.makedirs(dst)
+t = json.load(open(os.path.join(src, "tree.json")))
+t["model"] = {"model." + k: v for k, v in t["model"].items()}
+json.dump(t, open(os.path.join(dst, "tree.json"), "w"))
+for f in ("model.safetensors", "params.yaml"):
+    shutil.copy(os.path.join(src, f), dst)
+PY
+$CASE pack "$T/pre" "$T/pre.mdl"
+check "a source with model.-prefixed keys converts" "$CKCONV" convert "$T/pre.mdl" --config "$up/in/params.yaml" --model dpo \
+	--src-fmt cs-2.1-no-dpo --tgt-fmt cs-2.1-dpo -o "$T/preo.mdl" -q
+check "... to the reference's output for the unprefixed one" $CASE check "$T/preo.mdl" "$T/preo.yaml" "$up/out"
+out=$("$CKCONV" convert "$T/nd.mdl" --config "$up/in/params.yaml" --model dpo --src-fmt cs-2.1-no-dpo --tgt-fmt cs-2.1-dpo \
+	-o "$T/dry.mdl" --dry-run 2>&1)
+check "--dry-run lists the renames, the copies and the params added" $PY -c '
+import sys; t = sys.stdin.read()
+assert "lm_head.weight -> policy_model.model.lm_head.weight" in t and "ref_model.model.lm_head.weight added (a copy of" in t and "params + model.dpo" in t, t' <<<"$out"
+check "convert-config carries the params alone the same way" "$CKCONV" convert-config "$up/in/params.yaml" --model dpo \
+	--src-fmt cs-2.1-no-dpo --tgt-fmt cs-2.1-dpo -o "$T/cfg.yaml" -q
+check "... equal to the reference's" $CHECK yaml-eq "$T/cfg.yaml" "$up/out/params.yaml"
+out=$("$CKCONV" list --releases dpo)
+check "list --releases dpo: the variant pair, both ways" $PY -c '
+import sys; t = sys.stdin.read()
+assert "dpo cs-2.1-no-dpo -> cs-2.1-dpo: cs-2.1-no-dpo -> cs-2.1-dpo (dpo.yaml)" in t and "dpo cs-2.1-dpo -> cs-2.1-no-dpo:" in t, t' <<<"$out"
+# refused: params without model_name or naming a model DPO does not train; back without model_name
+# or dpo; a variant to anything its step does not name
+params_edit "$up/in/params.yaml" "$T/nomn.yaml" '{"model_name": null}'
+expect_fail "no DPO -> DPO: params without model_name are refused" "model.model_name: converting to DPO needs the name of the model inside" \
+	"$T/e1.mdl" "$CKCONV" convert "$T/nd.mdl" --config "$T/nomn.yaml" --model dpo --src-fmt cs-2.1-no-dpo --tgt-fmt cs-2.1-dpo -o "$T/e1.mdl"
+params_edit "$up/in/params.yaml" "$T/bert.yaml" '{"model_name": "bert"}'
+expect_fail "... and a model_name DPO does not train" "found bert" \
+	"$T/e2.mdl" "$CKCONV" convert "$T/nd.mdl" --config "$T/bert.yaml" --model dpo --src-fmt cs-2.1-no-dpo --tgt-fmt cs-2.1-dpo -o "$T/e2.mdl"
+params_edit "$down/in/params.yaml" "$T/nodpo.yaml" '{"dpo": null}'
+expect_fail "DPO -> no DPO: params without dpo are refused" "model.dpo: a DPO model section has its dpo settings; found none" \
+	"$T/e3.mdl" "$CKCONV" convert "$T/dd.mdl" --config "$T/nodpo.yaml" --model dpo --src-fmt cs-2.1-dpo --tgt-fmt cs-2.1-no-dpo -o "$T/e3.mdl"
+params_edit "$down/in/params.yaml" "$T/nomn2.yaml" '{"model_name": null}'
+expect_fail "... and without model_name" "model.model_name: a DPO model section names the model inside; found none" \
+	"$T/e4.mdl" "$CKCONV" convert "$T/dd.mdl" --config "$T/nomn2.yaml" --model dpo --src-fmt cs-2.1-dpo --tgt-fmt cs-2.1-no-dpo -o "$T/e4.mdl"
+expect_fail "a variant to a release its step does not name is refused" "no step converts cs-2.1-no-dpo <-> cs-2.9-dpo" \
+	"$T/e5.mdl" "$CKCONV" convert "$T/nd.mdl" --config "$up/in/params.yaml" --model dpo --src-fmt cs-2.1-no-dpo --tgt-fmt cs-2.9-dpo -o "$T/e5.mdl"
+expect_fail "... as is a variant no step names" "no step converts cs-2.2-no-dpo <-> cs-2.2-dpo" \
+	"$T/e6.mdl" "$CKCONV" convert "$T/nd.mdl" --config "$up/in/params.yaml" --model dpo --src-fmt cs-2.2-no-dpo --tgt-fmt cs-2.2-dpo -o "$T/e6.mdl"
 echo "$n passed"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Encoder families beyond their golden cases (issue 15): BERT's token-classification and QA heads
 # (made from the golden sequence classifier), label maps, the QA head's two labels, RoBERTa/BERT
-# detection from one CS name, and mmsimple-llava's cs-2.3 params layout.
+# detection from one CS name, mmsimple-llava's cs-2.3 params layout; and for every family, CS -> HF
+# from a cstorch-style LZ4 file of the reference's CS tensors and hf_bin -> CS -> HF.
 . "$(dirname "$0")/lib.inc"
 G="$ROOT/tests/golden"
 # mkhead NAME ARCH HEADKEY ROWS: $T/NAME = the golden sequence classifier with its head renamed / resized
@@ -140,20 +141,34 @@ check "roberta: ... so model_type roberta" test "$(jget "$T/rob_hf/config.json" 
 check "roberta: max_position_embeddings 66 back" test "$(jget "$T/rob_hf/config.json" max_position_embeddings)" = 66
 
 # CS -> HF from cstorch-written packed files (h5py, LZ4-chunked datasets, format 0.5), as a
-# training run saves them: T5, CLIP-ViT and the BERT QA head (its CS state: the sequence
-# classifier's with a two-row span head, as mkhead made the HF side)
-for c in t5 clip-vit; do
-	"$PY" "$ROOT/tools/make_cstorch_h5.py" "$G/$c/cs/model.safetensors" "$T/$c-cstorch.mdl" >/dev/null
-	check "$c: the cstorch file holds LZ4-chunked datasets" $PY -c '
+# training run saves them, made from the reference's own CS tensors: every family of issue 15
+# (mmsimple-llava: one packed file, one directory per component); then the BERT QA and token
+# classification heads (their CS state: the sequence classifier's, the span head two rows)
+lz4_only() { $PY -c '
 import os, sys
 os.environ.setdefault("HDF5_PLUGIN_PATH", "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins")
 import h5py
 with h5py.File(sys.argv[1], "r") as f:
     ds = [f[k] for k in f if isinstance(f[k], h5py.Dataset) and f[k].ndim >= 1 and f[k].size > 1]
     lz4 = lambda d: d.id.get_create_plist().get_nfilters() > 0 and d.id.get_create_plist().get_filter(0)[0] == 32004
-    assert ds and all(d.chunks and lz4(d) for d in ds), [d.name for d in ds if not (d.chunks and lz4(d))]' "$T/$c-cstorch.mdl"
+    assert ds and all(d.chunks and lz4(d) for d in ds), [d.name for d in ds if not (d.chunks and lz4(d))]' "$1"; }
+case_field() { $PY -c 'import json, sys; v = json.load(open(sys.argv[1])).get(sys.argv[2]); print(" ".join(v) if isinstance(v, list) else json.dumps(v or {}))' "$G/$1/case.json" "$2"; }
+for c in bert bert-sequence-classifier roberta esm-2 t5 clip-vit mmsimple-llava; do
+	"$PY" "$ROOT/tools/make_cstorch_h5.py" "$G/$c/cs/model.safetensors" "$T/$c-cstorch.mdl" >/dev/null
+	check "$c: the cstorch file holds LZ4-chunked datasets" lz4_only "$T/$c-cstorch.mdl"
 	check "$c: cstorch file -> hf (detected from the params)" "$CKCONV" convert "$T/$c-cstorch.mdl" --config "$G/$c/cs/params.yaml" -o "$T/$c-cstorch" -q
-	check "$c: every tensor equals hf_back" $CHECK st-vs-st "$T/$c-cstorch" "$G/$c/hf_back"
+	# hf_bin (PyTorch .bin) both ways: -> CS, and that packed file back to HF
+	check "$c: hf_bin -> cs" "$CKCONV" convert "$G/$c/hf_bin" --model "$c" -o "$T/$c-bin.mdl" -q
+	check "$c: ... -> hf" "$CKCONV" convert "$T/$c-bin.mdl" -o "$T/$c-bin" -q
+	override=$(case_field "$c" hf_config_override) comps=$(case_field "$c" components)
+	for sub in ${comps:-.}; do
+		s=${sub#.}
+		for from in cstorch bin; do
+			check "$c${s:+/$s}: $from -> hf: every tensor equals hf_back" $CHECK st-vs-st "$T/$c-$from/$sub" "$G/$c/hf_back/$sub"
+			check "$c${s:+/$s}: $from -> hf: config.json holds hf_back's" $CHECK json-superset \
+				"$T/$c-$from/$sub/config.json" "$G/$c/hf_back/$sub/config.json" --override "$override"
+		done
+	done
 done
 $PY - "$G/bert-sequence-classifier/cs/model.safetensors" "$T/qa-cs.st" "$ROOT/tools" <<'PY'
 import sys
@@ -170,6 +185,11 @@ check "bert-qa: cstorch file -> hf with --model" "$CKCONV" convert "$T/qa-cstorc
 check "bert-qa: every tensor of the QA checkpoint back bit for bit" $CHECK st-vs-st "$T/qa-cstorch" "$T/qa" --common
 check "bert-qa: qa_outputs from the two-row span head" \
 	sh -c "'$CKCONV' inspect '$T/qa-cstorch' | grep -q '^qa_outputs.weight .*\[2, 48\]'"
+# the token classifier's CS state is the sequence classifier's (3 classes, as mkhead made tok)
+check "bert-token-classifier: cstorch file -> hf (detected from the params)" \
+	"$CKCONV" convert "$T/bert-sequence-classifier-cstorch.mdl" --config "$T/tok.yaml" -o "$T/tok-cstorch" -q
+check "bert-token-classifier: every tensor of the token classifier back bit for bit" $CHECK st-vs-st "$T/tok-cstorch" "$T/tok" --common
+check "bert-token-classifier: num_labels 3 back" test "$(jget "$T/tok-cstorch/config.json" num_labels)" = 3
 
 # T5 muP -> standard parametrisation (cs-2.3+), as the reference's Converter_T5_sP_muP: every
 # tensor times its factor (computed in double, multiplied in float32 as PyTorch's tensor * scalar);

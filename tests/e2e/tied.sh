@@ -75,3 +75,26 @@ keys:
 EOF
 check "tied on a side the rule has no keys on is refused" \
 	sh -c "'$CKCONV' validate '$T/rules/bad-tied2.yaml' | grep -q 'bad-tied2.yaml:2:31: error: tied: the rule has no cs keys to tie'"
+
+# explain shows the tie: where an absent key is read from, and what a twin stands in for
+ex() { "$CKCONV" explain "$@" 2>&1; }
+check "explain: an absent tied key is read from its twin, under the tie's when" \
+	grep -qx '  tied     absent from the checkpoint, it is read from its twin bert.embeddings.word_embeddings.weight (while cs.model.share_embedding_weights)' \
+	<<<"$(ex --model bert cls.predictions.decoder.weight)"
+check "explain: ... with --config, whether the tie holds" \
+	grep -q '^  tied     absent from the checkpoint, it is read from its twin .* (while cs.model.share_embedding_weights = true)$' \
+	<<<"$(ex --model bert --config "$G/bert/hf/config.json" cls.predictions.decoder.weight)"
+check "explain: a tie the config turns off says so" \
+	grep -q 'share_embedding_weights = false: no tie, the key must be in the checkpoint)$' \
+	<<<"$(ex --model bert --config "$T/bert-untied/config.json" cls.predictions.decoder.weight)"
+check "explain: the twin names what it stands in for (once, though the rule is included twice)" \
+	test "$(ex --model bert bert.embeddings.word_embeddings.weight | grep -c '^  tied     stands in for cls.predictions.decoder.weight ([^ ]*bert-mlm.yaml:[0-9]*:[0-9]*) when a checkpoint leaves that out (while cs.model.share_embedding_weights)$')" = 1
+check "explain: a key that is the twin of its own rule's other key" \
+	grep -q '^  tied     stands in for cls.predictions.decoder.bias ([^ ]*bert-mlm.yaml:[0-9]*:[0-9]*) when a checkpoint leaves that out$' \
+	<<<"$(ex --model bert cls.predictions.bias)"
+check "explain: T5's shared.weight stands in for both embeddings and the tied head" \
+	test "$(ex --model t5 shared.weight | grep -c '^  tied     stands in for \(encoder.embed_tokens.weight\|decoder.embed_tokens.weight\|lm_head.weight\) ')" = 3
+check "explain: from CS, the CS twin" \
+	grep -q '^  tied     absent from the checkpoint, it is read from its twin encoder_embeddings.word_embeddings.weight' \
+	<<<"$(ex --model t5 --from cs decoder_embeddings.word_embeddings.weight)"
+check "explain: an untied key shows no tie" sh -c "! '$CKCONV' explain --model bert bert.encoder.layer.0.output.dense.weight | grep -q tied"
