@@ -111,6 +111,15 @@ static void say(lint *L, const char *file, int line, int col, int warn, const ch
 		L->errors++;
 }
 
+/* A conversion's error about path, without repeating the path. */
+static void say_conv(lint *L, const char *path, const char *msg)
+{
+	size_t n = strlen(path);
+	if (!strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2))
+		msg += n + 2;
+	say(L, path, 1, 1, 0, "%s", msg);
+}
+
 /* An error message from a loader already starts with its location (maybe an included file). */
 static void say_err(lint *L, const char *msg, const char *file)
 {
@@ -122,7 +131,7 @@ static void say_err(lint *L, const char *msg, const char *file)
 		say(L, f, line, col, 0, "%s", c + 1 + n);
 		return;
 	}
-	say(L, file, 1, 1, 0, "%s", msg);
+	say_conv(L, file, msg);
 }
 
 /* --- placeholders bound on one side only ------------------------------------- */
@@ -606,15 +615,6 @@ static int load_keys(lint *L, ck_err *e)
 }
 
 /* --- a real config against its model's rules (--config) -------------------------------------- */
-
-/* A conversion's error about path, without repeating the path. */
-static void say_conv(lint *L, const char *path, const char *msg)
-{
-	size_t n = strlen(path);
-	if (!strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2))
-		msg += n + 2;
-	say(L, path, 1, 1, 0, "%s", msg);
-}
 
 /* muP keys as a conversion to HF handles them: removed when the rules' `mup.detect` holds. */
 static void strip_mup(lint *L, const char *path, const rule_set *s, json_t *cfg, json_t *vars)

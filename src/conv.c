@@ -166,7 +166,9 @@ static int load_rules(conv *j, ck_err *e)
 	j->rules_dir = cli_rules_dir(j->a.rules);
 	model_query q = {.rules_dir = j->rules_dir, .name = j->a.model, .hf = j->hf_single, .cs = j->params,
 		.where = j->cfg_path, .hf_dir = j->a.src, .cs_fmt = given[RULE_CS]};
-	if ((rc = model_open(&q, &j->m, e)) || (rc = model_wrapped(j->m, e)))
+	/* a wrapper always gets its config here: the params (CS -> HF), or config.json, without
+	 * which HF -> CS stops naming it (configs_to_cs) */
+	if ((rc = model_open(&q, &j->m, e)))
 		return rc;
 	j->rs = j->m->top;
 	j->rules_path = j->m->path;

@@ -61,32 +61,12 @@ def from_json(v):
     return v
 
 
-def spec_of(v):
-    if isinstance(v, dict):
-        return {"type": "builtins.dict", "context": json.dumps(list(v.keys())), "children_spec": [spec_of(x) for x in v.values()]}
-    if isinstance(v, list):
-        ty = "builtins.tuple" if isinstance(v, Tup) else "builtins.list"
-        return {"type": ty, "context": "null", "children_spec": [spec_of(x) for x in v]}
-    return mc.LEAF
-
-
 def star(v):
     if isinstance(v, dict):
         return {str(k): star(x) for k, x in v.items()}
     if isinstance(v, list):
         return [star(x) for x in v]
     return "*"
-
-
-def leaves(v, path=""):
-    if isinstance(v, dict):
-        for k, x in v.items():
-            yield from leaves(x, f"{path}.{k}" if path else str(k))
-    elif isinstance(v, list):
-        for i, x in enumerate(v):
-            yield from leaves(x, f"{path}.{i}" if path else str(i))
-    else:
-        yield path, v
 
 
 def plain(key, om):
@@ -100,7 +80,7 @@ def pack(in_dir, out):
     first = {}  # identity as cstorch sees it -> first key
     with h5py.File(out + ".tmp", "w") as f:
         root = {}
-        for key, v in leaves(tree):
+        for key, v in mc.leaves(tree):
             ident = None
             if isinstance(v, str) and v.startswith("*"):
                 ident = ("t", v[1:])
@@ -123,7 +103,7 @@ def pack(in_dir, out):
                 root[key + ".__metadata__"] = plain(key, {"string_value": v, "__TYPE__": "StringSerializer", "__NONE__": True})
             else:
                 root[key + ".__metadata__"] = plain(key, {"scalar_value": v, "__TYPE__": "ScalarSerializer", "__NONE__": True})
-        spec = json.dumps([star(tree), mc.treespec_dumps(spec_of(tree))], indent=4)
+        spec = json.dumps([star(tree), mc.treespec_dumps(mc.spec_of(tree, Tup))], indent=4)
         root.update({"__spec__": spec, "__version__": 0.5, "__cstorch_version__": "2.10.0"})
         f.attrs.update(root)
         f.attrs["__SUCCESS__"] = True
@@ -162,7 +142,7 @@ def load(path):
         assert a["__version__"] >= 0.5 and a["__SUCCESS__"]
         spec = json.loads(a["__spec__"])
         ts = json.loads(spec[1])[1]
-        keys = [k for k, _ in leaves(unspec(ts, iter(range(10 ** 9))))]
+        keys = [k for k, _ in mc.leaves(unspec(ts, iter(range(10 ** 9))))]
         vals, links = {}, {}
         for k in keys:
             m = json.loads(a[k + ".__metadata__"])

@@ -67,6 +67,29 @@ def dict_node(keys, children):
     return {"type": "builtins.dict", "context": json.dumps(keys), "children_spec": children}
 
 
+def spec_of(v, tuple_cls=()):
+    """torch pytree treespec node of a saved value: dicts and lists (tuples: instances of tuple_cls) are
+    nodes, the rest leaves"""
+    if isinstance(v, dict):
+        return dict_node(list(v.keys()), [spec_of(x, tuple_cls) for x in v.values()])
+    if isinstance(v, list):
+        ty = "builtins.tuple" if isinstance(v, tuple_cls) else "builtins.list"
+        return {"type": ty, "context": "null", "children_spec": [spec_of(x, tuple_cls) for x in v]}
+    return LEAF
+
+
+def leaves(v, path=""):
+    """(dotted path, leaf) of every leaf of a nested dict/list value, depth first"""
+    if isinstance(v, dict):
+        for k, x in v.items():
+            yield from leaves(x, f"{path}.{k}" if path else str(k))
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            yield from leaves(x, f"{path}.{i}" if path else str(i))
+    else:
+        yield path, v
+
+
 def treespec_dumps(node):
     """torch.utils._pytree.treespec_dumps, protocol 1."""
     return json.dumps([1, node])

@@ -54,26 +54,6 @@ def read_model(path):
     return out
 
 
-def spec_of(v):
-    """torch pytree treespec node of a saved value (dicts and lists are nodes, the rest leaves)"""
-    if isinstance(v, dict):
-        return mc.dict_node(list(v.keys()), [spec_of(x) for x in v.values()])
-    if isinstance(v, list):
-        return {"type": "builtins.list", "context": "null", "children_spec": [spec_of(x) for x in v]}
-    return mc.LEAF
-
-
-def leaves(v, path=""):
-    if isinstance(v, dict):
-        for k, x in v.items():
-            yield from leaves(x, f"{path}.{k}" if path else str(k))
-    elif isinstance(v, list):
-        for i, x in enumerate(v):
-            yield from leaves(x, f"{path}.{i}" if path else str(i))
-    else:
-        yield path, v
-
-
 def unflat(v):
     if isinstance(v, dict):
         return {str(k): unflat(x) for k, x in v.items()}
@@ -158,9 +138,9 @@ def main():
     }
     tmp = a.output + ".tmp"
     with h5py.File(tmp, "w") as f:
-        spec = json.dumps([unflat(state), mc.treespec_dumps(spec_of(state))], indent=4)
+        spec = json.dumps([unflat(state), mc.treespec_dumps(mc.spec_of(state))], indent=4)
         root = {}
-        for key, v in leaves(state):
+        for key, v in mc.leaves(state):
             write_leaf(f, root, key, v)
         root.update({"__spec__": spec, "__version__": 0.5, "__cstorch_version__": "2.4.0"})
         f.attrs.update(root)

@@ -8,6 +8,12 @@ $PY "$ROOT/tools/make_cstorch_h5.py" --format 0.5 "$G/cs/model.safetensors" "$T/
 # params SRC OUT JSON / hf NAME JSON: the golden llama params / HF input with keys replaced (null deletes)
 params() { params_edit "$@"; }
 hf() { hf_variant "$1" "$G/hf" "$2"; }
+# refused NAME PARAMS MDL PATCH WHAT WANT: PARAMS patched into $T/NAME.yaml; converting MDL to HF
+# with it is refused in one line naming WANT, and nothing is written
+refused() {
+	params "$2" "$T/$1.yaml" "$4"
+	expect_fail "$5" "$6" "$T/$1-hf" "$CKCONV" convert "$3" --config "$T/$1.yaml" -o "$T/$1-hf" -q
+}
 
 # --- older-style muP (scale_qk_dot_by_d + embeddings_scale + output_logits_scale, no mup_base_*) in
 # params of any release: folded for llama and gpt2 as the reference's mup.py does; mixtral refuses
@@ -29,13 +35,13 @@ for k in r:
     assert np.array_equal(a[k], want), k
 PY
 check "... tie_word_embeddings false (head and embeddings now differ)" test "$(jget "$T/mup-hf/config.json" tie_word_embeddings)" = false
-params "$T/mup.yaml" "$T/mup-part.yaml" '{"output_logits_scale": null}'
-expect_fail "a partial older-style muP set is refused" "sets all of scale_qk_dot_by_d, embeddings_scale and output_logits_scale, or none" \
-	"$T/mup-part-hf" "$CKCONV" convert "$T/mup.mdl" --config "$T/mup-part.yaml" -o "$T/mup-part-hf" -q
+refused mup-part "$T/mup.yaml" "$T/mup.mdl" '{"output_logits_scale": null}' \
+	"a partial older-style muP set is refused" \
+	"sets all of scale_qk_dot_by_d, embeddings_scale and output_logits_scale, or none"
 "$CKCONV" convert "$ROOT/tests/golden/mixtral/hf" -o "$T/mx.mdl" -q
-params "$T/mx.yaml" "$T/mx-mup.yaml" '{"scale_qk_dot_by_d": true, "embeddings_scale": 10.0, "output_logits_scale": 1.5}'
-expect_fail "mixtral refuses older-style muP params" "This model currently does not support muP checkpoint conversion to HF" \
-	"$T/mx-mup-hf" "$CKCONV" convert "$T/mx.mdl" --config "$T/mx-mup.yaml" -o "$T/mx-mup-hf" -q
+refused mx-mup "$T/mx.yaml" "$T/mx.mdl" '{"scale_qk_dot_by_d": true, "embeddings_scale": 10.0, "output_logits_scale": 1.5}' \
+	"mixtral refuses older-style muP params" \
+	"This model currently does not support muP checkpoint conversion to HF"
 
 # --- older CS targets (item 6): no `name` in cs-2.1 .. cs-2.3 params; cs-2.4 on has it
 for f in 2.1 2.2 2.3 2.4 2.9; do
@@ -46,9 +52,9 @@ done
 
 # --- absent CS keys take the CS model class's defaults (item 3)
 "$CKCONV" convert "$ROOT/tests/golden/mixtral/hf" -o "$T/mx2.mdl" -q
-params "$T/mx2.yaml" "$T/mx-nonorm.yaml" '{"norm_type": null}'
-expect_fail "mixtral params without norm_type (CS default layernorm) are refused, as the reference does" \
-	"norm_type must be \"rmsnorm\", found \"layernorm\"" "$T/mx-nonorm-hf" "$CKCONV" convert "$T/mx2.mdl" --config "$T/mx-nonorm.yaml" -o "$T/mx-nonorm-hf" -q
+refused mx-nonorm "$T/mx2.yaml" "$T/mx2.mdl" '{"norm_type": null}' \
+	"mixtral params without norm_type (CS default layernorm) are refused, as the reference does" \
+	"norm_type must be \"rmsnorm\", found \"layernorm\""
 params "$T/mx2.yaml" "$T/mx-notopk.yaml" '{"moe": {"num_experts": 4, "load_balancing_loss_coef": 0.02}}'
 check "mixtral params without moe.top_k: HF num_experts_per_tok is the CS default 1 (HF's own default is 2)" sh -c \
 	"'$CKCONV' convert '$T/mx2.mdl' --config '$T/mx-notopk.yaml' -o '$T/mx-notopk' -q && grep -q '\"num_experts_per_tok\": 1' '$T/mx-notopk/config.json'"
@@ -63,23 +69,23 @@ $PY "$ROOT/tools/make_cstorch_h5.py" --format 0.5 "$GP/cs/model.safetensors" "$T
 params "$GP/cs/params.yaml" "$T/gpt3.yaml" '{"name": "gpt3", "dropout_rate": 0.0, "attention_dropout_rate": null, "embedding_dropout_rate": null}'
 check "GPT-3 params without embedding/attention dropout: HF embd_pdrop and attn_pdrop = dropout_rate 0.0 (HF's default is 0.1)" sh -c \
 	"'$CKCONV' convert '$T/gpt2.mdl' --config '$T/gpt3.yaml' -o '$T/gpt3' -q && $PY -c 'import json,sys; c=json.load(open(sys.argv[1])); assert c[\"embd_pdrop\"] == 0.0 and c[\"attn_pdrop\"] == 0.0 and c[\"resid_pdrop\"] == 0.0, c' '$T/gpt3/config.json'"
-params "$GP/cs/params.yaml" "$T/gpt3-alibi.yaml" '{"position_embedding_type": "alibi"}'
-expect_fail "GPT-2 params with ALiBi positions are refused" "position_embedding_type alibi: HF GPT-2 has learned positions" \
-	"$T/gpt3-alibi-hf" "$CKCONV" convert "$T/gpt2.mdl" --config "$T/gpt3-alibi.yaml" -o "$T/gpt3-alibi-hf" -q
+refused gpt3-alibi "$GP/cs/params.yaml" "$T/gpt2.mdl" '{"position_embedding_type": "alibi"}' \
+	"GPT-2 params with ALiBi positions are refused" \
+	"position_embedding_type alibi: HF GPT-2 has learned positions"
 
 # --- keys that change the computation with no counterpart are refused, one line each (item 7)
-params "$G/cs/params.yaml" "$T/swa.yaml" '{"attention_sliding_window_length": 8192}'
-expect_fail "llama params with a sliding window are refused (HF Llama attends to everything)" \
-	"attention_sliding_window_length = 8192 has no HF counterpart (accepted: absent or null)" "$T/swa-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/swa.yaml" -o "$T/swa-hf" -q
-params "$G/cs/params.yaml" "$T/sink.yaml" '{"attention_sink_tokens": 512}'
-expect_fail "attention sink tokens are refused" "attention_sink_tokens = 512 has no HF counterpart (accepted: absent or null)" \
-	"$T/sink-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/sink.yaml" -o "$T/sink-hf" -q
-params "$G/cs/params.yaml" "$T/inner.yaml" '{"attention_inner_dim": 32}'
-expect_fail "attention_inner_dim != hidden_size is refused" "attention_inner_dim 32 is not hidden_size 64" \
-	"$T/inner-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/inner.yaml" -o "$T/inner-hf" -q
-params "$G/cs/params.yaml" "$T/escale.yaml" '{"embeddings_scale": 2.0}'
-expect_fail "a muP multiplier outside muP (embeddings_scale 2.0) is refused" "embeddings_scale = 2.0 has no HF counterpart (accepted: absent, null or 1.0)" \
-	"$T/escale-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/escale.yaml" -o "$T/escale-hf" -q
+refused swa "$G/cs/params.yaml" "$T/llama.mdl" '{"attention_sliding_window_length": 8192}' \
+	"llama params with a sliding window are refused (HF Llama attends to everything)" \
+	"attention_sliding_window_length = 8192 has no HF counterpart (accepted: absent or null)"
+refused sink "$G/cs/params.yaml" "$T/llama.mdl" '{"attention_sink_tokens": 512}' \
+	"attention sink tokens are refused" \
+	"attention_sink_tokens = 512 has no HF counterpart (accepted: absent or null)"
+refused inner "$G/cs/params.yaml" "$T/llama.mdl" '{"attention_inner_dim": 32}' \
+	"attention_inner_dim != hidden_size is refused" \
+	"attention_inner_dim 32 is not hidden_size 64"
+refused escale "$G/cs/params.yaml" "$T/llama.mdl" '{"embeddings_scale": 2.0}' \
+	"a muP multiplier outside muP (embeddings_scale 2.0) is refused" \
+	"embeddings_scale = 2.0 has no HF counterpart (accepted: absent, null or 1.0)"
 hf hd '{"head_dim": 32}'
 expect_fail "HF head_dim != hidden_size / heads is refused, naming both" "head_dim 32 is not hidden_size / num_attention_heads = 16" \
 	"$T/hd.mdl" "$CKCONV" convert "$T/hd" -o "$T/hd.mdl" -q
@@ -87,10 +93,9 @@ hf hd16 '{"head_dim": 16}'
 check "HF head_dim == hidden_size / heads converts" "$CKCONV" convert "$T/hd16" -o "$T/hd16.mdl" -q
 
 # --- account for every key: an unknown CS model key stops CS -> HF; an unknown HF key is a note
-params "$G/cs/params.yaml" "$T/unknown.yaml" '{"attention_frobnicate": true, "zz_new_feature": 3}'
-expect_fail "CS model keys no rule accounts for are an error naming them" \
-	"rules/llama.yaml: attention_frobnicate, zz_new_feature" \
-	"$T/unknown-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/unknown.yaml" -o "$T/unknown-hf" -q
+refused unknown "$G/cs/params.yaml" "$T/llama.mdl" '{"attention_frobnicate": true, "zz_new_feature": 3}' \
+	"CS model keys no rule accounts for are an error naming them" \
+	"rules/llama.yaml: attention_frobnicate, zz_new_feature"
 hf extra '{"my_tooling_key": 1}'
 out=$("$CKCONV" convert "$T/extra" -o "$T/extra.mdl" 2>&1)
 check "an unknown HF key converts with a note naming it" grep -q "not carried over: my_tooling_key" <<<"$out"
@@ -130,20 +135,29 @@ out=$("$CKCONV" validate --config "$T/dpo-bert.yaml" 2>&1); rc=$?
 check "validate --config: DPO params naming a model it does not wrap are refused" sh -c "[ $rc -eq 1 ] && grep -q 'model dpo wraps no bert' <<'X'
 $out
 X"
+params "$D/cs/params.yaml" "$T/dpo-noname.yaml" '{"model_name": null}'
+out=$("$CKCONV" validate --config "$T/dpo-noname.yaml" 2>/dev/null); rc=$?
+check "validate --config: DPO params naming no model inside: one finding at the file, its path said once" sh -c "[ $rc -eq 1 ] && grep -qx '$T/dpo-noname.yaml:1:1: error: cs.model.model_name must name the model inside, found nothing (.*rules/dpo.yaml:[0-9]*:[0-9]*)' <<'X'
+$out
+X"
+mkdir -p "$T/dpo-nocfg" && cp "$D/hf/model.safetensors" "$T/dpo-nocfg/"
+expect_fail "convert --model dpo of weights without config.json: refused naming the missing file" \
+	"$T/dpo-nocfg/config.json: not found (pass --config)" "$T/dpo-nocfg.mdl" \
+	"$CKCONV" convert "$T/dpo-nocfg" --model dpo --tgt-fmt cs-2.9-dpo -o "$T/dpo-nocfg.mdl"
 
 # --- mixtral: the router must be HF Mixtral's (MoEConfig keys checked one by one)
-params "$T/mx2.yaml" "$T/mx-shared.yaml" '{"moe": {"num_experts": 4, "top_k": 2, "num_shared_experts": 1}}'
-expect_fail "mixtral params with a shared expert are refused" "moe.num_shared_experts 1: HF Mixtral has no shared experts" \
-	"$T/mx-shared-hf" "$CKCONV" convert "$T/mx2.mdl" --config "$T/mx-shared.yaml" -o "$T/mx-shared-hf" -q
-params "$T/mx2.yaml" "$T/mx-hash.yaml" '{"moe": {"num_experts": 4, "top_k": 2, "routing_algorithm": "hash"}}'
-expect_fail "mixtral params with hash routing are refused" "moe.routing_algorithm hash: HF Mixtral routes by a learned gate" \
-	"$T/mx-hash-hf" "$CKCONV" convert "$T/mx2.mdl" --config "$T/mx-hash.yaml" -o "$T/mx-hash-hf" -q
-params "$T/mx2.yaml" "$T/mx-new.yaml" '{"moe": {"num_experts": 4, "top_k": 2, "expert_capacity": 3}}'
-expect_fail "an moe key no rule knows is refused by name" 'moe keys no rule accounts for: ["expert_capacity"]' \
-	"$T/mx-new-hf" "$CKCONV" convert "$T/mx2.mdl" --config "$T/mx-new.yaml" -o "$T/mx-new-hf" -q
-params "$G/cs/params.yaml" "$T/llama-moe.yaml" '{"moe": {"num_experts": 4}}'
-expect_fail "llama params with experts are refused" "moe.num_experts 4: experts need the mixtral rules" \
-	"$T/llama-moe-hf" "$CKCONV" convert "$T/llama.mdl" --config "$T/llama-moe.yaml" -o "$T/llama-moe-hf" -q
+refused mx-shared "$T/mx2.yaml" "$T/mx2.mdl" '{"moe": {"num_experts": 4, "top_k": 2, "num_shared_experts": 1}}' \
+	"mixtral params with a shared expert are refused" \
+	"moe.num_shared_experts 1: HF Mixtral has no shared experts"
+refused mx-hash "$T/mx2.yaml" "$T/mx2.mdl" '{"moe": {"num_experts": 4, "top_k": 2, "routing_algorithm": "hash"}}' \
+	"mixtral params with hash routing are refused" \
+	"moe.routing_algorithm hash: HF Mixtral routes by a learned gate"
+refused mx-new "$T/mx2.yaml" "$T/mx2.mdl" '{"moe": {"num_experts": 4, "top_k": 2, "expert_capacity": 3}}' \
+	"an moe key no rule knows is refused by name" \
+	'moe keys no rule accounts for: ["expert_capacity"]'
+refused llama-moe "$G/cs/params.yaml" "$T/llama.mdl" '{"moe": {"num_experts": 4}}' \
+	"llama params with experts are refused" \
+	"moe.num_experts 4: experts need the mixtral rules"
 
 # --- every key of the HF config classes is accounted for (validate --strict: no warning): the
 # __init__ arguments of LlamaConfig, MistralConfig, MixtralConfig, Qwen2Config and GPT2Config

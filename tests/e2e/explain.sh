@@ -56,3 +56,10 @@ check "explain dpo --config config.json --from cs: the model detected from confi
 	grep -qx "  target   model.layers.0.self_attn.k_proj.weight" <<<"$out"
 EXPECT_RC=2 expect_fail "explain dpo without --config: a config must name the model inside" \
 	"model dpo wraps another model (" "$T/none" "$CKCONV" explain --model dpo model.layers.0.self_attn.k_proj.weight
+# ... and inspect of a packed DPO checkpoint decides its model as convert does (conv_open: the
+# params name the wrapper, model_name the model inside)
+$PY "$ROOT/tools/make_cstorch_h5.py" "$D/cs/model.safetensors" "$T/d.mdl" >/dev/null && cp "$D/cs/params.yaml" "$T/d.yaml"
+out=$("$CKCONV" inspect --json "$T/d.mdl")
+check "inspect of a DPO checkpoint: model dpo, opened with its model inside, no error" $PY -c '
+import json, sys; p = json.load(sys.stdin)["params"]
+assert p["model"] == "dpo" and p["error"] is None and p["mup"] == "no", p' <<<"$out"

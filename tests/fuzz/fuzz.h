@@ -84,6 +84,18 @@ static inline void fuzz_write(const char *path, const void *data, size_t size)
 	close(fd);
 }
 
+/* The input as the file `name` of the scratch directory (path: the caller's static buffer, set
+ * once), or NULL when it is larger than FUZZ_MAX_INPUT and is not tried. */
+static inline const char *fuzz_input(const char *name, char path[4096], const uint8_t *data, size_t size)
+{
+	if (size > FUZZ_MAX_INPUT)
+		return NULL;
+	if (!path[0])
+		fuzz_path(name, path);
+	fuzz_write(path, data, size);
+	return path;
+}
+
 #ifdef CK_TENSOR_H
 /* Every tensor of a source that opened must read (abort otherwise); tensors above max bytes are
  * skipped (a stride-0 .bin view may be large without a large input). */

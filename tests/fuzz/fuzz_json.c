@@ -8,11 +8,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char path[4096];
 	json_t *v = NULL;
 	ck_err e = {0};
-	if (size > FUZZ_MAX_INPUT)
+	if (!fuzz_input("config.json", path, data, size))
 		return 0;
-	if (!path[0])
-		fuzz_path("config.json", path);
-	fuzz_write(path, data, size);
 	if (valio_json_load(path, &v, &e) == 0) {
 		free(valio_json_dumps(v));
 		free(valio_json_text(v, -1, 0));

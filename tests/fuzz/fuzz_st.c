@@ -9,11 +9,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char path[4096];
 	ck_tsrc *s = NULL;
 	ck_err e = {0};
-	if (size > FUZZ_MAX_INPUT)
+	if (!fuzz_input("model.safetensors", path, data, size))
 		return 0;
-	if (!path[0])
-		fuzz_path("model.safetensors", path);
-	fuzz_write(path, data, size);
 	if (st_open(path, &s, &e) == 0) {
 		for (size_t i = 0; i < s->n; i++) {
 			uint64_t nb = 0;

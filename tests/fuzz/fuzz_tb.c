@@ -8,11 +8,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char path[4096];
 	ck_tsrc *s = NULL;
 	ck_err e = {0};
-	if (size > FUZZ_MAX_INPUT)
+	if (!fuzz_input("pytorch_model.bin", path, data, size))
 		return 0;
-	if (!path[0])
-		fuzz_path("pytorch_model.bin", path);
-	fuzz_write(path, data, size);
 	if (tb_open(path, &s, &e) == 0) {
 		fuzz_read_all("fuzz_tb", s, (uint64_t)1 << 32);
 		ck_tsrc_free(s);
