@@ -81,23 +81,32 @@ static int in_list(const json_t *l, const char *s)
 	return 0;
 }
 
+/* rules/cscs/releases.yaml: the releases and the models (no model picked yet). */
+static int load_releases(run *r, const char *dir, ck_err *e)
+{
+	int rc;
+	if (asprintf(&r->rel_path, "%s/cscs/releases.yaml", dir) < 0) {
+		r->rel_path = NULL;
+		return ck_errf(e, CK_ENOMEM, "out of memory");
+	}
+	if ((rc = valio_yaml_load(r->rel_path, &r->rel, e)))
+		return rc;
+	if (!json_is_array(r->releases = json_object_get(r->rel, "releases")) || !json_is_object(json_object_get(r->rel, "models")))
+		return ck_errf(e, CK_EINVALID, "%s: expected 'releases' (a list) and 'models' (a mapping)", r->rel_path);
+	return 0;
+}
+
 static int load_rules(run *r, const char *rules, const char *model, ck_err *e)
 {
 	char *dir = cli_rules_dir(rules);
 	const char *k;
 	json_t *m, *models;
 	int rc = 0;
-	if (!dir || asprintf(&r->rel_path, "%s/cscs/releases.yaml", dir) < 0) {
-		free(dir);
-		r->rel_path = NULL;
+	if (!dir)
 		return ck_errf(e, CK_ENOMEM, "out of memory");
-	}
-	if ((rc = valio_yaml_load(r->rel_path, &r->rel, e)))
+	if ((rc = load_releases(r, dir, e)))
 		goto done;
-	if (!json_is_array(r->releases = json_object_get(r->rel, "releases")) || !json_is_object(models = json_object_get(r->rel, "models"))) {
-		rc = ck_errf(e, CK_EINVALID, "%s: expected 'releases' (a list) and 'models' (a mapping)", r->rel_path);
-		goto done;
-	}
+	models = json_object_get(r->rel, "models");
 	if (!model) {
 		rc = ck_errf(e, CK_EINVALID, "CS -> CS needs --model (one of the models in %s)", r->rel_path);
 		goto done;
@@ -1164,8 +1173,15 @@ int cscs_list(const char *rules, const char *model, FILE *f, ck_err *e)
 	const char *k;
 	json_t *m;
 	int rc = 0;
+	char *dir = cli_rules_dir(rules);
 	r.o = &o;
-	if ((rc = load_rules(&r, rules, model ? model : "llama", e)))
+	rc = dir ? load_releases(&r, dir, e) : ck_errf(e, CK_ENOMEM, "out of memory");
+	free(dir);
+	if (!rc && model) { /* the model asked for must be one releases.yaml lists (load_rules says so) */
+		free_rules(&r);
+		rc = load_rules(&r, rules, model, e);
+	}
+	if (rc)
 		goto done;
 	models = json_incref(json_object_get(r.rel, "models"));
 	free_rules(&r);

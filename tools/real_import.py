@@ -197,6 +197,7 @@ CS = [
     ("cs-jais-13b-chat", "jais", MZ_210, NLP + "jais/configs/params_jais_13b_chat.yaml"),
     ("cs-jais-30b", "jais", MZ_210, NLP + "jais/configs/params_jais_30b.yaml"),
     ("cs-gptj-6b-trc2", "gptj", MZ_210, NLP + "gptj/continuous_pretraining/configs/params_gptj_6B_TRC2.yaml"),
+    ("cs-dpo-zephyr-7b", "dpo", MZ_210, NLP + "dpo/configs/params_zephyr_7b_dpo.yaml"),
 ]
 
 # HF cases from published config.json files: (case, model family, {component dir ("": the case
@@ -405,7 +406,8 @@ def model_section(p):
 def shrink_cs(p, family=None):
     p = copy.deepcopy(p)
     m = model_section(p)
-    subs = [m[k] for k in ("image_model", "text_model", "q_encoder", "ctx_encoder") if isinstance(m.get(k), dict)]
+    subs = [m[k] for k in ("image_model", "text_model", "q_encoder", "ctx_encoder", "policy_model")
+            if isinstance(m.get(k), dict)]
     iml = m.get("image_model_list") or {}  # multimodal_simple: the vision encoders nest in a list
     for im in iml.get("image_models") or []:
         subs += [im["image_encoder"]] if "image_encoder" in im else list(im.get("image_model") or [])
@@ -483,6 +485,8 @@ def main():
             meta["pass_model"] = True
         if model.startswith(("bert", "roberta", "esm")):  # HF's position_ids buffer is rebuilt on the way back
             meta["created"] = ["position_ids"]
+        if model == "dpo":  # DPO's CS formats are the releases' -dpo variants
+            meta["tgt"] = "cs-2.9-dpo"
         if "mup" in name:  # CS -> HF folds the muP multipliers into the weights: values change
             meta["values"] = False
         write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")

@@ -501,6 +501,8 @@ def hf_llama_sizes(m, model_type="llama"):
 
 def weights_for_cs(model, p):
     m = cs_model(p)
+    if model == "dpo":  # ModelZoo's DPO params nest the model trained in policy_model (its own name)
+        return weights_for_cs(m["policy_model"]["name"], {"model": m["policy_model"]})
     if model in ("llama", "mistral", "mixtral", "qwen2"):
         c = hf_llama_sizes(m, {"llama": "llama", "mistral": "mistral", "mixtral": "mixtral", "qwen2": "qwen2"}[model])
         c.update({"architectures": [{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
@@ -856,7 +858,8 @@ class Case:
             configs = weights_for_cs(model, norm_yaml(params))
             comps = list(configs)
             make_hf(model, configs, hf, 2)
-            rc, line = ck("convert", hf, "--model", model, "--tgt-fmt", "cs-2.9", "-o", os.path.join(tmp, "cs.mdl"))
+            rc, line = ck("convert", hf, "--model", model, "--tgt-fmt", self.meta.get("tgt", "cs-2.9"), "-o",
+                          os.path.join(tmp, "cs.mdl"))
             if rc:
                 self.fails.append(f"making the CS tensors failed: {line}")
                 return

@@ -116,6 +116,8 @@ out=$("$CKCONV" list --releases dpo)
 check "list --releases dpo: the variant pair, both ways" $PY -c '
 import sys; t = sys.stdin.read()
 assert "dpo cs-2.1-no-dpo -> cs-2.1-dpo: cs-2.1-no-dpo -> cs-2.1-dpo (dpo.yaml)" in t and "dpo cs-2.1-dpo -> cs-2.1-no-dpo:" in t, t' <<<"$out"
+EXPECT_RC=1 expect_fail "list --releases MODEL: a model releases.yaml does not list is refused" "model 'nosuch' has no CS -> CS rules" \
+	"$T/nothing" "$CKCONV" list --releases nosuch
 # refused: params without model_name or naming a model DPO does not train; back without model_name
 # or dpo; a variant to anything its step does not name
 params_edit "$up/in/params.yaml" "$T/nomn.yaml" '{"model_name": null}'
