@@ -19,7 +19,9 @@ sleep 60
 SH
 	tmux -L "$SOCK" -f /dev/null new-session -d -x $cols -y 20 "bash '$T/run.sh'"
 	wide=0 rows=0 seen=0
-	for i in $(seq 1 40); do
+	# up to 60 s for the run (it ends the loop as soon as it prints rc=): ~3 s alone, far longer
+	# under valgrind on a loaded machine
+	for i in $(seq 1 240); do
 		sleep 0.25
 		screen=$(tmux -L "$SOCK" capture-pane -p)
 		p=$(grep -c '^packed ' <<<"$screen")
