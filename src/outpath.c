@@ -97,6 +97,34 @@ static int model_dir(const char *d)
 	return found;
 }
 
+/* -o OUT names a directory that receives the default names. A packed output: ".", "dir/" or any
+ * existing directory. An HF directory: ".", "..", or "dir/" naming an existing directory that
+ * holds no HF model (else -o names the HF directory itself, which --force may replace). */
+static int packed_into(const char *out, int isdir)
+{
+	return says_dir(out) || isdir;
+}
+
+static int hf_into(const char *out, int isdir)
+{
+	const char *b = path_base(out);
+	return !strcmp(b, ".") || !strcmp(b, "..") || (!*b && isdir && !model_dir(out));
+}
+
+/* What differs between the two kinds of output (a packed file, an HF directory), indexed by
+ * outpath_in.to_hf. */
+static const struct kind {
+	const char *ext;    /* the default checkpoint name's extension */
+	int params;         /* a params YAML is named beside it (CS target) */
+	int inside_src_dir; /* a directory source: the reference writes inside it, next to the weights */
+	int (*into)(const char *out, int isdir);
+} kinds[2] = {{".mdl", 1, 1, packed_into}, {"", 0, 0, hf_into}};
+
+static const struct kind *kind_of(const outpath_in *in)
+{
+	return &kinds[in->to_hf != 0];
+}
+
 int outpath_parent_exists(const char *path, const char *given, ck_err *e)
 {
 	char *d = path_dir(path);
@@ -125,7 +153,7 @@ static int default_name(const outpath_in *in, char **gen, char **place)
 		return -1;
 	if (in->multi) {
 		name = TB_SINGLE_NAME; /* the reference: pytorch_model_to_FMT.mdl next to the outer directory */
-	} else if (!in->to_hf && path_is_dir(src)) {
+	} else if (kind_of(in)->inside_src_dir && path_is_dir(src)) {
 		name = "model";
 		for (size_t i = 0; i < sizeof weights / sizeof *weights; i++)
 			if (has(src, weights[i])) {
@@ -154,12 +182,12 @@ static int choose_default(const outpath_in *in, const char *dir, outpath *o, ck_
 		place = strdup("");
 	}
 	if (!place || asprintf(&o->ckpt, "%s%s%s_to_%s%s", dir ? dir : place, dir || *place ? "/" : "", gen, in->tgt,
-		in->to_hf ? "" : ".mdl") < 0) {
+		kind_of(in)->ext) < 0) {
 		o->ckpt = NULL;
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
 	}
-	if (in->to_hf)
+	if (!kind_of(in)->params)
 		goto done;
 	/* the params: next to the config read (the reference's --config), named after it */
 	cgen = outpath_generic(in->config ? path_base(in->config) : "config");
@@ -193,12 +221,7 @@ int outpath_choose(const outpath_in *in, outpath *o, ck_err *e)
 			"directory that receives the reference's names)", in->out, dir);
 	if (in->out) {
 		int isdir = stat(in->out, &st) == 0 && S_ISDIR(st.st_mode);
-		/* into a directory. A packed output: ".", "dir/" or any existing directory. An HF
-		 * directory: ".", "..", or "dir/" naming an existing directory that holds no HF model
-		 * (else -o names the HF directory itself, which --force may replace) */
-		const char *b = path_base(in->out);
-		if (!in->to_hf ? says_dir(in->out) || isdir
-			       : !strcmp(b, ".") || !strcmp(b, "..") || (!*b && isdir && !model_dir(in->out)))
+		if (kind_of(in)->into(in->out, isdir))
 			dir = in->out;
 		if (!dir) { /* the output itself */
 			if (!(o->ckpt = strip_slashes(in->out)))
