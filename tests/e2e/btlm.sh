@@ -47,10 +47,57 @@ expect_fail "btlm: dynamic ALiBi scaling is refused" "alibi_scaling train_seq_le
 hf_variant rot "$B/hf" '{"position_embedding_type": "rotary"}'
 expect_fail "btlm: a position embedding CS BTLM lacks here is refused" 'position_embedding_type = "rotary" has no CS counterpart' \
 	"$T/rot.mdl" "$CKCONV" convert "$T/rot" -o "$T/rot.mdl"
-# newer-style muP keys have no counterpart in the HF class
-params_edit "$T/btlm-bf16.yaml" "$T/mupbase.yaml" '{"mup_base_hidden_size": 24}'
-expect_fail "btlm: mup_base_hidden_size in the params is refused" "mup_base_hidden_size = 24 has no HF counterpart" \
-	"$T/mupbase-hf" "$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupbase.yaml" -o "$T/mupbase-hf"
+# Newer-style muP (ModelZoo >= 2.3; the published BTLM and JAIS params use it): base widths and
+# output_logits_alpha instead of decoder_kernel and output_logits_scale. ModelZoo's GPT-2 scales the
+# logits by output_logits_alpha * mup_base_hidden_size / hidden_size, HF BTLM by mup_output_alpha *
+# mup_width_scale: so mup_width_scale = base / hidden, mup_output_alpha = output_logits_alpha.
+# The published BTLM-3B-8K params, whole (trainer layout): 256 / 2560.
+(cd "$T" && cp "$ROOT/tests/real/cases/cs-btlm-2p7b-8k/upstream.yaml" btlm8k.yaml &&
+	"$CKCONV" convert-config btlm8k.yaml --model btlm --src-fmt cs-2.3 --tgt-fmt hf >/dev/null)
+check "btlm: the published 2.7B-8K params (newer muP) give mup_width_scale 256/2560, alpha and embeddings scale carried" \
+	test "$(for k in mup_width_scale mup_output_alpha mup_embeddings_scale mup_scale_qk_dot_by_d n_embd; do jget "$T/btlm8k_to_hf.json" $k; done | tr '\n' ' ')" = "0.1 2.22 14.6 true 2560 "
+# the golden model's muP (decoder_kernel 0.1, output_logits_scale 0.222, hidden 48) stated the newer
+# way must give the same HF model: the same tensors and the same muP values
+$PY - "$T/btlm-bf16.yaml" "$T/mupnew.yaml" <<'PY'
+import sys, yaml
+p = yaml.safe_load(open(sys.argv[1])); m = p["model"]
+w = p["optimizer"]["adjust_learning_rate"].pop("decoder_kernel")
+m["mup_base_hidden_size"] = w * m["hidden_size"]; m["mup_base_filter_size"] = w * m["filter_size"]
+m["output_logits_alpha"] = m.pop("output_logits_scale") / w
+yaml.safe_dump(p, open(sys.argv[2], "w"))
+PY
+check "btlm: the same muP stated the newer way (base widths, output_logits_alpha) converts" \
+	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupnew.yaml" -o "$T/mupnew-hf" -q
+check "... to the same tensors" $CHECK st-vs-st "$T/mupnew-hf" "$T/btlm-bf16-hf"
+check "... and the same logits scale (mup_output_alpha * mup_width_scale) and embeddings scale" $PY - "$T/mupnew-hf/config.json" "$T/btlm-bf16-hf/config.json" <<'PY'
+import json, math, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+for k in ("mup_width_scale", "mup_output_alpha", "mup_embeddings_scale"):
+    assert math.isclose(a[k], b[k], rel_tol=1e-12), (k, a[k], b[k])
+assert math.isclose(a["mup_width_scale"] * a["mup_output_alpha"], b["mup_width_scale"] * b["mup_output_alpha"], rel_tol=1e-12)
+assert {k: v for k, v in a.items() if not k.startswith("mup_")} == {k: v for k, v in b.items() if not k.startswith("mup_")}
+PY
+# what ModelZoo refuses, or what HF BTLM cannot express, is refused in one line
+params_edit "$T/mupnew.yaml" "$T/mupnofilter.yaml" '{"mup_base_filter_size": null}'
+expect_fail "btlm: mup_base_hidden_size without mup_base_filter_size is refused (ModelZoo requires both)" \
+	"mup_base_hidden_size and mup_base_filter_size: ModelZoo requires both or neither" "$T/mupnofilter-hf" \
+	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupnofilter.yaml" -o "$T/mupnofilter-hf"
+params_edit "$T/mupnew.yaml" "$T/mupsqrt.yaml" '{"scale_output_logits_by_d": false}'
+expect_fail "btlm: scale_output_logits_by_d false (a square-root logits scale) is refused" \
+	"scale_output_logits_by_d false" "$T/mupsqrt-hf" \
+	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupsqrt.yaml" -o "$T/mupsqrt-hf"
+params_edit "$T/mupnew.yaml" "$T/mupboth.yaml" '{"output_logits_scale": 0.5}'
+expect_fail "btlm: both muP forms at once (output_logits_scale beside mup_base_hidden_size) are refused" \
+	"output_logits_scale 0.5 beside mup_base_hidden_size" "$T/mupboth-hf" \
+	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupboth.yaml" -o "$T/mupboth-hf"
+params_edit "$T/btlm-bf16.yaml" "$T/mupkernel.yaml" '{"mup_base_hidden_size": 24, "mup_base_filter_size": 64}'
+expect_fail "btlm: mup_base_hidden_size beside optimizer decoder_kernel is refused (two widths)" \
+	"mup_base_hidden_size and optimizer.adjust_learning_rate.decoder_kernel both state the muP width" "$T/mupkernel-hf" \
+	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupkernel.yaml" -o "$T/mupkernel-hf"
+params_edit "$T/mupnew.yaml" "$T/mupneg.yaml" '{"mup_base_hidden_size": -4}'
+expect_fail "btlm: a base width that is not positive is refused" \
+	"mup_base_hidden_size must be a positive number, found -4" "$T/mupneg-hf" \
+	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupneg.yaml" -o "$T/mupneg-hf"
 
 # btlm-headless (HF BTLMModel: no head, no transformer. prefix): the golden model less its head
 $PY - "$B/hf" "$T/bh" <<'PY'
