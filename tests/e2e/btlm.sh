@@ -77,6 +77,11 @@ for k in ("mup_width_scale", "mup_output_alpha", "mup_embeddings_scale"):
 assert math.isclose(a["mup_width_scale"] * a["mup_output_alpha"], b["mup_width_scale"] * b["mup_output_alpha"], rel_tol=1e-12)
 assert {k: v for k, v in a.items() if not k.startswith("mup_")} == {k: v for k, v in b.items() if not k.startswith("mup_")}
 PY
+# output_logits_alpha left out: ModelZoo takes 1.0
+params_edit "$T/mupnew.yaml" "$T/mupnoalpha.yaml" '{"output_logits_alpha": null}'
+check "btlm: newer muP without output_logits_alpha converts" \
+	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupnoalpha.yaml" -o "$T/mupnoalpha-hf" -q
+check "... with mup_output_alpha 1.0, as ModelZoo defaults it" test "$(jget "$T/mupnoalpha-hf/config.json" mup_output_alpha)" = "1.0"
 # what ModelZoo refuses, or what HF BTLM cannot express, is refused in one line
 params_edit "$T/mupnew.yaml" "$T/mupnofilter.yaml" '{"mup_base_filter_size": null}'
 expect_fail "btlm: mup_base_hidden_size without mup_base_filter_size is refused (ModelZoo requires both)" \
