@@ -83,26 +83,23 @@ check "btlm: newer muP without output_logits_alpha converts" \
 	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupnoalpha.yaml" -o "$T/mupnoalpha-hf" -q
 check "... with mup_output_alpha 1.0, as ModelZoo defaults it" test "$(jget "$T/mupnoalpha-hf/config.json" mup_output_alpha)" = "1.0"
 # what ModelZoo refuses, or what HF BTLM cannot express, is refused in one line
-params_edit "$T/mupnew.yaml" "$T/mupnofilter.yaml" '{"mup_base_filter_size": null}'
-expect_fail "btlm: mup_base_hidden_size without mup_base_filter_size is refused (ModelZoo requires both)" \
-	"mup_base_hidden_size and mup_base_filter_size: ModelZoo requires both or neither" "$T/mupnofilter-hf" \
-	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupnofilter.yaml" -o "$T/mupnofilter-hf"
-params_edit "$T/mupnew.yaml" "$T/mupsqrt.yaml" '{"scale_output_logits_by_d": false}'
-expect_fail "btlm: scale_output_logits_by_d false (a square-root logits scale) is refused" \
-	"scale_output_logits_by_d false" "$T/mupsqrt-hf" \
-	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupsqrt.yaml" -o "$T/mupsqrt-hf"
-params_edit "$T/mupnew.yaml" "$T/mupboth.yaml" '{"output_logits_scale": 0.5}'
-expect_fail "btlm: both muP forms at once (output_logits_scale beside mup_base_hidden_size) are refused" \
-	"output_logits_scale 0.5 beside mup_base_hidden_size" "$T/mupboth-hf" \
-	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupboth.yaml" -o "$T/mupboth-hf"
-params_edit "$T/btlm-bf16.yaml" "$T/mupkernel.yaml" '{"mup_base_hidden_size": 24, "mup_base_filter_size": 64}'
-expect_fail "btlm: mup_base_hidden_size beside optimizer decoder_kernel is refused (two widths)" \
-	"mup_base_hidden_size and optimizer.adjust_learning_rate.decoder_kernel both state the muP width" "$T/mupkernel-hf" \
-	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupkernel.yaml" -o "$T/mupkernel-hf"
-params_edit "$T/mupnew.yaml" "$T/mupneg.yaml" '{"mup_base_hidden_size": -4}'
-expect_fail "btlm: a base width that is not positive is refused" \
-	"mup_base_hidden_size must be a positive number, found -4" "$T/mupneg-hf" \
-	"$CKCONV" convert "$T/btlm-bf16.mdl" --config "$T/mupneg.yaml" -o "$T/mupneg-hf"
+mup_case=0
+mup_refused() { # name, params to patch, patch, the refusal's text
+	local f="$T/mup$((++mup_case))"
+	params_edit "$2" "$f.yaml" "$3"
+	expect_fail "btlm: $1" "$4" "$f-hf" "$CKCONV" convert "$T/btlm-bf16.mdl" --config "$f.yaml" -o "$f-hf"
+}
+mup_refused "mup_base_hidden_size without mup_base_filter_size is refused (ModelZoo requires both)" \
+	"$T/mupnew.yaml" '{"mup_base_filter_size": null}' "mup_base_hidden_size and mup_base_filter_size: ModelZoo requires both or neither"
+mup_refused "scale_output_logits_by_d false (a square-root logits scale) is refused" \
+	"$T/mupnew.yaml" '{"scale_output_logits_by_d": false}' "scale_output_logits_by_d false"
+mup_refused "both muP forms at once (output_logits_scale beside mup_base_hidden_size) are refused" \
+	"$T/mupnew.yaml" '{"output_logits_scale": 0.5}' "output_logits_scale 0.5 beside mup_base_hidden_size"
+mup_refused "mup_base_hidden_size beside optimizer decoder_kernel is refused (two widths)" \
+	"$T/btlm-bf16.yaml" '{"mup_base_hidden_size": 24, "mup_base_filter_size": 64}' \
+	"mup_base_hidden_size and optimizer.adjust_learning_rate.decoder_kernel both state the muP width"
+mup_refused "a base width that is not positive is refused" \
+	"$T/mupnew.yaml" '{"mup_base_hidden_size": -4}' "mup_base_hidden_size must be a positive number, found -4"
 
 # btlm-headless (HF BTLMModel: no head, no transformer. prefix): the golden model less its head
 $PY - "$B/hf" "$T/bh" <<'PY'
