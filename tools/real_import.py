@@ -80,6 +80,11 @@ HF_FILES = [
     # databricks/dolly-v2-3b (GPT-NeoX: Pythia-2.8B fine-tuned; custom_pipelines) and dolly-v1-6b (GPT-J 6B
     # fine-tuned), from GitHub copies of the Hub repositories
     ("hf-dolly-v2-3b", "gpt-neox", "gitafolabi/dolly-v2-3b", "99a08f3f7cebb9b708380a7b08cde6277edd44b9", "config.json"),
+    # a Pythia-410M fine-tune as transformers 4.48's save_pretrained writes a GPTNeoXConfig: beside rotary_pct /
+    # rotary_emb_base it writes partial_rotary_factor / rope_theta (the same values), attention_bias,
+    # attention_dropout, hidden_dropout, classifier_dropout, rope_scaling
+    ("hf-pythia-410m-chatbot", "gpt-neox", "Avent-IQ/pythia-410m-chatbot", "4d0c04e7fd3205a85bc341d2a91f05ded81e140d",
+     "config.json"),
     ("hf-dolly-v1-6b", "gptj", "MikeRalphson/dolly-v1-6b", "e50f928517528b733721490cecfd6e22f2635466", "config.json"),
     # bigscience/bloom (176B) as Petals ships it for its converter (no architectures: model_type says bloom)
     ("hf-bloom-176b", "bloom", "bigscience-workshop/petals", "a798ea04a6a4abd9d3300693dbf212f86f01e795", "cli/config.json"),
