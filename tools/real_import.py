@@ -266,9 +266,12 @@ BASED = [
     ("hf-codegen-2b-multi-headless", "codegen-headless", "hf-codegen-2b-multi"),
     ("cs-gptj-6b-as-codegen-headless", "codegen-headless", "cs-gptj-6b-as-codegen"),
     ("hf-falcon-40b-headless", "falcon-headless", "hf-falcon-40b"),   # no tie_word_embeddings: tied
+    ("hf-falcon-7b-instruct-rw-headless", "falcon-headless", "hf-falcon-7b-instruct-rw"),   # RWModel's config
+    ("hf-falcon-7b-instruct-headless", "falcon-headless", "hf-falcon-7b-instruct"),
     ("cs-falcon-7b-headless", "falcon-headless", "cs-falcon-7b"),
     ("cs-falcon-180b-headless", "falcon-headless", "cs-falcon-180b"),
     ("hf-dolly-v2-3b-headless", "gpt-neox-headless", "hf-dolly-v2-3b"),
+    ("hf-pythia-410m-chatbot-headless", "gpt-neox-headless", "hf-pythia-410m-chatbot"),
     ("cs-gpt-neox-20b-headless", "gpt-neox-headless", "cs-gpt-neox-20b"),
     ("cs-r231-gpt-neox-1p3b-headless", "gpt-neox-headless", "cs-r231-gpt-neox-1p3b"),
     ("hf-gpt-j-6b-headless", "gptj-headless", "hf-gpt-j-6b"),
