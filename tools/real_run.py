@@ -501,8 +501,9 @@ def hf_llama_sizes(m, model_type="llama"):
 
 def weights_for_cs(model, p):
     m = cs_model(p)
-    if model == "dpo":  # ModelZoo's DPO params nest the model trained in policy_model (its own name)
-        return weights_for_cs(m["policy_model"]["name"], {"model": m["policy_model"]})
+    if model == "dpo":  # ModelZoo 2.4+ nests the model trained in policy_model (its own name); before, model_name
+        inner = m.get("policy_model") or {**m, "name": m.get("model_name")}
+        return weights_for_cs(inner["name"], {"model": inner})
     if model in ("llama", "mistral", "mixtral", "qwen2"):
         c = hf_llama_sizes(m, {"llama": "llama", "mistral": "mistral", "mixtral": "mixtral", "qwen2": "qwen2"}[model])
         c.update({"architectures": [{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
