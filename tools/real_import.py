@@ -73,9 +73,21 @@ HF_FILES = [
     # tiiuae/falcon-40b as first published (remote code: model_type RefinedWeb, n_head_kv groups),
     # from a GitHub copy of the Hub repository
     ("hf-falcon-40b", "falcon", "Decentralised-AI/falcon-40b", "e7950c40d6bc9caca678af160de9c79f33f93699", "config.json"),
+    # tiiuae/falcon-7b-instruct from a GitHub copy of the Hub repository's whole history: the remote-code
+    # RefinedWebModel config (multi_query, one LayerNorm) as published in May 2023, and the in-library
+    # FalconForCausalLM config (model_type falcon, new_decoder_architecture false) it moved to in Sept. 2023
+    ("hf-falcon-7b-instruct-rw", "falcon", "WasimAkramShaikh/falcon-7b-instruct-clone",
+     "9cbb1610be271fd06576e7e00f60e75612d53a4d", "config.json"),
+    ("hf-falcon-7b-instruct", "falcon", "WasimAkramShaikh/falcon-7b-instruct-clone",
+     "cf4b3c42ce2fdfe24f753f0f0d179202fea59c99", "config.json"),
     # databricks/dolly-v2-3b (GPT-NeoX: Pythia-2.8B fine-tuned; custom_pipelines) and dolly-v1-6b (GPT-J 6B
     # fine-tuned), from GitHub copies of the Hub repositories
     ("hf-dolly-v2-3b", "gpt-neox", "gitafolabi/dolly-v2-3b", "99a08f3f7cebb9b708380a7b08cde6277edd44b9", "config.json"),
+    # a Pythia-410M fine-tune as transformers 4.48's save_pretrained writes a GPTNeoXConfig: beside rotary_pct /
+    # rotary_emb_base it writes partial_rotary_factor / rope_theta (the same values), attention_bias,
+    # attention_dropout, hidden_dropout, classifier_dropout, rope_scaling
+    ("hf-pythia-410m-chatbot", "gpt-neox", "Avent-IQ/pythia-410m-chatbot", "4d0c04e7fd3205a85bc341d2a91f05ded81e140d",
+     "config.json"),
     ("hf-dolly-v1-6b", "gptj", "MikeRalphson/dolly-v1-6b", "e50f928517528b733721490cecfd6e22f2635466", "config.json"),
     # bigscience/bloom (176B) as Petals ships it for its converter (no architectures: model_type says bloom)
     ("hf-bloom-176b", "bloom", "bigscience-workshop/petals", "a798ea04a6a4abd9d3300693dbf212f86f01e795", "cli/config.json"),
@@ -267,8 +279,9 @@ def kv_shrink(heads, kv):
 
 
 def shrink_gpt2_named(c):
-    """BLOOM and Falcon's remote-code (RefinedWeb*) configs: GPT-2-style head and layer counts
-    (n_head, n_layer, n_head_kv) beside hidden_size / n_embed; grouped kv heads stay grouped"""
+    """BLOOM and Falcon's configs (remote-code RefinedWeb*: GPT-2-style n_head, n_layer, n_head_kv;
+    transformers' falcon: num_attention_heads, num_kv_heads, ffn_hidden_size), whichever names they
+    hold beside hidden_size / n_embed, and no other key added; grouped kv heads stay grouped"""
     for k in ("n_head", "num_attention_heads"):
         if k in c:
             c[k] = HEADS
@@ -289,7 +302,7 @@ def shrink_gpt2_named(c):
 
 def shrink_hf(c, family=None):
     c = copy.deepcopy(c)
-    if "n_embd" not in c and ("n_head" in c or "n_layer" in c):
+    if "n_embd" not in c and ("n_head" in c or "n_layer" in c or c.get("model_type") == "falcon"):
         return shrink_gpt2_named(c)
     if "n_embd" in c:  # GPT-2, GPT-J, CodeGen
         if c.get("rotary_dim") is not None:  # the rotated share of a head kept (even: RoPE pairs)

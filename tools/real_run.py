@@ -480,6 +480,47 @@ def gen_bloom(g, c):
     g("lm_head.weight", V, H)
 
 
+def gen_gpt2_type(g, c):
+    """model_type gpt2: GPT2LMHeadModel, or SantaCoder's GPT2LMHeadCustomModel (multi-query attention)"""
+    (gen_santacoder if c.get("attention_head_type") == "multiquery" else gen_gpt2)(g, c)
+
+
+def gen_clip_type(g, c):
+    """a CLIP vision tower (clip_vision_model), with its projection for CLIPVisionModelWithProjection, or a
+    whole CLIPModel (clip: vision_config and text_config)"""
+    gen_clip(g, c.get("vision_config", c))
+    if "text_config" in c:  # a whole CLIPModel
+        gen_clip_text(g, c["text_config"], c["projection_dim"])
+        g("visual_projection.weight", c["projection_dim"], c["vision_config"]["hidden_size"])
+    if "CLIPVisionModelWithProjection" in (c.get("architectures") or []):
+        g("visual_projection.weight", c["projection_dim"], c["hidden_size"])
+
+
+def by_config(gen):
+    """a generator that needs only the config (the weights' class is its config's)"""
+    return lambda g, c, hf_class: gen(g, c)
+
+
+# the weight generator of an HF config, by its model_type: gen(g, config, hf_class); a type not listed
+# gets LLaMA's layout (llama, mistral, mixtral, qwen2, ...)
+GENERATORS = {
+    "gpt2": by_config(gen_gpt2_type),
+    "gptj": by_config(gen_gptj), "codegen": by_config(gen_gptj),
+    "falcon": by_config(gen_falcon), "RefinedWeb": by_config(gen_falcon), "RefinedWebModel": by_config(gen_falcon),
+    "gpt_bigcode": by_config(gen_starcoder),
+    "gemma2": by_config(gen_gemma2),
+    "gpt_neox": by_config(gen_neox),
+    "bloom": by_config(gen_bloom),
+    "btlm": by_config(gen_btlm), "jais": by_config(gen_btlm),
+    "bert": gen_bert_head,  # hf_class: the class the published weights are, where the config names another
+    "roberta": by_config(gen_roberta),
+    "esm": by_config(gen_esm),
+    "t5": by_config(gen_t5),
+    "clip_vision_model": by_config(gen_clip_type), "clip": by_config(gen_clip_type),
+    "llava": by_config(gen_llava_text),
+}
+
+
 # HF configs (sizes only) for the tensors a CS params file implies: used to make its weights.
 def cs_model(p):
     t = p.get("trainer")
@@ -499,143 +540,212 @@ def hf_llama_sizes(m, model_type="llama"):
     return c
 
 
+def size(v):
+    """an image or patch size: ModelZoo writes [h, w] or one number"""
+    return v[0] if isinstance(v, list) else v
+
+
+def kv_groups(m):
+    return (m.get("extra_attention_params") or {}).get("num_kv_groups", m["num_heads"])
+
+
+def sizes_dpo(m, model):
+    """ModelZoo 2.4+'s DPO params nest the model trained in policy_model (its own name); before, model_name"""
+    inner = m.get("policy_model") or {**m, "name": m.get("model_name")}
+    return weights_for_cs(inner["name"], {"model": inner})
+
+
+LLAMA_ARCH = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "mixtral": "MixtralForCausalLM",
+              "qwen2": "Qwen2ForCausalLM"}
+
+
+def sizes_llama(m, model):
+    c = hf_llama_sizes(m, model)
+    c.update({"architectures": [LLAMA_ARCH[model]]})
+    return {"": c}
+
+
+def sizes_gpt2(m, model):
+    return {"": {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": m["hidden_size"],
+                 "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
+                 "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
+                 "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+
+
+def sizes_gptj(m, model):
+    return {"": {"model_type": model, "architectures": [{"gptj": "GPTJForCausalLM", "codegen": "CodeGenForCausalLM"}[model]],
+                 "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
+                 "n_positions": m.get("max_position_embeddings", 1024), "n_inner": m["filter_size"],
+                 "rotary_dim": m["rotary_dim"], "vocab_size": m["vocab_size"],
+                 "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+
+
+def sizes_falcon(m, model):
+    nh, kv = m["num_heads"], kv_groups(m)
+    two = m.get("use_untied_layer_norm", False)
+    new = two or kv not in (1, nh)
+    return {"": {"model_type": "falcon", "architectures": ["FalconForCausalLM"], "hidden_size": m["hidden_size"],
+                 "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": nh, "num_kv_heads": kv,
+                 "new_decoder_architecture": new, "multi_query": kv == 1,
+                 "num_ln_in_parallel_attn": 2 if two else (1 if new else None), "parallel_attn": True,
+                 "ffn_hidden_size": m["filter_size"], "bias": m.get("use_ffn_bias", False),
+                 "max_position_embeddings": m.get("max_position_embeddings", 2048), "vocab_size": m["vocab_size"],
+                 "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+
+
+def sizes_santacoder(m, model):
+    return {"": {"model_type": "gpt2", "architectures": ["GPT2LMHeadCustomModel"], "attention_head_type": "multiquery",
+                 "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
+                 "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
+                 "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+
+
+def sizes_starcoder(m, model):
+    return {"": {"model_type": "gpt_bigcode", "architectures": ["GPTBigCodeForCausalLM"],
+                 "multi_query": m.get("attention_module") == "multiquery_attention",
+                 "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
+                 "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
+                 "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+
+
+def sizes_gemma2(m, model):
+    nh = m["num_heads"]
+    return {"": {"model_type": "gemma2", "architectures": ["Gemma2ForCausalLM"], "hidden_size": m["hidden_size"],
+                 "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": nh, "num_key_value_heads": kv_groups(m),
+                 "head_dim": (m.get("attention_inner_dim") or m["hidden_size"]) // nh,
+                 "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"],
+                 "tie_word_embeddings": m.get("share_embedding_weights", True)}}
+
+
+def sizes_neox(m, model):
+    return {"": {"model_type": "gpt_neox", "architectures": ["GPTNeoXForCausalLM"], "hidden_size": m["hidden_size"],
+                 "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": m["num_heads"],
+                 "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"],
+                 "rotary_pct": m["rotary_dim"] / (m["hidden_size"] // m["num_heads"]),
+                 "max_position_embeddings": m.get("max_position_embeddings", 1024)}}
+
+
+def sizes_btlm(m, model):
+    """the golden case's HF config (the remote code's keys) at these sizes"""
+    g = "btlm-bf16" if model == "btlm" else "jais"
+    with open(os.path.join(HERE, "..", "tests", "golden", g, "hf", "config.json")) as f:
+        c = json.load(f)
+    c.update(n_embd=m["hidden_size"], n_layer=m["num_hidden_layers"], n_head=m["num_heads"], n_inner=m["filter_size"],
+             n_positions=m.get("max_position_embeddings", 1024), vocab_size=m["vocab_size"],
+             position_embedding_type=m.get("position_embedding_type", "learned"), torch_dtype="float32")
+    return {"": c}
+
+
+def sizes_bloom(m, model):
+    return {"": {"model_type": "bloom", "architectures": ["BloomForCausalLM"], "hidden_size": m["hidden_size"],
+                 "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"], "vocab_size": m["vocab_size"]}}
+
+
+def sizes_dragon(m, model):
+    out = {}
+    for comp in ("q_encoder", "ctx_encoder"):
+        e = m[comp]
+        out[comp] = {"model_type": "bert", "architectures": ["BertModel"], "hidden_size": e["hidden_size"],
+                     "num_hidden_layers": e["num_hidden_layers"], "num_attention_heads": e["num_heads"],
+                     "intermediate_size": e["filter_size"], "vocab_size": e["vocab_size"],
+                     "max_position_embeddings": e["max_position_embeddings"]}
+    return out
+
+
+BERT_ARCH = {"bert": "BertForPreTraining", "bert-sequence-classifier": "BertForSequenceClassification",
+             "bert-token-classifier": "BertForTokenClassification", "bert-qa": "BertForQuestionAnswering"}
+
+
+def sizes_bert(m, model):
+    return {"": {"model_type": "bert", "architectures": [BERT_ARCH[model]], "hidden_size": m["hidden_size"],
+                 "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": m["num_heads"],
+                 "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"],
+                 "max_position_embeddings": m["max_position_embeddings"],
+                 "num_labels": m.get("num_labels") or m.get("num_classes") or 2,
+                 "problem_type": m.get("problem_type")}}
+
+
+def sizes_roberta(m, model):
+    pad = m.get("pad_token_id", 0)
+    return {"": {"model_type": "roberta", "architectures": ["RobertaForMaskedLM"], "hidden_size": m["hidden_size"],
+                 "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": m["num_heads"],
+                 "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"], "pad_token_id": pad,
+                 "max_position_embeddings": m["max_position_embeddings"] + pad + 1,
+                 "type_vocab_size": max(m.get("num_segments") or 0, 1)}}
+
+
+def sizes_esm(m, model):
+    return {"": {"model_type": "esm", "architectures": ["EsmForMaskedLM"], "hidden_size": m["hidden_size"],
+                 "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": m["num_heads"],
+                 "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"], "position_embedding_type": "rotary",
+                 "max_position_embeddings": m["max_position_embeddings"], "pad_token_id": m.get("pad_token_id"),
+                 "mask_token_id": m.get("mask_token_id"), "token_dropout": m.get("token_dropout", False),
+                 "emb_layer_norm_before": m.get("embedding_layer_norm", True)}}
+
+
+def sizes_t5(m, model):
+    act = m.get("encoder_nonlinearity", "relu")
+    act = {"swiglu": "gated-silu", "reglu": "gated-relu", "geglu": "gated-gelu"}.get(act, act)
+    return {"": {"model_type": "t5", "architectures": ["T5ForConditionalGeneration"], "d_model": m["d_model"],
+                 "d_kv": m["d_kv"], "d_ff": m["d_ff"], "num_heads": m["num_heads"],
+                 "num_layers": m["encoder_num_hidden_layers"], "num_decoder_layers": m["decoder_num_hidden_layers"],
+                 "vocab_size": m["src_vocab_size"], "feed_forward_proj": act}}
+
+
+def sizes_clip_vit(m, model):
+    return {"": {"model_type": "clip_vision_model", "architectures": ["CLIPVisionModelWithProjection"],
+                 "hidden_size": m["hidden_size"], "num_hidden_layers": m["num_hidden_layers"],
+                 "num_attention_heads": m["num_heads"], "intermediate_size": m["filter_size"],
+                 "image_size": size(m["image_size"]), "patch_size": size(m["patch_size"]),
+                 "projection_dim": m.get("num_classes", 512)}}
+
+
+def sizes_llava(m, model):
+    if model == "llava":
+        im = m["image_model"]
+    else:  # multimodal_simple nests the one vision encoder in image_model_list (cs-2.3: image_model[0])
+        e = m["image_model_list"]["image_models"][0]
+        im = e["image_encoder"] if "image_encoder" in e else e["image_model"][0]
+    img = {"model_type": "clip_vision_model", "architectures": ["CLIPVisionModel"],
+           "hidden_size": im["hidden_size"], "num_hidden_layers": im["num_hidden_layers"],
+           "num_attention_heads": im["num_heads"], "intermediate_size": im["filter_size"],
+           "image_size": size(im["image_size"]), "patch_size": size(im["patch_size"]), "hidden_act": "quick_gelu"}
+    txt = hf_llama_sizes(m["text_model"], "llava")
+    txt.update({"architectures": ["LlavaLlamaForCausalLM"], "mm_hidden_size": im["hidden_size"],
+                "mm_projector_type": "mlp2x_gelu", "mm_vision_select_layer": -2,
+                "mm_vision_select_feature": "patch", "mm_use_im_start_end": False,
+                "mm_use_im_patch_token": False})
+    return {"image_model": img, "text_model": txt}
+
+
+# the HF configs a CS params file's model section implies, by ckconv model name: sizes(m, model) ->
+# {component dir or "": HF config}; make_hf makes their weights
+CS_SIZES = {
+    "dpo": sizes_dpo,
+    "llama": sizes_llama, "mistral": sizes_llama, "mixtral": sizes_llama, "qwen2": sizes_llama,
+    "gpt2": sizes_gpt2,
+    "gptj": sizes_gptj, "codegen": sizes_gptj,
+    "falcon": sizes_falcon,
+    "santacoder": sizes_santacoder,
+    "starcoder": sizes_starcoder,
+    "gemma2": sizes_gemma2,
+    "gpt-neox": sizes_neox,
+    "btlm": sizes_btlm, "jais": sizes_btlm,
+    "bloom": sizes_bloom,
+    "dragon": sizes_dragon,
+    **{name: sizes_bert for name in BERT_ARCH},
+    "roberta": sizes_roberta,
+    "esm-2": sizes_esm,
+    "t5": sizes_t5,
+    "clip-vit": sizes_clip_vit,
+    "llava": sizes_llava, "mmsimple-llava": sizes_llava,
+}
+
+
 def weights_for_cs(model, p):
-    m = cs_model(p)
-    if model == "dpo":  # ModelZoo 2.4+ nests the model trained in policy_model (its own name); before, model_name
-        inner = m.get("policy_model") or {**m, "name": m.get("model_name")}
-        return weights_for_cs(inner["name"], {"model": inner})
-    if model in ("llama", "mistral", "mixtral", "qwen2"):
-        c = hf_llama_sizes(m, {"llama": "llama", "mistral": "mistral", "mixtral": "mixtral", "qwen2": "qwen2"}[model])
-        c.update({"architectures": [{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
-                                     "mixtral": "MixtralForCausalLM", "qwen2": "Qwen2ForCausalLM"}[model]]})
-        return {"": c}
-    if model == "gpt2":
-        return {"": {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": m["hidden_size"],
-                     "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
-                     "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
-                     "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
-    if model in ("gptj", "codegen"):
-        return {"": {"model_type": model, "architectures": [{"gptj": "GPTJForCausalLM", "codegen": "CodeGenForCausalLM"}[model]],
-                     "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
-                     "n_positions": m.get("max_position_embeddings", 1024), "n_inner": m["filter_size"],
-                     "rotary_dim": m["rotary_dim"], "vocab_size": m["vocab_size"],
-                     "tie_word_embeddings": m.get("share_embedding_weights", True)}}
-    if model == "falcon":
-        nh = m["num_heads"]
-        kv = (m.get("extra_attention_params") or {}).get("num_kv_groups", nh)
-        two = m.get("use_untied_layer_norm", False)
-        new = two or kv not in (1, nh)
-        return {"": {"model_type": "falcon", "architectures": ["FalconForCausalLM"], "hidden_size": m["hidden_size"],
-                     "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": nh, "num_kv_heads": kv,
-                     "new_decoder_architecture": new, "multi_query": kv == 1,
-                     "num_ln_in_parallel_attn": 2 if two else (1 if new else None), "parallel_attn": True,
-                     "ffn_hidden_size": m["filter_size"], "bias": m.get("use_ffn_bias", False),
-                     "max_position_embeddings": m.get("max_position_embeddings", 2048), "vocab_size": m["vocab_size"],
-                     "tie_word_embeddings": m.get("share_embedding_weights", True)}}
-    if model == "santacoder":
-        return {"": {"model_type": "gpt2", "architectures": ["GPT2LMHeadCustomModel"], "attention_head_type": "multiquery",
-                     "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
-                     "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
-                     "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
-    if model == "starcoder":
-        return {"": {"model_type": "gpt_bigcode", "architectures": ["GPTBigCodeForCausalLM"],
-                     "multi_query": m.get("attention_module") == "multiquery_attention",
-                     "n_embd": m["hidden_size"], "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"],
-                     "n_positions": m["max_position_embeddings"], "n_inner": m["filter_size"],
-                     "vocab_size": m["vocab_size"], "tie_word_embeddings": m.get("share_embedding_weights", True)}}
-    if model == "gemma2":
-        nh = m["num_heads"]
-        kv = (m.get("extra_attention_params") or {}).get("num_kv_groups", nh)
-        return {"": {"model_type": "gemma2", "architectures": ["Gemma2ForCausalLM"], "hidden_size": m["hidden_size"],
-                     "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": nh, "num_key_value_heads": kv,
-                     "head_dim": (m.get("attention_inner_dim") or m["hidden_size"]) // nh,
-                     "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"],
-                     "tie_word_embeddings": m.get("share_embedding_weights", True)}}
-    if model == "gpt-neox":
-        return {"": {"model_type": "gpt_neox", "architectures": ["GPTNeoXForCausalLM"], "hidden_size": m["hidden_size"],
-                     "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": m["num_heads"],
-                     "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"],
-                     "rotary_pct": m["rotary_dim"] / (m["hidden_size"] // m["num_heads"]),
-                     "max_position_embeddings": m.get("max_position_embeddings", 1024)}}
-    if model in ("btlm", "jais"):  # the golden case's HF config (the remote code's keys) at these sizes
-        g = "btlm-bf16" if model == "btlm" else "jais"
-        c = json.load(open(os.path.join(HERE, "..", "tests", "golden", g, "hf", "config.json")))
-        c.update(n_embd=m["hidden_size"], n_layer=m["num_hidden_layers"], n_head=m["num_heads"], n_inner=m["filter_size"],
-                 n_positions=m.get("max_position_embeddings", 1024), vocab_size=m["vocab_size"],
-                 position_embedding_type=m.get("position_embedding_type", "learned"), torch_dtype="float32")
-        return {"": c}
-    if model == "bloom":
-        return {"": {"model_type": "bloom", "architectures": ["BloomForCausalLM"], "hidden_size": m["hidden_size"],
-                     "n_layer": m["num_hidden_layers"], "n_head": m["num_heads"], "vocab_size": m["vocab_size"]}}
-    if model == "dragon":
-        out = {}
-        for comp in ("q_encoder", "ctx_encoder"):
-            e = m[comp]
-            out[comp] = {"model_type": "bert", "architectures": ["BertModel"], "hidden_size": e["hidden_size"],
-                         "num_hidden_layers": e["num_hidden_layers"], "num_attention_heads": e["num_heads"],
-                         "intermediate_size": e["filter_size"], "vocab_size": e["vocab_size"],
-                         "max_position_embeddings": e["max_position_embeddings"]}
-        return out
-    if model.startswith("bert"):
-        arch = {"bert": "BertForPreTraining", "bert-sequence-classifier": "BertForSequenceClassification",
-                "bert-token-classifier": "BertForTokenClassification", "bert-qa": "BertForQuestionAnswering"}[model]
-        c = {"model_type": "bert", "architectures": [arch], "hidden_size": m["hidden_size"],
-             "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": m["num_heads"],
-             "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"],
-             "max_position_embeddings": m["max_position_embeddings"],
-             "num_labels": m.get("num_labels") or m.get("num_classes") or 2,
-             "problem_type": m.get("problem_type")}
-        return {"": c}
-    if model == "roberta":
-        pad = m.get("pad_token_id", 0)
-        c = {"model_type": "roberta", "architectures": ["RobertaForMaskedLM"], "hidden_size": m["hidden_size"],
-             "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": m["num_heads"],
-             "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"], "pad_token_id": pad,
-             "max_position_embeddings": m["max_position_embeddings"] + pad + 1,
-             "type_vocab_size": max(m.get("num_segments") or 0, 1)}
-        return {"": c}
-    if model == "esm-2":
-        c = {"model_type": "esm", "architectures": ["EsmForMaskedLM"], "hidden_size": m["hidden_size"],
-             "num_hidden_layers": m["num_hidden_layers"], "num_attention_heads": m["num_heads"],
-             "intermediate_size": m["filter_size"], "vocab_size": m["vocab_size"], "position_embedding_type": "rotary",
-             "max_position_embeddings": m["max_position_embeddings"], "pad_token_id": m.get("pad_token_id"),
-             "mask_token_id": m.get("mask_token_id"), "token_dropout": m.get("token_dropout", False),
-             "emb_layer_norm_before": m.get("embedding_layer_norm", True)}
-        return {"": c}
-    if model == "t5":
-        act = m.get("encoder_nonlinearity", "relu")
-        act = {"swiglu": "gated-silu", "reglu": "gated-relu", "geglu": "gated-gelu"}.get(act, act)
-        c = {"model_type": "t5", "architectures": ["T5ForConditionalGeneration"], "d_model": m["d_model"],
-             "d_kv": m["d_kv"], "d_ff": m["d_ff"], "num_heads": m["num_heads"],
-             "num_layers": m["encoder_num_hidden_layers"], "num_decoder_layers": m["decoder_num_hidden_layers"],
-             "vocab_size": m["src_vocab_size"], "feed_forward_proj": act}
-        return {"": c}
-    if model == "clip-vit":
-        size = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731
-        return {"": {"model_type": "clip_vision_model", "architectures": ["CLIPVisionModelWithProjection"],
-                     "hidden_size": m["hidden_size"], "num_hidden_layers": m["num_hidden_layers"],
-                     "num_attention_heads": m["num_heads"], "intermediate_size": m["filter_size"],
-                     "image_size": size(m["image_size"]), "patch_size": size(m["patch_size"]),
-                     "projection_dim": m.get("num_classes", 512)}}
-    if model in ("llava", "mmsimple-llava"):
-        if model == "llava":
-            im = m["image_model"]
-        else:  # multimodal_simple nests the one vision encoder in image_model_list (cs-2.3: image_model[0])
-            e = m["image_model_list"]["image_models"][0]
-            im = e["image_encoder"] if "image_encoder" in e else e["image_model"][0]
-        tx = m["text_model"]
-        size = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731
-        img = {"model_type": "clip_vision_model", "architectures": ["CLIPVisionModel"],
-               "hidden_size": im["hidden_size"], "num_hidden_layers": im["num_hidden_layers"],
-               "num_attention_heads": im["num_heads"], "intermediate_size": im["filter_size"],
-               "image_size": size(im["image_size"]), "patch_size": size(im["patch_size"]), "hidden_act": "quick_gelu"}
-        txt = hf_llama_sizes(tx, "llava")
-        txt.update({"architectures": ["LlavaLlamaForCausalLM"], "mm_hidden_size": im["hidden_size"],
-                    "mm_projector_type": "mlp2x_gelu", "mm_vision_select_layer": -2,
-                    "mm_vision_select_feature": "patch", "mm_use_im_start_end": False,
-                    "mm_use_im_patch_token": False})
-        return {"image_model": img, "text_model": txt}
-    raise SystemExit(f"no weight maker for {model}")
+    if model not in CS_SIZES:
+        raise ValueError(f"no weight maker for {model} (tools/real_run.py CS_SIZES)")
+    return CS_SIZES[model](cs_model(p), model)
 
 
 # the model_type of an HF class, for a config that states none (pytorch-transformers 1.x wrote none)
@@ -653,43 +763,7 @@ def make_hf(model, configs, out, seed, behead=None, hf_class=None):
         os.makedirs(d, exist_ok=True)
         g = Gen(seed)
         mt = c.get("model_type") or CLASS_TYPE.get(hf_class)
-        if mt == "gpt2" and c.get("attention_head_type") == "multiquery":
-            gen_santacoder(g, c)
-        elif mt == "gpt2":
-            gen_gpt2(g, c)
-        elif mt in ("gptj", "codegen"):
-            gen_gptj(g, c)
-        elif mt in ("falcon", "RefinedWeb", "RefinedWebModel"):
-            gen_falcon(g, c)
-        elif mt == "gpt_bigcode":
-            gen_starcoder(g, c)
-        elif mt == "gemma2":
-            gen_gemma2(g, c)
-        elif mt == "gpt_neox":
-            gen_neox(g, c)
-        elif mt == "bloom":
-            gen_bloom(g, c)
-        elif mt in ("btlm", "jais"):
-            gen_btlm(g, c)
-        elif mt == "bert":
-            gen_bert_head(g, c, hf_class)
-        elif mt == "roberta":
-            gen_roberta(g, c)
-        elif mt == "esm":
-            gen_esm(g, c)
-        elif mt == "t5":
-            gen_t5(g, c)
-        elif mt in ("clip_vision_model", "clip"):
-            gen_clip(g, c.get("vision_config", c))
-            if "text_config" in c:  # a whole CLIPModel
-                gen_clip_text(g, c["text_config"], c["projection_dim"])
-                g("visual_projection.weight", c["projection_dim"], c["vision_config"]["hidden_size"])
-            if "CLIPVisionModelWithProjection" in (c.get("architectures") or []):
-                g("visual_projection.weight", c["projection_dim"], c["hidden_size"])
-        elif mt == "llava":
-            gen_llava_text(g, c)
-        else:
-            gen_llama(g, c)
+        GENERATORS.get(mt, by_config(gen_llama))(g, c, hf_class)
         if behead:
             g.t = {k[len(behead):] if k.startswith(behead) else k: v for k, v in g.t.items() if not k.startswith("lm_head.")}
         save_st(os.path.join(d, "model.safetensors"), g.t)

@@ -50,4 +50,17 @@ PY
 out=$("$CKCONV" convert "$T/jais-model" --model jais -o "$T/jais-model.mdl" 2>&1)
 check "jais: a JAISModel (headless) checkpoint is refused, key by key" grep -qF "wte.weight: no rule matches this key" <<<"$out"
 check "... and nothing is written" test ! -e "$T/jais-model.mdl"
+# GPT-NeoX configs as transformers 4.4x saves them also hold partial_rotary_factor / rope_theta,
+# copies of rotary_pct / rotary_emb_base that other transformers versions read instead: equal, they
+# convert as the one value; different, which model the file means is unknown (hf-pythia-410m-chatbot)
+hf_variant neox-copies "$G/gpt-neox/hf" '{"partial_rotary_factor": 0.25, "rope_theta": 10000}'
+check "gpt-neox: partial_rotary_factor / rope_theta equal to rotary_pct / rotary_emb_base convert" \
+	"$CKCONV" convert "$T/neox-copies" -o "$T/neox-copies.mdl" -q
+check "... to the params of the golden case" $CHECK yaml-eq "$T/neox-copies.yaml" "$G/gpt-neox/cs/params.yaml"
+hf_variant neox-prf "$G/gpt-neox/hf" '{"partial_rotary_factor": 0.5}'
+expect_fail "... partial_rotary_factor other than rotary_pct is refused" "partial_rotary_factor 0.5 differs from rotary_pct 0.25" \
+	"$T/neox-prf.mdl" "$CKCONV" convert "$T/neox-prf" -o "$T/neox-prf.mdl"
+hf_variant neox-theta "$G/gpt-neox/hf" '{"rope_theta": 20000}'
+expect_fail "... rope_theta other than rotary_emb_base is refused" "rope_theta 20000 differs from rotary_emb_base 10000" \
+	"$T/neox-theta.mdl" "$CKCONV" convert "$T/neox-theta" -o "$T/neox-theta.mdl"
 echo "$n passed"
