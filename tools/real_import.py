@@ -33,6 +33,9 @@ MLC = ("mlc-ai/mlc-llm", "79d603f085f50500e9509fa01785ffa7ecfaaa93", "python/mlc
 MZ = "Cerebras/modelzoo"
 MZ_210 = "f1fd1e0"   # Release_2.10.0
 MZ_231 = "e8ab064"   # RELEASE_2.3.1 (older flat layout: train_input / model / optimizer at the top)
+MZ_220 = "f9082c5"   # Release_2.2.0 (flat layout; DPO's params name the model trained in model_name)
+MZ_230 = "b5dc4b1"   # RELEASE_2.3.0
+MZ_240 = "c8e03a5"   # RELEASE_2.4.0 (the trainer layout; DPO nests the model trained in policy_model)
 MZ_243 = "8a80b37"   # RELEASE_2.4.3 (the last release that ships the Cerebras-GPT / gpt3 sparsity params)
 NLP = "src/cerebras/modelzoo/models/nlp/"
 MM = "src/cerebras/modelzoo/models/multimodal/"
@@ -215,6 +218,12 @@ CS = [
     ("cs-jais-30b", "jais", MZ_210, NLP + "jais/configs/params_jais_30b.yaml"),
     ("cs-gptj-6b-trc2", "gptj", MZ_210, NLP + "gptj/continuous_pretraining/configs/params_gptj_6B_TRC2.yaml"),
     ("cs-dpo-zephyr-7b", "dpo", MZ_210, NLP + "dpo/configs/params_zephyr_7b_dpo.yaml"),
+    # the same file's other published versions: the model section flat beside dpo with model_name
+    # (2.2.0; 2.2.1 and 2.3.0 change only eval settings, 2.3.0 kept), nested in policy_model with the
+    # deprecated precision keys beside it (2.4.0; 2.5.0 ... 2.10.0 drop those: the case above)
+    ("cs-dpo-zephyr-7b-r220", "dpo", MZ_220, NLP + "dpo/configs/params_zephyr_7b_dpo.yaml"),
+    ("cs-dpo-zephyr-7b-r230", "dpo", MZ_230, NLP + "dpo/configs/params_zephyr_7b_dpo.yaml"),
+    ("cs-dpo-zephyr-7b-r240", "dpo", MZ_240, NLP + "dpo/configs/params_zephyr_7b_dpo.yaml"),
 ]
 
 # HF cases from published config.json files: (case, model family, {component dir ("": the case
@@ -527,7 +536,7 @@ def main():
         p = shrink_cs(yaml.safe_load(text), model)
         write(os.path.join(out, "params.yaml"), yaml.safe_dump(p, sort_keys=False))
         meta = {"model": model, "from": "cs"}
-        if commit == MZ_231:  # params before 2.4 have no model.name: the user names the model, as for the reference
+        if commit in (MZ_220, MZ_230, MZ_231):  # params before 2.4 have no model.name: the user names the model, as for the reference
             meta["pass_model"] = True
         if model == "codegen":  # CodeGen trains as the CS gptj model: its params say gptj, the user names codegen
             meta["pass_model"] = True

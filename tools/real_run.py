@@ -550,8 +550,9 @@ def kv_groups(m):
 
 
 def sizes_dpo(m, model):
-    """ModelZoo's DPO params nest the model trained in policy_model (its own name)"""
-    return weights_for_cs(m["policy_model"]["name"], {"model": m["policy_model"]})
+    """ModelZoo 2.4+'s DPO params nest the model trained in policy_model (its own name); before, model_name"""
+    inner = m.get("policy_model") or {**m, "name": m.get("model_name")}
+    return weights_for_cs(inner["name"], {"model": inner})
 
 
 LLAMA_ARCH = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "mixtral": "MixtralForCausalLM",
