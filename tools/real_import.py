@@ -9,7 +9,8 @@ Per case it writes tests/real/cases/NAME/:
   config.json | params.yaml       the same with ONLY the size fields shrunk (hidden size, layers,
                                   heads, kv heads/groups, vocab, intermediate/filter size, learned
                                   position tables, image/patch size), so tiny random weights fit
-  case.json                       model family and direction
+  case.json                       model family and direction (a BASED case: only this, naming the
+                                  base case whose published file it converts as another family)
 and tests/real/SOURCES.tsv: case, repository, commit, path (and the key for preset tables).
 Rows of SOURCES.tsv for cases this script does not list (added by hand) are kept, as are their cases.
 usage: real_import.py [--mirror MIRROR_ROOT] [CASE...]   (no CASE: every case listed below)
@@ -258,6 +259,38 @@ HF_COMPONENTS = [
     ("hf-clip-vit-h14-image-encoder", "clip-vit", {
         "": ("smthemex/ComfyUI_ID_Animator", "5560fc05f2e2aa29e2c7139fe1f72b88785b873b", "models/image_encoder/config.json"),
     }, {}),
+]
+
+# (case, model family, base case): the base case's published file converted as another family. A
+# headless HF model (GPTJModel, FalconModel, ...) has its CausalLM's config class, and ModelZoo's params
+# name the model with a head (`--model X-headless` converts them): so each headless family runs the base
+# family's real configs. case.json names the base case (real_run.py reads its config / params and
+# case.json from there); SOURCES.tsv repeats the base case's row; no published file is copied twice.
+BASED = [
+    ("hf-bloom-176b-headless", "bloom-headless", "hf-bloom-176b"),
+    ("cs-bloom-7b-headless", "bloom-headless", "cs-bloom-7b"),
+    ("cs-btlm-2p7b-2k-headless", "btlm-headless", "cs-btlm-2p7b-2k"),
+    ("cs-btlm-2p7b-8k-headless", "btlm-headless", "cs-btlm-2p7b-8k"),
+    ("hf-codegen-350m-mono-headless", "codegen-headless", "hf-codegen-350m-mono"),
+    ("hf-codegen-2b-multi-headless", "codegen-headless", "hf-codegen-2b-multi"),
+    ("cs-gptj-6b-as-codegen-headless", "codegen-headless", "cs-gptj-6b-as-codegen"),
+    ("hf-falcon-40b-headless", "falcon-headless", "hf-falcon-40b"),   # no tie_word_embeddings: tied
+    ("hf-falcon-7b-instruct-rw-headless", "falcon-headless", "hf-falcon-7b-instruct-rw"),   # RWModel's config
+    ("hf-falcon-7b-instruct-headless", "falcon-headless", "hf-falcon-7b-instruct"),
+    ("cs-falcon-7b-headless", "falcon-headless", "cs-falcon-7b"),
+    ("cs-falcon-180b-headless", "falcon-headless", "cs-falcon-180b"),
+    ("hf-dolly-v2-3b-headless", "gpt-neox-headless", "hf-dolly-v2-3b"),
+    ("hf-pythia-410m-chatbot-headless", "gpt-neox-headless", "hf-pythia-410m-chatbot"),
+    ("cs-gpt-neox-20b-headless", "gpt-neox-headless", "cs-gpt-neox-20b"),
+    ("cs-r231-gpt-neox-1p3b-headless", "gpt-neox-headless", "cs-r231-gpt-neox-1p3b"),
+    ("hf-gpt-j-6b-headless", "gptj-headless", "hf-gpt-j-6b"),
+    ("hf-dolly-v1-6b-headless", "gptj-headless", "hf-dolly-v1-6b"),
+    ("cs-gptj-6b-headless", "gptj-headless", "cs-gptj-6b"),
+    ("cs-santacoder-1b-headless", "santacoder-headless", "cs-santacoder-1b"),
+    ("cs-r231-santacoder-1b-headless", "santacoder-headless", "cs-r231-santacoder-1b"),
+    ("hf-gpt-bigcode-headless", "starcoder-headless", "hf-gpt-bigcode"),
+    ("cs-starcoder-15b-headless", "starcoder-headless", "cs-starcoder-15b"),
+    ("cs-octocoder-15b-headless", "starcoder-headless", "cs-octocoder-15b"),
 ]
 
 HEAD = 8      # head dim after shrinking (even: RoPE pairs)
@@ -517,6 +550,14 @@ def main():
             meta["values"] = False
         write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
         rows[name] = f"{name}\t{MZ}\t{full}\t{path}\t"
+    for name, model, base in BASED:  # after the base cases: their rows are here
+        if want(name):
+            with open(os.path.join(ROOT, "cases", base, "case.json")) as f:
+                direction = json.load(f)["from"]
+            os.makedirs(os.path.join(ROOT, "cases", name), exist_ok=True)
+            write(os.path.join(ROOT, "cases", name, "case.json"),
+                  json.dumps({"model": model, "from": direction, "base": base}) + "\n")
+            rows[name] = name + rows[base][len(base):]
     if any(want(name) for name, _, _, _ in HF_COMPONENTS):
         comp_rows = []
         import_hf_components(comp_rows)
