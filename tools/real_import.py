@@ -56,6 +56,7 @@ HF = [
     ("hf-gpt2-headless", "gpt2-headless", "gpt2"), ("hf-gpt2-medium-headless", "gpt2-headless", "gpt2_medium"),
     ("hf-gpt-bigcode", "starcoder", "gpt_bigcode"),
     ("hf-gemma2-2b", "gemma2", "gemma2_2b"), ("hf-gemma2-27b", "gemma2", "gemma2_27b"),
+    ("hf-gemma2-9b", "gemma2", "gemma2_9b"), ("hf-gemma2-2b-jpn", "gemma2", "gemma2_2b-jpn"),
     ("hf-mistral-7b-headless", "mistral-headless", "mistral_7b"),
     ("hf-mistral-7b-v0.3-headless", "mistral-headless", "mistral_7b_v03"),
     ("hf-mixtral-8x7b-v0.1-headless", "mixtral-headless", "Mixtral-8x7B-v0.1"),

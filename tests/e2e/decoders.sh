@@ -63,4 +63,14 @@ expect_fail "... partial_rotary_factor other than rotary_pct is refused" "partia
 hf_variant neox-theta "$G/gpt-neox/hf" '{"rope_theta": 20000}'
 expect_fail "... rope_theta other than rotary_emb_base is refused" "rope_theta 20000 differs from rotary_emb_base 10000" \
 	"$T/neox-theta.mdl" "$CKCONV" convert "$T/neox-theta" -o "$T/neox-theta.mdl"
+# Gemma 2's first configs also say sliding_window_size (unread by transformers' model: equal, it
+# converts; different, the window meant is unknown), and transformers >= 4.56 writes dtype for
+# torch_dtype (hf-gemma2-9b, hf-gemma2-2b-jpn)
+hf_variant gemma2-sws "$G/gemma2/hf" '{"sliding_window_size": 128, "dtype": "float32"}'
+check "gemma2: sliding_window_size equal to sliding_window and dtype convert" \
+	"$CKCONV" convert "$T/gemma2-sws" -o "$T/gemma2-sws.mdl" -q
+check "... to the params of the golden case" $CHECK yaml-eq "$T/gemma2-sws.yaml" "$G/gemma2/cs/params.yaml"
+hf_variant gemma2-sws2 "$G/gemma2/hf" '{"sliding_window_size": 64}'
+expect_fail "... sliding_window_size other than sliding_window is refused" "sliding_window_size 64 differs from sliding_window 128" \
+	"$T/gemma2-sws2.mdl" "$CKCONV" convert "$T/gemma2-sws2" -o "$T/gemma2-sws2.mdl"
 echo "$n passed"
