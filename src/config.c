@@ -563,11 +563,8 @@ int config_layout(const rule_set *rs, rule_side to, json_t **model, json_t *vars
 		return ck_errf(e, CK_ENOMEM, "out of memory");
 	rc = config_eval(&env, x, &v, e);
 	json_decref(env.cs);
-	if (rc) {
-		char msg[sizeof e->msg];
-		snprintf(msg, sizeof msg, "%s", e->msg);
-		return ck_errf_reset(e, rc, "%s: %s", where, msg);
-	}
+	if (rc)
+		return ck_err_prefix(e, rc, where);
 	if (!json_is_object(v)) {
 		json_decref(v);
 		return ck_errf(e, CK_EINVALID, "%s: cs_layout.to_%s must give the model mapping (rule %s:%d:%d)", where,

@@ -43,6 +43,15 @@ int ck_errf_reset(ck_err *e, int code, const char *fmt, ...)
 	return code;
 }
 
+int ck_err_prefix(ck_err *e, int code, const char *where)
+{
+	char msg[sizeof e->msg];
+	if (!e)
+		return code;
+	snprintf(msg, sizeof msg, "%s", e->msg);
+	return ck_errf_reset(e, code, "%s: %s", where, msg);
+}
+
 void ck_err_clear(ck_err *e)
 {
 	if (e) {

@@ -30,6 +30,9 @@ int ck_errf(ck_err *e, int code, const char *fmt, ...)
 /* Like ck_errf but always overwrites an earlier message. */
 int ck_errf_reset(ck_err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Puts "where: " before e's message (the input an error inside a rule expression is about) and
+ * returns code. */
+int ck_err_prefix(ck_err *e, int code, const char *where);
 void ck_err_clear(ck_err *e);
 
 /* Checked allocation helpers: return NULL and set CK_ENOMEM on failure. */

@@ -59,20 +59,23 @@ static int pick_format(model *m, const char *want, ck_err *e)
 }
 
 /* The wrapped model's rule file: HF config.json -> detected as without --model; CS params ->
- * named by wrap.cs_model. */
-static int wrapped_path(const model_query *q, const rule_wrap *w, char **path, ck_err *e)
+ * named by wrap.cs_model, which may read the wrapper's `let` names (how its params lay out the
+ * model inside). */
+static int wrapped_path(const model_query *q, const rule_file *f, char **path, ck_err *e)
 {
-	config_env env = {.cs = (json_t *)q->cs};
+	const rule_wrap *w = f->wrap;
+	const char *where = q->where ? q->where : "params";
+	config_env env = {.cs = (json_t *)q->cs, .scope = f};
 	json_t *v = NULL;
 	int rc;
 	if (q->hf)
 		return rule_detect_model(q->rules_dir, q->hf, NULL, q->where, path, e);
 	if ((rc = config_eval(&env, w->cs_model, &v, e)))
-		return rc;
-	if (json_is_string(v))
-		rc = rule_find_model(q->rules_dir, json_string_value(v), path, e);
-	else
-		rc = ck_errf(e, CK_EINVALID, "%s: %s must name the model inside, found %s (%s:%d:%d)", q->where ? q->where : "params",
+		return ck_err_prefix(e, rc, where);
+	if (json_is_string(v) && (rc = rule_find_model(q->rules_dir, json_string_value(v), path, e)))
+		rc = ck_err_prefix(e, rc, where);
+	else if (!json_is_string(v))
+		rc = ck_errf(e, CK_EINVALID, "%s: %s must name the model inside, found %s (%s:%d:%d)", where,
 			expr_src(w->cs_model), v ? "a non-string" : "nothing", w->pos.file, w->pos.line, w->pos.col);
 	json_decref(v);
 	return rc;
@@ -86,7 +89,7 @@ static int open_wrapped(model *m, const model_query *q, ck_err *e)
 	const rule_wrap *w = f->wrap;
 	char *path = NULL, rel[32];
 	size_t i;
-	int rc = wrapped_path(q, w, &path, e);
+	int rc = wrapped_path(q, f, &path, e);
 	if (!rc)
 		rc = rule_set_load_prefixed(path, "", w->cs_prefix, &m->wrapped, e);
 	free(path);

@@ -9,7 +9,8 @@ Per case it writes tests/real/cases/NAME/:
   config.json | params.yaml       the same with ONLY the size fields shrunk (hidden size, layers,
                                   heads, kv heads/groups, vocab, intermediate/filter size, learned
                                   position tables, image/patch size), so tiny random weights fit
-  case.json                       model family and direction
+  case.json                       model family and direction (a BASED case: only this, naming the
+                                  base case whose published file it converts as another family)
 and tests/real/SOURCES.tsv: case, repository, commit, path (and the key for preset tables).
 Rows of SOURCES.tsv for cases this script does not list (added by hand) are kept, as are their cases.
 usage: real_import.py [--mirror MIRROR_ROOT] [CASE...]   (no CASE: every case listed below)
@@ -32,6 +33,9 @@ MLC = ("mlc-ai/mlc-llm", "79d603f085f50500e9509fa01785ffa7ecfaaa93", "python/mlc
 MZ = "Cerebras/modelzoo"
 MZ_210 = "f1fd1e0"   # Release_2.10.0
 MZ_231 = "e8ab064"   # RELEASE_2.3.1 (older flat layout: train_input / model / optimizer at the top)
+MZ_220 = "f9082c5"   # Release_2.2.0 (flat layout; DPO's params name the model trained in model_name)
+MZ_230 = "b5dc4b1"   # RELEASE_2.3.0
+MZ_240 = "c8e03a5"   # RELEASE_2.4.0 (the trainer layout; DPO nests the model trained in policy_model)
 MZ_243 = "8a80b37"   # RELEASE_2.4.3 (the last release that ships the Cerebras-GPT / gpt3 sparsity params)
 NLP = "src/cerebras/modelzoo/models/nlp/"
 MM = "src/cerebras/modelzoo/models/multimodal/"
@@ -219,6 +223,12 @@ CS = [
     ("cs-jais-30b", "jais", MZ_210, NLP + "jais/configs/params_jais_30b.yaml"),
     ("cs-gptj-6b-trc2", "gptj", MZ_210, NLP + "gptj/continuous_pretraining/configs/params_gptj_6B_TRC2.yaml"),
     ("cs-dpo-zephyr-7b", "dpo", MZ_210, NLP + "dpo/configs/params_zephyr_7b_dpo.yaml"),
+    # the same file's other published versions: the model section flat beside dpo with model_name
+    # (2.2.0; 2.2.1 and 2.3.0 change only eval settings, 2.3.0 kept), nested in policy_model with the
+    # deprecated precision keys beside it (2.4.0; 2.5.0 ... 2.10.0 drop those: the case above)
+    ("cs-dpo-zephyr-7b-r220", "dpo", MZ_220, NLP + "dpo/configs/params_zephyr_7b_dpo.yaml"),
+    ("cs-dpo-zephyr-7b-r230", "dpo", MZ_230, NLP + "dpo/configs/params_zephyr_7b_dpo.yaml"),
+    ("cs-dpo-zephyr-7b-r240", "dpo", MZ_240, NLP + "dpo/configs/params_zephyr_7b_dpo.yaml"),
 ]
 
 # HF cases from published config.json files: (case, model family, {component dir ("": the case
@@ -254,6 +264,38 @@ HF_COMPONENTS = [
     ("hf-clip-vit-h14-image-encoder", "clip-vit", {
         "": ("smthemex/ComfyUI_ID_Animator", "5560fc05f2e2aa29e2c7139fe1f72b88785b873b", "models/image_encoder/config.json"),
     }, {}),
+]
+
+# (case, model family, base case): the base case's published file converted as another family. A
+# headless HF model (GPTJModel, FalconModel, ...) has its CausalLM's config class, and ModelZoo's params
+# name the model with a head (`--model X-headless` converts them): so each headless family runs the base
+# family's real configs. case.json names the base case (real_run.py reads its config / params and
+# case.json from there); SOURCES.tsv repeats the base case's row; no published file is copied twice.
+BASED = [
+    ("hf-bloom-176b-headless", "bloom-headless", "hf-bloom-176b"),
+    ("cs-bloom-7b-headless", "bloom-headless", "cs-bloom-7b"),
+    ("cs-btlm-2p7b-2k-headless", "btlm-headless", "cs-btlm-2p7b-2k"),
+    ("cs-btlm-2p7b-8k-headless", "btlm-headless", "cs-btlm-2p7b-8k"),
+    ("hf-codegen-350m-mono-headless", "codegen-headless", "hf-codegen-350m-mono"),
+    ("hf-codegen-2b-multi-headless", "codegen-headless", "hf-codegen-2b-multi"),
+    ("cs-gptj-6b-as-codegen-headless", "codegen-headless", "cs-gptj-6b-as-codegen"),
+    ("hf-falcon-40b-headless", "falcon-headless", "hf-falcon-40b"),   # no tie_word_embeddings: tied
+    ("hf-falcon-7b-instruct-rw-headless", "falcon-headless", "hf-falcon-7b-instruct-rw"),   # RWModel's config
+    ("hf-falcon-7b-instruct-headless", "falcon-headless", "hf-falcon-7b-instruct"),
+    ("cs-falcon-7b-headless", "falcon-headless", "cs-falcon-7b"),
+    ("cs-falcon-180b-headless", "falcon-headless", "cs-falcon-180b"),
+    ("hf-dolly-v2-3b-headless", "gpt-neox-headless", "hf-dolly-v2-3b"),
+    ("hf-pythia-410m-chatbot-headless", "gpt-neox-headless", "hf-pythia-410m-chatbot"),
+    ("cs-gpt-neox-20b-headless", "gpt-neox-headless", "cs-gpt-neox-20b"),
+    ("cs-r231-gpt-neox-1p3b-headless", "gpt-neox-headless", "cs-r231-gpt-neox-1p3b"),
+    ("hf-gpt-j-6b-headless", "gptj-headless", "hf-gpt-j-6b"),
+    ("hf-dolly-v1-6b-headless", "gptj-headless", "hf-dolly-v1-6b"),
+    ("cs-gptj-6b-headless", "gptj-headless", "cs-gptj-6b"),
+    ("cs-santacoder-1b-headless", "santacoder-headless", "cs-santacoder-1b"),
+    ("cs-r231-santacoder-1b-headless", "santacoder-headless", "cs-r231-santacoder-1b"),
+    ("hf-gpt-bigcode-headless", "starcoder-headless", "hf-gpt-bigcode"),
+    ("cs-starcoder-15b-headless", "starcoder-headless", "cs-starcoder-15b"),
+    ("cs-octocoder-15b-headless", "starcoder-headless", "cs-octocoder-15b"),
 ]
 
 HEAD = 8      # head dim after shrinking (even: RoPE pairs)
@@ -499,7 +541,7 @@ def main():
         p = shrink_cs(yaml.safe_load(text), model)
         write(os.path.join(out, "params.yaml"), yaml.safe_dump(p, sort_keys=False))
         meta = {"model": model, "from": "cs"}
-        if commit == MZ_231:  # params before 2.4 have no model.name: the user names the model, as for the reference
+        if commit in (MZ_220, MZ_230, MZ_231):  # params before 2.4 have no model.name: the user names the model, as for the reference
             meta["pass_model"] = True
         if model == "codegen":  # CodeGen trains as the CS gptj model: its params say gptj, the user names codegen
             meta["pass_model"] = True
@@ -513,6 +555,14 @@ def main():
             meta["values"] = False
         write(os.path.join(out, "case.json"), json.dumps(meta) + "\n")
         rows[name] = f"{name}\t{MZ}\t{full}\t{path}\t"
+    for name, model, base in BASED:  # after the base cases: their rows are here
+        if want(name):
+            with open(os.path.join(ROOT, "cases", base, "case.json")) as f:
+                direction = json.load(f)["from"]
+            os.makedirs(os.path.join(ROOT, "cases", name), exist_ok=True)
+            write(os.path.join(ROOT, "cases", name, "case.json"),
+                  json.dumps({"model": model, "from": direction, "base": base}) + "\n")
+            rows[name] = name + rows[base][len(base):]
     if any(want(name) for name, _, _, _ in HF_COMPONENTS):
         comp_rows = []
         import_hf_components(comp_rows)

@@ -550,8 +550,9 @@ def kv_groups(m):
 
 
 def sizes_dpo(m, model):
-    """ModelZoo's DPO params nest the model trained in policy_model (its own name)"""
-    return weights_for_cs(m["policy_model"]["name"], {"model": m["policy_model"]})
+    """ModelZoo 2.4+'s DPO params nest the model trained in policy_model (its own name); before, model_name"""
+    inner = m.get("policy_model") or {**m, "name": m.get("model_name")}
+    return weights_for_cs(inner["name"], {"model": inner})
 
 
 LLAMA_ARCH = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "mixtral": "MixtralForCausalLM",
@@ -753,8 +754,9 @@ CLASS_TYPE = {"BertForPreTraining": "bert", "BertForQuestionAnswering": "bert", 
 
 def make_hf(model, configs, out, seed, behead=None, hf_class=None):
     """configs: {component dir or "": HF config}; writes config.json + model.safetensors per component.
-    behead: a headless model's base prefix (`model.`, `transformer.`): the LM head is left out and the
-    prefix stripped, as LlamaModel / GPT2Model save their weights.
+    behead: a headless model's base prefix (`model.`, `transformer.`, `gpt_neox.`): only the base model's
+    keys are kept (the LM head, `lm_head.*` / `embed_out.*`, is left out) and the prefix stripped, as
+    LlamaModel / GPT2Model / GPTNeoXModel save their weights.
     hf_class: the class whose keys the published weights hold, where the config names another or none
     (the Hub's bert-base-* configs say BertForMaskedLM; their weights are the pretraining model's)"""
     for comp, c in configs.items():
@@ -764,7 +766,7 @@ def make_hf(model, configs, out, seed, behead=None, hf_class=None):
         mt = c.get("model_type") or CLASS_TYPE.get(hf_class)
         GENERATORS.get(mt, by_config(gen_llama))(g, c, hf_class)
         if behead:
-            g.t = {k[len(behead):] if k.startswith(behead) else k: v for k, v in g.t.items() if not k.startswith("lm_head.")}
+            g.t = {k[len(behead):]: v for k, v in g.t.items() if k.startswith(behead)}
         save_st(os.path.join(d, "model.safetensors"), g.t)
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(c, f, indent=2)
@@ -822,13 +824,20 @@ FAMILY = {
     "gemma2": {"values": False},   # norms come back as (w + 1) - 1: shapes and dtypes compared
     "gpt-neox": {"created": [".attention.bias", ".attention.masked_bias", ".attention.rotary_emb.inv_freq"]},
     "dragon": {"dropped": ["pooler.dense."], "created": ["embeddings.position_ids"]},  # HF pooler dropped
-    # headless: made without LM head, the base model's prefix stripped; CS -> HF names the model
-    "llama-headless": {"behead": "model.", "pass_model": True},
-    "gpt2-headless": {"behead": "transformer.", "pass_model": True, "created": [".attn.bias", ".attn.masked_bias"]},
-    "mistral-headless": {"behead": "model.", "pass_model": True},
-    "mixtral-headless": {"behead": "model.", "pass_model": True},
-    "bloom-headless": {"behead": "transformer.", "pass_model": True},
 }
+# X-headless: X's weights (and FAMILY entry) made without LM head, X's base-model prefix stripped
+# (make_hf's behead); CS -> HF names the model (the params say X); the head ckconv makes is checked
+HEADLESS_OF = {"llama": "model.", "gpt2": "transformer.", "mistral": "model.", "mixtral": "model.",
+               "bloom": "transformer.", "btlm": "transformer.", "codegen": "transformer.", "falcon": "transformer.",
+               "gpt-neox": "gpt_neox.", "gptj": "transformer.", "santacoder": "transformer.",
+               "starcoder": "transformer."}
+
+
+def family(model):
+    base = model[:-len("-headless")] if model.endswith("-headless") else None
+    if base in HEADLESS_OF:
+        return {**FAMILY.get(base, {}), "behead": HEADLESS_OF[base], "pass_model": True, "headless_of": base}
+    return dict(FAMILY.get(model, {}))
 
 
 class Case:
@@ -836,9 +845,14 @@ class Case:
         self.name, self.dir = name, os.path.join(ROOT, "cases", name)
         self.exp = os.path.join(self.dir, "expected")
         with open(os.path.join(self.dir, "case.json")) as f:
-            self.meta = dict(FAMILY.get(json.load(f)["model"], {}))
-        with open(os.path.join(self.dir, "case.json")) as f:
-            self.meta.update(json.load(f))
+            own = json.load(f)
+        self.meta = family(own["model"])
+        # `base`: the base case's published file (and its case.json settings), as another family
+        self.src = os.path.join(ROOT, "cases", own["base"]) if "base" in own else self.dir
+        if "base" in own:
+            with open(os.path.join(self.src, "case.json")) as f:
+                self.meta.update({k: v for k, v in json.load(f).items() if k != "model"})
+        self.meta.update(own)
         self.fails = []
 
     def check(self, what, got, want_path, loader, writer):
@@ -900,15 +914,36 @@ class Case:
             if extra:
                 self.fails.append(f"{comp or '.'}: unexpected keys after the round trip: {extra[:4]}")
 
+    def head(self, tmp):
+        """the LM head ckconv made for a headless model (rules/headless-lm.yaml): the embedding's bytes when
+        the params tie them, else f32 normal(0, 0.02); a zero lm_head.bias where the CS model has one"""
+        import h5py
+        m = cs_model(norm_yaml(os.path.join(tmp, "cs.yaml")))
+        with h5py.File(os.path.join(tmp, "cs.mdl"), "r") as f:
+            t = {k[len("model."):] if k.startswith("model.") else k: f[k][()] for k in f.keys()}
+        w, emb = t.get("lm_head.weight"), t["embedding_layer.word_embeddings.weight"]
+        if w is None:
+            self.fails.append("headless: no lm_head.weight in the CS checkpoint")
+        elif m.get("share_embedding_weights", False):
+            if w.tobytes() != emb.tobytes():
+                self.fails.append("headless: tied, but lm_head.weight is not the embedding's bytes")
+        elif w.dtype != np.float32 or w.shape != emb.shape or abs(w.mean()) > 0.002 or abs(w.std() - 0.02) > 0.002:
+            self.fails.append(f"headless: untied lm_head.weight is not f32 normal(0, 0.02): {w.dtype} {list(w.shape)} "
+                              f"mean {w.mean():.4f} std {w.std():.4f}")
+        bias = t.get("lm_head.bias")
+        if m.get("use_bias_in_output", False) != (bias is not None) or (bias is not None and bias.any()):
+            self.fails.append(f"headless: lm_head.bias {'absent' if bias is None else 'not zero'}, use_bias_in_output "
+                              f"{m.get('use_bias_in_output', False)}")
+
     def run(self, tmp):
         model = self.meta["model"]
         hf = os.path.join(tmp, "hf")
         comps = [""]
         if self.meta["from"] == "hf":
             if self.meta.get("components"):  # one published config.json per component directory
-                configs = {comp: norm_json(os.path.join(self.dir, comp, "config.json")) for comp in self.meta["components"]}
+                configs = {comp: norm_json(os.path.join(self.src, comp, "config.json")) for comp in self.meta["components"]}
             else:
-                cfg = norm_json(os.path.join(self.dir, "config.json"))
+                cfg = norm_json(os.path.join(self.src, "config.json"))
                 configs = {"q_encoder": cfg, "ctx_encoder": cfg} if model == "dragon" else {"": cfg}
             comps = list(configs)
             make_hf(model, configs, hf, 1, self.meta.get("behead"), self.meta.get("hf_class"))
@@ -924,19 +959,23 @@ class Case:
                           "-o", os.path.join(tmp, "cs.mdl"))
             if self.error(rc, line):
                 return
+            if self.meta.get("behead"):
+                self.head(tmp)
             self.check("params", os.path.join(tmp, "cs.yaml"), os.path.join(self.exp, "params.yaml"), norm_yaml,
                        copy_portable)
             params = os.path.join(tmp, "cs.yaml")
         else:
-            params = os.path.realpath(os.path.join(self.dir, "params.yaml"))
-            configs = weights_for_cs(model, norm_yaml(params))
+            params = os.path.realpath(os.path.join(self.src, "params.yaml"))
+            configs = weights_for_cs(self.meta.get("headless_of", model), norm_yaml(params))
             comps = list(configs)
-            make_hf(model, configs, hf, 2)
+            make_hf(model, configs, hf, 2, self.meta.get("behead"))
             rc, line = ck("convert", hf, "--model", model, "--tgt-fmt", self.meta.get("tgt", "cs-2.9"), "-o",
                           os.path.join(tmp, "cs.mdl"))
             if rc:
                 self.fails.append(f"making the CS tensors failed: {line}")
                 return
+            if self.meta.get("behead"):
+                self.head(tmp)
         ckpt = os.path.join(tmp, "cstorch.mdl")
         cstorch_copy(os.path.join(tmp, "cs.mdl"), ckpt)
         back = os.path.join(tmp, "back")

@@ -125,6 +125,8 @@ check "validate --config: DPO params are checked against the model inside (model
 	"$CKCONV" validate --strict --config "$D/cs/params.yaml"
 check "validate --config: an HF config.json with --model dpo, against the model it detects" \
 	"$CKCONV" validate --strict --config "$D/hf/config.json" --model dpo
+check "validate --config: ModelZoo's nested DPO params (policy_model), against the model inside (mistral)" \
+	"$CKCONV" validate --strict --config "$R/cs-dpo-zephyr-7b/upstream.yaml"
 params "$D/cs/params.yaml" "$T/dpo-extra.yaml" '{"zz_new_feature": 3}'
 out=$("$CKCONV" validate --config "$T/dpo-extra.yaml" 2>&1); rc=$?
 check "validate --config: a DPO params key the model inside does not know is an error naming its rules" sh -c "[ $rc -eq 1 ] && grep -q 'CS model keys no rule of .*rules/llama.yaml accounts for: zz_new_feature' <<'X'
@@ -137,7 +139,7 @@ $out
 X"
 params "$D/cs/params.yaml" "$T/dpo-noname.yaml" '{"model_name": null}'
 out=$("$CKCONV" validate --config "$T/dpo-noname.yaml" 2>/dev/null); rc=$?
-check "validate --config: DPO params naming no model inside: one finding at the file, its path said once" sh -c "[ $rc -eq 1 ] && grep -qx '$T/dpo-noname.yaml:1:1: error: cs.model.model_name must name the model inside, found nothing (.*rules/dpo.yaml:[0-9]*:[0-9]*)' <<'X'
+check "validate --config: DPO params naming no model inside: one finding at the file, its path said once" sh -c "[ $rc -eq 1 ] && grep -qx '$T/dpo-noname.yaml:1:1: error: .*rules/dpo.yaml:[0-9]*:[0-9]*: model: a DPO section names the model it trains in policy_model.name (ModelZoo 2.4+) or model_name (older releases); found neither' <<'X'
 $out
 X"
 mkdir -p "$T/dpo-nocfg" && cp "$D/hf/model.safetensors" "$T/dpo-nocfg/"

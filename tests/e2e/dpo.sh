@@ -49,11 +49,78 @@ check "... tensors equal the reference's hf_back" $CHECK st-vs-st "$T/d-hf" "$G/
 EXPECT_RC=1 expect_fail "dpo: an HF model it does not wrap is refused" "model dpo wraps no bert" "$T/b.mdl" \
 	"$CKCONV" convert "$G/bert/hf" --model dpo --tgt-fmt cs-2.9-dpo -o "$T/b.mdl"
 params_edit "$T/d.yaml" "$T/noname.yaml" '{"model_name": null}'
-expect_fail "dpo: params without model_name are refused" "cs.model.model_name must name the model inside, found nothing" \
+expect_fail "dpo: params without model_name are refused" \
+	"noname.yaml: $ROOT/rules/dpo.yaml:37:9: model: a DPO section names the model it trains in policy_model.name (ModelZoo 2.4+) or model_name (older releases); found neither" \
 	"$T/noname-hf" "$CKCONV" convert "$T/d.mdl" --config "$T/noname.yaml" -o "$T/noname-hf"
 params_edit "$T/d.yaml" "$T/nomodel.yaml" '{"model_name": "nosuch"}'
 expect_fail "dpo: a model_name no rule file has is refused" "unknown model 'nosuch'" \
 	"$T/nomodel-hf" "$CKCONV" convert "$T/d.mdl" --config "$T/nomodel.yaml" -o "$T/nomodel-hf"
+
+# ModelZoo 2.4+ nests the model DPO trains in policy_model (its own name) beside name, dpo and
+# compute_eval_metrics; ModelZoo (DPOModelConfig.make_submodel) reads both layouts, the reference
+# converter only model_name (it refuses these params: a bug there). nest SRC OUT OUTER INNER: SRC's
+# flat DPO params in the nested layout, then OUTER / INNER (JSON merge patches) on the DPO section /
+# policy_model.
+nest() {
+	$PY - "$@" <<'PY'
+import json, sys, yaml
+src, out, outer, inner = sys.argv[1:5]
+m = yaml.safe_load(open(src))["model"]
+pol = {k: v for k, v in m.items() if k not in ("name", "dpo", "compute_eval_metrics", "model_name")}
+sec = {"name": "dpo", "dpo": m["dpo"], "compute_eval_metrics": True, "policy_model": {"name": m["model_name"], **pol}}
+for d, patch in ((sec, outer), (sec["policy_model"], inner)):
+    for k, v in json.loads(patch).items():
+        d.pop(k, None) if v is None else d.__setitem__(k, v)
+yaml.safe_dump({"trainer": {"init": {"model": sec}}}, open(out, "w"), sort_keys=False)
+PY
+}
+nest "$T/d.yaml" "$T/n.yaml" '{}' '{}'
+check "dpo: nested params (policy_model) convert a cstorch-style file" "$CKCONV" convert "$T/d.mdl" --config "$T/n.yaml" -o "$T/n-hf" -q
+check "... tensors equal the reference's hf_back" $CHECK st-vs-st "$T/n-hf" "$G/dpo/hf_back"
+check "... config.json equals the flat params' one" cmp "$T/n-hf/config.json" "$T/d-hf/config.json"
+nest "$T/d.yaml" "$T/n24.yaml" '{"fp16_type": "cbfloat16", "mixed_precision": true}' '{}'
+check "... with ModelZoo 2.4's deprecated precision keys beside policy_model too" "$CKCONV" convert "$T/d.mdl" \
+	--config "$T/n24.yaml" -o "$T/n24-hf" -q
+check "... the same config.json" cmp "$T/n24-hf/config.json" "$T/d-hf/config.json"
+# every published version of ModelZoo's DPO params (flat 2.2.0 / 2.3.0, nested 2.4.0 and 2.10.0, the
+# tests/real cases' upstream files, unshrunk): the HF config of the model it starts from, Mistral-7B-v0.1
+for v in -r220 -r230 -r240 ""; do
+	"$CKCONV" convert-config "$ROOT/tests/real/cases/cs-dpo-zephyr-7b$v/upstream.yaml" --model dpo --src-fmt cs-2.9-dpo \
+		--tgt-fmt hf -o "$T/zephyr$v.json" -q
+	check "dpo: ModelZoo's params_zephyr_7b_dpo.yaml${v:+ ($v)} -> Mistral-7B-v0.1's HF config" $PY - "$T/zephyr$v.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+want = {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336,
+        "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8, "vocab_size": 32000,
+        "max_position_embeddings": 32768, "sliding_window": 4096, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
+        "tie_word_embeddings": False, "hidden_act": "silu"}
+assert all(c.get(k) == v for k, v in want.items()), {k: c.get(k) for k in want}
+PY
+done
+# refused in one line, nothing written: the nested layout without a name, naming a model DPO does not
+# wrap or no rule file has, both layouts at once, model keys beside policy_model, policy_model not a mapping
+nest "$T/d.yaml" "$T/e-noname.yaml" '{}' '{"name": null}'
+expect_fail "dpo: nested params without policy_model.name are refused" \
+	"e-noname.yaml: $ROOT/rules/dpo.yaml:27:11: model.policy_model.name: the nested layout names the model DPO trains here; found none" \
+	"$T/e-hf" "$CKCONV" convert "$T/d.mdl" --config "$T/e-noname.yaml" -o "$T/e-hf"
+nest "$T/d.yaml" "$T/e-bert.yaml" '{}' '{"name": "bert"}'
+expect_fail "... naming a model DPO does not wrap" "e-bert.yaml: model dpo wraps no bert (it wraps: one of the models listed at" \
+	"$T/e-hf" "$CKCONV" convert "$T/d.mdl" --config "$T/e-bert.yaml" -o "$T/e-hf"
+nest "$T/d.yaml" "$T/e-nosuch.yaml" '{}' '{"name": "nosuch"}'
+expect_fail "... naming a model no rule file has" "e-nosuch.yaml: unknown model 'nosuch' (known: " \
+	"$T/e-hf" "$CKCONV" convert "$T/d.mdl" --config "$T/e-nosuch.yaml" -o "$T/e-hf"
+nest "$T/d.yaml" "$T/e-both.yaml" '{"model_name": "llama"}' '{}'
+expect_fail "... both layouts at once (model_name beside policy_model)" \
+	"e-both.yaml: $ROOT/rules/dpo.yaml:27:11: model: policy_model (the layout of ModelZoo 2.4+) and model_name (the older flat one) both name the model DPO trains; keep one" \
+	"$T/e-hf" "$CKCONV" convert "$T/d.mdl" --config "$T/e-both.yaml" -o "$T/e-hf"
+nest "$T/d.yaml" "$T/e-stray.yaml" '{"hidden_size": 64, "num_heads": 8}' '{}'
+expect_fail "... model keys beside policy_model (ModelZoo would not load them; they would be lost)" \
+	'e-stray.yaml: '"$ROOT"'/rules/dpo.yaml:27:11: model: ["hidden_size", "num_heads"] beside policy_model: in the nested layout the model keys belong inside policy_model' \
+	"$T/e-hf" "$CKCONV" convert "$T/d.mdl" --config "$T/e-stray.yaml" -o "$T/e-hf"
+nest "$T/d.yaml" "$T/e-str.yaml" '{"policy_model": "llama"}' '{}'
+expect_fail "... policy_model not a mapping" \
+	"e-str.yaml: $ROOT/rules/dpo.yaml:27:11: model.policy_model: expected the mapping of the model DPO trains; found str" \
+	"$T/e-hf" "$CKCONV" convert "$T/d.mdl" --config "$T/e-str.yaml" -o "$T/e-hf"
 
 # list: the wrap in --json as in the text
 out=$("$CKCONV" list dpo --json)
@@ -132,6 +199,10 @@ expect_fail "DPO -> no DPO: params without dpo are refused" "model.dpo: a DPO mo
 params_edit "$down/in/params.yaml" "$T/nomn2.yaml" '{"model_name": null}'
 expect_fail "... and without model_name" "model.model_name: a DPO model section names the model inside; found none" \
 	"$T/e4.mdl" "$CKCONV" convert "$T/dd.mdl" --config "$T/nomn2.yaml" --model dpo --src-fmt cs-2.1-dpo --tgt-fmt cs-2.1-no-dpo -o "$T/e4.mdl"
+nest "$down/in/params.yaml" "$T/nested21.yaml" '{}' '{}'
+expect_fail "... and params in the nested layout (ModelZoo 2.4+; cs-2.1 DPO params are flat)" \
+	"model.policy_model: the nested layout of ModelZoo 2.4+ is not a cs-2.1-dpo section" \
+	"$T/e7.mdl" "$CKCONV" convert "$T/dd.mdl" --config "$T/nested21.yaml" --model dpo --src-fmt cs-2.1-dpo --tgt-fmt cs-2.1-no-dpo -o "$T/e7.mdl"
 expect_fail "a variant to a release its step does not name is refused" "no step converts cs-2.1-no-dpo <-> cs-2.9-dpo" \
 	"$T/e5.mdl" "$CKCONV" convert "$T/nd.mdl" --config "$up/in/params.yaml" --model dpo --src-fmt cs-2.1-no-dpo --tgt-fmt cs-2.9-dpo -o "$T/e5.mdl"
 expect_fail "... as is a variant no step names" "no step converts cs-2.2-no-dpo <-> cs-2.2-dpo" \

@@ -136,6 +136,15 @@ static void test_wrap(void)
 	T_EQ_STR(m ? model_file(m)->model : NULL, "dpo", "the model is the wrapper (detected from name)");
 	model_free(m);
 
+	/* ModelZoo 2.4+'s layout: the model inside nested in policy_model, named there */
+	m = NULL;
+	json_t *nested = json_pack("{s:{s:s, s:{s:s}}}", "model", "name", "dpo", "policy_model", "name", "mistral");
+	model_query n = {.rules_dir = rules_dir(), .cs = nested, .where = "params.yaml"};
+	T_OK(model_open(&n, &m, &e) == 0, "params named dpo with policy_model.name mistral: %s", e.msg);
+	T_EQ_STR(m && m->wrapped ? m->wrapped->files[0]->model : NULL, "mistral", "the model inside is policy_model's");
+	model_free(m);
+	json_decref(nested);
+
 	m = NULL;
 	model_query alone = {.rules_dir = rules_dir(), .name = "dpo"};
 	T_OK(model_open(&alone, &m, &e) == 0, "dpo without a config opens (list reads it so)");
@@ -186,8 +195,36 @@ static void test_wrap_refused(void)
 		json_decref(hf);
 		json_decref(cs);
 	}
+	/* cs_model may read the wrapper's `let` names (a layout it checks): an error() there is
+	 * reported at the params, and a name found through it opens the model inside */
+	t_put(dir, "v.yaml", "model: v\nformats: [cs-2.8-v]\nlet:\n  inner: \"cs.model.sub ?? error('model.sub: none')\"\n"
+		"wrap:\n  models: [inner]\n  cs_model: inner.name\n  cs_prefix: pol.\n");
+	json_t *cs = json_pack("{s:{s:{s:s}}}", "model", "sub", "name", "inner");
+	for (int nested = 1; nested >= 0; nested--) {
+		model *m = NULL;
+		ck_err e = {0};
+		if (!nested)
+			json_object_del(json_object_get(cs, "model"), "sub");
+		model_query q = {.rules_dir = dir, .name = "v", .cs = cs, .where = "params.yaml"};
+		int rc = model_open(&q, &m, &e);
+		if (nested)
+			T_OK(rc == 0 && m->wrapped && !strcmp(m->wrapped->files[0]->model, "inner"), "cs_model through a let: %s", e.msg);
+		else
+			T_OK(rc == CK_EINVALID && strstr(e.msg, "params.yaml: ") == e.msg && strstr(e.msg, ": model.sub: none"),
+				"an error() in the let, at the params: %s", e.msg);
+		model_free(m);
+	}
+	json_decref(cs);
 	model *m = NULL;
 	ck_err e = {0};
+	cs = json_pack("{s:{s:s}}", "model", "model_name", "nosuch");
+	model_query nosuch = {.rules_dir = dir, .name = "w", .cs = cs, .where = "params.yaml"};
+	T_EQ_INT(model_open(&nosuch, &m, &e), CK_ENOTFOUND, "params naming a model no file has");
+	T_HAS(e.msg, "params.yaml: unknown model 'nosuch' (", "... at the params");
+	model_free(m);
+	json_decref(cs);
+	m = NULL;
+	ck_err_clear(&e);
 	json_t *hf = json_pack("{s:[s]}", "architectures", "InnerLM");
 	model_query q = {.rules_dir = dir, .name = "w", .hf = hf, .cs_fmt = "cs-2.8-w"};
 	T_OK(model_open(&q, &m, &e) == 0, "the release the model inside has: %s", e.msg);
@@ -195,8 +232,8 @@ static void test_wrap_refused(void)
 	T_EQ_STR(m && m->wrapped ? m->sets[0]->keys[0].tpl[RULE_HF][0] : NULL, "a", "its HF key as written");
 	model_free(m);
 	json_decref(hf);
-	const char *names[] = {"inner.yaml", "other.yaml", "w.yaml"};
-	for (size_t i = 0; i < 3; i++)
+	const char *names[] = {"inner.yaml", "other.yaml", "w.yaml", "v.yaml"};
+	for (size_t i = 0; i < 4; i++)
 		unlink(t_at(dir, names[i]));
 	rmdir(dir);
 }
