@@ -471,14 +471,46 @@ def make_base(ckconv, tmp):
         return os.path.join(tmp, "x.mdl"), f.read()
 
 
-def write_case(outdir, i, c, base_mdl, base_params):
-    d = os.path.join(outdir, "%02d-%s" % (i, c["name"]))
+# ---------------------------------------------------------------- case folders (shared by make_shape_cases.py
+# and make_bad_h5.py, which write their own series of tests/bad/NN-name/ the same way)
+
+def folder(num, name):
+    """a case's folder name in tests/bad: its number (two digits at least) and its name"""
+    return "%02d-%s" % (num, name)
+
+
+def prune_renumbered(outdir, numbered, first=0):
+    """remove what a renumbering left behind: folders NUM-NAME (NUM >= first: the caller's series)
+    of a case in numbered ({name: number}) under another number. Folders of cases written by hand
+    (names not listed) are left alone."""
+    for old in os.listdir(outdir) if os.path.isdir(outdir) else []:
+        num, _, rest = old.partition("-")
+        if num.isdigit() and int(num) >= first and rest in numbered and old != folder(numbered[rest], rest):
+            shutil.rmtree(os.path.join(outdir, old))
+
+
+def start_case(outdir, num, c):
+    """the case's folder, made empty, with its files ({relative path: bytes}), `args`, `expect` and,
+    when the case has stdout text, `expect-stdout`; returns the folder"""
+    d = os.path.join(outdir, folder(num, c["name"]))
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     for path, data in c["files"].items():
         os.makedirs(os.path.dirname(os.path.join(d, path)) or d, exist_ok=True)
         with open(os.path.join(d, path), "wb") as f:
             f.write(data)
+    with open(os.path.join(d, "args"), "w") as f:
+        f.write(c["args"] + "\n")
+    with open(os.path.join(d, "expect"), "w") as f:
+        f.write(c["expect"] + "\n")
+    if c.get("stdout"):
+        with open(os.path.join(d, "expect-stdout"), "w") as f:
+            f.write(c["stdout"] + "\n")
+    return d
+
+
+def write_case(outdir, i, c, base_mdl, base_params):
+    d = start_case(outdir, i, c)
     if c["mdl"] is not None:
         dst = os.path.join(d, "x.mdl")
         shutil.copyfile(base_mdl, dst)
@@ -510,13 +542,6 @@ def write_case(outdir, i, c, base_mdl, base_params):
         os.makedirs(os.path.join(d, "out-before"), exist_ok=True)
         with open(os.path.join(d, "out-before", path), "wb") as f:
             f.write(data)
-    with open(os.path.join(d, "args"), "w") as f:
-        f.write(c["args"] + "\n")
-    with open(os.path.join(d, "expect"), "w") as f:
-        f.write(c["expect"] + "\n")
-    if c["stdout"]:
-        with open(os.path.join(d, "expect-stdout"), "w") as f:
-            f.write(c["stdout"] + "\n")
 
 
 def main():
@@ -527,12 +552,7 @@ def main():
     names = [c["name"] for c in CASES]
     if len(set(names)) != len(names):
         sys.exit("duplicate case names")
-    # a case renumbered by an insertion leaves its old folder behind: remove it; folders of
-    # cases written by hand (names not listed here) are left alone
-    for old in os.listdir(a.outdir) if os.path.isdir(a.outdir) else []:
-        num, _, rest = old.partition("-")
-        if num.isdigit() and rest in names and old != "%02d-%s" % (names.index(rest) + 1, rest):
-            shutil.rmtree(os.path.join(a.outdir, old))
+    prune_renumbered(a.outdir, {n: i for i, n in enumerate(names, 1)})
     tmp = os.path.join(ROOT, "build", "bad-corpus-base")  # a fixed name: it is in the provenance
     shutil.rmtree(tmp, ignore_errors=True)
     try:

@@ -63,6 +63,21 @@ def read_safetensors(path):
     return out
 
 
+ST_OF_TORCH = {v[1]: st for st, v in DTYPES.items()}  # torch dtype name -> safetensors dtype
+
+
+def read_packed(path):
+    """[(key, st_dtype, shape, ndarray)] of a packed file's datasets (format 0.5: ckconv's or cstorch's),
+    in file order, the dtype from each key's metadata: what write_v05 takes"""
+    out = []
+    with h5py.File(path, "r") as f:
+        for k in f.keys():
+            meta = json.loads(f.attrs[k + ".__metadata__"])[k + ".__metadata__"]
+            arr = f[k][()]
+            out.append((k, ST_OF_TORCH[meta["dtypes"][0]], list(arr.shape), arr))
+    return out
+
+
 def dict_node(keys, children):
     return {"type": "builtins.dict", "context": json.dumps(keys), "children_spec": children}
 

@@ -25,6 +25,7 @@ os.environ.setdefault("HDF5_PLUGIN_PATH", "/usr/lib/x86_64-linux-gnu/hdf5/serial
 import numpy as np  # noqa: E402
 import h5py  # noqa: E402
 import stfile  # noqa: E402
+import make_bad_corpus as mbc  # noqa: E402  (the case folders, ds_name)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(ROOT, "tests", "golden")
@@ -63,15 +64,11 @@ def packed(case, ckconv, tmp, edit, params=lambda t: t):
             "x.yaml": params(open(os.path.join(tmp, "x.yaml")).read()).encode()}
 
 
-def ds_name(f, suffix):
-    return next(k for k in f if k.endswith(suffix))
-
-
 def redeclare(suffix, shape, data=True, chunks=None, lz4=False):
     """Replace a tensor's dataset by one of another shape (metadata JSON updated to match):
     data=False leaves it never written (all fill value, no storage allocated)."""
     def f(h):
-        name = ds_name(h, suffix)
+        name = mbc.ds_name(h, suffix)
         d = h[name]
         dt, attrs = d.dtype, dict(d.attrs)
         del h[name]
@@ -97,7 +94,7 @@ def link_to(suffix, n):
     """n LinkedObject leaves model.alias<i> pointing at one tensor (cstorch writes one per tied
     weight): each would read the tensor again."""
     def f(h):
-        target = ds_name(h, suffix)
+        target = mbc.ds_name(h, suffix)
         tree, ts = json.loads(h.attrs["__spec__"])
         spec = json.loads(ts)
         node = spec[1]["children_spec"][0]  # the "model" dict
@@ -245,20 +242,6 @@ def define(ckconv, tmp):
 # ---------------------------------------------------------------- writing
 
 
-def write_case(outdir, num, c, expects):
-    d = os.path.join(outdir, "%d-%s" % (num, c["name"]))
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    for path, data in c["files"].items():
-        os.makedirs(os.path.dirname(os.path.join(d, path)) or d, exist_ok=True)
-        with open(os.path.join(d, path), "wb") as f:
-            f.write(data)
-    with open(os.path.join(d, "args"), "w") as f:
-        f.write(c["args"] + "\n")
-    with open(os.path.join(d, "expect"), "w") as f:
-        f.write(c["expect"] + "\n")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ckconv", default=os.path.join(ROOT, "bin", "ckconv"))
@@ -269,13 +252,9 @@ def main():
         define(os.path.abspath(a.ckconv), tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    names = [c["name"] for c in CASES]
-    for old in os.listdir(a.outdir):  # a renumbered case leaves its old folder: remove it
-        num, _, rest = old.partition("-")
-        if num.isdigit() and int(num) >= FIRST and rest in names and old != "%d-%s" % (FIRST + names.index(rest), rest):
-            shutil.rmtree(os.path.join(a.outdir, old))
+    mbc.prune_renumbered(a.outdir, {c["name"]: FIRST + i for i, c in enumerate(CASES)}, FIRST)
     for i, c in enumerate(CASES):
-        write_case(a.outdir, FIRST + i, c, None)
+        mbc.start_case(a.outdir, FIRST + i, c)
     print("wrote %d cases into %s" % (len(CASES), a.outdir))
 
 

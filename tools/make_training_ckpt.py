@@ -27,7 +27,6 @@ import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import make_cstorch_h5 as mc  # noqa: E402
 
-TORCH_TO_ST = {v[1]: k for k, v in mc.DTYPES.items()}
 
 
 class Tensor:
@@ -46,12 +45,7 @@ class Deferred:
 
 
 def read_model(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        for k in f.keys():
-            meta = json.loads(f.attrs[k + ".__metadata__"])[k + ".__metadata__"]
-            out[k[len("model."):] if k.startswith("model.") else k] = Tensor(f[k][()], TORCH_TO_ST[meta["dtypes"][0]])
-    return out
+    return {k[len("model."):] if k.startswith("model.") else k: Tensor(a, st) for k, st, _, a in mc.read_packed(path)}
 
 
 def unflat(v):

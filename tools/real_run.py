@@ -218,18 +218,21 @@ def gen_bert(g, c):
     g("pooler.dense.bias", H)
 
 
+def bert_under(g, c, prefix, pooler):
+    """BertModel's tensors (with its pooler or not) under prefix, from g's random stream"""
+    inner = Gen(0)
+    inner.rng = g.rng
+    gen_bert(inner, c)
+    g.t.update((prefix + k, v) for k, v in inner.t.items() if pooler or not k.startswith("pooler."))
+
+
 def gen_bert_head(g, c, arch=None):
     """BertFor* (arch, else architectures[0]): the encoder under bert., the pooler, and the head"""
     arch = arch or (c.get("architectures") or ["BertModel"])[0]
     if arch == "BertModel":
         return gen_bert(g, c)
     H, V = c["hidden_size"], c["vocab_size"]
-    inner = Gen(0)
-    inner.rng = g.rng
-    gen_bert(inner, c)
-    for k, v in inner.t.items():
-        if not (arch == "BertForTokenClassification" and k.startswith("pooler.")):
-            g.t["bert." + k] = v
+    bert_under(g, c, "bert.", arch != "BertForTokenClassification")
     n = c.get("num_labels") or len(c.get("id2label") or {}) or 2
     if arch == "BertForPreTraining":
         g("cls.predictions.transform.dense.weight", H, H)
@@ -252,12 +255,7 @@ def gen_bert_head(g, c, arch=None):
 def gen_roberta(g, c):
     """RobertaForMaskedLM: the BERT encoder under roberta. (no pooler) and the LM head"""
     H, V = c["hidden_size"], c["vocab_size"]
-    inner = Gen(0)
-    inner.rng = g.rng
-    gen_bert(inner, c)
-    for k, v in inner.t.items():
-        if not k.startswith("pooler."):
-            g.t["roberta." + k] = v
+    bert_under(g, c, "roberta.", False)
     g("lm_head.dense.weight", H, H)
     g("lm_head.dense.bias", H)
     g("lm_head.layer_norm.weight", H)
@@ -775,13 +773,7 @@ def make_hf(model, configs, out, seed, behead=None, hf_class=None):
 def cstorch_copy(src_mdl, dst_mdl):
     """the packed tensors of src as cstorch saves a training checkpoint's model (make_cstorch_h5)"""
     import h5py
-    tensors = []
-    with h5py.File(src_mdl, "r") as f:
-        for k in f.keys():
-            meta = json.loads(f.attrs[k + ".__metadata__"])[k + ".__metadata__"]
-            st = {v[1]: s for s, v in mc.DTYPES.items()}[meta["dtypes"][0]]
-            arr = f[k][()]
-            tensors.append((k, st, list(arr.shape), arr))
+    tensors = mc.read_packed(src_mdl)
     with h5py.File(dst_mdl, "w") as f:
         mc.write_v05(tensors, f)
 

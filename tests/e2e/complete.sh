@@ -34,18 +34,12 @@ expect_fail "a checkpoint short of one tensor of layer 1 is refused, naming the 
 
 # CS -> HF: the packed file as cstorch saves it, with layer 1 or one of its tensors removed
 "$PY" - "$ROOT/tools" "$T/full.mdl" "$T" <<'PYEOF'
-import json, os, sys
+import os, sys
 sys.path.insert(0, sys.argv[1])
 import h5py
 import make_cstorch_h5 as mc
 src, out = sys.argv[2], sys.argv[3]
-tensors = []
-with h5py.File(src, "r") as f:
-    for k in f.keys():
-        meta = json.loads(f.attrs[k + ".__metadata__"])[k + ".__metadata__"]
-        st = {v[1]: s for s, v in mc.DTYPES.items()}[meta["dtypes"][0]]
-        a = f[k][()]
-        tensors.append((k, st, list(a.shape), a))
+tensors = mc.read_packed(src)
 for name, keep in (("cs-full.mdl", lambda k: True),
                    ("cs-no-layer-1.mdl", lambda k: ".layers.1." not in k),
                    ("cs-no-ffn-1.mdl", lambda k: k != "model.transformer_decoder.layers.1.ffn.ffn.1.linear_layer.weight")):

@@ -6,8 +6,8 @@
 . "$(dirname "$0")/lib.inc"
 rss_measured
 [ -x /usr/bin/time ] || { notok "/usr/bin/time is installed (Debian package time)"; exit 1; }
-$PY - "$T/moe" <<'PY'
-import json, os, struct, sys
+PYTHONPATH="$ROOT/tools" $PY - "$T/moe" <<'PY'
+import json, os, sys, stfile
 out = sys.argv[1]; os.makedirs(out)
 H, I, E, V = 1024, 4096, 8, 256
 cfg = {"architectures": ["MixtralForCausalLM"], "model_type": "mixtral", "hidden_size": H, "intermediate_size": I,
@@ -26,15 +26,7 @@ t = [("model.embed_tokens.weight", [V, H]), ("lm_head.weight", [V, H]), ("model.
 for e in range(E):
     q = f"{p}block_sparse_moe.experts.{e}."
     t += [(q + "w1.weight", [I, H]), (q + "w2.weight", [H, I]), (q + "w3.weight", [I, H])]
-hdr, off = {}, 0
-for k, s in t:
-    n = 2 * s[0] * (s[1] if len(s) > 1 else 1)
-    hdr[k] = {"dtype": "BF16", "shape": s, "data_offsets": [off, off + n]}
-    off += n
-h = json.dumps(hdr).encode(); h += b" " * (-len(h) % 8)
-with open(os.path.join(out, "model.safetensors"), "wb") as f:
-    f.write(struct.pack("<Q", len(h)) + h)
-    f.write(os.urandom(off))
+stfile.write_layout(os.path.join(out, "model.safetensors"), t, "BF16", os.urandom)
 PY
 /usr/bin/time -f %M -o "$T/rss" "$CKCONV" convert "$T/moe" --model mixtral -o "$T/moe.mdl" -q
 check "a mixtral layer converts" test -s "$T/moe.mdl"
@@ -58,8 +50,8 @@ expect_fail "a flipped bit in the last slice stops the conversion before any sli
 # most two tensors' worth: a LLaMA whose largest tensors are 16 MiB (embedding and lm_head,
 # next to each other in the plan) and 200 MiB in all converts both ways in under twice the
 # largest tensor plus 64 MiB, the bound `make bench` holds the 1 GB model to; --dry-run says so.
-$PY - "$T/big" <<'PY'
-import json, os, struct, sys
+PYTHONPATH="$ROOT/tools" $PY - "$T/big" <<'PY'
+import json, os, sys, stfile
 out = sys.argv[1]; os.makedirs(out)
 H, I, V, L = 1024, 2816, 8192, 8
 cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": H, "intermediate_size": I,
@@ -74,15 +66,7 @@ for i in range(L):
           (p + "self_attn.v_proj.weight", [256, H]), (p + "self_attn.o_proj.weight", [H, H]),
           (p + "mlp.gate_proj.weight", [I, H]), (p + "mlp.up_proj.weight", [I, H]), (p + "mlp.down_proj.weight", [H, I]),
           (p + "input_layernorm.weight", [H]), (p + "post_attention_layernorm.weight", [H])]
-hdr, off = {}, 0
-for k, s in t:
-    n = 2 * s[0] * (s[1] if len(s) > 1 else 1)
-    hdr[k] = {"dtype": "BF16", "shape": s, "data_offsets": [off, off + n]}
-    off += n
-h = json.dumps(hdr).encode(); h += b" " * (-len(h) % 8)
-with open(os.path.join(out, "model.safetensors"), "wb") as f:
-    f.write(struct.pack("<Q", len(h)) + h)
-    f.truncate(8 + len(h) + off)  # zeros: ckconv never looks at the values
+stfile.write_layout(os.path.join(out, "model.safetensors"), t, "BF16")  # zeros: ckconv never looks at the values
 PY
 # the 64 MiB is the program's own footprint; AddressSanitizer's runtime adds its shadow and
 # quarantine to it (make check sets CK_SANITIZED), so the allowance is 96 MiB there

@@ -2,6 +2,7 @@
  * and t_done() prints "N passed, N failed" and returns the exit status. */
 #ifndef CK_T_H
 #define CK_T_H
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,15 +32,26 @@ static int t_pass, t_fail;
 	T_OK(t_c_, "%s", name); \
 	if (!t_c_) printf("#   '%s'\n#   does not contain '%s'\n", t_h_ ? t_h_ : "(null)", (needle)); } while (0)
 
-/* Scratch files for tests that load from disk: t_at gives DIR/NAME (eight results stay valid at
- * once), t_put writes TEXT there; a file that cannot be written fails the test. */
+/* A formatted string, for the paths and messages a test expects (sixteen results, of t_fmt and t_at
+ * together, stay valid at once). */
+static inline char *t_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline char *t_fmt(const char *fmt, ...)
+{
+	static char buf[16][1024];
+	static int k;
+	va_list ap;
+	k = (k + 1) % 16;
+	va_start(ap, fmt);
+	vsnprintf(buf[k], sizeof buf[k], fmt, ap);
+	va_end(ap);
+	return buf[k];
+}
+
+/* Scratch files for tests that load from disk: t_at gives DIR/NAME, t_put writes TEXT there; a
+ * file that cannot be written fails the test. */
 static inline char *t_at(const char *dir, const char *name)
 {
-	static char buf[8][512];
-	static int k;
-	k = (k + 1) % 8;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-	return buf[k];
+	return t_fmt("%s/%s", dir, name);
 }
 
 static inline void t_put(const char *dir, const char *name, const char *text)

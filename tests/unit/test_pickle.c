@@ -73,18 +73,37 @@ static void tensor(buf *p, const char *type, const char *key, int numel, int off
 
 static const int s23[] = {2, 3}, st31[] = {3, 1}, st12[] = {1, 2};
 
-/* {name: tensor} as a plain dict, the way HF's save_pretrained writes it. */
-static void dict1(buf *p, const char *name, const char *type, int numel, int off, const int *stride)
+/* A new stream of protocol v (torch.save writes 2). */
+static void begin_v(buf *p, int v)
 {
 	p->n = 0;
 	op(p, 0x80);
-	op(p, 2);
+	op(p, v);
+}
+
+static void begin(buf *p) { begin_v(p, 2); }
+
+/* A new stream holding a dict, and the MARK of its items (end_items closes them: SETITEMS, STOP). */
+static void begin_items(buf *p)
+{
+	begin(p);
 	op(p, '}');
 	op(p, '(');
-	str(p, name);
-	tensor(p, type, "0", numel, off, s23, stride, 2);
+}
+
+static void end_items(buf *p)
+{
 	op(p, 'u');
 	op(p, '.');
+}
+
+/* {name: tensor} as a plain dict, the way HF's save_pretrained writes it. */
+static void dict1(buf *p, const char *name, const char *type, int numel, int off, const int *stride)
+{
+	begin_items(p);
+	str(p, name);
+	tensor(p, type, "0", numel, off, s23, stride, 2);
+	end_items(p);
 }
 
 static int parse(buf *p, pickle_dict *d, ck_err *e)
@@ -129,8 +148,7 @@ static void test_good(void)
 
 	/* OrderedDict() + SETITEMS + BUILD({'_metadata': ...}) as model.state_dict() pickles,
 	 * a Parameter, memoised globals, LONG1 and a shared storage. */
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2);
+	begin(&p);
 	glob(&p, "collections", "OrderedDict");
 	op(&p, 'q'); op(&p, 0);
 	op(&p, ')'); op(&p, 'R');
@@ -162,25 +180,23 @@ static void test_hostile(void)
 	buf p;
 	size_t cut;
 
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2);
+	begin(&p);
 	glob(&p, "os", "system");
 	str(&p, "touch /tmp/ckconv-pwned");
 	op(&p, 0x85); op(&p, 'R'); op(&p, '.');
 	bad(&p, "refusing global 'os.system'", "os.system");
 
-	p.n = 0;
-	op(&p, 0x80); op(&p, 4);
+	begin_v(&p, 4);
 	op(&p, 0x8c); op(&p, 8); memcpy(p.b + p.n, "builtins", 8); p.n += 8;
 	op(&p, 0x8c); op(&p, 4); memcpy(p.b + p.n, "eval", 4); p.n += 4;
 	op(&p, 0x93); op(&p, '.');
 	bad(&p, "refusing global 'builtins.eval'", "STACK_GLOBAL builtins.eval");
 
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, 'i');
+	begin(&p);
+	op(&p, 'i');
 	bad(&p, "opcode 0x69 is not one torch.save writes", "INST opcode");
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, ']'); op(&p, ')'); op(&p, 0x81);
+	begin(&p);
+	op(&p, ']'); op(&p, ')'); op(&p, 0x81);
 	bad(&p, "opcode 0x81", "NEWOBJ opcode");
 
 	dict1(&p, "w", "FloatStorage", 6, 0, st31);
@@ -198,61 +214,55 @@ static void test_hostile(void)
 	dict1(&p, "w", "ComplexFloatStorage", 6, 0, st31);
 	bad(&p, "unsupported storage type 'torch.ComplexFloatStorage'", "complex storage");
 
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, '}');
+	begin(&p);
+	op(&p, '}');
 	op(&p, 'r'); op(&p, 0xff); op(&p, 0xff); op(&p, 0xff); op(&p, 0xff);
 	op(&p, '.');
 	bad(&p, "memo index 4294967295; limit is", "memo index bomb");
 
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, 'h'); op(&p, 3); op(&p, '.');
+	begin(&p);
+	op(&p, 'h'); op(&p, 3); op(&p, '.');
 	bad(&p, "memo slot 3 read before it was written", "BINGET of an empty slot");
 
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2);
+	begin(&p);
 	for (int i = 0; i < PICKLE_MAX_DEPTH + 1; i++)
 		op(&p, '(');
 	op(&p, '.');
 	bad(&p, "MARKs nested deeper than 256", "MARK nesting");
 
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, '}'); str(&p, "n"); i1(&p, 1); op(&p, 's'); op(&p, '.');
+	begin(&p);
+	op(&p, '}'); str(&p, "n"); i1(&p, 1); op(&p, 's'); op(&p, '.');
 	bad(&p, "'n': expected a tensor, found int", "value is not a tensor");
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, ']'); op(&p, '.');
+	begin(&p);
+	op(&p, ']'); op(&p, '.');
 	bad(&p, "expected a state dict (dict of tensors), found list", "top is a list");
 
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, '}'); op(&p, '(');
+	begin_items(&p);
 	str(&p, "w"); tensor(&p, "FloatStorage", "0", 6, 0, s23, st31, 2);
 	str(&p, "w"); tensor(&p, "FloatStorage", "0", 6, 0, s23, st31, 2);
-	op(&p, 'u'); op(&p, '.');
+	end_items(&p);
 	bad(&p, "'w' appears twice", "duplicate key");
 
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, '}'); op(&p, '(');
+	begin_items(&p);
 	str(&p, "a"); tensor(&p, "FloatStorage", "0", 6, 0, s23, st31, 2);
 	str(&p, "b"); tensor(&p, "HalfStorage", "0", 6, 0, s23, st31, 2);
-	op(&p, 'u'); op(&p, '.');
+	end_items(&p);
 	bad(&p, "storage '0' is declared as f32[6] and as f16[6]", "one storage, two dtypes");
 
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, '}'); op(&p, '(');
+	begin_items(&p);
 	str(&p, "w"); tensor(&p, "FloatStorage", "../../etc/passwd", 6, 0, s23, st31, 2);
-	op(&p, 'u'); op(&p, '.');
+	end_items(&p);
 	bad(&p, "storage key '../../etc/passwd' is not 1-64 letters", "storage key escaping the archive");
 
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, '}'); op(&p, '(');
+	begin_items(&p);
 	str(&p, "w");
 	tensor(&p, "FloatStorage", "0", 1, 0, (int[]){1, 1, 1, 1, 1, 1, 1, 1, 1}, (int[]){1, 1, 1, 1, 1, 1, 1, 1, 1}, 9);
-	op(&p, 'u'); op(&p, '.');
+	end_items(&p);
 	bad(&p, "tensor has rank 9; limit is 8", "rank limit");
 
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, '}'); op(&p, '(');
+	begin_items(&p);
 	str(&p, "w"); tensor_r(&p, "FloatStorage", "0", 6, 0, s23, 2, (int[]){1}, 1);
-	op(&p, 'u'); op(&p, '.');
+	end_items(&p);
 	bad(&p, "tensor has 2 sizes but 1 strides", "stride count");
 
 	/* s23 = [2, 3] from 6 elements: stride (0, 1) repeats 3 of them into 6 (an expand(): fits its
@@ -271,17 +281,16 @@ static void test_hostile(void)
 	T_OK(parse(&p, &dd, &ee) == 0 && dd.n == 1, "a transposed view (no repeats) is read: %s", ee.msg);
 	pickle_dict_dispose(&dd);
 
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, 's');
+	begin(&p);
+	op(&p, 's');
 	bad(&p, "stack underflow", "SETITEM on an empty stack");
-	p.n = 0;
-	op(&p, 0x80); op(&p, 9);
+	begin_v(&p, 9);
 	bad(&p, "pickle protocol 9", "unknown protocol");
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, 'X'); op(&p, 0xff); op(&p, 0xff); op(&p, 0xff); op(&p, 0x7f);
+	begin(&p);
+	op(&p, 'X'); op(&p, 0xff); op(&p, 0xff); op(&p, 0xff); op(&p, 0x7f);
 	bad(&p, "string of 2147483647 bytes; limit is", "huge string length");
-	p.n = 0;
-	op(&p, 0x80); op(&p, 2); op(&p, 0x8a); op(&p, 9);
+	begin(&p);
+	op(&p, 0x8a); op(&p, 9);
 	bad(&p, "integer of 9 bytes", "LONG1 of 9 bytes");
 }
 

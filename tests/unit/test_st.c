@@ -58,12 +58,14 @@ static void put(const char *name, const char *text)
 	fclose(f);
 }
 
-/* A safetensors file: header length (hlen, or the header's own length when ~0), header, nd zero bytes. */
+#define OWN (~(uint64_t)0) /* put_st's header length: the header's own */
+
+/* A safetensors file: header length (hlen, or the header's own length when OWN), header, nd zero bytes. */
 static void put_st(const char *name, uint64_t hlen, const char *hdr, size_t nd)
 {
 	FILE *f = fopen(path(name), "wb");
 	unsigned char lb[8];
-	if (hlen == ~(uint64_t)0)
+	if (hlen == OWN)
 		hlen = strlen(hdr);
 	for (int i = 0; i < 8; i++)
 		lb[i] = (unsigned char)(hlen >> (8 * i));
@@ -304,48 +306,62 @@ static void bad(const char *name, const char *want)
 
 #define ENTRY(n, dt, shape, b, e) "\"" n "\":{\"dtype\":\"" dt "\",\"shape\":" shape ",\"data_offsets\":[" #b "," #e "]}"
 
+/* Crafted files st_open must refuse: the header length (OWN: the header's own), the header, the number
+ * of data bytes after it, and what the one-line error says. */
+static const struct bad_st {
+	const char *name;
+	uint64_t hlen;
+	const char *hdr;
+	size_t nd;
+	const char *want;
+} bad_sts[] = {
+	{"trunc.safetensors", 1000, "{}", 0,
+		": header length 1000 runs past end of file (file is 10 bytes)"},
+	{"cap.safetensors", 200u << 20, "{}", 0,
+		": header length 209715200 exceeds the limit of 104857600 bytes"},
+	{"nojson.safetensors", OWN, "{\"a\": nope}", 0,
+		": header is not valid JSON: "},
+	{"array.safetensors", OWN, "[1]     ", 0,
+		": header is not a JSON object"},
+	{"dtype.safetensors", OWN, "{" ENTRY("a", "F7", "[1]", 0, 1) "}", 1,
+		": tensor 'a': unknown dtype 'F7'"},
+	{"neg.safetensors", OWN, "{" ENTRY("a", "F32", "[2,-1]", 0, 0) "}", 0,
+		": tensor 'a': shape[1] is -1, expected >= 0"},
+	{"huge.safetensors", OWN, "{" ENTRY("a", "F32", "[4294967296,4294967296,4294967296]", 0, 0) "}", 0,
+		": tensor 'a': F32 [4294967296, 4294967296, 4294967296]: shape element count overflows 64 bits"},
+	{"huge2.safetensors", OWN, "{" ENTRY("a", "F64", "[4611686018427387904]", 0, 0) "}", 0,
+		": tensor 'a': F64 [4611686018427387904]: tensor byte size overflows 64 bits"},
+	{"rank.safetensors", OWN, "{" ENTRY("a", "U8", "[1,1,1,1,1,1,1,1,1]", 0, 1) "}", 1,
+		": tensor 'a': shape has rank 9, limit is 8"},
+	{"past.safetensors", OWN, "{" ENTRY("a", "F32", "[4]", 0, 16) "}", 8,
+		": tensor 'a': data_offsets [0, 16] run past the end of the file (8 data bytes after the header)"},
+	{"overlap.safetensors", OWN, "{" ENTRY("a", "F32", "[2]", 0, 8) "," ENTRY("b", "F32", "[2]", 4, 12) "}", 12,
+		": tensor 'b': data_offsets [4, 12] overlap tensor 'a' [0, 8]"},
+	{"hole.safetensors", OWN, "{" ENTRY("b", "F32", "[2]", 12, 20) "," ENTRY("a", "F32", "[2]", 0, 8) "}", 20,
+		": tensor 'b': data_offsets [12, 20] leave a hole of 4 bytes after tensor 'a' (ends at 8)"},
+	{"start.safetensors", OWN, "{" ENTRY("a", "F32", "[2]", 4, 12) "}", 12,
+		": tensor 'a': data starts at 4, expected 0 (hole of 4 bytes)"},
+	{"tail.safetensors", OWN, "{" ENTRY("a", "F32", "[2]", 0, 8) "}", 12,
+		": tensors end at data offset 8 but the file has 12 data bytes after the header (4 trailing bytes)"},
+	{"nbytes.safetensors", OWN, "{" ENTRY("a", "F32", "[2,3]", 0, 12) "}", 12,
+		": tensor 'a': data_offsets [0, 12] give 12 bytes, expected 24 for F32 [2, 3]"},
+	{"backw.safetensors", OWN, "{" ENTRY("a", "F32", "[2]", 8, 0) "}", 8,
+		": tensor 'a': data_offsets [8, 0] end before they begin"},
+	{"dup.safetensors", OWN, "{" ENTRY("a", "F32", "[1]", 0, 4) "," ENTRY("a", "F32", "[1]", 4, 8) "}", 8,
+		": header is not valid JSON: duplicate object key"},
+	{"meta.safetensors", OWN, "{\"__metadata__\":{\"format\":1}}", 0,
+		": '__metadata__' value for 'format' is not a string"},
+};
+
 static void test_bad_files(void)
 {
-	const uint64_t H = ~(uint64_t)0;
-	put_st("trunc.safetensors", 1000, "{}", 0);
-	bad("trunc.safetensors", ": header length 1000 runs past end of file (file is 10 bytes)");
+	for (size_t i = 0; i < sizeof bad_sts / sizeof *bad_sts; i++) {
+		put_st(bad_sts[i].name, bad_sts[i].hlen, bad_sts[i].hdr, bad_sts[i].nd);
+		bad(bad_sts[i].name, bad_sts[i].want);
+	}
 	put("short.safetensors", "abc");
 	bad("short.safetensors", ": file is 3 bytes, too short for the 8-byte header length");
-	put_st("cap.safetensors", 200u << 20, "{}", 0);
-	bad("cap.safetensors", ": header length 209715200 exceeds the limit of 104857600 bytes");
-	put_st("nojson.safetensors", H, "{\"a\": nope}", 0);
-	bad("nojson.safetensors", ": header is not valid JSON: ");
-	put_st("array.safetensors", H, "[1]     ", 0);
-	bad("array.safetensors", ": header is not a JSON object");
-	put_st("dtype.safetensors", H, "{" ENTRY("a", "F7", "[1]", 0, 1) "}", 1);
-	bad("dtype.safetensors", ": tensor 'a': unknown dtype 'F7'");
-	put_st("neg.safetensors", H, "{" ENTRY("a", "F32", "[2,-1]", 0, 0) "}", 0);
-	bad("neg.safetensors", ": tensor 'a': shape[1] is -1, expected >= 0");
-	put_st("huge.safetensors", H, "{" ENTRY("a", "F32", "[4294967296,4294967296,4294967296]", 0, 0) "}", 0);
-	bad("huge.safetensors", ": tensor 'a': F32 [4294967296, 4294967296, 4294967296]: shape element count overflows 64 bits");
-	put_st("huge2.safetensors", H, "{" ENTRY("a", "F64", "[4611686018427387904]", 0, 0) "}", 0);
-	bad("huge2.safetensors", ": tensor 'a': F64 [4611686018427387904]: tensor byte size overflows 64 bits");
-	put_st("rank.safetensors", H, "{" ENTRY("a", "U8", "[1,1,1,1,1,1,1,1,1]", 0, 1) "}", 1);
-	bad("rank.safetensors", ": tensor 'a': shape has rank 9, limit is 8");
-	put_st("past.safetensors", H, "{" ENTRY("a", "F32", "[4]", 0, 16) "}", 8);
-	bad("past.safetensors", ": tensor 'a': data_offsets [0, 16] run past the end of the file (8 data bytes after the header)");
-	put_st("overlap.safetensors", H, "{" ENTRY("a", "F32", "[2]", 0, 8) "," ENTRY("b", "F32", "[2]", 4, 12) "}", 12);
-	bad("overlap.safetensors", ": tensor 'b': data_offsets [4, 12] overlap tensor 'a' [0, 8]");
-	put_st("hole.safetensors", H, "{" ENTRY("b", "F32", "[2]", 12, 20) "," ENTRY("a", "F32", "[2]", 0, 8) "}", 20);
-	bad("hole.safetensors", ": tensor 'b': data_offsets [12, 20] leave a hole of 4 bytes after tensor 'a' (ends at 8)");
-	put_st("start.safetensors", H, "{" ENTRY("a", "F32", "[2]", 4, 12) "}", 12);
-	bad("start.safetensors", ": tensor 'a': data starts at 4, expected 0 (hole of 4 bytes)");
-	put_st("tail.safetensors", H, "{" ENTRY("a", "F32", "[2]", 0, 8) "}", 12);
-	bad("tail.safetensors", ": tensors end at data offset 8 but the file has 12 data bytes after the header (4 trailing bytes)");
-	put_st("nbytes.safetensors", H, "{" ENTRY("a", "F32", "[2,3]", 0, 12) "}", 12);
-	bad("nbytes.safetensors", ": tensor 'a': data_offsets [0, 12] give 12 bytes, expected 24 for F32 [2, 3]");
-	put_st("backw.safetensors", H, "{" ENTRY("a", "F32", "[2]", 8, 0) "}", 8);
-	bad("backw.safetensors", ": tensor 'a': data_offsets [8, 0] end before they begin");
-	put_st("dup.safetensors", H, "{" ENTRY("a", "F32", "[1]", 0, 4) "," ENTRY("a", "F32", "[1]", 4, 8) "}", 8);
-	bad("dup.safetensors", ": header is not valid JSON: duplicate object key");
-	put_st("meta.safetensors", H, "{\"__metadata__\":{\"format\":1}}", 0);
-	bad("meta.safetensors", ": '__metadata__' value for 'format' is not a string");
-	put_st("empty.safetensors", H, "{\"__metadata__\":{\"format\":\"pt\"}}", 0);
+	put_st("empty.safetensors", OWN, "{\"__metadata__\":{\"format\":\"pt\"}}", 0);
 	ck_tsrc *s = NULL;
 	ck_err e = {0};
 	T_OK(st_open(path("empty.safetensors"), &s, &e) == 0 && s->n == 0, "empty file with metadata only opens");
@@ -354,13 +370,12 @@ static void test_bad_files(void)
 
 static void test_bad_index(void)
 {
-	const uint64_t H = ~(uint64_t)0;
 	ck_tsrc *s = NULL;
 	ck_err e = {0};
 	mkdir(path("ix"), 0755);
-	put_st("ix/s1.safetensors", H, "{" ENTRY("a", "F32", "[1]", 0, 4) "," ENTRY("b", "U8", "[2]", 4, 6) "}", 6);
-	put_st("ix/s2.safetensors", H, "{" ENTRY("c", "I64", "[1]", 0, 8) "}", 8);
-	put_st("ix/s3.safetensors", H, "{" ENTRY("a", "F32", "[1]", 0, 4) "}", 4);
+	put_st("ix/s1.safetensors", OWN, "{" ENTRY("a", "F32", "[1]", 0, 4) "," ENTRY("b", "U8", "[2]", 4, 6) "}", 6);
+	put_st("ix/s2.safetensors", OWN, "{" ENTRY("c", "I64", "[1]", 0, 8) "}", 8);
+	put_st("ix/s3.safetensors", OWN, "{" ENTRY("a", "F32", "[1]", 0, 4) "}", 4);
 	put("ix/ok.index.json", "{\"metadata\":{},\"weight_map\":{\"c\":\"s2.safetensors\",\"a\":\"s1.safetensors\","
 				"\"b\":\"s1.safetensors\"}}");
 	T_OK(st_open(path("ix/ok.index.json"), &s, &e) == 0 && s->n == 3, "index: good index opens: %s", e.msg);
