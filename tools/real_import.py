@@ -58,6 +58,7 @@ HF = [
     ("hf-smollm-360m", "llama", "smollm_360m"), ("hf-qwen1.5-1.8b-chat", "qwen2", "qwen2"),
     ("hf-gpt-bigcode", "starcoder", "gpt_bigcode"),
     ("hf-gemma2-2b", "gemma2", "gemma2_2b"), ("hf-gemma2-27b", "gemma2", "gemma2_27b"),
+    ("hf-gemma2-9b", "gemma2", "gemma2_9b"), ("hf-gemma2-2b-jpn", "gemma2", "gemma2_2b-jpn"),
     ("hf-mistral-7b-headless", "mistral-headless", "mistral_7b"),
     ("hf-redpajama-3b-v1", "gpt-neox", "redpajama_3b_v1"), ("hf-gpt-j-6b", "gptj", "gpt_j"),
 ]
@@ -85,6 +86,10 @@ HF_FILES = [
     # attention_dropout, hidden_dropout, classifier_dropout, rope_scaling
     ("hf-pythia-410m-chatbot", "gpt-neox", "Avent-IQ/pythia-410m-chatbot", "4d0c04e7fd3205a85bc341d2a91f05ded81e140d",
      "config.json"),
+    # WizardLM/WizardCoder-15B-V1.0 (StarCoder fine-tuned) as TheBloke's GPTQ repository ships it (GitHub copy):
+    # StarCoder's GPTBigCode config with its inference-server keys (inference_runner, max_batch_size, ...)
+    ("hf-wizardcoder-15b", "starcoder", "Decentralised-AI/WizardCoder-15B-1.0-GPTQ",
+     "445671d36324e41ca7a0e29fd246a32f51a4dc71", "config.json"),
     ("hf-dolly-v1-6b", "gptj", "MikeRalphson/dolly-v1-6b", "e50f928517528b733721490cecfd6e22f2635466", "config.json"),
     # bigscience/bloom (176B) as Petals ships it for its converter (no architectures: model_type says bloom)
     ("hf-bloom-176b", "bloom", "bigscience-workshop/petals", "a798ea04a6a4abd9d3300693dbf212f86f01e795", "cli/config.json"),

@@ -50,17 +50,29 @@ PY
 out=$("$CKCONV" convert "$T/jais-model" --model jais -o "$T/jais-model.mdl" 2>&1)
 check "jais: a JAISModel (headless) checkpoint is refused, key by key" grep -qF "wte.weight: no rule matches this key" <<<"$out"
 check "... and nothing is written" test ! -e "$T/jais-model.mdl"
+# Keys that restate another key's value (a copy some reader takes instead): the golden CASE's HF config
+# with SAME patched converts to the golden params; with each DIFF patched it is refused in one line
+# naming WANT. copies CASE WHAT SAME DIFF WANT [DIFF WANT ...]
+copies() {
+	local c=$1 what=$2 i=0; shift 2
+	hf_variant "$c-same" "$G/$c/hf" "$1"; shift
+	check "$c: $what equal to what they copy convert" "$CKCONV" convert "$T/$c-same" -o "$T/$c-same.mdl" -q
+	check "... to the params of the golden case" $CHECK yaml-eq "$T/$c-same.yaml" "$G/$c/cs/params.yaml"
+	while [ $# -ge 2 ]; do
+		i=$((i + 1)); hf_variant "$c-diff$i" "$G/$c/hf" "$1"
+		expect_fail "... refused when they differ: $2" "$2" "$T/$c-diff$i.mdl" "$CKCONV" convert "$T/$c-diff$i" -o "$T/$c-diff$i.mdl"
+		shift 2
+	done
+}
 # GPT-NeoX configs as transformers 4.4x saves them also hold partial_rotary_factor / rope_theta,
 # copies of rotary_pct / rotary_emb_base that other transformers versions read instead: equal, they
 # convert as the one value; different, which model the file means is unknown (hf-pythia-410m-chatbot)
-hf_variant neox-copies "$G/gpt-neox/hf" '{"partial_rotary_factor": 0.25, "rope_theta": 10000}'
-check "gpt-neox: partial_rotary_factor / rope_theta equal to rotary_pct / rotary_emb_base convert" \
-	"$CKCONV" convert "$T/neox-copies" -o "$T/neox-copies.mdl" -q
-check "... to the params of the golden case" $CHECK yaml-eq "$T/neox-copies.yaml" "$G/gpt-neox/cs/params.yaml"
-hf_variant neox-prf "$G/gpt-neox/hf" '{"partial_rotary_factor": 0.5}'
-expect_fail "... partial_rotary_factor other than rotary_pct is refused" "partial_rotary_factor 0.5 differs from rotary_pct 0.25" \
-	"$T/neox-prf.mdl" "$CKCONV" convert "$T/neox-prf" -o "$T/neox-prf.mdl"
-hf_variant neox-theta "$G/gpt-neox/hf" '{"rope_theta": 20000}'
-expect_fail "... rope_theta other than rotary_emb_base is refused" "rope_theta 20000 differs from rotary_emb_base 10000" \
-	"$T/neox-theta.mdl" "$CKCONV" convert "$T/neox-theta" -o "$T/neox-theta.mdl"
+copies gpt-neox "partial_rotary_factor / rope_theta" '{"partial_rotary_factor": 0.25, "rope_theta": 10000}' \
+	'{"partial_rotary_factor": 0.5}' "partial_rotary_factor 0.5 differs from rotary_pct 0.25" \
+	'{"rope_theta": 20000}' "rope_theta 20000 differs from rotary_emb_base 10000"
+# Gemma 2's first configs also say sliding_window_size (unread by transformers' model: equal, it
+# converts; different, the window meant is unknown); transformers >= 4.56 writes dtype for
+# torch_dtype (hf-gemma2-9b, hf-gemma2-2b-jpn)
+copies gemma2 "sliding_window_size (and dtype)" '{"sliding_window_size": 128, "dtype": "float32"}' \
+	'{"sliding_window_size": 64}' "sliding_window_size 64 differs from sliding_window 128"
 echo "$n passed"
