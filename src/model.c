@@ -58,6 +58,26 @@ static int pick_format(model *m, const char *want, ck_err *e)
 	return 0;
 }
 
+/* The model a params file names: a model name or alias (--model's), else a CS name, as params
+ * saying `name: NAME` are detected (ModelZoo's names: DPO's policy_model may say gpt3, which gpt2's
+ * rules convert). Not found: the model-name error, which lists the known models. */
+static int find_by_either(const model_query *q, const char *name, char **path, ck_err *e)
+{
+	int rc = rule_find_model(q->rules_dir, name, path, e);
+	if (rc != CK_ENOTFOUND)
+		return rc;
+	json_t *cs = json_pack("{s{ss}}", "model", "name", name);
+	ck_err quiet = {0};
+	if (!cs)
+		return ck_errf_reset(e, CK_ENOMEM, "out of memory");
+	if (!rule_detect_model(q->rules_dir, NULL, cs, q->where, path, &quiet)) {
+		ck_err_clear(e);
+		rc = 0;
+	}
+	json_decref(cs);
+	return rc;
+}
+
 /* The wrapped model's rule file: HF config.json -> detected as without --model; CS params ->
  * named by wrap.cs_model, which may read the wrapper's `let` names (how its params lay out the
  * model inside). */
@@ -72,7 +92,7 @@ static int wrapped_path(const model_query *q, const rule_file *f, char **path, c
 		return rule_detect_model(q->rules_dir, q->hf, NULL, q->where, path, e);
 	if ((rc = config_eval(&env, w->cs_model, &v, e)))
 		return ck_err_prefix(e, rc, where);
-	if (json_is_string(v) && (rc = rule_find_model(q->rules_dir, json_string_value(v), path, e)))
+	if (json_is_string(v) && (rc = find_by_either(q, json_string_value(v), path, e)))
 		rc = ck_err_prefix(e, rc, where);
 	else if (!json_is_string(v))
 		rc = ck_errf(e, CK_EINVALID, "%s: %s must name the model inside, found %s (%s:%d:%d)", where,

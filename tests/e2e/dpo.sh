@@ -29,7 +29,7 @@ check "dpo: back to HF (model detected from the params' name)" "$CKCONV" convert
 check "... equals gpt2's hf_back (the copy dropped)" $CHECK st-vs-st "$T/g-hf" "$G/gpt2/hf_back"
 check "... config.json holds every hf_back key" $CHECK json-superset "$T/g-hf/config.json" "$G/gpt2/hf_back/config.json"
 # every other wrapped family with a golden case: there and back equals its own hf_back
-for c in falcon-7b bloom gpt-neox gptj starcoder santacoder; do
+for c in falcon-7b bloom gpt-neox gptj starcoder santacoder mixtral; do
 	"$CKCONV" convert "$G/$c/hf" --model dpo --tgt-fmt cs-2.9-dpo -o "$T/$c.mdl" -q &&
 		"$CKCONV" convert "$T/$c.mdl" -o "$T/$c-hf" -q
 	check "dpo: $c inside, both ways, equals $c's hf_back" $CHECK st-vs-st "$T/$c-hf" "$G/$c/hf_back"
@@ -96,6 +96,14 @@ want = {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "hidde
         "tie_word_embeddings": False, "hidden_act": "silu"}
 assert all(c.get(k) == v for k, v in want.items()), {k: c.get(k) for k in want}
 PY
+done
+# a params name that is no model name is a CS name, as params are detected: gpt3 (ModelZoo's GPT3ModelConfig,
+# which DPO trains; the reference knows no model gpt3) is converted by gpt2's rules, in either layout
+params_edit "$T/g.yaml" "$T/g3.yaml" '{"model_name": "gpt3"}'
+nest "$T/g3.yaml" "$T/g3n.yaml" '{}' '{}'
+for p in g3 g3n; do
+	check "dpo: params naming gpt3 ($p) convert with gpt2's rules" "$CKCONV" convert "$T/g.mdl" --config "$T/$p.yaml" -o "$T/$p-hf" -q
+	check "... to gpt2's hf_back" $CHECK st-vs-st "$T/$p-hf" "$G/gpt2/hf_back"
 done
 # refused in one line, nothing written: the nested layout without a name, naming a model DPO does not
 # wrap or no rule file has, both layouts at once, model keys beside policy_model, policy_model not a mapping

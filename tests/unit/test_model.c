@@ -143,6 +143,12 @@ static void test_wrap(void)
 	T_OK(model_open(&n, &m, &e) == 0, "params named dpo with policy_model.name mistral: %s", e.msg);
 	T_EQ_STR(m && m->wrapped ? m->wrapped->files[0]->model : NULL, "mistral", "the model inside is policy_model's");
 	model_free(m);
+	/* a name that is no model name is a CS name, as params are detected (gpt3: gpt2's rules) */
+	m = NULL;
+	json_object_set_new(json_object_get(json_object_get(nested, "model"), "policy_model"), "name", json_string("gpt3"));
+	T_OK(model_open(&n, &m, &e) == 0, "policy_model.name gpt3: %s", e.msg);
+	T_EQ_STR(m && m->wrapped ? m->wrapped->files[0]->model : NULL, "gpt2", "... is converted by gpt2's rules");
+	model_free(m);
 	json_decref(nested);
 
 	m = NULL;
