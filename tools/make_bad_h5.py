@@ -41,17 +41,31 @@ def case(num, name, args, expect, mdl, files=None, stdout=None):
                       params="keep", rules=None, out_before={}, stdout=stdout))
 
 
-def rebuild(f, make):
-    """Replace the victim dataset by make(f, name, data) (which creates the new object under
-    `name` and returns it, or None for a link), keeping the dataset's attributes."""
-    name = mbc.ds_name(f, VICTIM)
+def replace(f, name, make):
+    """Replace dataset `name` by make(f, name, data) (which creates the new object under `name` and
+    returns it, or None for a link), keeping the dataset's attributes."""
     d = f[name]
     a, attrs = d[...], dict(d.attrs)
     del f[name]
     obj = make(f, name, a)
     if obj is not None:
         obj.attrs.update(attrs)
+
+
+def rebuild(f, make):
+    """replace() the victim dataset; its name"""
+    name = mbc.ds_name(f, VICTIM)
+    replace(f, name, make)
     return name
+
+
+def every_2d(make):
+    """An edit that replace()s every 2-d dataset (the storage layouts of tests/e2e/h5layouts.sh and
+    the fuzz seeds of tests/fuzz/make_convert_corpus.py)."""
+    def edit(f):
+        for k in [k for k in f if f[k].ndim == 2]:
+            replace(f, k, make)
+    return edit
 
 
 def external(path):

@@ -14,41 +14,37 @@ P="$G/llama/cs/params.yaml"
 
 relayout() { # MODE OUT: every 2-d dataset of base.mdl rebuilt in layout MODE
 	cp "$T/base.mdl" "$2"
-	HDF5_PLUGIN_PATH=/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins "$PY" - "$1" "$2" <<'PY'
-import struct, sys
+	"$PY" - "$ROOT/tools" "$1" "$2" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import make_bad_h5 as bh  # every_2d (make_bad_corpus sets the LZ4 plugin path first)
 import numpy as np, h5py
-mode, path = sys.argv[1:]
+mode, path = sys.argv[2:]
+LZ4 = dict(compression=32004, compression_opts=(0,))
+
+
+def raw_chunks(f, k, a, c, order=lambda origins: origins):
+    """LZ4 declared, each chunk of shape c stored raw (filter mask bit 0 set), in the given order"""
+    n = f.create_dataset(k, shape=a.shape, dtype=a.dtype, chunks=c, **LZ4)
+    origins = [(r, q) for r in range(0, a.shape[0], c[0]) for q in range(0, a.shape[1], c[1])]
+    for r, q in order(origins):
+        blk = np.zeros(c, a.dtype)
+        part = a[r:r + c[0], q:q + c[1]]
+        blk[:part.shape[0], :part.shape[1]] = part
+        n.id.write_direct_chunk((r, q), blk.tobytes(), 1)
+    return n
+
+
+MODES = {
+    "odd-chunks": lambda f, k, a: f.create_dataset(k, data=a, chunks=(7, 5), **LZ4),
+    "unfiltered-chunks": lambda f, k, a: raw_chunks(f, k, a, (min(16, a.shape[0]), a.shape[1])),
+    # raw chunks of half rows stored last to first: no two neighbours in the file are read together
+    "reverse-chunks": lambda f, k, a: raw_chunks(f, k, a, (min(16, a.shape[0]), max(1, a.shape[1] // 2)), reversed),
+    "plain-chunks": lambda f, k, a: f.create_dataset(k, data=a, chunks=(5, a.shape[1])),
+    "big-endian": lambda f, k, a: f.create_dataset(k, data=a.astype(a.dtype.newbyteorder(">"))),
+}
 with h5py.File(path, "r+") as f:
-    for k in list(f):
-        d = f[k]
-        if d.ndim != 2:
-            continue
-        a, attrs = d[...], dict(d.attrs)
-        del f[k]
-        if mode == "odd-chunks":
-            n = f.create_dataset(k, data=a, chunks=(7, 5), compression=32004, compression_opts=(0,))
-        elif mode == "unfiltered-chunks":  # LZ4 declared, each chunk stored raw (mask bit 0 set)
-            c = (min(16, a.shape[0]), a.shape[1])
-            n = f.create_dataset(k, shape=a.shape, dtype=a.dtype, chunks=c, compression=32004, compression_opts=(0,))
-            for r in range(0, a.shape[0], c[0]):
-                blk = np.zeros(c, a.dtype)
-                part = a[r:r + c[0]]
-                blk[:part.shape[0]] = part
-                n.id.write_direct_chunk((r, 0), blk.tobytes(), 1)
-        elif mode == "reverse-chunks":  # raw chunks of half rows stored last to first: no two
-            c = (min(16, a.shape[0]), max(1, a.shape[1] // 2))  # neighbours in the file are read together
-            n = f.create_dataset(k, shape=a.shape, dtype=a.dtype, chunks=c, compression=32004, compression_opts=(0,))
-            origins = [(r, q) for r in range(0, a.shape[0], c[0]) for q in range(0, a.shape[1], c[1])]
-            for r, q in reversed(origins):
-                blk = np.zeros(c, a.dtype)
-                part = a[r:r + c[0], q:q + c[1]]
-                blk[:part.shape[0], :part.shape[1]] = part
-                n.id.write_direct_chunk((r, q), blk.tobytes(), 1)
-        elif mode == "plain-chunks":
-            n = f.create_dataset(k, data=a, chunks=(5, a.shape[1]))
-        elif mode == "big-endian":
-            n = f.create_dataset(k, data=a.astype(a.dtype.newbyteorder(">")))
-        n.attrs.update(attrs)
+    bh.every_2d(MODES[mode])(f)
 PY
 }
 userblock() { # OUT: base.mdl copied into a file with a 512-byte user block

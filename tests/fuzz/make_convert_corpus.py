@@ -18,19 +18,6 @@ import numpy as np  # noqa: E402
 OUT = os.path.join(ROOT, "tests", "fuzz", "corpus", "convert")
 
 
-def every_2d(make):
-    """Rebuild every 2-d dataset with make(f, name, array), keeping its attributes."""
-    def edit(f):
-        for k in list(f):
-            d = f[k]
-            if d.ndim != 2:
-                continue
-            a, attrs = d[...], dict(d.attrs)
-            del f[k]
-            make(f, k, a).attrs.update(attrs)
-    return edit
-
-
 def unfiltered_chunks(f, k, a):
     n = f.create_dataset(k, shape=a.shape, dtype=a.dtype, chunks=(4, a.shape[1]), **hdf5plugin.LZ4())
     for r in range(0, a.shape[0], 4):
@@ -40,11 +27,11 @@ def unfiltered_chunks(f, k, a):
 
 SEEDS = {
     "contiguous": None,
-    "lz4-guessed-chunks": every_2d(lambda f, k, a: f.create_dataset(k, data=a, chunks=True, **hdf5plugin.LZ4())),
-    "lz4-odd-chunks": every_2d(lambda f, k, a: f.create_dataset(k, data=a, chunks=(3, 5), **hdf5plugin.LZ4())),
-    "lz4-unfiltered-chunks": every_2d(unfiltered_chunks),
-    "plain-chunks": every_2d(lambda f, k, a: f.create_dataset(k, data=a, chunks=(5, a.shape[1]))),
-    "big-endian": every_2d(lambda f, k, a: f.create_dataset(k, data=a.astype(">f4"))),
+    "lz4-guessed-chunks": bh.every_2d(lambda f, k, a: f.create_dataset(k, data=a, chunks=True, **hdf5plugin.LZ4())),
+    "lz4-odd-chunks": bh.every_2d(lambda f, k, a: f.create_dataset(k, data=a, chunks=(3, 5), **hdf5plugin.LZ4())),
+    "lz4-unfiltered-chunks": bh.every_2d(unfiltered_chunks),
+    "plain-chunks": bh.every_2d(lambda f, k, a: f.create_dataset(k, data=a, chunks=(5, a.shape[1]))),
+    "big-endian": bh.every_2d(lambda f, k, a: f.create_dataset(k, data=a.astype(">f4"))),
     "compact": bh.compact,
     "external-storage": bh.external("../secret.txt"),
     "external-link": bh.ext_link,

@@ -4,6 +4,7 @@
 #define CK_T_H
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int t_pass, t_fail;
@@ -58,6 +59,45 @@ static inline void t_put(const char *dir, const char *name, const char *text)
 {
 	FILE *f = fopen(t_at(dir, name), "w");
 	T_OK(f && fputs(text, f) >= 0 && fclose(f) == 0, "write %s", name);
+}
+
+/* A whole file, NUL-terminated (*len: its size, when len is not NULL); NULL when it cannot be read. */
+static inline char *t_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL, *grown = NULL;
+	size_t n = 0, cap = 0, got = 0;
+	if (!f)
+		return NULL;
+	do {
+		if (n + 4096 + 1 > cap) {
+			if (!(grown = realloc(buf, cap = cap * 2 + 8192)))
+				break;
+			buf = grown;
+		}
+		n += got = fread(buf + n, 1, 4096, f);
+	} while (got > 0);
+	if (ferror(f) || !grown) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	if (buf)
+		buf[n] = '\0';
+	if (len)
+		*len = buf ? n : 0;
+	return buf;
+}
+
+/* 1 when both files can be read and hold the same bytes. */
+static inline int t_same_file(const char *a, const char *b)
+{
+	size_t na = 0, nb = 0;
+	char *x = t_slurp(a, &na), *y = t_slurp(b, &nb);
+	int same = x && y && na == nb && !memcmp(x, y, na);
+	free(x);
+	free(y);
+	return same;
 }
 
 static inline int t_done(void)

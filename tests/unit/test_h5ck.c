@@ -25,24 +25,6 @@ typedef struct stf {
 	const unsigned char **data;
 } stf;
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	unsigned char *b = NULL;
-	long n;
-	if (!fp)
-		return NULL;
-	if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
-		(b = malloc((size_t)n + 1)) && fread(b, 1, (size_t)n, fp) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	if (b)
-		*len = (size_t)n;
-	fclose(fp);
-	return b;
-}
-
 static void st_free(stf *s)
 {
 	for (size_t i = 0; i < s->n; i++)
@@ -59,7 +41,7 @@ static int st_load(const char *path, stf *s)
 	const char *key;
 	json_t *h, *v;
 	memset(s, 0, sizeof *s);
-	if (!(s->blob = slurp(path, &s->len)) || s->len < 8)
+	if (!(s->blob = (unsigned char *)t_slurp(path, &s->len)) || s->len < 8)
 		return -1;
 	for (int i = 7; i >= 0; i--)
 		hl = hl << 8 | s->blob[i];
@@ -159,16 +141,6 @@ static int same_tensors(ck_tsrc *src, const stf *st, const char *what)
 		free(buf);
 	}
 	return bad == 0;
-}
-
-static int files_equal(const char *a, const char *b)
-{
-	size_t la = 0, lb = 0;
-	unsigned char *x = slurp(a, &la), *y = slurp(b, &lb);
-	int eq = x && y && la == lb && !memcmp(x, y, la);
-	free(x);
-	free(y);
-	return eq;
 }
 
 static int have_h5py(void)
@@ -294,9 +266,9 @@ static void test_determinism(const stf *st)
 		decl[i] = st->t[i], d[i] = st->data[i];
 	int rc = write_all(tpath("a.mdl"), NULL, decl, d, st->n, &plain, &e) ||
 		write_all(tpath("b.mdl"), NULL, decl, d, st->n, &plain, &e);
-	T_OK(!rc && files_equal(tpath("a.mdl"), tpath("b.mdl")), "determinism: two writes are byte-identical");
+	T_OK(!rc && t_same_file(tpath("a.mdl"), tpath("b.mdl")), "determinism: two writes are byte-identical");
 	rc = write_all(tpath("c.mdl"), NULL, decl, d, st->n, &lz, &e) || write_all(tpath("d.mdl"), NULL, decl, d, st->n, &lz, &e);
-	T_OK(!rc && files_equal(tpath("c.mdl"), tpath("d.mdl")), "determinism: two LZ4 writes are byte-identical");
+	T_OK(!rc && t_same_file(tpath("c.mdl"), tpath("d.mdl")), "determinism: two LZ4 writes are byte-identical");
 	ck_tsrc *src = NULL;
 	T_EQ_INT(h5ck_open(tpath("a.mdl"), &src, &e), 0, "flat dict (no top): read back");
 	T_EQ_STR(src ? h5ck_provenance(src) : NULL, "{\"tool\": \"ckconv\"}", "provenance: __ckconv__ read back");

@@ -23,34 +23,6 @@ static char *path(const char *name)
 	return p[k];
 }
 
-static unsigned char *slurp(const char *p, size_t *n)
-{
-	FILE *f = fopen(p, "rb");
-	unsigned char *b = NULL;
-	long len;
-	*n = 0;
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	b = malloc(len > 0 ? (size_t)len : 1);
-	if (b && fread(b, 1, (size_t)len, f) == (size_t)len)
-		*n = (size_t)len;
-	fclose(f);
-	return b;
-}
-
-static int same_file(const char *a, const char *b)
-{
-	size_t na, nb;
-	unsigned char *x = slurp(a, &na), *y = slurp(b, &nb);
-	int same = x && y && na == nb && memcmp(x, y, na) == 0;
-	free(x);
-	free(y);
-	return same;
-}
-
 static void put(const char *name, const char *text)
 {
 	FILE *f = fopen(path(name), "wb");
@@ -146,7 +118,7 @@ static void roundtrip(const char *name)
 		return;
 	T_OK(copy_to(s, out, 0, &e) == 0, "write %s back: %s", name, e.msg);
 	strcat(out, "/model.safetensors");
-	T_OK(same_file(in, out), "%s: written file is byte-identical to the input", name);
+	T_OK(t_same_file(in, out), "%s: written file is byte-identical to the input", name);
 	ck_tsrc_free(s);
 }
 
@@ -211,7 +183,7 @@ static void test_sharded_write(void)
 	T_OK(stat(path("gpt2_sh/model-00007-of-00007.safetensors"), &sb) == 0, "gpt2: 7 shards written");
 	T_OK(stat(path("gpt2_sh/model-00008-of-00007.safetensors"), &sb) != 0 &&
 	     stat(path("gpt2_sh/model.safetensors"), &sb) != 0, "gpt2: no extra files");
-	T_OK(same_file(path("gpt2_sh/model.safetensors.index.json"), GOLD "/gpt2_shard100000.index.json"),
+	T_OK(t_same_file(path("gpt2_sh/model.safetensors.index.json"), GOLD "/gpt2_shard100000.index.json"),
 	     "gpt2: index is byte-identical to Python json.dumps(indent=2, sort_keys=True)");
 	T_OK(st_open(path("gpt2_sh"), &r, &e) == 0, "gpt2: read shards back: %s", e.msg);
 	T_OK(r && same_tensors(s, r), "gpt2: sharded copy has equal tensors");
@@ -241,7 +213,7 @@ static void test_shard_order(void)
 	T_OK(st_open(path("order/model-00001-of-00002.safetensors"), &s, &e) == 0 && s->n == 1 &&
 	     strcmp(s->t[0].name, "b") == 0, "order: oversized 'b' is shard 1");
 	ck_tsrc_free(s);
-	unsigned char *idx = slurp(path("order/model.safetensors.index.json"), &n);
+	unsigned char *idx = (unsigned char *)t_slurp(path("order/model.safetensors.index.json"), &n);
 	/* Python: json.dumps({"metadata": {"total_size": 219}, "weight_map": {...}}, indent=2, sort_keys=True) + "\n" */
 	const char *want_idx = "{\n  \"metadata\": {\n    \"total_size\": 219\n  },\n  \"weight_map\": {\n"
 			       "    \"a\": \"model-00002-of-00002.safetensors\",\n"
@@ -250,7 +222,7 @@ static void test_shard_order(void)
 	T_OK(idx && n == strlen(want_idx) && memcmp(idx, want_idx, n) == 0, "order: index text");
 	free(idx);
 	/* the data is laid out sorted by name, dtype ignored, as in the real files */
-	idx = slurp(path("order/model-00002-of-00002.safetensors"), &n);
+	idx = (unsigned char *)t_slurp(path("order/model-00002-of-00002.safetensors"), &n);
 	const char *want = "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"F32\",\"shape\":[4],"
 			   "\"data_offsets\":[0,16]},\"c\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[16,19]}}";
 	T_OK(idx && n == 8 + 144 + 19 && idx[0] == 144 && memcmp(idx + 8, want, strlen(want)) == 0 &&

@@ -151,26 +151,6 @@ static const struct { const char *json, *yaml, *pyjson; } dump_cases[] = {
 	 "[\n  [\n    [\n      \"deep\"\n    ]\n  ],\n  {\n    \"a\": [\n      {\n        \"b\": [\n          []\n        ]\n      }\n    ]\n  }\n]\n"},
 };
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0, cap = 0, got;
-	if (!f)
-		return NULL;
-	do {
-		if (n + 4096 + 1 > cap && !(buf = realloc(buf, cap = cap * 2 + 8192)))
-			break;
-		n += got = fread(buf + n, 1, 4096, f);
-	} while (got > 0);
-	fclose(f);
-	if (buf)
-		buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
 /* Loads YAML text through ydoc + valio_from_yd. */
 static int from_text(const char *text, json_t **out, ck_err *e)
 {
@@ -302,7 +282,7 @@ static void test_golden(void)
 	for (int i = 0; i < 2; i++) {
 		ck_err e = {0};
 		json_t *v = NULL;
-		char *want = slurp(yamls[i], NULL), *got;
+		char *want = t_slurp(yamls[i], NULL), *got;
 		T_EQ_INT(valio_yaml_load(yamls[i], &v, &e), 0, yamls[i]);
 		got = v ? valio_yaml_dumps(v) : NULL;
 		T_EQ_STR(got, want, "params.yaml reproduced byte for byte");
@@ -314,7 +294,7 @@ static void test_golden(void)
 		ck_err e = {0};
 		json_t *v = NULL;
 		size_t n = 0;
-		char *want = slurp(jsons[i], &n), *got;
+		char *want = t_slurp(jsons[i], &n), *got;
 		T_EQ_INT(valio_json_load(jsons[i], &v, &e), 0, jsons[i]);
 		got = v ? valio_json_dumps(v) : NULL;
 		/* the reference files lack the final newline that HF's to_json_string adds */
@@ -427,7 +407,7 @@ static void test_write_file(char *dir)
 	snprintf(p, sizeof p, "%s/out.yaml", dir);
 	T_EQ_INT(valio_write_file(p, "a: 1\n", &e), 0, "write");
 	T_EQ_INT(valio_write_file(p, "b: 2\n", &e), 0, "overwrite");
-	char *got = slurp(p, NULL);
+	char *got = t_slurp(p, NULL);
 	T_EQ_STR(got, "b: 2\n", "content");
 	free(got);
 	snprintf(bad, sizeof bad, "%s/nodir/x.yaml", dir);
