@@ -56,14 +56,10 @@ HF = [
     ("hf-bert-snowflake-arctic-embed-m", "dragon", "snowflake-arctic-embed-m"),
     ("hf-codellama-13b", "llama", "codellama_13b"), ("hf-smollm-135m", "llama", "smollm_135m"),
     ("hf-smollm-360m", "llama", "smollm_360m"), ("hf-qwen1.5-1.8b-chat", "qwen2", "qwen2"),
-    ("hf-llama2-7b-headless", "llama-headless", "llama2_7b"), ("hf-codellama-7b-headless", "llama-headless", "codellama_7b"),
-    ("hf-gpt2-headless", "gpt2-headless", "gpt2"), ("hf-gpt2-medium-headless", "gpt2-headless", "gpt2_medium"),
     ("hf-gpt-bigcode", "starcoder", "gpt_bigcode"),
     ("hf-gemma2-2b", "gemma2", "gemma2_2b"), ("hf-gemma2-27b", "gemma2", "gemma2_27b"),
     ("hf-gemma2-9b", "gemma2", "gemma2_9b"), ("hf-gemma2-2b-jpn", "gemma2", "gemma2_2b-jpn"),
     ("hf-mistral-7b-headless", "mistral-headless", "mistral_7b"),
-    ("hf-mistral-7b-v0.3-headless", "mistral-headless", "mistral_7b_v03"),
-    ("hf-mixtral-8x7b-v0.1-headless", "mixtral-headless", "Mixtral-8x7B-v0.1"),
     ("hf-redpajama-3b-v1", "gpt-neox", "redpajama_3b_v1"), ("hf-gpt-j-6b", "gptj", "gpt_j"),
 ]
 # (case, model family, repository, commit, path): an HF config.json published in a repository
@@ -272,6 +268,16 @@ HF_COMPONENTS = [
 # family's real configs. case.json names the base case (real_run.py reads its config / params and
 # case.json from there); SOURCES.tsv repeats the base case's row; no published file is copied twice.
 BASED = [
+    ("hf-llama2-7b-headless", "llama-headless", "hf-llama2-7b"),
+    ("hf-codellama-7b-headless", "llama-headless", "hf-codellama-7b"),
+    ("hf-gpt2-headless", "gpt2-headless", "hf-gpt2"),
+    ("hf-gpt2-medium-headless", "gpt2-headless", "hf-gpt2-medium"),
+    ("hf-mistral-7b-v0.3-headless", "mistral-headless", "hf-mistral-7b-v0.3"),
+    ("hf-mixtral-8x7b-v0.1-headless", "mixtral-headless", "hf-mixtral-8x7b-v0.1"),
+    ("cs-llama2-7b-headless", "llama-headless", "cs-llama2-7b"),
+    ("cs-r231-gpt2-small-headless", "gpt2-headless", "cs-r231-gpt2-small"),
+    ("cs-mistral-7b-headless", "mistral-headless", "cs-mistral-7b"),
+    ("cs-mixtral-8x7b-headless", "mixtral-headless", "cs-mixtral-8x7b"),
     ("hf-bloom-176b-headless", "bloom-headless", "hf-bloom-176b"),
     ("cs-bloom-7b-headless", "bloom-headless", "cs-bloom-7b"),
     ("cs-btlm-2p7b-2k-headless", "btlm-headless", "cs-btlm-2p7b-2k"),
