@@ -1277,7 +1277,9 @@ int cscs_config(const conv_opts *o, char **yaml, char **tgt_fmt, ck_err *e)
 		goto done;
 	for (size_t i = 0; i < r.n_hops && !rc; i++) { /* the params side of run_hop */
 		const hop *h = &r.hops[i];
-		const char *why = json_string_value(json_object_get(h->step, "refuse"));
+		/* refused as convert refuses it, one way included: params for a checkpoint that cannot
+		 * be written would describe a file no command makes */
+		const char *why = step_refusal(h);
 		rc = why ? ck_errf(e, CK_EINVALID, "%s %s -> %s: %s (%s)", r.model, h->from, h->to, why, r.fam_path)
 			 : step_params(&r, h, r.params, e);
 	}

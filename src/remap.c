@@ -84,16 +84,19 @@ static int table_paths(const json_t *t, json_t *out, int depth)
 {
 	const char *k;
 	json_t *x;
+	int rc = 0;
 	if (depth > MAX_DEPTH)
 		return -1;
 	if (json_is_string(t))
-		return json_array_append(out, (json_t *)t);
+		return json_array_append(out, (json_t *)t) ? -1 : 0;
+	if (!json_is_object(t) && !json_is_array(t))
+		return -2; /* a number or a flag where a path belongs: the table is wrong, not empty */
 	json_object_foreach((json_t *)t, k, x)
-		if (table_paths(x, out, depth + 1))
-			return -1;
+		if ((rc = table_paths(x, out, depth + 1)))
+			return rc;
 	for (size_t i = 0; json_is_array(t) && i < json_array_size(t); i++)
-		if (table_paths(json_array_get(t, i), out, depth + 1))
-			return -1;
+		if ((rc = table_paths(json_array_get(t, i), out, depth + 1)))
+			return rc;
 	return 0;
 }
 
@@ -259,8 +262,9 @@ int remap_run(const json_t *old, const json_t *table, const json_t *ignore, json
 	}
 	if ((rc = flatten(&r, (json_t *)old, &p, 0)))
 		goto done;
-	if (table_paths(table, paths, 0)) {
-		rc = ck_errf(e, CK_EINVALID, "remap: the table is nested too deep or holds something other than paths");
+	if ((rc = table_paths(table, paths, 0))) {
+		rc = ck_errf(e, CK_EINVALID, rc == -2 ? "remap: the table holds something other than a path (a string) or a mapping/list of them"
+						      : "remap: the table is nested too deep (more than %d levels)", MAX_DEPTH);
 		goto done;
 	}
 	for (i = 0; i < json_array_size(ignore); i++) {

@@ -67,6 +67,10 @@ expect_fail "an existing output without --force: refused" "exists" "$T/nothere" 
 	"$CKCONV" convert "$in" --config "$cfg" --model llama --src-fmt cs-1.9 --tgt-fmt cs-2.0 -o "$T/llama-1.9-to-2.0/out.mdl"
 expect_fail "a step without rules yet is refused naming it" "t5 cs-1.8 -> cs-1.6: writing the cs-1.6 T5 layout" "$T/e5.mdl" \
 	"$CKCONV" convert "$T/t5-1.8-to-1.9/in.mdl" --config "$G/t5-1.8-to-1.9/in/params.yaml" --model t5 --src-fmt cs-1.8 --tgt-fmt cs-1.6 -o "$T/e5.mdl"
+mkdir -p "$T/cc5" && cp "$G/t5-1.8-to-1.9/in/params.yaml" "$T/cc5/"
+# convert-config refuses as convert does: params for a checkpoint no command writes describe nothing
+expect_fail "... the params alone too (convert-config)" "t5 cs-1.8 -> cs-1.6: writing the cs-1.6 T5 layout" "$T/cc5/params_to_cs-1.6.yaml" \
+	sh -c "cd '$T/cc5' && exec '$CKCONV' convert-config params.yaml --model t5 --src-fmt cs-1.8 --tgt-fmt cs-1.6"
 dry "$T/bert-1.7-to-1.6/in.mdl" "$G16/bert-1.7-to-1.6/in/params.yaml" bert cs-1.7 cs-1.6 "$T/b16d.mdl"
 says "BERT down to cs-1.6 makes HF's position_ids buffer" "bert.embeddings.position_ids added (arange)"
 says "... and the MLM bias's second copy" "cls.predictions.bias added (a copy)"

@@ -235,6 +235,10 @@ static void test_config(void)
 		"a variant only to or from what its step names");
 	config_refused("halt", "model: {n: 1}\n", "cs-1.0", "cs-1.1", CK_EINVALID,
 		"halt cs-1.0 -> cs-1.1: no rules yet (", "a step declared `refuse: REASON`");
+	config_refused("toy", "model: {n: 1}\n", "cs-1.2-var", "cs-1.2", CK_EINVALID,
+		"toy cs-1.2-var -> cs-1.2: the variant does not convert back (", "a step refused one way (`refuse_down`), as convert refuses it");
+	config_is("toy", "model: {n: 1}\n", "cs-1.2", "cs-1.2-var", "model:\n  n: 1\n", "cs-1.2-var",
+		"... the other way converts");
 	config_refused("plain", "- 1\n- 2\n", "cs-1.0", "cs-1.1", CK_EINVALID, "params.yaml: the params are not a mapping",
 		"params that are a list");
 	config_refused("selfref", "model: {n: 1}\n", "cs-1.0", "cs-1.1", CK_EINVALID, "let 'a' refers to itself",

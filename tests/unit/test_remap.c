@@ -123,6 +123,10 @@ static void test_limits(void)
 	refused(deep, "{\"a\": \"a\"}", CK_ELIMIT, "params nested deeper than 64", "an old document nested too deep");
 	refused("{\"x\": {\"y\": 1}}", deep_table, CK_EINVALID, "remap: the table is nested too deep",
 		"a table nested too deep");
+	refused("{\"x\": {\"y\": 1}}", "{\"a\": \"x.y\", \"b\": 3}", CK_EINVALID,
+		"remap: the table holds something other than a path (a string)", "a table with a number where a path belongs");
+	refused("{\"x\": {\"y\": 1}}", "{\"a\": [\"x.y\", true]}", CK_EINVALID,
+		"remap: the table holds something other than a path (a string)", "... or a flag in a list");
 	char *path = malloc(60 * 2 + 1), *table = NULL;
 	for (int i = 0; i < 60; i++)
 		memcpy(path + 2 * i, "a.", 2);
