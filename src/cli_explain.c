@@ -274,10 +274,16 @@ static int load_config(const char *path, json_t **hf, json_t **cs, ck_err *e)
 	size_t n = strlen(path);
 	if (n > 5 && !strcmp(path + n - 5, ".json"))
 		return valio_json_load(path, hf, e);
-	json_t *p = NULL;
+	json_t *p = NULL, *m;
 	int rc = valio_yaml_load(path, &p, e);
-	if (!rc)
-		*cs = p;
+	if (rc)
+		return rc;
+	/* the model section, flat or trainer-style, as convert reads it */
+	if (!json_is_object(m = config_params_model(p)))
+		rc = ck_errf(e, CK_EINVALID, "%s: no 'model:' mapping (nor trainer.init.model)", path);
+	else if (!(*cs = json_pack("{sO}", "model", m)))
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+	json_decref(p);
 	return rc;
 }
 

@@ -681,9 +681,7 @@ static void check_config(lint *L, const char *path, const char *rules, const cha
 		goto done;
 	}
 	if (cs) { /* the model section, flat or in trainer layout */
-		m = json_object_get(raw, "model");
-		if (!m && json_is_object(json_object_get(raw, "trainer")))
-			m = config_path_get(json_object_get(raw, "trainer"), "init.model");
+		m = config_params_model(raw);
 		if (!json_is_object(m)) {
 			say(L, path, 1, 1, 0, "no 'model:' mapping (nor trainer.init.model)");
 			goto done;

@@ -115,6 +115,12 @@ json_t *config_path_get(const json_t *obj, const char *path)
 	return NULL;
 }
 
+json_t *config_params_model(const json_t *params)
+{
+	json_t *m = json_object_get(params, "model"), *tr = json_object_get(params, "trainer");
+	return m || !json_is_object(tr) ? m : config_path_get(tr, "init.model");
+}
+
 int config_path_set(json_t *obj, const char *path, json_t *v)
 {
 	char buf[256];

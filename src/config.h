@@ -46,6 +46,9 @@ char *config_unaccounted(const rule_set *rs, rule_side side, const json_t *cfg);
 
 /* Dotted-path access into nested objects ("moe.num_experts"). get returns borrowed or NULL. */
 json_t *config_path_get(const json_t *obj, const char *path);
+/* CS params' model section (borrowed): `model`, else trainer-style `trainer.init.model` (ModelZoo
+ * 2.4+); NULL when neither is there. */
+json_t *config_params_model(const json_t *params);
 /* Sets (new reference taken over: the call steals v). -1 if an intermediate is not an object. */
 int config_path_set(json_t *obj, const char *path, json_t *v);
 /* A composite HF config the rules name in `config.hf_nested` (model_type clip: a whole CLIPModel

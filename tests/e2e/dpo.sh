@@ -44,6 +44,21 @@ $PY "$ROOT/tools/make_cstorch_h5.py" "$G/dpo/cs/model.safetensors" "$T/d.mdl" >/
 cp "$G/dpo/cs/params.yaml" "$T/d.yaml"
 check "dpo: a cstorch-style file converts to HF" "$CKCONV" convert "$T/d.mdl" -o "$T/d-hf" -q
 check "... tensors equal the reference's hf_back" $CHECK st-vs-st "$T/d-hf" "$G/dpo/hf_back"
+# after training the policy model differs from the frozen reference model, and with
+# dpo.reference_free ModelZoo builds no reference model at all: HF gets the policy model either way
+$PY - "$ROOT/tools" "$G/dpo/cs/model.safetensors" "$T" <<'PY'
+import sys; sys.path.insert(0, sys.argv[1]); import stfile
+t = stfile.read(sys.argv[2])
+ref = lambda k: k.startswith("model.ref_model.")
+stfile.write(f"{sys.argv[3]}/trained.safetensors", {k: (d, a + 1 if ref(k) else a) for k, (d, a) in t.items()})
+stfile.write(f"{sys.argv[3]}/reffree.safetensors", {k: v for k, v in t.items() if not ref(k)})
+PY
+params_edit "$T/d.yaml" "$T/reffree.yaml" '{"dpo": {"beta": 0.1, "reference_free": true}}'
+for v in trained:d reffree:reffree; do
+	$PY "$ROOT/tools/make_cstorch_h5.py" "$T/${v%%:*}.safetensors" "$T/${v%%:*}.mdl" >/dev/null
+	check "dpo: a ${v%%:*} checkpoint converts to HF" "$CKCONV" convert "$T/${v%%:*}.mdl" --config "$T/${v#*:}.yaml" -o "$T/${v%%:*}-hf" -q
+	check "... to the policy model (the reference's hf_back)" $CHECK st-vs-st "$T/${v%%:*}-hf" "$G/dpo/hf_back"
+done
 
 # refused: a model DPO does not wrap, params without model_name, a release the wrapped model lacks
 EXPECT_RC=1 expect_fail "dpo: an HF model it does not wrap is refused" "model dpo wraps no bert" "$T/b.mdl" \
@@ -105,6 +120,10 @@ for p in g3 g3n; do
 	check "dpo: params naming gpt3 ($p) convert with gpt2's rules" "$CKCONV" convert "$T/g.mdl" --config "$T/$p.yaml" -o "$T/$p-hf" -q
 	check "... to gpt2's hf_back" $CHECK st-vs-st "$T/$p-hf" "$G/gpt2/hf_back"
 done
+out=$("$CKCONV" explain --model dpo --config "$ROOT/tests/real/cases/cs-dpo-zephyr-7b/upstream.yaml" model.layers.0.self_attn.k_proj.weight)
+check "explain dpo with ModelZoo's nested trainer-style params: the model inside (mistral) with the params' sizes" $PY -c '
+import sys; t = sys.stdin.read()
+assert "target   policy_model.model.transformer_decoder.layers.0.self_attn.proj_k_dense_layer.weight" in t and "kv_heads = 8" in t and "= [1024,4096]" in t, t' <<<"$out"
 # refused in one line, nothing written: the nested layout without a name, naming a model DPO does not
 # wrap or no rule file has, both layouts at once, model keys beside policy_model, policy_model not a mapping
 nest "$T/d.yaml" "$T/e-noname.yaml" '{}' '{"name": null}'
