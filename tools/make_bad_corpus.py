@@ -13,6 +13,7 @@ folders listed here are rewritten; the output is deterministic except for HDF5 b
 import argparse
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -114,14 +115,14 @@ HF = "convert IN/hf --model gpt2 -o OUT/x.mdl"        # HF -> CS
 CS = "convert IN/x.mdl --config IN/x.yaml -o OUT/hf"  # CS -> HF
 
 
-def case(name, args, expect, files=None, mdl=None, params=None, rules=None, out_before=None, stdout=None):
+def case(name, args, expect, files=None, mdl=None, params=None, rules=None, out_before=None, stdout=None, exit=None):
     """files: {relative path: bytes}; mdl: a function damaging a copy of the packed base (h5py
     File in r+ mode) or "keep"; params: text replacing x.yaml; rules: {file: edit(text) -> text}
     applied to copies of rules/gpt2.yaml and gpt2-lm.yaml in IN/rules; out_before: files put in
     OUT before the run (OUT must hold exactly these afterwards); stdout: text stdout must contain
-    (without it stdout must stay empty)."""
+    (without it stdout must stay empty); exit: the exit status when not 1 (2: usage or I/O)."""
     CASES.append(dict(name=name, args=args, expect=expect, files=files or {}, mdl=mdl, params=params,
-                      rules=rules, out_before=out_before or {}, stdout=stdout))
+                      rules=rules, out_before=out_before or {}, stdout=stdout, exit=exit))
 
 
 def edit_hdr(fn):
@@ -372,7 +373,7 @@ def drop_meta(f):
 
 case("mdl-not-hdf5", CS, "x.mdl: not an HDF5 file", files={"x.mdl": b"this is a text file, not HDF5\n"},
      mdl=None, params="keep")
-case("mdl-truncated", CS, "x.mdl: ", mdl="truncate", params="keep")
+case("mdl-truncated", CS, "x.mdl: ", mdl="truncate", params="keep", exit=2)
 case("mdl-no-success", CS, "checkpoint is incomplete (__SUCCESS__ missing or false)", mdl=attr_del("__SUCCESS__"), params="keep")
 case("mdl-success-false", CS, "checkpoint is incomplete (__SUCCESS__ missing or false)",
      mdl=lambda f: f.attrs.__setitem__("__SUCCESS__", False), params="keep")
@@ -398,11 +399,11 @@ RU = "convert IN/hf --model gpt2 --rules IN/rules -o OUT/x.mdl"
 case("rules-bad-yaml", RU, "gpt2-lm.yaml:", hf_dir(),
      rules={"gpt2-lm.yaml": lambda t: t.replace("keys:\n", "keys:\n  - {hf: [unclosed\n", 1)})
 case("rules-unknown-action", RU, "unknown action 'transpos'", hf_dir(),
-     rules={"gpt2-lm.yaml": lambda t: t.replace("c_fc.<P>,    cs: transformer_decoder.layers.<L>.ffn.ffn.0.linear_layer.<P>,          action: transpose",
+     rules={"gpt2-layers.yaml": lambda t: t.replace("c_fc.<P>,    cs: transformer_decoder.layers.<L>.ffn.ffn.0.linear_layer.<P>,          action: transpose",
                                                 "c_fc.<P>,    cs: transformer_decoder.layers.<L>.ffn.ffn.0.linear_layer.<P>,          action: transpos", 1)})
 case("rules-bad-regex", RU, "placeholder 'P': bad regex", hf_dir(),
      rules={"gpt2.yaml": lambda t: t.replace("  P: 'weight|bias'", "  P: 'weight|(bias'", 1)})
-case("rules-include-cycle", RU, "gpt2-lm.yaml:7:14: include cycle: gpt2.yaml -> gpt2-lm.yaml -> gpt2.yaml", hf_dir(),
+case("rules-include-cycle", RU, "gpt2-lm.yaml:9:14: include cycle: gpt2.yaml -> gpt2-lm.yaml -> gpt2.yaml", hf_dir(),
      rules={"gpt2-lm.yaml": lambda t: t.replace("keys:\n", "keys:\n  - include: gpt2\n", 1)})
 case("rules-include-missing", RU, "gpt2-head", hf_dir(),
      rules={"gpt2.yaml": lambda t: t.replace("  - include: gpt2-lm\n", "  - include: gpt2-head\n", 1)})
@@ -413,11 +414,12 @@ case("cli-output-exists", HF, "x.mdl: output exists; pass --force to replace it"
 case("cli-output-is-input", "convert IN/x.mdl --config IN/x.yaml -o IN/x.mdl --force", "x.mdl", mdl="keep", params="keep")
 case("cli-unknown-dtype", HF + " --dtype f8", "--dtype takes bf16, f16, f32 or f64, not 'f8'", hf_dir())
 case("cli-unknown-model", "convert IN/hf --model gpt3 -o OUT/x.mdl", "unknown model 'gpt3'", hf_dir())
-case("cli-unknown-option", HF + " --forse", "convert: unknown option '--forse'", hf_dir())
-case("cli-source-missing", "convert IN/nothing --model gpt2 -o OUT/x.mdl", "nothing", hf_dir())
+case("cli-unknown-option", HF + " --forse", "convert: unknown option '--forse'", hf_dir(), exit=2)
+case("cli-source-missing", "convert IN/nothing --model gpt2 -o OUT/x.mdl", "nothing", hf_dir(), exit=2)
 case("cli-bad-shard-size", CS + " --shard-size 5XB", "5XB", mdl="keep", params="keep")
 case("cli-rules-dir-missing", "convert IN/hf --model gpt2 --rules IN/rules -o OUT/x.mdl", "rules: cannot open rules directory", hf_dir())
-case("cli-hf-to-hf", HF + " --src-fmt hf --tgt-fmt hf", "one side must be hf and the other cs-X.Y", hf_dir())
+case("cli-hf-to-hf", HF + " --src-fmt hf --tgt-fmt hf",
+     "an HF checkpoint already: --tgt-fmt hf converts a packed CS checkpoint (.mdl) to HF", hf_dir(), exit=2)
 
 # --- PyTorch .bin (tools/make_bin_cases.py writes them, with the pickles torch.save emits)
 def bin_cases():
@@ -491,7 +493,7 @@ def prune_renumbered(outdir, numbered, first=0):
 
 def start_case(outdir, num, c):
     """the case's folder, made empty, with its files ({relative path: bytes}), `args`, `expect` and,
-    when the case has stdout text, `expect-stdout`; returns the folder"""
+    when the case has them, `expect-stdout` and `exit`; returns the folder"""
     d = os.path.join(outdir, folder(num, c["name"]))
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
@@ -506,7 +508,37 @@ def start_case(outdir, num, c):
     if c.get("stdout"):
         with open(os.path.join(d, "expect-stdout"), "w") as f:
             f.write(c["stdout"] + "\n")
+    if c.get("exit"):
+        with open(os.path.join(d, "exit"), "w") as f:
+            f.write("%d\n" % c["exit"])
     return d
+
+
+INCLUDE = re.compile(r"\binclude:\s*([A-Za-z0-9_.-]+)")
+
+
+def rule_files(model):
+    """{file name: text} of rules/MODEL.yaml and of every rule file it includes, directly or not:
+    what `--rules DIR` needs to load the model (found from the files, so it follows the rules)"""
+    out, todo = {}, [model]
+    while todo:
+        fn = todo.pop(0) + ".yaml"
+        if fn not in out:
+            with open(os.path.join(ROOT, "rules", fn)) as f:
+                out[fn] = f.read()
+            todo += [m for line in out[fn].splitlines() for m in INCLUDE.findall(line.split("#", 1)[0])]
+    return out
+
+
+def edited_rules(model, edits, where="rules"):
+    """{WHERE/FILE: bytes} for rule_files(model), edits ({file: text -> text}) applied; an edit that
+    changes nothing (the rules moved on) stops the script"""
+    files = rule_files(model)
+    for fn, edit in edits.items():
+        if fn not in files or edit(files[fn]) == files[fn]:
+            sys.exit("%s: the edit of %s changed nothing (is it still one of %s's files?)" % (model, fn, model))
+        files[fn] = edit(files[fn])
+    return {os.path.join(where, fn): text.encode() for fn, text in files.items()}
 
 
 def write_case(outdir, i, c, base_mdl, base_params):
@@ -528,16 +560,10 @@ def write_case(outdir, i, c, base_mdl, base_params):
     if params:
         with open(os.path.join(d, "x.yaml"), "w") as f:
             f.write(params)
-    if c["rules"]:
-        os.makedirs(os.path.join(d, "rules"))
-        for fn in ("gpt2.yaml", "gpt2-lm.yaml"):
-            with open(os.path.join(ROOT, "rules", fn)) as f:
-                text = f.read()
-            edited = c["rules"].get(fn, lambda t: t)(text)
-            if fn in c["rules"] and edited == text:
-                sys.exit("%s: the edit of %s changed nothing" % (c["name"], fn))
-            with open(os.path.join(d, "rules", fn), "w") as f:
-                f.write(edited)
+    for path, data in (edited_rules("gpt2", c["rules"]) if c["rules"] else {}).items():
+        os.makedirs(os.path.dirname(os.path.join(d, path)), exist_ok=True)
+        with open(os.path.join(d, path), "wb") as f:
+            f.write(data)
     for path, data in c["out_before"].items():
         os.makedirs(os.path.join(d, "out-before"), exist_ok=True)
         with open(os.path.join(d, "out-before", path), "wb") as f:

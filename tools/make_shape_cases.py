@@ -161,14 +161,8 @@ def define(ckconv, tmp):
          "transformer.wpe.weight: shape [3, 5], expected [%d, %d] from the config (rule " % (P, E),
          golden_hf("gpt2", reshape("transformer.wpe.weight", (3, 5))))
     # a rule whose two shapes disagree with its action: the chain makes [E, E] parts of c_attn
-    rules = {}
-    for fn in ("gpt2.yaml", "gpt2-lm.yaml"):
-        t = open(os.path.join(ROOT, "rules", fn)).read()
-        if fn == "gpt2-lm.yaml":
-            t2 = t.replace('cs: "P == \'weight\' ? [hid, hid] : [hid]"}', 'cs: "P == \'weight\' ? [hid, 2 * hid] : [hid]"}', 1)
-            assert t2 != t, "gpt2-lm.yaml: the c_attn shape: edit changed nothing"
-            t = t2
-        rules["rules/" + fn] = t.encode()
+    rules = mbc.edited_rules("gpt2", {"gpt2-layers.yaml": lambda t: t.replace(
+        'cs: "P == \'weight\' ? [hid, hid] : [hid]"}', 'cs: "P == \'weight\' ? [hid, 2 * hid] : [hid]"}', 1)})
     case("shape-rule-disagrees-with-action", "convert IN/hf --model gpt2 --rules IN/rules -o OUT/x.mdl",
          "transformer.h.0.attn.c_attn.weight: the rule makes a target of shape [%d, %d], its cs shape says [%d, %d]"
          % (E, E, E, 2 * E), golden_hf("gpt2", lambda ts: None) | rules)
@@ -185,14 +179,8 @@ def define(ckconv, tmp):
          "expert_weights: shape [0, 1048576, 0], expected [%d, %d, %d] from the config (rule "
          % (M["intermediate_size"], M["num_local_experts"], M["hidden_size"]), moe)
     # the same with rules that state no shape for the experts: unstack's own bound holds
-    rules = {}
-    for fn in ("mixtral.yaml", "mixtral-lm.yaml", "llama-body.yaml", "llama-config.yaml", "llama-config-core.yaml"):
-        t = open(os.path.join(ROOT, "rules", fn)).read()
-        if fn == "mixtral-lm.yaml":
-            t2 = t.replace(', shape: {hf: "[ffn, hid]", cs: "[ffn, experts, hid]"}', "")
-            assert t2 != t, "mixtral-lm.yaml: the expert shape: edit changed nothing"
-            t = t2
-        rules["rules/" + fn] = t.encode()
+    rules = mbc.edited_rules("mixtral", {"mixtral-moe.yaml": lambda t: t.replace(
+        ', shape: {hf: "[ffn, hid]", cs: "[ffn, experts, hid]"}', "")})
     case("amp-mixtral-unstack-unbounded", "convert IN/x.mdl --config IN/x.yaml --rules IN/rules -o OUT/hf",
          "unstack: axis 1 has 1048576 parts, more than 65536", moe | rules)
     # never-written datasets: no storage, every element the fill value
