@@ -300,6 +300,7 @@ BASED = [
     ("cs-santacoder-1b-headless", "santacoder-headless", "cs-santacoder-1b"),
     ("cs-r231-santacoder-1b-headless", "santacoder-headless", "cs-r231-santacoder-1b"),
     ("hf-gpt-bigcode-headless", "starcoder-headless", "hf-gpt-bigcode"),
+    ("hf-wizardcoder-15b-headless", "starcoder-headless", "hf-wizardcoder-15b"),
     ("cs-starcoder-15b-headless", "starcoder-headless", "cs-starcoder-15b"),
     ("cs-octocoder-15b-headless", "starcoder-headless", "cs-octocoder-15b"),
 ]

@@ -778,6 +778,13 @@ def cstorch_copy(src_mdl, dst_mdl):
         mc.write_v05(tensors, f)
 
 
+def cs_tensors(mdl):
+    """a packed CS checkpoint's tensors by name, the trainer's `model.` nesting left out"""
+    import h5py
+    with h5py.File(mdl, "r") as f:
+        return {k[len("model."):] if k.startswith("model.") else k: f[k][()] for k in f.keys()}
+
+
 TMP = None    # this case's scratch directory: written as <OUT> in expected files
 RULES = os.path.realpath(os.environ.get("CKCONV_RULES", os.path.join(HERE, "..", "rules")))
 
@@ -908,11 +915,10 @@ class Case:
 
     def head(self, tmp):
         """the LM head ckconv made for a headless model (rules/headless-lm.yaml): the embedding's bytes when
-        the params tie them, else f32 normal(0, 0.02); a zero lm_head.bias where the CS model has one"""
-        import h5py
+        the params tie them, else f32 normal(0, 0.02), the same bytes in another run to another path
+        (seeded); a zero lm_head.bias where the CS model has one"""
         m = cs_model(norm_yaml(os.path.join(tmp, "cs.yaml")))
-        with h5py.File(os.path.join(tmp, "cs.mdl"), "r") as f:
-            t = {k[len("model."):] if k.startswith("model.") else k: f[k][()] for k in f.keys()}
+        t = cs_tensors(os.path.join(tmp, "cs.mdl"))
         w, emb = t.get("lm_head.weight"), t["embedding_layer.word_embeddings.weight"]
         if w is None:
             self.fails.append("headless: no lm_head.weight in the CS checkpoint")
@@ -922,6 +928,13 @@ class Case:
         elif w.dtype != np.float32 or w.shape != emb.shape or abs(w.mean()) > 0.002 or abs(w.std() - 0.02) > 0.002:
             self.fails.append(f"headless: untied lm_head.weight is not f32 normal(0, 0.02): {w.dtype} {list(w.shape)} "
                               f"mean {w.mean():.4f} std {w.std():.4f}")
+        else:
+            again = os.path.join(tmp, "again", "other.mdl")
+            os.makedirs(os.path.dirname(again), exist_ok=True)
+            rc, line = ck("convert", os.path.join(tmp, "hf"), "--model", self.meta["model"], "--tgt-fmt",
+                          self.meta.get("tgt", "cs-2.9"), "-o", again)
+            if rc or cs_tensors(again)["lm_head.weight"].tobytes() != w.tobytes():
+                self.fails.append(f"headless: the untied lm_head.weight is not the same bytes in a second run {line}")
         bias = t.get("lm_head.bias")
         if m.get("use_bias_in_output", False) != (bias is not None) or (bias is not None and bias.any()):
             self.fails.append(f"headless: lm_head.bias {'absent' if bias is None else 'not zero'}, use_bias_in_output "
