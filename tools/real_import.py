@@ -292,11 +292,13 @@ BASED = [
     ("cs-falcon-180b-headless", "falcon-headless", "cs-falcon-180b"),
     ("hf-dolly-v2-3b-headless", "gpt-neox-headless", "hf-dolly-v2-3b"),
     ("hf-pythia-410m-chatbot-headless", "gpt-neox-headless", "hf-pythia-410m-chatbot"),
+    ("hf-redpajama-3b-v1-headless", "gpt-neox-headless", "hf-redpajama-3b-v1"),   # refused as the base case
     ("cs-gpt-neox-20b-headless", "gpt-neox-headless", "cs-gpt-neox-20b"),
     ("cs-r231-gpt-neox-1p3b-headless", "gpt-neox-headless", "cs-r231-gpt-neox-1p3b"),
     ("hf-gpt-j-6b-headless", "gptj-headless", "hf-gpt-j-6b"),
     ("hf-dolly-v1-6b-headless", "gptj-headless", "hf-dolly-v1-6b"),
     ("cs-gptj-6b-headless", "gptj-headless", "cs-gptj-6b"),
+    ("cs-gptj-6b-trc2-headless", "gptj-headless", "cs-gptj-6b-trc2"),   # refused as the base case
     ("cs-santacoder-1b-headless", "santacoder-headless", "cs-santacoder-1b"),
     ("cs-r231-santacoder-1b-headless", "santacoder-headless", "cs-r231-santacoder-1b"),
     ("hf-gpt-bigcode-headless", "starcoder-headless", "hf-gpt-bigcode"),

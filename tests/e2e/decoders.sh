@@ -75,4 +75,9 @@ copies gpt-neox "partial_rotary_factor / rope_theta" '{"partial_rotary_factor": 
 # torch_dtype (hf-gemma2-9b, hf-gemma2-2b-jpn)
 copies gemma2 "sliding_window_size (and dtype)" '{"sliding_window_size": 128, "dtype": "float32"}' \
 	'{"sliding_window_size": 64}' "sliding_window_size 64 differs from sliding_window 128"
+# GPT-2's map (gpt2, starcoder, santacoder, btlm, jais): an HF activation CS does not know is refused,
+# not written into params ModelZoo cannot load (gelu_pytorch_tanh becomes gelu_new: golden starcoder)
+hf_variant gpt2-act "$G/gpt2/hf" '{"activation_function": "gelu_10"}'
+expect_fail "gpt2: activation_function gelu_10 (no CS counterpart) is refused" "activation_function gelu_10 has no CS counterpart" \
+	"$T/gpt2-act.mdl" "$CKCONV" convert "$T/gpt2-act" -o "$T/gpt2-act.mdl"
 echo "$n passed"

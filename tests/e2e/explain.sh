@@ -63,3 +63,12 @@ out=$("$CKCONV" inspect --json "$T/d.mdl")
 check "inspect of a DPO checkpoint: model dpo, opened with its model inside, no error" $PY -c '
 import json, sys; p = json.load(sys.stdin)["params"]
 assert p["model"] == "dpo" and p["error"] is None and p["mup"] == "no", p' <<<"$out"
+# params are read as convert reads them: trainer-style (trainer.init.model, ModelZoo 2.4+) too, so the
+# parameters get the params' sizes; a file with neither model section is refused in one line
+out=$("$CKCONV" explain --model llama --config "$ROOT/tests/real/cases/cs-llama2-70b/upstream.yaml" model.layers.0.self_attn.k_proj.weight)
+check "explain --config with trainer-style params: the parameters read its model section (LLaMA-2-70B: 8 KV heads)" \
+	grep -q "kv_heads = 8" <<<"$out"
+printf 'trainer:\n  init:\n    seed: 1\n' > "$T/nomodel.yaml"
+expect_fail "explain --config with params holding no model section is refused" \
+	"nomodel.yaml: no 'model:' mapping (nor trainer.init.model)" "$T/none" \
+	"$CKCONV" explain --model llama --config "$T/nomodel.yaml" model.norm.weight
