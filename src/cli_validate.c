@@ -378,6 +378,8 @@ static void check_refs(lint *L, const rule_set *s)
 		}
 		refs_of(&R, root, c->pos, c->check[RULE_HF]);
 		refs_of(&R, root, c->pos, c->check[RULE_CS]);
+		refs_of(&R, root, c->pos, c->note[RULE_HF]);
+		refs_of(&R, root, c->pos, c->note[RULE_CS]);
 		R.cfg = NULL;
 	}
 	if (root->mup) {

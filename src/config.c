@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
+#include "text.h"
 #include "valio.h"
 
 #define MAX_LET_DEPTH 16
@@ -157,6 +158,7 @@ typedef struct conv {
 	json_t *params; /* the CS params document: rooted keys (`/optimizer.x`) are read from it when the
 	                   source is CS and written into it when the target is CS */
 	json_t *used; /* object: source keys some rule consumed */
+	text *notes;  /* `note_hf:` / `note_cs:` lines for the user, or NULL: not wanted */
 	config_env env;
 	ck_err *e;
 } conv;
@@ -309,6 +311,26 @@ static int do_check(conv *c, const rule_cfg *r)
 	return 0;
 }
 
+/* `note_hf:` / `note_cs:` - what converts but not quite as it was (an approximation the other side
+ * has no exact form for): a string is told to the user, null or false says nothing. */
+static int do_note(conv *c, const rule_cfg *r)
+{
+	const expr *x = r->note[c->from];
+	json_t *v = NULL;
+	int rc;
+	if (!x || !c->notes)
+		return 0;
+	if ((rc = config_eval(&c->env, x, &v, c->e)))
+		return rc;
+	if (json_is_string(v))
+		text_printf(c->notes, "%s: %s (rule %s:%d:%d)\n", c->where, json_string_value(v), r->pos.file, r->pos.line,
+			r->pos.col);
+	else if (v && !json_is_null(v) && !json_is_false(v))
+		rc = at(c, r, "a note must be a string, null or false");
+	json_decref(v);
+	return rc;
+}
+
 static int do_assign(conv *c, const rule_cfg *r)
 {
 	size_t n = r->n_set[c->to];
@@ -389,7 +411,7 @@ static int apply(conv *c, const rule_cfg *r)
 		return 0;
 	c->env.rule_let = r->let;
 	c->env.n_rule_let = r->n_let;
-	if ((rc = do_types(c, r)) || (rc = do_check(c, r)))
+	if ((rc = do_types(c, r)) || (rc = do_check(c, r)) || (rc = do_note(c, r)))
 		;
 	else if (r->require)
 		rc = do_require(c, r, has_src);
@@ -467,19 +489,22 @@ static json_t *bind_source(conv *c)
 int config_convert_vars(const rule_set *rs, rule_side from, const json_t *src, const char *where, json_t *vars,
 	json_t **out, char **warn, ck_err *e)
 {
-	return config_convert_params(rs, from, src, NULL, where, vars, out, warn, e);
+	return config_convert_params(rs, from, src, NULL, where, vars, out, warn, NULL, e);
 }
 
 int config_convert_params(const rule_set *rs, rule_side from, const json_t *src, json_t *params, const char *where,
-	json_t *vars, json_t **out, char **warn, ck_err *e)
+	json_t *vars, json_t **out, char **warn, char **notes, ck_err *e)
 {
 	const rule_file *f = rs->files[0];
-	conv c = {rs, from, !from, where, {NULL, NULL}, params, json_object(), {0}, e};
+	text told = {0};
+	conv c = {rs, from, !from, where, {NULL, NULL}, params, json_object(), notes ? &told : NULL, {0}, e};
 	json_t *bound = NULL, *given = c.doc[from] = json_deep_copy(src), *made = c.doc[!from] = json_object();
 	int rc = 0;
 	*out = NULL;
 	if (warn)
 		*warn = NULL;
+	if (notes)
+		*notes = NULL;
 	if (!given || !made || !c.used) {
 		rc = ck_errf(e, CK_ENOMEM, "out of memory");
 		goto done;
@@ -521,6 +546,9 @@ int config_convert_params(const rule_set *rs, rule_side from, const json_t *src,
 	*out = made;
 	made = NULL;
 done:
+	if (!rc && notes && told.p && !(*notes = text_take(&told)))
+		rc = ck_errf(e, CK_ENOMEM, "out of memory");
+	text_dispose(&told);
 	json_decref(bound);
 	json_decref(given);
 	json_decref(made);
@@ -584,7 +612,7 @@ int config_layout(const rule_set *rs, rule_side to, json_t **model, json_t *vars
 char *config_unaccounted(const rule_set *rs, rule_side side, const json_t *cfg)
 {
 	const rule_file *f = rs->files[0];
-	conv c = {rs, side, !side, "", {NULL, NULL}, NULL, json_object(), {0}, NULL};
+	conv c = {rs, side, !side, "", {NULL, NULL}, NULL, json_object(), NULL, {0}, NULL};
 	char *u;
 	if (!c.used)
 		return NULL;

@@ -37,8 +37,10 @@ int config_convert_vars(const rule_set *rs, rule_side from, const json_t *src, c
  * instead of the model section. from RULE_CS: params is the document read (borrowed; NULL: none),
  * also what `cs.<section>` reads in expressions; from RULE_HF: rooted keys are written into params
  * (an object the caller merges beside `model:`; NULL drops them). */
+/* *notes (when notes is not NULL): what the rules' `note_hf:` / `note_cs:` tell the user about this
+ * config, one "WHERE: TEXT (rule FILE:LINE:COL)" line each (malloc'd), or NULL. */
 int config_convert_params(const rule_set *rs, rule_side from, const json_t *src, json_t *params, const char *where,
-	json_t *vars, json_t **out, char **warn, ck_err *e);
+	json_t *vars, json_t **out, char **warn, char **notes, ck_err *e);
 
 /* The top-level keys of cfg (a config of side `side`: an HF config, a CS model section) that no
  * config rule of rs mentions, nor a component section or muP key: comma-separated (malloc'd), or NULL. */

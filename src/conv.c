@@ -310,6 +310,17 @@ static void note_unused(conv *j, const char *what, char *warn)
 	free(warn);
 }
 
+/* The rules' own notes (`note_hf:` / `note_cs:`), each line already "WHERE: TEXT (rule ...)". */
+static void note_rules(conv *j, char *told)
+{
+	for (char *line = told, *nl; line && *line; line = nl + 1) {
+		if (!(nl = strchr(line, '\n')))
+			break;
+		text_printf(&j->notes, "ckconv: note: %.*s\n", (int)(nl - line), line);
+	}
+	free(told);
+}
+
 static void print_notes(conv *j)
 {
 	if (j->notes.p && !j->a.quiet)
@@ -322,7 +333,7 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 {
 	const rule_file *f = j->rs->files[0];
 	json_t *model = NULL, *hf_all = json_object(), *beside = json_object(); /* params sections beside model: */
-	char *warn = NULL, *where = NULL;
+	char *warn = NULL, *where = NULL, *told = NULL;
 	int rc = 0;
 	for (size_t i = 0; i < j->n && !rc; i++) {
 		comp *c = &j->c[i];
@@ -355,7 +366,8 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 		if (nested)
 			text_printf(&j->notes, "ckconv: note: %s\n", nested);
 		free(nested);
-		rc = config_convert_params(c->rs, RULE_HF, c->hf, beside, where ? where : c->dir, NULL, &c->cs, &warn, e);
+		rc = config_convert_params(c->rs, RULE_HF, c->hf, beside, where ? where : c->dir, NULL, &c->cs, &warn, &told, e);
+		note_rules(j, told);
 		note_unused(j, c->rc ? c->rc->dir : f->model, warn);
 		free(where);
 		where = NULL;
@@ -369,7 +381,7 @@ static int convert_configs_to_cs(conv *j, json_t *hf_single, ck_err *e)
 	if (!f->n_comp) {
 		model = json_incref(j->c[0].cs);
 	} else { /* the model's own config rules see hf.<component dir>.<key> */
-		if ((rc = config_convert_params(j->rs, RULE_HF, hf_all, beside, j->a.src, NULL, &model, NULL, e)))
+		if ((rc = config_convert_params(j->rs, RULE_HF, hf_all, beside, j->a.src, NULL, &model, NULL, NULL, e)))
 			goto done;
 		for (size_t i = 0; i < j->n; i++)
 			json_object_set(model, j->c[i].rc->config, j->c[i].cs);
@@ -433,7 +445,7 @@ static int convert_configs_to_hf(conv *j, ck_err *e)
 {
 	const rule_file *f = j->rs->files[0];
 	json_t *model = json_incref(json_object_get(j->params, "model")), *top = NULL;
-	char *warn = NULL;
+	char *warn = NULL, *told = NULL;
 	int rc = 0;
 	/* the release's layout of the section -> the one the rules read */
 	rc = config_layout(j->rs, RULE_HF, &model, j->vars, j->cfg_path, e);
@@ -451,7 +463,8 @@ static int convert_configs_to_hf(conv *j, ck_err *e)
 		c->env_cs = json_pack("{sO}", "model", c->cs);
 		if ((rc = mup_prepare(j, c, e)))
 			return rc;
-		rc = config_convert_params(c->rs, RULE_CS, c->cs, j->params, j->cfg_path, j->vars, &c->hf, &warn, e);
+		rc = config_convert_params(c->rs, RULE_CS, c->cs, j->params, j->cfg_path, j->vars, &c->hf, &warn, &told, e);
+		note_rules(j, told);
 		for (size_t k = 0; !rc && c->keep_mup && k < c->keep_mup->n_drop; k++) {
 			json_t *v = config_path_get(c->env_cs, "model"); /* the original, for muP-aware HF code */
 			v = json_object_get(v, c->keep_mup->drop[k]);
@@ -463,7 +476,7 @@ static int convert_configs_to_hf(conv *j, ck_err *e)
 	if (rc || !f->n_comp)
 		return rc;
 	/* model-level rules write hf.<component dir>.<key> */
-	if ((rc = config_convert_params(j->rs, RULE_CS, model, j->params, j->cfg_path, j->vars, &top, NULL, e)))
+	if ((rc = config_convert_params(j->rs, RULE_CS, model, j->params, j->cfg_path, j->vars, &top, NULL, NULL, e)))
 		return rc;
 	for (size_t i = 0; i < j->n; i++) {
 		json_t *part = json_object_get(top, j->c[i].rc->dir);

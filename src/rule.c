@@ -578,6 +578,7 @@ static void cfg_dispose(rule_cfg *c)
 		free(c->set_key[s]);
 		free(c->set[s]);
 		expr_free(c->check[s]);
+		expr_free(c->note[s]);
 	}
 }
 
@@ -629,7 +630,7 @@ static int parse_types(ck_err *e, const rule_file *f, const ydoc_node *n, unsign
 static int parse_cfg_rule(loader *L, rule_file *root, const rule_file *f, const ydoc_node *n, int depth)
 {
 	static const char *const allowed[] = {"hf", "cs", "map", "require", "to_cs", "to_hf", "check_hf", "check_cs",
-		"drop", "type", "let", NULL};
+		"note_hf", "note_cs", "drop", "type", "let", NULL};
 	ck_err *e = L->e;
 	rule_cfg c;
 	const ydoc_node *v;
@@ -665,9 +666,12 @@ static int parse_cfg_rule(loader *L, rule_file *root, const rule_file *f, const 
 	for (int s = 0; s < 2; s++) { /* `to_hf:`/`to_cs:` compute a side's values, `check_hf:`/`check_cs:` guard reading one */
 		static const char *const to[2] = {[RULE_HF] = "to_hf", [RULE_CS] = "to_cs"};
 		static const char *const check[2] = {[RULE_HF] = "check_hf", [RULE_CS] = "check_cs"};
+		static const char *const note[2] = {[RULE_HF] = "note_hf", [RULE_CS] = "note_cs"};
 		if ((v = ydoc_map_get(n, to[s])) && (rc = parse_assign(e, f, v, &c.set_key[s], &c.set[s], &c.n_set[s])))
 			goto fail;
 		if ((v = ydoc_map_get(n, check[s])) && (rc = parse_expr(e, f, v, &c.check[s])))
+			goto fail;
+		if ((v = ydoc_map_get(n, note[s])) && (rc = parse_expr(e, f, v, &c.note[s])))
 			goto fail;
 	}
 	if ((v = ydoc_map_get(n, "type")) && (rc = parse_types(e, f, v, &c.types)))

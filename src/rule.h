@@ -111,6 +111,7 @@ typedef struct rule_cfg {
 	char **set_key[2];    /* values computed for a side: set[RULE_CS] is `to_cs:` (run on the way to CS) */
 	expr **set[2];
 	expr *check[2];       /* check[RULE_HF] is `check_hf:`: must be true when converting from that side */
+	expr *note[2];        /* note[RULE_HF] is `note_hf:`: a string to tell the user (or null) when converting from that side */
 	int drop;             /* key(s) are known and intentionally not carried over */
 	unsigned types;       /* RULE_T_* bits every key read on the source side must match; 0: any */
 	size_t n_let;

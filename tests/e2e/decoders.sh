@@ -30,7 +30,7 @@ done
 # attribute_map (num_attention_heads, num_hidden_layers): they are the model's, not the defaults
 hf_variant bloom-old "$G/bloom/hf" '{"n_head": null, "n_layer": null, "num_attention_heads": 4, "num_hidden_layers": 2}'
 check "bloom: num_attention_heads / num_hidden_layers (older configs) convert" "$CKCONV" convert "$T/bloom-old" -o "$T/bloom-old.mdl" -q
-check "... to the params of the golden case (n_head / n_layer)" $CHECK yaml-eq "$T/bloom-old.yaml" "$G/bloom/cs/params.yaml"
+check "... to the params of the golden case (n_head / n_layer; corrected: tests/golden-fixed)" $CHECK yaml-eq "$T/bloom-old.yaml" "$ROOT/tests/golden-fixed/bloom/params.yaml"
 check "... and the same tensors" $CHECK mdl-vs-st "$T/bloom-old.mdl" "$G/bloom/cs/model.safetensors"
 hf_variant bloom-deep "$G/bloom/hf" '{"n_layer": null, "num_hidden_layers": 3}'
 expect_fail "... a layer count the checkpoint lacks is refused, whichever name says it" "the config implies 3 layers" "$T/bloom-deep.mdl" \
@@ -80,4 +80,36 @@ copies gemma2 "sliding_window_size (and dtype)" '{"sliding_window_size": 128, "d
 hf_variant gpt2-act "$G/gpt2/hf" '{"activation_function": "gelu_10"}'
 expect_fail "gpt2: activation_function gelu_10 (no CS counterpart) is refused" "activation_function gelu_10 has no CS counterpart" \
 	"$T/gpt2-act.mdl" "$CKCONV" convert "$T/gpt2-act" -o "$T/gpt2-act.mdl"
+# An activation CS has only another form of converts with one note saying so, never silently:
+# Gemma 2's gelu_pytorch_tanh becomes geglu (exact GELU: CS has no approximate gated one); HF
+# BLOOM's GELU is the tanh approximation, CS gelu_new (written on the way to CS: golden bloom), and
+# CS gelu (exact: ModelZoo's BLOOM params, the reference's) comes back to it with a note.
+notes() { "$@" 2>&1 >/dev/null | grep '^ckconv: note: '; } # the note lines of a run
+said() { # NAME WANT COUNT CMD...: the run succeeds and COUNT note lines contain WANT
+	local name=$1 want=$2 count=$3 out; shift 3
+	if out=$("$@" 2>&1 >/dev/null); then :; else notok "$name"; printf '%s\n' "$out" | sed 's/^/#   /'; return; fi
+	check "$name" test "$(grep '^ckconv: note: ' <<<"$out" | grep -cF -- "$want")" = "$count"
+}
+hf_variant gemma2-tanh "$G/gemma2/hf" '{"hidden_activation": "gelu_pytorch_tanh"}'
+said "gemma2: gelu_pytorch_tanh converts to geglu with one note" \
+	"hidden_activation gelu_pytorch_tanh (the tanh approximation of GELU) becomes CS geglu, whose GELU is exact" 1 \
+	"$CKCONV" convert "$T/gemma2-tanh" -o "$T/gemma2-tanh.mdl"
+check "... naming its rule" sh -c "'$CKCONV' convert '$T/gemma2-tanh' -o '$T/gemma2-tanh2.mdl' 2>&1 >/dev/null | grep -q 'becomes CS geglu.*(rule .*gemma2.yaml:[0-9]*:[0-9]*)$'"
+hf_variant gemma2-exact "$G/gemma2/hf" '{"hidden_activation": "gelu"}'
+said "... exact gelu converts without one" "hidden_activation" 0 "$CKCONV" convert "$T/gemma2-exact" -o "$T/gemma2-exact.mdl"
+hf_variant gemma2-clip "$G/gemma2/hf" '{"hidden_activation": "gelu_10"}'
+expect_fail "... gelu_10 (clipped to [-10, 10]) is refused" "hidden_activation gelu_10 is not a GLU-able activation in CS" \
+	"$T/gemma2-clip.mdl" "$CKCONV" convert "$T/gemma2-clip" -o "$T/gemma2-clip.mdl"
+"$CKCONV" convert "$G/bloom/hf" -o "$T/bl.mdl" -q
+check "bloom: HF -> CS writes nonlinearity gelu_new (HF BLOOM's tanh-approximate GELU)" test "$(yget "$T/bl.yaml" nonlinearity)" = '"gelu_new"'
+said "... which comes back without a note" "nonlinearity" 0 "$CKCONV" convert "$T/bl.mdl" -o "$T/bl-hf" -q
+params_edit "$T/bl.yaml" "$T/bl-exact.yaml" '{"nonlinearity": "gelu"}'
+said "... CS gelu (exact) comes back with one note" "nonlinearity gelu (exact) becomes HF BLOOM's GELU, the tanh approximation" 1 \
+	"$CKCONV" convert "$T/bl.mdl" --config "$T/bl-exact.yaml" -o "$T/bl-exact-hf"
+params_edit "$T/bl.yaml" "$T/bl-none.yaml" '{"nonlinearity": null}'
+said "... as does no nonlinearity (CS's default gelu)" "nonlinearity gelu (exact)" 1 \
+	"$CKCONV" convert "$T/bl.mdl" --config "$T/bl-none.yaml" -o "$T/bl-none-hf"
+params_edit "$T/bl.yaml" "$T/bl-relu.yaml" '{"nonlinearity": "relu"}'
+expect_fail "... any other nonlinearity is refused" "nonlinearity relu has no HF BLOOM counterpart" \
+	"$T/bl-relu-hf" "$CKCONV" convert "$T/bl.mdl" --config "$T/bl-relu.yaml" -o "$T/bl-relu-hf"
 echo "$n passed"

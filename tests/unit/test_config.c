@@ -128,21 +128,21 @@ int main(void)
 	if (rs) {
 		json_t *in = json_loads("{\"width\": 0.5, \"alpha\": 3.0}", 0, NULL), *beside = json_object(), *model = NULL;
 		json_t *doc = NULL, *h = NULL;
-		T_EQ_INT(config_convert_params(rs, RULE_HF, in, beside, "config.json", NULL, &model, NULL, &e), 0,
+		T_EQ_INT(config_convert_params(rs, RULE_HF, in, beside, "config.json", NULL, &model, NULL, NULL, &e), 0,
 			"HF -> CS with a rooted key converts");
 		T_OK(json_real_value(config_path_get(beside, "optimizer.adjust.kernel")) == 0.5,
 			"the rooted key is written beside the model section");
 		T_OK(model && !json_object_get(model, "optimizer") && json_real_value(json_object_get(model, "scale")) == 1.5,
 			"not into it; the model key is computed");
 		doc = json_pack("{sOsO}", "model", model, "optimizer", json_object_get(beside, "optimizer"));
-		T_EQ_INT(config_convert_params(rs, RULE_CS, model, doc, "params.yaml", NULL, &h, NULL, &e), 0,
+		T_EQ_INT(config_convert_params(rs, RULE_CS, model, doc, "params.yaml", NULL, &h, NULL, NULL, &e), 0,
 			"CS -> HF reads the rooted key from the params");
 		T_OK(h && json_real_value(json_object_get(h, "width")) == 0.5 && json_real_value(json_object_get(h, "alpha")) == 3.0,
 			"rooted keys and cs.optimizer in expressions read the document");
 		json_decref(h);
 		h = NULL;
 		json_object_set_new(json_object_get(json_object_get(doc, "optimizer"), "adjust"), "kernel", json_string("x"));
-		T_OK(config_convert_params(rs, RULE_CS, model, doc, "params.yaml", NULL, &h, NULL, &e) != 0, "a rooted key's type is checked");
+		T_OK(config_convert_params(rs, RULE_CS, model, doc, "params.yaml", NULL, &h, NULL, NULL, &e) != 0, "a rooted key's type is checked");
 		T_HAS(e.msg, "optimizer.adjust.kernel must be float", "naming the key");
 		json_decref(h);
 		json_decref(doc);
