@@ -151,6 +151,35 @@ int main(void)
 		json_decref(in);
 	}
 	rule_set_free(rs);
+
+	/* note_hf / note_cs: a string is one line for the user naming the rule, null says nothing,
+	 * anything else is an error in the rule file */
+	t_put(dir, "t.yaml", "model: t\nkeys:\n  - {hf: a, cs: b}\nconfig:\n  rules:\n"
+		"    - {hf: act, cs: act, note_hf: \"hf.act == 'approx' ? 'act approx becomes exact' : null\","
+		" note_cs: \"cs.model.act == 'bad' ? 3 : false\"}\n");
+	rs = NULL;
+	T_EQ_INT(rule_set_load(path, &rs, &e), 0, "note_hf / note_cs load");
+	if (rs) {
+		json_t *in = json_pack("{ss}", "act", "approx"), *out = NULL;
+		char *notes = NULL;
+		T_EQ_INT(config_convert_params(rs, RULE_HF, in, NULL, "config.json", NULL, &out, NULL, &notes, &e), 0,
+			"a config with a note converts");
+		T_OK(notes && strstr(notes, "config.json: act approx becomes exact (rule ") && strstr(notes, "t.yaml:6:7)\n"),
+			"the note names the config and the rule, one line");
+		free(notes), notes = NULL;
+		json_decref(out), out = NULL;
+		json_object_set_new(in, "act", json_string("exact"));
+		T_EQ_INT(config_convert_params(rs, RULE_HF, in, NULL, "config.json", NULL, &out, NULL, &notes, &e), 0,
+			"... and without one");
+		T_OK(!notes, "null says nothing");
+		json_decref(out), out = NULL;
+		json_object_set_new(in, "act", json_string("bad"));
+		T_OK(config_convert_params(rs, RULE_CS, in, NULL, "params.yaml", NULL, &out, NULL, &notes, &e) != 0 && !out && !notes,
+			"a note that is not a string, null or false is an error");
+		T_HAS(e.msg, "a note must be a string, null or false (rule ", "... saying so");
+		json_decref(in);
+	}
+	rule_set_free(rs);
 	unlink(path);
 	rmdir(dir);
 	return t_done();
