@@ -158,6 +158,7 @@ int main(void)
 		"    - {hf: act, cs: act, note_hf: \"hf.act == 'approx' ? 'act approx becomes exact' : null\","
 		" note_cs: \"cs.model.act == 'bad' ? 3 : false\"}\n");
 	rs = NULL;
+	ck_err_clear(&e);
 	T_EQ_INT(rule_set_load(path, &rs, &e), 0, "note_hf / note_cs load");
 	if (rs) {
 		json_t *in = json_pack("{ss}", "act", "approx"), *out = NULL;
