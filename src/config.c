@@ -1,4 +1,5 @@
 /* config.c - config rules: defaults, renames with value maps, requirements, computed values. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,6 +275,36 @@ static unsigned type_of(const json_t *v)
 	}
 }
 
+/* A CS params string that YAML 1.2 would have read as a number: "1e-05" (YAML 1.1, which
+ * ModelZoo's yaml.safe_load follows, wants a dot in a float), or any digits quoted. ModelZoo's
+ * config classes (pydantic) take such a string for a number field as that number, so the model
+ * trained with it: the number, or NULL when s is not one (no inf/nan, no spaces, nothing after). */
+static json_t *cs_number(const char *s, unsigned types)
+{
+	const char *p = s + (*s == '-' || *s == '+');
+	size_t digits = strspn(p, "0123456789"), frac = 0, exp = 0;
+	const char *q = p + digits;
+	if (*q == '.')
+		frac = 1 + strspn(q + 1, "0123456789"), q += frac;
+	if (!digits && frac < 2)
+		return NULL;
+	if (*q == 'e' || *q == 'E') {
+		const char *d = q + 1 + (q[1] == '-' || q[1] == '+');
+		if (!(exp = strspn(d, "0123456789")))
+			return NULL;
+		q = d + exp;
+	}
+	if (*q)
+		return NULL;
+	if (!frac && !exp && (types & RULE_T_INT)) {
+		errno = 0;
+		long long v = strtoll(s, NULL, 10);
+		return errno ? NULL : json_integer(v);
+	}
+	double d = strtod(s, NULL);
+	return (types & RULE_T_FLOAT) && isfinite(d) ? json_real(d) : NULL;
+}
+
 /* `type:` - a value of the wrong type would otherwise flow on (4 * "8" is "8888" in expressions) */
 static int do_types(conv *c, const rule_cfg *r)
 {
@@ -290,6 +321,35 @@ static int do_types(conv *c, const rule_cfg *r)
 		return at(c, r, msg);
 	}
 	return 0;
+}
+
+int config_cs_numbers(const rule_set *rs, json_t *model, json_t *params, const char *where, char **notes)
+{
+	const rule_file *f = rs->files[0];
+	text told = {0};
+	int rc = 0;
+	*notes = NULL;
+	for (size_t i = 0; i < f->n_cfg && !rc; i++) {
+		const rule_cfg *r = &f->cfg[i];
+		for (size_t k = 0; (r->types & (RULE_T_INT | RULE_T_FLOAT)) && !(r->types & RULE_T_STR) && k < r->n_key[RULE_CS]; k++) {
+			const char *key = r->key[RULE_CS][k];
+			json_t *doc = key[0] == '/' ? params : model, *v, *num;
+			if (key[0] == '/')
+				key++;
+			if (!(v = doc ? config_path_get(doc, key) : NULL) || !json_is_string(v) || !(num = cs_number(json_string_value(v), r->types)))
+				continue;
+			text_printf(&told, "%s: %s \"%s\" (a string to YAML 1.1) read as the number it spells, as ModelZoo's config "
+				"classes read it (rule %s:%d:%d)\n", where, r->key[RULE_CS][k], json_string_value(v), r->pos.file, r->pos.line,
+				r->pos.col);
+			rc = config_path_set(doc, key, num);
+		}
+	}
+	if (rc)
+		rc = -1;
+	else if (told.p && !(*notes = text_take(&told)))
+		rc = -1;
+	text_dispose(&told);
+	return rc;
 }
 
 static int do_check(conv *c, const rule_cfg *r)

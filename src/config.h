@@ -42,6 +42,13 @@ int config_convert_vars(const rule_set *rs, rule_side from, const json_t *src, c
 int config_convert_params(const rule_set *rs, rule_side from, const json_t *src, json_t *params, const char *where,
 	json_t *vars, json_t **out, char **warn, char **notes, ck_err *e);
 
+/* Before anything reads a CS model section: a string in it that spells a number (YAML 1.1 reads
+ * "1e-05" as a string; ModelZoo's config classes take it as the number, so the model trained with
+ * that) becomes the number, for each CS key a config rule types int/float but not str; params holds
+ * the rooted keys (`/a.b`; NULL: none). *notes: one "WHERE: ... (rule ...)" line per value read so
+ * (malloc'd), or NULL. 0, or -1 when out of memory. */
+int config_cs_numbers(const rule_set *rs, json_t *model, json_t *params, const char *where, char **notes);
+
 /* The top-level keys of cfg (a config of side `side`: an HF config, a CS model section) that no
  * config rule of rs mentions, nor a component section or muP key: comma-separated (malloc'd), or NULL. */
 char *config_unaccounted(const rule_set *rs, rule_side side, const json_t *cfg);

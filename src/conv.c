@@ -460,6 +460,9 @@ static int convert_configs_to_hf(conv *j, ck_err *e)
 		if (!json_is_object(c->cs))
 			return ck_errf(e, CK_EINVALID, "%s: model.%s: expected the %s component's config mapping",
 				j->cfg_path, c->rc->config, c->rc->dir);
+		if (config_cs_numbers(c->rs, c->cs, j->params, j->cfg_path, &told))
+			return ck_errf(e, CK_ENOMEM, "out of memory");
+		note_rules(j, told);
 		c->env_cs = json_pack("{sO}", "model", c->cs);
 		if ((rc = mup_prepare(j, c, e)))
 			return rc;

@@ -222,3 +222,18 @@ m = dict(name="llama", vocab_size=96, num_extra_input_vocab_tokens=0, max_positi
 yaml.safe_dump({"model": m}, open(sys.argv[1] + "/class-cs-llama.yaml", "w"))
 PY
 check "every CS model class key is accounted for (llama, validate --strict)" "$CKCONV" validate --strict --config "$T/class-cs-llama.yaml"
+
+# --- a CS number written so that YAML 1.1 reads a string ("1e-05" has no dot; GPT-J TRC2's
+# published params): ModelZoo's config classes (pydantic) read it as the number, so ckconv does,
+# with a note; a string that spells no number stays refused by the key's type
+params "$G/cs/params.yaml" "$T/strnum.yaml" '{"layer_norm_epsilon": "1e-05", "vocab_size": "96"}'
+out=$("$CKCONV" convert "$T/llama.mdl" --config "$T/strnum.yaml" -o "$T/strnum-hf" 2>&1 >/dev/null)
+check "numbers YAML 1.1 reads as strings (\"1e-05\", \"96\") convert as the numbers" \
+	test "$(jget "$T/strnum-hf/config.json" rms_norm_eps) $(jget "$T/strnum-hf/config.json" vocab_size)" = "1e-05 96"
+check "... each with a note naming the key" test "$(grep -c '^ckconv: note: .*: \(layer_norm_epsilon "1e-05"\|vocab_size "96"\) (a string to YAML 1.1) read as the number' <<<"$out")" = 2
+refused strnum-bad "$G/cs/params.yaml" "$T/llama.mdl" '{"layer_norm_epsilon": "1e-05x"}' \
+	"a string that spells no number is still refused" "layer_norm_epsilon must be float, found \"1e-05x\""
+refused strnum-inf "$G/cs/params.yaml" "$T/llama.mdl" '{"layer_norm_epsilon": "inf"}' \
+	"... as is inf" "layer_norm_epsilon must be float, found \"inf\""
+refused strnum-int "$G/cs/params.yaml" "$T/llama.mdl" '{"vocab_size": "96.5"}' \
+	"... and a fraction for an int" "vocab_size must be int, found \"96.5\""
