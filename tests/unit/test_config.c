@@ -181,6 +181,50 @@ int main(void)
 		json_decref(in);
 	}
 	rule_set_free(rs);
+
+	/* config_cs_numbers: a string spelling a number, for a key typed int/float (not str), becomes it */
+	t_put(dir, "t.yaml", "model: t\nkeys:\n  - {hf: a, cs: b}\nconfig:\n  rules:\n"
+		"    - {hf: eps, cs: eps, type: float}\n    - {hf: n, cs: n, type: int}\n"
+		"    - {hf: s, cs: s, type: [int, str]}\n    - {hf: w, cs: /opt.w, type: float}\n");
+	rs = NULL;
+	ck_err_clear(&e);
+	T_EQ_INT(rule_set_load(path, &rs, &e), 0, "typed keys load");
+	if (rs) {
+		static const struct {
+			const char *in, *want; /* the model section before and after */
+		} nums[] = {
+			{"{\"eps\": \"1e-05\", \"n\": \"12\", \"s\": \"7\"}", "{\"eps\": 1e-05, \"n\": 12, \"s\": \"7\"}"},
+			{"{\"eps\": \"-.5E+2\", \"n\": \"+3\"}", "{\"eps\": -50.0, \"n\": 3}"},
+			{"{\"eps\": \"12\", \"n\": \"1.5\"}", "{\"eps\": 12.0, \"n\": \"1.5\"}"},
+			{"{\"eps\": \"inf\", \"n\": \" 3\"}", "{\"eps\": \"inf\", \"n\": \" 3\"}"},
+			{"{\"eps\": \"1e\", \"n\": \"3x\"}", "{\"eps\": \"1e\", \"n\": \"3x\"}"},
+			{"{\"eps\": \".\", \"n\": \"99999999999999999999\"}", "{\"eps\": \".\", \"n\": \"99999999999999999999\"}"},
+		};
+		for (size_t i = 0; i < sizeof nums / sizeof *nums; i++) {
+			json_t *m = json_loads(nums[i].in, 0, NULL), *want = json_loads(nums[i].want, 0, NULL);
+			char *notes = NULL, *got = NULL;
+			T_OK(config_cs_numbers(rs, m, NULL, "p.yaml", &notes) == 0, "%s: read", nums[i].in);
+			T_OK(json_equal(m, want), "%s -> %s", nums[i].in, nums[i].want);
+			if (!json_equal(m, want))
+				printf("#   got %s\n", (got = json_dumps(m, JSON_COMPACT)) ? got : "?");
+			T_OK((notes != NULL) == !!strcmp(nums[i].in, nums[i].want), "... with a note exactly when something was read so");
+			free(got);
+			free(notes);
+			json_decref(m);
+			json_decref(want);
+		}
+		json_t *m = json_pack("{ss}", "eps", "1e-05"), *params = json_pack("{s{ss}}", "opt", "w", "2.5e-1");
+		char *notes = NULL;
+		T_EQ_INT(config_cs_numbers(rs, m, params, "p.yaml", &notes), 0, "a rooted key too");
+		T_OK(json_real_value(config_path_get(params, "opt.w")) == 0.25, "... read in the params document");
+		T_OK(notes && strstr(notes, "p.yaml: eps \"1e-05\" (a string to YAML 1.1) read as the number it spells") &&
+			strstr(notes, "p.yaml: /opt.w \"2.5e-1\"") && strstr(notes, "t.yaml:6:7)\n"),
+			"one note line per value, naming the key and its rule");
+		free(notes);
+		json_decref(m);
+		json_decref(params);
+	}
+	rule_set_free(rs);
 	unlink(path);
 	rmdir(dir);
 	return t_done();
