@@ -298,7 +298,7 @@ BASED = [
     ("hf-gpt-j-6b-headless", "gptj-headless", "hf-gpt-j-6b"),
     ("hf-dolly-v1-6b-headless", "gptj-headless", "hf-dolly-v1-6b"),
     ("cs-gptj-6b-headless", "gptj-headless", "cs-gptj-6b"),
-    ("cs-gptj-6b-trc2-headless", "gptj-headless", "cs-gptj-6b-trc2"),   # refused as the base case
+    ("cs-gptj-6b-trc2-headless", "gptj-headless", "cs-gptj-6b-trc2"),   # its string epsilon read as its base reads it
     ("cs-santacoder-1b-headless", "santacoder-headless", "cs-santacoder-1b"),
     ("cs-r231-santacoder-1b-headless", "santacoder-headless", "cs-r231-santacoder-1b"),
     ("hf-gpt-bigcode-headless", "starcoder-headless", "hf-gpt-bigcode"),
