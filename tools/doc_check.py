@@ -19,6 +19,7 @@ from ROOT (the repository root), and prints one TAP line per command:
   file PATH (relative to ROOT), byte for byte, newline at the end aside.
 
 Exit status is not compared: the doc shows output, and error lines say what went wrong themselves.
+Elapsed times (`in 0.0s`) are compared as `in <t>s`: they depend on the machine (and valgrind).
 """
 import os
 import re
@@ -30,6 +31,12 @@ import tempfile
 FENCE = re.compile(r"^```(\S*)\s*$")
 MARK = re.compile(r"^<!-- doc-check: (skip|file) (.+?) -->$")
 ELLIPSIS = "\u2026"
+ELAPSED = re.compile(r"\bin \d+(?:\.\d+)?s\b")
+
+
+def timeless(line):
+    """line with its elapsed times made alike (they vary with the machine)"""
+    return ELAPSED.sub("in <t>s", line)
 
 
 def blocks(text):
@@ -58,7 +65,7 @@ def commands(body):
         if line.startswith("$ "):
             out.append((line[2:], []))
         elif out:
-            out[-1][1].append(line.rstrip())
+            out[-1][1].append(timeless(line.rstrip()))
     return out
 
 
@@ -97,7 +104,7 @@ def run(cmd, root, scratch, ckconv):
     if cmd.startswith("bin/ckconv "):
         cmd = ckconv + cmd[len("bin/ckconv"):]
     p = subprocess.run(["bash", "-c", cmd], cwd=root, capture_output=True, text=True)
-    norm = lambda s: [l.rstrip().replace(scratch + "/", "/tmp/") for l in s.split("\n")][:-1] if s else []
+    norm = lambda s: [timeless(l.rstrip().replace(scratch + "/", "/tmp/")) for l in s.split("\n")][:-1] if s else []
     return norm(p.stdout), norm(p.stderr)
 
 
