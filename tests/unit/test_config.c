@@ -43,6 +43,17 @@ static const struct to_cs {
 		"!hidden_size"},
 };
 
+/* The rule set of text, written over path (in dir) after freeing old; NULL when it fails to load. */
+static rule_set *reload(rule_set *old, const char *dir, const char *path, const char *text, const char *what, ck_err *e)
+{
+	rule_set *rs = NULL;
+	rule_set_free(old);
+	t_put(dir, "t.yaml", text);
+	ck_err_clear(e);
+	T_EQ_INT(rule_set_load(path, &rs, e), 0, what);
+	return rs;
+}
+
 int main(void)
 {
 	char dir[64] = "/tmp/ckconv-test-config-XXXXXX", path[128];
@@ -100,10 +111,9 @@ int main(void)
 	json_decref(back);
 
 	/* expression evaluation sees hf, cs.model and let names */
-	rule_set_free(rs);
-	t_put(dir, "t.yaml", "model: t\nlet: {twice: 'cs.model.n * 2'}\nkeys:\n  - {hf: a, cs: b}\n");
-	rs = NULL;
-	T_EQ_INT(rule_set_load(path, &rs, &e), 0, "a file with a let loads");
+	rs = reload(rs, dir, path,
+		"model: t\nlet: {twice: 'cs.model.n * 2'}\nkeys:\n  - {hf: a, cs: b}\n",
+		"a file with a let loads", &e);
 	if (rs) {
 		expr *x = NULL;
 		long long v = 0;
@@ -115,16 +125,14 @@ int main(void)
 		expr_free(x);
 		json_decref(params);
 	}
-	rule_set_free(rs);
 
 	/* a CS key written `/a.b` is rooted at the params document, beside the model section */
-	t_put(dir, "t.yaml", "model: t\nkeys:\n  - {hf: a, cs: b}\nconfig:\n  rules:\n"
+	rs = reload(rs, dir, path,
+		"model: t\nkeys:\n  - {hf: a, cs: b}\nconfig:\n  rules:\n"
 		"    - {hf: width, cs: /optimizer.adjust.kernel, type: float}\n"
 		"    - {hf: alpha, cs: scale, to_cs: {scale: 'hf.alpha * hf.width'},"
-		" to_hf: {alpha: 'cs.model.scale / (cs.optimizer.adjust.kernel ?? 1.0)'}}\n");
-	rs = NULL;
-	T_EQ_INT(rule_set_load(path, &rs, &e), 0, "rooted CS keys load");
-	ck_err_clear(&e);
+		" to_hf: {alpha: 'cs.model.scale / (cs.optimizer.adjust.kernel ?? 1.0)'}}\n",
+		"rooted CS keys load", &e);
 	if (rs) {
 		json_t *in = json_loads("{\"width\": 0.5, \"alpha\": 3.0}", 0, NULL), *beside = json_object(), *model = NULL;
 		json_t *doc = NULL, *h = NULL;
@@ -150,16 +158,14 @@ int main(void)
 		json_decref(beside);
 		json_decref(in);
 	}
-	rule_set_free(rs);
 
 	/* note_hf / note_cs: a string is one line for the user naming the rule, null says nothing,
 	 * anything else is an error in the rule file */
-	t_put(dir, "t.yaml", "model: t\nkeys:\n  - {hf: a, cs: b}\nconfig:\n  rules:\n"
+	rs = reload(rs, dir, path,
+		"model: t\nkeys:\n  - {hf: a, cs: b}\nconfig:\n  rules:\n"
 		"    - {hf: act, cs: act, note_hf: \"hf.act == 'approx' ? 'act approx becomes exact' : null\","
-		" note_cs: \"cs.model.act == 'bad' ? 3 : false\"}\n");
-	rs = NULL;
-	ck_err_clear(&e);
-	T_EQ_INT(rule_set_load(path, &rs, &e), 0, "note_hf / note_cs load");
+		" note_cs: \"cs.model.act == 'bad' ? 3 : false\"}\n",
+		"note_hf / note_cs load", &e);
 	if (rs) {
 		json_t *in = json_pack("{ss}", "act", "approx"), *out = NULL;
 		char *notes = NULL;
@@ -180,15 +186,13 @@ int main(void)
 		T_HAS(e.msg, "a note must be a string, null or false (rule ", "... saying so");
 		json_decref(in);
 	}
-	rule_set_free(rs);
 
 	/* config_cs_numbers: a string spelling a number, for a key typed int/float (not str), becomes it */
-	t_put(dir, "t.yaml", "model: t\nkeys:\n  - {hf: a, cs: b}\nconfig:\n  rules:\n"
+	rs = reload(rs, dir, path,
+		"model: t\nkeys:\n  - {hf: a, cs: b}\nconfig:\n  rules:\n"
 		"    - {hf: eps, cs: eps, type: float}\n    - {hf: n, cs: n, type: int}\n"
-		"    - {hf: s, cs: s, type: [int, str]}\n    - {hf: w, cs: /opt.w, type: float}\n");
-	rs = NULL;
-	ck_err_clear(&e);
-	T_EQ_INT(rule_set_load(path, &rs, &e), 0, "typed keys load");
+		"    - {hf: s, cs: s, type: [int, str]}\n    - {hf: w, cs: /opt.w, type: float}\n",
+		"typed keys load", &e);
 	if (rs) {
 		static const struct {
 			const char *in, *want; /* the model section before and after */
