@@ -659,8 +659,15 @@ static void config_against(lint *L, const char *path, const rule_set *s, rule_si
 	if ((u = config_unaccounted(s, side, cfg)))
 		say(L, path, 1, 1, unaccounted[side].warn, "%s keys no rule of %s accounts for: %s (%s)", unaccounted[side].what,
 			s->files[0]->path, u, unaccounted[side].then);
-	if (side == RULE_CS) /* muP keys, as a conversion to HF handles them */
+	if (side == RULE_CS) { /* as a conversion to HF reads them: numbers written as strings, muP keys */
+		char *notes = NULL;
+		if (config_cs_numbers(s, copy, NULL, path, &notes)) {
+			say_err(L, "out of memory", path);
+			goto done;
+		}
+		free(notes); /* convert tells; here nothing is wrong */
 		strip_mup(L, path, s, copy, vars);
+	}
 	if (!(u && !unaccounted[side].warn) && config_convert_vars(s, side, copy, path, vars, &out, &warn, &e))
 		say_conv(L, path, e.msg);
 done:

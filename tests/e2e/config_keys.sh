@@ -237,3 +237,8 @@ refused strnum-inf "$G/cs/params.yaml" "$T/llama.mdl" '{"layer_norm_epsilon": "i
 	"... as is inf" "layer_norm_epsilon must be float, found \"inf\""
 refused strnum-int "$G/cs/params.yaml" "$T/llama.mdl" '{"vocab_size": "96.5"}' \
 	"... and a fraction for an int" "vocab_size must be int, found \"96.5\""
+check "validate --config reads them as convert does (GPT-J TRC2's published params: every key accounted for)" \
+	"$CKCONV" validate --config "$ROOT/tests/real/cases/cs-gptj-6b-trc2/upstream.yaml"
+params "$G/cs/params.yaml" "$T/strnum-bad2.yaml" '{"layer_norm_epsilon": "1e-05x"}'
+out=$("$CKCONV" validate --config "$T/strnum-bad2.yaml" 2>&1); rc=$?
+check "... and refuses what convert refuses" test "$rc $(grep -c 'layer_norm_epsilon must be float, found "1e-05x"' <<<"$out")" = "1 1"
