@@ -1,6 +1,7 @@
 /* config.c - config rules: defaults, renames with value maps, requirements, computed values. */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,19 @@ static unsigned type_of(const json_t *v)
 	}
 }
 
+/* One line for the user about a config value: "WHERE: TEXT (rule FILE:LINE:COL)". */
+static void note_at(text *t, const char *where, const rule_cfg *r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void note_at(text *t, const char *where, const rule_cfg *r, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	text_printf(t, "%s: %s (rule %s:%d:%d)\n", where, msg, r->pos.file, r->pos.line, r->pos.col);
+}
+
 /* A CS params string that YAML 1.2 would have read as a number: "1e-05" (YAML 1.1, which
  * ModelZoo's yaml.safe_load follows, wants a dot in a float), or any digits quoted. ModelZoo's
  * config classes (pydantic) take such a string for a number field as that number, so the model
@@ -338,9 +352,8 @@ int config_cs_numbers(const rule_set *rs, json_t *model, json_t *params, const c
 				key++;
 			if (!(v = doc ? config_path_get(doc, key) : NULL) || !json_is_string(v) || !(num = cs_number(json_string_value(v), r->types)))
 				continue;
-			text_printf(&told, "%s: %s \"%s\" (a string to YAML 1.1) read as the number it spells, as ModelZoo's config "
-				"classes read it (rule %s:%d:%d)\n", where, r->key[RULE_CS][k], json_string_value(v), r->pos.file, r->pos.line,
-				r->pos.col);
+			note_at(&told, where, r, "%s \"%s\" (a string to YAML 1.1) read as the number it spells, as ModelZoo's config "
+				"classes read it", r->key[RULE_CS][k], json_string_value(v));
 			rc = config_path_set(doc, key, num);
 		}
 	}
@@ -383,8 +396,7 @@ static int do_note(conv *c, const rule_cfg *r)
 	if ((rc = config_eval(&c->env, x, &v, c->e)))
 		return rc;
 	if (json_is_string(v))
-		text_printf(c->notes, "%s: %s (rule %s:%d:%d)\n", c->where, json_string_value(v), r->pos.file, r->pos.line,
-			r->pos.col);
+		note_at(c->notes, c->where, r, "%s", json_string_value(v));
 	else if (v && !json_is_null(v) && !json_is_false(v))
 		rc = at(c, r, "a note must be a string, null or false");
 	json_decref(v);
